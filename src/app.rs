@@ -1,0 +1,209 @@
+//! The application: shared state, the router with its layers, and the background tasks.
+//! `App::start(config)` is what both `haven serve` and the tests run.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Method, StatusCode, header};
+use axum::middleware::{from_fn, from_fn_with_state};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::task::JoinHandle;
+use tokio_cron_scheduler::JobScheduler;
+use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::timeout::TimeoutLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::config::{Config, Secrets};
+use crate::db::Db;
+use crate::db::lock::DataDirLock;
+use crate::http::{idempotency, layers, observe};
+use crate::jobs::recurring::Recurring;
+use crate::jobs::worker::Worker;
+use crate::notify::mail::Mailer;
+use crate::jobs::housekeeping;
+use crate::{apidocs, assets, health, jobs, notify, setup};
+
+/// Cheap handles shared by every request.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub secrets: Arc<Secrets>,
+    pub mailer: Arc<Mailer>,
+    pub worker: Worker,
+    pub recurring: Arc<Recurring>,
+    pub metrics: PrometheusHandle,
+    /// The OpenAPI document, serialized once when the router is built.
+    pub openapi: Arc<OnceLock<Bytes>>,
+}
+
+/// A started application: its state, router and background tasks.
+pub struct App {
+    pub state: AppState,
+    pub router: Router,
+    shutdown: CancellationToken,
+    worker_task: JoinHandle<()>,
+    scheduler: Option<JobScheduler>,
+    _lock: Option<DataDirLock>,
+}
+
+impl App {
+    /// Prepares the data directory and database (migrating, with a backup first when the
+    /// database already holds data), builds the state and router, and starts background work.
+    pub async fn start(config: Config) -> anyhow::Result<App> {
+        let lock = DataDirLock::acquire(&config.data.dir)?;
+        let db = setup::open_database(&config, true)?;
+        let secrets = Secrets::load_or_generate(&config)?;
+        let mailer = Mailer::from_config(&config)?;
+        let recurring = Arc::new(Recurring::new(&housekeeping::recurring_jobs(), &config.jobs)?);
+        let mailer = Arc::new(mailer);
+        let mut handlers = jobs::Handlers::default();
+        housekeeping::register(&mut handlers, &db);
+        notify::register(&mut handlers, &mailer);
+        let worker = Worker::new(db.clone(), Arc::new(handlers), config.jobs.clone());
+        let state = AppState {
+            config: Arc::new(config),
+            db: db.clone(),
+            secrets: Arc::new(secrets),
+            mailer,
+            worker: worker.clone(),
+            recurring: recurring.clone(),
+            metrics: health::metrics_handle()?,
+            openapi: Arc::new(OnceLock::new()),
+        };
+        let router = build(state.clone());
+
+        let caught_up = {
+            let r = recurring.clone();
+            db.write(move |tx| r.catch_up(tx)).await?
+        };
+        if !caught_up.is_empty() {
+            tracing::info!(jobs = ?caught_up, "recurring jobs missed while stopped are queued once");
+        }
+        let shutdown = CancellationToken::new();
+        let drain = state.config.server.shutdown_timeout;
+        let worker_task = tokio::spawn(worker.run(shutdown.clone(), drain));
+        let scheduler = recurring.start(db).await?;
+        Ok(App { state, router, shutdown, worker_task, scheduler: Some(scheduler), _lock: Some(lock) })
+    }
+
+    /// Stops the scheduler and the worker (letting items in flight finish, bounded), then
+    /// finishes queued writes and closes the database.
+    pub async fn shutdown(mut self) {
+        if let Some(mut s) = self.scheduler.take() {
+            let _ = s.shutdown().await;
+        }
+        self.shutdown.cancel();
+        let _ = (&mut self.worker_task).await;
+        self.state.db.close().await;
+    }
+}
+
+/// The OpenAPI document's frame; paths come from the routes.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Haven API", description = "Haven's JSON API for mobile apps and integrations. Every success body is `{data, meta}`; every error is `{error: {code, message, details?}, meta}`."),
+    tags(
+        (name = "operations", description = "Health and the API's own description"),
+    ),
+    components(schemas(crate::http::error::ErrorBody, crate::http::error::ErrorCode, crate::http::FieldError, crate::http::Meta))
+)]
+struct ApiDoc;
+
+/// The router with every layer. Layers run outside-in in the reverse order of `.layer` calls:
+/// `observe` is outermost so the access log and trace id cover everything, panics and
+/// timeouts become JSON inside it, headers and compression wrap what handlers produce, and
+/// idempotency sits innermost so it keeps and replays uncompressed bodies.
+pub fn build(state: AppState) -> Router {
+    let (documented, doc) = documented_routes();
+    let json = serde_json::to_vec(&doc).unwrap_or_default();
+    let _ = state.openapi.set(Bytes::from(json));
+
+    let cfg = &state.config.server;
+    let body_limit = usize::try_from(cfg.json_body_limit).unwrap_or(usize::MAX);
+    let mut router = documented
+        .merge(undocumented_routes())
+        .fallback(layers::not_found)
+        .method_not_allowed_fallback(layers::method_not_allowed)
+        .layer(from_fn_with_state(state.clone(), idempotency::idempotency))
+        .layer(from_fn(layers::conditional_get))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(from_fn(layers::json_errors))
+        .layer(CompressionLayer::new());
+    if let Some(cors) = cors_layer(&cfg.cors_origins) {
+        router = router.layer(cors);
+    }
+    router
+        .layer(from_fn(layers::security_headers))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, cfg.request_timeout))
+        .layer(CatchPanicLayer::custom(layers::panic_response))
+        .layer(from_fn(observe::observe))
+        .with_state(state)
+}
+
+/// Every JSON route, registered through utoipa-axum so the router and the OpenAPI document
+/// come from the same list.
+fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let api = OpenApiRouter::new().merge(apidocs::router());
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(health::router())
+        .nest("/api/v1", api)
+        .split_for_parts()
+}
+
+/// The OpenAPI document, without starting anything.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented_routes().1
+}
+
+/// Routes that are not JSON API routes and so not in the OpenAPI document: the Prometheus
+/// text, the docs page and static files. Everything else goes through `OpenApiRouter`.
+pub const UNDOCUMENTED: &[&str] = &["/metrics", "/api/docs", "/static/{*path}"];
+
+#[allow(clippy::disallowed_methods)]
+fn undocumented_routes() -> Router<AppState> {
+    use axum::routing::get;
+    Router::new()
+        .route(UNDOCUMENTED[0], get(health::metrics))
+        .route(UNDOCUMENTED[1], get(assets::docs_page))
+        .route(UNDOCUMENTED[2], get(assets::static_file))
+}
+
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| o.parse().ok()))
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::IF_NONE_MATCH,
+                HeaderName::from_static("idempotency-key"),
+                HeaderName::from_static("x-request-id"),
+            ])
+            .expose_headers([
+                header::ETAG,
+                header::RETRY_AFTER,
+                HeaderName::from_static("x-request-id"),
+                HeaderName::from_static("ratelimit-limit"),
+                HeaderName::from_static("ratelimit-remaining"),
+                HeaderName::from_static("ratelimit-reset"),
+            ])
+            .max_age(Duration::from_secs(600)),
+    )
+}

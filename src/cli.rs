@@ -1,0 +1,189 @@
+//! The `haven` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, Config};
+use crate::db::backup;
+use crate::db::lock::DataDirLock;
+use crate::users::model::{Role, is_valid_email, normalize_email};
+use crate::{bench, logging, server, setup};
+
+#[derive(Parser)]
+#[command(name = "haven", version, about = "Haven: a self-hosted client-care platform in one binary")]
+struct Cli {
+    /// Config file (default: ./config.toml when present, else built-in defaults).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (migrates first, backing up a non-empty database).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Copy the database to PATH while the server runs, and verify the copy.
+    Backup { path: PathBuf },
+    /// Replace the database with the backup at PATH (the server must be stopped).
+    Restore { path: PathBuf },
+    /// Print the OpenAPI document.
+    Openapi,
+    /// E-mail tools.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
+    /// Measure group-commit writes and pooled reads against plain rusqlite on this disk.
+    BenchDb(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account (e.g. the first superadmin).
+    Create(CreateUser),
+}
+
+#[derive(Args)]
+struct CreateUser {
+    #[arg(long)]
+    email: String,
+    #[arg(long)]
+    password: String,
+    #[arg(long, default_value = "member")]
+    role: String,
+    #[arg(long, default_value = "")]
+    first_name: String,
+    #[arg(long, default_value = "")]
+    last_name: String,
+}
+
+#[derive(Subcommand)]
+enum MailCommand {
+    /// Send a test message through the configured transport now.
+    Test {
+        #[arg(long)]
+        to: String,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("haven: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    logging::init(&config.log, !matches!(cli.command, Command::Serve));
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("haven: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "haven failed");
+            eprintln!("haven: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => server::serve(config).await,
+        Command::Migrate => {
+            let applied = setup::prepare(&config, true)?;
+            if applied.is_empty() {
+                println!("the database is up to date");
+            } else {
+                println!("applied: {}", applied.join(", "));
+            }
+            Ok(())
+        }
+        Command::User { command: UserCommand::Create(u) } => create_user(&config, u).await,
+        Command::Backup { path } => {
+            setup::prepare(&config, false)?;
+            let size = backup::backup(&setup::database_path(&config), &path)?;
+            println!("backup written to {} ({size} bytes, integrity check ok)", path.display());
+            Ok(())
+        }
+        Command::Restore { path } => restore(&config, &path),
+        Command::Openapi => {
+            let doc = crate::openapi_document()?;
+            println!("{doc}");
+            Ok(())
+        }
+        Command::Mail { command: MailCommand::Test { to } } => {
+            let mailer = crate::notify::mail::Mailer::from_config(&config)?;
+            let email = crate::notify::emails::test_message(&to, "Sent by `haven mail test`.")?;
+            mailer.send(&email, &uuid::Uuid::now_v7().to_string()).await?;
+            println!("test message sent to {to}");
+            Ok(())
+        }
+        Command::BenchDb(args) => bench::run(args).await,
+    }
+}
+
+async fn create_user(config: &Config, u: CreateUser) -> anyhow::Result<()> {
+    let role: Role = u.role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    let email = normalize_email(&u.email);
+    if !is_valid_email(&email) {
+        anyhow::bail!("--email: `{}` is not a valid e-mail address", u.email);
+    }
+    let chars = u.password.chars().count();
+    if !(10..=128).contains(&chars) || u.password.to_lowercase() == email {
+        anyhow::bail!("--password: must be 10 to 128 characters and not the e-mail address");
+    }
+    setup::prepare(config, true)?;
+    let hash = crate::auth::password::hash_async(u.password).await?;
+    let conn = crate::db::open_connection(&setup::database_path(config), config.database.durability, false)?;
+    let org = crate::orgs::store::ensure_default(&conn)?;
+    let new = crate::users::store::NewUser {
+        org_id: &org,
+        email: &email,
+        password_hash: Some(&hash),
+        role,
+        first_name: u.first_name.trim(),
+        last_name: u.last_name.trim(),
+        email_verified: true,
+    };
+    match crate::users::store::insert(&conn, &new) {
+        Ok(id) => {
+            println!("created {role} {email} ({id})");
+            Ok(())
+        }
+        Err(e) if crate::db::is_unique_violation(&e) => anyhow::bail!("an account with e-mail {email} already exists"),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn restore(config: &Config, path: &std::path::Path) -> anyhow::Result<()> {
+    let _lock = DataDirLock::acquire(&config.data.dir)
+        .map_err(|e| anyhow::anyhow!("refusing to restore: {e}"))?;
+    backup::integrity_check(path).map_err(|e| anyhow::anyhow!("{} is not a sound database: {e}", path.display()))?;
+    let db_path = setup::database_path(config);
+    if db_path.exists() {
+        let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
+        let keep = setup::backups_dir(config).join(format!("pre-restore-{stamp}.db"));
+        backup::backup(&db_path, &keep)?;
+        println!("the current database was saved to {}", keep.display());
+    }
+    backup::restore(path, &db_path)?;
+    println!("restored {} from {}", db_path.display(), path.display());
+    Ok(())
+}

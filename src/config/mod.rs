@@ -1,0 +1,376 @@
+//! Configuration: embedded defaults, then a TOML file, then `HAVEN_<SECTION>__<KEY>` environment
+//! variables. Unknown keys and bad values stop the start with the key's name.
+
+mod load;
+pub mod secrets;
+pub mod units;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use load::{ConfigError, load, load_from};
+pub use secrets::{Secret, Secrets};
+use units::{serde_duration, serde_size};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub data: DataConfig,
+    pub database: DatabaseConfig,
+    pub secrets: SecretsConfig,
+    pub auth: AuthConfig,
+    pub mail: MailConfig,
+    pub jobs: JobsConfig,
+    pub metrics: MetricsConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Base of links in e-mails; `http://<listen>` when empty.
+    pub public_url: String,
+    /// Origins allowed by CORS (`*` for any); empty = same-origin only.
+    pub cors_origins: Vec<String>,
+    #[serde(with = "serde_size")]
+    pub json_body_limit: u64,
+    #[serde(with = "serde_duration")]
+    pub request_timeout: Duration,
+    #[serde(with = "serde_duration")]
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    Full,
+    Normal,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    pub durability: Durability,
+    /// Reader connections in the pool.
+    pub readers: usize,
+    /// Most writes committed together in one group-commit batch.
+    pub max_batch: usize,
+    /// Longest a request waits for a connection or for the writer.
+    #[serde(with = "serde_duration")]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsConfig {
+    pub token_signing_key_file: Option<PathBuf>,
+    pub data_encryption_key_file: Option<PathBuf>,
+    pub url_signing_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignupMode {
+    JoinDefault,
+    NewWorkspace,
+    InviteOnly,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    pub rate_limit_per_minute: u32,
+    pub lockout_threshold: u32,
+    pub lockout_minutes: u32,
+    #[serde(with = "serde_duration")]
+    pub access_token_ttl: Duration,
+    #[serde(with = "serde_duration")]
+    pub refresh_token_ttl: Duration,
+    pub signup_mode: SignupMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    File,
+    Smtp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    Starttls,
+    Tls,
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    pub transport: MailTransport,
+    pub from: String,
+    pub smtp: SmtpConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    pub password: Secret,
+    pub password_file: Option<PathBuf>,
+    pub tls: SmtpTls,
+    #[serde(with = "serde_duration")]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsConfig {
+    /// Attempts before an outbox item is marked dead.
+    pub max_attempts: u32,
+    #[serde(with = "serde_duration")]
+    pub backoff_base: Duration,
+    #[serde(with = "serde_duration")]
+    pub backoff_max: Duration,
+    /// Longest the worker sleeps between looks at the outbox.
+    #[serde(with = "serde_duration")]
+    pub poll_interval: Duration,
+    /// Outbox items run at once.
+    pub concurrency: usize,
+    /// How long a claimed item is reserved before another worker may take it again.
+    #[serde(with = "serde_duration")]
+    pub lease: Duration,
+    /// Cron specs per recurring job (`backup.daily` is written `backup_daily`); `off` disables.
+    pub schedule: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsMode {
+    Open,
+    Off,
+    Token,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    pub mode: MetricsMode,
+    pub token: Secret,
+    pub token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter, e.g. `info` or `haven=debug,tower_http=info`; `RUST_LOG` wins.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerConfig::default(),
+            data: DataConfig::default(),
+            database: DatabaseConfig::default(),
+            secrets: SecretsConfig::default(),
+            auth: AuthConfig::default(),
+            mail: MailConfig::default(),
+            jobs: JobsConfig::default(),
+            metrics: MetricsConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: String::new(),
+            cors_origins: Vec::new(),
+            json_body_limit: 1 << 20,
+            request_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig { dir: PathBuf::from("./haven-data") }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            durability: Durability::Full,
+            readers: 4,
+            max_batch: 512,
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            rate_limit_per_minute: 5,
+            lockout_threshold: 5,
+            lockout_minutes: 15,
+            access_token_ttl: Duration::from_secs(15 * 60),
+            refresh_token_ttl: Duration::from_secs(30 * 86_400),
+            signup_mode: SignupMode::JoinDefault,
+        }
+    }
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            transport: MailTransport::File,
+            from: "Haven <haven@localhost>".into(),
+            smtp: SmtpConfig::default(),
+        }
+    }
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            host: String::new(),
+            port: 587,
+            username: String::new(),
+            password: Secret::default(),
+            password_file: None,
+            tls: SmtpTls::Starttls,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        JobsConfig {
+            max_attempts: 8,
+            backoff_base: Duration::from_secs(10),
+            backoff_max: Duration::from_secs(3_600),
+            poll_interval: Duration::from_secs(5),
+            concurrency: 8,
+            lease: Duration::from_secs(300),
+            schedule: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig { mode: MetricsMode::Open, token: Secret::default(), token_file: None }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { level: "info".into(), format: LogFormat::Json }
+    }
+}
+
+impl Config {
+    /// Base URL for links in e-mails, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        if self.server.public_url.is_empty() {
+            format!("http://{}", self.server.listen)
+        } else {
+            self.server.public_url.trim_end_matches('/').to_string()
+        }
+    }
+
+    /// Rules that serde's types cannot express. Each error names its key.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, msg: &str| Err(ConfigError::Invalid(key.into(), msg.into()));
+        let url = &self.server.public_url;
+        if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+            return bad("server.public_url", "must start with http:// or https://");
+        }
+        if self.server.json_body_limit == 0 {
+            return bad("server.json_body_limit", "must be above zero");
+        }
+        if !(1..=64).contains(&self.database.readers) {
+            return bad("database.readers", "must be between 1 and 64");
+        }
+        if !(1..=10_000).contains(&self.database.max_batch) {
+            return bad("database.max_batch", "must be between 1 and 10000");
+        }
+        if self.database.timeout.is_zero() {
+            return bad("database.timeout", "must be above zero");
+        }
+        if self.auth.rate_limit_per_minute == 0 {
+            return bad("auth.rate_limit_per_minute", "must be above zero");
+        }
+        if self.auth.lockout_threshold == 0 {
+            return bad("auth.lockout_threshold", "must be above zero");
+        }
+        if self.auth.access_token_ttl < Duration::from_secs(30) {
+            return bad("auth.access_token_ttl", "must be at least 30s");
+        }
+        if self.auth.refresh_token_ttl <= self.auth.access_token_ttl {
+            return bad("auth.refresh_token_ttl", "must be longer than auth.access_token_ttl");
+        }
+        if crate::notify::mail::parse_mailbox(&self.mail.from).is_none() {
+            return bad("mail.from", "must be an address like `Haven <haven@example.org>`");
+        }
+        if self.mail.transport == MailTransport::Smtp && self.mail.smtp.host.is_empty() {
+            return bad("mail.smtp.host", "is required when mail.transport = \"smtp\"");
+        }
+        if self.jobs.max_attempts == 0 {
+            return bad("jobs.max_attempts", "must be above zero");
+        }
+        if !(1..=256).contains(&self.jobs.concurrency) {
+            return bad("jobs.concurrency", "must be between 1 and 256");
+        }
+        if self.jobs.poll_interval.is_zero() || self.jobs.lease.is_zero() {
+            return bad("jobs.poll_interval", "jobs.poll_interval and jobs.lease must be above zero");
+        }
+        for (name, spec) in &self.jobs.schedule {
+            if spec != "off" && crate::jobs::recurring::parse_cron(spec).is_err() {
+                return Err(ConfigError::Invalid(
+                    format!("jobs.schedule.{name}"),
+                    format!("`{spec}` is not a cron spec (sec min hour day month weekday) or `off`"),
+                ));
+            }
+        }
+        if self.metrics.mode == MetricsMode::Token
+            && self.metrics.token.is_empty()
+            && self.metrics.token_file.is_none()
+        {
+            return bad("metrics.token", "is required when metrics.mode = \"token\"");
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return bad("log.level", "is not a valid filter such as `info` or `haven=debug`");
+        }
+        Ok(())
+    }
+}

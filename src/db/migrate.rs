@@ -1,0 +1,43 @@
+//! Schema migrations, embedded in the binary from `migrations/`.
+
+use rusqlite::Connection;
+
+use super::DbError;
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// Names (`V1__core`, ...) of embedded migrations the database has not applied yet.
+pub fn pending(conn: &mut Connection) -> Result<Vec<String>, DbError> {
+    let runner = embedded::migrations::runner();
+    let applied = runner
+        .get_applied_migrations(conn)
+        .map_err(|e| DbError::Migration(e.to_string()))?;
+    Ok(runner
+        .get_migrations()
+        .iter()
+        .filter(|m| !applied.iter().any(|a| a.version() == m.version()))
+        .map(|m| format!("V{}__{}", m.version(), m.name()))
+        .collect())
+}
+
+/// Applies every pending migration, each in its own transaction. Returns what was applied.
+pub fn run(conn: &mut Connection) -> Result<Vec<String>, DbError> {
+    let report = embedded::migrations::runner()
+        .set_abort_divergent(true)
+        .set_abort_missing(true)
+        .run(conn)
+        .map_err(|e| DbError::Migration(e.to_string()))?;
+    Ok(report
+        .applied_migrations()
+        .iter()
+        .map(|m| format!("V{}__{}", m.version(), m.name()))
+        .collect())
+}
+
+/// True when the database holds any table at all (so a migration deserves a backup first).
+pub fn has_tables(conn: &Connection) -> Result<bool, DbError> {
+    let n: i64 = conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))?;
+    Ok(n > 0)
+}

@@ -1,0 +1,176 @@
+//! The database handle: one writer thread doing group commit, a pool of readers, closures run
+//! off the async runtime, every wait bounded by `database.timeout`.
+
+pub mod backup;
+pub mod lock;
+pub mod migrate;
+mod readers;
+mod writer;
+
+use std::cell::Cell;
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rusqlite::Connection;
+use tokio::sync::Notify;
+
+use crate::config::{DatabaseConfig, Durability};
+use readers::ReaderPool;
+use writer::Writer;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database is busy: no connection within {0:?}")]
+    Timeout(Duration),
+    #[error("the database is closed")]
+    Closed,
+    #[error("the transaction could not be committed: {0}")]
+    Commit(String),
+    #[error("the database operation was abandoned (see the server log)")]
+    Aborted,
+    #[error("migration failed: {0}")]
+    Migration(String),
+}
+
+/// The write side of a group-commit batch: a connection inside an open transaction, positioned
+/// in this job's own savepoint. Errors roll back this job only.
+pub struct Tx<'a> {
+    conn: &'a Connection,
+    outbox_touched: &'a Cell<bool>,
+}
+
+impl Deref for Tx<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl Tx<'_> {
+    /// Asks for the outbox worker to be woken once this batch commits.
+    pub fn wake_outbox(&self) {
+        self.outbox_touched.set(true);
+    }
+}
+
+/// A cheap, cloneable handle to the database.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Writer,
+    readers: ReaderPool,
+    timeout: Duration,
+    outbox_signal: Arc<Notify>,
+}
+
+impl Db {
+    /// Opens (creating if needed) the database at `path`. Migrations are not run here; see
+    /// [`migrate::run`].
+    pub fn open(path: &Path, cfg: &DatabaseConfig) -> Result<Db, DbError> {
+        let writer_conn = open_connection(path, cfg.durability, false)?;
+        let outbox_signal = Arc::new(Notify::new());
+        let writer = Writer::spawn(writer_conn, cfg.max_batch, outbox_signal.clone())?;
+        let mut conns = Vec::with_capacity(cfg.readers);
+        for _ in 0..cfg.readers {
+            conns.push(open_connection(path, cfg.durability, true)?);
+        }
+        Ok(Db {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                writer,
+                readers: ReaderPool::new(conns),
+                timeout: cfg.timeout,
+                outbox_signal,
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on a reader connection on a blocking thread.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        self.inner.readers.run(self.inner.timeout, f).await
+    }
+
+    /// Queues `f` for the writer. It runs in its own savepoint inside a batch transaction; the
+    /// result comes back only after the batch is committed (durable at `synchronous=FULL`).
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Tx) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        self.inner.writer.run(self.inner.timeout, f).await
+    }
+
+    /// Notified after a commit whose batch enqueued outbox work.
+    pub fn outbox_signal(&self) -> Arc<Notify> {
+        self.inner.outbox_signal.clone()
+    }
+
+    /// Writes still queued for the writer thread.
+    pub fn writer_queue_depth(&self) -> usize {
+        self.inner.writer.queue_depth()
+    }
+
+    /// Finishes queued writes, then stops the writer thread. Later writes fail with `Closed`.
+    pub async fn close(&self) {
+        self.inner.writer.shutdown().await;
+    }
+}
+
+/// Opens one connection with Haven's pragmas. Readers are `query_only`.
+pub fn open_connection(path: &Path, durability: Durability, reader: bool) -> Result<Connection, DbError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| DbError::Migration(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    let sync = match durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = {sync};
+         PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -4000;"
+    ))?;
+    if reader {
+        conn.execute_batch("PRAGMA query_only = ON;")?;
+    }
+    conn.set_prepared_statement_cache_capacity(128);
+    Ok(conn)
+}
+
+/// `SQLITE_CONSTRAINT_UNIQUE` / `_PRIMARYKEY`: a unique key is taken.
+pub fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+            || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+/// `SQLITE_CONSTRAINT_FOREIGNKEY`: a referenced row does not exist.
+pub fn is_foreign_key_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY)
+}
+
+#[cfg(test)]
+mod tests;

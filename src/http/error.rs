@@ -1,0 +1,272 @@
+//! One error type for the whole API: a stable code, a status, a safe message and, for
+//! validation errors, the fields at fault. Features convert their own errors into it.
+
+use std::borrow::Cow;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::DbError;
+
+/// The stable error codes of API.md, one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    ValidationError,
+    Unauthorized,
+    AuthInvalidCredentials,
+    AuthMfaRequired,
+    AuthTokenRevoked,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    DuplicateResource,
+    Conflict,
+    Gone,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    Unprocessable,
+    AuthAccountLocked,
+    RateLimited,
+    Internal,
+    ServiceUnavailable,
+    UpstreamError,
+}
+
+impl ErrorCode {
+    pub fn status(self) -> StatusCode {
+        use ErrorCode::*;
+        match self {
+            ValidationError => StatusCode::BAD_REQUEST,
+            Unauthorized | AuthInvalidCredentials | AuthMfaRequired | AuthTokenRevoked => StatusCode::UNAUTHORIZED,
+            Forbidden => StatusCode::FORBIDDEN,
+            NotFound => StatusCode::NOT_FOUND,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            DuplicateResource | Conflict => StatusCode::CONFLICT,
+            Gone => StatusCode::GONE,
+            PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+            AuthAccountLocked => StatusCode::LOCKED,
+            RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            UpstreamError => StatusCode::BAD_GATEWAY,
+            ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The code a bare status (from a layer, not a handler) maps to.
+    pub fn for_status(status: StatusCode) -> ErrorCode {
+        use ErrorCode::*;
+        match status.as_u16() {
+            400 => ValidationError,
+            401 => Unauthorized,
+            403 => Forbidden,
+            404 => NotFound,
+            405 => MethodNotAllowed,
+            409 => Conflict,
+            410 => Gone,
+            413 => PayloadTooLarge,
+            415 => UnsupportedMediaType,
+            422 => Unprocessable,
+            429 => RateLimited,
+            502 => UpstreamError,
+            503 | 504 => ServiceUnavailable,
+            _ => Internal,
+        }
+    }
+
+    /// The generic message for this code.
+    pub fn default_message(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            ValidationError => "Validation failed",
+            Unauthorized => "Authentication required",
+            AuthInvalidCredentials => "Invalid e-mail or password",
+            AuthMfaRequired => "A second factor is required",
+            AuthTokenRevoked => "This token has been revoked",
+            Forbidden => "You are not allowed to do this",
+            NotFound => "Not found",
+            MethodNotAllowed => "Method not allowed on this route",
+            DuplicateResource => "This resource already exists",
+            Conflict => "The request conflicts with the current state",
+            Gone => "This is no longer available",
+            PayloadTooLarge => "The request body is too large",
+            UnsupportedMediaType => "Unsupported media type",
+            Unprocessable => "The request cannot be processed",
+            AuthAccountLocked => "The account is temporarily locked",
+            RateLimited => "Too many requests",
+            Internal => "Internal server error",
+            ServiceUnavailable => "The service is temporarily unavailable",
+            UpstreamError => "An external service failed",
+        }
+    }
+}
+
+/// One offending input field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError { field: field.into(), message: message.into() }
+    }
+}
+
+/// An error answer. Build with the constructors; render with `IntoResponse`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    /// A domain code that refines `code` (e.g. `SESSION_OVERLAP`), shown as the body's code.
+    pub domain_code: Option<&'static str>,
+    pub message: Cow<'static, str>,
+    pub details: Vec<FieldError>,
+    /// Extra data some errors carry (the `mfaToken` of AUTH_MFA_REQUIRED, a lock's end).
+    pub data: Option<serde_json::Value>,
+    pub headers: Vec<(header::HeaderName, HeaderValue)>,
+    /// The cause of a 5xx, logged once by the access log and never sent.
+    pub cause: Option<String>,
+}
+
+/// The JSON error body.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorObject,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<serde_json::Value>,
+    pub meta: super::envelope::Meta,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorObject {
+    /// A stable code from the table in API.md, or a domain code.
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<Vec<FieldError>>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
+        ApiError { code, domain_code: None, message: message.into(), details: Vec::new(), data: None, headers: Vec::new(), cause: None }
+    }
+
+    pub fn of(code: ErrorCode) -> Self {
+        Self::new(code, code.default_message())
+    }
+
+    pub fn validation(details: Vec<FieldError>) -> Self {
+        ApiError { details, ..Self::of(ErrorCode::ValidationError) }
+    }
+
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn not_found() -> Self {
+        Self::of(ErrorCode::NotFound)
+    }
+
+    pub fn forbidden() -> Self {
+        Self::of(ErrorCode::Forbidden)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::of(ErrorCode::Unauthorized)
+    }
+
+    /// A 5xx whose cause is logged, never shown.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        ApiError { cause: Some(cause.to_string()), ..Self::of(ErrorCode::Internal) }
+    }
+
+    pub fn domain(code: ErrorCode, domain_code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        ApiError { domain_code: Some(domain_code), ..Self::new(code, message) }
+    }
+
+    pub fn with_data(mut self, data: serde_json::Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+
+    pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    fn body(&self) -> ErrorBody {
+        let code = match self.domain_code {
+            Some(d) => d.to_string(),
+            None => serde_json::to_value(self.code)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_else(|| "INTERNAL".into()),
+        };
+        ErrorBody {
+            error: ErrorObject {
+                code,
+                message: self.message.to_string(),
+                details: (self.code == ErrorCode::ValidationError || !self.details.is_empty()).then(|| self.details.clone()),
+            },
+            data: self.data.clone(),
+            meta: super::envelope::Meta::now(),
+        }
+    }
+}
+
+/// Marks a response as carrying an error cause for the access log (never sent to the client).
+#[derive(Clone)]
+pub struct ErrorCause(pub String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self.body()).unwrap_or_else(|_| b"{}".to_vec());
+        let mut res = (self.status(), body).into_response();
+        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        for (k, v) in self.headers {
+            res.headers_mut().insert(k, v);
+        }
+        if let Some(cause) = self.cause {
+            res.extensions_mut().insert(ErrorCause(cause));
+        }
+        res
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Timeout(_) => ApiError {
+                cause: Some(e.to_string()),
+                ..ApiError::new(ErrorCode::ServiceUnavailable, "The server is busy; try again shortly")
+            }
+            .with_header(header::RETRY_AFTER, HeaderValue::from_static("1")),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(e: rusqlite::Error) -> Self {
+        if crate::db::is_unique_violation(&e) {
+            return ApiError::of(ErrorCode::DuplicateResource);
+        }
+        ApiError::internal(e)
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        ApiError::internal(format!("{e:#}"))
+    }
+}

@@ -1,0 +1,19 @@
+//! The HTTP contract of API.md: envelopes, errors, extractors, paging, request ids,
+//! idempotency and the response layers.
+
+pub mod envelope;
+pub mod error;
+pub mod extract;
+pub mod idempotency;
+pub mod layers;
+pub mod observe;
+pub mod pagination;
+pub mod request_id;
+
+pub use envelope::{Data, Envelope, Meta, Page, accepted, created, no_content, ok};
+pub use error::{ApiError, ErrorCode, FieldError};
+pub use extract::{Paged, ValidJson, ValidPath, ValidQuery, Validate};
+pub use pagination::PageParams;
+
+/// What handlers return.
+pub type ApiResult<T> = Result<T, ApiError>;

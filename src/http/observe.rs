@@ -1,0 +1,45 @@
+//! The outermost request middleware: trace id in and out, one JSON access-log line per request
+//! (trace id, route, status, latency), request metrics, and the log line for a 5xx's cause.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::error::ErrorCause;
+use super::request_id;
+
+pub async fn observe(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request_id::from_headers(req.headers());
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    // The route template, not the raw path, keeps metric labels bounded.
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+
+    let mut res = request_id::scope(id.clone(), next.run(req)).await;
+
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(request_id::HEADER, v);
+    }
+    let status = res.status().as_u16();
+    let latency = started.elapsed();
+    let latency_ms = latency.as_secs_f64() * 1000.0;
+    if let Some(ErrorCause(cause)) = res.extensions_mut().remove::<ErrorCause>() {
+        tracing::error!(target: "haven::access", trace_id = %id, method = %method, route = %route, path = %path, status, latency_ms, cause = %cause, "request failed");
+    } else if status >= 500 {
+        tracing::error!(target: "haven::access", trace_id = %id, method = %method, route = %route, path = %path, status, latency_ms, "request failed");
+    } else {
+        tracing::info!(target: "haven::access", trace_id = %id, method = %method, route = %route, path = %path, status, latency_ms, "request");
+    }
+    let labels = [("method", method.to_string()), ("route", route), ("status", status.to_string())];
+    metrics::counter!("haven_http_requests_total", &labels).increment(1);
+    metrics::histogram!("haven_http_request_duration_seconds", &labels[..2]).record(latency.as_secs_f64());
+    res
+}

@@ -1,0 +1,26 @@
+//! Haven: a self-hosted client-care platform in one binary. `app::App::start` builds what
+//! `haven serve` runs; tests start the same thing on 127.0.0.1:0.
+
+pub mod apidocs;
+pub mod app;
+pub mod assets;
+pub mod auth;
+pub mod bench;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod health;
+pub mod http;
+pub mod jobs;
+pub mod logging;
+pub mod notify;
+pub mod orgs;
+pub mod server;
+pub mod setup;
+pub mod users;
+
+/// The OpenAPI document as pretty JSON, from the same route list the server runs.
+pub fn openapi_document() -> anyhow::Result<String> {
+    Ok(serde_json::to_string_pretty(&app::openapi())?)
+}

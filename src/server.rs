@@ -1,0 +1,97 @@
+//! `haven serve`: bind, announce readiness (systemd notify), keep the watchdog fed while the
+//! database answers, and shut down gracefully on SIGTERM/SIGINT: stop accepting, let requests
+//! in flight finish (bounded), stop background work, close the database.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use sd_notify::NotifyState;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::App;
+use crate::config::Config;
+use crate::db::DbError;
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let grace = config.server.shutdown_timeout;
+    let listen = config.server.listen;
+    let app = App::start(config).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(address = %addr, url = %format!("http://{addr}"), "haven is listening");
+
+    let stop = CancellationToken::new();
+    let service = app.router.clone().into_make_service_with_connect_info::<SocketAddr>();
+    let server = axum::serve(listener, service).with_graceful_shutdown(stop.clone().cancelled_owned());
+    let mut server = tokio::spawn(async move { server.await });
+
+    let _ = sd_notify::notify(false, &[NotifyState::Ready, NotifyState::Status("serving")]);
+    let watchdog = spawn_watchdog(app.state.db.clone());
+
+    tokio::select! {
+        _ = shutdown_signal() => {}
+        r = &mut server => {
+            watchdog.abort();
+            app.shutdown().await;
+            return match r {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(e.into()),
+                Err(e) => Err(e.into()),
+            };
+        }
+    }
+    tracing::info!("shutting down: no new connections; finishing requests in flight");
+    let _ = sd_notify::notify(false, &[NotifyState::Stopping]);
+    stop.cancel();
+    if tokio::time::timeout(grace, &mut server).await.is_err() {
+        tracing::warn!(grace = ?grace, "requests still in flight after the grace period were cut off");
+        server.abort();
+    }
+    watchdog.abort();
+    app.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+/// With `WatchdogSec` set, pings systemd at half the interval, but only while the database
+/// answers a query: a wedged server gets restarted.
+fn spawn_watchdog(db: crate::db::Db) -> tokio::task::JoinHandle<()> {
+    let mut usec = 0u64;
+    let enabled = sd_notify::watchdog_enabled(false, &mut usec);
+    tokio::spawn(async move {
+        if !enabled || usec == 0 {
+            return;
+        }
+        let every = Duration::from_micros(usec / 2);
+        loop {
+            tokio::time::sleep(every).await;
+            let alive = db.read(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map_err(DbError::from)).await.is_ok();
+            if alive {
+                let _ = sd_notify::notify(false, &[NotifyState::Watchdog]);
+            } else {
+                tracing::error!("database check failed; withholding the watchdog ping");
+            }
+        }
+    })
+}

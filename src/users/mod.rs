@@ -1,0 +1,5 @@
+//! Accounts. The foundation creates users (the CLI's `user create`); the identity work builds
+//! profiles, settings and the API on the same table.
+
+pub mod model;
+pub mod store;
