@@ -24,10 +24,10 @@ use crate::config::{Config, Secrets};
 use crate::db::Db;
 use crate::db::lock::DataDirLock;
 use crate::http::{idempotency, layers, observe};
+use crate::jobs::housekeeping;
 use crate::jobs::recurring::Recurring;
 use crate::jobs::worker::Worker;
 use crate::notify::mail::Mailer;
-use crate::jobs::housekeeping;
 use crate::{apidocs, assets, health, jobs, notify, setup};
 
 /// Cheap handles shared by every request.
@@ -62,7 +62,10 @@ impl App {
         let db = setup::open_database(&config, true)?;
         let secrets = Secrets::load_or_generate(&config)?;
         let mailer = Mailer::from_config(&config)?;
-        let recurring = Arc::new(Recurring::new(&housekeeping::recurring_jobs(), &config.jobs)?);
+        let recurring = Arc::new(Recurring::new(
+            &housekeeping::recurring_jobs(),
+            &config.jobs,
+        )?);
         let mailer = Arc::new(mailer);
         let mut handlers = jobs::Handlers::default();
         housekeeping::register(&mut handlers, &db);
@@ -91,7 +94,14 @@ impl App {
         let drain = state.config.server.shutdown_timeout;
         let worker_task = tokio::spawn(worker.run(shutdown.clone(), drain));
         let scheduler = recurring.start(db).await?;
-        Ok(App { state, router, shutdown, worker_task, scheduler: Some(scheduler), _lock: Some(lock) })
+        Ok(App {
+            state,
+            router,
+            shutdown,
+            worker_task,
+            scheduler: Some(scheduler),
+            _lock: Some(lock),
+        })
     }
 
     /// Stops the scheduler and the worker (letting items in flight finish, bounded), then
@@ -142,7 +152,10 @@ pub fn build(state: AppState) -> Router {
     }
     router
         .layer(from_fn(layers::security_headers))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, cfg.request_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            cfg.request_timeout,
+        ))
         .layer(CatchPanicLayer::custom(layers::panic_response))
         .layer(from_fn(observe::observe))
         .with_state(state)
@@ -188,7 +201,14 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     Some(
         CorsLayer::new()
             .allow_origin(allow)
-            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+                Method::OPTIONS,
+            ])
             .allow_headers([
                 header::AUTHORIZATION,
                 header::CONTENT_TYPE,

@@ -12,7 +12,10 @@ use crate::http::layers::etag_matches;
 struct Static;
 
 /// `GET /static/{*path}`: long-cached, with an ETag from the embedded file's hash.
-pub async fn static_file(ValidPath(path): ValidPath<String>, headers: axum::http::HeaderMap) -> Response {
+pub async fn static_file(
+    ValidPath(path): ValidPath<String>,
+    headers: axum::http::HeaderMap,
+) -> Response {
     serve(&path, &headers)
 }
 
@@ -23,13 +26,20 @@ pub async fn docs_page(headers: axum::http::HeaderMap) -> Response {
 
 fn serve(path: &str, headers: &axum::http::HeaderMap) -> Response {
     let Some(file) = Static::get(path) else {
-        return (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain")], "not found").into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "text/plain")],
+            "not found",
+        )
+            .into_response();
     };
     let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..12]));
-    if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
-        if etag_matches(inm, &etag) {
-            return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
-        }
+    if let Some(inm) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        && etag_matches(inm, &etag)
+    {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
     }
     let mime = file.metadata.mimetype();
     let mut res = file.data.into_owned().into_response();
@@ -40,6 +50,9 @@ fn serve(path: &str, headers: &axum::http::HeaderMap) -> Response {
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
     }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
     res
 }

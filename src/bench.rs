@@ -34,24 +34,53 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.dir)?;
     let span = Duration::from_secs(args.seconds);
     let n = args.concurrency;
-    println!("haven bench-db: {n} concurrent callers, {}s per figure, scratch dir {}", args.seconds, args.dir.display());
+    println!(
+        "haven bench-db: {n} concurrent callers, {}s per figure, scratch dir {}",
+        args.seconds,
+        args.dir.display()
+    );
 
-    let db_full = bench_db_writes(&args.dir.join("group-full.db"), Durability::Full, n, span).await?;
+    let db_full =
+        bench_db_writes(&args.dir.join("group-full.db"), Durability::Full, n, span).await?;
     let raw_full = bench_raw_writes(&args.dir.join("raw-full.db"), "FULL", n, span)?;
     let raw_normal = bench_raw_writes(&args.dir.join("raw-normal.db"), "NORMAL", n, span)?;
     let (db_reads, raw_reads) = bench_reads(&args.dir.join("reads.db"), n, span).await?;
 
     println!();
     println!("{:<58} {:>12}", "measurement", "ops/s");
-    println!("{:<58} {:>12.0}", "Db::write, group commit, synchronous=FULL", db_full);
-    println!("{:<58} {:>12.0}", "rusqlite, one transaction per row, synchronous=FULL", raw_full);
-    println!("{:<58} {:>12.0}", "rusqlite, one transaction per row, synchronous=NORMAL", raw_normal);
-    println!("{:<58} {:>12.0}", "Db::read point query (pool + blocking thread)", db_reads);
-    println!("{:<58} {:>12.0}", "rusqlite point query, one connection per thread", raw_reads);
+    println!(
+        "{:<58} {:>12.0}",
+        "Db::write, group commit, synchronous=FULL", db_full
+    );
+    println!(
+        "{:<58} {:>12.0}",
+        "rusqlite, one transaction per row, synchronous=FULL", raw_full
+    );
+    println!(
+        "{:<58} {:>12.0}",
+        "rusqlite, one transaction per row, synchronous=NORMAL", raw_normal
+    );
+    println!(
+        "{:<58} {:>12.0}",
+        "Db::read point query (pool + blocking thread)", db_reads
+    );
+    println!(
+        "{:<58} {:>12.0}",
+        "rusqlite point query, one connection per thread", raw_reads
+    );
     println!();
-    println!("group commit FULL / rusqlite FULL    = {:.2}", db_full / raw_full);
-    println!("group commit FULL / rusqlite NORMAL  = {:.2}", db_full / raw_normal);
-    println!("Db::read / rusqlite read             = {:.2}", db_reads / raw_reads);
+    println!(
+        "group commit FULL / rusqlite FULL    = {:.2}",
+        db_full / raw_full
+    );
+    println!(
+        "group commit FULL / rusqlite NORMAL  = {:.2}",
+        db_full / raw_normal
+    );
+    println!(
+        "Db::read / rusqlite read             = {:.2}",
+        db_reads / raw_reads
+    );
     let _ = std::fs::remove_dir_all(&args.dir);
     Ok(())
 }
@@ -64,11 +93,22 @@ fn fresh(path: &std::path::Path) {
     }
 }
 
-async fn bench_db_writes(path: &std::path::Path, durability: Durability, n: usize, span: Duration) -> anyhow::Result<f64> {
+async fn bench_db_writes(
+    path: &std::path::Path,
+    durability: Durability,
+    n: usize,
+    span: Duration,
+) -> anyhow::Result<f64> {
     fresh(path);
-    let cfg = DatabaseConfig { durability, readers: 2, max_batch: 512, timeout: Duration::from_secs(30) };
+    let cfg = DatabaseConfig {
+        durability,
+        readers: 2,
+        max_batch: 512,
+        timeout: Duration::from_secs(30),
+    };
     let db = Db::open(path, &cfg)?;
-    db.write(|tx| tx.execute_batch(SCHEMA).map_err(DbError::from)).await?;
+    db.write(|tx| tx.execute_batch(SCHEMA).map_err(DbError::from))
+        .await?;
     let count = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
@@ -81,7 +121,11 @@ async fn bench_db_writes(path: &std::path::Path, durability: Durability, n: usiz
                 let o = owner.clone();
                 let r = db
                     .write(move |tx| {
-                        tx.prepare_cached(INSERT)?.execute(params![o, "a typical small row of text", crate::clock::now()])?;
+                        tx.prepare_cached(INSERT)?.execute(params![
+                            o,
+                            "a typical small row of text",
+                            crate::clock::now()
+                        ])?;
                         Ok::<_, DbError>(())
                     })
                     .await;
@@ -103,10 +147,17 @@ async fn bench_db_writes(path: &std::path::Path, durability: Durability, n: usiz
 
 /// The plain approach at its best: one shared connection (no SQLITE_BUSY storms), one
 /// transaction and one fsync per row.
-fn bench_raw_writes(path: &std::path::Path, sync: &str, n: usize, span: Duration) -> anyhow::Result<f64> {
+fn bench_raw_writes(
+    path: &std::path::Path,
+    sync: &str,
+    n: usize,
+    span: Duration,
+) -> anyhow::Result<f64> {
     fresh(path);
     let conn = Connection::open(path)?;
-    conn.execute_batch(&format!("PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; {SCHEMA}"))?;
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; {SCHEMA}"
+    ))?;
     let conn = Arc::new(Mutex::new(conn));
     let count = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -119,7 +170,13 @@ fn bench_raw_writes(path: &std::path::Path, sync: &str, n: usize, span: Duration
                     let Ok(c) = conn.lock() else { return };
                     let ok = c.execute_batch("BEGIN IMMEDIATE").is_ok()
                         && c.prepare_cached(INSERT)
-                            .and_then(|mut st| st.execute(params![owner, "a typical small row of text", crate::clock::now()]))
+                            .and_then(|mut st| {
+                                st.execute(params![
+                                    owner,
+                                    "a typical small row of text",
+                                    crate::clock::now()
+                                ])
+                            })
                             .is_ok()
                         && c.execute_batch("COMMIT").is_ok();
                     drop(c);
@@ -133,7 +190,11 @@ fn bench_raw_writes(path: &std::path::Path, sync: &str, n: usize, span: Duration
     Ok(count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
 }
 
-async fn bench_reads(path: &std::path::Path, n: usize, span: Duration) -> anyhow::Result<(f64, f64)> {
+async fn bench_reads(
+    path: &std::path::Path,
+    n: usize,
+    span: Duration,
+) -> anyhow::Result<(f64, f64)> {
     fresh(path);
     {
         let mut conn = db::open_connection(path, Durability::Normal, false)?;
@@ -142,12 +203,21 @@ async fn bench_reads(path: &std::path::Path, n: usize, span: Duration) -> anyhow
         {
             let mut st = tx.prepare(INSERT)?;
             for i in 0..ROWS_FOR_READS {
-                st.execute(params![format!("owner-{i}"), "a typical small row of text", crate::clock::now()])?;
+                st.execute(params![
+                    format!("owner-{i}"),
+                    "a typical small row of text",
+                    crate::clock::now()
+                ])?;
             }
         }
         tx.commit()?;
     }
-    let cfg = DatabaseConfig { durability: Durability::Full, readers: 4, max_batch: 512, timeout: Duration::from_secs(30) };
+    let cfg = DatabaseConfig {
+        durability: Durability::Full,
+        readers: 4,
+        max_batch: 512,
+        timeout: Duration::from_secs(30),
+    };
     let db = Db::open(path, &cfg)?;
     let count = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -187,7 +257,9 @@ async fn bench_reads(path: &std::path::Path, n: usize, span: Duration) -> anyhow
         for w in 0..n {
             let raw_count = raw_count.clone();
             s.spawn(move || {
-                let Ok(c) = Connection::open(path) else { return };
+                let Ok(c) = Connection::open(path) else {
+                    return;
+                };
                 let mut id = (w as i64 * 7919) % ROWS_FOR_READS + 1;
                 while started.elapsed() < span {
                     let ok = c

@@ -12,7 +12,11 @@ use crate::users::model::{Role, is_valid_email, normalize_email};
 use crate::{bench, logging, server, setup};
 
 #[derive(Parser)]
-#[command(name = "haven", version, about = "Haven: a self-hosted client-care platform in one binary")]
+#[command(
+    name = "haven",
+    version,
+    about = "Haven: a self-hosted client-care platform in one binary"
+)]
 struct Cli {
     /// Config file (default: ./config.toml when present, else built-in defaults).
     #[arg(long, global = true, value_name = "FILE")]
@@ -86,7 +90,10 @@ pub fn main() -> ExitCode {
         }
     };
     logging::init(&config.log, !matches!(cli.command, Command::Serve));
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("haven: cannot start the runtime: {e}");
@@ -115,11 +122,16 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::User { command: UserCommand::Create(u) } => create_user(&config, u).await,
+        Command::User {
+            command: UserCommand::Create(u),
+        } => create_user(&config, u).await,
         Command::Backup { path } => {
             setup::prepare(&config, false)?;
             let size = backup::backup(&setup::database_path(&config), &path)?;
-            println!("backup written to {} ({size} bytes, integrity check ok)", path.display());
+            println!(
+                "backup written to {} ({size} bytes, integrity check ok)",
+                path.display()
+            );
             Ok(())
         }
         Command::Restore { path } => restore(&config, &path),
@@ -128,10 +140,14 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("{doc}");
             Ok(())
         }
-        Command::Mail { command: MailCommand::Test { to } } => {
+        Command::Mail {
+            command: MailCommand::Test { to },
+        } => {
             let mailer = crate::notify::mail::Mailer::from_config(&config)?;
             let email = crate::notify::emails::test_message(&to, "Sent by `haven mail test`.")?;
-            mailer.send(&email, &uuid::Uuid::now_v7().to_string()).await?;
+            mailer
+                .send(&email, &uuid::Uuid::now_v7().to_string())
+                .await?;
             println!("test message sent to {to}");
             Ok(())
         }
@@ -151,7 +167,11 @@ async fn create_user(config: &Config, u: CreateUser) -> anyhow::Result<()> {
     }
     setup::prepare(config, true)?;
     let hash = crate::auth::password::hash_async(u.password).await?;
-    let conn = crate::db::open_connection(&setup::database_path(config), config.database.durability, false)?;
+    let conn = crate::db::open_connection(
+        &setup::database_path(config),
+        config.database.durability,
+        false,
+    )?;
     let org = crate::orgs::store::ensure_default(&conn)?;
     let new = crate::users::store::NewUser {
         org_id: &org,
@@ -167,7 +187,9 @@ async fn create_user(config: &Config, u: CreateUser) -> anyhow::Result<()> {
             println!("created {role} {email} ({id})");
             Ok(())
         }
-        Err(e) if crate::db::is_unique_violation(&e) => anyhow::bail!("an account with e-mail {email} already exists"),
+        Err(e) if crate::db::is_unique_violation(&e) => {
+            anyhow::bail!("an account with e-mail {email} already exists")
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -175,10 +197,13 @@ async fn create_user(config: &Config, u: CreateUser) -> anyhow::Result<()> {
 fn restore(config: &Config, path: &std::path::Path) -> anyhow::Result<()> {
     let _lock = DataDirLock::acquire(&config.data.dir)
         .map_err(|e| anyhow::anyhow!("refusing to restore: {e}"))?;
-    backup::integrity_check(path).map_err(|e| anyhow::anyhow!("{} is not a sound database: {e}", path.display()))?;
+    backup::integrity_check(path)
+        .map_err(|e| anyhow::anyhow!("{} is not a sound database: {e}", path.display()))?;
     let db_path = setup::database_path(config);
     if db_path.exists() {
-        let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
+        let stamp = jiff::Timestamp::now()
+            .strftime("%Y%m%dT%H%M%SZ")
+            .to_string();
         let keep = setup::backups_dir(config).join(format!("pre-restore-{stamp}.db"));
         backup::backup(&db_path, &keep)?;
         println!("the current database was saved to {}", keep.display());

@@ -23,8 +23,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(address = %addr, url = %format!("http://{addr}"), "haven is listening");
 
     let stop = CancellationToken::new();
-    let service = app.router.clone().into_make_service_with_connect_info::<SocketAddr>();
-    let server = axum::serve(listener, service).with_graceful_shutdown(stop.clone().cancelled_owned());
+    let service = app
+        .router
+        .clone()
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let server =
+        axum::serve(listener, service).with_graceful_shutdown(stop.clone().cancelled_owned());
     let mut server = tokio::spawn(async move { server.await });
 
     let _ = sd_notify::notify(false, &[NotifyState::Ready, NotifyState::Status("serving")]);
@@ -86,7 +90,13 @@ fn spawn_watchdog(db: crate::db::Db) -> tokio::task::JoinHandle<()> {
         let every = Duration::from_micros(usec / 2);
         loop {
             tokio::time::sleep(every).await;
-            let alive = db.read(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map_err(DbError::from)).await.is_ok();
+            let alive = db
+                .read(|c| {
+                    c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                        .map_err(DbError::from)
+                })
+                .await
+                .is_ok();
             if alive {
                 let _ = sd_notify::notify(false, &[NotifyState::Watchdog]);
             } else {

@@ -28,7 +28,9 @@ pub fn prepare(config: &Config, backup_first: bool) -> anyhow::Result<Vec<String
     let mut conn = db::open_connection(&path, config.database.durability, false)?;
     let pending = migrate::pending(&mut conn)?;
     if !pending.is_empty() && backup_first && migrate::has_tables(&conn)? {
-        let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
+        let stamp = jiff::Timestamp::now()
+            .strftime("%Y%m%dT%H%M%SZ")
+            .to_string();
         let dest = backups_dir(config).join(format!("pre-migrate-{stamp}.db"));
         backup::backup(&path, &dest)?;
         tracing::info!(backup = %dest.display(), migrations = ?pending, "backed up before migrating");

@@ -21,7 +21,10 @@ async fn openapi_json(State(state): State<AppState>) -> Response {
         Some(doc) => {
             let etag = crate::http::envelope::etag_of(doc);
             let mut res = doc.clone().into_response();
-            res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             if let Ok(v) = HeaderValue::from_str(&etag) {
                 res.headers_mut().insert(header::ETAG, v);
             }

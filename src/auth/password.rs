@@ -22,7 +22,9 @@ pub fn hash(password: &str) -> anyhow::Result<String> {
 
 /// True when `password` matches the stored PHC string.
 pub fn verify(password: &str, stored: &str) -> bool {
-    hasher().verify_password(password.as_bytes(), stored).is_ok()
+    hasher()
+        .verify_password(password.as_bytes(), stored)
+        .is_ok()
 }
 
 /// A hash of nothing anyone knows, checked when an e-mail has no account so that the answer

@@ -50,7 +50,9 @@ pub fn load_from(
     let mut from_env = Vec::new();
     for (name, value) in env {
         // Only HAVEN_<SECTION>__<KEY>: other HAVEN_* variables (HAVEN_BIN, ...) are not config.
-        let Some(rest) = name.strip_prefix("HAVEN_") else { continue };
+        let Some(rest) = name.strip_prefix("HAVEN_") else {
+            continue;
+        };
         if !rest.contains("__") {
             continue;
         }
@@ -71,7 +73,9 @@ pub fn load_from(
 fn guess_type(raw: &str) -> Value {
     match format!("v = {raw}").parse::<Table>() {
         Ok(mut t) => match t.remove("v") {
-            Some(v @ (Value::Integer(_) | Value::Float(_) | Value::Boolean(_) | Value::Array(_))) => v,
+            Some(
+                v @ (Value::Integer(_) | Value::Float(_) | Value::Boolean(_) | Value::Array(_)),
+            ) => v,
             _ => Value::String(raw.to_string()),
         },
         Err(_) => Value::String(raw.to_string()),
@@ -79,13 +83,22 @@ fn guess_type(raw: &str) -> Value {
 }
 
 fn insert(table: &mut Table, path: &[String], value: Value) -> Result<(), ConfigError> {
-    let (last, parents) = path.split_last().ok_or_else(|| ConfigError::UnknownKey(String::new()))?;
+    let (last, parents) = path
+        .split_last()
+        .ok_or_else(|| ConfigError::UnknownKey(String::new()))?;
     let mut cur = table;
     for (i, seg) in parents.iter().enumerate() {
-        let entry = cur.entry(seg.clone()).or_insert_with(|| Value::Table(Table::new()));
+        let entry = cur
+            .entry(seg.clone())
+            .or_insert_with(|| Value::Table(Table::new()));
         cur = match entry {
             Value::Table(t) => t,
-            _ => return Err(ConfigError::Invalid(path[..=i].join("."), "is not a section".into())),
+            _ => {
+                return Err(ConfigError::Invalid(
+                    path[..=i].join("."),
+                    "is not a section".into(),
+                ));
+            }
         };
     }
     cur.insert(last.clone(), value);
@@ -94,7 +107,10 @@ fn insert(table: &mut Table, path: &[String], value: Value) -> Result<(), Config
 
 /// Deserializes, naming the failing key. A value that came from the environment as a number or
 /// boolean but belongs in a text field (`HAVEN_MAIL__SMTP__PASSWORD=123456`) is retried as text.
-fn deserialize(mut table: Table, from_env: &[(Vec<String>, String)]) -> Result<Config, ConfigError> {
+fn deserialize(
+    mut table: Table,
+    from_env: &[(Vec<String>, String)],
+) -> Result<Config, ConfigError> {
     for _ in 0..=from_env.len() {
         let de = Value::Table(table.clone());
         match serde_path_to_error::deserialize::<_, Config>(de) {
@@ -103,7 +119,14 @@ fn deserialize(mut table: Table, from_env: &[(Vec<String>, String)]) -> Result<C
                 let key = e.path().to_string();
                 let msg = e.inner().to_string();
                 if let Some(unknown) = unknown_field(&msg) {
-                    let full = if key == "." { unknown } else { format!("{key}.{unknown}") };
+                    // The path may or may not already end in the unknown name.
+                    let full = if key == "." {
+                        unknown
+                    } else if key == unknown || key.ends_with(&format!(".{unknown}")) {
+                        key
+                    } else {
+                        format!("{key}.{unknown}")
+                    };
                     return Err(ConfigError::UnknownKey(full));
                 }
                 let segs: Vec<String> = key.split('.').map(str::to_string).collect();
@@ -117,7 +140,10 @@ fn deserialize(mut table: Table, from_env: &[(Vec<String>, String)]) -> Result<C
             }
         }
     }
-    Err(ConfigError::Invalid(String::new(), "configuration could not be read".into()))
+    Err(ConfigError::Invalid(
+        String::new(),
+        "configuration could not be read".into(),
+    ))
 }
 
 fn get<'a>(table: &'a Table, path: &[String]) -> Option<&'a Value> {
@@ -140,7 +166,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -169,7 +198,14 @@ mod tests {
 
     #[test]
     fn unrelated_haven_variables_are_ignored() {
-        assert!(load_from("", None, &env(&[("HAVEN_BIN", "/x"), ("HAVEN_ACCEPTANCE_KEEP", "1")])).is_ok());
+        assert!(
+            load_from(
+                "",
+                None,
+                &env(&[("HAVEN_BIN", "/x"), ("HAVEN_ACCEPTANCE_KEEP", "1")])
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -184,22 +220,38 @@ mod tests {
     fn bad_values_are_named() {
         for (k, v, key) in [
             ("HAVEN_SERVER__LISTEN", "not-an-address", "server.listen"),
-            ("HAVEN_DATABASE__DURABILITY", "sometimes", "database.durability"),
-            ("HAVEN_AUTH__ACCESS_TOKEN_TTL", "soon", "auth.access_token_ttl"),
+            (
+                "HAVEN_DATABASE__DURABILITY",
+                "sometimes",
+                "database.durability",
+            ),
+            (
+                "HAVEN_AUTH__ACCESS_TOKEN_TTL",
+                "soon",
+                "auth.access_token_ttl",
+            ),
             ("HAVEN_DATABASE__READERS", "0", "database.readers"),
             ("HAVEN_SERVER__PUBLIC_URL", "ftp://x", "server.public_url"),
-            ("HAVEN_JOBS__SCHEDULE__BACKUP_DAILY", "every day", "jobs.schedule.backup_daily"),
+            (
+                "HAVEN_JOBS__SCHEDULE__BACKUP_DAILY",
+                "every day",
+                "jobs.schedule.backup_daily",
+            ),
             ("HAVEN_MAIL__TRANSPORT", "smtp", "mail.smtp.host"),
             ("HAVEN_METRICS__MODE", "token", "metrics.token"),
         ] {
-            let e = load_from("", None, &env(&[(k, v)])).unwrap_err().to_string();
+            let e = load_from("", None, &env(&[(k, v)]))
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(&format!("`{key}`")), "{k}={v}: {e}");
         }
     }
 
     #[test]
     fn syntax_errors_name_the_file() {
-        let e = load_from("haven.toml", Some("[server"), &[]).unwrap_err().to_string();
+        let e = load_from("haven.toml", Some("[server"), &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("haven.toml"), "{e}");
     }
 }

@@ -16,7 +16,7 @@ pub use load::{ConfigError, load, load_from};
 pub use secrets::{Secret, Secrets};
 use units::{serde_duration, serde_size};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub server: ServerConfig,
@@ -189,22 +189,6 @@ pub struct LogConfig {
     pub format: LogFormat,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            server: ServerConfig::default(),
-            data: DataConfig::default(),
-            database: DatabaseConfig::default(),
-            secrets: SecretsConfig::default(),
-            auth: AuthConfig::default(),
-            mail: MailConfig::default(),
-            jobs: JobsConfig::default(),
-            metrics: MetricsConfig::default(),
-            log: LogConfig::default(),
-        }
-    }
-}
-
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
@@ -220,7 +204,9 @@ impl Default for ServerConfig {
 
 impl Default for DataConfig {
     fn default() -> Self {
-        DataConfig { dir: PathBuf::from("./haven-data") }
+        DataConfig {
+            dir: PathBuf::from("./haven-data"),
+        }
     }
 }
 
@@ -288,13 +274,20 @@ impl Default for JobsConfig {
 
 impl Default for MetricsConfig {
     fn default() -> Self {
-        MetricsConfig { mode: MetricsMode::Open, token: Secret::default(), token_file: None }
+        MetricsConfig {
+            mode: MetricsMode::Open,
+            token: Secret::default(),
+            token_file: None,
+        }
     }
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { level: "info".into(), format: LogFormat::Json }
+        LogConfig {
+            level: "info".into(),
+            format: LogFormat::Json,
+        }
     }
 }
 
@@ -312,7 +305,7 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, msg: &str| Err(ConfigError::Invalid(key.into(), msg.into()));
         let url = &self.server.public_url;
-        if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
             return bad("server.public_url", "must start with http:// or https://");
         }
         if self.server.json_body_limit == 0 {
@@ -337,13 +330,22 @@ impl Config {
             return bad("auth.access_token_ttl", "must be at least 30s");
         }
         if self.auth.refresh_token_ttl <= self.auth.access_token_ttl {
-            return bad("auth.refresh_token_ttl", "must be longer than auth.access_token_ttl");
+            return bad(
+                "auth.refresh_token_ttl",
+                "must be longer than auth.access_token_ttl",
+            );
         }
         if crate::notify::mail::parse_mailbox(&self.mail.from).is_none() {
-            return bad("mail.from", "must be an address like `Haven <haven@example.org>`");
+            return bad(
+                "mail.from",
+                "must be an address like `Haven <haven@example.org>`",
+            );
         }
         if self.mail.transport == MailTransport::Smtp && self.mail.smtp.host.is_empty() {
-            return bad("mail.smtp.host", "is required when mail.transport = \"smtp\"");
+            return bad(
+                "mail.smtp.host",
+                "is required when mail.transport = \"smtp\"",
+            );
         }
         if self.jobs.max_attempts == 0 {
             return bad("jobs.max_attempts", "must be above zero");
@@ -352,13 +354,18 @@ impl Config {
             return bad("jobs.concurrency", "must be between 1 and 256");
         }
         if self.jobs.poll_interval.is_zero() || self.jobs.lease.is_zero() {
-            return bad("jobs.poll_interval", "jobs.poll_interval and jobs.lease must be above zero");
+            return bad(
+                "jobs.poll_interval",
+                "jobs.poll_interval and jobs.lease must be above zero",
+            );
         }
         for (name, spec) in &self.jobs.schedule {
             if spec != "off" && crate::jobs::recurring::parse_cron(spec).is_err() {
                 return Err(ConfigError::Invalid(
                     format!("jobs.schedule.{name}"),
-                    format!("`{spec}` is not a cron spec (sec min hour day month weekday) or `off`"),
+                    format!(
+                        "`{spec}` is not a cron spec (sec min hour day month weekday) or `off`"
+                    ),
                 ));
             }
         }
@@ -369,7 +376,10 @@ impl Config {
             return bad("metrics.token", "is required when metrics.mode = \"token\"");
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
-            return bad("log.level", "is not a valid filter such as `info` or `haven=debug`");
+            return bad(
+                "log.level",
+                "is not a valid filter such as `info` or `haven=debug`",
+            );
         }
         Ok(())
     }

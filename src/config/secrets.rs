@@ -32,7 +32,11 @@ impl Secret {
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"[redacted]\"" })
+        f.write_str(if self.0.is_empty() {
+            "\"\""
+        } else {
+            "\"[redacted]\""
+        })
     }
 }
 
@@ -62,8 +66,16 @@ impl Secrets {
         let dir = config.data.dir.join("secrets");
         let s = &config.secrets;
         Ok(Secrets {
-            token_signing: key(s.token_signing_key_file.as_deref(), &dir, "token_signing.key")?,
-            data_encryption: key(s.data_encryption_key_file.as_deref(), &dir, "data_encryption.key")?,
+            token_signing: key(
+                s.token_signing_key_file.as_deref(),
+                &dir,
+                "token_signing.key",
+            )?,
+            data_encryption: key(
+                s.data_encryption_key_file.as_deref(),
+                &dir,
+                "data_encryption.key",
+            )?,
             url_signing: key(s.url_signing_key_file.as_deref(), &dir, "url_signing.key")?,
         })
     }
@@ -97,7 +109,12 @@ fn generate(dir: &Path, path: &Path) -> anyhow::Result<()> {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     // create_new: two processes starting at once must not overwrite each other's key.
-    match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
         Ok(mut f) => {
             f.write_all(STANDARD.encode(bytes).as_bytes())?;
             f.write_all(b"\n")?;
@@ -105,7 +122,10 @@ fn generate(dir: &Path, path: &Path) -> anyhow::Result<()> {
             Ok(())
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(anyhow::anyhow!("cannot create key file {}: {e}", path.display())),
+        Err(e) => Err(anyhow::anyhow!(
+            "cannot create key file {}: {e}",
+            path.display()
+        )),
     }
 }
 
@@ -122,7 +142,10 @@ mod tests {
         let b = Secrets::load_or_generate(&c).unwrap();
         assert_eq!(a.token_signing.0, b.token_signing.0);
         assert_ne!(a.token_signing.0, a.url_signing.0);
-        let mode = fs::metadata(tmp.path().join("secrets/token_signing.key")).unwrap().permissions().mode();
+        let mode = fs::metadata(tmp.path().join("secrets/token_signing.key"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         assert!(!format!("{a:?}").contains(&STANDARD.encode(a.token_signing.0)));
     }
@@ -135,7 +158,10 @@ mod tests {
         let mut c = Config::default();
         c.data.dir = tmp.path().join("data");
         c.secrets.url_signing_key_file = Some(f);
-        assert_eq!(Secrets::load_or_generate(&c).unwrap().url_signing.0, [7u8; 32]);
+        assert_eq!(
+            Secrets::load_or_generate(&c).unwrap().url_signing.0,
+            [7u8; 32]
+        );
     }
 
     #[test]

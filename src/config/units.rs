@@ -19,7 +19,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         if digits == 0 {
             return Err(format!("`{s}` is not a duration like 30s, 15m, 12h or 30d"));
         }
-        let n: u64 = rest[..digits].parse().map_err(|_| format!("`{s}`: number too large"))?;
+        let n: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("`{s}`: number too large"))?;
         rest = &rest[digits..];
         let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
         let unit = &rest[..unit_len];
@@ -30,7 +32,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             "m" => 60_000,
             "h" => 3_600_000,
             "d" => 86_400_000,
-            _ => return Err(format!("`{s}`: unknown unit `{unit}` (use ms, s, m, h or d)")),
+            _ => {
+                return Err(format!(
+                    "`{s}`: unknown unit `{unit}` (use ms, s, m, h or d)"
+                ));
+            }
         };
         let part = n
             .checked_mul(millis_per)
@@ -50,7 +56,9 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     if digits == 0 {
         return Err(format!("`{s}` is not a size like 1048576, 512KiB or 10MB"));
     }
-    let n: u64 = s[..digits].parse().map_err(|_| format!("`{s}`: number too large"))?;
+    let n: u64 = s[..digits]
+        .parse()
+        .map_err(|_| format!("`{s}`: number too large"))?;
     let mult: u64 = match s[digits..].trim() {
         "" | "B" => 1,
         "KB" | "kB" => 1_000,
@@ -61,7 +69,8 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "GiB" => 1 << 30,
         other => return Err(format!("`{s}`: unknown unit `{other}`")),
     };
-    n.checked_mul(mult).ok_or_else(|| format!("`{s}`: size too large"))
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("`{s}`: size too large"))
 }
 
 /// Serde adapters so config structs can hold `Duration`/`u64` and read them from strings.

@@ -17,7 +17,10 @@ pub fn backup(src: &Path, dest: &Path) -> anyhow::Result<u64> {
     if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    let source = Connection::open_with_flags(src, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    let source = Connection::open_with_flags(
+        src,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
     source.busy_timeout(Duration::from_secs(10))?;
     let partial = partial_path(dest);
     let _ = std::fs::remove_file(&partial);
@@ -39,7 +42,9 @@ pub fn backup(src: &Path, dest: &Path) -> anyhow::Result<u64> {
 pub fn integrity_check(path: &Path) -> anyhow::Result<()> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let mut stmt = conn.prepare("PRAGMA integrity_check")?;
-    let rows: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let rows: Vec<String> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     if rows.len() == 1 && rows[0] == "ok" {
         Ok(())
     } else {
@@ -50,7 +55,8 @@ pub fn integrity_check(path: &Path) -> anyhow::Result<()> {
 /// Replaces the database at `dest` with the verified copy at `src`, through the backup API so
 /// the WAL and shared-memory files stay consistent. The caller holds the data-dir lock.
 pub fn restore(src: &Path, dest: &Path) -> anyhow::Result<()> {
-    integrity_check(src).map_err(|e| anyhow::anyhow!("{} is not a sound database: {e}", src.display()))?;
+    integrity_check(src)
+        .map_err(|e| anyhow::anyhow!("{} is not a sound database: {e}", src.display()))?;
     let source = Connection::open_with_flags(src, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let mut target = Connection::open(dest)?;
     target.busy_timeout(Duration::from_secs(10))?;
@@ -64,7 +70,10 @@ pub fn restore(src: &Path, dest: &Path) -> anyhow::Result<()> {
 }
 
 fn partial_path(dest: &Path) -> PathBuf {
-    let mut name = dest.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = dest
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".partial");
     dest.with_file_name(name)
 }

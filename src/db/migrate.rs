@@ -38,6 +38,10 @@ pub fn run(conn: &mut Connection) -> Result<Vec<String>, DbError> {
 
 /// True when the database holds any table at all (so a migration deserves a backup first).
 pub fn has_tables(conn: &Connection) -> Result<bool, DbError> {
-    let n: i64 = conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))?;
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+        [],
+        |r| r.get(0),
+    )?;
     Ok(n > 0)
 }

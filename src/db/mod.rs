@@ -135,9 +135,14 @@ impl Db {
 }
 
 /// Opens one connection with Haven's pragmas. Readers are `query_only`.
-pub fn open_connection(path: &Path, durability: Durability, reader: bool) -> Result<Connection, DbError> {
+pub fn open_connection(
+    path: &Path,
+    durability: Durability,
+    reader: bool,
+) -> Result<Connection, DbError> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| DbError::Migration(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| DbError::Migration(format!("cannot create {}: {e}", dir.display())))?;
     }
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(5))?;

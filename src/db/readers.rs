@@ -33,7 +33,10 @@ impl Drop for Lease {
 impl ReaderPool {
     pub(super) fn new(conns: Vec<Connection>) -> Self {
         let n = conns.len();
-        ReaderPool { conns: Arc::new(Mutex::new(conns)), permits: Arc::new(Semaphore::new(n)) }
+        ReaderPool {
+            conns: Arc::new(Mutex::new(conns)),
+            permits: Arc::new(Semaphore::new(n)),
+        }
     }
 
     pub(super) async fn run<T, E, F>(&self, timeout: Duration, f: F) -> Result<T, E>
@@ -43,15 +46,21 @@ impl ReaderPool {
         E: From<DbError> + Send + 'static,
     {
         let waited = Instant::now();
-        let permit = match tokio::time::timeout(timeout, self.permits.clone().acquire_owned()).await {
+        let permit = match tokio::time::timeout(timeout, self.permits.clone().acquire_owned()).await
+        {
             Ok(Ok(p)) => p,
             Ok(Err(_)) => return Err(DbError::Closed.into()),
             Err(_) => return Err(DbError::Timeout(timeout).into()),
         };
         metrics::histogram!("haven_db_pool_wait_seconds").record(waited.elapsed().as_secs_f64());
         let conn = self.conns.lock().ok().and_then(|mut v| v.pop());
-        let Some(conn) = conn else { return Err(DbError::Closed.into()) };
-        let lease = Lease { conn: Some(conn), pool: self.conns.clone() };
+        let Some(conn) = conn else {
+            return Err(DbError::Closed.into());
+        };
+        let lease = Lease {
+            conn: Some(conn),
+            pool: self.conns.clone(),
+        };
         let joined = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let lease = lease;

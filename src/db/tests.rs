@@ -4,18 +4,31 @@ use super::*;
 use crate::config::DatabaseConfig;
 
 fn open(dir: &tempfile::TempDir) -> Db {
-    let cfg = DatabaseConfig { durability: Durability::Full, readers: 2, max_batch: 64, timeout: Duration::from_secs(5) };
+    let cfg = DatabaseConfig {
+        durability: Durability::Full,
+        readers: 2,
+        max_batch: 64,
+        timeout: Duration::from_secs(5),
+    };
     Db::open(&dir.path().join("t.db"), &cfg).unwrap()
 }
 
 async fn setup(db: &Db) {
-    db.write(|tx| tx.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT UNIQUE)").map_err(DbError::from))
-        .await
-        .unwrap();
+    db.write(|tx| {
+        tx.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT UNIQUE)")
+            .map_err(DbError::from)
+    })
+    .await
+    .unwrap();
 }
 
 async fn count(db: &Db) -> i64 {
-    db.read(|c| c.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).map_err(DbError::from)).await.unwrap()
+    db.read(|c| {
+        c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .map_err(DbError::from)
+    })
+    .await
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -23,7 +36,12 @@ async fn an_acknowledged_write_is_readable_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(&dir);
     setup(&db).await;
-    db.write(|tx| tx.execute("INSERT INTO t (v) VALUES ('a')", []).map_err(DbError::from)).await.unwrap();
+    db.write(|tx| {
+        tx.execute("INSERT INTO t (v) VALUES ('a')", [])
+            .map_err(DbError::from)
+    })
+    .await
+    .unwrap();
     assert_eq!(count(&db).await, 1);
 }
 
@@ -32,6 +50,7 @@ async fn concurrent_writes_all_commit_and_a_failing_one_rolls_back_alone() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(&dir);
     setup(&db).await;
+    db.write(|tx| tx.execute("INSERT INTO t (v) VALUES ('taken')", []).map_err(DbError::from)).await.unwrap();
     let mut tasks = Vec::new();
     for i in 0..200 {
         let db = db.clone();
@@ -40,7 +59,7 @@ async fn concurrent_writes_all_commit_and_a_failing_one_rolls_back_alone() {
                 tx.execute("INSERT INTO t (v) VALUES (?1)", [format!("row-{i}")])?;
                 if i % 10 == 0 {
                     // A second statement that fails: the whole job must vanish, including its first insert.
-                    tx.execute("INSERT INTO t (v) VALUES ('row-1')", [])?;
+                    tx.execute("INSERT INTO t (v) VALUES ('taken')", [])?;
                 }
                 Ok::<_, DbError>(())
             })
@@ -54,7 +73,7 @@ async fn concurrent_writes_all_commit_and_a_failing_one_rolls_back_alone() {
         }
     }
     assert_eq!(failed, 20);
-    assert_eq!(count(&db).await, 180);
+    assert_eq!(count(&db).await, 181);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -69,7 +88,12 @@ async fn a_panicking_write_is_refused_and_the_writer_survives() {
         })
         .await;
     assert!(matches!(r, Err(DbError::Aborted)));
-    db.write(|tx| tx.execute("INSERT INTO t (v) VALUES ('y')", []).map_err(DbError::from)).await.unwrap();
+    db.write(|tx| {
+        tx.execute("INSERT INTO t (v) VALUES ('y')", [])
+            .map_err(DbError::from)
+    })
+    .await
+    .unwrap();
     assert_eq!(count(&db).await, 1);
 }
 
@@ -78,10 +102,20 @@ async fn readers_are_read_only_and_writes_after_close_fail() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(&dir);
     setup(&db).await;
-    let r = db.read(|c| c.execute("INSERT INTO t (v) VALUES ('z')", []).map_err(DbError::from)).await;
+    let r = db
+        .read(|c| {
+            c.execute("INSERT INTO t (v) VALUES ('z')", [])
+                .map_err(DbError::from)
+        })
+        .await;
     assert!(r.is_err());
     db.close().await;
-    let r = db.write(|tx| tx.execute("INSERT INTO t (v) VALUES ('z')", []).map_err(DbError::from)).await;
+    let r = db
+        .write(|tx| {
+            tx.execute("INSERT INTO t (v) VALUES ('z')", [])
+                .map_err(DbError::from)
+        })
+        .await;
     assert!(matches!(r, Err(DbError::Closed)));
 }
 
@@ -89,9 +123,14 @@ async fn readers_are_read_only_and_writes_after_close_fail() {
 fn pragmas_are_set() {
     let dir = tempfile::tempdir().unwrap();
     let c = open_connection(&dir.path().join("p.db"), Durability::Full, false).unwrap();
-    let mode: String = c.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    let mode: String = c
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
     let sync: i64 = c.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
-    let fk: i64 = c.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+    let fk: i64 = c
+        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .unwrap();
     assert_eq!((mode.as_str(), sync, fk), ("wal", 2, 1));
-    c.execute_batch("CREATE VIRTUAL TABLE f USING fts5(body)").unwrap();
+    c.execute_batch("CREATE VIRTUAL TABLE f USING fts5(body)")
+        .unwrap();
 }

@@ -30,7 +30,11 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub(super) fn spawn(conn: Connection, max_batch: usize, outbox: Arc<Notify>) -> Result<Writer, DbError> {
+    pub(super) fn spawn(
+        conn: Connection,
+        max_batch: usize,
+        outbox: Arc<Notify>,
+    ) -> Result<Writer, DbError> {
         // The queue holds a few batches; beyond that, callers wait (bounded by the timeout).
         let (tx, rx) = mpsc::channel(max_batch * 4);
         let depth = Arc::new(AtomicUsize::new(0));
@@ -39,7 +43,11 @@ impl Writer {
             .name("haven-db-writer".into())
             .spawn(move || writer_loop(conn, rx, max_batch, d, outbox))
             .map_err(|e| DbError::Commit(format!("cannot start the writer thread: {e}")))?;
-        Ok(Writer { tx, depth, thread: std::sync::Mutex::new(Some(thread)) })
+        Ok(Writer {
+            tx,
+            depth,
+            thread: std::sync::Mutex::new(Some(thread)),
+        })
     }
 
     pub(super) fn queue_depth(&self) -> usize {
@@ -130,8 +138,10 @@ fn writer_loop(
             run_batch(&conn, &mut batch, &outbox);
             depth.fetch_sub(n, Ordering::Relaxed);
             metrics::histogram!("haven_db_write_batch_size").record(n as f64);
-            metrics::histogram!("haven_db_write_batch_seconds").record(started.elapsed().as_secs_f64());
-            metrics::gauge!("haven_db_writer_queue_depth").set(depth.load(Ordering::Relaxed) as f64);
+            metrics::histogram!("haven_db_write_batch_seconds")
+                .record(started.elapsed().as_secs_f64());
+            metrics::gauge!("haven_db_writer_queue_depth")
+                .set(depth.load(Ordering::Relaxed) as f64);
         }
     }
     // Answer anything that raced in behind the shutdown request, then close.
@@ -161,7 +171,10 @@ fn run_batch(conn: &Connection, batch: &mut Vec<Job>, outbox: &Notify) {
         return;
     }
     let touched = std::cell::Cell::new(false);
-    let tx = Tx { conn, outbox_touched: &touched };
+    let tx = Tx {
+        conn,
+        outbox_touched: &touched,
+    };
     let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
     for job in batch.drain(..) {
         if let Err(e) = exec(conn, "SAVEPOINT job") {
@@ -196,7 +209,9 @@ fn run_batch(conn: &Connection, batch: &mut Vec<Job>, outbox: &Notify) {
             tracing::error!(error = %e, "group commit failed; every write in the batch is refused");
             let _ = conn.execute_batch("ROLLBACK");
             let msg = e.to_string();
-            completions.into_iter().for_each(|done| done(Some(DbError::Commit(msg.clone()))));
+            completions
+                .into_iter()
+                .for_each(|done| done(Some(DbError::Commit(msg.clone()))));
         }
     }
 }

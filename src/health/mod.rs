@@ -41,7 +41,10 @@ pub struct HealthReport {
 async fn health(State(state): State<AppState>) -> Response {
     let db_ok = tokio::time::timeout(
         Duration::from_secs(2),
-        state.db.read(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map_err(DbError::from)),
+        state.db.read(|c| {
+            c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                .map_err(DbError::from)
+        }),
     )
     .await
     .is_ok_and(|r| r.is_ok());
@@ -51,11 +54,22 @@ async fn health(State(state): State<AppState>) -> Response {
     checks.insert("scheduler", if scheduler_ok { "ok" } else { "failing" });
     checks.insert("mail", state.mailer.health());
     let ready = db_ok && scheduler_ok;
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let report = HealthReport { status: if ready { "ok" } else { "unavailable" }, checks };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let report = HealthReport {
+        status: if ready { "ok" } else { "unavailable" },
+        checks,
+    };
     let mut res = (status, serde_json::to_vec(&report).unwrap_or_default()).into_response();
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
 
@@ -65,14 +79,24 @@ pub fn metrics_handle() -> anyhow::Result<PrometheusHandle> {
     if let Some(h) = HANDLE.get() {
         return Ok(h.clone());
     }
-    let latency = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+    let latency = [
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ];
     let builder = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &latency)?
-        .set_buckets_for_metric(Matcher::Full("haven_db_write_batch_size".into()), &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0])?;
+        .set_buckets_for_metric(
+            Matcher::Full("haven_db_write_batch_size".into()),
+            &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0],
+        )?;
     let handle = match builder.install_recorder() {
         Ok(h) => h,
         // Another app in this process raced us to it; use theirs.
-        Err(_) => return HANDLE.get().cloned().ok_or_else(|| anyhow::anyhow!("metrics recorder unavailable")),
+        Err(_) => {
+            return HANDLE
+                .get()
+                .cloned()
+                .ok_or_else(|| anyhow::anyhow!("metrics recorder unavailable"));
+        }
     };
     Ok(HANDLE.get_or_init(|| handle).clone())
 }
@@ -84,7 +108,9 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
         MetricsMode::Off => return ApiError::not_found().into_response(),
         MetricsMode::Token => {
             let expected = match &cfg.token_file {
-                Some(p) => std::fs::read_to_string(p).map(|s| s.trim().to_string()).unwrap_or_default(),
+                Some(p) => std::fs::read_to_string(p)
+                    .map(|s| s.trim().to_string())
+                    .unwrap_or_default(),
                 None => cfg.token.expose().to_string(),
             };
             let given = headers
@@ -94,18 +120,31 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
                 .unwrap_or("");
             // Compare digests so the time taken does not depend on how much matched.
             if expected.is_empty() || Sha256::digest(given) != Sha256::digest(&expected) {
-                return ApiError::new(ErrorCode::Unauthorized, "A metrics token is required").into_response();
+                return ApiError::new(ErrorCode::Unauthorized, "A metrics token is required")
+                    .into_response();
             }
         }
         MetricsMode::Open => {}
     }
-    if let Ok(c) = state.db.read(|c| outbox::counts(c).map_err(DbError::from)).await {
-        for (status, n) in [("pending", c.pending), ("running", c.running), ("done", c.done), ("dead", c.dead)] {
+    if let Ok(c) = state
+        .db
+        .read(|c| outbox::counts(c).map_err(DbError::from))
+        .await
+    {
+        for (status, n) in [
+            ("pending", c.pending),
+            ("running", c.running),
+            ("done", c.done),
+            ("dead", c.dead),
+        ] {
             metrics::gauge!("haven_outbox_items", "status" => status).set(n as f64);
         }
     }
     metrics::gauge!("haven_db_writer_queue_depth").set(state.db.writer_queue_depth() as f64);
     let mut res = state.metrics.render().into_response();
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
     res
 }

@@ -25,7 +25,13 @@ pub struct Meta {
 
 impl Meta {
     pub fn now() -> Meta {
-        Meta { trace_id: request_id::current(), total: None, page: None, limit: None, total_pages: None }
+        Meta {
+            trace_id: request_id::current(),
+            total: None,
+            page: None,
+            limit: None,
+            total_pages: None,
+        }
     }
 }
 
@@ -45,17 +51,29 @@ pub struct Data<T> {
 
 /// 200 with a single resource; carries an ETag so `If-None-Match` can answer 304.
 pub fn ok<T: Serialize>(data: T) -> Data<T> {
-    Data { status: StatusCode::OK, data, etag: true }
+    Data {
+        status: StatusCode::OK,
+        data,
+        etag: true,
+    }
 }
 
 /// 201 with the created resource.
 pub fn created<T: Serialize>(data: T) -> Data<T> {
-    Data { status: StatusCode::CREATED, data, etag: false }
+    Data {
+        status: StatusCode::CREATED,
+        data,
+        etag: false,
+    }
 }
 
 /// 202 with what was accepted for later.
 pub fn accepted<T: Serialize>(data: T) -> Data<T> {
-    Data { status: StatusCode::ACCEPTED, data, etag: false }
+    Data {
+        status: StatusCode::ACCEPTED,
+        data,
+        etag: false,
+    }
 }
 
 /// 204, no body.
@@ -67,12 +85,18 @@ impl<T: Serialize> IntoResponse for Data<T> {
     fn into_response(self) -> Response {
         let data = match serde_json::to_vec(&self.data) {
             Ok(d) => d,
-            Err(e) => return super::ApiError::internal(format!("serializing a response: {e}")).into_response(),
+            Err(e) => {
+                return super::ApiError::internal(format!("serializing a response: {e}"))
+                    .into_response();
+            }
         };
         let etag = self.etag.then(|| etag_of(&data));
         let mut res = (self.status, wrap(&data, &Meta::now())).into_response();
         let h = res.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         if let Some(tag) = etag.and_then(|t| HeaderValue::from_str(&t).ok()) {
             h.insert(header::ETAG, tag);
         }
@@ -90,7 +114,12 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     pub fn new(items: Vec<T>, total: u64, params: &PageParams) -> Self {
-        Page { items, total, page: params.page, limit: params.limit }
+        Page {
+            items,
+            total,
+            page: params.page,
+            limit: params.limit,
+        }
     }
 }
 
@@ -98,7 +127,10 @@ impl<T: Serialize> IntoResponse for Page<T> {
     fn into_response(self) -> Response {
         let data = match serde_json::to_vec(&self.items) {
             Ok(d) => d,
-            Err(e) => return super::ApiError::internal(format!("serializing a response: {e}")).into_response(),
+            Err(e) => {
+                return super::ApiError::internal(format!("serializing a response: {e}"))
+                    .into_response();
+            }
         };
         let limit = u64::from(self.limit.max(1));
         let meta = Meta {
@@ -109,7 +141,10 @@ impl<T: Serialize> IntoResponse for Page<T> {
             ..Meta::now()
         };
         let mut res = (StatusCode::OK, wrap(&data, &meta)).into_response();
-        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         res
     }
 }

@@ -40,7 +40,9 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             ValidationError => StatusCode::BAD_REQUEST,
-            Unauthorized | AuthInvalidCredentials | AuthMfaRequired | AuthTokenRevoked => StatusCode::UNAUTHORIZED,
+            Unauthorized | AuthInvalidCredentials | AuthMfaRequired | AuthTokenRevoked => {
+                StatusCode::UNAUTHORIZED
+            }
             Forbidden => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -114,7 +116,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError { field: field.into(), message: message.into() }
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -122,15 +127,21 @@ impl FieldError {
 #[derive(Debug)]
 pub struct ApiError {
     pub code: ErrorCode,
-    /// A domain code that refines `code` (e.g. `SESSION_OVERLAP`), shown as the body's code.
-    pub domain_code: Option<&'static str>,
     pub message: Cow<'static, str>,
     pub details: Vec<FieldError>,
-    /// Extra data some errors carry (the `mfaToken` of AUTH_MFA_REQUIRED, a lock's end).
-    pub data: Option<serde_json::Value>,
-    pub headers: Vec<(header::HeaderName, HeaderValue)>,
+    /// Rarely used parts, boxed to keep `Result<T, ApiError>` small.
+    extra: Option<Box<Extra>>,
+}
+
+#[derive(Debug, Default)]
+struct Extra {
+    /// A domain code that refines `code` (e.g. `SESSION_OVERLAP`), shown as the body's code.
+    domain_code: Option<&'static str>,
+    /// Data some errors carry (the `mfaToken` of AUTH_MFA_REQUIRED, a lock's end).
+    data: Option<serde_json::Value>,
+    headers: Vec<(header::HeaderName, HeaderValue)>,
     /// The cause of a 5xx, logged once by the access log and never sent.
-    pub cause: Option<String>,
+    cause: Option<String>,
 }
 
 /// The JSON error body.
@@ -154,7 +165,12 @@ pub struct ErrorObject {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
-        ApiError { code, domain_code: None, message: message.into(), details: Vec::new(), data: None, headers: Vec::new(), cause: None }
+        ApiError {
+            code,
+            message: message.into(),
+            details: Vec::new(),
+            extra: None,
+        }
     }
 
     pub fn of(code: ErrorCode) -> Self {
@@ -162,7 +178,10 @@ impl ApiError {
     }
 
     pub fn validation(details: Vec<FieldError>) -> Self {
-        ApiError { details, ..Self::of(ErrorCode::ValidationError) }
+        ApiError {
+            details,
+            ..Self::of(ErrorCode::ValidationError)
+        }
     }
 
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -183,21 +202,48 @@ impl ApiError {
 
     /// A 5xx whose cause is logged, never shown.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        ApiError { cause: Some(cause.to_string()), ..Self::of(ErrorCode::Internal) }
+        Self::of(ErrorCode::Internal).with_cause(cause)
     }
 
-    pub fn domain(code: ErrorCode, domain_code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        ApiError { domain_code: Some(domain_code), ..Self::new(code, message) }
+    pub fn domain(
+        code: ErrorCode,
+        domain_code: &'static str,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        let mut e = Self::new(code, message);
+        e.extra_mut().domain_code = Some(domain_code);
+        e
     }
 
     pub fn with_data(mut self, data: serde_json::Value) -> Self {
-        self.data = Some(data);
+        self.extra_mut().data = Some(data);
         self
     }
 
     pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
-        self.headers.push((name, value));
+        self.extra_mut().headers.push((name, value));
         self
+    }
+
+    /// Records what went wrong for the log (never sent to the client).
+    pub fn with_cause(mut self, cause: impl std::fmt::Display) -> Self {
+        self.extra_mut().cause = Some(cause.to_string());
+        self
+    }
+
+    /// The code shown in the body: the domain code when there is one.
+    pub fn code_str(&self) -> String {
+        match self.extra.as_ref().and_then(|x| x.domain_code) {
+            Some(d) => d.to_string(),
+            None => serde_json::to_value(self.code)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_else(|| "INTERNAL".into()),
+        }
+    }
+
+    fn extra_mut(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Default::default)
     }
 
     pub fn status(&self) -> StatusCode {
@@ -205,20 +251,14 @@ impl ApiError {
     }
 
     fn body(&self) -> ErrorBody {
-        let code = match self.domain_code {
-            Some(d) => d.to_string(),
-            None => serde_json::to_value(self.code)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_else(|| "INTERNAL".into()),
-        };
         ErrorBody {
             error: ErrorObject {
-                code,
+                code: self.code_str(),
                 message: self.message.to_string(),
-                details: (self.code == ErrorCode::ValidationError || !self.details.is_empty()).then(|| self.details.clone()),
+                details: (self.code == ErrorCode::ValidationError || !self.details.is_empty())
+                    .then(|| self.details.clone()),
             },
-            data: self.data.clone(),
+            data: self.extra.as_ref().and_then(|x| x.data.clone()),
             meta: super::envelope::Meta::now(),
         }
     }
@@ -232,12 +272,17 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::to_vec(&self.body()).unwrap_or_else(|_| b"{}".to_vec());
         let mut res = (self.status(), body).into_response();
-        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        for (k, v) in self.headers {
-            res.headers_mut().insert(k, v);
-        }
-        if let Some(cause) = self.cause {
-            res.extensions_mut().insert(ErrorCause(cause));
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Some(extra) = self.extra {
+            for (k, v) in extra.headers {
+                res.headers_mut().insert(k, v);
+            }
+            if let Some(cause) = extra.cause {
+                res.extensions_mut().insert(ErrorCause(cause));
+            }
         }
         res
     }
@@ -246,10 +291,11 @@ impl IntoResponse for ApiError {
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         match e {
-            DbError::Timeout(_) => ApiError {
-                cause: Some(e.to_string()),
-                ..ApiError::new(ErrorCode::ServiceUnavailable, "The server is busy; try again shortly")
-            }
+            DbError::Timeout(_) => ApiError::new(
+                ErrorCode::ServiceUnavailable,
+                "The server is busy; try again shortly",
+            )
+            .with_cause(&e)
             .with_header(header::RETRY_AFTER, HeaderValue::from_static("1")),
             other => ApiError::internal(other),
         }

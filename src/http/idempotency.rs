@@ -32,7 +32,11 @@ pub struct CallerScope(pub String);
 
 enum Claim {
     Mine,
-    Replay { status: u16, content_type: Option<String>, body: Vec<u8> },
+    Replay {
+        status: u16,
+        content_type: Option<String>,
+        body: Vec<u8>,
+    },
     InFlight,
     Mismatch,
 }
@@ -41,10 +45,20 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     if req.method() != Method::POST {
         return next.run(req).await;
     }
-    let Some(raw_key) = req.headers().get(HEADER) else { return next.run(req).await };
+    let Some(raw_key) = req.headers().get(HEADER) else {
+        return next.run(req).await;
+    };
     let key = match raw_key.to_str() {
-        Ok(k) if !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()) => k.to_string(),
-        _ => return ApiError::field("Idempotency-Key", "must be 1 to 255 visible ASCII characters").into_response(),
+        Ok(k) if !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()) => {
+            k.to_string()
+        }
+        _ => {
+            return ApiError::field(
+                "Idempotency-Key",
+                "must be 1 to 255 visible ASCII characters",
+            )
+            .into_response();
+        }
     };
     let scope = caller_scope(&req);
     let (parts, body) = req.into_parts();
@@ -63,7 +77,10 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
 
     let claim = {
         let (scope, key, request_hash) = (scope.clone(), key.clone(), request_hash.clone());
-        state.db.write(move |tx| claim(tx, &scope, &key, &request_hash)).await
+        state
+            .db
+            .write(move |tx| claim(tx, &scope, &key, &request_hash))
+            .await
     };
     match claim {
         Err(e) => e.into_response(),
@@ -72,22 +89,30 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
             "This Idempotency-Key was already used with a different request",
         )
         .into_response(),
-        Ok(Claim::InFlight) => {
-            ApiError::new(ErrorCode::Conflict, "A request with this Idempotency-Key is still in progress")
-                .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
-                .into_response()
-        }
-        Ok(Claim::Replay { status, content_type, body }) => {
+        Ok(Claim::InFlight) => ApiError::new(
+            ErrorCode::Conflict,
+            "A request with this Idempotency-Key is still in progress",
+        )
+        .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+        .into_response(),
+        Ok(Claim::Replay {
+            status,
+            content_type,
+            body,
+        }) => {
             let mut res = Response::new(Body::from(body));
             *res.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
             if let Some(ct) = content_type.and_then(|c| HeaderValue::from_str(&c).ok()) {
                 res.headers_mut().insert(header::CONTENT_TYPE, ct);
             }
-            res.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+            res.headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
             res
         }
         Ok(Claim::Mine) => {
-            let res = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+            let res = next
+                .run(Request::from_parts(parts, Body::from(bytes)))
+                .await;
             remember(&state, scope, key, res).await
         }
     }
@@ -103,7 +128,12 @@ fn caller_scope(req: &Request) -> String {
     }
 }
 
-fn claim(tx: &rusqlite::Connection, scope: &str, key: &str, request_hash: &str) -> Result<Claim, ApiError> {
+fn claim(
+    tx: &rusqlite::Connection,
+    scope: &str,
+    key: &str,
+    request_hash: &str,
+) -> Result<Claim, ApiError> {
     let expired = clock::before(RETENTION);
     let abandoned = clock::before(ABANDONED_AFTER);
     let existing = tx
@@ -128,7 +158,11 @@ fn claim(tx: &rusqlite::Connection, scope: &str, key: &str, request_hash: &str) 
             }
             return Ok(match status {
                 None => Claim::InFlight,
-                Some(status) => Claim::Replay { status, content_type, body: body.unwrap_or_default() },
+                Some(status) => Claim::Replay {
+                    status,
+                    content_type,
+                    body: body.unwrap_or_default(),
+                },
             });
         }
     }
@@ -150,13 +184,18 @@ async fn remember(state: &AppState, scope: String, key: String, res: Response) -
         Ok(b) => b,
         Err(_) => {
             forget(state, scope, key).await;
-            return ApiError::internal("a response kept for an idempotent retry was too large").into_response();
+            return ApiError::internal("a response kept for an idempotent retry was too large")
+                .into_response();
         }
     };
     if status.is_server_error() {
         forget(state, scope, key).await;
     } else {
-        let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let body = bytes.to_vec();
         let kept: Result<(), ApiError> = state
             .db
@@ -177,7 +216,8 @@ async fn forget(state: &AppState, scope: String, key: String) {
     let r: Result<(), ApiError> = state
         .db
         .write(move |tx| {
-            tx.prepare_cached("DELETE FROM idempotency_keys WHERE scope = ?1 AND key = ?2")?.execute(params![scope, key])?;
+            tx.prepare_cached("DELETE FROM idempotency_keys WHERE scope = ?1 AND key = ?2")?
+                .execute(params![scope, key])?;
             Ok(())
         })
         .await;
@@ -188,5 +228,6 @@ async fn forget(state: &AppState, scope: String, key: String) {
 
 /// Drops keys older than the retention (the `idempotency.cleanup` job).
 pub fn purge_expired(tx: &rusqlite::Connection) -> rusqlite::Result<usize> {
-    tx.prepare_cached("DELETE FROM idempotency_keys WHERE created_at < ?1")?.execute([clock::before(RETENTION)])
+    tx.prepare_cached("DELETE FROM idempotency_keys WHERE created_at < ?1")?
+        .execute([clock::before(RETENTION)])
 }

@@ -24,13 +24,25 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
     let h = res.headers_mut();
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
-    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
         let csp = if is_html { CSP_HTML } else { CSP_OTHER };
-        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(csp),
+        );
     }
     res
 }
@@ -71,13 +83,17 @@ pub async fn conditional_get(req: Request, next: Next) -> Response {
     if res.status() != StatusCode::OK {
         return res;
     }
-    let Some(etag) = res.headers().get(header::ETAG).cloned() else { return res };
+    let Some(etag) = res.headers().get(header::ETAG).cloned() else {
+        return res;
+    };
     if etag_matches(inm.to_str().unwrap_or(""), etag.to_str().unwrap_or("")) {
         let mut not_modified = Response::new(Body::empty());
         *not_modified.status_mut() = StatusCode::NOT_MODIFIED;
         not_modified.headers_mut().insert(header::ETAG, etag);
         if let Some(cc) = res.headers().get(header::CACHE_CONTROL) {
-            not_modified.headers_mut().insert(header::CACHE_CONTROL, cc.clone());
+            not_modified
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, cc.clone());
         }
         return not_modified;
     }
@@ -88,7 +104,9 @@ pub async fn conditional_get(req: Request, next: Next) -> Response {
 pub fn etag_matches(if_none_match: &str, etag: &str) -> bool {
     let strip = |s: &str| s.trim().trim_start_matches("W/").to_string();
     let want = strip(etag);
-    if_none_match.split(',').any(|t| t.trim() == "*" || strip(t) == want)
+    if_none_match
+        .split(',')
+        .any(|t| t.trim() == "*" || strip(t) == want)
 }
 
 pub async fn not_found() -> ApiError {

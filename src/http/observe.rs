@@ -38,8 +38,13 @@ pub async fn observe(req: Request, next: Next) -> Response {
     } else {
         tracing::info!(target: "haven::access", trace_id = %id, method = %method, route = %route, path = %path, status, latency_ms, "request");
     }
-    let labels = [("method", method.to_string()), ("route", route), ("status", status.to_string())];
+    let labels = [
+        ("method", method.to_string()),
+        ("route", route),
+        ("status", status.to_string()),
+    ];
     metrics::counter!("haven_http_requests_total", &labels).increment(1);
-    metrics::histogram!("haven_http_request_duration_seconds", &labels[..2]).record(latency.as_secs_f64());
+    metrics::histogram!("haven_http_request_duration_seconds", &labels[..2])
+        .record(latency.as_secs_f64());
     res
 }

@@ -21,34 +21,55 @@ pub struct Sort {
 
 impl Default for PageParams {
     fn default() -> Self {
-        PageParams { page: 1, limit: DEFAULT_LIMIT, sort: None }
+        PageParams {
+            page: 1,
+            limit: DEFAULT_LIMIT,
+            sort: None,
+        }
     }
 }
 
 impl PageParams {
     /// Reads `page`, `limit` and `sort` from query pairs; other keys are left to the caller.
-    pub fn parse(page: Option<&str>, limit: Option<&str>, sort: Option<&str>) -> Result<Self, Vec<FieldError>> {
+    pub fn parse(
+        page: Option<&str>,
+        limit: Option<&str>,
+        sort: Option<&str>,
+    ) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
         let mut p = PageParams::default();
         if let Some(v) = page {
             match v.parse::<u32>() {
                 Ok(n) if n >= 1 => p.page = n,
-                _ => errors.push(FieldError::new("page", "must be a whole number of at least 1")),
+                _ => errors.push(FieldError::new(
+                    "page",
+                    "must be a whole number of at least 1",
+                )),
             }
         }
         if let Some(v) = limit {
             match v.parse::<u32>() {
                 Ok(n) if (1..=MAX_LIMIT).contains(&n) => p.limit = n,
-                _ => errors.push(FieldError::new("limit", format!("must be a whole number from 1 to {MAX_LIMIT}"))),
+                _ => errors.push(FieldError::new(
+                    "limit",
+                    format!("must be a whole number from 1 to {MAX_LIMIT}"),
+                )),
             }
         }
         if let Some(v) = sort {
             match parse_sort(v) {
                 Some(s) => p.sort = Some(s),
-                None => errors.push(FieldError::new("sort", "must look like `field` or `field:asc` / `field:desc`")),
+                None => errors.push(FieldError::new(
+                    "sort",
+                    "must look like `field` or `field:asc` / `field:desc`",
+                )),
             }
         }
-        if errors.is_empty() { Ok(p) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(p)
+        } else {
+            Err(errors)
+        }
     }
 
     pub fn offset(&self) -> u64 {
@@ -58,7 +79,9 @@ impl PageParams {
     /// `ORDER BY` body for this request. `allowed` maps API field names to SQL expressions;
     /// `default` is used when no sort was asked for. A tiebreak on `id` keeps pages stable.
     pub fn order_by(&self, allowed: &[(&str, &str)], default: &str) -> Result<String, ApiError> {
-        let Some(sort) = &self.sort else { return Ok(default.to_string()) };
+        let Some(sort) = &self.sort else {
+            return Ok(default.to_string());
+        };
         let column = allowed
             .iter()
             .find(|(name, _)| *name == sort.field)
@@ -82,8 +105,15 @@ fn parse_sort(v: &str) -> Option<Sort> {
         "desc" => true,
         _ => return None,
     };
-    let valid = !field.is_empty() && field.len() <= 64 && field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
-    valid.then(|| Sort { field: field.to_string(), descending })
+    let valid = !field.is_empty()
+        && field.len() <= 64
+        && field
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    valid.then(|| Sort {
+        field: field.to_string(),
+        descending,
+    })
 }
 
 #[cfg(test)]
@@ -93,13 +123,22 @@ mod tests {
 
     #[test]
     fn defaults_and_bounds() {
-        assert_eq!(PageParams::parse(None, None, None), Ok(PageParams::default()));
+        assert_eq!(
+            PageParams::parse(None, None, None),
+            Ok(PageParams::default())
+        );
         assert!(PageParams::parse(Some("0"), None, None).is_err());
         assert!(PageParams::parse(None, Some("101"), None).is_err());
         assert!(PageParams::parse(None, Some("1.5"), None).is_err());
         let p = PageParams::parse(Some("3"), Some("10"), Some("createdAt:desc")).unwrap();
         assert_eq!(p.offset(), 20);
-        assert_eq!(p.sort, Some(Sort { field: "createdAt".into(), descending: true }));
+        assert_eq!(
+            p.sort,
+            Some(Sort {
+                field: "createdAt".into(),
+                descending: true
+            })
+        );
     }
 
     #[test]
@@ -113,10 +152,18 @@ mod tests {
     fn order_by_only_allows_whitelisted_fields() {
         let allowed = [("createdAt", "created_at"), ("email", "email")];
         let p = PageParams::parse(None, None, Some("email:desc")).unwrap();
-        assert_eq!(p.order_by(&allowed, "created_at DESC").unwrap(), "email DESC, id DESC");
+        assert_eq!(
+            p.order_by(&allowed, "created_at DESC").unwrap(),
+            "email DESC, id DESC"
+        );
         let p = PageParams::parse(None, None, Some("password_hash")).unwrap();
         assert!(p.order_by(&allowed, "x").is_err());
-        assert_eq!(PageParams::default().order_by(&allowed, "created_at DESC").unwrap(), "created_at DESC");
+        assert_eq!(
+            PageParams::default()
+                .order_by(&allowed, "created_at DESC")
+                .unwrap(),
+            "created_at DESC"
+        );
     }
 
     proptest! {
@@ -129,11 +176,10 @@ mod tests {
         #[test]
         fn sort_output_is_always_a_whitelisted_column(raw in "\\PC{0,40}") {
             let allowed = [("createdAt", "created_at")];
-            if let Ok(p) = PageParams::parse(None, None, Some(&raw)) {
-                if let Ok(sql) = p.order_by(&allowed, "created_at DESC") {
+            if let Ok(p) = PageParams::parse(None, None, Some(&raw))
+                && let Ok(sql) = p.order_by(&allowed, "created_at DESC") {
                     prop_assert!(sql == "created_at DESC" || sql == "created_at ASC, id ASC" || sql == "created_at DESC, id DESC");
                 }
-            }
         }
     }
 }

@@ -13,7 +13,9 @@ tokio::task_local! {
 
 /// The id of the request being served, or a fresh one outside a request.
 pub fn current() -> String {
-    TRACE_ID.try_with(|s| s.clone()).unwrap_or_else(|_| generate())
+    TRACE_ID
+        .try_with(|s| s.clone())
+        .unwrap_or_else(|_| generate())
 }
 
 /// Runs `fut` with `id` as the current trace id.

@@ -12,7 +12,11 @@ use crate::http::idempotency;
 /// Every recurring job Haven knows, with its default schedule (UTC; `sec min hour day month weekday`).
 pub fn recurring_jobs() -> Vec<JobDef> {
     vec![
-        JobDef { name: "outbox.cleanup", schedule: "0 15 3 * * *", description: "Deletes finished outbox items after 7 days" },
+        JobDef {
+            name: "outbox.cleanup",
+            schedule: "0 15 3 * * *",
+            description: "Deletes finished outbox items after 7 days",
+        },
         JobDef {
             name: "idempotency.cleanup",
             schedule: "0 5 * * * *",
@@ -29,10 +33,14 @@ pub fn recurring_jobs() -> Vec<JobDef> {
 pub fn register(handlers: &mut Handlers, db: &Db) {
     handlers.internal(&job_kind("outbox.cleanup"), |tx, _| {
         let week_ago = clock::before(std::time::Duration::from_secs(7 * 86_400));
-        outbox::purge_finished(tx, &week_ago).map(|_| ()).map_err(|e| e.to_string())
+        outbox::purge_finished(tx, &week_ago)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     });
     handlers.internal(&job_kind("idempotency.cleanup"), |tx, _| {
-        idempotency::purge_expired(tx).map(|_| ()).map_err(|e| e.to_string())
+        idempotency::purge_expired(tx)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     });
     // A checkpoint cannot run inside the writer's transaction: it uses a connection of its own.
     let path = db.path().to_path_buf();
@@ -41,8 +49,10 @@ pub fn register(handlers: &mut Handlers, db: &Db) {
         async move {
             tokio::task::spawn_blocking(move || -> Result<(), String> {
                 let conn = Connection::open(&path).map_err(|e| e.to_string())?;
-                conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(|e| e.to_string())?;
-                conn.execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);").map_err(|e| e.to_string())
+                conn.busy_timeout(std::time::Duration::from_secs(30))
+                    .map_err(|e| e.to_string())?;
+                conn.execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);")
+                    .map_err(|e| e.to_string())
             })
             .await
             .map_err(|e| e.to_string())?

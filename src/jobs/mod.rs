@@ -18,7 +18,8 @@ pub use outbox::{NewItem, OutboxItem};
 
 /// Work that talks to the outside world (SMTP, push providers). It may run again after a crash
 /// between doing it and recording it, so what it sends must be recognisable as a repeat.
-pub type ExternalFn = Arc<dyn Fn(OutboxItem) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+pub type ExternalFn =
+    Arc<dyn Fn(OutboxItem) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
 /// Work that only changes the database. It runs in the same transaction that marks the item
 /// done, so it happens exactly once.
 pub type InternalFn = Arc<dyn Fn(&Tx, &OutboxItem) -> Result<(), String> + Send + Sync>;
@@ -40,14 +41,18 @@ impl Handlers {
         Fut: Future<Output = Result<(), String>> + Send + 'static,
     {
         let f = Arc::new(f);
-        self.0.insert(kind.to_string(), Handler::External(Arc::new(move |item| Box::pin((f.clone())(item)))));
+        self.0.insert(
+            kind.to_string(),
+            Handler::External(Arc::new(move |item| Box::pin((f.clone())(item)))),
+        );
     }
 
     pub fn internal<F>(&mut self, kind: &str, f: F)
     where
         F: Fn(&Tx, &OutboxItem) -> Result<(), String> + Send + Sync + 'static,
     {
-        self.0.insert(kind.to_string(), Handler::Internal(Arc::new(f)));
+        self.0
+            .insert(kind.to_string(), Handler::Internal(Arc::new(f)));
     }
 
     pub fn get(&self, kind: &str) -> Option<&Handler> {

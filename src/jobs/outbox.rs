@@ -22,7 +22,13 @@ pub struct NewItem {
 
 impl NewItem {
     pub fn now(kind: impl Into<String>, key: impl Into<String>, payload: Value) -> Self {
-        NewItem { kind: kind.into(), payload, run_at: None, idempotency_key: key.into(), max_attempts: None }
+        NewItem {
+            kind: kind.into(),
+            payload,
+            run_at: None,
+            idempotency_key: key.into(),
+            max_attempts: None,
+        }
     }
 }
 
@@ -187,7 +193,13 @@ pub fn dead_items(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<DeadIte
         "SELECT id, kind, attempts, last_error, created_at FROM outbox WHERE status = 'dead' ORDER BY updated_at DESC LIMIT ?1",
     )?;
     let rows = stmt.query_map([limit], |r| {
-        Ok(DeadItem { id: r.get(0)?, kind: r.get(1)?, attempts: r.get(2)?, last_error: r.get(3)?, created_at: r.get(4)? })
+        Ok(DeadItem {
+            id: r.get(0)?,
+            kind: r.get(1)?,
+            attempts: r.get(2)?,
+            last_error: r.get(3)?,
+            created_at: r.get(4)?,
+        })
     })?;
     rows.collect()
 }
@@ -207,5 +219,8 @@ pub fn next_due(conn: &Connection) -> rusqlite::Result<Option<String>> {
 /// Deletes finished items older than `before` (the `outbox.cleanup` job). Dead items stay for
 /// an admin to look at.
 pub fn purge_finished(tx: &Tx, before: &str) -> rusqlite::Result<usize> {
-    tx.prepare_cached("DELETE FROM outbox WHERE status IN ('done', 'cancelled') AND updated_at < ?1")?.execute([before])
+    tx.prepare_cached(
+        "DELETE FROM outbox WHERE status IN ('done', 'cancelled') AND updated_at < ?1",
+    )?
+    .execute([before])
 }

@@ -75,15 +75,29 @@ impl Recurring {
         let mut entries = Vec::new();
         for def in defs {
             let key = config_key(def.name);
-            let spec = cfg.schedule.get(&key).cloned().unwrap_or_else(|| def.schedule.to_string());
+            let spec = cfg
+                .schedule
+                .get(&key)
+                .cloned()
+                .unwrap_or_else(|| def.schedule.to_string());
             let cron = if spec == "off" {
                 None
             } else {
-                Some(parse_cron(&spec).map_err(|e| ConfigError::Invalid(format!("jobs.schedule.{key}"), e))?)
+                Some(
+                    parse_cron(&spec)
+                        .map_err(|e| ConfigError::Invalid(format!("jobs.schedule.{key}"), e))?,
+                )
             };
-            entries.push(Entry { def: *def, spec, cron });
+            entries.push(Entry {
+                def: *def,
+                spec,
+                cron,
+            });
         }
-        Ok(Recurring { entries, started: AtomicBool::new(false) })
+        Ok(Recurring {
+            entries,
+            started: AtomicBool::new(false),
+        })
     }
 
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
@@ -105,7 +119,9 @@ impl Recurring {
         let mut enqueued = Vec::new();
         for e in &self.entries {
             let Some(cron) = &e.cron else { continue };
-            let Ok(prev) = cron.find_previous_occurrence(&now, true) else { continue };
+            let Ok(prev) = cron.find_previous_occurrence(&now, true) else {
+                continue;
+            };
             let slot = slot_string(prev);
             let last: Option<Option<String>> = tx
                 .prepare_cached("SELECT last_scheduled_for FROM job_runs WHERE name = ?1")?
@@ -151,7 +167,9 @@ impl Recurring {
         let Some(e) = self.entries.get(i) else { return };
         let Some(cron) = &e.cron else { return };
         // The slot this tick belongs to, even if the tick itself came a little late.
-        let Ok(slot) = cron.find_previous_occurrence(&Utc::now(), true) else { return };
+        let Ok(slot) = cron.find_previous_occurrence(&Utc::now(), true) else {
+            return;
+        };
         let (name, slot) = (e.def.name, slot_string(slot));
         let r = db.write(move |tx| fire(tx, name, &slot)).await;
         if let Err(err) = r {
@@ -165,7 +183,11 @@ impl Recurring {
             return Ok(false);
         }
         let key = format!("job:{name}:manual:{}", uuid::Uuid::now_v7());
-        let item = NewItem::now(super::job_kind(name), key, serde_json::json!({ "manual": true }));
+        let item = NewItem::now(
+            super::job_kind(name),
+            key,
+            serde_json::json!({ "manual": true }),
+        );
         outbox::enqueue(tx, item)?;
         Ok(true)
     }
@@ -186,7 +208,11 @@ impl Recurring {
                 enabled: e.cron.is_some(),
                 last_run_at,
                 last_outcome,
-                next_run_at: e.cron.as_ref().and_then(|c| c.find_next_occurrence(&now, false).ok()).map(slot_string),
+                next_run_at: e
+                    .cron
+                    .as_ref()
+                    .and_then(|c| c.find_next_occurrence(&now, false).ok())
+                    .map(slot_string),
             });
         }
         Ok(out)
@@ -199,7 +225,11 @@ fn slot_string(t: DateTime<Utc>) -> String {
 
 /// Enqueues one slot of a job and notes it as the newest slot scheduled.
 fn fire(tx: &Tx, name: &str, slot: &str) -> Result<(), DbError> {
-    let item = NewItem::now(super::job_kind(name), format!("job:{name}:{slot}"), serde_json::json!({ "slot": slot }));
+    let item = NewItem::now(
+        super::job_kind(name),
+        format!("job:{name}:{slot}"),
+        serde_json::json!({ "slot": slot }),
+    );
     outbox::enqueue(tx, item)?;
     tx.prepare_cached(
         "INSERT INTO job_runs (name, last_scheduled_for, updated_at) VALUES (?1, ?2, ?3)
@@ -212,7 +242,9 @@ fn fire(tx: &Tx, name: &str, slot: &str) -> Result<(), DbError> {
 
 /// Records a run's outcome for `GET /admin/jobs` (only for recurring-job kinds).
 pub fn record_run(tx: &Tx, kind: &str, outcome: &str) -> Result<(), DbError> {
-    let Some(name) = kind.strip_prefix("job:") else { return Ok(()) };
+    let Some(name) = kind.strip_prefix("job:") else {
+        return Ok(());
+    };
     let now = clock::now();
     let outcome: String = outcome.chars().take(500).collect();
     tx.prepare_cached(

@@ -26,7 +26,12 @@ pub struct Worker {
 
 impl Worker {
     pub fn new(db: Db, handlers: Arc<Handlers>, cfg: JobsConfig) -> Self {
-        Worker { db, handlers, cfg, heartbeat: Arc::new(AtomicI64::new(0)) }
+        Worker {
+            db,
+            handlers,
+            cfg,
+            heartbeat: Arc::new(AtomicI64::new(0)),
+        }
     }
 
     /// True while the loop has turned recently (it turns at least every `poll_interval`).
@@ -56,15 +61,23 @@ impl Worker {
 
     /// The long-running loop, until `shutdown`; then waits (bounded) for items in flight.
     pub async fn run(self, shutdown: CancellationToken, drain_timeout: Duration) {
-        match self.db.write(|tx| outbox::release_orphans(tx).map_err(DbError::from)).await {
-            Ok(n) if n > 0 => tracing::info!(items = n, "outbox items left running by a previous process are queued again"),
+        match self
+            .db
+            .write(|tx| outbox::release_orphans(tx).map_err(DbError::from))
+            .await
+        {
+            Ok(n) if n > 0 => tracing::info!(
+                items = n,
+                "outbox items left running by a previous process are queued again"
+            ),
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "cannot release orphaned outbox items"),
         }
         let signal = self.db.outbox_signal();
         let mut inflight: JoinSet<()> = JoinSet::new();
         loop {
-            self.heartbeat.store(jiff::Timestamp::now().as_second(), Ordering::Relaxed);
+            self.heartbeat
+                .store(jiff::Timestamp::now().as_second(), Ordering::Relaxed);
             while inflight.try_join_next().is_some() {}
             let free = self.cfg.concurrency.saturating_sub(inflight.len());
             let mut claimed = 0;
@@ -96,7 +109,10 @@ impl Worker {
                 Some(_) = inflight.join_next(), if !inflight.is_empty() => {}
             }
         }
-        let drained = tokio::time::timeout(drain_timeout, async { while inflight.join_next().await.is_some() {} }).await;
+        let drained = tokio::time::timeout(drain_timeout, async {
+            while inflight.join_next().await.is_some() {}
+        })
+        .await;
         if drained.is_err() {
             tracing::warn!("outbox items still running at shutdown are left for the next start");
             inflight.abort_all();
@@ -105,11 +121,18 @@ impl Worker {
 
     async fn claim(&self, limit: usize) -> Result<Vec<OutboxItem>, DbError> {
         let lease_until = clock::after(self.cfg.lease);
-        self.db.write(move |tx| outbox::claim_due(tx, limit, &lease_until).map_err(DbError::from)).await
+        self.db
+            .write(move |tx| outbox::claim_due(tx, limit, &lease_until).map_err(DbError::from))
+            .await
     }
 
     async fn until_next_due(&self) -> Duration {
-        let next = self.db.read(|c| outbox::next_due(c).map_err(DbError::from)).await.ok().flatten();
+        let next = self
+            .db
+            .read(|c| outbox::next_due(c).map_err(DbError::from))
+            .await
+            .ok()
+            .flatten();
         let poll = self.cfg.poll_interval;
         match next.as_deref().and_then(clock::parse) {
             Some(at) => {
@@ -124,9 +147,16 @@ impl Worker {
         let started = std::time::Instant::now();
         let kind = item.kind.clone();
         let result = match self.handlers.get(&item.kind).cloned() {
-            None => Err(format!("no handler is registered for outbox kind `{}`", item.kind)),
+            None => Err(format!(
+                "no handler is registered for outbox kind `{}`",
+                item.kind
+            )),
             Some(Handler::External(f)) => {
-                let limit = self.cfg.lease.saturating_sub(Duration::from_secs(1)).max(Duration::from_secs(1));
+                let limit = self
+                    .cfg
+                    .lease
+                    .saturating_sub(Duration::from_secs(1))
+                    .max(Duration::from_secs(1));
                 match tokio::time::timeout(limit, f(item.clone())).await {
                     Ok(Ok(())) => Ok(false),
                     Ok(Err(e)) => Err(e),
@@ -158,7 +188,8 @@ impl Worker {
             Err(_) => "failed",
         };
         metrics::counter!("haven_outbox_processed_total", "kind" => kind.clone(), "outcome" => outcome).increment(1);
-        metrics::histogram!("haven_outbox_handler_seconds", "kind" => kind).record(started.elapsed().as_secs_f64());
+        metrics::histogram!("haven_outbox_handler_seconds", "kind" => kind)
+            .record(started.elapsed().as_secs_f64());
         let id = item.id.clone();
         let job = item.kind.clone();
         let write = match result {
@@ -173,7 +204,8 @@ impl Worker {
             }
             Err(error) => {
                 let max = item.max_attempts.unwrap_or(self.cfg.max_attempts);
-                let retry_at = (item.attempts < max).then(|| clock::after(self.backoff(item.attempts)));
+                let retry_at =
+                    (item.attempts < max).then(|| clock::after(self.backoff(item.attempts)));
                 if retry_at.is_none() {
                     tracing::error!(outbox_id = %item.id, kind = %item.kind, attempts = item.attempts, error = %error, "outbox item is dead");
                 } else {
@@ -196,7 +228,11 @@ impl Worker {
     /// `backoff_base · 2^(attempt-1)`, capped at `backoff_max`, with ±20 % jitter.
     fn backoff(&self, attempt: u32) -> Duration {
         let exp = attempt.saturating_sub(1).min(30);
-        let base = self.cfg.backoff_base.saturating_mul(1u32 << exp).min(self.cfg.backoff_max);
+        let base = self
+            .cfg
+            .backoff_base
+            .saturating_mul(1u32 << exp)
+            .min(self.cfg.backoff_max);
         let jitter = rand::rng().random_range(0.8..1.2);
         base.mul_f64(jitter)
     }

@@ -37,7 +37,11 @@ mod tests {
     #[test]
     fn html_is_escaped_and_text_is_not() {
         let m = test_message("a@b.c", "<b>hi</b> & bye").unwrap();
-        assert!(m.html.contains("&#60;b&#62;hi") || m.html.contains("&lt;b&gt;hi"), "{}", m.html);
+        assert!(
+            m.html.contains("&#60;b&#62;hi") || m.html.contains("&lt;b&gt;hi"),
+            "{}",
+            m.html
+        );
         assert!(m.text.contains("<b>hi</b> & bye"));
         assert_eq!(m.subject, "Haven test message");
     }

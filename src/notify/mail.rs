@@ -53,7 +53,8 @@ pub fn parse_mailbox(s: &str) -> Option<Mailbox> {
 impl Mailer {
     pub fn from_config(config: &Config) -> anyhow::Result<Mailer> {
         let m = &config.mail;
-        let from = parse_mailbox(&m.from).ok_or_else(|| anyhow::anyhow!("mail.from is not an address"))?;
+        let from =
+            parse_mailbox(&m.from).ok_or_else(|| anyhow::anyhow!("mail.from is not an address"))?;
         let transport = match m.transport {
             MailTransport::File => {
                 let dir = config.data.dir.join("outbox");
@@ -64,14 +65,20 @@ impl Mailer {
                 let s = &m.smtp;
                 let mut b = match s.tls {
                     SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host)?,
-                    SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host)?,
-                    SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host),
+                    SmtpTls::Starttls => {
+                        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host)?
+                    }
+                    SmtpTls::None => {
+                        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host)
+                    }
                 }
                 .port(s.port)
                 .timeout(Some(s.timeout));
                 let password = match &s.password_file {
                     Some(p) => std::fs::read_to_string(p)
-                        .map_err(|e| anyhow::anyhow!("mail.smtp.password_file {}: {e}", p.display()))?
+                        .map_err(|e| {
+                            anyhow::anyhow!("mail.smtp.password_file {}: {e}", p.display())
+                        })?
                         .trim()
                         .to_string(),
                     None => s.password.expose().to_string(),
@@ -82,7 +89,12 @@ impl Mailer {
                 Transport::Smtp(b.build())
             }
         };
-        Ok(Mailer { transport, id_domain: from.email.domain().to_string(), from, last_error: Mutex::new(None) })
+        Ok(Mailer {
+            transport,
+            id_domain: from.email.domain().to_string(),
+            from,
+            last_error: Mutex::new(None),
+        })
     }
 
     /// `unconfigured` while mail goes to files, `ok` or `failing` for SMTP (by the last attempt).
@@ -110,8 +122,16 @@ impl Mailer {
             .message_id(Some(self.message_id(stable_id)))
             .multipart(
                 MultiPart::alternative()
-                    .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(email.text.clone()))
-                    .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(email.html.clone())),
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_PLAIN)
+                            .body(email.text.clone()),
+                    )
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_HTML)
+                            .body(email.html.clone()),
+                    ),
             )
             .map_err(|e| MailError::Build(e.to_string()))
     }
@@ -119,8 +139,16 @@ impl Mailer {
     pub async fn send(&self, email: &OutgoingEmail, stable_id: &str) -> Result<(), MailError> {
         let msg = self.build(email, stable_id)?;
         let result = match &self.transport {
-            Transport::File(t) => t.send(msg).await.map(|_| ()).map_err(|e| MailError::Delivery(e.to_string())),
-            Transport::Smtp(t) => t.send(msg).await.map(|_| ()).map_err(|e| MailError::Delivery(e.to_string())),
+            Transport::File(t) => t
+                .send(msg)
+                .await
+                .map(|_| ())
+                .map_err(|e| MailError::Delivery(e.to_string())),
+            Transport::Smtp(t) => t
+                .send(msg)
+                .await
+                .map(|_| ())
+                .map_err(|e| MailError::Delivery(e.to_string())),
         };
         if let Ok(mut g) = self.last_error.lock() {
             *g = result.as_ref().err().map(ToString::to_string);

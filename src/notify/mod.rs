@@ -18,10 +18,13 @@ pub fn register(handlers: &mut Handlers, mailer: &Arc<Mailer>) {
     handlers.external(EMAIL_KIND, move |item| {
         let mailer = mailer.clone();
         async move {
-            let email: OutgoingEmail =
-                serde_json::from_value(item.payload).map_err(|e| format!("bad e-mail payload: {e}"))?;
+            let email: OutgoingEmail = serde_json::from_value(item.payload)
+                .map_err(|e| format!("bad e-mail payload: {e}"))?;
             // The outbox id makes the Message-ID: a re-send after a crash is the same message.
-            mailer.send(&email, &item.id).await.map_err(|e| e.to_string())
+            mailer
+                .send(&email, &item.id)
+                .await
+                .map_err(|e| e.to_string())
         }
     });
 }
@@ -29,6 +32,7 @@ pub fn register(handlers: &mut Handlers, mailer: &Arc<Mailer>) {
 /// Queues an e-mail in the caller's transaction. `key` makes it once-only (e.g.
 /// `email:verify:<user>:<token-id>`). Returns false when that key was already queued.
 pub fn queue_email(tx: &Tx, key: &str, email: &OutgoingEmail) -> rusqlite::Result<bool> {
-    let payload = serde_json::to_value(email).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let payload = serde_json::to_value(email)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     Ok(outbox::enqueue(tx, NewItem::now(EMAIL_KIND, key, payload))?.is_some())
 }

@@ -17,5 +17,7 @@ pub fn ensure_default(conn: &Connection) -> rusqlite::Result<String> {
 }
 
 pub fn default_id(conn: &Connection) -> rusqlite::Result<Option<String>> {
-    conn.prepare_cached("SELECT id FROM orgs WHERE is_default = 1")?.query_row([], |r| r.get(0)).optional()
+    conn.prepare_cached("SELECT id FROM orgs WHERE is_default = 1")?
+        .query_row([], |r| r.get(0))
+        .optional()
 }

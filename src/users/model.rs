@@ -16,7 +16,14 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 6] = [Role::Superadmin, Role::Admin, Role::Team, Role::Practitioner, Role::Member, Role::Partner];
+    pub const ALL: [Role; 6] = [
+        Role::Superadmin,
+        Role::Admin,
+        Role::Team,
+        Role::Practitioner,
+        Role::Member,
+        Role::Partner,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -42,7 +49,11 @@ impl FromStr for Role {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("`{s}` is not a role (superadmin, admin, team, practitioner, member, partner)"))
+            .ok_or_else(|| {
+                format!(
+                    "`{s}` is not a role (superadmin, admin, team, practitioner, member, partner)"
+                )
+            })
     }
 }
 
@@ -56,7 +67,9 @@ pub fn is_valid_email(email: &str) -> bool {
     if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return false;
     }
-    let Some((local, domain)) = email.split_once('@') else { return false };
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
     !local.is_empty()
         && local.len() <= 64
         && !domain.contains('@')
@@ -75,7 +88,16 @@ mod tests {
     fn emails() {
         assert_eq!(normalize_email("  Ada@Example.ORG "), "ada@example.org");
         assert!(is_valid_email("ada@example.org"));
-        for bad in ["", "ada", "ada@", "@x.org", "a b@x.org", "a@x", "a@@x.org", "a@x..org"] {
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@x.org",
+            "a b@x.org",
+            "a@x",
+            "a@@x.org",
+            "a@x..org",
+        ] {
             assert!(!is_valid_email(bad), "{bad}");
         }
     }
