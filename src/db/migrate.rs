@@ -11,9 +11,18 @@ mod embedded {
 /// Names (`V1__core`, ...) of embedded migrations the database has not applied yet.
 pub fn pending(conn: &mut Connection) -> Result<Vec<String>, DbError> {
     let runner = embedded::migrations::runner();
-    let applied = runner
-        .get_applied_migrations(conn)
-        .map_err(|e| DbError::Migration(e.to_string()))?;
+    let has_history: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'refinery_schema_history'",
+        [],
+        |r| r.get(0),
+    )?;
+    let applied = if has_history {
+        runner
+            .get_applied_migrations(conn)
+            .map_err(|e| DbError::Migration(e.to_string()))?
+    } else {
+        Vec::new()
+    };
     Ok(runner
         .get_migrations()
         .iter()

@@ -50,7 +50,12 @@ async fn concurrent_writes_all_commit_and_a_failing_one_rolls_back_alone() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(&dir);
     setup(&db).await;
-    db.write(|tx| tx.execute("INSERT INTO t (v) VALUES ('taken')", []).map_err(DbError::from)).await.unwrap();
+    db.write(|tx| {
+        tx.execute("INSERT INTO t (v) VALUES ('taken')", [])
+            .map_err(DbError::from)
+    })
+    .await
+    .unwrap();
     let mut tasks = Vec::new();
     for i in 0..200 {
         let db = db.clone();

@@ -378,7 +378,10 @@ mod tests {
     fn malformed_and_empty_bodies() {
         assert_eq!(fields(parse_json::<Body>(b"{nope").unwrap_err()), ["body"]);
         assert_eq!(fields(parse_json::<Body>(b"  ").unwrap_err()), ["body"]);
-        assert_eq!(fields(parse_json::<Body>(b"\"text\"").unwrap_err()), ["body"]);
+        assert_eq!(
+            fields(parse_json::<Body>(b"\"text\"").unwrap_err()),
+            ["body"]
+        );
     }
 
     #[test]
