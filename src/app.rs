@@ -58,6 +58,11 @@ impl App {
     /// Prepares the data directory and database (migrating, with a backup first when the
     /// database already holds data), builds the state and router, and starts background work.
     pub async fn start(config: Config) -> anyhow::Result<App> {
+        Self::start_with(config, OpenApiRouter::new()).await
+    }
+
+    /// `start`, with extra API routes under `/api/v1` that get every layer (tests use this).
+    pub async fn start_with(config: Config, extra: OpenApiRouter<AppState>) -> anyhow::Result<App> {
         let lock = DataDirLock::acquire(&config.data.dir)?;
         let db = setup::open_database(&config, true)?;
         let secrets = Secrets::load_or_generate(&config)?;
@@ -81,7 +86,7 @@ impl App {
             metrics: health::metrics_handle()?,
             openapi: Arc::new(OnceLock::new()),
         };
-        let router = build(state.clone());
+        let router = build_with(state.clone(), extra);
 
         let caught_up = {
             let r = recurring.clone();
@@ -128,11 +133,17 @@ impl App {
 struct ApiDoc;
 
 /// The router with every layer. Layers run outside-in in the reverse order of `.layer` calls:
-/// `observe` is outermost so the access log and trace id cover everything, panics and
-/// timeouts become JSON inside it, headers and compression wrap what handlers produce, and
-/// idempotency sits innermost so it keeps and replays uncompressed bodies.
+/// `observe` is outermost so the access log and trace id cover everything; security headers
+/// then apply to every answer; `json_errors` turns any non-JSON error from the layers inside it
+/// (a timeout's 503, a panic's 500, a limit's 413) into the error envelope; compression wraps what
+/// handlers produce; idempotency sits innermost so it keeps and replays uncompressed bodies.
 pub fn build(state: AppState) -> Router {
-    let (documented, doc) = documented_routes();
+    build_with(state, OpenApiRouter::new())
+}
+
+/// `build` with extra routes nested under `/api/v1`.
+pub fn build_with(state: AppState, extra: OpenApiRouter<AppState>) -> Router {
+    let (documented, doc) = documented_routes(extra);
     let json = serde_json::to_vec(&doc).unwrap_or_default();
     let _ = state.openapi.set(Bytes::from(json));
 
@@ -145,26 +156,28 @@ pub fn build(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), idempotency::idempotency))
         .layer(from_fn(layers::conditional_get))
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(from_fn(layers::json_errors))
         .layer(CompressionLayer::new());
     if let Some(cors) = cors_layer(&cfg.cors_origins) {
         router = router.layer(cors);
     }
     router
-        .layer(from_fn(layers::security_headers))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             cfg.request_timeout,
         ))
         .layer(CatchPanicLayer::custom(layers::panic_response))
+        .layer(from_fn(layers::json_errors))
+        .layer(from_fn(layers::security_headers))
         .layer(from_fn(observe::observe))
         .with_state(state)
 }
 
 /// Every JSON route, registered through utoipa-axum so the router and the OpenAPI document
 /// come from the same list.
-fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let api = OpenApiRouter::new().merge(apidocs::router());
+fn documented_routes(
+    extra: OpenApiRouter<AppState>,
+) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let api = OpenApiRouter::new().merge(apidocs::router()).merge(extra);
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .nest("/api/v1", api)
@@ -173,7 +186,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 
 /// The OpenAPI document, without starting anything.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    documented_routes().1
+    documented_routes(OpenApiRouter::new()).1
 }
 
 /// Routes that are not JSON API routes and so not in the OpenAPI document: the Prometheus

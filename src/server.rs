@@ -13,12 +13,21 @@ use crate::config::Config;
 use crate::db::DbError;
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let grace = config.server.shutdown_timeout;
     let listen = config.server.listen;
     let app = App::start(config).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    run(app, listener, shutdown_signal()).await
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then shuts down gracefully.
+pub async fn run(
+    app: App,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let grace = app.state.config.server.shutdown_timeout;
     let addr = listener.local_addr()?;
     tracing::info!(address = %addr, url = %format!("http://{addr}"), "haven is listening");
 
@@ -35,7 +44,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let watchdog = spawn_watchdog(app.state.db.clone());
 
     tokio::select! {
-        _ = shutdown_signal() => {}
+        _ = shutdown => {}
         r = &mut server => {
             watchdog.abort();
             app.shutdown().await;

@@ -26,9 +26,12 @@ pub fn backup(src: &Path, dest: &Path) -> anyhow::Result<u64> {
     let _ = std::fs::remove_file(&partial);
     {
         let mut target = Connection::open(&partial)?;
-        let b = Backup::new(&source, &mut target)?;
-        // All pages in one step: one consistent read snapshot, no restarts under writes.
-        b.run_to_completion(-1, Duration::ZERO, None)?;
+        {
+            let b = Backup::new(&source, &mut target)?;
+            copy_all(&b)?;
+        }
+        // The copy inherits WAL mode; a backup is one self-contained file.
+        target.execute_batch("PRAGMA journal_mode = DELETE;")?;
     }
     if let Err(e) = integrity_check(&partial) {
         let _ = std::fs::remove_file(&partial);
@@ -62,11 +65,26 @@ pub fn restore(src: &Path, dest: &Path) -> anyhow::Result<()> {
     target.busy_timeout(Duration::from_secs(10))?;
     {
         let b = Backup::new(&source, &mut target)?;
-        b.run_to_completion(-1, Duration::ZERO, None)?;
+        copy_all(&b)?;
     }
     target.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
     drop(target);
     integrity_check(dest)
+}
+
+/// Copies every page in one step (one consistent read snapshot, so writers elsewhere never force
+/// a restart), waiting briefly while the source is locked.
+fn copy_all(b: &Backup) -> anyhow::Result<()> {
+    use rusqlite::backup::StepResult;
+    for _ in 0..200 {
+        match b.step(-1)? {
+            StepResult::Done => return Ok(()),
+            StepResult::More => {}
+            StepResult::Busy | StepResult::Locked => std::thread::sleep(Duration::from_millis(50)),
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+    anyhow::bail!("the database stayed locked; try again")
 }
 
 fn partial_path(dest: &Path) -> PathBuf {

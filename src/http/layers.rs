@@ -62,14 +62,22 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
     if is_json_or_html {
         return res;
     }
-    let mut err = ApiError::of(ErrorCode::for_status(status));
-    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
-        if let Some(v) = res.headers().get(&name) {
-            err = err.with_header(name, v.clone());
+    // A fresh JSON body; every header but the body's own (Allow, Retry-After, CORS, ...) is kept.
+    let mut headers = res.headers().clone();
+    for h in [
+        header::CONTENT_TYPE,
+        header::CONTENT_LENGTH,
+        header::CONTENT_ENCODING,
+    ] {
+        headers.remove(h);
+    }
+    let mut out = ApiError::of(ErrorCode::for_status(status)).into_response();
+    *out.status_mut() = status;
+    for (name, value) in headers.iter() {
+        if !out.headers().contains_key(name) {
+            out.headers_mut().insert(name.clone(), value.clone());
         }
     }
-    let mut out = err.into_response();
-    *out.status_mut() = status;
     out
 }
 

@@ -72,8 +72,9 @@ impl PageParams {
         }
     }
 
-    pub fn offset(&self) -> u64 {
-        u64::from(self.page - 1) * u64::from(self.limit)
+    /// Rows to skip (i64, as SQLite binds integers).
+    pub fn offset(&self) -> i64 {
+        i64::from(self.page - 1) * i64::from(self.limit)
     }
 
     /// `ORDER BY` body for this request. `allowed` maps API field names to SQL expressions;
@@ -170,7 +171,7 @@ mod tests {
         #[test]
         fn valid_pages_parse_and_offsets_do_not_overflow(page in 1u32..=u32::MAX, limit in 1u32..=MAX_LIMIT) {
             let p = PageParams::parse(Some(&page.to_string()), Some(&limit.to_string()), None).unwrap();
-            prop_assert_eq!(p.offset(), u64::from(page - 1) * u64::from(limit));
+            prop_assert_eq!(p.offset(), i64::from(page - 1) * i64::from(limit));
         }
 
         #[test]

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -115,7 +115,7 @@ impl Recurring {
     /// At start: enqueue, once, the latest slot of each enabled job that passed while no server
     /// ran. On the very first start nothing is run; the slots are only noted.
     pub fn catch_up(&self, tx: &Tx) -> Result<Vec<String>, DbError> {
-        let now = Utc::now();
+        let now = whole_second_now();
         let mut enqueued = Vec::new();
         for e in &self.entries {
             let Some(cron) = &e.cron else { continue };
@@ -167,7 +167,7 @@ impl Recurring {
         let Some(e) = self.entries.get(i) else { return };
         let Some(cron) = &e.cron else { return };
         // The slot this tick belongs to, even if the tick itself came a little late.
-        let Ok(slot) = cron.find_previous_occurrence(&Utc::now(), true) else {
+        let Ok(slot) = cron.find_previous_occurrence(&whole_second_now(), true) else {
             return;
         };
         let (name, slot) = (e.def.name, slot_string(slot));
@@ -193,7 +193,7 @@ impl Recurring {
     }
 
     pub fn status(&self, conn: &Connection) -> Result<Vec<RecurringStatus>, DbError> {
-        let now = Utc::now();
+        let now = whole_second_now();
         let mut out = Vec::new();
         for e in &self.entries {
             let row: Option<(Option<String>, Option<String>)> = conn
@@ -217,6 +217,12 @@ impl Recurring {
         }
         Ok(out)
     }
+}
+
+/// Now without its fraction: cron slots are whole seconds (croner keeps the fraction it is given).
+fn whole_second_now() -> DateTime<Utc> {
+    let now = Utc::now();
+    now.with_nanosecond(0).unwrap_or(now)
 }
 
 fn slot_string(t: DateTime<Utc>) -> String {

@@ -1,0 +1,154 @@
+//! `Idempotency-Key`: replay, mismatch, scope, and 5xx not kept.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::support::{TestServer, json};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_key_and_body_replays_the_first_response() {
+    let s = TestServer::start().await;
+    let send = |body: serde_json::Value, key: &str, auth: Option<&str>| {
+        let mut r = s
+            .req(Method::POST, "/api/v1/test/widgets")
+            .header("idempotency-key", key)
+            .json(&body);
+        if let Some(a) = auth {
+            r = r.bearer_auth(a);
+        }
+        r.send()
+    };
+    let first = send(json!({"name": "once", "size": 1}), "k-1", None)
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 201);
+    let (_, a) = json(first).await;
+    let retry = send(json!({"name": "once", "size": 1}), "k-1", None)
+        .await
+        .unwrap();
+    assert_eq!(retry.status(), 201);
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    let (_, b) = json(retry).await;
+    assert_eq!(a["data"]["id"], b["data"]["id"]);
+
+    // Same key, different body: refused, nothing created.
+    let (status, body) = json(
+        send(json!({"name": "twice", "size": 2}), "k-1", None)
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("UNPROCESSABLE"))
+    );
+
+    // Keys are scoped per caller: another caller's identical key is a new request.
+    let other = send(
+        json!({"name": "other", "size": 1}),
+        "k-1",
+        Some("someone-else"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(other.status(), 201);
+
+    // A 4xx is kept too (the same mistake replays the same answer, and creates nothing).
+    let bad = send(json!({"name": "", "size": 1}), "k-bad", None)
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let bad_again = send(json!({"name": "", "size": 1}), "k-bad", None)
+        .await
+        .unwrap();
+    assert_eq!(bad_again.status(), 400);
+    assert_eq!(bad_again.headers()["idempotent-replayed"], "true");
+
+    let (_, list) = json(s.get("/api/v1/test/widgets").await).await;
+    assert_eq!(list["meta"]["total"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflict_is_kept_but_a_server_error_is_not() {
+    let s = TestServer::start().await;
+    assert_eq!(
+        s.post_json("/api/v1/test/widgets", json!({"name": "taken", "size": 1}))
+            .await
+            .status(),
+        201
+    );
+    let res = s
+        .req(Method::POST, "/api/v1/test/widgets")
+        .header("idempotency-key", "dup")
+        .json(&json!({"name": "taken", "size": 1}))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json(res).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("DUPLICATE_RESOURCE"))
+    );
+
+    let count: i64 = s
+        .state
+        .db
+        .read(|c| {
+            c.query_row(
+                "SELECT count(*) FROM idempotency_keys WHERE status IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(haven::db::DbError::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+
+    let res = s
+        .req(Method::POST, "/api/v1/test/fail")
+        .header("idempotency-key", "boom")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 500);
+    let kept: i64 = s
+        .state
+        .db
+        .read(|c| {
+            c.query_row(
+                "SELECT count(*) FROM idempotency_keys WHERE key = 'boom'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(haven::db::DbError::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(kept, 0, "a 5xx must not be replayed");
+    let again = s
+        .req(Method::POST, "/api/v1/test/fail")
+        .header("idempotency-key", "boom")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(again.headers().get("idempotent-replayed").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_keys_are_rejected() {
+    let s = TestServer::start().await;
+    let long = "k".repeat(300);
+    let res = s
+        .req(Method::POST, "/api/v1/test/widgets")
+        .header("idempotency-key", long)
+        .json(&json!({"name": "x", "size": 1}))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json(res).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["details"][0]["field"], "Idempotency-Key");
+}

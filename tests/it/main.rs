@@ -1,0 +1,16 @@
+//! Integration tests: each test starts its own server on 127.0.0.1:0 with a fresh data dir and
+//! talks to it over real HTTP (STYLE.md §18-19).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+mod cli;
+mod contract;
+mod idempotency;
+mod lifecycle;
+mod mail;
+mod openapi;
+mod ops;
+mod outbox;
+mod packaging;

@@ -1,0 +1,117 @@
+//! The .deb and the systemd unit. `scripts/test` builds the package and passes it in
+//! `HAVEN_DEB`; the unit is verified with `systemd-analyze` where it exists.
+
+use std::process::Command;
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn the_deb_holds_the_binary_config_unit_and_scripts() {
+    let Ok(deb) = std::env::var("HAVEN_DEB") else {
+        eprintln!(
+            "HAVEN_DEB is not set (scripts/test sets it after building the package); skipping"
+        );
+        return;
+    };
+    let files = run(Command::new("dpkg-deb").args(["-c", &deb]));
+    for path in [
+        "./usr/bin/haven",
+        "./etc/haven/config.toml",
+        "haven.service",
+        "./usr/share/doc/haven/config.toml.example",
+        "./usr/share/doc/haven/README.md",
+    ] {
+        assert!(
+            files.contains(path),
+            "{path} missing from the package:\n{files}"
+        );
+    }
+    let info = run(Command::new("dpkg-deb").args(["-I", &deb]));
+    assert!(info.contains("Package: haven"), "{info}");
+    let dir = tempfile::tempdir().unwrap();
+    run(Command::new("dpkg-deb").args(["-e", &deb, dir.path().to_str().unwrap()]));
+    let conffiles = std::fs::read_to_string(dir.path().join("conffiles")).unwrap();
+    assert!(conffiles.contains("/etc/haven/config.toml"));
+    let postinst = std::fs::read_to_string(dir.path().join("postinst")).unwrap();
+    assert!(postinst.contains("adduser --system") && postinst.contains("/var/lib/haven"));
+    assert!(
+        postinst.contains("systemctl") || postinst.contains("deb-systemd-helper"),
+        "the unit is enabled:\n{postinst}"
+    );
+}
+
+#[test]
+fn the_unit_is_hardened_and_verifies() {
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/packaging/haven.service"
+    ))
+    .unwrap();
+    for line in [
+        "Type=notify",
+        "WatchdogSec=",
+        "Restart=on-failure",
+        "ProtectSystem=strict",
+        "ReadWritePaths=/var/lib/haven",
+        "NoNewPrivileges=true",
+        "PrivateTmp=true",
+        "PrivateDevices=true",
+        "ProtectHome=true",
+        "ProtectKernelTunables=true",
+        "ProtectKernelModules=true",
+        "RestrictNamespaces=true",
+        "SystemCallFilter=@system-service",
+        "MemoryDenyWriteExecute=true",
+        "LockPersonality=true",
+    ] {
+        assert!(unit.contains(line), "{line} missing from haven.service");
+    }
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("systemd-analyze not installed; the unit's text was checked only");
+        return;
+    }
+    // Verify a copy whose ExecStart points at the binary just built (the real path exists only once installed).
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("haven.service");
+    std::fs::write(
+        &copy,
+        unit.replace("/usr/bin/haven", env!("CARGO_BIN_EXE_haven")),
+    )
+    .unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&copy)
+        .output()
+        .unwrap();
+    let msg = String::from_utf8_lossy(&out.stderr).to_string();
+    let real_problems: Vec<&str> = msg
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        // The build machine may have no `haven` user or no running systemd; neither is a unit error.
+        .filter(|l| {
+            !l.contains("Failed to resolve user")
+                && !l.contains("System has not been booted")
+                && !l.contains("Failed to connect")
+        })
+        .collect();
+    assert!(real_problems.is_empty(), "systemd-analyze verify:\n{msg}");
+    let security = Command::new("systemd-analyze")
+        .args(["security", "--offline=true"])
+        .arg(&copy)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&security.stdout);
+    eprintln!("{}", report.lines().last().unwrap_or(""));
+}
