@@ -285,7 +285,7 @@ impl Default for MetricsConfig {
 impl Default for LogConfig {
     fn default() -> Self {
         LogConfig {
-            level: "info".into(),
+            level: "info,tokio_cron_scheduler=warn,refinery_core=warn".into(),
             format: LogFormat::Json,
         }
     }
