@@ -30,7 +30,7 @@ const INSERT: &str = "INSERT INTO t (owner, body, at) VALUES (?1, ?2, ?3)";
 const SELECT: &str = "SELECT owner, body, at FROM t WHERE id = ?1";
 const ROWS_FOR_READS: i64 = 100_000;
 
-pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+pub async fn run(args: BenchArgs, runtime_workers: usize) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.dir)?;
     let span = Duration::from_secs(args.seconds);
     let n = args.concurrency;
@@ -44,43 +44,56 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         bench_db_writes(&args.dir.join("group-full.db"), Durability::Full, n, span).await?;
     let raw_full = bench_raw_writes(&args.dir.join("raw-full.db"), "FULL", n, span)?;
     let raw_normal = bench_raw_writes(&args.dir.join("raw-normal.db"), "NORMAL", n, span)?;
-    let (db_reads, raw_reads) = bench_reads(&args.dir.join("reads.db"), n, span).await?;
+    let (db_reads, db_lookups, raw_reads) =
+        bench_reads(&args.dir.join("reads.db"), n, span, n).await?;
+    let (_, _, raw_reads_workers) =
+        bench_reads(&args.dir.join("reads.db"), 0, span, runtime_workers).await?;
 
+    let same_threads =
+        format!("rusqlite point query, {runtime_workers} OS threads (as the runtime)");
+    let rows = [
+        ("Db::write, group commit, synchronous=FULL", db_full),
+        (
+            "rusqlite, one transaction per row, synchronous=FULL",
+            raw_full,
+        ),
+        (
+            "rusqlite, one transaction per row, synchronous=NORMAL",
+            raw_normal,
+        ),
+        ("Db::read point query (pool, blocking thread)", db_reads),
+        ("Db::lookup point query (in place)", db_lookups),
+        (
+            "rusqlite point query, one connection per OS thread",
+            raw_reads,
+        ),
+        (same_threads.as_str(), raw_reads_workers),
+    ];
     println!();
-    println!("{:<58} {:>12}", "measurement", "ops/s");
-    println!(
-        "{:<58} {:>12.0}",
-        "Db::write, group commit, synchronous=FULL", db_full
-    );
-    println!(
-        "{:<58} {:>12.0}",
-        "rusqlite, one transaction per row, synchronous=FULL", raw_full
-    );
-    println!(
-        "{:<58} {:>12.0}",
-        "rusqlite, one transaction per row, synchronous=NORMAL", raw_normal
-    );
-    println!(
-        "{:<58} {:>12.0}",
-        "Db::read point query (pool + blocking thread)", db_reads
-    );
-    println!(
-        "{:<58} {:>12.0}",
-        "rusqlite point query, one connection per thread", raw_reads
-    );
+    println!("{:<60} {:>10}", "measurement", "ops/s");
+    for (name, rate) in rows {
+        println!("{name:<60} {rate:>10.0}");
+    }
+    let ratios = [
+        ("group commit FULL / rusqlite FULL", db_full / raw_full),
+        ("group commit FULL / rusqlite NORMAL", db_full / raw_normal),
+        (
+            "Db::read / rusqlite, same concurrency",
+            db_reads / raw_reads,
+        ),
+        (
+            "Db::lookup / rusqlite, same concurrency",
+            db_lookups / raw_reads,
+        ),
+        (
+            "Db::lookup / rusqlite, same threads",
+            db_lookups / raw_reads_workers,
+        ),
+    ];
     println!();
-    println!(
-        "group commit FULL / rusqlite FULL    = {:.2}",
-        db_full / raw_full
-    );
-    println!(
-        "group commit FULL / rusqlite NORMAL  = {:.2}",
-        db_full / raw_normal
-    );
-    println!(
-        "Db::read / rusqlite read             = {:.2}",
-        db_reads / raw_reads
-    );
+    for (name, ratio) in ratios {
+        println!("{name:<44} {ratio:>6.2}");
+    }
     let _ = std::fs::remove_dir_all(&args.dir);
     Ok(())
 }
@@ -190,11 +203,17 @@ fn bench_raw_writes(
     Ok(count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
 }
 
+/// Point reads by primary key: `Db::read` (blocking pool), `Db::lookup` (in place), and plain
+/// rusqlite with one connection per OS thread (the ceiling: no async runtime at all).
 async fn bench_reads(
     path: &std::path::Path,
     n: usize,
     span: Duration,
-) -> anyhow::Result<(f64, f64)> {
+    raw_threads: usize,
+) -> anyhow::Result<(f64, f64, f64)> {
+    if n == 0 {
+        return Ok((0.0, 0.0, raw_point_reads(path, raw_threads, span)));
+    }
     fresh(path);
     {
         let mut conn = db::open_connection(path, Durability::Normal, false)?;
@@ -219,45 +238,23 @@ async fn bench_reads(
         timeout: Duration::from_secs(30),
     };
     let db = Db::open(path, &cfg)?;
-    let count = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for w in 0..n {
-        let (db, count, stop) = (db.clone(), count.clone(), stop.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut id = (w as i64 * 7919) % ROWS_FOR_READS + 1;
-            while !stop.load(Ordering::Relaxed) {
-                let key = id;
-                let r = db
-                    .read(move |c| {
-                        c.prepare_cached(SELECT)?
-                            .query_row([key], |r| r.get::<_, String>(1))
-                            .map_err(DbError::from)
-                    })
-                    .await;
-                if r.is_ok() {
-                    count.fetch_add(1, Ordering::Relaxed);
-                }
-                id = id % ROWS_FOR_READS + 1;
-            }
-        }));
-    }
-    tokio::time::sleep(span).await;
-    stop.store(true, Ordering::Relaxed);
-    for t in tasks {
-        let _ = t.await;
-    }
-    let db_rate = count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+    let pooled = db_reads(&db, n, span, false).await;
+    let in_place = db_reads(&db, n, span, true).await;
     db.close().await;
 
+    let raw_rate = raw_point_reads(path, raw_threads, span);
+    Ok((pooled, in_place, raw_rate))
+}
+
+/// Plain rusqlite: `threads` OS threads, each with its own connection, no async runtime.
+fn raw_point_reads(path: &std::path::Path, threads: usize, span: Duration) -> f64 {
     let raw_count = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     std::thread::scope(|s| {
-        for w in 0..n {
+        for w in 0..threads {
             let raw_count = raw_count.clone();
             s.spawn(move || {
-                let Ok(c) = Connection::open(path) else {
+                let Ok(c) = db::open_connection(path, Durability::Full, true) else {
                     return;
                 };
                 let mut id = (w as i64 * 7919) % ROWS_FOR_READS + 1;
@@ -274,6 +271,45 @@ async fn bench_reads(
             });
         }
     });
-    let raw_rate = raw_count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
-    Ok((db_rate, raw_rate))
+    raw_count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn db_reads(db: &Db, n: usize, span: Duration, in_place: bool) -> f64 {
+    let count = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..n {
+        let (db, count, stop) = (db.clone(), count.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut id = (w as i64 * 7919) % ROWS_FOR_READS + 1;
+            while !stop.load(Ordering::Relaxed) {
+                let key = id;
+                let query = move |c: &Connection| {
+                    c.prepare_cached(SELECT)?
+                        .query_row([key], |r| r.get::<_, String>(1))
+                        .map_err(DbError::from)
+                };
+                let r = if in_place {
+                    db.lookup(query).await
+                } else {
+                    db.read(query).await
+                };
+                if r.is_ok() {
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+                id = id % ROWS_FOR_READS + 1;
+                // Let other tasks run now and then, as a server's tasks do between requests.
+                if id % 64 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(span).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        let _ = t.await;
+    }
+    count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }

@@ -81,6 +81,7 @@ enum MailCommand {
 }
 
 pub fn main() -> ExitCode {
+    crate::db::configure_sqlite();
     let cli = Cli::parse();
     let config = match config::load(cli.config.as_deref()) {
         Ok(c) => c,
@@ -151,7 +152,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("test message sent to {to}");
             Ok(())
         }
-        Command::BenchDb(args) => bench::run(args).await,
+        Command::BenchDb(args) => bench::run(args, config.server.workers()).await,
     }
 }
 

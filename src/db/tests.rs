@@ -139,3 +139,51 @@ fn pragmas_are_set() {
     c.execute_batch("CREATE VIRTUAL TABLE f USING fts5(body)")
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookups_read_committed_rows_in_place_and_stop_at_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(&dir);
+    setup(&db).await;
+    db.write(|tx| {
+        tx.execute("INSERT INTO t (v) VALUES ('seen')", [])
+            .map_err(DbError::from)
+    })
+    .await
+    .unwrap();
+    let v: String = db
+        .lookup(|c| {
+            c.query_row("SELECT v FROM t WHERE id = 1", [], |r| r.get(0))
+                .map_err(DbError::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(v, "seen");
+    // A write after the first lookup is visible to the next one (no stale snapshot is kept).
+    db.write(|tx| {
+        tx.execute("UPDATE t SET v = 'changed' WHERE id = 1", [])
+            .map_err(DbError::from)
+    })
+    .await
+    .unwrap();
+    let v: String = db
+        .lookup(|c| {
+            c.query_row("SELECT v FROM t WHERE id = 1", [], |r| r.get(0))
+                .map_err(DbError::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(v, "changed");
+    let r = db
+        .lookup(|c| c.execute("DELETE FROM t", []).map_err(DbError::from))
+        .await;
+    assert!(r.is_err(), "lookup connections are read-only");
+    db.close().await;
+    let r: Result<i64, DbError> = db
+        .lookup(|c| {
+            c.query_row("SELECT 1", [], |r| r.get(0))
+                .map_err(DbError::from)
+        })
+        .await;
+    assert!(matches!(r, Err(DbError::Closed)));
+}

@@ -253,17 +253,34 @@ fn a_database_with_data_is_backed_up_before_migrating() {
     std::fs::create_dir_all(&config.data.dir).unwrap();
     {
         let c = rusqlite::Connection::open(haven::setup::database_path(&config)).unwrap();
-        c.execute_batch("CREATE TABLE legacy (note TEXT); INSERT INTO legacy VALUES ('keep me');").unwrap();
+        c.execute_batch("CREATE TABLE legacy (note TEXT); INSERT INTO legacy VALUES ('keep me');")
+            .unwrap();
     }
     let applied = haven::setup::prepare(&config, true).unwrap();
     assert_eq!(applied, ["V1__core"]);
-    let backups: Vec<_> = std::fs::read_dir(haven::setup::backups_dir(&config)).unwrap().map(|e| e.unwrap().path()).collect();
+    let backups: Vec<_> = std::fs::read_dir(haven::setup::backups_dir(&config))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(backups.len(), 1, "{backups:?}");
-    assert!(backups[0].file_name().unwrap().to_string_lossy().starts_with("pre-migrate-"));
+    assert!(
+        backups[0]
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("pre-migrate-")
+    );
     let c = rusqlite::Connection::open(&backups[0]).unwrap();
-    let note: String = c.query_row("SELECT note FROM legacy", [], |r| r.get(0)).unwrap();
+    let note: String = c
+        .query_row("SELECT note FROM legacy", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(note, "keep me");
     // Nothing pending: no second backup.
     assert!(haven::setup::prepare(&config, true).unwrap().is_empty());
-    assert_eq!(std::fs::read_dir(haven::setup::backups_dir(&config)).unwrap().count(), 1);
+    assert_eq!(
+        std::fs::read_dir(haven::setup::backups_dir(&config))
+            .unwrap()
+            .count(),
+        1
+    );
 }
