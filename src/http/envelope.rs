@@ -83,24 +83,7 @@ pub fn no_content() -> StatusCode {
 
 impl<T: Serialize> IntoResponse for Data<T> {
     fn into_response(self) -> Response {
-        let data = match serde_json::to_vec(&self.data) {
-            Ok(d) => d,
-            Err(e) => {
-                return super::ApiError::internal(format!("serializing a response: {e}"))
-                    .into_response();
-            }
-        };
-        let etag = self.etag.then(|| etag_of(&data));
-        let mut res = (self.status, wrap(&data, &Meta::now())).into_response();
-        let h = res.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        if let Some(tag) = etag.and_then(|t| HeaderValue::from_str(&t).ok()) {
-            h.insert(header::ETAG, tag);
-        }
-        res
+        respond(self.status, &self.data, Meta::now(), self.etag)
     }
 }
 
@@ -125,13 +108,6 @@ impl<T> Page<T> {
 
 impl<T: Serialize> IntoResponse for Page<T> {
     fn into_response(self) -> Response {
-        let data = match serde_json::to_vec(&self.items) {
-            Ok(d) => d,
-            Err(e) => {
-                return super::ApiError::internal(format!("serializing a response: {e}"))
-                    .into_response();
-            }
-        };
         let limit = u64::from(self.limit.max(1));
         let meta = Meta {
             total: Some(self.total),
@@ -140,13 +116,35 @@ impl<T: Serialize> IntoResponse for Page<T> {
             total_pages: Some(self.total.div_ceil(limit)),
             ..Meta::now()
         };
-        let mut res = (StatusCode::OK, wrap(&data, &meta)).into_response();
-        res.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        res
+        respond(StatusCode::OK, &self.items, meta, false)
     }
+}
+
+/// Serializes `data` once, wraps it in the envelope, and tags it with an ETag when asked.
+fn respond<T: Serialize + ?Sized>(
+    status: StatusCode,
+    data: &T,
+    meta: Meta,
+    etag: bool,
+) -> Response {
+    let data = match serde_json::to_vec(data) {
+        Ok(d) => d,
+        Err(e) => {
+            return super::ApiError::internal(format!("serializing a response: {e}"))
+                .into_response();
+        }
+    };
+    let etag = etag.then(|| etag_of(&data));
+    let mut res = (status, wrap(&data, &meta)).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Some(tag) = etag.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        h.insert(header::ETAG, tag);
+    }
+    res
 }
 
 /// `{"data":<data>,"meta":<meta>}` around already-serialized data (serialized once).
