@@ -247,6 +247,54 @@ mod tests {
         }
     }
 
+    /// Every key of the config appears in config.toml.example, under its section, and the
+    /// example's uncommented values are valid.
+    #[test]
+    fn the_example_documents_every_key() {
+        let example = include_str!("../../config.toml.example");
+        load_from("config.toml.example", Some(example), &[]).unwrap();
+        let defaults = toml::Value::try_from(super::super::Config::default()).unwrap();
+        let mut missing = Vec::new();
+        walk(&defaults, &mut Vec::new(), &mut |path| {
+            if example.contains(&format!("[{}]", path.join("."))) {
+                return; // a table of its own, e.g. [jobs.schedule]
+            }
+            let (key, section) = path.split_last().unwrap();
+            let header = format!("[{}]", section.join("."));
+            let Some(start) = example.find(&header) else {
+                missing.push(path.join("."));
+                return;
+            };
+            let rest = &example[start + header.len()..];
+            let body = &rest[..rest.find("\n[").unwrap_or(rest.len())];
+            let documented = body.lines().any(|l| {
+                let l = l.trim_start_matches('#').trim_start();
+                l.starts_with(&format!("{key} =")) || l.starts_with(&format!("{key}_file ="))
+            });
+            if !documented {
+                missing.push(path.join("."));
+            }
+        });
+        assert!(
+            missing.is_empty(),
+            "keys missing from config.toml.example: {missing:?}"
+        );
+    }
+
+    fn walk(v: &toml::Value, path: &mut Vec<String>, f: &mut dyn FnMut(&[String])) {
+        match v {
+            // `jobs.schedule` is a map of job names; its keys are documented by name in the example.
+            toml::Value::Table(t) if path.last().map(String::as_str) != Some("schedule") => {
+                for (k, v) in t {
+                    path.push(k.clone());
+                    walk(v, path, f);
+                    path.pop();
+                }
+            }
+            _ => f(path),
+        }
+    }
+
     #[test]
     fn syntax_errors_name_the_file() {
         let e = load_from("haven.toml", Some("[server"), &[])

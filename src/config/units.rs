@@ -89,7 +89,11 @@ pub mod serde_duration {
 }
 
 pub mod serde_size {
-    use serde::{Deserialize, Deserializer};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(*v)
+    }
 
     #[derive(Deserialize)]
     #[serde(untagged)]
