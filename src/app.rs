@@ -20,6 +20,7 @@ use tower_http::timeout::TimeoutLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::auth::tokens::AccessTokens;
 use crate::config::{Config, Secrets};
 use crate::db::Db;
 use crate::db::lock::DataDirLock;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub worker: Worker,
     pub recurring: Arc<Recurring>,
     pub metrics: PrometheusHandle,
+    /// Signs and checks access tokens.
+    pub tokens: Arc<AccessTokens>,
     /// The OpenAPI document, serialized once when the router is built.
     pub openapi: Arc<OnceLock<Bytes>>,
 }
@@ -66,6 +69,7 @@ impl App {
         let lock = DataDirLock::acquire(&config.data.dir)?;
         let db = setup::open_database(&config, true)?;
         let secrets = Secrets::load_or_generate(&config)?;
+        let tokens = AccessTokens::new(&secrets.token_signing, config.auth.access_token_ttl);
         let mailer = Mailer::from_config(&config)?;
         let recurring = Arc::new(Recurring::new(
             &housekeeping::recurring_jobs(),
@@ -77,13 +81,14 @@ impl App {
         notify::register(&mut handlers, &mailer);
         let worker = Worker::new(db.clone(), Arc::new(handlers), config.jobs.clone());
         let state = AppState {
-            config: Arc::new(config),
             db: db.clone(),
-            secrets: Arc::new(secrets),
+            secrets: Arc::new(secrets.clone()),
+            config: Arc::new(config),
             mailer,
             worker: worker.clone(),
             recurring: recurring.clone(),
             metrics: health::metrics_handle()?,
+            tokens: Arc::new(tokens),
             openapi: Arc::new(OnceLock::new()),
         };
         let router = build_with(state.clone(), extra);
@@ -127,10 +132,31 @@ impl App {
     info(title = "Haven API", description = "Haven's JSON API for mobile apps and integrations. Every success body is `{data, meta}`; every error is `{error: {code, message, details?}, meta}`."),
     tags(
         (name = "operations", description = "Health and the API's own description"),
+        (name = "auth", description = "Sign-up, sign-in, tokens and sessions"),
     ),
+    modifiers(&BearerAuth),
     components(schemas(crate::http::error::ErrorBody, crate::http::error::ErrorCode, crate::http::FieldError, crate::http::Meta))
 )]
 struct ApiDoc;
+
+/// Declares the `bearer` scheme that protected operations name.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The router with every layer. Layers run outside-in in the reverse order of `.layer` calls:
 /// `observe` is outermost so the access log and trace id cover everything; security headers
@@ -177,7 +203,10 @@ pub fn build_with(state: AppState, extra: OpenApiRouter<AppState>) -> Router {
 fn documented_routes(
     extra: OpenApiRouter<AppState>,
 ) -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let api = OpenApiRouter::new().merge(apidocs::router()).merge(extra);
+    let api = OpenApiRouter::new()
+        .merge(apidocs::router())
+        .merge(crate::auth::api::router())
+        .merge(extra);
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .nest("/api/v1", api)

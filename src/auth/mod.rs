@@ -1,4 +1,10 @@
-//! Identity and access. The foundation has password hashing; the identity work adds tokens,
-//! sessions, MFA and the policy table here.
+//! Identity and access: passwords, tokens, sessions and the API that signs people in.
 
+pub mod api;
+pub mod current;
 pub mod password;
+pub mod policy_password;
+pub mod sessions;
+pub mod tokens;
+
+pub use current::CurrentUser;

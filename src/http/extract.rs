@@ -55,6 +55,37 @@ impl<S: Send + Sync, T: DeserializeOwned + Validate> FromRequest<S> for ValidJso
     }
 }
 
+/// An optional JSON body: no body (or an empty one) is `None`; anything else must be valid.
+impl<S: Send + Sync, T: DeserializeOwned + Validate> axum::extract::OptionalFromRequest<S>
+    for ValidJson<T>
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, ApiError> {
+        let empty_by_length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() == "0");
+        let no_type = !req.headers().contains_key(header::CONTENT_TYPE);
+        if empty_by_length || no_type {
+            let bytes = Bytes::from_request(req, state)
+                .await
+                .map_err(|_| ApiError::field("body", "the request body could not be read"))?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(None);
+            }
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "Send the body as application/json",
+            ));
+        }
+        <ValidJson<T> as FromRequest<S>>::from_request(req, state)
+            .await
+            .map(Some)
+    }
+}
+
 /// Parses and checks a JSON document into `T` (the core of [`ValidJson`], reusable for bodies
 /// read some other way).
 pub fn parse_json<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, ApiError> {

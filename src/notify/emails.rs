@@ -30,6 +30,47 @@ pub fn test_message(to: &str, message: &str) -> Result<OutgoingEmail, askama::Er
     })
 }
 
+#[derive(Template)]
+#[template(path = "email/verify_email.html")]
+struct VerifyHtml<'a> {
+    product: &'a str,
+    first_name: &'a str,
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/verify_email.txt")]
+struct VerifyText<'a> {
+    product: &'a str,
+    first_name: &'a str,
+    link: &'a str,
+}
+
+/// "Confirm your e-mail address", with the `/verify-email?token=` link.
+pub fn verify_email(
+    to: &str,
+    first_name: &str,
+    link: &str,
+) -> Result<OutgoingEmail, askama::Error> {
+    let product = "Haven";
+    Ok(OutgoingEmail {
+        to: to.to_string(),
+        subject: format!("Confirm your e-mail address for {product}"),
+        html: VerifyHtml {
+            product,
+            first_name,
+            link,
+        }
+        .render()?,
+        text: VerifyText {
+            product,
+            first_name,
+            link,
+        }
+        .render()?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,3 +21,12 @@ pub fn default_id(conn: &Connection) -> rusqlite::Result<Option<String>> {
         .query_row([], |r| r.get(0))
         .optional()
 }
+
+/// Creates an org (a new workspace) and returns its id.
+pub fn create(conn: &Connection, name: &str, timezone: &str) -> rusqlite::Result<String> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let now = clock::now();
+    conn.prepare_cached("INSERT INTO orgs (id, name, timezone, is_default, created_at, updated_at) VALUES (?1, ?2, ?3, 0, ?4, ?4)")?
+        .execute(params![id, name, timezone, now])?;
+    Ok(id)
+}

@@ -110,3 +110,35 @@ mod tests {
         }
     }
 }
+
+/// A user as the API shows it. Never a password hash or a secret.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: Role,
+    pub org_id: String,
+    pub department_id: Option<String>,
+    pub phone: Option<String>,
+    pub date_of_birth: Option<String>,
+    pub location: Option<String>,
+    pub occupation: Option<String>,
+    pub bio: Option<String>,
+    pub interests: Vec<String>,
+    pub is_anonymous: bool,
+    pub is_active: bool,
+    pub email_verified: bool,
+    pub mfa_enabled: bool,
+    pub timezone: String,
+    pub locale: String,
+    pub avatar_url: Option<String>,
+    #[schema(value_type = Object)]
+    pub privacy_settings: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub preferences: serde_json::Value,
+    pub created_at: String,
+    pub updated_at: String,
+}

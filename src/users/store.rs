@@ -1,6 +1,6 @@
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::model::Role;
+use super::model::{Role, User};
 use crate::clock;
 
 pub struct NewUser<'a> {
@@ -25,4 +25,100 @@ pub fn insert(conn: &Connection, u: &NewUser) -> rusqlite::Result<String> {
     )?
     .execute(params![id, u.org_id, u.email, u.password_hash, u.role.as_str(), u.first_name, u.last_name, verified, now])?;
     Ok(id)
+}
+
+/// Optional profile fields set at sign-up.
+pub fn set_signup_profile(
+    conn: &Connection,
+    id: &str,
+    phone: Option<&str>,
+    date_of_birth: Option<&str>,
+    anonymous: bool,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE users SET phone = ?2, date_of_birth = ?3, is_anonymous = ?4 WHERE id = ?1",
+    )?
+    .execute(params![id, phone, date_of_birth, anonymous])?;
+    Ok(())
+}
+
+const COLUMNS: &str = "id, email, first_name, last_name, role, org_id, department_id, phone, date_of_birth, location, \
+     occupation, bio, interests, is_anonymous, status, email_verified_at, mfa_enabled_at, timezone, locale, avatar_url, \
+     privacy_settings, preferences, created_at, updated_at";
+
+fn user_from(r: &Row) -> rusqlite::Result<User> {
+    let role: String = r.get(4)?;
+    let interests: String = r.get(12)?;
+    let privacy: String = r.get(20)?;
+    let prefs: String = r.get(21)?;
+    Ok(User {
+        id: r.get(0)?,
+        email: r.get(1)?,
+        first_name: r.get(2)?,
+        last_name: r.get(3)?,
+        role: role.parse().map_err(|e: String| {
+            rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, e.into())
+        })?,
+        org_id: r.get(5)?,
+        department_id: r.get(6)?,
+        phone: r.get(7)?,
+        date_of_birth: r.get(8)?,
+        location: r.get(9)?,
+        occupation: r.get(10)?,
+        bio: r.get(11)?,
+        interests: serde_json::from_str(&interests).unwrap_or_default(),
+        is_anonymous: r.get(13)?,
+        is_active: r.get::<_, String>(14)? == "active",
+        email_verified: r.get::<_, Option<String>>(15)?.is_some(),
+        mfa_enabled: r.get::<_, Option<String>>(16)?.is_some(),
+        timezone: r.get(17)?,
+        locale: r.get(18)?,
+        avatar_url: r.get(19)?,
+        privacy_settings: serde_json::from_str(&privacy).unwrap_or_else(|_| serde_json::json!({})),
+        preferences: serde_json::from_str(&prefs).unwrap_or_else(|_| serde_json::json!({})),
+        created_at: r.get(22)?,
+        updated_at: r.get(23)?,
+    })
+}
+
+pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<User>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM users WHERE id = ?1 AND deleted_at IS NULL"
+    ))?
+    .query_row([id], user_from)
+    .optional()
+}
+
+/// What login needs to decide, by e-mail.
+pub struct Credentials {
+    pub id: String,
+    pub password_hash: Option<String>,
+    pub status: String,
+    pub locked_until: Option<String>,
+    pub mfa_enabled: bool,
+}
+
+pub fn credentials_by_email(
+    conn: &Connection,
+    email: &str,
+) -> rusqlite::Result<Option<Credentials>> {
+    conn.prepare_cached(
+        "SELECT id, password_hash, status, locked_until, mfa_enabled_at IS NOT NULL FROM users WHERE email = ?1 AND deleted_at IS NULL",
+    )?
+    .query_row([email], |r| {
+        Ok(Credentials { id: r.get(0)?, password_hash: r.get(1)?, status: r.get(2)?, locked_until: r.get(3)?, mfa_enabled: r.get(4)? })
+    })
+    .optional()
+}
+
+/// The status that decides whether a user may act at all.
+pub fn status(conn: &Connection, id: &str) -> rusqlite::Result<Option<(String, Role, String)>> {
+    conn.prepare_cached(
+        "SELECT status, role, org_id FROM users WHERE id = ?1 AND deleted_at IS NULL",
+    )?
+    .query_row([id], |r| {
+        let role: String = r.get(1)?;
+        Ok((r.get(0)?, role.parse().unwrap_or(Role::Member), r.get(2)?))
+    })
+    .optional()
 }

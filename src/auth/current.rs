@@ -1,0 +1,85 @@
+//! The caller of an API request, from `Authorization: Bearer <access token>`. The token's
+//! signature and expiry are checked first; then one indexed lookup confirms its session is
+//! still live and its user active, so logout and revocation take effect on the next request.
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use rusqlite::{OptionalExtension, params};
+
+use crate::app::AppState;
+use crate::clock;
+use crate::http::ApiError;
+use crate::users::model::Role;
+
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub id: String,
+    pub org_id: String,
+    pub role: Role,
+    pub session_id: String,
+}
+
+/// `last_used_at` is refreshed at most this often, so reads do not turn into writes.
+const TOUCH_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(u) = parts.extensions.get::<CurrentUser>() {
+            return Ok(u.clone());
+        }
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .ok_or_else(ApiError::unauthorized)?;
+        let claims = state
+            .tokens
+            .verify(token)
+            .ok_or_else(ApiError::unauthorized)?;
+        let sid = claims.sid.clone();
+        let row = state
+            .db
+            .lookup(move |c| {
+                c.prepare_cached(
+                    "SELECT s.user_id, s.last_used_at, u.role, u.org_id FROM auth_sessions s JOIN users u ON u.id = s.user_id
+                     WHERE s.id = ?1 AND s.revoked_at IS NULL AND s.expires_at > ?2 AND u.status = 'active' AND u.deleted_at IS NULL",
+                )?
+                .query_row(params![sid, clock::now()], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+                })
+                .optional()
+                .map_err(ApiError::from)
+            })
+            .await?;
+        let Some((user_id, last_used, role, org_id)) = row else {
+            return Err(ApiError::unauthorized());
+        };
+        if user_id != claims.sub {
+            return Err(ApiError::unauthorized());
+        }
+        if last_used < clock::before(TOUCH_EVERY) {
+            let (db, sid) = (state.db.clone(), claims.sid.clone());
+            tokio::spawn(async move {
+                let _ = db
+                    .write(move |tx| super::sessions::touch(tx, &sid).map_err(ApiError::from))
+                    .await;
+            });
+        }
+        let user = CurrentUser {
+            id: user_id,
+            org_id,
+            role: role.parse().map_err(|_| ApiError::unauthorized())?,
+            session_id: claims.sid,
+        };
+        parts.extensions.insert(user.clone());
+        Ok(user)
+    }
+}

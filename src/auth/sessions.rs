@@ -1,0 +1,200 @@
+//! Signed-in devices and their refresh tokens. Each session has one live refresh token;
+//! every refresh spends it and issues the next. Presenting a spent token means it was copied:
+//! the session (the token family) is revoked.
+
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use super::tokens::{hash_token, random_token};
+use crate::clock;
+
+pub struct NewSession {
+    pub id: String,
+    pub refresh_token: String,
+}
+
+/// Where a request came from, recorded on the session.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// Opens a session for `user_id` with its first refresh token.
+pub fn create(
+    tx: &Connection,
+    user_id: &str,
+    client: &ClientInfo,
+    refresh_ttl: Duration,
+) -> rusqlite::Result<NewSession> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let now = clock::now();
+    let expires = clock::after(refresh_ttl);
+    let ua: Option<String> = client
+        .user_agent
+        .as_ref()
+        .map(|s| s.chars().take(300).collect());
+    tx.prepare_cached(
+        "INSERT INTO auth_sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip) VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![id, user_id, now, expires, ua, client.ip])?;
+    let refresh_token = issue_refresh(tx, &id, refresh_ttl)?;
+    Ok(NewSession { id, refresh_token })
+}
+
+fn issue_refresh(tx: &Connection, session_id: &str, ttl: Duration) -> rusqlite::Result<String> {
+    let token = random_token();
+    tx.prepare_cached("INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![hash_token(&token), session_id, clock::now(), clock::after(ttl)])?;
+    Ok(token)
+}
+
+pub enum Refresh {
+    /// The token was live: here is its successor.
+    Rotated {
+        user_id: String,
+        session_id: String,
+        refresh_token: String,
+    },
+    /// Unknown, expired, or its session is over.
+    Invalid,
+    /// Already spent: the session has now been revoked.
+    Reused,
+}
+
+struct TokenRow {
+    session_id: String,
+    spent_at: Option<String>,
+    expires_at: String,
+    user_id: String,
+    revoked_at: Option<String>,
+    session_expires: String,
+}
+
+/// Spends `token` and issues the next one in its session.
+pub fn rotate(tx: &Connection, token: &str, ttl: Duration) -> rusqlite::Result<Refresh> {
+    let now = clock::now();
+    let row = tx
+        .prepare_cached(
+            "SELECT r.session_id, r.spent_at, r.expires_at, s.user_id, s.revoked_at, s.expires_at
+             FROM refresh_tokens r JOIN auth_sessions s ON s.id = r.session_id WHERE r.token_hash = ?1",
+        )?
+        .query_row([hash_token(token)], |r| {
+            Ok(TokenRow {
+                session_id: r.get(0)?,
+                spent_at: r.get(1)?,
+                expires_at: r.get(2)?,
+                user_id: r.get(3)?,
+                revoked_at: r.get(4)?,
+                session_expires: r.get(5)?,
+            })
+        })
+        .optional()?;
+    let Some(TokenRow {
+        session_id,
+        spent_at,
+        expires_at,
+        user_id,
+        revoked_at,
+        session_expires,
+    }) = row
+    else {
+        return Ok(Refresh::Invalid);
+    };
+    if revoked_at.is_some() {
+        return Ok(Refresh::Invalid);
+    }
+    if spent_at.is_some() {
+        revoke(tx, &session_id, "refresh token reused")?;
+        return Ok(Refresh::Reused);
+    }
+    if expires_at < now || session_expires < now {
+        return Ok(Refresh::Invalid);
+    }
+    tx.prepare_cached("UPDATE refresh_tokens SET spent_at = ?2 WHERE token_hash = ?1")?
+        .execute(params![hash_token(token), now])?;
+    tx.prepare_cached("UPDATE auth_sessions SET last_used_at = ?2, expires_at = ?3 WHERE id = ?1")?
+        .execute(params![session_id, now, clock::after(ttl)])?;
+    let refresh_token = issue_refresh(tx, &session_id, ttl)?;
+    Ok(Refresh::Rotated {
+        user_id,
+        session_id,
+        refresh_token,
+    })
+}
+
+/// Ends one session; its access and refresh tokens stop working. False if already over.
+pub fn revoke(tx: &Connection, session_id: &str, why: &str) -> rusqlite::Result<bool> {
+    let n = tx
+        .prepare_cached("UPDATE auth_sessions SET revoked_at = ?2, revoked_why = ?3 WHERE id = ?1 AND revoked_at IS NULL")?
+        .execute(params![session_id, clock::now(), why])?;
+    Ok(n == 1)
+}
+
+/// Ends every session of a user (password reset, deletion, "sign out everywhere").
+pub fn revoke_all(tx: &Connection, user_id: &str, why: &str) -> rusqlite::Result<usize> {
+    tx.prepare_cached("UPDATE auth_sessions SET revoked_at = ?2, revoked_why = ?3 WHERE user_id = ?1 AND revoked_at IS NULL")?
+        .execute(params![user_id, clock::now(), why])
+}
+
+/// What a request's session check needs, read with one indexed lookup.
+pub struct LiveSession {
+    pub user_id: String,
+    pub last_used_at: String,
+}
+
+/// The session if it is live (not revoked, not expired).
+pub fn live(conn: &Connection, session_id: &str) -> rusqlite::Result<Option<LiveSession>> {
+    conn.prepare_cached("SELECT user_id, last_used_at FROM auth_sessions WHERE id = ?1 AND revoked_at IS NULL AND expires_at > ?2")?
+        .query_row(params![session_id, clock::now()], |r| Ok(LiveSession { user_id: r.get(0)?, last_used_at: r.get(1)? }))
+        .optional()
+}
+
+pub fn touch(tx: &Connection, session_id: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE auth_sessions SET last_used_at = ?2 WHERE id = ?1")?
+        .execute(params![session_id, clock::now()])?;
+    Ok(())
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionView {
+    pub id: String,
+    pub created_at: String,
+    pub last_used_at: String,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    /// The session of the token used for this request.
+    pub current: bool,
+}
+
+pub fn list(conn: &Connection, user_id: &str, current: &str) -> rusqlite::Result<Vec<SessionView>> {
+    let mut st = conn.prepare_cached(
+        "SELECT id, created_at, last_used_at, user_agent, ip FROM auth_sessions
+         WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2 ORDER BY last_used_at DESC",
+    )?;
+    let rows = st.query_map(params![user_id, clock::now()], |r| {
+        let id: String = r.get(0)?;
+        Ok(SessionView {
+            current: id == current,
+            id,
+            created_at: r.get(1)?,
+            last_used_at: r.get(2)?,
+            user_agent: r.get(3)?,
+            ip: r.get(4)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Revokes one of the user's own sessions. False when it is not theirs or already over.
+pub fn revoke_own(tx: &Connection, user_id: &str, session_id: &str) -> rusqlite::Result<bool> {
+    let n = tx
+        .prepare_cached(
+            "UPDATE auth_sessions SET revoked_at = ?3, revoked_why = 'revoked by the user' WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL",
+        )?
+        .execute(params![session_id, user_id, clock::now()])?;
+    Ok(n == 1)
+}
