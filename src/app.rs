@@ -206,6 +206,8 @@ fn documented_routes(
     let api = OpenApiRouter::new()
         .merge(apidocs::router())
         .merge(crate::auth::api::router())
+        .merge(crate::auth::recovery::router())
+        .merge(crate::users::api::router())
         .merge(extra);
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())

@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::sessions::{self, ClientInfo, Refresh};
-use super::{CurrentUser, password, policy_password, tokens};
+use super::{CurrentUser, password, policy_password};
 use crate::app::AppState;
 use crate::clock;
 use crate::config::SignupMode;
@@ -18,7 +18,6 @@ use crate::http::{
     ApiError, ApiResult, ErrorCode, FieldError, ValidJson, ValidPath, Validate, created,
     no_content, ok,
 };
-use crate::notify::{emails, queue_email};
 use crate::users::model::{Role, User, is_valid_email, normalize_email};
 use crate::users::store as users;
 
@@ -213,7 +212,7 @@ async fn signup(
                 body.date_of_birth.as_deref(),
                 body.anonymous.unwrap_or(false),
             )?;
-            send_verification(tx, &st, &id, &email, body.first_name.trim())?;
+            super::recovery::send_verification(tx, &st, &id, &email, body.first_name.trim())?;
             sign_in(tx, &st, &id, &client)
         })
         .await?;
@@ -229,29 +228,6 @@ async fn register(
     body: ValidJson<SignupBody>,
 ) -> ApiResult<impl IntoResponse> {
     signup(state, headers, body).await
-}
-
-/// Queues the "confirm your e-mail" message with a fresh single-use token.
-fn send_verification(
-    tx: &Tx,
-    state: &AppState,
-    user_id: &str,
-    email: &str,
-    first_name: &str,
-) -> Result<(), ApiError> {
-    let token = tokens::random_token();
-    tx.prepare_cached(
-        "INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (?1, ?2, 'verify_email', ?3, ?4)",
-    )?
-    .execute(rusqlite::params![tokens::hash_token(&token), user_id, clock::now(), clock::after(std::time::Duration::from_secs(2 * 86_400))])?;
-    let link = format!("{}/verify-email?token={token}", state.config.public_url());
-    let email_msg = emails::verify_email(email, first_name, &link).map_err(ApiError::internal)?;
-    queue_email(
-        tx,
-        &format!("email:verify:{}", tokens::hash_token(&token)),
-        &email_msg,
-    )?;
-    Ok(())
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -2,8 +2,10 @@
 
 pub mod api;
 pub mod current;
+pub mod one_time;
 pub mod password;
 pub mod policy_password;
+pub mod recovery;
 pub mod sessions;
 pub mod tokens;
 

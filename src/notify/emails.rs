@@ -30,20 +30,70 @@ pub fn test_message(to: &str, message: &str) -> Result<OutgoingEmail, askama::Er
     })
 }
 
+/// The shape shared by every "follow this link" message (verification, reset, invitation).
 #[derive(Template)]
-#[template(path = "email/verify_email.html")]
-struct VerifyHtml<'a> {
+#[template(path = "email/action.html")]
+struct ActionHtml<'a> {
     product: &'a str,
+    subject: &'a str,
     first_name: &'a str,
+    intro: &'a str,
+    button: &'a str,
     link: &'a str,
+    footnote: &'a str,
 }
 
 #[derive(Template)]
-#[template(path = "email/verify_email.txt")]
-struct VerifyText<'a> {
-    product: &'a str,
+#[template(path = "email/action.txt")]
+struct ActionText<'a> {
     first_name: &'a str,
+    intro: &'a str,
+    button: &'a str,
     link: &'a str,
+    footnote: &'a str,
+}
+
+struct Action<'a> {
+    subject: &'a str,
+    intro: &'a str,
+    button: &'a str,
+    footnote: &'a str,
+}
+
+fn action_email(
+    to: &str,
+    first_name: &str,
+    link: &str,
+    a: Action,
+) -> Result<OutgoingEmail, askama::Error> {
+    let first_name = if first_name.trim().is_empty() {
+        "there"
+    } else {
+        first_name
+    };
+    let (subject, intro, button, footnote) = (a.subject, a.intro, a.button, a.footnote);
+    Ok(OutgoingEmail {
+        to: to.to_string(),
+        subject: subject.to_string(),
+        html: ActionHtml {
+            product: "Haven",
+            subject,
+            first_name,
+            intro,
+            button,
+            link,
+            footnote,
+        }
+        .render()?,
+        text: ActionText {
+            first_name,
+            intro,
+            button,
+            link,
+            footnote,
+        }
+        .render()?,
+    })
 }
 
 /// "Confirm your e-mail address", with the `/verify-email?token=` link.
@@ -52,23 +102,36 @@ pub fn verify_email(
     first_name: &str,
     link: &str,
 ) -> Result<OutgoingEmail, askama::Error> {
-    let product = "Haven";
-    Ok(OutgoingEmail {
-        to: to.to_string(),
-        subject: format!("Confirm your e-mail address for {product}"),
-        html: VerifyHtml {
-            product,
-            first_name,
-            link,
-        }
-        .render()?,
-        text: VerifyText {
-            product,
-            first_name,
-            link,
-        }
-        .render()?,
-    })
+    action_email(
+        to,
+        first_name,
+        link,
+        Action {
+            subject: "Confirm your e-mail address for Haven",
+            intro: "Please confirm that this is your e-mail address so Haven can reach you.",
+            button: "Confirm my e-mail address",
+            footnote: "The link works for 48 hours. If you did not create an account, ignore this message.",
+        },
+    )
+}
+
+/// "Reset your password", with the `/reset-password?token=` link.
+pub fn reset_password(
+    to: &str,
+    first_name: &str,
+    link: &str,
+) -> Result<OutgoingEmail, askama::Error> {
+    action_email(
+        to,
+        first_name,
+        link,
+        Action {
+            subject: "Reset your Haven password",
+            intro: "Someone asked to reset the password of your Haven account. If it was you, choose a new password.",
+            button: "Choose a new password",
+            footnote: "The link works for one hour and only once. If you did not ask for it, ignore this message: your password stays as it is.",
+        },
+    )
 }
 
 #[cfg(test)]
@@ -85,5 +148,24 @@ mod tests {
         );
         assert!(m.text.contains("<b>hi</b> & bye"));
         assert_eq!(m.subject, "Haven test message");
+    }
+
+    #[test]
+    fn action_emails_carry_the_link_in_both_parts() {
+        let link = "http://h.test/reset-password?token=abc&x=1";
+        let m = reset_password("a@b.c", "Ada", link).unwrap();
+        assert!(m.text.contains(link));
+        assert!(
+            m.html.contains("token=abc&#38;x=1") || m.html.contains("token=abc&amp;x=1"),
+            "{}",
+            m.html
+        );
+        assert!(m.subject.contains("password"));
+        assert!(
+            verify_email("a@b.c", "", "http://h.test/verify-email?token=t")
+                .unwrap()
+                .text
+                .contains("Hello there")
+        );
     }
 }

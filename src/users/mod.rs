@@ -1,5 +1,6 @@
 //! Accounts. The foundation creates users (the CLI's `user create`); the identity work builds
 //! profiles, settings and the API on the same table.
 
+pub mod api;
 pub mod model;
 pub mod store;
