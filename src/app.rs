@@ -24,6 +24,7 @@ use crate::auth::tokens::AccessTokens;
 use crate::config::{Config, Secrets};
 use crate::db::Db;
 use crate::db::lock::DataDirLock;
+use crate::http::rate_limit::{self, RateLimiter};
 use crate::http::{idempotency, layers, observe};
 use crate::jobs::housekeeping;
 use crate::jobs::recurring::Recurring;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Signs and checks access tokens.
     pub tokens: Arc<AccessTokens>,
+    /// Per-IP limit on `/api/v1/auth/*`.
+    pub auth_limiter: Arc<RateLimiter>,
     /// The OpenAPI document, serialized once when the router is built.
     pub openapi: Arc<OnceLock<Bytes>>,
 }
@@ -70,6 +73,7 @@ impl App {
         let db = setup::open_database(&config, true)?;
         let secrets = Secrets::load_or_generate(&config)?;
         let tokens = AccessTokens::new(&secrets.token_signing, config.auth.access_token_ttl);
+        let auth_limiter = RateLimiter::new(config.auth.rate_limit_per_minute, "/api/v1/auth/");
         let mailer = Mailer::from_config(&config)?;
         let recurring = Arc::new(Recurring::new(
             &housekeeping::recurring_jobs(),
@@ -89,6 +93,7 @@ impl App {
             recurring: recurring.clone(),
             metrics: health::metrics_handle()?,
             tokens: Arc::new(tokens),
+            auth_limiter,
             openapi: Arc::new(OnceLock::new()),
         };
         let router = build_with(state.clone(), extra);
@@ -187,6 +192,10 @@ pub fn build_with(state: AppState, extra: OpenApiRouter<AppState>) -> Router {
         router = router.layer(cors);
     }
     router
+        .layer(from_fn_with_state(
+            state.auth_limiter.clone(),
+            rate_limit::limit,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             cfg.request_timeout,

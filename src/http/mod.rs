@@ -8,6 +8,7 @@ pub mod idempotency;
 pub mod layers;
 pub mod observe;
 pub mod pagination;
+pub mod rate_limit;
 pub mod request_id;
 
 pub use envelope::{Data, Envelope, Meta, Page, accepted, created, no_content, ok};

@@ -1,0 +1,149 @@
+//! Per-IP rate limits (token buckets in memory): the `/auth/*` endpoints get
+//! `auth.rate_limit_per_minute` requests per minute per client address. Refused requests get
+//! 429 RATE_LIMITED with `Retry-After`; every limited response carries `RateLimit-Limit`,
+//! `RateLimit-Remaining` and `RateLimit-Reset` (seconds).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::error::{ApiError, ErrorCode};
+
+pub struct RateLimiter {
+    /// Requests allowed per minute (the bucket's size).
+    per_minute: u32,
+    /// Only paths under this prefix are limited.
+    prefix: &'static str,
+    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+}
+
+#[derive(Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+pub struct Decision {
+    pub allowed: bool,
+    pub remaining: u32,
+    /// Seconds until a request would be allowed again (0 when one is allowed now).
+    pub retry_after: u64,
+    /// Seconds until the bucket is full again.
+    pub reset: u64,
+}
+
+impl RateLimiter {
+    pub fn new(per_minute: u32, prefix: &'static str) -> Arc<Self> {
+        Arc::new(RateLimiter {
+            per_minute: per_minute.max(1),
+            prefix,
+            buckets: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Takes one token for `ip` if there is one.
+    pub fn check(&self, ip: IpAddr, now: Instant) -> Decision {
+        let size = f64::from(self.per_minute);
+        let per_sec = size / 60.0;
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return Decision {
+                allowed: true,
+                remaining: 0,
+                retry_after: 0,
+                reset: 0,
+            };
+        };
+        if buckets.len() > 50_000 {
+            // Forget clients whose buckets have refilled: they would start full anyway.
+            buckets
+                .retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * per_sec < size);
+        }
+        let b = buckets.entry(ip).or_insert(Bucket {
+            tokens: size,
+            at: now,
+        });
+        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * per_sec).min(size);
+        b.at = now;
+        let allowed = b.tokens >= 1.0;
+        if allowed {
+            b.tokens -= 1.0;
+        }
+        let retry_after = if allowed {
+            0
+        } else {
+            ((1.0 - b.tokens) / per_sec).ceil() as u64
+        };
+        Decision {
+            allowed,
+            remaining: b.tokens.floor() as u32,
+            retry_after,
+            reset: ((size - b.tokens) / per_sec).ceil() as u64,
+        }
+    }
+}
+
+pub async fn limit(State(limiter): State<Arc<RateLimiter>>, req: Request, next: Next) -> Response {
+    if !req.uri().path().starts_with(limiter.prefix) {
+        return next.run(req).await;
+    }
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let d = limiter.check(ip, Instant::now());
+    let mut res = if d.allowed {
+        next.run(req).await
+    } else {
+        ApiError::new(
+            ErrorCode::RateLimited,
+            "Too many requests; slow down and try again shortly",
+        )
+        .with_header(
+            axum::http::header::RETRY_AFTER,
+            HeaderValue::from(d.retry_after.max(1)),
+        )
+        .into_response()
+    };
+    let h = res.headers_mut();
+    h.insert("ratelimit-limit", HeaderValue::from(limiter.per_minute));
+    h.insert("ratelimit-remaining", HeaderValue::from(d.remaining));
+    h.insert("ratelimit-reset", HeaderValue::from(d.reset));
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn buckets_empty_then_refill_per_ip() {
+        let l = RateLimiter::new(5, "/");
+        let t0 = Instant::now();
+        let a: IpAddr = [10, 0, 0, 1].into();
+        for i in 0..5 {
+            let d = l.check(a, t0);
+            assert!(d.allowed && d.remaining == 4 - i);
+        }
+        let d = l.check(a, t0);
+        assert!(
+            !d.allowed && d.retry_after == 12,
+            "one request per 12 s refills"
+        );
+        assert!(
+            l.check([10, 0, 0, 2].into(), t0).allowed,
+            "another address has its own bucket"
+        );
+        assert!(l.check(a, t0 + Duration::from_secs(12)).allowed);
+        assert!(!l.check(a, t0 + Duration::from_secs(13)).allowed);
+        assert_eq!(l.check(a, t0 + Duration::from_secs(100)).remaining, 4);
+    }
+}
