@@ -216,6 +216,7 @@ fn documented_routes(
         .merge(apidocs::router())
         .merge(crate::auth::api::router())
         .merge(crate::auth::recovery::router())
+        .merge(crate::auth::mfa::router())
         .merge(crate::users::api::router())
         .merge(extra);
     OpenApiRouter::with_openapi(ApiDoc::openapi())

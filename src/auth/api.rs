@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::one_time::{self, Consumed, Purpose};
 use super::sessions::{self, ClientInfo, Refresh};
 use super::{CurrentUser, password, policy_password};
 use crate::app::AppState;
@@ -254,7 +255,11 @@ enum LoginOutcome {
     Ok(Box<AuthResult>),
     Wrong,
     Locked(String),
+    MfaRequired(String),
 }
+
+/// How long the `mfaToken` of a half-finished login lives.
+const MFA_STEP_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Sign in with e-mail and password.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginBody,
@@ -288,6 +293,7 @@ async fn login(
     };
     let client = client_info(&headers);
     let st = state.clone();
+    let mfa_code = body.mfa_code.clone();
     let outcome = state
         .db
         .write(move |tx| {
@@ -300,15 +306,91 @@ async fn login(
             if creds.status != "active" {
                 return Ok(LoginOutcome::Wrong);
             }
+            if creds.mfa_enabled {
+                match &mfa_code {
+                    None => {
+                        let token = one_time::issue(tx, &creds.id, Purpose::MfaLogin, MFA_STEP_TTL)?;
+                        return Ok(LoginOutcome::MfaRequired(token));
+                    }
+                    Some(code) if !super::mfa::check_code(tx, &st.secrets.data_encryption, &creds.id, code)? => {
+                        return match record_failure(tx, &st, &creds.id)? {
+                            Some(until) => Ok(LoginOutcome::Locked(until)),
+                            None => Ok(LoginOutcome::Wrong),
+                        };
+                    }
+                    Some(_) => {}
+                }
+            }
             tx.prepare_cached("UPDATE users SET failed_logins = 0, first_failed_at = NULL, locked_until = NULL WHERE id = ?1")?
                 .execute([&creds.id])?;
             Ok::<_, ApiError>(LoginOutcome::Ok(Box::new(sign_in(tx, &st, &creds.id, &client)?)))
         })
         .await?;
+    login_answer(outcome)
+}
+
+fn login_answer(outcome: LoginOutcome) -> ApiResult<crate::http::Data<AuthResult>> {
     match outcome {
         LoginOutcome::Ok(r) => Ok(ok(*r)),
         LoginOutcome::Wrong => Err(ApiError::of(ErrorCode::AuthInvalidCredentials)),
         LoginOutcome::Locked(until) => Err(locked_error(&until)),
+        LoginOutcome::MfaRequired(token) => Err(ApiError::of(ErrorCode::AuthMfaRequired)
+            .with_data(
+                serde_json::json!({ "mfaToken": token, "expiresIn": MFA_STEP_TTL.as_secs() }),
+            )),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MfaVerifyBody {
+    pub mfa_token: String,
+    /// A TOTP code or a recovery code.
+    pub code: String,
+}
+impl Validate for MfaVerifyBody {}
+
+/// The second step of login: the `mfaToken` from AUTH_MFA_REQUIRED and a code.
+#[utoipa::path(post, path = "/auth/mfa/verify", tag = "auth", request_body = MfaVerifyBody,
+    responses((status = 200, body = AuthResult), (status = 401), (status = 410), (status = 423)))]
+pub async fn mfa_verify(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ValidJson(body): ValidJson<MfaVerifyBody>,
+) -> ApiResult<impl IntoResponse> {
+    let client = client_info(&headers);
+    let st = state.clone();
+    let outcome = state
+        .db
+        .write(move |tx| {
+            let user_id = match one_time::peek(tx, &body.mfa_token, Purpose::MfaLogin)? {
+                Consumed::Ok(id) => id,
+                Consumed::Expired => return Err(ApiError::new(ErrorCode::Gone, "This sign-in took too long; start again")),
+                Consumed::Invalid => return Err(ApiError::new(ErrorCode::Unauthorized, "This sign-in step is not valid")),
+            };
+            let now = clock::now();
+            let locked: Option<String> = tx.query_row("SELECT locked_until FROM users WHERE id = ?1", [&user_id], |r| r.get(0))?;
+            if let Some(l) = locked.filter(|l| *l > now) {
+                return Ok(LoginOutcome::Locked(l));
+            }
+            if !super::mfa::check_code(tx, &st.secrets.data_encryption, &user_id, &body.code)? {
+                return match record_failure(tx, &st, &user_id)? {
+                    Some(until) => Ok(LoginOutcome::Locked(until)),
+                    None => Ok(LoginOutcome::Wrong),
+                };
+            }
+            one_time::consume(tx, &body.mfa_token, Purpose::MfaLogin)?;
+            tx.prepare_cached("UPDATE users SET failed_logins = 0, first_failed_at = NULL, locked_until = NULL WHERE id = ?1")?
+                .execute([&user_id])?;
+            Ok(LoginOutcome::Ok(Box::new(sign_in(tx, &st, &user_id, &client)?)))
+        })
+        .await?;
+    match outcome {
+        LoginOutcome::Wrong => Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "The code is not valid",
+        )),
+        other => login_answer(other),
     }
 }
 

@@ -1,7 +1,9 @@
 //! Identity and access: passwords, tokens, sessions and the API that signs people in.
 
 pub mod api;
+pub mod crypto;
 pub mod current;
+pub mod mfa;
 pub mod one_time;
 pub mod password;
 pub mod policy_password;

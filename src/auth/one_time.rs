@@ -48,6 +48,19 @@ pub enum Consumed {
     Invalid,
 }
 
+/// The user of a live token, without spending it (the MFA step may be retried with another code).
+pub fn peek(tx: &Connection, token: &str, purpose: Purpose) -> rusqlite::Result<Consumed> {
+    let row: Option<(String, String, Option<String>)> = tx
+        .prepare_cached("SELECT user_id, expires_at, used_at FROM one_time_tokens WHERE token_hash = ?1 AND purpose = ?2")?
+        .query_row(params![hash_token(token), purpose.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    Ok(match row {
+        None | Some((_, _, Some(_))) => Consumed::Invalid,
+        Some((_, expires, None)) if expires < clock::now() => Consumed::Expired,
+        Some((user_id, _, None)) => Consumed::Ok(user_id),
+    })
+}
+
 /// Spends a token, returning its user.
 pub fn consume(tx: &Connection, token: &str, purpose: Purpose) -> rusqlite::Result<Consumed> {
     let row: Option<(String, String, Option<String>)> = tx
