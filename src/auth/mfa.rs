@@ -68,27 +68,49 @@ fn matching_step(secret: &[u8], code: &str) -> Option<i64> {
     totp.check(code, now).and_then(|s| i64::try_from(s).ok())
 }
 
+/// A user's TOTP seed (decrypted), whether MFA is on, and the last time step accepted.
+struct StoredSecret {
+    secret: Vec<u8>,
+    enabled: bool,
+    last_step: Option<i64>,
+}
+
 fn secret_of(
     conn: &Connection,
     key: &Key,
     user_id: &str,
-) -> Result<Option<(Vec<u8>, bool, Option<i64>)>, ApiError> {
-    let row: Option<(Option<Vec<u8>>, Option<String>, Option<i64>)> = conn
+) -> Result<Option<StoredSecret>, ApiError> {
+    let row = conn
         .prepare_cached(
             "SELECT mfa_secret, mfa_enabled_at, mfa_last_step FROM users WHERE id = ?1",
         )?
-        .query_row([user_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row([user_id], |r| {
+            Ok((
+                r.get::<_, Option<Vec<u8>>>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+            ))
+        })
         .optional()?;
-    let Some((Some(sealed), enabled, last)) = row else {
+    let Some((Some(sealed), enabled, last_step)) = row else {
         return Ok(None);
     };
     let secret = crypto::open(key, &sealed, user_id.as_bytes())?;
-    Ok(Some((secret, enabled.is_some(), last)))
+    Ok(Some(StoredSecret {
+        secret,
+        enabled: enabled.is_some(),
+        last_step,
+    }))
 }
 
 /// Checks a TOTP code (never the same time step twice) or spends a recovery code.
 pub fn check_code(tx: &Connection, key: &Key, user_id: &str, code: &str) -> Result<bool, ApiError> {
-    let Some((secret, _, last)) = secret_of(tx, key, user_id)? else {
+    let Some(StoredSecret {
+        secret,
+        last_step: last,
+        ..
+    }) = secret_of(tx, key, user_id)?
+    else {
         return Ok(false);
     };
     if let Some(step) = matching_step(&secret, code) {
@@ -176,7 +198,10 @@ async fn enable(
     let codes = state
         .db
         .write(move |tx| {
-            let Some((secret, enabled, _)) = secret_of(tx, &key, &user.id)? else {
+            let Some(StoredSecret {
+                secret, enabled, ..
+            }) = secret_of(tx, &key, &user.id)?
+            else {
                 return Err(ApiError::new(
                     ErrorCode::Conflict,
                     "Start with /auth/mfa/setup",
