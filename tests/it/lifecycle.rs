@@ -9,11 +9,11 @@ use crate::support::{TestServer, test_config};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_finishes_requests_in_flight_then_refuses_new_ones() {
     let mut s = TestServer::start().await;
-    let url = s.url("/api/v1/test/slow?ms=700");
+    let url = s.url("/api/v1/test/slow?ms=1500");
     let base = s.base.clone();
     let in_flight =
         tokio::spawn(async move { reqwest::get(url).await.map(|r| r.status().as_u16()) });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
     s.trigger_stop();
     let db = s.state.db.clone();
     assert_eq!(

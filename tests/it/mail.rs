@@ -109,19 +109,30 @@ async fn an_outbox_email_reaches_a_real_smtp_server_once_with_a_stable_message_i
             && msg.contains("text/plain")
     );
     assert!(msg.contains("Hello over SMTP"));
-    let id: String = s
-        .state
-        .db
-        .read(|c| {
-            c.query_row(
-                "SELECT id FROM outbox WHERE idempotency_key = 'email:test:1' AND status = 'done'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(DbError::from)
-        })
-        .await
-        .unwrap();
+    // The worker records the delivery just after the server accepted it.
+    let mut id = None;
+    for _ in 0..100 {
+        id = s
+            .state
+            .db
+            .read(|c| {
+                use rusqlite::OptionalExtension;
+                c.query_row(
+                    "SELECT id FROM outbox WHERE idempotency_key = 'email:test:1' AND status = 'done'",
+                    [],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()
+                .map_err(DbError::from)
+            })
+            .await
+            .unwrap();
+        if id.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let id = id.expect("the delivery is recorded as done");
     assert!(
         msg.contains(&format!("Message-ID: <{id}@haven.test>")),
         "{msg}"
