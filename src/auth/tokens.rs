@@ -20,6 +20,9 @@ pub struct Claims {
     pub sid: String,
     pub iat: i64,
     pub exp: i64,
+    /// Unique per token, so two tokens issued in the same second still differ.
+    #[serde(default)]
+    pub jti: String,
 }
 
 pub struct AccessTokens {
@@ -54,6 +57,7 @@ impl AccessTokens {
             sid: session_id.to_string(),
             iat: now,
             exp: now + self.ttl.as_secs() as i64,
+            jti: uuid::Uuid::now_v7().simple().to_string(),
         };
         Ok(jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
@@ -112,6 +116,7 @@ mod tests {
             sid: "s".into(),
             iat: now - 100,
             exp: now - 60,
+            jti: "j".into(),
         };
         let token =
             jsonwebtoken::encode(&Header::new(Algorithm::HS256), &old, &t.encoding).unwrap();

@@ -25,8 +25,7 @@ const ABANDONED_AFTER: Duration = Duration::from_secs(120);
 /// Responses larger than this are not kept (list endpoints do not take keys; creates are small).
 const MAX_KEPT_BODY: usize = 1 << 20;
 
-/// Who a key belongs to. An authentication layer sets this to the user's id; without it the
-/// bearer token's hash is used, and anonymous callers share one scope.
+/// Who a key belongs to, when a layer already knows (see `caller_scope` for the fallbacks).
 #[derive(Clone)]
 pub struct CallerScope(pub String);
 
@@ -60,7 +59,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
             .into_response();
         }
     };
-    let scope = caller_scope(&req);
+    let scope = caller_scope(&state, &req);
     let (parts, body) = req.into_parts();
     let limit = usize::try_from(state.config.server.json_body_limit).unwrap_or(usize::MAX);
     let bytes = match to_bytes(body, limit).await {
@@ -118,9 +117,19 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     }
 }
 
-fn caller_scope(req: &Request) -> String {
+/// The user of a valid access token (so a retry after a token refresh still matches), else
+/// the credential's hash, else the shared anonymous scope.
+fn caller_scope(state: &AppState, req: &Request) -> String {
     if let Some(CallerScope(s)) = req.extensions().get::<CallerScope>() {
         return format!("user:{s}");
+    }
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if let Some(claims) = bearer.and_then(|t| state.tokens.verify(t.trim())) {
+        return format!("user:{}", claims.sub);
     }
     match req.headers().get(header::AUTHORIZATION) {
         Some(v) => format!("token:{}", hex::encode(Sha256::digest(v.as_bytes()))),

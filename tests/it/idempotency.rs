@@ -152,3 +152,30 @@ async fn bad_keys_are_rejected() {
     assert_eq!(status, 400);
     assert_eq!(body["error"]["details"][0]["field"], "Idempotency-Key");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_a_token_refresh_is_still_the_same_caller() {
+    let s = TestServer::start().await;
+    let body = json!({"email": "retry@haven.test", "password": "Correct-Horse-Battery-9", "firstName": "Re", "lastName": "Try"});
+    let (status, auth) = json(s.post_json("/api/v1/auth/signup", body).await).await;
+    assert_eq!(status, 201, "{auth}");
+    let first_token = auth["data"]["accessToken"].as_str().unwrap().to_string();
+    let refresh = json!({"refreshToken": auth["data"]["refreshToken"]});
+    let (_, renewed) = json(s.post_json("/api/v1/auth/refresh", refresh).await).await;
+    let second_token = renewed["data"]["accessToken"].as_str().unwrap().to_string();
+    assert_ne!(first_token, second_token);
+
+    let widget = json!({"name": "offline", "size": 2});
+    let send = |token: String| {
+        s.req(Method::POST, "/api/v1/test/widgets")
+            .bearer_auth(token)
+            .header("idempotency-key", "sync-1")
+            .json(&widget)
+            .send()
+    };
+    let (_, a) = json(send(first_token).await.unwrap()).await;
+    let replay = send(second_token).await.unwrap();
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    let (_, b) = json(replay).await;
+    assert_eq!(a["data"]["id"], b["data"]["id"]);
+}
