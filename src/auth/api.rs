@@ -298,10 +298,7 @@ async fn login(
         .db
         .write(move |tx| {
             if !good {
-                return match record_failure(tx, &st, &creds.id)? {
-                    Some(until) => Ok(LoginOutcome::Locked(until)),
-                    None => Ok(LoginOutcome::Wrong),
-                };
+                return failed_attempt(tx, &st, &creds.id);
             }
             if creds.status != "active" {
                 return Ok(LoginOutcome::Wrong);
@@ -313,10 +310,7 @@ async fn login(
                         return Ok(LoginOutcome::MfaRequired(token));
                     }
                     Some(code) if !super::mfa::check_code(tx, &st.secrets.data_encryption, &creds.id, code)? => {
-                        return match record_failure(tx, &st, &creds.id)? {
-                            Some(until) => Ok(LoginOutcome::Locked(until)),
-                            None => Ok(LoginOutcome::Wrong),
-                        };
+                        return failed_attempt(tx, &st, &creds.id);
                     }
                     Some(_) => {}
                 }
@@ -374,10 +368,7 @@ pub async fn mfa_verify(
                 return Ok(LoginOutcome::Locked(l));
             }
             if !super::mfa::check_code(tx, &st.secrets.data_encryption, &user_id, &body.code)? {
-                return match record_failure(tx, &st, &user_id)? {
-                    Some(until) => Ok(LoginOutcome::Locked(until)),
-                    None => Ok(LoginOutcome::Wrong),
-                };
+                return failed_attempt(tx, &st, &user_id);
             }
             one_time::consume(tx, &body.mfa_token, Purpose::MfaLogin)?;
             tx.prepare_cached("UPDATE users SET failed_logins = 0, first_failed_at = NULL, locked_until = NULL WHERE id = ?1")?
@@ -400,6 +391,14 @@ fn locked_error(until: &str) -> ApiError {
         format!("Too many failed sign-ins; try again after {until}"),
     )
     .with_data(serde_json::json!({ "lockedUntil": until }))
+}
+
+/// A wrong password or code: counted, and answered as wrong or (at the threshold) locked.
+fn failed_attempt(tx: &Tx, state: &AppState, user_id: &str) -> Result<LoginOutcome, ApiError> {
+    Ok(match record_failure(tx, state, user_id)? {
+        Some(until) => LoginOutcome::Locked(until),
+        None => LoginOutcome::Wrong,
+    })
 }
 
 /// Counts a failed password within the lockout window; returns the lock's end when this
