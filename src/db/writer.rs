@@ -75,7 +75,6 @@ impl Writer {
         });
         let deadline = Instant::now() + timeout;
         self.depth.fetch_add(1, Ordering::Relaxed);
-        metrics::gauge!("haven_db_writer_queue_depth").set(self.queue_depth() as f64);
         let sent = tokio::time::timeout(timeout, self.tx.send(Msg::Job(job))).await;
         match sent {
             Ok(Ok(())) => {}
