@@ -20,6 +20,7 @@ use tower_http::timeout::TimeoutLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::auth::policy::{self, Gate, RoutePolicy};
 use crate::auth::tokens::AccessTokens;
 use crate::config::{Config, Secrets};
 use crate::db::Db;
@@ -96,7 +97,7 @@ impl App {
             auth_limiter,
             openapi: Arc::new(OnceLock::new()),
         };
-        let router = build_with(state.clone(), extra);
+        let router = build_with(state.clone(), extra)?;
 
         let caught_up = {
             let r = recurring.clone();
@@ -138,6 +139,10 @@ impl App {
     tags(
         (name = "operations", description = "Health and the API's own description"),
         (name = "auth", description = "Sign-up, sign-in, tokens and sessions"),
+        (name = "users", description = "Profiles, privacy, settings and the org's people"),
+        (name = "orgs", description = "Organizations and departments"),
+        (name = "invitations", description = "Invitations and partners"),
+        (name = "admin", description = "Settings, audit log and the dashboard"),
     ),
     modifiers(&BearerAuth),
     components(schemas(crate::http::error::ErrorBody, crate::http::error::ErrorCode, crate::http::FieldError, crate::http::Meta))
@@ -168,15 +173,24 @@ impl utoipa::Modify for BearerAuth {
 /// then apply to every answer; `json_errors` turns any non-JSON error from the layers inside it
 /// (a timeout's 503, a panic's 500, a limit's 413) into the error envelope; compression wraps what
 /// handlers produce; idempotency sits innermost so it keeps and replays uncompressed bodies.
-pub fn build(state: AppState) -> Router {
+pub fn build(state: AppState) -> anyhow::Result<Router> {
     build_with(state, OpenApiRouter::new())
 }
 
-/// `build` with extra routes nested under `/api/v1`.
-pub fn build_with(state: AppState, extra: OpenApiRouter<AppState>) -> Router {
+/// `build` with extra routes nested under `/api/v1`. Fails when a route names no permission.
+pub fn build_with(state: AppState, extra: OpenApiRouter<AppState>) -> anyhow::Result<Router> {
     let (documented, doc) = documented_routes(extra);
+    let policy = RoutePolicy::from_openapi(&doc).map_err(anyhow::Error::msg)?;
     let json = serde_json::to_vec(&doc).unwrap_or_default();
     let _ = state.openapi.set(Bytes::from(json));
+    // The policy gate runs after routing (it needs the matched route) and before the handler.
+    let documented = documented.route_layer(from_fn_with_state(
+        Gate {
+            app: state.clone(),
+            policy: Arc::new(policy),
+        },
+        policy::gate,
+    ));
 
     let cfg = &state.config.server;
     let body_limit = usize::try_from(cfg.json_body_limit).unwrap_or(usize::MAX);
@@ -191,7 +205,7 @@ pub fn build_with(state: AppState, extra: OpenApiRouter<AppState>) -> Router {
     if let Some(cors) = cors_layer(&cfg.cors_origins) {
         router = router.layer(cors);
     }
-    router
+    Ok(router
         .layer(from_fn_with_state(
             state.auth_limiter.clone(),
             rate_limit::limit,
@@ -204,7 +218,7 @@ pub fn build_with(state: AppState, extra: OpenApiRouter<AppState>) -> Router {
         .layer(from_fn(layers::json_errors))
         .layer(from_fn(layers::security_headers))
         .layer(from_fn(observe::observe))
-        .with_state(state)
+        .with_state(state))
 }
 
 /// Every JSON route, registered through utoipa-axum so the router and the OpenAPI document
@@ -215,9 +229,18 @@ fn documented_routes(
     let api = OpenApiRouter::new()
         .merge(apidocs::router())
         .merge(crate::auth::api::router())
+        .merge(crate::auth::signup::router())
+        .merge(crate::auth::login::router())
         .merge(crate::auth::recovery::router())
         .merge(crate::auth::mfa::router())
         .merge(crate::users::api::router())
+        .merge(crate::users::directory::router())
+        .merge(crate::audit::api::router())
+        .merge(crate::settings::api::router())
+        .merge(crate::admin::dashboard::router())
+        .merge(crate::orgs::api::router())
+        .merge(crate::orgs::departments::router())
+        .merge(crate::invitations::api::router())
         .merge(extra);
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())

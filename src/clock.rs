@@ -32,9 +32,46 @@ pub fn parse(s: &str) -> Option<Timestamp> {
     s.parse::<Timestamp>().ok()
 }
 
+/// A filter bound as a stored instant: `YYYY-MM-DD` (the start of that UTC day, or with
+/// `end_of_day` the last millisecond of it, so `dateTo` is inclusive) or any RFC 3339 instant.
+pub fn bound(s: &str, end_of_day: bool) -> Option<String> {
+    if let Ok(d) = s.parse::<jiff::civil::Date>() {
+        let start = d
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+            .ok()?
+            .timestamp();
+        let ts = if end_of_day {
+            start
+                .checked_add(SignedDuration::from_millis(86_400_000 - 1))
+                .ok()?
+        } else {
+            start
+        };
+        return Some(format(ts));
+    }
+    parse(s).map(format)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bounds_take_days_and_instants() {
+        assert_eq!(
+            bound("2026-01-08", false).unwrap(),
+            "2026-01-08T00:00:00.000Z"
+        );
+        assert_eq!(
+            bound("2026-01-08", true).unwrap(),
+            "2026-01-08T23:59:59.999Z"
+        );
+        assert_eq!(
+            bound("2026-01-08T10:30:00+01:00", false).unwrap(),
+            "2026-01-08T09:30:00.000Z"
+        );
+        assert!(bound("yesterday", false).is_none());
+    }
 
     #[test]
     fn stored_form_is_fixed_width_and_round_trips() {

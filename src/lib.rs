@@ -1,9 +1,11 @@
 //! Haven: a self-hosted client-care platform in one binary. `app::App::start` builds what
 //! `haven serve` runs; tests start the same thing on 127.0.0.1:0.
 
+pub mod admin;
 pub mod apidocs;
 pub mod app;
 pub mod assets;
+pub mod audit;
 pub mod auth;
 pub mod bench;
 pub mod cli;
@@ -12,11 +14,13 @@ pub mod config;
 pub mod db;
 pub mod health;
 pub mod http;
+pub mod invitations;
 pub mod jobs;
 pub mod logging;
 pub mod notify;
 pub mod orgs;
 pub mod server;
+pub mod settings;
 pub mod setup;
 pub mod users;
 

@@ -6,11 +6,13 @@ use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::policy::{Perm, allow};
+
 use crate::app::AppState;
 use crate::http::ApiError;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(openapi_json))
+    OpenApiRouter::new().routes(allow(Perm::Public, routes!(openapi_json)))
 }
 
 /// The OpenAPI 3.1 document of this server.

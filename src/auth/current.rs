@@ -7,6 +7,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use rusqlite::{OptionalExtension, params};
 
+use super::policy::Scope;
 use crate::app::AppState;
 use crate::clock;
 use crate::http::ApiError;
@@ -18,6 +19,15 @@ pub struct CurrentUser {
     pub org_id: String,
     pub role: Role,
     pub session_id: String,
+    /// The scope the caller's role holds the route's permission with (set by the policy gate).
+    pub scope: Scope,
+}
+
+impl CurrentUser {
+    /// The org a query is limited to: `None` for the platform scope (every org).
+    pub fn org_filter(&self) -> Option<&str> {
+        (self.scope != Scope::Platform).then_some(self.org_id.as_str())
+    }
 }
 
 /// `last_used_at` is refreshed at most this often, so reads do not turn into writes.
@@ -30,6 +40,15 @@ impl FromRequestParts<AppState> for CurrentUser {
         if let Some(u) = parts.extensions.get::<CurrentUser>() {
             return Ok(u.clone());
         }
+        let user = Self::authenticate(parts, state).await?;
+        parts.extensions.insert(user.clone());
+        Ok(user)
+    }
+}
+
+impl CurrentUser {
+    /// Checks the bearer token and its session; the scope starts as `Own`.
+    pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -78,8 +97,8 @@ impl FromRequestParts<AppState> for CurrentUser {
             org_id,
             role: role.parse().map_err(|_| ApiError::unauthorized())?,
             session_id: claims.sid,
+            scope: Scope::Own,
         };
-        parts.extensions.insert(user.clone());
         Ok(user)
     }
 }

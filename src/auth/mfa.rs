@@ -12,6 +12,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::policy::{Perm, allow};
+
 use super::tokens::hash_token;
 use super::{CurrentUser, crypto, password};
 use crate::app::AppState;
@@ -23,10 +25,9 @@ use crate::http::{
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(setup))
-        .routes(routes!(enable))
-        .routes(routes!(disable))
-        .routes(routes!(super::api::mfa_verify))
+        .routes(allow(Perm::Account, routes!(setup)))
+        .routes(allow(Perm::Account, routes!(enable)))
+        .routes(allow(Perm::Account, routes!(disable)))
 }
 
 const RECOVERY_CODES: usize = 10;

@@ -3,12 +3,15 @@
 pub mod api;
 pub mod crypto;
 pub mod current;
+pub mod login;
 pub mod mfa;
 pub mod one_time;
 pub mod password;
-pub mod policy_password;
+pub mod password_rules;
+pub mod policy;
 pub mod recovery;
 pub mod sessions;
+pub mod signup;
 pub mod tokens;
 
 pub use current::CurrentUser;

@@ -11,8 +11,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::policy::{Perm, allow};
+
 use super::one_time::{self, Consumed, Purpose};
-use super::{CurrentUser, password, policy_password, sessions};
+use super::{CurrentUser, password, password_rules, sessions};
 use crate::app::AppState;
 use crate::clock;
 use crate::http::{
@@ -26,11 +28,11 @@ const RESET_TTL: Duration = Duration::from_secs(3_600);
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(verify_email))
-        .routes(routes!(resend_verification))
-        .routes(routes!(forgot_password))
-        .routes(routes!(reset_password))
-        .routes(routes!(change_password))
+        .routes(allow(Perm::Public, routes!(verify_email)))
+        .routes(allow(Perm::Account, routes!(resend_verification)))
+        .routes(allow(Perm::Public, routes!(forgot_password)))
+        .routes(allow(Perm::Public, routes!(reset_password)))
+        .routes(allow(Perm::Account, routes!(change_password)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -155,7 +157,7 @@ pub struct ResetBody {
 
 impl Validate for ResetBody {
     fn validate(&self, errors: &mut Vec<FieldError>) {
-        if let Some(p) = policy_password::problem(&self.password, "") {
+        if let Some(p) = password_rules::problem(&self.password, "") {
             errors.push(FieldError::new("password", p));
         }
     }
@@ -180,7 +182,7 @@ async fn reset_password(
                 tx.query_row("SELECT email FROM users WHERE id = ?1", [&user_id], |r| {
                     r.get(0)
                 })?;
-            if let Some(p) = policy_password::problem(&body.password, &email) {
+            if let Some(p) = password_rules::problem(&body.password, &email) {
                 return Err(ApiError::field("password", p));
             }
             set_password(tx, &user_id, &hash)?;
@@ -208,7 +210,7 @@ pub struct ChangeBody {
 
 impl Validate for ChangeBody {
     fn validate(&self, errors: &mut Vec<FieldError>) {
-        if let Some(p) = policy_password::problem(&self.new_password, "") {
+        if let Some(p) = password_rules::problem(&self.new_password, "") {
             errors.push(FieldError::new("newPassword", p));
         }
     }
@@ -240,7 +242,7 @@ async fn change_password(
             "The current password is not right",
         ));
     }
-    if let Some(p) = policy_password::problem(&body.new_password, &email) {
+    if let Some(p) = password_rules::problem(&body.new_password, &email) {
         return Err(ApiError::field("newPassword", p));
     }
     let hash = password::hash_async(body.new_password).await?;

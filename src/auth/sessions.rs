@@ -15,12 +15,7 @@ pub struct NewSession {
     pub refresh_token: String,
 }
 
-/// Where a request came from, recorded on the session.
-#[derive(Debug, Clone, Default)]
-pub struct ClientInfo {
-    pub user_agent: Option<String>,
-    pub ip: Option<String>,
-}
+pub use crate::http::ClientInfo;
 
 /// Opens a session for `user_id` with its first refresh token.
 pub fn create(

@@ -14,6 +14,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::policy::{Perm, allow};
+
 use crate::app::AppState;
 use crate::config::MetricsMode;
 use crate::db::DbError;
@@ -21,7 +23,7 @@ use crate::http::{ApiError, ErrorCode};
 use crate::jobs::outbox;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(health))
+    OpenApiRouter::new().routes(allow(Perm::Public, routes!(health)))
 }
 
 #[derive(Serialize, ToSchema)]

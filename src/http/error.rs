@@ -215,6 +215,14 @@ impl ApiError {
         e
     }
 
+    /// Nests the fields this error names under `prefix` (`email` → `admin.email`).
+    pub fn under(mut self, prefix: &str) -> Self {
+        for d in &mut self.details {
+            d.field = format!("{prefix}.{}", d.field);
+        }
+        self
+    }
+
     pub fn with_data(mut self, data: serde_json::Value) -> Self {
         self.extra_mut().data = Some(data);
         self

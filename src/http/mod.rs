@@ -1,6 +1,7 @@
 //! The HTTP contract of API.md: envelopes, errors, extractors, paging, request ids,
 //! idempotency and the response layers.
 
+pub mod client;
 pub mod envelope;
 pub mod error;
 pub mod extract;
@@ -8,13 +9,16 @@ pub mod idempotency;
 pub mod layers;
 pub mod observe;
 pub mod pagination;
+pub mod patch;
 pub mod rate_limit;
 pub mod request_id;
 
+pub use client::ClientInfo;
 pub use envelope::{Data, Envelope, Meta, Page, accepted, created, no_content, ok};
 pub use error::{ApiError, ErrorCode, FieldError};
 pub use extract::{Paged, ValidJson, ValidPath, ValidQuery, Validate};
 pub use pagination::PageParams;
+pub use patch::Patch;
 
 /// What handlers return.
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -134,6 +134,50 @@ pub fn reset_password(
     )
 }
 
+/// What an invitation e-mail says.
+pub struct Invitation<'a> {
+    pub to: &'a str,
+    pub first_name: &'a str,
+    pub org_name: &'a str,
+    pub role: &'a str,
+    /// Who invited them, when a person did.
+    pub inviter: Option<&'a str>,
+    pub link: &'a str,
+    /// The day the link stops working, `YYYY-MM-DD`.
+    pub expires_on: &'a str,
+}
+
+/// "You are invited to join <org>", with the `/invite?token=` link.
+pub fn invitation(i: &Invitation) -> Result<OutgoingEmail, askama::Error> {
+    let subject = format!("You are invited to join {} on Haven", i.org_name);
+    let who = i.inviter.unwrap_or("The administrator");
+    let intro = format!(
+        "{who} invited you to join {} on Haven as {} {}. Accept the invitation to choose your password and sign in.",
+        i.org_name,
+        if i.role.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        },
+        i.role,
+    );
+    let footnote = format!(
+        "The link works once, until {}. If you did not expect this invitation, ignore this message.",
+        i.expires_on
+    );
+    action_email(
+        i.to,
+        i.first_name,
+        i.link,
+        Action {
+            subject: &subject,
+            intro: &intro,
+            button: "Accept the invitation",
+            footnote: &footnote,
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,6 +205,18 @@ mod tests {
             m.html
         );
         assert!(m.subject.contains("password"));
+        let inv = invitation(&Invitation {
+            to: "a@b.c",
+            first_name: "",
+            org_name: "Acme <Care>",
+            role: "admin",
+            inviter: Some("Olga"),
+            link: "http://h.test/invite?token=t",
+            expires_on: "2026-12-01",
+        })
+        .unwrap();
+        assert!(inv.subject.contains("invited") && inv.text.contains("as an admin"));
+        assert!(!inv.html.contains("<Care>"), "names are escaped");
         assert!(
             verify_email("a@b.c", "", "http://h.test/verify-email?token=t")
                 .unwrap()

@@ -30,3 +30,50 @@ pub fn create(conn: &Connection, name: &str, timezone: &str) -> rusqlite::Result
         .execute(params![id, name, timezone, now])?;
     Ok(id)
 }
+
+/// An org as the API shows it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Org {
+    pub id: String,
+    pub name: String,
+    /// IANA time zone, e.g. `Europe/Berlin`.
+    pub timezone: String,
+    /// The org that open sign-ups join.
+    pub is_default: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+pub const ORG_COLUMNS: &str = "id, name, timezone, is_default, created_at, updated_at";
+
+pub fn org_from(r: &rusqlite::Row) -> rusqlite::Result<Org> {
+    Ok(Org {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        timezone: r.get(2)?,
+        is_default: r.get(3)?,
+        created_at: r.get(4)?,
+        updated_at: r.get(5)?,
+    })
+}
+
+pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<Org>> {
+    conn.prepare_cached(&format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = ?1"))?
+        .query_row([id], org_from)
+        .optional()
+}
+
+/// Changes name and/or time zone; returns the org before the change.
+pub fn update(
+    conn: &Connection,
+    id: &str,
+    name: Option<&str>,
+    timezone: Option<&str>,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE orgs SET name = coalesce(?2, name), timezone = coalesce(?3, timezone), updated_at = ?4 WHERE id = ?1",
+    )?
+    .execute(params![id, name, timezone, clock::now()])?;
+    Ok(())
+}

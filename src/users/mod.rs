@@ -2,5 +2,6 @@
 //! profiles, settings and the API on the same table.
 
 pub mod api;
+pub mod directory;
 pub mod model;
 pub mod store;

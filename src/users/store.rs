@@ -42,11 +42,11 @@ pub fn set_signup_profile(
     Ok(())
 }
 
-const COLUMNS: &str = "id, email, first_name, last_name, role, org_id, department_id, phone, date_of_birth, location, \
+pub const COLUMNS: &str = "id, email, first_name, last_name, role, org_id, department_id, phone, date_of_birth, location, \
      occupation, bio, interests, is_anonymous, status, email_verified_at, mfa_enabled_at, timezone, locale, avatar_url, \
      privacy_settings, preferences, created_at, updated_at";
 
-fn user_from(r: &Row) -> rusqlite::Result<User> {
+pub fn user_from(r: &Row) -> rusqlite::Result<User> {
     let role: String = r.get(4)?;
     let interests: String = r.get(12)?;
     let privacy: String = r.get(20)?;
@@ -69,13 +69,14 @@ fn user_from(r: &Row) -> rusqlite::Result<User> {
         interests: serde_json::from_str(&interests).unwrap_or_default(),
         is_anonymous: r.get(13)?,
         is_active: r.get::<_, String>(14)? == "active",
+        status: r.get(14)?,
         email_verified: r.get::<_, Option<String>>(15)?.is_some(),
         mfa_enabled: r.get::<_, Option<String>>(16)?.is_some(),
         timezone: r.get(17)?,
         locale: r.get(18)?,
         avatar_url: r.get(19)?,
-        privacy_settings: serde_json::from_str(&privacy).unwrap_or_else(|_| serde_json::json!({})),
-        preferences: serde_json::from_str(&prefs).unwrap_or_else(|_| serde_json::json!({})),
+        privacy_settings: serde_json::from_str(&privacy).unwrap_or_default(),
+        preferences: serde_json::from_str(&prefs).unwrap_or_default(),
         created_at: r.get(22)?,
         updated_at: r.get(23)?,
     })
@@ -92,6 +93,7 @@ pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<User>> {
 /// What login needs to decide, by e-mail.
 pub struct Credentials {
     pub id: String,
+    pub org_id: String,
     pub password_hash: Option<String>,
     pub status: String,
     pub locked_until: Option<String>,
@@ -103,10 +105,10 @@ pub fn credentials_by_email(
     email: &str,
 ) -> rusqlite::Result<Option<Credentials>> {
     conn.prepare_cached(
-        "SELECT id, password_hash, status, locked_until, mfa_enabled_at IS NOT NULL FROM users WHERE email = ?1 AND deleted_at IS NULL",
+        "SELECT id, password_hash, status, locked_until, mfa_enabled_at IS NOT NULL, org_id FROM users WHERE email = ?1 AND deleted_at IS NULL",
     )?
     .query_row([email], |r| {
-        Ok(Credentials { id: r.get(0)?, password_hash: r.get(1)?, status: r.get(2)?, locked_until: r.get(3)?, mfa_enabled: r.get(4)? })
+        Ok(Credentials { id: r.get(0)?, password_hash: r.get(1)?, status: r.get(2)?, locked_until: r.get(3)?, mfa_enabled: r.get(4)?, org_id: r.get(5)? })
     })
     .optional()
 }
@@ -121,4 +123,12 @@ pub fn status(conn: &Connection, id: &str) -> rusqlite::Result<Option<(String, R
         Ok((r.get(0)?, role.parse().unwrap_or(Role::Member), r.get(2)?))
     })
     .optional()
+}
+
+/// The id of the account with this (normalized) e-mail, deleted or not: an address stays
+/// taken until the account is purged.
+pub fn id_by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT id FROM users WHERE email = ?1")?
+        .query_row([email], |r| r.get(0))
+        .optional()
 }

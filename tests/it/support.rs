@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use axum::response::IntoResponse;
 use haven::app::{App, AppState};
+use haven::auth::policy::{Perm, allow};
 use haven::config::{Config, MailTransport};
 use haven::db::DbError;
 use haven::http::{
@@ -164,12 +165,13 @@ struct WidgetFilters {
 impl Validate for WidgetFilters {}
 
 fn test_routes() -> OpenApiRouter<AppState> {
+    // Test routes are public: the policy table is tested through the real routes.
     OpenApiRouter::new()
-        .routes(routes!(create_widget, list_widgets))
-        .routes(routes!(get_widget))
-        .routes(routes!(boom))
-        .routes(routes!(fail, fail_post))
-        .routes(routes!(slow))
+        .routes(allow(Perm::Public, routes!(create_widget, list_widgets)))
+        .routes(allow(Perm::Public, routes!(get_widget)))
+        .routes(allow(Perm::Public, routes!(boom)))
+        .routes(allow(Perm::Public, routes!(fail, fail_post)))
+        .routes(allow(Perm::Public, routes!(slow)))
 }
 
 #[utoipa::path(post, path = "/test/widgets", request_body = NewWidget, responses((status = 201, body = Widget)))]

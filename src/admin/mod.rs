@@ -1,0 +1,3 @@
+//! The admin's overview: `GET /admin/dashboard/summary`.
+
+pub mod dashboard;

@@ -1,0 +1,133 @@
+//! `GET /audits`: the log, newest first, for an org's admins (their org) and the superadmin.
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::AppState;
+use crate::auth::CurrentUser;
+use crate::auth::policy::{Perm, allow};
+use crate::clock;
+use crate::db::filter::{Filter, text};
+use crate::http::{ApiError, ApiResult, FieldError, Page, Paged, Validate};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(allow(Perm::AuditView, routes!(list)))
+}
+
+/// One audit entry.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    pub id: String,
+    pub at: String,
+    pub actor_id: Option<String>,
+    pub action: String,
+    pub entity: String,
+    pub entity_id: Option<String>,
+    /// The account the event is about (the target of a failed login, a changed user).
+    pub user_id: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<serde_json::Value>,
+    pub ip: Option<String>,
+    /// This entry's link in the hash chain.
+    pub hash: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AuditFilters {
+    /// `user`, `org`, `invitation`, `department`, `settings`, ...
+    pub entity: Option<String>,
+    /// Entries by this actor or about this user.
+    pub user_id: Option<String>,
+    /// An exact action, e.g. `auth.login_failed`, or a prefix ending in `.`, e.g. `auth.`.
+    pub action: Option<String>,
+    /// `YYYY-MM-DD` or an RFC 3339 instant (inclusive).
+    pub date_from: Option<String>,
+    /// `YYYY-MM-DD` (the whole day) or an RFC 3339 instant (inclusive).
+    pub date_to: Option<String>,
+}
+
+impl Validate for AuditFilters {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        for (name, v, end) in [
+            ("dateFrom", &self.date_from, false),
+            ("dateTo", &self.date_to, true),
+        ] {
+            if v.as_deref().is_some_and(|d| clock::bound(d, end).is_none()) {
+                errors.push(FieldError::new(
+                    name,
+                    "must be a date (YYYY-MM-DD) or an RFC 3339 instant",
+                ));
+            }
+        }
+    }
+}
+
+/// The audit log, newest first.
+#[utoipa::path(get, path = "/audits", tag = "admin", params(AuditFilters),
+    responses((status = 200, body = [AuditEntry]), (status = 401), (status = 403)), security(("bearer" = [])))]
+async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    q: Paged<AuditFilters>,
+) -> ApiResult<Page<AuditEntry>> {
+    let order = q.page.order_by(&[("at", "seq")], "seq DESC")?;
+    let f = q.filters;
+    let mut w = Filter::new();
+    w.and_some("org_id = ?", user.org_filter().map(str::to_string))
+        .and_some("entity = ?", f.entity)
+        .and_some("at >= ?", f.date_from.and_then(|d| clock::bound(&d, false)))
+        .and_some("at <= ?", f.date_to.and_then(|d| clock::bound(&d, true)));
+    if let Some(u) = f.user_id {
+        w.and("actor_id = ? OR user_id = ?", [text(u.clone()), text(u)]);
+    }
+    if let Some(a) = f.action {
+        match a.strip_suffix('.') {
+            Some(prefix) => w.and(
+                "substr(action, 1, ?) = ?",
+                [(prefix.len() as i64 + 1).into(), text(format!("{prefix}."))],
+            ),
+            None => w.and("action = ?", [text(a)]),
+        };
+    }
+    let page = q.page.clone();
+    let (items, total) = state
+        .db
+        .read(move |c| {
+            w.page(
+                c,
+                "id, at, actor_id, action, entity, entity_id, user_id, before, after, ip, hash",
+                "audit_log",
+                &order,
+                &page,
+                |r| {
+                    let json = |i: usize| -> rusqlite::Result<Option<serde_json::Value>> {
+                        Ok(r.get::<_, Option<String>>(i)?
+                            .and_then(|s| serde_json::from_str(&s).ok()))
+                    };
+                    Ok(AuditEntry {
+                        id: r.get(0)?,
+                        at: r.get(1)?,
+                        actor_id: r.get(2)?,
+                        action: r.get(3)?,
+                        entity: r.get(4)?,
+                        entity_id: r.get(5)?,
+                        user_id: r.get(6)?,
+                        before: json(7)?,
+                        after: json(8)?,
+                        ip: r.get(9)?,
+                        hash: r.get(10)?,
+                    })
+                },
+            )
+            .map_err(ApiError::from)
+        })
+        .await?;
+    Ok(Page::new(items, total, &q.page))
+}

@@ -1,0 +1,367 @@
+//! The policy table: which role holds which permission, and over what scope. It is the only
+//! place access is decided. Every route names its permission where it is registered
+//! ([`allow`]); the permission is written into the route's OpenAPI operation (`x-permission`),
+//! and the gate in front of the handlers ([`gate`]) reads it back from the same document, so a
+//! route cannot exist without a policy entry. Handlers then narrow their queries by
+//! [`CurrentUser::scope`](super::CurrentUser).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use utoipa::openapi::OpenApi;
+use utoipa::openapi::extensions::ExtensionsBuilder;
+use utoipa::openapi::path::{HttpMethod, Operation};
+use utoipa_axum::router::UtoipaMethodRouter;
+
+use super::CurrentUser;
+use crate::app::AppState;
+use crate::http::{ApiError, ErrorCode};
+use crate::users::model::Role;
+
+/// How far a permission reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scope {
+    /// The caller's own rows.
+    Own,
+    /// Rows assigned to the caller (clients of a coach, a partner's listed clients).
+    Assigned,
+    /// Everything in the caller's org.
+    Org,
+    /// Every org on the appliance.
+    Platform,
+}
+
+/// Everything a route can require. `Public` needs no token; the rest need a signed-in caller
+/// whose role holds the permission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Perm {
+    Public,
+    /// The caller's own account: profile, settings, password, MFA, sessions.
+    Account,
+    /// See the org (name, time zone).
+    OrgView,
+    /// Change the org's name, time zone and settings.
+    OrgManage,
+    /// Create and list orgs.
+    OrgsAdminister,
+    DepartmentsView,
+    DepartmentsManage,
+    UsersView,
+    /// Change another user's role, status or department.
+    UsersManage,
+    /// Invite people (within the inviter's own role ceiling) and revoke invitations.
+    Invite,
+    AuditView,
+    SettingsManage,
+    DashboardView,
+}
+
+use Perm::*;
+use Role::*;
+use Scope::*;
+
+/// The table: permission → the roles that hold it and their scope. A role missing from a row
+/// does not hold that permission.
+const TABLE: &[(Perm, &[(Role, Scope)])] = &[
+    (
+        Account,
+        &[
+            (Superadmin, Own),
+            (Admin, Own),
+            (Team, Own),
+            (Practitioner, Own),
+            (Member, Own),
+            (Partner, Own),
+        ],
+    ),
+    (
+        OrgView,
+        &[
+            (Superadmin, Org),
+            (Admin, Org),
+            (Team, Org),
+            (Practitioner, Org),
+            (Member, Org),
+            (Partner, Org),
+        ],
+    ),
+    (OrgManage, &[(Superadmin, Org), (Admin, Org)]),
+    (OrgsAdminister, &[(Superadmin, Platform)]),
+    (
+        DepartmentsView,
+        &[(Superadmin, Org), (Admin, Org), (Team, Org)],
+    ),
+    (DepartmentsManage, &[(Superadmin, Org), (Admin, Org)]),
+    (
+        UsersView,
+        &[(Superadmin, Platform), (Admin, Org), (Team, Org)],
+    ),
+    (
+        UsersManage,
+        &[(Superadmin, Platform), (Admin, Org), (Team, Org)],
+    ),
+    (Invite, &[(Superadmin, Org), (Admin, Org), (Team, Org)]),
+    (AuditView, &[(Superadmin, Platform), (Admin, Org)]),
+    (SettingsManage, &[(Superadmin, Org), (Admin, Org)]),
+    (DashboardView, &[(Superadmin, Platform), (Admin, Org)]),
+];
+
+impl Perm {
+    pub const ALL: &[Perm] = &[
+        Public,
+        Account,
+        OrgView,
+        OrgManage,
+        OrgsAdminister,
+        DepartmentsView,
+        DepartmentsManage,
+        UsersView,
+        UsersManage,
+        Invite,
+        AuditView,
+        SettingsManage,
+        DashboardView,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Public => "public",
+            Account => "account",
+            OrgView => "org.view",
+            OrgManage => "org.manage",
+            OrgsAdminister => "orgs.administer",
+            DepartmentsView => "departments.view",
+            DepartmentsManage => "departments.manage",
+            UsersView => "users.view",
+            UsersManage => "users.manage",
+            Invite => "invitations.manage",
+            AuditView => "audit.view",
+            SettingsManage => "settings.manage",
+            DashboardView => "dashboard.view",
+        }
+    }
+}
+
+impl fmt::Display for Perm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Perm {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Perm::ALL
+            .iter()
+            .copied()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| format!("`{s}` is not a permission"))
+    }
+}
+
+/// The scope `role` holds `perm` with; `None` when it does not hold it.
+pub fn scope(role: Role, perm: Perm) -> Option<Scope> {
+    TABLE
+        .iter()
+        .find(|(p, _)| *p == perm)
+        .and_then(|(_, grants)| grants.iter().find(|(r, _)| *r == role))
+        .map(|(_, s)| *s)
+}
+
+/// The rows of the table, for the README, the portal and the tests.
+pub fn table() -> impl Iterator<Item = (Perm, &'static [(Role, Scope)])> {
+    TABLE.iter().map(|(p, g)| (*p, *g))
+}
+
+/// Registers `perm` for every operation of a `routes!(...)` group. Use it for each group:
+/// the gate refuses to build a router with an operation that names no permission.
+pub fn allow(
+    perm: Perm,
+    (schemas, mut paths, router): UtoipaMethodRouter<AppState>,
+) -> UtoipaMethodRouter<AppState> {
+    for item in paths.paths.values_mut() {
+        for op in operations_mut(item) {
+            let ext = ExtensionsBuilder::new()
+                .add(PERMISSION_EXTENSION, perm.as_str())
+                .build();
+            match &mut op.extensions {
+                Some(e) => e.merge(ext),
+                None => op.extensions = Some(ext),
+            }
+        }
+    }
+    (schemas, paths, router)
+}
+
+/// The OpenAPI extension that carries an operation's permission.
+pub const PERMISSION_EXTENSION: &str = "x-permission";
+
+fn operations_mut(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        item.get.as_mut(),
+        item.put.as_mut(),
+        item.post.as_mut(),
+        item.delete.as_mut(),
+        item.options.as_mut(),
+        item.head.as_mut(),
+        item.patch.as_mut(),
+        item.trace.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+fn method_of(m: &HttpMethod) -> Method {
+    match m {
+        HttpMethod::Get => Method::GET,
+        HttpMethod::Put => Method::PUT,
+        HttpMethod::Post => Method::POST,
+        HttpMethod::Delete => Method::DELETE,
+        HttpMethod::Options => Method::OPTIONS,
+        HttpMethod::Head => Method::HEAD,
+        HttpMethod::Patch => Method::PATCH,
+        HttpMethod::Trace => Method::TRACE,
+    }
+}
+
+/// Every documented operation with its permission: `(method, path template) → perm`.
+#[derive(Debug, Default)]
+pub struct RoutePolicy {
+    routes: HashMap<(Method, String), Perm>,
+}
+
+impl RoutePolicy {
+    /// Reads the permissions back from the document; an operation without one is an error
+    /// that names it.
+    pub fn from_openapi(doc: &OpenApi) -> Result<RoutePolicy, String> {
+        let mut routes = HashMap::new();
+        let mut missing = Vec::new();
+        for (path, item) in &doc.paths.paths {
+            for (method, op) in [
+                (HttpMethod::Get, &item.get),
+                (HttpMethod::Put, &item.put),
+                (HttpMethod::Post, &item.post),
+                (HttpMethod::Delete, &item.delete),
+                (HttpMethod::Options, &item.options),
+                (HttpMethod::Head, &item.head),
+                (HttpMethod::Patch, &item.patch),
+                (HttpMethod::Trace, &item.trace),
+            ] {
+                let Some(op) = op else { continue };
+                let perm = op
+                    .extensions
+                    .as_ref()
+                    .and_then(|e| e.get(PERMISSION_EXTENSION))
+                    .and_then(|v| v.as_str())
+                    .and_then(|s| s.parse::<Perm>().ok());
+                let method = method_of(&method);
+                match perm {
+                    Some(p) => {
+                        routes.insert((method, path.clone()), p);
+                    }
+                    None => missing.push(format!("{method} {path}")),
+                }
+            }
+        }
+        if missing.is_empty() {
+            Ok(RoutePolicy { routes })
+        } else {
+            Err(format!(
+                "routes without a permission (wrap them in policy::allow): {}",
+                missing.join(", ")
+            ))
+        }
+    }
+
+    pub fn get(&self, method: &Method, path: &str) -> Option<Perm> {
+        // HEAD is answered by the GET route.
+        let m = if method == Method::HEAD {
+            &Method::GET
+        } else {
+            method
+        };
+        self.routes.get(&(m.clone(), path.to_string())).copied()
+    }
+}
+
+/// The gate's state: the app and the route → permission map.
+#[derive(Clone)]
+pub struct Gate {
+    pub app: AppState,
+    pub policy: Arc<RoutePolicy>,
+}
+
+/// Runs before every documented route's handler: public routes pass; the rest need a valid
+/// token (401) and a role that holds the route's permission (403). The caller, with the scope
+/// of that permission, is left in the request for the handler's `CurrentUser`.
+pub async fn gate(State(gate): State<Gate>, req: Request, next: Next) -> Response {
+    let path = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string());
+    let perm = path.and_then(|p| gate.policy.get(req.method(), &p));
+    let Some(perm) = perm else {
+        // Fail closed; the route × role test keeps this from happening.
+        return ApiError::forbidden()
+            .with_cause("route has no policy entry")
+            .into_response();
+    };
+    if perm == Public {
+        return next.run(req).await;
+    }
+    let (mut parts, body) = req.into_parts();
+    let mut user = match CurrentUser::authenticate(&parts, &gate.app).await {
+        Ok(u) => u,
+        Err(e) => return e.into_response(),
+    };
+    let Some(s) = scope(user.role, perm) else {
+        return ApiError::new(ErrorCode::Forbidden, "Your role does not allow this")
+            .into_response();
+    };
+    user.scope = s;
+    parts.extensions.insert(user);
+    next.run(Request::from_parts(parts, body)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_permission_but_public_has_a_row_and_names_round_trip() {
+        for p in Perm::ALL {
+            assert_eq!(p.as_str().parse::<Perm>(), Ok(*p));
+            let rows = TABLE.iter().filter(|(q, _)| q == p).count();
+            assert_eq!(rows, usize::from(*p != Public), "{p}");
+        }
+    }
+
+    #[test]
+    fn members_only_reach_their_own_account_and_org() {
+        for p in Perm::ALL {
+            let s = scope(Member, *p);
+            match p {
+                Account => assert_eq!(s, Some(Own)),
+                OrgView => assert_eq!(s, Some(Org)),
+                _ => assert_eq!(s, None, "{p}"),
+            }
+        }
+    }
+
+    #[test]
+    fn only_the_superadmin_reaches_every_org() {
+        for (p, grants) in table() {
+            for (r, s) in grants {
+                if *s == Platform {
+                    assert_eq!(*r, Superadmin, "{p}");
+                }
+            }
+        }
+    }
+}

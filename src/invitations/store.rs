@@ -1,0 +1,315 @@
+//! Invitations in SQL, and the two things done with them: create (and e-mail) and accept.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::Serialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::audit::{self, Event};
+use crate::auth::tokens::{hash_token, random_token};
+use crate::clock;
+use crate::db::Tx;
+use crate::http::{ApiError, ErrorCode};
+use crate::notify::{emails, queue_email};
+use crate::users::model::Role;
+use crate::users::store as users;
+
+/// An invitation as the API shows it (never its token).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Invitation {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+    /// `pending`, `accepted`, `revoked` or `expired`.
+    pub status: String,
+    pub department_id: Option<String>,
+    /// A partner's reach, e.g. `{"clientIds": [...]}`.
+    #[schema(value_type = Object)]
+    pub scope: Value,
+    pub invited_by: Option<String>,
+    pub created_at: String,
+    pub expires_at: String,
+    pub accepted_at: Option<String>,
+    /// The account made by accepting it.
+    pub user_id: Option<String>,
+}
+
+pub const COLUMNS: &str = "id, email, role, CASE WHEN status = 'pending' AND expires_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now') THEN 'expired' ELSE status END, \
+     department_id, scope, invited_by, created_at, expires_at, accepted_at, accepted_user";
+
+pub fn from_row(r: &Row) -> rusqlite::Result<Invitation> {
+    let role: String = r.get(2)?;
+    let scope: String = r.get(5)?;
+    Ok(Invitation {
+        id: r.get(0)?,
+        email: r.get(1)?,
+        role: role.parse().unwrap_or(Role::Member),
+        status: r.get(3)?,
+        department_id: r.get(4)?,
+        scope: serde_json::from_str(&scope).unwrap_or_else(|_| json!({})),
+        invited_by: r.get(6)?,
+        created_at: r.get(7)?,
+        expires_at: r.get(8)?,
+        accepted_at: r.get(9)?,
+        user_id: r.get(10)?,
+    })
+}
+
+pub fn get(conn: &Connection, org_id: &str, id: &str) -> rusqlite::Result<Option<Invitation>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM invitations WHERE id = ?1 AND org_id = ?2"
+    ))?
+    .query_row(params![id, org_id], from_row)
+    .optional()
+}
+
+pub struct NewInvitation {
+    pub org_id: String,
+    /// Normalized.
+    pub email: String,
+    pub role: Role,
+    pub department_id: Option<String>,
+    pub scope: Value,
+    pub invited_by: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// `None`: the org's `invitations.expiryDays` setting.
+    pub expires_in_days: Option<i64>,
+}
+
+/// Records an invitation and queues its e-mail, in the caller's transaction. A pending
+/// invitation to the same address in the same org is replaced (its link stops working).
+pub fn create_and_send(
+    tx: &Tx,
+    state: &AppState,
+    inv: NewInvitation,
+    ip: Option<&str>,
+) -> Result<Invitation, ApiError> {
+    if users::id_by_email(tx, &inv.email)?.is_some() {
+        return Err(ApiError::new(
+            ErrorCode::DuplicateResource,
+            "This e-mail address already has an account",
+        ));
+    }
+    if let Some(d) = &inv.department_id
+        && !crate::orgs::departments::exists(tx, &inv.org_id, d)?
+    {
+        return Err(ApiError::field(
+            "departmentId",
+            "is not a department of this organization",
+        ));
+    }
+    let days = match inv.expires_in_days {
+        Some(d) => d,
+        None => crate::settings::invitation_expiry_days(tx, &state.config, &inv.org_id)?,
+    };
+    let now = clock::now();
+    tx.prepare_cached(
+        "UPDATE invitations SET status = 'revoked' WHERE org_id = ?1 AND email = ?2 AND status = 'pending'",
+    )?
+    .execute(params![inv.org_id, inv.email])?;
+    let id = uuid::Uuid::now_v7().to_string();
+    let token = random_token();
+    let expires = clock::after(std::time::Duration::from_secs(
+        u64::try_from(days).unwrap_or(7) * 86_400,
+    ));
+    tx.prepare_cached(
+        "INSERT INTO invitations (id, org_id, email, role, department_id, scope, token_hash, invited_by, status, created_at, expires_at, first_name, last_name)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?10, ?11, ?12)",
+    )?
+    .execute(params![
+        id, inv.org_id, inv.email, inv.role.as_str(), inv.department_id, inv.scope.to_string(), hash_token(&token),
+        inv.invited_by, now, expires, inv.first_name, inv.last_name
+    ])?;
+    let org = crate::orgs::store::get(tx, &inv.org_id)?.ok_or_else(ApiError::not_found)?;
+    let inviter = match &inv.invited_by {
+        Some(u) => users::get(tx, u)?.map(|u| {
+            format!("{} {}", u.first_name, u.last_name)
+                .trim()
+                .to_string()
+        }),
+        None => None,
+    };
+    let link = format!("{}/invite?token={token}", state.config.public_url());
+    let msg = emails::invitation(&emails::Invitation {
+        to: &inv.email,
+        first_name: inv.first_name.as_deref().unwrap_or(""),
+        org_name: &org.name,
+        role: inv.role.as_str(),
+        inviter: inviter.as_deref().filter(|s| !s.is_empty()),
+        link: &link,
+        expires_on: &expires[..10],
+    })
+    .map_err(ApiError::internal)?;
+    queue_email(tx, &format!("email:invite:{id}"), &msg)?;
+    audit::record(
+        tx,
+        Event {
+            org_id: Some(&inv.org_id),
+            actor_id: inv.invited_by.as_deref(),
+            action: "invitation.create",
+            entity: "invitation",
+            entity_id: Some(&id),
+            after: Some(json!({
+                "email": inv.email, "role": inv.role, "departmentId": inv.department_id,
+                "scope": inv.scope, "expiresAt": expires,
+            })),
+            ip,
+            ..Default::default()
+        },
+    )?;
+    get(tx, &inv.org_id, &id)?.ok_or_else(ApiError::not_found)
+}
+
+/// Revokes a pending invitation of the org; its link stops working.
+pub fn revoke(
+    tx: &Tx,
+    org_id: &str,
+    id: &str,
+    actor: &str,
+    ip: Option<&str>,
+) -> Result<(), ApiError> {
+    let inv = get(tx, org_id, id)?.ok_or_else(ApiError::not_found)?;
+    if inv.status == "accepted" {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "This invitation was already accepted",
+        ));
+    }
+    if inv.status == "revoked" {
+        return Ok(());
+    }
+    tx.prepare_cached("UPDATE invitations SET status = 'revoked' WHERE id = ?1")?
+        .execute([id])?;
+    audit::record(
+        tx,
+        Event::new("invitation.revoke", "invitation")
+            .org(org_id)
+            .actor(actor)
+            .entity_id(id)
+            .before(json!({ "email": inv.email, "status": inv.status }))
+            .ip(ip),
+    )?;
+    Ok(())
+}
+
+/// A live invitation found by its token: what accepting it needs.
+pub struct Live {
+    pub id: String,
+    pub org_id: String,
+    pub email: String,
+    pub role: Role,
+    pub department_id: Option<String>,
+    pub scope: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+}
+
+/// The invitation a token opens, or the error that says why it does not.
+pub fn by_token(conn: &Connection, token: &str) -> Result<Live, ApiError> {
+    let row = conn
+        .prepare_cached(
+            "SELECT id, org_id, email, role, department_id, scope, status, expires_at, first_name, last_name
+             FROM invitations WHERE token_hash = ?1",
+        )?
+        .query_row([hash_token(token)], |r| {
+            Ok((
+                Live {
+                    id: r.get(0)?,
+                    org_id: r.get(1)?,
+                    email: r.get(2)?,
+                    role: r.get::<_, String>(3)?.parse().unwrap_or(Role::Member),
+                    department_id: r.get(4)?,
+                    scope: r.get(5)?,
+                    first_name: r.get(8)?,
+                    last_name: r.get(9)?,
+                },
+                r.get::<_, String>(6)?,
+                r.get::<_, String>(7)?,
+            ))
+        })
+        .optional()?;
+    let Some((live, status, expires_at)) = row else {
+        return Err(ApiError::field("token", "is not a valid invitation"));
+    };
+    match status.as_str() {
+        "accepted" => Err(ApiError::new(
+            ErrorCode::Conflict,
+            "This invitation was already accepted; sign in instead",
+        )),
+        "revoked" => Err(ApiError::new(
+            ErrorCode::Gone,
+            "This invitation was withdrawn; ask for a new one",
+        )),
+        _ if status == "expired" || expires_at < clock::now() => Err(ApiError::new(
+            ErrorCode::Gone,
+            "This invitation has expired; ask for a new one",
+        )),
+        _ => Ok(live),
+    }
+}
+
+/// The person accepting: the password is already hashed (off the runtime).
+pub struct Acceptance<'a> {
+    pub token: &'a str,
+    pub password_hash: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+}
+
+/// Spends the invitation and creates its account (e-mail verified: the link proved the
+/// mailbox). Returns the new user's id.
+pub fn accept(tx: &Tx, a: &Acceptance, ip: Option<&str>) -> Result<String, ApiError> {
+    let inv = by_token(tx, a.token)?;
+    let first = if a.first_name.trim().is_empty() {
+        inv.first_name.as_deref().unwrap_or("")
+    } else {
+        a.first_name.trim()
+    };
+    let last = if a.last_name.trim().is_empty() {
+        inv.last_name.as_deref().unwrap_or("")
+    } else {
+        a.last_name.trim()
+    };
+    let user_id = users::insert(
+        tx,
+        &users::NewUser {
+            org_id: &inv.org_id,
+            email: &inv.email,
+            password_hash: Some(a.password_hash),
+            role: inv.role,
+            first_name: first,
+            last_name: last,
+            email_verified: true,
+        },
+    )
+    .map_err(|e| {
+        if crate::db::is_unique_violation(&e) {
+            ApiError::new(
+                ErrorCode::DuplicateResource,
+                "This e-mail address already has an account",
+            )
+        } else {
+            ApiError::from(e)
+        }
+    })?;
+    tx.prepare_cached("UPDATE users SET department_id = ?2, access_scope = ?3 WHERE id = ?1")?
+        .execute(params![user_id, inv.department_id, inv.scope])?;
+    tx.prepare_cached("UPDATE invitations SET status = 'accepted', accepted_at = ?2, accepted_user = ?3 WHERE id = ?1")?
+        .execute(params![inv.id, clock::now(), user_id])?;
+    audit::record(
+        tx,
+        Event::new("invitation.accept", "invitation")
+            .org(&inv.org_id)
+            .actor(&user_id)
+            .user(&user_id)
+            .entity_id(&inv.id)
+            .after(
+                json!({ "email": inv.email, "role": inv.role, "departmentId": inv.department_id }),
+            )
+            .ip(ip),
+    )?;
+    Ok(user_id)
+}

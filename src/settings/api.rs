@@ -1,0 +1,75 @@
+//! `GET/PATCH /admin/settings`: the caller's org's settings as flat keys.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::AppState;
+use crate::auth::CurrentUser;
+use crate::auth::policy::{Perm, allow};
+use crate::http::{ApiError, ApiResult, ClientInfo, Data, FieldError, ValidJson, Validate, ok};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(allow(Perm::SettingsManage, routes!(get_settings)))
+        .routes(allow(Perm::SettingsManage, routes!(patch_settings)))
+}
+
+/// Flat keys to new values, e.g. `{"signup.mode": "invite-only"}`; `null` restores a default.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub struct SettingsPatch(pub Map<String, Value>);
+
+impl Validate for SettingsPatch {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        super::validate(&self.0, errors);
+    }
+}
+
+/// Every setting of the caller's org, defaults filled in.
+#[utoipa::path(get, path = "/admin/settings", tag = "admin",
+    responses((status = 200, body = Object), (status = 401), (status = 403)), security(("bearer" = [])))]
+async fn get_settings(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> ApiResult<Data<BTreeMap<String, Value>>> {
+    let config = state.config.clone();
+    let all = state
+        .db
+        .read(move |c| super::all(c, &config, &user.org_id).map_err(ApiError::from))
+        .await?;
+    Ok(ok(all))
+}
+
+/// Changes some settings of the caller's org; each change is audited. Answers every setting.
+#[utoipa::path(patch, path = "/admin/settings", tag = "admin", request_body = SettingsPatch,
+    responses((status = 200, body = Object), (status = 400), (status = 401), (status = 403)), security(("bearer" = [])))]
+async fn patch_settings(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    client: ClientInfo,
+    ValidJson(patch): ValidJson<SettingsPatch>,
+) -> ApiResult<Data<BTreeMap<String, Value>>> {
+    let config = state.config.clone();
+    let all = state
+        .db
+        .write(move |tx| {
+            super::apply(
+                tx,
+                &config,
+                &user.org_id,
+                &user.id,
+                client.ip.as_deref(),
+                &patch.0,
+            )?;
+            super::all(tx, &config, &user.org_id).map_err(ApiError::from)
+        })
+        .await?;
+    Ok(ok(all))
+}

@@ -1,0 +1,288 @@
+//! Per-org admin settings: a typed registry (key, type, default, description) and their
+//! values, stored as JSON in `org_settings`. Unknown keys and values of the wrong type are
+//! refused naming the key; every change is audited in the same transaction.
+
+pub mod api;
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, params};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::audit::{self, Event};
+use crate::clock;
+use crate::config::{Config, SignupMode};
+use crate::http::FieldError;
+
+/// What values a setting takes.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum Kind {
+    Bool,
+    Int { min: i64, max: i64 },
+    Choice { options: &'static [&'static str] },
+}
+
+pub struct Setting {
+    pub key: &'static str,
+    pub kind: Kind,
+    pub default: fn(&Config) -> Value,
+    pub description: &'static str,
+}
+
+pub const SIGNUP_MODE: &str = "signup.mode";
+pub const INVITATION_EXPIRY_DAYS: &str = "invitations.expiryDays";
+pub const REMINDERS_ENABLED: &str = "notifications.reminders.enabled";
+
+/// Every setting an admin can change. Features add theirs here.
+pub const REGISTRY: &[Setting] = &[
+    Setting {
+        key: SIGNUP_MODE,
+        kind: Kind::Choice {
+            options: &["join-default", "new-workspace", "invite-only"],
+        },
+        default: |c| json!(signup_mode_str(c.auth.signup_mode)),
+        description: "Who may create an account without an invitation: everyone joins this org (join-default), each sign-up gets a workspace of its own (new-workspace), or nobody (invite-only). Read from the default org for open sign-ups; overrides auth.signup_mode.",
+    },
+    Setting {
+        key: INVITATION_EXPIRY_DAYS,
+        kind: Kind::Int { min: 1, max: 90 },
+        default: |_| json!(7),
+        description: "Days an invitation link works when the inviter does not choose.",
+    },
+    Setting {
+        key: REMINDERS_ENABLED,
+        kind: Kind::Bool,
+        default: |_| json!(true),
+        description: "Automatic reminders (sessions, daily logs) for everyone in the org. Off: no reminder is sent; other notifications still are.",
+    },
+];
+
+fn signup_mode_str(m: SignupMode) -> &'static str {
+    match m {
+        SignupMode::JoinDefault => "join-default",
+        SignupMode::NewWorkspace => "new-workspace",
+        SignupMode::InviteOnly => "invite-only",
+    }
+}
+
+pub fn find(key: &str) -> Option<&'static Setting> {
+    REGISTRY.iter().find(|s| s.key == key)
+}
+
+/// Why `value` does not fit `kind`, if it does not.
+fn problem(kind: Kind, value: &Value) -> Option<String> {
+    match (kind, value) {
+        (Kind::Bool, Value::Bool(_)) => None,
+        (Kind::Bool, _) => Some("must be true or false".into()),
+        (Kind::Int { min, max }, Value::Number(n))
+            if n.as_i64().is_some_and(|i| (min..=max).contains(&i)) =>
+        {
+            None
+        }
+        (Kind::Int { min, max }, _) => Some(format!("must be a whole number from {min} to {max}")),
+        (Kind::Choice { options }, Value::String(s)) if options.contains(&s.as_str()) => None,
+        (Kind::Choice { options }, _) => Some(format!("must be one of: {}", options.join(", "))),
+    }
+}
+
+/// Checks a flat `{key: value}` patch; `null` means "back to the default".
+pub fn validate(patch: &serde_json::Map<String, Value>, errors: &mut Vec<FieldError>) {
+    for (key, value) in patch {
+        match find(key) {
+            None => errors.push(FieldError::new(key.as_str(), "is not a known setting")),
+            Some(_) if value.is_null() => {}
+            Some(s) => {
+                if let Some(p) = problem(s.kind, value) {
+                    errors.push(FieldError::new(key.as_str(), p));
+                }
+            }
+        }
+    }
+}
+
+/// Every setting of an org, defaults filled in.
+pub fn all(
+    conn: &Connection,
+    config: &Config,
+    org_id: &str,
+) -> rusqlite::Result<BTreeMap<String, Value>> {
+    let mut out: BTreeMap<String, Value> = REGISTRY
+        .iter()
+        .map(|s| (s.key.to_string(), (s.default)(config)))
+        .collect();
+    let mut st = conn.prepare_cached("SELECT key, value FROM org_settings WHERE org_id = ?1")?;
+    let rows = st.query_map([org_id], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })?;
+    for row in rows {
+        let (k, v) = row?;
+        // Values of a setting that was since removed from the registry are ignored.
+        if let (Some(s), Ok(v)) = (find(&k), serde_json::from_str::<Value>(&v))
+            && problem(s.kind, &v).is_none()
+        {
+            out.insert(k, v);
+        }
+    }
+    Ok(out)
+}
+
+/// One setting's value for an org (its default when unset).
+pub fn get(conn: &Connection, config: &Config, org_id: &str, key: &str) -> rusqlite::Result<Value> {
+    let Some(s) = find(key) else {
+        return Ok(Value::Null);
+    };
+    let stored: Option<String> = rusqlite::OptionalExtension::optional(
+        conn.prepare_cached("SELECT value FROM org_settings WHERE org_id = ?1 AND key = ?2")?
+            .query_row(params![org_id, key], |r| r.get(0)),
+    )?;
+    Ok(stored
+        .and_then(|v| serde_json::from_str::<Value>(&v).ok())
+        .filter(|v| problem(s.kind, v).is_none())
+        .unwrap_or_else(|| (s.default)(config)))
+}
+
+/// The org's effective sign-up mode.
+pub fn signup_mode(
+    conn: &Connection,
+    config: &Config,
+    org_id: &str,
+) -> rusqlite::Result<SignupMode> {
+    Ok(match get(conn, config, org_id, SIGNUP_MODE)?.as_str() {
+        Some("new-workspace") => SignupMode::NewWorkspace,
+        Some("invite-only") => SignupMode::InviteOnly,
+        Some("join-default") => SignupMode::JoinDefault,
+        _ => config.auth.signup_mode,
+    })
+}
+
+/// The org's invitation lifetime in days.
+pub fn invitation_expiry_days(
+    conn: &Connection,
+    config: &Config,
+    org_id: &str,
+) -> rusqlite::Result<i64> {
+    Ok(get(conn, config, org_id, INVITATION_EXPIRY_DAYS)?
+        .as_i64()
+        .unwrap_or(7))
+}
+
+/// Applies a validated patch, auditing each key whose value changes.
+pub fn apply(
+    tx: &Connection,
+    config: &Config,
+    org_id: &str,
+    actor_id: &str,
+    ip: Option<&str>,
+    patch: &serde_json::Map<String, Value>,
+) -> rusqlite::Result<()> {
+    let now = clock::now();
+    for (key, value) in patch {
+        let Some(s) = find(key) else { continue };
+        let before = get(tx, config, org_id, key)?;
+        let after = if value.is_null() {
+            (s.default)(config)
+        } else {
+            value.clone()
+        };
+        if value.is_null() {
+            tx.prepare_cached("DELETE FROM org_settings WHERE org_id = ?1 AND key = ?2")?
+                .execute(params![org_id, key])?;
+        } else {
+            tx.prepare_cached(
+                "INSERT INTO org_settings (org_id, key, value, updated_at, updated_by) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (org_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+            )?
+            .execute(params![org_id, key, value.to_string(), now, actor_id])?;
+        }
+        if before != after {
+            audit::record(
+                tx,
+                Event::new("settings.change", "settings")
+                    .org(org_id)
+                    .actor(actor_id)
+                    .entity_id(key)
+                    .before(json!({ key.as_str(): before }))
+                    .after(json!({ key.as_str(): after }))
+                    .ip(ip),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_checked_against_their_kind() {
+        let patch = json!({
+            "signup.mode": "invite-only",
+            "invitations.expiryDays": 0,
+            "notifications.reminders.enabled": "yes",
+            "no.such": 1,
+        });
+        let mut errors = Vec::new();
+        validate(patch.as_object().unwrap(), &mut errors);
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "invitations.expiryDays",
+                "no.such",
+                "notifications.reminders.enabled"
+            ]
+        );
+        let mut errors = Vec::new();
+        validate(
+            json!({"signup.mode": null, "invitations.expiryDays": 30})
+                .as_object()
+                .unwrap(),
+            &mut errors,
+        );
+        assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn defaults_come_from_config_and_changes_are_audited() {
+        let mut c = Connection::open_in_memory().unwrap();
+        crate::db::migrate::run(&mut c).unwrap();
+        let org = crate::orgs::store::ensure_default(&c).unwrap();
+        let mut config = Config::default();
+        config.auth.signup_mode = SignupMode::NewWorkspace;
+        assert_eq!(
+            signup_mode(&c, &config, &org).unwrap(),
+            SignupMode::NewWorkspace
+        );
+        let patch = json!({"signup.mode": "invite-only"});
+        apply(&c, &config, &org, "actor", None, patch.as_object().unwrap()).unwrap();
+        apply(&c, &config, &org, "actor", None, patch.as_object().unwrap()).unwrap();
+        assert_eq!(
+            signup_mode(&c, &config, &org).unwrap(),
+            SignupMode::InviteOnly
+        );
+        let audited: i64 = c
+            .query_row(
+                "SELECT count(*) FROM audit_log WHERE action = 'settings.change'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(audited, 1, "an unchanged value is not a change");
+        apply(
+            &c,
+            &config,
+            &org,
+            "actor",
+            None,
+            json!({"signup.mode": null}).as_object().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            all(&c, &config, &org).unwrap()["signup.mode"],
+            "new-workspace"
+        );
+    }
+}

@@ -1,0 +1,241 @@
+//! `GET /users`, `GET /users/{id}`, `PATCH /users/{id}`: the org's people, for admins and
+//! staff (the superadmin sees every org). Nobody grants a role above their own or changes
+//! someone ranked above them, and an org always keeps an active admin.
+
+use axum::extract::State;
+use rusqlite::{Connection, params};
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::model::{Role, User};
+use super::store::{self, COLUMNS, user_from};
+use crate::app::AppState;
+use crate::audit::{self, Event};
+use crate::auth::policy::{Perm, allow};
+use crate::auth::{CurrentUser, sessions};
+use crate::clock;
+use crate::db::filter::{Filter, contains_pattern, text};
+use crate::http::{
+    ApiError, ApiResult, ClientInfo, Data, ErrorCode, FieldError, Page, Paged, Patch, ValidJson,
+    ValidPath, Validate, ok,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(allow(Perm::UsersView, routes!(list)))
+        .routes(allow(Perm::UsersView, routes!(get_one)))
+        .routes(allow(Perm::UsersManage, routes!(update)))
+}
+
+const STATUSES: [&str; 3] = ["active", "suspended", "deactivated"];
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UserFilters {
+    pub role: Option<Role>,
+    /// `active`, `suspended` or `deactivated`.
+    pub status: Option<String>,
+    pub department_id: Option<String>,
+    /// Part of the name or e-mail address.
+    pub search: Option<String>,
+}
+
+impl Validate for UserFilters {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        if self
+            .status
+            .as_deref()
+            .is_some_and(|s| !STATUSES.contains(&s))
+        {
+            errors.push(FieldError::new(
+                "status",
+                "must be active, suspended or deactivated",
+            ));
+        }
+    }
+}
+
+/// People of the caller's org (every org for the superadmin), privacy settings applied.
+#[utoipa::path(get, path = "/users", tag = "users", params(UserFilters),
+    responses((status = 200, body = [User]), (status = 403)), security(("bearer" = [])))]
+async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    q: Paged<UserFilters>,
+) -> ApiResult<Page<User>> {
+    let order = q.page.order_by(
+        &[
+            ("createdAt", "created_at"),
+            ("email", "email"),
+            ("lastName", "last_name"),
+            ("firstName", "first_name"),
+            ("role", "role"),
+        ],
+        "created_at DESC, id DESC",
+    )?;
+    let f = q.filters;
+    let mut w = Filter::new();
+    w.and("deleted_at IS NULL", [])
+        .and_some("org_id = ?", user.org_filter().map(str::to_string))
+        .and_some("role = ?", f.role.map(|r| r.as_str().to_string()))
+        .and_some("status = ?", f.status)
+        .and_some("department_id = ?", f.department_id);
+    if let Some(s) = f
+        .search
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty())
+    {
+        let p = contains_pattern(&s);
+        w.and(
+            "email LIKE ? ESCAPE '\\' OR lower(first_name || ' ' || last_name) LIKE ? ESCAPE '\\'",
+            [text(p.clone()), text(p)],
+        );
+    }
+    let page = q.page.clone();
+    let (items, total) = state
+        .db
+        .read(move |c| {
+            w.page(c, COLUMNS, "users", &order, &page, user_from)
+                .map_err(ApiError::from)
+        })
+        .await?;
+    let items = items
+        .into_iter()
+        .map(|u| u.seen_by(&user.id, user.role))
+        .collect();
+    Ok(Page::new(items, total, &q.page))
+}
+
+/// The user if the caller's scope reaches them (404 otherwise: other orgs' ids are not revealed).
+fn in_scope(conn: &Connection, user: &CurrentUser, id: &str) -> Result<User, ApiError> {
+    store::get(conn, id)?
+        .filter(|u| user.org_filter().is_none_or(|org| org == u.org_id))
+        .ok_or_else(ApiError::not_found)
+}
+
+/// One person of the caller's org.
+#[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = String, Path)),
+    responses((status = 200, body = User), (status = 403), (status = 404)), security(("bearer" = [])))]
+async fn get_one(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ValidPath(id): ValidPath<String>,
+) -> ApiResult<Data<User>> {
+    let (viewer, role) = (user.id.clone(), user.role);
+    let u = state.db.read(move |c| in_scope(c, &user, &id)).await?;
+    Ok(ok(u.seen_by(&viewer, role)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UserPatch {
+    pub role: Option<Role>,
+    /// `active`, `suspended` or `deactivated`; anything but active signs the user out.
+    pub status: Option<String>,
+    /// `null` takes the user out of their department.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub department_id: Patch<String>,
+}
+
+impl Validate for UserPatch {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        if self
+            .status
+            .as_deref()
+            .is_some_and(|s| !STATUSES.contains(&s))
+        {
+            errors.push(FieldError::new(
+                "status",
+                "must be active, suspended or deactivated",
+            ));
+        }
+    }
+}
+
+fn forbidden(msg: &'static str) -> ApiError {
+    ApiError::new(ErrorCode::Forbidden, msg)
+}
+
+/// Changes a person's role, status or department; each change is audited.
+#[utoipa::path(patch, path = "/users/{id}", tag = "users", params(("id" = String, Path)), request_body = UserPatch,
+    responses((status = 200, body = User), (status = 400), (status = 403), (status = 404), (status = 409)), security(("bearer" = [])))]
+async fn update(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    client: ClientInfo,
+    ValidPath(id): ValidPath<String>,
+    ValidJson(p): ValidJson<UserPatch>,
+) -> ApiResult<Data<User>> {
+    let (viewer, viewer_role) = (user.id.clone(), user.role);
+    let u = state
+        .db
+        .write(move |tx| {
+            let target = in_scope(tx, &user, &id)?;
+            if target.role.rank() > user.role.rank() {
+                return Err(forbidden("You cannot change someone whose role is above your own"));
+            }
+            if p.role.is_some_and(|r| !user.role.can_grant(r)) {
+                return Err(forbidden("You cannot grant a role above your own"));
+            }
+            let role = p.role.unwrap_or(target.role);
+            let status = p.status.clone().unwrap_or(target.status.clone());
+            if target.role == Role::Admin
+                && target.status == "active"
+                && (role != Role::Admin || status != "active")
+                && other_active_admins(tx, &target.org_id, &target.id)? == 0
+            {
+                return Err(ApiError::new(
+                    ErrorCode::Conflict,
+                    "An organization needs an active admin: make someone else admin first",
+                ));
+            }
+            if let Some(d) = p.department_id.as_set()
+                && !crate::orgs::departments::exists(tx, &target.org_id, d)?
+            {
+                return Err(ApiError::field("departmentId", "is not a department of this organization"));
+            }
+            let department = p.department_id.clone().apply(target.department_id.clone());
+            tx.prepare_cached("UPDATE users SET role = ?2, status = ?3, department_id = ?4, updated_at = ?5 WHERE id = ?1")?
+                .execute(params![target.id, role.as_str(), status, department, clock::now()])?;
+            let ip = client.ip.as_deref();
+            let event = |action: &'static str, field: &str, before: serde_json::Value, after: serde_json::Value| {
+                audit::record(
+                    tx,
+                    Event::new(action, "user")
+                        .org(&target.org_id)
+                        .actor(&user.id)
+                        .user(&target.id)
+                        .entity_id(&target.id)
+                        .before(json!({ field: before }))
+                        .after(json!({ field: after }))
+                        .ip(ip),
+                )
+            };
+            if role != target.role {
+                event("user.role_change", "role", json!(target.role), json!(role))?;
+            }
+            if status != target.status {
+                event("user.status_change", "status", json!(target.status), json!(status))?;
+                if status != "active" {
+                    sessions::revoke_all(tx, &target.id, "account suspended or deactivated")?;
+                }
+            }
+            if department != target.department_id {
+                event("user.department_change", "departmentId", json!(target.department_id), json!(department))?;
+            }
+            store::get(tx, &target.id)?.ok_or_else(ApiError::not_found)
+        })
+        .await?;
+    Ok(ok(u.seen_by(&viewer, viewer_role)))
+}
+
+fn other_active_admins(conn: &Connection, org_id: &str, except: &str) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "SELECT count(*) FROM users WHERE org_id = ?1 AND id <> ?2 AND role = 'admin' AND status = 'active' AND deleted_at IS NULL",
+    )?
+    .query_row(params![org_id, except], |r| r.get(0))
+}
