@@ -20,6 +20,7 @@ use tower_http::timeout::TimeoutLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::auth::google::GoogleVerifier;
 use crate::auth::policy::{self, Gate, RoutePolicy};
 use crate::auth::tokens::AccessTokens;
 use crate::config::{Config, Secrets};
@@ -45,6 +46,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Signs and checks access tokens.
     pub tokens: Arc<AccessTokens>,
+    /// Checks Google ID tokens (keeps Google's keys cached).
+    pub google: Arc<GoogleVerifier>,
     /// Per-IP limit on `/api/v1/auth/*`.
     pub auth_limiter: Arc<RateLimiter>,
     /// The OpenAPI document, serialized once when the router is built.
@@ -85,6 +88,7 @@ impl App {
         housekeeping::register(&mut handlers, &db);
         notify::register(&mut handlers, &mailer);
         let worker = Worker::new(db.clone(), Arc::new(handlers), config.jobs.clone());
+        let config_google = config.auth.google.clone();
         let state = AppState {
             db: db.clone(),
             secrets: Arc::new(secrets.clone()),
@@ -94,6 +98,7 @@ impl App {
             recurring: recurring.clone(),
             metrics: health::metrics_handle()?,
             tokens: Arc::new(tokens),
+            google: Arc::new(GoogleVerifier::new(&config_google)?),
             auth_limiter,
             openapi: Arc::new(OnceLock::new()),
         };
@@ -231,6 +236,7 @@ fn documented_routes(
         .merge(crate::auth::api::router())
         .merge(crate::auth::signup::router())
         .merge(crate::auth::login::router())
+        .merge(crate::auth::google::router())
         .merge(crate::auth::recovery::router())
         .merge(crate::auth::mfa::router())
         .merge(crate::users::api::router())

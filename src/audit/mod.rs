@@ -35,6 +35,15 @@ impl<'a> Event<'a> {
             ..Default::default()
         }
     }
+    /// Something a user did to their own account (password, MFA, sign-out).
+    pub fn own_account(action: &'a str, org_id: &'a str, user_id: &'a str) -> Self {
+        Event::new(action, "user")
+            .org(org_id)
+            .actor(user_id)
+            .user(user_id)
+            .entity_id(user_id)
+    }
+
     pub fn org(mut self, org_id: &'a str) -> Self {
         self.org_id = Some(org_id);
         self

@@ -150,11 +150,7 @@ async fn logout(
             }
             audit::record(
                 tx,
-                Event::new("auth.logout", "user")
-                    .org(&user.org_id)
-                    .actor(&user.id)
-                    .user(&user.id)
-                    .entity_id(&user.id)
+                Event::own_account("auth.logout", &user.org_id, &user.id)
                     .after(json!({ "allDevices": all }))
                     .ip(client.ip.as_deref()),
             )?;

@@ -17,10 +17,11 @@ use crate::auth::policy::{Perm, allow};
 use super::tokens::hash_token;
 use super::{CurrentUser, crypto, password};
 use crate::app::AppState;
+use crate::audit::{self, Event};
 use crate::clock;
 use crate::config::secrets::Key;
 use crate::http::{
-    ApiError, ApiResult, ErrorCode, FieldError, ValidJson, Validate, no_content, ok,
+    ApiError, ApiResult, ClientInfo, ErrorCode, FieldError, ValidJson, Validate, no_content, ok,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -193,6 +194,7 @@ pub struct RecoveryCodes {
 async fn enable(
     State(state): State<AppState>,
     user: CurrentUser,
+    client: ClientInfo,
     ValidJson(body): ValidJson<CodeBody>,
 ) -> ApiResult<impl IntoResponse> {
     let key = state.secrets.data_encryption.clone();
@@ -223,6 +225,11 @@ async fn enable(
             .execute(params![user.id, clock::now(), step])?;
             tx.prepare_cached("DELETE FROM mfa_recovery_codes WHERE user_id = ?1")?
                 .execute([&user.id])?;
+            audit::record(
+                tx,
+                Event::own_account("auth.mfa_enable", &user.org_id, &user.id)
+                    .ip(client.ip.as_deref()),
+            )?;
             let mut codes = Vec::with_capacity(RECOVERY_CODES);
             const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
             for _ in 0..RECOVERY_CODES {
@@ -268,6 +275,7 @@ impl Validate for DisableBody {
 async fn disable(
     State(state): State<AppState>,
     user: CurrentUser,
+    client: ClientInfo,
     ValidJson(body): ValidJson<DisableBody>,
 ) -> ApiResult<StatusCode> {
     let id = user.id.clone();
@@ -295,6 +303,7 @@ async fn disable(
             tx.prepare_cached("UPDATE users SET mfa_secret = NULL, mfa_enabled_at = NULL, mfa_last_step = NULL WHERE id = ?1")?
                 .execute([&user.id])?;
             tx.prepare_cached("DELETE FROM mfa_recovery_codes WHERE user_id = ?1")?.execute([&user.id])?;
+            audit::record(tx, Event::own_account("auth.mfa_disable", &user.org_id, &user.id).ip(client.ip.as_deref()))?;
             Ok(())
         })
         .await?;

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod crypto;
 pub mod current;
+pub mod google;
 pub mod login;
 pub mod mfa;
 pub mod one_time;

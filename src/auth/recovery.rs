@@ -16,9 +16,11 @@ use crate::auth::policy::{Perm, allow};
 use super::one_time::{self, Consumed, Purpose};
 use super::{CurrentUser, password, password_rules, sessions};
 use crate::app::AppState;
+use crate::audit::{self, Event};
 use crate::clock;
 use crate::http::{
-    ApiError, ApiResult, ErrorCode, FieldError, ValidJson, Validate, accepted, no_content,
+    ApiError, ApiResult, ClientInfo, ErrorCode, FieldError, ValidJson, Validate, accepted,
+    no_content,
 };
 use crate::notify::{emails, queue_email};
 use crate::users::model::normalize_email;
@@ -64,6 +66,8 @@ async fn verify_email(
             Consumed::Ok(user_id) => {
                 tx.prepare_cached("UPDATE users SET email_verified_at = coalesce(email_verified_at, ?2), updated_at = ?2 WHERE id = ?1")?
                     .execute(params![user_id, clock::now()])?;
+                let org_id: String = tx.query_row("SELECT org_id FROM users WHERE id = ?1", [&user_id], |r| r.get(0))?;
+                audit::record(tx, Event::own_account("auth.email_verify", &org_id, &user_id))?;
                 Ok(())
             }
             other => Err(spent_token_error(other)),
@@ -168,6 +172,7 @@ impl Validate for ResetBody {
     responses((status = 204), (status = 400), (status = 410)))]
 async fn reset_password(
     State(state): State<AppState>,
+    client: ClientInfo,
     ValidJson(body): ValidJson<ResetBody>,
 ) -> ApiResult<StatusCode> {
     let hash = password::hash_async(body.password.clone()).await?;
@@ -187,6 +192,15 @@ async fn reset_password(
             }
             set_password(tx, &user_id, &hash)?;
             sessions::revoke_all(tx, &user_id, "password reset")?;
+            let org_id: String =
+                tx.query_row("SELECT org_id FROM users WHERE id = ?1", [&user_id], |r| {
+                    r.get(0)
+                })?;
+            audit::record(
+                tx,
+                Event::own_account("auth.password_reset", &org_id, &user_id)
+                    .ip(client.ip.as_deref()),
+            )?;
             Ok(())
         })
         .await?;
@@ -222,6 +236,7 @@ impl Validate for ChangeBody {
 async fn change_password(
     State(state): State<AppState>,
     user: CurrentUser,
+    client: ClientInfo,
     ValidJson(body): ValidJson<ChangeBody>,
 ) -> ApiResult<StatusCode> {
     let id = user.id.clone();
@@ -252,6 +267,7 @@ async fn change_password(
             set_password(tx, &user.id, &hash)?;
             tx.prepare_cached("UPDATE auth_sessions SET revoked_at = ?3, revoked_why = 'password changed' WHERE user_id = ?1 AND id <> ?2 AND revoked_at IS NULL")?
                 .execute(params![user.id, user.session_id, clock::now()])?;
+            audit::record(tx, Event::own_account("auth.password_change", &user.org_id, &user.id).ip(client.ip.as_deref()))?;
             Ok::<_, ApiError>(())
         })
         .await?;

@@ -116,6 +116,33 @@ pub struct AuthConfig {
     #[serde(with = "serde_duration")]
     pub refresh_token_ttl: Duration,
     pub signup_mode: SignupMode,
+    pub google: GoogleConfig,
+}
+
+/// Google sign-in: ID tokens are checked against Google's published keys.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GoogleConfig {
+    /// OAuth client ids of the apps (web, iOS, Android) whose tokens are accepted; empty turns
+    /// Google sign-in off.
+    pub client_ids: Vec<String>,
+    /// Where the signing keys (JWKS) are published.
+    pub jwks_url: String,
+    /// Accepted `iss` values.
+    pub issuers: Vec<String>,
+}
+
+impl Default for GoogleConfig {
+    fn default() -> Self {
+        GoogleConfig {
+            client_ids: Vec::new(),
+            jwks_url: "https://www.googleapis.com/oauth2/v3/certs".into(),
+            issuers: vec![
+                "https://accounts.google.com".into(),
+                "accounts.google.com".into(),
+            ],
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -248,6 +275,7 @@ impl Default for AuthConfig {
             access_token_ttl: Duration::from_secs(15 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 86_400),
             signup_mode: SignupMode::JoinDefault,
+            google: GoogleConfig::default(),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod fixtures;
 mod support;
 
 mod cli;
@@ -14,3 +15,4 @@ mod openapi;
 mod ops;
 mod outbox;
 mod packaging;
+mod policy;

@@ -1,0 +1,252 @@
+//! The policy table, proven through the router: every documented route × every role gets
+//! the outcome the table says, and no org can reach another org's rows.
+
+use std::collections::HashMap;
+
+use haven::auth::policy::{self, PERMISSION_EXTENSION, Perm};
+use haven::users::model::Role;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::fixtures::{Person, TestUser, new_session, org};
+use crate::support::{TestServer, json};
+
+/// Every operation of the served document: (method, path, permission).
+async fn operations(s: &TestServer) -> Vec<(Method, String, Perm)> {
+    let (_, doc) = json(s.get("/api/v1/openapi.json").await).await;
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        // The test server's own scaffolding routes are not part of Haven.
+        if path.starts_with("/api/v1/test/") {
+            continue;
+        }
+        for (method, op) in item.as_object().unwrap() {
+            let perm = op[PERMISSION_EXTENSION]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path} has no {PERMISSION_EXTENSION}"));
+            let perm: Perm = perm
+                .parse()
+                .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+            ops.push((
+                Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
+                path.clone(),
+                perm,
+            ));
+        }
+    }
+    assert!(
+        ops.len() > 40,
+        "the document lists the API ({} operations)",
+        ops.len()
+    );
+    ops
+}
+
+/// A concrete URL for a documented path: path parameters become a random id.
+fn concrete(path: &str) -> String {
+    let mut out = String::new();
+    let mut rest = path;
+    while let Some(i) = rest.find('{') {
+        out.push_str(&rest[..i]);
+        let j = rest[i..].find('}').unwrap() + i;
+        out.push_str(&uuid::Uuid::now_v7().to_string());
+        rest = &rest[j + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn gate_refused(status: u16, body: &Value) -> bool {
+    status == 403 && body["error"]["message"] == "Your role does not allow this"
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_answers_every_role_as_the_policy_table_says() {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000_000).await;
+    let org_a = org(&s, "Policy org").await;
+    let mut people: Vec<Person> = Vec::new();
+    for role in Role::ALL {
+        let b = TestUser::new(role);
+        // The superadmin lives in the default org, like the one the CLI creates.
+        let b = if role == Role::Superadmin {
+            b
+        } else {
+            b.in_org(&org_a)
+        };
+        people.push(b.create(&s).await);
+    }
+    let ops = operations(&s).await;
+    let mut checked = 0;
+    for (method, path, perm) in &ops {
+        let url = concrete(path);
+        let send = |token: Option<String>| {
+            let mut r = s
+                .req(method.clone(), &url)
+                .header("content-type", "application/json")
+                .body("{}");
+            if let Some(t) = token {
+                r = r.bearer_auth(t);
+            }
+            async move { json(r.send().await.unwrap()).await }
+        };
+        let (status, body) = send(None).await;
+        if *perm == Perm::Public {
+            assert_ne!(
+                status, 401,
+                "{method} {path} is public but answered 401: {body}"
+            );
+            assert!(!gate_refused(status, &body), "{method} {path}: {body}");
+        } else {
+            assert_eq!(status, 401, "{method} {path} without a token: {body}");
+        }
+        for p in &people {
+            // A fresh session per call: some routes (logout) end the session they are called with.
+            let (token, _) = new_session(&s, &p.id).await;
+            let (status, body) = send(Some(token)).await;
+            let allowed = *perm == Perm::Public || policy::scope(p.role, *perm).is_some();
+            if allowed {
+                assert_ne!(status, 401, "{method} {path} as {}: {body}", p.role);
+                assert!(
+                    !gate_refused(status, &body),
+                    "{method} {path} as {} was refused: {body}",
+                    p.role
+                );
+            } else {
+                assert!(
+                    gate_refused(status, &body),
+                    "{method} {path} as {} must be refused, got {status}: {body}",
+                    p.role
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, ops.len() * Role::ALL.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orgs_never_reach_each_others_rows() {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000_000).await;
+    let (a_org, b_org) = (org(&s, "Alpha").await, org(&s, "Beta").await);
+    let a_admin = TestUser::admin().in_org(&a_org).create(&s).await;
+    let a_member = TestUser::member().in_org(&a_org).create(&s).await;
+    let b_callers = [
+        TestUser::admin().in_org(&b_org).create(&s).await,
+        TestUser::new(Role::Team).in_org(&b_org).create(&s).await,
+        TestUser::member().in_org(&b_org).create(&s).await,
+    ];
+    // A's rows of every kind a by-id route can name.
+    let (_, dep) = a_admin
+        .send(
+            &s,
+            Method::POST,
+            "/departments",
+            json!({"name": "Alpha only"}),
+        )
+        .await;
+    let dep_id = dep["data"]["id"].as_str().unwrap().to_string();
+    let (st, inv) = a_admin
+        .send(
+            &s,
+            Method::POST,
+            "/invitations",
+            json!({"email": "alpha-invitee@haven.test", "role": "member"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{inv}");
+    let inv_id = inv["data"]["id"].as_str().unwrap().to_string();
+    a_admin
+        .send(
+            &s,
+            Method::PATCH,
+            &format!("/users/{}", a_member.id),
+            json!({"departmentId": dep_id}),
+        )
+        .await;
+
+    // Every by-id route, with A's id of the right kind and a body that passes validation.
+    let fixtures: HashMap<&str, (String, Value)> = HashMap::from([
+        (
+            "/api/v1/users/{id}",
+            (a_member.id.clone(), json!({"role": "team"})),
+        ),
+        (
+            "/api/v1/departments/{id}",
+            (dep_id.clone(), json!({"name": "hijacked"})),
+        ),
+        ("/api/v1/invitations/{id}", (inv_id.clone(), json!({}))),
+        (
+            "/api/v1/auth/sessions/{id}",
+            (a_member.session_id.clone(), json!({})),
+        ),
+    ]);
+    let ops = operations(&s).await;
+    let by_id: Vec<_> = ops.iter().filter(|(_, p, _)| p.contains('{')).collect();
+    assert!(!by_id.is_empty());
+    for (method, path, _) in &by_id {
+        let (id, body) = fixtures.get(path.as_str()).unwrap_or_else(|| {
+            panic!("{method} {path} is a by-id route without a tenant-isolation fixture: add one")
+        });
+        let url = path.replace("/api/v1", "").replace("{id}", id);
+        for caller in &b_callers {
+            let (status, answer) = caller.send(&s, method.clone(), &url, body.clone()).await;
+            let has_perm = policy::scope(caller.role, perm_of(&ops, method, path)).is_some();
+            if has_perm {
+                assert_eq!(
+                    status, 404,
+                    "{method} {url} as B's {}: {answer}",
+                    caller.role
+                );
+            } else {
+                assert!(
+                    status == 403 || status == 404,
+                    "{method} {url} as B's {}: {status} {answer}",
+                    caller.role
+                );
+            }
+        }
+    }
+    // Nothing of A's changed.
+    let (_, u) = a_admin.get(&s, &format!("/users/{}", a_member.id)).await;
+    assert_eq!(u["data"]["role"], "member");
+    assert_eq!(u["data"]["departmentId"], dep_id.as_str());
+    let (_, d) = a_admin.get(&s, "/departments").await;
+    assert_eq!(d["data"][0]["name"], "Alpha only");
+    let (_, i) = a_admin.get(&s, "/invitations").await;
+    assert_eq!(i["data"][0]["status"], "pending");
+    let (st, _) = a_member.get(&s, "/auth/me").await;
+    assert_eq!(st, 200, "A's member is still signed in");
+
+    // No list shows any of A's ids.
+    let a_ids = [
+        &a_org,
+        &a_admin.id,
+        &a_member.id,
+        &dep_id,
+        &inv_id,
+        &a_member.session_id,
+    ];
+    for (method, path, _) in ops
+        .iter()
+        .filter(|(m, p, _)| *m == Method::GET && !p.contains('{'))
+    {
+        for caller in &b_callers {
+            let (status, body) = caller.get(&s, &path.replace("/api/v1", "")).await;
+            let text = body.to_string();
+            for id in a_ids {
+                assert!(
+                    !text.contains(id.as_str()),
+                    "{method} {path} as B's {} ({status}) shows A's {id}: {text}",
+                    caller.role
+                );
+            }
+        }
+    }
+}
+
+fn perm_of(ops: &[(Method, String, Perm)], method: &Method, path: &str) -> Perm {
+    ops.iter()
+        .find(|(m, p, _)| m == method && p == path)
+        .map(|(_, _, p)| *p)
+        .unwrap()
+}
