@@ -136,10 +136,11 @@ impl GoogleVerifier {
         let mut cache = self.cache.lock().await;
         let now = Instant::now();
         if let Some(c) = cache.as_ref() {
-            let may_refetch = now.duration_since(c.fetched) >= REFETCH_AT_MOST_EVERY;
+            let fresh = now < c.fresh_until;
             match c.keys.get(kid) {
-                Some(k) if now < c.fresh_until => return Ok(k.clone()),
-                None if !may_refetch => {
+                Some(k) if fresh => return Ok(k.clone()),
+                // Fresh keys but an unknown kid: refetch (Google may have rotated), not too often.
+                None if fresh && now.duration_since(c.fetched) < REFETCH_AT_MOST_EVERY => {
                     return Err(GoogleError::Invalid("its signing key is unknown".into()));
                 }
                 _ => {}

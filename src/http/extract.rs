@@ -94,9 +94,15 @@ pub fn parse_json<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, Api
     }
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::field("body", format!("malformed JSON: {e}")))?;
-    let t: T = deserialize_collecting(value)?;
-    let mut errors = Vec::new();
-    t.validate(&mut errors);
+    let (t, mut errors) = deserialize_collecting::<T>(value);
+    let Some(t) = t else {
+        return Err(ApiError::validation(errors));
+    };
+    // Field rules still run on what remains, so one answer names every field.
+    let mut more = Vec::new();
+    t.validate(&mut more);
+    more.retain(|f| !errors.iter().any(|e| e.field == f.field));
+    errors.extend(more);
     if errors.is_empty() {
         Ok(t)
     } else {
@@ -105,13 +111,13 @@ pub fn parse_json<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, Api
 }
 
 /// Deserializes, and on failure keeps going (dropping each offending field) to name as many
-/// bad fields as serde can find in one answer.
-fn deserialize_collecting<T: DeserializeOwned>(mut value: Value) -> Result<T, ApiError> {
+/// bad fields as serde can find in one answer. Returns what deserialized once the bad fields
+/// were dropped (if anything did) and the errors.
+fn deserialize_collecting<T: DeserializeOwned>(mut value: Value) -> (Option<T>, Vec<FieldError>) {
     let mut errors: Vec<FieldError> = Vec::new();
     for _ in 0..64 {
         match serde_path_to_error::deserialize::<_, T>(&value) {
-            Ok(t) if errors.is_empty() => return Ok(t),
-            Ok(_) => break,
+            Ok(t) => return (Some(t), errors),
             Err(e) => {
                 let segments: Vec<String> = e.path().iter().map(segment_key).collect();
                 let msg = e.inner().to_string();
@@ -138,7 +144,7 @@ fn deserialize_collecting<T: DeserializeOwned>(mut value: Value) -> Result<T, Ap
             }
         }
     }
-    Err(ApiError::validation(errors))
+    (None, errors)
 }
 
 fn segment_key(s: &serde_path_to_error::Segment) -> String {
@@ -292,16 +298,18 @@ fn parse_query<T: DeserializeOwned + Validate>(
             .finish();
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(encoded.as_bytes()));
         match serde_path_to_error::deserialize::<_, T>(de) {
-            Ok(t) if errors.is_empty() => {
+            Ok(t) => {
+                // Field rules still run on what remains, so one answer names every field.
                 let mut v = Vec::new();
                 t.validate(&mut v);
-                return if v.is_empty() {
+                v.retain(|f| !errors.iter().any(|e| e.field == f.field));
+                errors.extend(v);
+                return if errors.is_empty() {
                     Ok(t)
                 } else {
-                    Err(ApiError::validation(v))
+                    Err(ApiError::validation(errors))
                 };
             }
-            Ok(_) => break,
             Err(e) => {
                 let msg = e.inner().to_string();
                 let path = e.path().to_string();
@@ -422,6 +430,17 @@ mod tests {
             ["email"]
         );
         assert!(parse_json::<Body>(br#"{"email": "a@b.c", "firstName": "A", "age": 30}"#).is_ok());
+    }
+
+    #[test]
+    fn type_errors_and_rule_errors_are_named_together() {
+        let f = fields(
+            parse_json::<Body>(br#"{"email": "nope", "age": "x", "firstName": "A"}"#).unwrap_err(),
+        );
+        assert!(
+            f.contains(&"age".into()) && f.contains(&"email".into()),
+            "{f:?}"
+        );
     }
 
     #[derive(Debug, Deserialize)]

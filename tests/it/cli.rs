@@ -284,3 +284,44 @@ fn a_database_with_data_is_backed_up_before_migrating() {
         1
     );
 }
+
+#[test]
+fn audit_verify_names_the_first_tampered_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    for i in 0..3 {
+        let email = format!("a{i}@example.org");
+        let o = haven(
+            &data,
+            &[
+                "user",
+                "create",
+                "--email",
+                &email,
+                "--password",
+                "Correct-Horse-Battery-9",
+                "--role",
+                "admin",
+            ],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let o = haven(&data, &["audit", "verify"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("intact: 3 entries"), "{}", text(&o));
+    // Someone edits the file behind Haven's back.
+    let c = rusqlite::Connection::open(data.join("haven.db")).unwrap();
+    c.execute_batch("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET after = '{\"role\":\"superadmin\"}' WHERE seq = 2;")
+        .unwrap();
+    let id: String = c
+        .query_row("SELECT id FROM audit_log WHERE seq = 2", [], |r| r.get(0))
+        .unwrap();
+    drop(c);
+    let o = haven(&data, &["audit", "verify"]);
+    assert!(!o.status.success());
+    let out = text(&o);
+    assert!(
+        out.contains("#2") && out.contains(&id) && out.contains("altered"),
+        "{out}"
+    );
+}

@@ -141,3 +141,37 @@ impl Person {
         crate::support::json(self.req(s, method, path).json(&body).send().await.unwrap()).await
     }
 }
+
+/// The `token=` of the newest e-mailed link to `to` (file transport), waiting for the worker.
+pub async fn mailed_token(s: &TestServer, to: &str) -> String {
+    let dir = s.dir.path().join("data/outbox");
+    for _ in 0..100 {
+        let mut found: Vec<(std::time::SystemTime, String)> = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                let raw = std::fs::read_to_string(e.path()).unwrap_or_default();
+                // Undo quoted-printable soft breaks and `=3D`.
+                let text = raw
+                    .replace("=\r\n", "")
+                    .replace("=\n", "")
+                    .replace("=3D", "=");
+                if text
+                    .to_lowercase()
+                    .contains(&format!("to: {}", to.to_lowercase()))
+                {
+                    found.push((e.metadata().unwrap().modified().unwrap(), text));
+                }
+            }
+        }
+        found.sort_by_key(|(t, _)| *t);
+        if let Some((_, text)) = found.last() {
+            let i = text.find("token=").expect("a link with a token") + 6;
+            return text[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no e-mail to {to}");
+}

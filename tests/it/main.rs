@@ -4,11 +4,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod fixtures;
+mod google;
 mod support;
 
 mod cli;
 mod contract;
 mod idempotency;
+mod identity;
 mod lifecycle;
 mod mail;
 mod openapi;

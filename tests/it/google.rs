@@ -1,0 +1,320 @@
+//! Google sign-in against a local server that publishes a JWKS, with RSA keys the test makes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use rsa::pkcs1::EncodeRsaPrivateKey;
+use rsa::traits::PublicKeyParts;
+use rsa::{RsaPrivateKey, rand_core::OsRng};
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+use crate::support::{TestServer, json};
+
+const CLIENT: &str = "haven-test-app.apps.googleusercontent.com";
+
+struct Key {
+    kid: String,
+    private: RsaPrivateKey,
+}
+
+impl Key {
+    fn new(kid: &str) -> Key {
+        Key {
+            kid: kid.into(),
+            private: RsaPrivateKey::new(&mut OsRng, 2048).unwrap(),
+        }
+    }
+    fn jwk(&self) -> Value {
+        let p = self.private.to_public_key();
+        json!({"kty": "RSA", "alg": "RS256", "use": "sig", "kid": self.kid,
+               "n": URL_SAFE_NO_PAD.encode(p.n().to_bytes_be()), "e": URL_SAFE_NO_PAD.encode(p.e().to_bytes_be())})
+    }
+    fn sign(&self, claims: &Value) -> String {
+        let der = self.private.to_pkcs1_der().unwrap();
+        let mut h = Header::new(Algorithm::RS256);
+        h.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&h, claims, &EncodingKey::from_rsa_der(der.as_bytes())).unwrap()
+    }
+}
+
+/// A JWKS endpoint whose keys and Cache-Control the test controls, counting fetches.
+struct Jwks {
+    url: String,
+    keys: Arc<Mutex<(Vec<Value>, u64)>>,
+    fetches: Arc<AtomicUsize>,
+}
+
+impl Jwks {
+    async fn start(keys: Vec<Value>, max_age: u64) -> Jwks {
+        let state = Arc::new(Mutex::new((keys, max_age)));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let (st, f) = (state.clone(), fetches.clone());
+        #[allow(clippy::disallowed_methods)]
+        let app = axum::Router::new().route(
+            "/oauth2/v3/certs",
+            axum::routing::get(move || {
+                let (st, f) = (st.clone(), f.clone());
+                async move {
+                    f.fetch_add(1, Ordering::SeqCst);
+                    let (keys, age) = st.lock().await.clone();
+                    let body = json!({ "keys": keys }).to_string();
+                    (
+                        [
+                            (header::CONTENT_TYPE, "application/json".to_string()),
+                            (header::CACHE_CONTROL, format!("public, max-age={age}")),
+                        ],
+                        body,
+                    )
+                        .into_response()
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/oauth2/v3/certs", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Jwks {
+            url,
+            keys: state,
+            fetches,
+        }
+    }
+}
+
+fn claims(sub: &str, email: &str) -> Value {
+    let now = jiff::Timestamp::now().as_second();
+    json!({"iss": "https://accounts.google.com", "aud": CLIENT, "sub": sub, "email": email, "email_verified": true,
+           "given_name": "Grace", "family_name": "Hopper", "iat": now, "exp": now + 600})
+}
+
+async fn server(jwks_url: &str) -> TestServer {
+    let url = jwks_url.to_string();
+    TestServer::with(move |c| {
+        c.auth.rate_limit_per_minute = 100_000;
+        c.auth.google.client_ids = vec![CLIENT.into()];
+        c.auth.google.jwks_url = url;
+    })
+    .await
+}
+
+async fn google_login(s: &TestServer, token: &str) -> (u16, Value) {
+    json(
+        s.post_json(
+            "/api/v1/auth/social-login",
+            json!({"provider": "google", "token": token}),
+        )
+        .await,
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_google_token_creates_then_signs_into_the_same_account_and_links_by_email() {
+    let key = Key::new("k1");
+    let jwks = Jwks::start(vec![key.jwk()], 300).await;
+    let s = server(&jwks.url).await;
+
+    let (st, first) = google_login(&s, &key.sign(&claims("g-100", "Grace@Example.org"))).await;
+    assert_eq!(st, 200, "{first}");
+    let user = &first["data"]["user"];
+    assert_eq!(user["email"], "grace@example.org");
+    assert_eq!(
+        (user["firstName"].as_str(), user["role"].as_str()),
+        (Some("Grace"), Some("member"))
+    );
+    assert_eq!(user["emailVerified"], true);
+    let (st, again) = json(
+        s.post_json(
+            "/api/v1/auth/google",
+            json!({"provider": "google", "token": key.sign(&claims("g-100", "grace@example.org"))}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(st, 200, "{again}");
+    assert_eq!(
+        again["data"]["user"]["id"], user["id"],
+        "the alias signs into the same account"
+    );
+    assert_eq!(
+        jwks.fetches.load(Ordering::SeqCst),
+        1,
+        "keys are cached per Cache-Control"
+    );
+
+    // An account made with a password is linked by its e-mail.
+    let (st, signed) = json(
+        s.post_json("/api/v1/auth/signup", json!({"email": "ada@example.org", "password": "Correct-Horse-Battery-9", "firstName": "Ada", "lastName": "L"}))
+            .await,
+    )
+    .await;
+    assert_eq!(st, 201, "{signed}");
+    let (st, linked) = google_login(&s, &key.sign(&claims("g-200", "ada@example.org"))).await;
+    assert_eq!(st, 200, "{linked}");
+    assert_eq!(linked["data"]["user"]["id"], signed["data"]["user"]["id"]);
+    // Once linked, another Google account with the same e-mail is refused.
+    let (st, _) = google_login(&s, &key.sign(&claims("g-999", "ada@example.org"))).await;
+    assert_eq!(st, 401);
+    let n: i64 = s
+        .state
+        .db
+        .read(|c| c.query_row("SELECT count(*) FROM audit_log WHERE action = 'auth.login' AND after LIKE '%google%'", [], |r| r.get(0)).map_err(haven::db::DbError::from))
+        .await
+        .unwrap();
+    assert_eq!(n, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_tokens_are_refused() {
+    let key = Key::new("k1");
+    let stranger = Key::new("k1");
+    let jwks = Jwks::start(vec![key.jwk()], 300).await;
+    let s = server(&jwks.url).await;
+    let now = jiff::Timestamp::now().as_second();
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut c = claims("g-1", "x@example.org");
+        f(&mut c);
+        c
+    };
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "wrong audience",
+            key.sign(&with(&|c| c["aud"] = json!("someone-else"))),
+        ),
+        (
+            "wrong issuer",
+            key.sign(&with(&|c| c["iss"] = json!("https://evil.example"))),
+        ),
+        (
+            "expired",
+            key.sign(&with(&|c| {
+                c["exp"] = json!(now - 3600);
+                c["iat"] = json!(now - 7200)
+            })),
+        ),
+        (
+            "unverified e-mail",
+            key.sign(&with(&|c| c["email_verified"] = json!(false))),
+        ),
+        (
+            "another key with the same kid",
+            stranger.sign(&claims("g-1", "x@example.org")),
+        ),
+        (
+            "an unknown kid",
+            Key {
+                kid: "k-unknown".into(),
+                private: stranger.private.clone(),
+            }
+            .sign(&claims("g-1", "x@example.org")),
+        ),
+        (
+            "HS256",
+            jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                &claims("g-1", "x@example.org"),
+                &EncodingKey::from_secret(b"k"),
+            )
+            .unwrap(),
+        ),
+        ("garbage", "not.a.token".into()),
+    ];
+    for (why, token) in cases {
+        let (st, body) = google_login(&s, &token).await;
+        assert_eq!(st, 401, "{why}: {body}");
+        assert_eq!(body["error"]["code"], "UNAUTHORIZED", "{why}");
+    }
+    let (st, body) = json(
+        s.post_json(
+            "/api/v1/auth/social-login",
+            json!({"provider": "apple", "token": "x"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (st, body["error"]["details"][0]["field"].as_str()),
+        (400, Some("provider"))
+    );
+    let n: i64 = s
+        .state
+        .db
+        .read(|c| {
+            c.query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+                .map_err(haven::db::DbError::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(n, 0, "no account was made");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotated_keys_are_fetched_when_the_cache_runs_out() {
+    let (k1, k2) = (Key::new("k1"), Key::new("k2"));
+    let jwks = Jwks::start(vec![k1.jwk()], 1).await;
+    let s = server(&jwks.url).await;
+    assert_eq!(
+        google_login(&s, &k1.sign(&claims("g-1", "r@example.org")))
+            .await
+            .0,
+        200
+    );
+    // Google rotates: only k2 is published now.
+    jwks.keys.lock().await.0 = vec![k2.jwk()];
+    // Within the refetch guard, an unknown kid does not hammer the key server.
+    assert_eq!(
+        google_login(&s, &k2.sign(&claims("g-1", "r@example.org")))
+            .await
+            .0,
+        401
+    );
+    assert_eq!(jwks.fetches.load(Ordering::SeqCst), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (st, body) = google_login(&s, &k2.sign(&claims("g-1", "r@example.org"))).await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(
+        jwks.fetches.load(Ordering::SeqCst),
+        2,
+        "refetched once the cache ran out"
+    );
+    let (st, _) = google_login(&s, &k1.sign(&claims("g-1", "r@example.org"))).await;
+    assert_eq!(st, 401, "the retired key no longer signs in");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_keys_unconfigured_sign_in_and_invite_only_mode() {
+    let key = Key::new("k1");
+    // Nothing listens on port 9 of loopback.
+    let s = server("http://127.0.0.1:9/certs").await;
+    let (st, body) = google_login(&s, &key.sign(&claims("g-1", "u@example.org"))).await;
+    assert_eq!(
+        (st, body["error"]["code"].as_str()),
+        (502, Some("UPSTREAM_ERROR")),
+        "{body}"
+    );
+
+    let off = TestServer::with(|c| c.auth.rate_limit_per_minute = 100_000).await;
+    let (st, body) = google_login(&off, &key.sign(&claims("g-1", "u@example.org"))).await;
+    assert_eq!(st, 422, "{body}");
+
+    let jwks = Jwks::start(vec![key.jwk()], 300).await;
+    let url = jwks.url.clone();
+    let closed = TestServer::with(move |c| {
+        c.auth.rate_limit_per_minute = 100_000;
+        c.auth.google.client_ids = vec![CLIENT.into()];
+        c.auth.google.jwks_url = url;
+        c.auth.signup_mode = haven::config::SignupMode::InviteOnly;
+    })
+    .await;
+    let (st, body) = google_login(&closed, &key.sign(&claims("g-1", "new@example.org"))).await;
+    assert_eq!(
+        (st, body["error"]["code"].as_str()),
+        (403, Some("FORBIDDEN")),
+        "{body}"
+    );
+}
