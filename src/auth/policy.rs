@@ -179,6 +179,33 @@ pub fn table() -> impl Iterator<Item = (Perm, &'static [(Role, Scope)])> {
     TABLE.iter().map(|(p, g)| (*p, *g))
 }
 
+/// The table as Markdown (the README carries it; a test keeps the two the same).
+pub fn markdown_table() -> String {
+    let mut out = String::from("| permission |");
+    for r in Role::ALL {
+        out.push_str(&format!(" {r} |"));
+    }
+    out.push_str("\n|---|");
+    for _ in Role::ALL {
+        out.push_str("---|");
+    }
+    for (perm, _) in table() {
+        out.push_str(&format!("\n| `{perm}` |"));
+        for r in Role::ALL {
+            let cell = match scope(r, perm) {
+                Some(Own) => "own",
+                Some(Assigned) => "assigned",
+                Some(Org) => "org",
+                Some(Platform) => "platform",
+                None => "",
+            };
+            out.push_str(&format!(" {cell} |"));
+        }
+    }
+    out.push('\n');
+    out
+}
+
 /// Registers `perm` for every operation of a `routes!(...)` group. Use it for each group:
 /// the gate refuses to build a router with an operation that names no permission.
 pub fn allow(
@@ -352,6 +379,16 @@ mod tests {
                 _ => assert_eq!(s, None, "{p}"),
             }
         }
+    }
+
+    #[test]
+    fn the_readme_carries_the_table() {
+        let readme = include_str!("../../README.md");
+        assert!(
+            readme.contains(&markdown_table()),
+            "README.md's permission table is out of date; paste:\n{}",
+            markdown_table()
+        );
     }
 
     #[test]
