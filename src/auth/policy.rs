@@ -37,29 +37,48 @@ pub enum Scope {
     Platform,
 }
 
-/// Everything a route can require. `Public` needs no token; the rest need a signed-in caller
-/// whose role holds the permission.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Perm {
-    Public,
+/// Declares the permissions once: the enum, `Perm::ALL` and each one's name.
+macro_rules! permissions {
+    ($($(#[$doc:meta])* $name:ident = $text:literal,)+) => {
+        /// Everything a route can require. `Public` needs no token; the rest need a signed-in
+        /// caller whose role holds the permission.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Perm {
+            $($(#[$doc])* $name,)+
+        }
+
+        impl Perm {
+            pub const ALL: &[Perm] = &[$(Perm::$name,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Perm::$name => $text,)+
+                }
+            }
+        }
+    };
+}
+
+permissions! {
+    Public = "public",
     /// The caller's own account: profile, settings, password, MFA, sessions.
-    Account,
+    Account = "account",
     /// See the org (name, time zone).
-    OrgView,
+    OrgView = "org.view",
     /// Change the org's name, time zone and settings.
-    OrgManage,
+    OrgManage = "org.manage",
     /// Create and list orgs.
-    OrgsAdminister,
-    DepartmentsView,
-    DepartmentsManage,
-    UsersView,
+    OrgsAdminister = "orgs.administer",
+    DepartmentsView = "departments.view",
+    DepartmentsManage = "departments.manage",
+    UsersView = "users.view",
     /// Change another user's role, status or department.
-    UsersManage,
+    UsersManage = "users.manage",
     /// Invite people (within the inviter's own role ceiling) and revoke invitations.
-    Invite,
-    AuditView,
-    SettingsManage,
-    DashboardView,
+    Invite = "invitations.manage",
+    AuditView = "audit.view",
+    SettingsManage = "settings.manage",
+    DashboardView = "dashboard.view",
 }
 
 use Perm::*;
@@ -111,42 +130,6 @@ const TABLE: &[(Perm, &[(Role, Scope)])] = &[
     (SettingsManage, &[(Superadmin, Org), (Admin, Org)]),
     (DashboardView, &[(Superadmin, Platform), (Admin, Org)]),
 ];
-
-impl Perm {
-    pub const ALL: &[Perm] = &[
-        Public,
-        Account,
-        OrgView,
-        OrgManage,
-        OrgsAdminister,
-        DepartmentsView,
-        DepartmentsManage,
-        UsersView,
-        UsersManage,
-        Invite,
-        AuditView,
-        SettingsManage,
-        DashboardView,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Public => "public",
-            Account => "account",
-            OrgView => "org.view",
-            OrgManage => "org.manage",
-            OrgsAdminister => "orgs.administer",
-            DepartmentsView => "departments.view",
-            DepartmentsManage => "departments.manage",
-            UsersView => "users.view",
-            UsersManage => "users.manage",
-            Invite => "invitations.manage",
-            AuditView => "audit.view",
-            SettingsManage => "settings.manage",
-            DashboardView => "dashboard.view",
-        }
-    }
-}
 
 impl fmt::Display for Perm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

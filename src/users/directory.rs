@@ -32,6 +32,15 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 const STATUSES: [&str; 3] = ["active", "suspended", "deactivated"];
 
+fn check_status(status: Option<&str>, errors: &mut Vec<FieldError>) {
+    if status.is_some_and(|s| !STATUSES.contains(&s)) {
+        errors.push(FieldError::new(
+            "status",
+            "must be active, suspended or deactivated",
+        ));
+    }
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UserFilters {
@@ -45,16 +54,7 @@ pub struct UserFilters {
 
 impl Validate for UserFilters {
     fn validate(&self, errors: &mut Vec<FieldError>) {
-        if self
-            .status
-            .as_deref()
-            .is_some_and(|s| !STATUSES.contains(&s))
-        {
-            errors.push(FieldError::new(
-                "status",
-                "must be active, suspended or deactivated",
-            ));
-        }
+        check_status(self.status.as_deref(), errors);
     }
 }
 
@@ -143,16 +143,7 @@ pub struct UserPatch {
 
 impl Validate for UserPatch {
     fn validate(&self, errors: &mut Vec<FieldError>) {
-        if self
-            .status
-            .as_deref()
-            .is_some_and(|s| !STATUSES.contains(&s))
-        {
-            errors.push(FieldError::new(
-                "status",
-                "must be active, suspended or deactivated",
-            ));
-        }
+        check_status(self.status.as_deref(), errors);
     }
 }
 
