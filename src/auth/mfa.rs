@@ -298,7 +298,8 @@ async fn disable(
         .db
         .write(move |tx| {
             if !check_code(tx, &key, &user.id, &body.code)? {
-                return Err(ApiError::new(ErrorCode::Unauthorized, "The code is not valid"));
+                // A 400, not a 401: the caller is signed in, and apps sign out on 401.
+                return Err(ApiError::field("code", "is not a valid code from your authenticator app or a recovery code"));
             }
             tx.prepare_cached("UPDATE users SET mfa_secret = NULL, mfa_enabled_at = NULL, mfa_last_step = NULL WHERE id = ?1")?
                 .execute([&user.id])?;
