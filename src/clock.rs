@@ -35,7 +35,10 @@ pub fn parse(s: &str) -> Option<Timestamp> {
 /// A filter bound as a stored instant: `YYYY-MM-DD` (the start of that UTC day, or with
 /// `end_of_day` the last millisecond of it, so `dateTo` is inclusive) or any RFC 3339 instant.
 pub fn bound(s: &str, end_of_day: bool) -> Option<String> {
-    if let Ok(d) = s.parse::<jiff::civil::Date>() {
+    if let Some(d) = (s.len() == 10)
+        .then(|| s.parse::<jiff::civil::Date>().ok())
+        .flatten()
+    {
         let start = d
             .to_zoned_datetime(jiff::tz::TimeZone::UTC)
             .ok()?

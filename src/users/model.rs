@@ -100,7 +100,9 @@ pub fn birth_date_problem(dob: &str) -> Option<&'static str> {
     // Tomorrow in UTC is still today somewhere.
     let latest = crate::clock::after(std::time::Duration::from_secs(86_400));
     match dob.parse::<jiff::civil::Date>() {
-        Ok(d) if d.to_string().as_str() <= &latest[..10] && d.year() >= 1900 => None,
+        Ok(d) if dob.len() == 10 && d.to_string().as_str() <= &latest[..10] && d.year() >= 1900 => {
+            None
+        }
         _ => Some("must be a past date as YYYY-MM-DD"),
     }
 }
@@ -339,6 +341,15 @@ mod view_tests {
         }
         for bad in ["", "e", "english-", "en_US", "en-<x>"] {
             assert!(!is_locale(bad), "{bad}");
+        }
+        assert_eq!(birth_date_problem("1990-05-15"), None);
+        for bad in [
+            "1990-05-15T10:00:00Z",
+            "1899-12-31",
+            "2999-01-01",
+            "15/05/1990",
+        ] {
+            assert!(birth_date_problem(bad).is_some(), "{bad}");
         }
     }
 }
