@@ -106,10 +106,30 @@ pub fn create_and_send(
         None => crate::settings::invitation_expiry_days(tx, &state.config, &inv.org_id)?,
     };
     let now = clock::now();
-    tx.prepare_cached(
-        "UPDATE invitations SET status = 'revoked' WHERE org_id = ?1 AND email = ?2 AND status = 'pending'",
-    )?
-    .execute(params![inv.org_id, inv.email])?;
+    // A new invitation replaces a pending one to the same address: its link stops working.
+    let superseded: Vec<String> = tx
+        .prepare_cached(
+            "SELECT id FROM invitations WHERE org_id = ?1 AND email = ?2 AND status = 'pending'",
+        )?
+        .query_map(params![inv.org_id, inv.email], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for old in &superseded {
+        tx.prepare_cached("UPDATE invitations SET status = 'revoked' WHERE id = ?1")?
+            .execute([old])?;
+        audit::record(
+            tx,
+            Event {
+                org_id: Some(&inv.org_id),
+                actor_id: inv.invited_by.as_deref(),
+                action: "invitation.revoke",
+                entity: "invitation",
+                entity_id: Some(old),
+                after: Some(json!({ "reason": "replaced by a new invitation" })),
+                ip,
+                ..Default::default()
+            },
+        )?;
+    }
     let id = uuid::Uuid::now_v7().to_string();
     let token = random_token();
     let expires = clock::after(std::time::Duration::from_secs(

@@ -140,6 +140,40 @@ async fn invitations_respect_the_role_ceiling_expire_and_can_be_revoked() {
     assert_eq!(st, 204);
     assert_eq!(accept(&s, &token).await.0, 410);
 
+    // Inviting the same address again replaces the pending invitation: the first link is gone.
+    admin
+        .send(
+            &s,
+            Method::POST,
+            "/invitations",
+            json!({"email": "twice@x.test", "role": "member"}),
+        )
+        .await;
+    let first = mailed_token(&s, "twice@x.test").await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    admin
+        .send(
+            &s,
+            Method::POST,
+            "/invitations",
+            json!({"email": "twice@x.test", "role": "team"}),
+        )
+        .await;
+    let mut second = mailed_token(&s, "twice@x.test").await;
+    for _ in 0..50 {
+        if second != first {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        second = mailed_token(&s, "twice@x.test").await;
+    }
+    assert_eq!(accept(&s, &first).await.0, 410);
+    let (st, body) = accept(&s, &second).await;
+    assert_eq!(
+        (st, body["data"]["user"]["role"].as_str()),
+        (200, Some("team"))
+    );
+
     // An expired one is 410 too, and listed as expired.
     let (_, inv) = admin
         .send(
