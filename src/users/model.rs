@@ -9,8 +9,14 @@ use serde::{Deserialize, Serialize};
 pub enum Role {
     Superadmin,
     Admin,
+    /// Staff; seed 004's customer-service officers (`cso`).
+    #[serde(alias = "cso")]
     Team,
+    /// Coaches and therapists (seeds 001 and 003 call them so).
+    #[serde(alias = "coach", alias = "therapist")]
     Practitioner,
+    /// Clients and end users of the mobile app.
+    #[serde(alias = "client")]
     Member,
     Partner,
 }
@@ -150,6 +156,25 @@ mod tests {
         ] {
             assert!(!is_valid_email(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_seeds_names_for_roles_are_accepted() {
+        for (name, role) in [
+            ("coach", Role::Practitioner),
+            ("therapist", Role::Practitioner),
+            ("client", Role::Member),
+            ("cso", Role::Team),
+        ] {
+            assert_eq!(
+                serde_json::from_value::<Role>(serde_json::json!(name)).unwrap(),
+                role
+            );
+        }
+        assert_eq!(
+            serde_json::to_value(Role::Practitioner).unwrap(),
+            "practitioner"
+        );
     }
 
     proptest! {
