@@ -148,6 +148,7 @@ impl App {
         (name = "orgs", description = "Organizations and departments"),
         (name = "invitations", description = "Invitations and partners"),
         (name = "admin", description = "Settings, audit log and the dashboard"),
+        (name = "wellbeing", description = "Mood, journal, goals, achievements and the timeline"),
     ),
     modifiers(&BearerAuth),
     components(schemas(crate::http::error::ErrorBody, crate::http::error::ErrorCode, crate::http::FieldError, crate::http::Meta))
@@ -247,6 +248,7 @@ fn documented_routes(
         .merge(crate::orgs::api::router())
         .merge(crate::orgs::departments::router())
         .merge(crate::invitations::api::router())
+        .merge(crate::wellbeing::router())
         .merge(extra);
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())

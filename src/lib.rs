@@ -23,6 +23,7 @@ pub mod server;
 pub mod settings;
 pub mod setup;
 pub mod users;
+pub mod wellbeing;
 
 /// The OpenAPI document as pretty JSON, from the same route list the server runs.
 pub fn openapi_document() -> anyhow::Result<String> {

@@ -79,6 +79,8 @@ permissions! {
     AuditView = "audit.view",
     SettingsManage = "settings.manage",
     DashboardView = "dashboard.view",
+    /// The caller's own mood entries, journal, goals and achievements.
+    Wellbeing = "wellbeing.own",
 }
 
 use Perm::*;
@@ -129,6 +131,17 @@ const TABLE: &[(Perm, &[(Role, Scope)])] = &[
     (AuditView, &[(Superadmin, Platform), (Admin, Org)]),
     (SettingsManage, &[(Superadmin, Org), (Admin, Org)]),
     (DashboardView, &[(Superadmin, Platform), (Admin, Org)]),
+    (
+        Wellbeing,
+        &[
+            (Superadmin, Own),
+            (Admin, Own),
+            (Team, Own),
+            (Practitioner, Own),
+            (Member, Own),
+            (Partner, Own),
+        ],
+    ),
 ];
 
 impl fmt::Display for Perm {
@@ -357,7 +370,7 @@ mod tests {
         for p in Perm::ALL {
             let s = scope(Member, *p);
             match p {
-                Account => assert_eq!(s, Some(Own)),
+                Account | Wellbeing => assert_eq!(s, Some(Own)),
                 OrgView => assert_eq!(s, Some(Org)),
                 _ => assert_eq!(s, None, "{p}"),
             }

@@ -382,7 +382,10 @@ async fn the_directory_filters_applies_privacy_and_guards_roles() {
         .await;
     assert_eq!(found["meta"]["total"], 1);
     let (_, clients) = team.get(&s, "/users?role=client").await;
-    assert_eq!(clients["meta"]["total"], 1, "seed 003's role names work as filters");
+    assert_eq!(
+        clients["meta"]["total"], 1,
+        "seed 003's role names work as filters"
+    );
     let (st, body) = team.get(&s, "/users?status=gone&colour=red").await;
     assert_eq!(st, 400);
     assert_eq!(error_fields(&body).len(), 2);

@@ -163,6 +163,26 @@ async fn orgs_never_reach_each_others_rows() {
             json!({"departmentId": dep_id}),
         )
         .await;
+    let created = |path: &'static str, body: Value| {
+        let m = a_member.clone();
+        let s = &s;
+        async move {
+            let (st, b) = m.send(s, Method::POST, path, body).await;
+            assert_eq!(st, 201, "{path}: {b}");
+            b["data"]["id"].as_str().unwrap().to_string()
+        }
+    };
+    let mood_id = created("/mood/entries", json!({"mood": 2, "note": "alpha's"})).await;
+    let journal_id = created(
+        "/journal/entries",
+        json!({"title": "alpha", "content": "private", "mood": "sad"}),
+    )
+    .await;
+    let goal_id = created(
+        "/progress/goals",
+        json!({"title": "Run", "category": "Fitness", "target": 10, "unit": "km"}),
+    )
+    .await;
 
     // Every by-id route, with A's id of the right kind and a body that passes validation.
     let fixtures: HashMap<&str, (String, Value)> = HashMap::from([
@@ -178,6 +198,25 @@ async fn orgs_never_reach_each_others_rows() {
         (
             "/api/v1/auth/sessions/{id}",
             (a_member.session_id.clone(), json!({})),
+        ),
+        (
+            "/api/v1/mood/entries/{id}",
+            (mood_id.clone(), json!({"mood": 5})),
+        ),
+        (
+            "/api/v1/journal/entries/{id}",
+            (
+                journal_id.clone(),
+                json!({"title": "hijacked", "content": "x", "mood": "happy"}),
+            ),
+        ),
+        (
+            "/api/v1/journal/entries/{id}/favorite",
+            (journal_id.clone(), json!({})),
+        ),
+        (
+            "/api/v1/progress/goals/{id}",
+            (goal_id.clone(), json!({"current": 10})),
         ),
     ]);
     let ops = operations(&s).await;
@@ -216,9 +255,26 @@ async fn orgs_never_reach_each_others_rows() {
     assert_eq!(i["data"][0]["status"], "pending");
     let (st, _) = a_member.get(&s, "/auth/me").await;
     assert_eq!(st, 200, "A's member is still signed in");
+    let (_, m) = a_member.get(&s, &format!("/mood/entries/{mood_id}")).await;
+    assert_eq!(m["data"]["mood"], 2);
+    let (_, j) = a_member
+        .get(&s, &format!("/journal/entries/{journal_id}"))
+        .await;
+    assert_eq!(
+        (
+            j["data"]["title"].as_str(),
+            j["data"]["isFavorite"].as_bool()
+        ),
+        (Some("alpha"), Some(false))
+    );
+    let (_, g) = a_member.get(&s, "/progress/goals").await;
+    assert_eq!(g["data"][0]["current"], 0);
 
     // No list shows any of A's ids.
     let a_ids = [
+        &mood_id,
+        &journal_id,
+        &goal_id,
         &a_org,
         &a_admin.id,
         &a_member.id,
