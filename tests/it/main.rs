@@ -18,3 +18,4 @@ mod ops;
 mod outbox;
 mod packaging;
 mod policy;
+mod wellbeing;
