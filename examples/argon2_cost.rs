@@ -2,6 +2,7 @@
 //! median, p10 and p90 of N argon2id verifications (Haven's parameters), in milliseconds.
 
 fn main() -> anyhow::Result<()> {
+    haven::memory::tune();
     let n: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())

@@ -92,6 +92,7 @@ enum MailCommand {
 }
 
 pub fn main() -> ExitCode {
+    crate::memory::tune();
     crate::db::configure_sqlite();
     let cli = Cli::parse();
     let config = match config::load(cli.config.as_deref()) {
@@ -102,7 +103,11 @@ pub fn main() -> ExitCode {
         }
     };
     logging::init(&config.log, !matches!(cli.command, Command::Serve));
+    // server.worker_threads sizes the runtime; blocking threads (database reads, argon2) are
+    // capped so a burst cannot grow the process by a thread stack and a malloc arena each.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.server.workers())
+        .max_blocking_threads(64)
         .enable_all()
         .build()
     {

@@ -17,6 +17,7 @@ pub mod http;
 pub mod invitations;
 pub mod jobs;
 pub mod logging;
+pub mod memory;
 pub mod notify;
 pub mod orgs;
 pub mod server;
