@@ -33,12 +33,14 @@ CREATE TABLE journal_entries (
 CREATE INDEX journal_entries_user_created ON journal_entries (user_id, created_at);
 
 -- Full-text index over title and content. `owner` holds one token per user, so a search is the
--- intersection of that user's short doclist with the terms' (contentless: the text lives in
--- journal_entries only).
+-- intersection of that user's short doclist with the terms' (FTS5 seeks through the long ones).
+-- Words are stemmed (porter): "breath" finds "breathing" without prefix queries, which would
+-- merge every matching term's postings on each search. Contentless: the text lives in
+-- journal_entries only.
 CREATE VIRTUAL TABLE journal_fts USING fts5 (
     owner, title, content,
     content = '', contentless_delete = 1,
-    tokenize = 'unicode61 remove_diacritics 2'
+    tokenize = 'porter unicode61 remove_diacritics 2'
 );
 CREATE TRIGGER journal_fts_insert AFTER INSERT ON journal_entries BEGIN
     INSERT INTO journal_fts (rowid, owner, title, content)
