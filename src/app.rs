@@ -22,6 +22,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::google::GoogleVerifier;
 use crate::auth::policy::{self, Gate, RoutePolicy};
+use crate::auth::sessions::Touches;
 use crate::auth::tokens::AccessTokens;
 use crate::config::{Config, Secrets};
 use crate::db::Db;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub tokens: Arc<AccessTokens>,
     /// Checks Google ID tokens (keeps Google's keys cached).
     pub google: Arc<GoogleVerifier>,
+    /// Sessions used since the last flush of `last_used_at`.
+    pub touches: Arc<Touches>,
     /// Per-IP limit on `/api/v1/auth/*`.
     pub auth_limiter: Arc<RateLimiter>,
     /// The OpenAPI document, serialized once when the router is built.
@@ -60,6 +63,7 @@ pub struct App {
     pub router: Router,
     shutdown: CancellationToken,
     worker_task: JoinHandle<()>,
+    touch_task: JoinHandle<()>,
     scheduler: Option<JobScheduler>,
     _lock: Option<DataDirLock>,
 }
@@ -99,6 +103,7 @@ impl App {
             metrics: health::metrics_handle()?,
             tokens: Arc::new(tokens),
             google: Arc::new(GoogleVerifier::new(&config_google)?),
+            touches: Arc::new(Touches::default()),
             auth_limiter,
             openapi: Arc::new(OnceLock::new()),
         };
@@ -114,12 +119,18 @@ impl App {
         let shutdown = CancellationToken::new();
         let drain = state.config.server.shutdown_timeout;
         let worker_task = tokio::spawn(worker.run(shutdown.clone(), drain));
+        let touch_task = tokio::spawn(state.touches.clone().flush_every(
+            db.clone(),
+            Duration::from_secs(5),
+            shutdown.clone(),
+        ));
         let scheduler = recurring.start(db).await?;
         Ok(App {
             state,
             router,
             shutdown,
             worker_task,
+            touch_task,
             scheduler: Some(scheduler),
             _lock: Some(lock),
         })
@@ -133,6 +144,7 @@ impl App {
         }
         self.shutdown.cancel();
         let _ = (&mut self.worker_task).await;
+        let _ = (&mut self.touch_task).await;
         self.state.db.close().await;
     }
 }

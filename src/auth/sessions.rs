@@ -147,6 +147,64 @@ pub fn live(conn: &Connection, session_id: &str) -> rusqlite::Result<Option<Live
         .optional()
 }
 
+/// Sessions seen since the last flush. A request only notes its session here; one write every
+/// few seconds records them all, so a burst of reads does not become a burst of writes
+/// (measured: right after a start, when every session was stale, one touch per request queued
+/// thousands of writes and held POSTs up for ~2.5 s).
+#[derive(Default)]
+pub struct Touches {
+    pending: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl Touches {
+    pub fn note(&self, session_id: &str) {
+        if let Ok(mut p) = self.pending.lock()
+            && !p.contains(session_id)
+        {
+            p.insert(session_id.to_string());
+        }
+    }
+
+    fn take(&self) -> Vec<String> {
+        self.pending
+            .lock()
+            .map(|mut p| p.drain().collect())
+            .unwrap_or_default()
+    }
+
+    /// Writes the noted sessions' `last_used_at` every `every`, and once more at shutdown.
+    pub async fn flush_every(
+        self: std::sync::Arc<Self>,
+        db: crate::db::Db,
+        every: std::time::Duration,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
+        loop {
+            let stop = tokio::select! {
+                _ = tokio::time::sleep(every) => false,
+                _ = shutdown.cancelled() => true,
+            };
+            let ids = self.take();
+            if !ids.is_empty() {
+                let done = db
+                    .write(move |tx| {
+                        for id in &ids {
+                            touch(tx, id)?;
+                        }
+                        Ok::<_, crate::db::DbError>(())
+                    })
+                    .await;
+                if let Err(e) = done {
+                    tracing::warn!(error = %e, "recording session use failed");
+                }
+            }
+            if stop {
+                return;
+            }
+        }
+    }
+}
+
 pub fn touch(tx: &Connection, session_id: &str) -> rusqlite::Result<()> {
     tx.prepare_cached("UPDATE auth_sessions SET last_used_at = ?2 WHERE id = ?1")?
         .execute(params![session_id, clock::now()])?;
