@@ -274,22 +274,7 @@ mod tests {
 
     #[test]
     fn a_seven_day_run_is_found_wherever_the_new_day_falls() {
-        let mut c = Connection::open_in_memory().unwrap();
-        crate::db::migrate::run(&mut c).unwrap();
-        let org = crate::orgs::store::ensure_default(&c).unwrap();
-        let u = crate::users::store::insert(
-            &c,
-            &crate::users::store::NewUser {
-                org_id: &org,
-                email: "a@b.c",
-                password_hash: None,
-                role: crate::users::model::Role::Member,
-                first_name: "A",
-                last_name: "B",
-                email_verified: true,
-            },
-        )
-        .unwrap();
+        let (c, org, u) = super::super::test_member();
         let log = |date: &str| {
             c.execute(
                 "INSERT INTO mood_entries (id, user_id, org_id, mood, date, created_at, updated_at) VALUES (?1, ?2, ?3, 3, ?4, 't', 't')",

@@ -17,8 +17,7 @@ use crate::auth::policy::{Perm, allow};
 use crate::clock;
 use crate::db::filter::{Filter, text};
 use crate::http::{
-    ApiError, ApiResult, Data, FieldError, Page, Paged, ValidJson, ValidPath, Validate, created,
-    no_content, ok,
+    ApiError, ApiResult, Data, FieldError, Page, Paged, ValidJson, ValidPath, Validate, created, ok,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -366,18 +365,7 @@ async fn remove(
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<StatusCode> {
-    let n = state
-        .db
-        .write(move |tx| {
-            tx.prepare_cached("DELETE FROM journal_entries WHERE id = ?1 AND user_id = ?2")?
-                .execute(params![id, user.id])
-                .map_err(ApiError::from)
-        })
-        .await?;
-    if n == 0 {
-        return Err(ApiError::not_found());
-    }
-    Ok(no_content())
+    super::delete_own(&state, "journal_entries", user.id, id).await
 }
 
 /// Marks or unmarks an entry as a favourite; answers the entry.
@@ -426,22 +414,7 @@ mod tests {
 
     #[test]
     fn odd_queries_run_against_a_real_index() {
-        let mut c = Connection::open_in_memory().unwrap();
-        crate::db::migrate::run(&mut c).unwrap();
-        let org = crate::orgs::store::ensure_default(&c).unwrap();
-        let u = crate::users::store::insert(
-            &c,
-            &crate::users::store::NewUser {
-                org_id: &org,
-                email: "a@b.c",
-                password_hash: None,
-                role: crate::users::model::Role::Member,
-                first_name: "A",
-                last_name: "B",
-                email_verified: true,
-            },
-        )
-        .unwrap();
+        let (c, org, u) = super::super::test_member();
         c.execute(
             "INSERT INTO journal_entries (id, user_id, org_id, title, content, mood, created_at, updated_at) VALUES ('j1', ?1, ?2, 'Café notes', 'Breathing near the sea, OR not', 'happy', 't', 't')",
             params![u, org],

@@ -21,6 +21,29 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(achievements::router())
 }
 
+/// Deletes one of the user's rows of `table` (one of this feature's tables, never input): 204,
+/// or 404 when the user has no such row.
+pub async fn delete_own(
+    state: &AppState,
+    table: &'static str,
+    user_id: String,
+    id: String,
+) -> crate::http::ApiResult<axum::http::StatusCode> {
+    let sql = format!("DELETE FROM {table} WHERE id = ?1 AND user_id = ?2");
+    let n = state
+        .db
+        .write(move |tx| {
+            tx.prepare_cached(&sql)?
+                .execute(rusqlite::params![id, user_id])
+                .map_err(crate::http::ApiError::from)
+        })
+        .await?;
+    if n == 0 {
+        return Err(crate::http::ApiError::not_found());
+    }
+    Ok(crate::http::no_content())
+}
+
 /// Today's date (`YYYY-MM-DD`) where the user is.
 pub fn today_for(conn: &Connection, user_id: &str) -> rusqlite::Result<jiff::civil::Date> {
     let tz: String = conn
@@ -76,6 +99,25 @@ pub fn labels_from(json: &str) -> Vec<String> {
 /// The day `n` days before `d`.
 pub fn days_before(d: jiff::civil::Date, n: i64) -> jiff::civil::Date {
     d.checked_sub(jiff::Span::new().days(n)).unwrap_or(d)
+}
+
+/// A migrated in-memory database with one member: (connection, org id, user id).
+#[cfg(test)]
+pub fn test_member() -> (Connection, String, String) {
+    let mut c = Connection::open_in_memory().unwrap();
+    crate::db::migrate::run(&mut c).unwrap();
+    let org = crate::orgs::store::ensure_default(&c).unwrap();
+    let user = crate::users::store::NewUser {
+        org_id: &org,
+        email: "a@b.c",
+        password_hash: None,
+        role: crate::users::model::Role::Member,
+        first_name: "A",
+        last_name: "B",
+        email_verified: true,
+    };
+    let u = crate::users::store::insert(&c, &user).unwrap();
+    (c, org, u)
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use crate::clock;
 use crate::db::filter::{Filter, text};
 use crate::http::{
     ApiError, ApiResult, Data, FieldError, Page, Paged, Patch, ValidJson, ValidPath, ValidQuery,
-    Validate, created, no_content, ok,
+    Validate, created, ok,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -265,18 +265,7 @@ async fn remove(
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<StatusCode> {
-    let n = state
-        .db
-        .write(move |tx| {
-            tx.prepare_cached("DELETE FROM mood_entries WHERE id = ?1 AND user_id = ?2")?
-                .execute(params![id, user.id])
-                .map_err(ApiError::from)
-        })
-        .await?;
-    if n == 0 {
-        return Err(ApiError::not_found());
-    }
-    Ok(no_content())
+    super::delete_own(&state, "mood_entries", user.id, id).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]
