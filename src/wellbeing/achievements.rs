@@ -86,20 +86,29 @@ pub fn evaluate(
     user_id: &str,
     cause: Cause,
 ) -> rusqlite::Result<Vec<&'static str>> {
-    let count = |sql: &str| -> rusqlite::Result<i64> {
-        tx.prepare_cached(sql)?.query_row([user_id], |r| r.get(0))
-    };
+    // Rules run in the single writer on every cause: skip those already unlocked (for an
+    // active user, all of them), so a mood entry costs no count over the user's history.
+    let unlocked: Vec<String> = tx
+        .prepare_cached("SELECT key FROM achievements_unlocked WHERE user_id = ?1")?
+        .query_map([user_id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let open = |key: &str| !unlocked.iter().any(|k| k == key);
     let mut earned: Vec<&'static str> = Vec::new();
     match cause {
         Cause::MoodLogged { date } => {
-            let n = count("SELECT count(*) FROM mood_entries WHERE user_id = ?1")?;
-            if n >= 1 {
-                earned.push("first_mood");
+            if open("first_mood") || open("mood_entries_30") {
+                let n: i64 = tx
+                    .prepare_cached("SELECT count(*) FROM mood_entries WHERE user_id = ?1")?
+                    .query_row([user_id], |r| r.get(0))?;
+                if n >= 1 {
+                    earned.push("first_mood");
+                }
+                if n >= 30 {
+                    earned.push("mood_entries_30");
+                }
             }
-            if n >= 30 {
-                earned.push("mood_entries_30");
-            }
-            if let Some(d) = parse_date(date)
+            if open("mood_streak_7")
+                && let Some(d) = parse_date(date)
                 && run_through(tx, user_id, d)? >= 7
             {
                 earned.push("mood_streak_7");
@@ -109,6 +118,7 @@ pub fn evaluate(
         Cause::Favorited => earned.push("first_favorite"),
         Cause::GoalCompleted => earned.push("first_goal_completed"),
     }
+    earned.retain(|k| open(k));
     let now = clock::now();
     let mut newly = Vec::new();
     for key in earned {
