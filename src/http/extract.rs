@@ -18,6 +18,18 @@ pub trait Validate {
     fn validate(&self, _errors: &mut Vec<FieldError>) {}
 }
 
+/// `dateFrom`/`dateTo` filters: each a day (`YYYY-MM-DD`) or an RFC 3339 instant.
+pub fn check_bounds(from: Option<&str>, to: Option<&str>, errors: &mut Vec<FieldError>) {
+    for (name, v, end) in [("dateFrom", from, false), ("dateTo", to, true)] {
+        if v.is_some_and(|d| crate::clock::bound(d, end).is_none()) {
+            errors.push(FieldError::new(
+                name,
+                "must be a date (YYYY-MM-DD) or an RFC 3339 instant",
+            ));
+        }
+    }
+}
+
 impl Validate for Value {}
 impl Validate for () {}
 

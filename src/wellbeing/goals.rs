@@ -196,19 +196,28 @@ fn after_progress(
     target: f64,
 ) -> Result<(), ApiError> {
     let today = today_for(tx, user_id)?;
-    let now = clock::now();
     tx.prepare_cached(
         "INSERT INTO goal_checkins (goal_id, date, value, at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (goal_id, date) DO UPDATE SET value = excluded.value, at = excluded.at",
     )?
-    .execute(params![goal_id, today.to_string(), current, now])?;
-    let done = current >= target;
-    let n = tx
+    .execute(params![goal_id, today.to_string(), current, clock::now()])?;
+    settle_completion(tx, user_id, goal_id, current >= target)
+}
+
+/// Sets or clears `completedAt` to match `done`; a goal that just became complete is an
+/// achievement's cause.
+fn settle_completion(
+    tx: &Connection,
+    user_id: &str,
+    goal_id: &str,
+    done: bool,
+) -> Result<(), ApiError> {
+    let changed = tx
         .prepare_cached(
-            "UPDATE goals SET completed_at = CASE WHEN ?2 THEN coalesce(completed_at, ?3) ELSE NULL END WHERE id = ?1 AND (completed_at IS NULL) = ?2",
+            "UPDATE goals SET completed_at = CASE WHEN ?2 THEN ?3 ELSE NULL END WHERE id = ?1 AND (completed_at IS NULL) = ?2",
         )?
-        .execute(params![goal_id, done, now])?;
-    if done && n == 1 {
+        .execute(params![goal_id, done, clock::now()])?;
+    if done && changed == 1 {
         achievements::evaluate(tx, user_id, Cause::GoalCompleted)?;
     }
     Ok(())
@@ -350,18 +359,11 @@ async fn save(
                 p.unit.as_deref().map(str::trim).unwrap_or(&cur.unit),
                 clock::now()
             ])?;
-            if current != cur.current || target != cur.target {
-                if current != cur.current {
-                    after_progress(tx, &user.id, &id, current, target)?;
-                } else {
-                    // A new target can complete or reopen the goal without a check-in.
-                    let done = current >= target;
-                    tx.prepare_cached("UPDATE goals SET completed_at = CASE WHEN ?2 THEN coalesce(completed_at, ?3) ELSE NULL END WHERE id = ?1")?
-                        .execute(params![id, done, clock::now()])?;
-                    if done && cur.completed_at.is_none() {
-                        achievements::evaluate(tx, &user.id, Cause::GoalCompleted)?;
-                    }
-                }
+            if current != cur.current {
+                after_progress(tx, &user.id, &id, current, target)?;
+            } else if target != cur.target {
+                // A new target can complete or reopen the goal without a check-in.
+                settle_completion(tx, &user.id, &id, current >= target)?;
             }
             own(tx, &user.id, &id)
         })

@@ -161,17 +161,11 @@ pub struct JournalFilters {
 
 impl Validate for JournalFilters {
     fn validate(&self, errors: &mut Vec<FieldError>) {
-        for (name, v, end) in [
-            ("dateFrom", &self.date_from, false),
-            ("dateTo", &self.date_to, true),
-        ] {
-            if v.as_deref().is_some_and(|d| clock::bound(d, end).is_none()) {
-                errors.push(FieldError::new(
-                    name,
-                    "must be a date (YYYY-MM-DD) or an RFC 3339 instant",
-                ));
-            }
-        }
+        crate::http::extract::check_bounds(
+            self.date_from.as_deref(),
+            self.date_to.as_deref(),
+            errors,
+        );
         if self
             .search
             .as_deref()
