@@ -166,6 +166,8 @@ fn seed(dir: PathBuf, users: usize, days: usize, journal: usize) -> anyhow::Resu
         }
     }
     tx.commit()?;
+    // What Haven's nightly `search.merge` job does after a day of writes.
+    while haven::wellbeing::search_index::merge_step(&conn)? {}
     conn.execute_batch("ANALYZE; PRAGMA wal_checkpoint(TRUNCATE);")?;
     std::fs::write(dir.join("tokens.tsv"), lines)?;
     eprintln!(

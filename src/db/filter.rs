@@ -53,20 +53,26 @@ impl Filter {
         map: impl FnMut(&Row) -> rusqlite::Result<T>,
     ) -> rusqlite::Result<(Vec<T>, u64)> {
         let where_ = self.sql();
-        let total: i64 = conn
-            .prepare_cached(&format!("SELECT count(*) FROM {from}{where_}"))?
-            .query_row(rusqlite::params_from_iter(self.values.iter()), |r| r.get(0))?;
         let mut values = self.values.clone();
         values.push(Value::Integer(i64::from(page.limit)));
         values.push(Value::Integer(page.offset()));
         let mut st = conn.prepare_cached(&format!(
             "SELECT {columns} FROM {from}{where_} ORDER BY {order} LIMIT ? OFFSET ?"
         ))?;
-        let rows = st.query_map(rusqlite::params_from_iter(values.iter()), map)?;
-        Ok((
-            rows.collect::<rusqlite::Result<Vec<T>>>()?,
-            u64::try_from(total).unwrap_or(0),
-        ))
+        let items = st
+            .query_map(rusqlite::params_from_iter(values.iter()), map)?
+            .collect::<rusqlite::Result<Vec<T>>>()?;
+        // A short page that is not past the end already tells the total: no second query
+        // (for a search, a second full-text evaluation).
+        let offset = u64::try_from(page.offset()).unwrap_or(0);
+        if items.len() < page.limit as usize && (!items.is_empty() || offset == 0) {
+            let total = offset + items.len() as u64;
+            return Ok((items, total));
+        }
+        let total: i64 = conn
+            .prepare_cached(&format!("SELECT count(*) FROM {from}{where_}"))?
+            .query_row(rusqlite::params_from_iter(self.values.iter()), |r| r.get(0))?;
+        Ok((items, u64::try_from(total).unwrap_or(0)))
     }
 }
 
@@ -121,5 +127,30 @@ mod tests {
             .page(&c, "id", "t", "id", &page, |r| r.get::<_, String>(0))
             .unwrap();
         assert_eq!((ids.len(), total), (0, 0), "a % is literal");
+    }
+
+    #[test]
+    fn totals_are_right_on_short_full_and_past_the_end_pages() {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch(
+            "CREATE TABLE t (n INTEGER); INSERT INTO t VALUES (1), (2), (3), (4), (5);",
+        )
+        .unwrap();
+        let total_on = |page: u32, limit: u32| {
+            let p = PageParams {
+                page,
+                limit,
+                sort: None,
+            };
+            let (rows, total) = Filter::new()
+                .page(&c, "n", "t", "n", &p, |r| r.get::<_, i64>(0))
+                .unwrap();
+            (rows.len(), total)
+        };
+        assert_eq!(total_on(1, 10), (5, 5), "short first page");
+        assert_eq!(total_on(2, 3), (2, 5), "short last page");
+        assert_eq!(total_on(1, 5), (5, 5), "exactly full: counted");
+        assert_eq!(total_on(2, 5), (0, 5), "past the end: counted");
+        assert_eq!(total_on(9, 2), (0, 5), "far past the end: counted");
     }
 }

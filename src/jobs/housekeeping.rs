@@ -27,6 +27,11 @@ pub fn recurring_jobs() -> Vec<JobDef> {
             schedule: "0 45 3 * * *",
             description: "Checkpoints the write-ahead log and runs PRAGMA optimize",
         },
+        JobDef {
+            name: "search.merge",
+            schedule: "0 30 3 * * *",
+            description: "Merges the journal's full-text index into one segment, in small steps",
+        },
     ]
 }
 
@@ -41,6 +46,16 @@ pub fn register(handlers: &mut Handlers, db: &Db) {
         idempotency::purge_expired(tx)
             .map(|_| ())
             .map_err(|e| e.to_string())
+    });
+    let merging = db.clone();
+    handlers.external(&job_kind("search.merge"), move |_| {
+        let db = merging.clone();
+        async move {
+            crate::wellbeing::search_index::merge(&db)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
     });
     // A checkpoint cannot run inside the writer's transaction: it uses a connection of its own.
     let path = db.path().to_path_buf();

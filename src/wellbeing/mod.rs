@@ -6,6 +6,7 @@ pub mod achievements;
 pub mod goals;
 pub mod journal;
 pub mod mood;
+pub mod search_index;
 
 use rusqlite::Connection;
 use utoipa_axum::router::OpenApiRouter;
