@@ -32,7 +32,9 @@ use crate::http::{idempotency, layers, observe};
 use crate::jobs::housekeeping;
 use crate::jobs::recurring::Recurring;
 use crate::jobs::worker::Worker;
+use crate::notify::deliver::Reach;
 use crate::notify::mail::Mailer;
+use crate::notify::push::{self, PushProvider};
 use crate::{apidocs, assets, health, jobs, notify, setup};
 
 /// Cheap handles shared by every request.
@@ -55,6 +57,18 @@ pub struct AppState {
     pub auth_limiter: Arc<RateLimiter>,
     /// The OpenAPI document, serialized once when the router is built.
     pub openapi: Arc<OnceLock<Bytes>>,
+    /// The push provider; `None` when push is not configured.
+    pub push: Option<Arc<dyn PushProvider>>,
+}
+
+impl AppState {
+    /// How notifications can reach people beyond the app.
+    pub fn reach(&self) -> Reach {
+        Reach {
+            push: self.push.is_some(),
+            public_url: self.config.public_url(),
+        }
+    }
 }
 
 /// A started application: its state, router and background tasks.
@@ -83,14 +97,19 @@ impl App {
         let tokens = AccessTokens::new(&secrets.token_signing, config.auth.access_token_ttl);
         let auth_limiter = RateLimiter::new(config.auth.rate_limit_per_minute, "/api/v1/auth/");
         let mailer = Mailer::from_config(&config)?;
-        let recurring = Arc::new(Recurring::new(
-            &housekeeping::recurring_jobs(),
-            &config.jobs,
-        )?);
+        let recurring = Arc::new(Recurring::new(&recurring_jobs(), &config.jobs)?);
         let mailer = Arc::new(mailer);
+        let push = push::from_config(&config)?;
+        let reach = Reach {
+            push: push.is_some(),
+            public_url: config.public_url(),
+        };
         let mut handlers = jobs::Handlers::default();
         housekeeping::register(&mut handlers, &db);
         notify::register(&mut handlers, &mailer);
+        notify::register_scheduled(&mut handlers, reach);
+        push::register(&mut handlers, &db, push.clone());
+        register_feature_jobs(&mut handlers, &db, &config, &secrets);
         let worker = Worker::new(db.clone(), Arc::new(handlers), config.jobs.clone());
         let config_google = config.auth.google.clone();
         let state = AppState {
@@ -106,6 +125,7 @@ impl App {
             touches: Arc::new(Touches::default()),
             auth_limiter,
             openapi: Arc::new(OnceLock::new()),
+            push,
         };
         let router = build_with(state.clone(), extra)?;
 
@@ -149,6 +169,56 @@ impl App {
     }
 }
 
+/// Every recurring job: the appliance's own and each feature's.
+pub fn recurring_jobs() -> Vec<jobs::recurring::JobDef> {
+    [
+        housekeeping::recurring_jobs(),
+        crate::backups::recurring_jobs(),
+        crate::compliance::recurring_jobs(),
+        crate::files::recurring_jobs(),
+    ]
+    .concat()
+}
+
+/// The handlers of the features' background work.
+fn register_feature_jobs(
+    handlers: &mut jobs::Handlers,
+    db: &Db,
+    config: &Config,
+    secrets: &Secrets,
+) {
+    let data_dir = config.data.dir.clone();
+    crate::backups::register(
+        handlers,
+        db,
+        config.backup_dir(),
+        config.backup.keep,
+        config.public_url(),
+    );
+    crate::compliance::export::register(
+        handlers,
+        db,
+        data_dir.clone(),
+        config.compliance.export_ttl_days,
+        config.public_url(),
+    );
+    let (d, cleanup_db) = (data_dir.clone(), db.clone());
+    handlers.external(&jobs::job_kind("exports.cleanup"), move |_| {
+        crate::compliance::export::cleanup(cleanup_db.clone(), d.clone())
+    });
+    let key = secrets.data_encryption.clone();
+    handlers.internal(&jobs::job_kind("accounts.purge"), move |tx, _| {
+        crate::compliance::deletion::purge_due(tx, &key)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    });
+    handlers.internal(&jobs::job_kind("files.cleanup"), move |tx, _| {
+        crate::files::store::cleanup(tx, &data_dir)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    });
+}
+
 /// The OpenAPI document's frame; paths come from the routes.
 #[derive(OpenApi)]
 #[openapi(
@@ -161,6 +231,9 @@ impl App {
         (name = "invitations", description = "Invitations and partners"),
         (name = "admin", description = "Settings, audit log and the dashboard"),
         (name = "wellbeing", description = "Mood, journal, goals, achievements and the timeline"),
+        (name = "notifications", description = "In-app notifications, preferences, push devices and sending"),
+        (name = "files", description = "Uploads, downloads and profile pictures"),
+        (name = "compliance", description = "Data export, account deletion and consents"),
     ),
     modifiers(&BearerAuth),
     components(schemas(crate::http::error::ErrorBody, crate::http::error::ErrorCode, crate::http::FieldError, crate::http::Meta))
@@ -257,6 +330,11 @@ fn documented_routes(
         .merge(crate::audit::api::router())
         .merge(crate::settings::api::router())
         .merge(crate::admin::dashboard::router())
+        .merge(crate::jobs::api::router())
+        .merge(crate::notify::api::router())
+        .merge(crate::backups::api::router())
+        .merge(crate::compliance::router())
+        .merge(crate::files::router())
         .merge(crate::orgs::api::router())
         .merge(crate::orgs::departments::router())
         .merge(crate::invitations::api::router())

@@ -46,6 +46,25 @@ pub fn open(key: &Key, sealed: &[u8], context: &[u8]) -> anyhow::Result<Vec<u8>>
         })
 }
 
+/// HMAC-SHA-256 of `parts` (each length-prefixed, so `("ab","c")` ≠ `("a","bc")`).
+pub fn mac(key: &Key, parts: &[&[u8]]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let mut m = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&key.0).unwrap_or_else(|_| {
+        // HMAC takes keys of any length; this cannot happen with a 32-byte key.
+        <Hmac<sha2::Sha256> as Mac>::new_from_slice(&[0u8; 32]).unwrap_or_else(|_| unreachable!())
+    });
+    for p in parts {
+        m.update(&(p.len() as u64).to_be_bytes());
+        m.update(p);
+    }
+    m.finalize().into_bytes().into()
+}
+
+/// Compares two MACs without leaking where they differ.
+pub fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

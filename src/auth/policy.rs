@@ -81,6 +81,18 @@ permissions! {
     DashboardView = "dashboard.view",
     /// The caller's own mood entries, journal, goals and achievements.
     Wellbeing = "wellbeing.own",
+    /// The caller's in-app notifications, notification preferences and push devices.
+    Notifications = "notifications.own",
+    /// Send, test and schedule notifications to people.
+    NotificationsSend = "notifications.send",
+    /// Upload files and use one's own; staff with `files.view` also reach the org's.
+    Files = "files.own",
+    /// Open and delete other people's files in the org.
+    FilesView = "files.view",
+    /// Recurring jobs, the outbox and its dead items.
+    JobsManage = "jobs.manage",
+    /// Take and list backups of the whole appliance.
+    BackupsManage = "backups.manage",
 }
 
 use Perm::*;
@@ -142,6 +154,35 @@ const TABLE: &[(Perm, &[(Role, Scope)])] = &[
             (Partner, Own),
         ],
     ),
+    (
+        Notifications,
+        &[
+            (Superadmin, Own),
+            (Admin, Own),
+            (Team, Own),
+            (Practitioner, Own),
+            (Member, Own),
+            (Partner, Own),
+        ],
+    ),
+    (
+        NotificationsSend,
+        &[(Superadmin, Platform), (Admin, Org), (Team, Org)],
+    ),
+    (
+        Files,
+        &[
+            (Superadmin, Own),
+            (Admin, Own),
+            (Team, Own),
+            (Practitioner, Own),
+            (Member, Own),
+            (Partner, Own),
+        ],
+    ),
+    (FilesView, &[(Superadmin, Org), (Admin, Org), (Team, Org)]),
+    (JobsManage, &[(Superadmin, Platform)]),
+    (BackupsManage, &[(Superadmin, Platform)]),
 ];
 
 impl fmt::Display for Perm {
@@ -370,7 +411,7 @@ mod tests {
         for p in Perm::ALL {
             let s = scope(Member, *p);
             match p {
-                Account | Wellbeing => assert_eq!(s, Some(Own)),
+                Account | Wellbeing | Notifications | Files => assert_eq!(s, Some(Own)),
                 OrgView => assert_eq!(s, Some(Org)),
                 _ => assert_eq!(s, None, "{p}"),
             }

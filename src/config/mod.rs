@@ -28,6 +28,10 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub metrics: MetricsConfig,
     pub log: LogConfig,
+    pub push: PushConfig,
+    pub files: FilesConfig,
+    pub compliance: ComplianceConfig,
+    pub backup: BackupConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -337,7 +341,122 @@ impl Default for LogConfig {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PushProviderKind {
+    /// No push: notifications report push as `unconfigured`.
+    None,
+    /// Firebase Cloud Messaging, HTTP v1 API.
+    Fcm,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PushConfig {
+    pub provider: PushProviderKind,
+    pub fcm: FcmConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FcmConfig {
+    /// The Google service-account JSON key (`client_email`, `private_key`, `token_uri`,
+    /// `project_id`).
+    pub service_account_file: Option<PathBuf>,
+    /// Overrides the key file's `project_id`.
+    pub project_id: String,
+    /// The FCM API's base URL.
+    pub endpoint: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FilesConfig {
+    /// Largest upload.
+    #[serde(with = "serde_size")]
+    pub max_upload: u64,
+    /// Largest profile picture as uploaded (it is re-encoded smaller).
+    #[serde(with = "serde_size")]
+    pub max_avatar: u64,
+    /// Longest side of a stored profile picture, in pixels.
+    pub avatar_pixels: u32,
+    /// How long a signed upload URL works.
+    #[serde(with = "serde_duration")]
+    pub signed_url_ttl: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ComplianceConfig {
+    /// Days between a deletion request and the erasure.
+    pub deletion_grace_days: u32,
+    /// Days an export stays downloadable.
+    pub export_ttl_days: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupConfig {
+    /// Where backups go; `<data.dir>/backups` when empty.
+    pub dir: Option<PathBuf>,
+    /// Backups kept; older ones are deleted after a verified new one.
+    pub keep: u32,
+}
+
+impl Default for PushConfig {
+    fn default() -> Self {
+        PushConfig {
+            provider: PushProviderKind::None,
+            fcm: FcmConfig::default(),
+        }
+    }
+}
+
+impl Default for FcmConfig {
+    fn default() -> Self {
+        FcmConfig {
+            service_account_file: None,
+            project_id: String::new(),
+            endpoint: "https://fcm.googleapis.com".into(),
+        }
+    }
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        FilesConfig {
+            max_upload: 10 * 1024 * 1024,
+            max_avatar: 5 * 1024 * 1024,
+            avatar_pixels: 512,
+            signed_url_ttl: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+impl Default for ComplianceConfig {
+    fn default() -> Self {
+        ComplianceConfig {
+            deletion_grace_days: 7,
+            export_ttl_days: 7,
+        }
+    }
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        BackupConfig { dir: None, keep: 7 }
+    }
+}
+
 impl Config {
+    /// Where backups are written.
+    pub fn backup_dir(&self) -> PathBuf {
+        self.backup
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data.dir.join("backups"))
+    }
+
     /// Base URL for links in e-mails, without a trailing slash.
     pub fn public_url(&self) -> String {
         if self.server.public_url.is_empty() {
@@ -392,6 +511,26 @@ impl Config {
                 "mail.from",
                 "must be an address like `Haven <haven@example.org>`",
             );
+        }
+        if self.push.provider == PushProviderKind::Fcm
+            && self.push.fcm.service_account_file.is_none()
+        {
+            return bad(
+                "push.fcm.service_account_file",
+                "is required when push.provider = \"fcm\"",
+            );
+        }
+        if self.files.max_upload == 0 || self.files.max_avatar == 0 {
+            return bad("files.max_upload", "limits must be above zero");
+        }
+        if !(64..=4096).contains(&self.files.avatar_pixels) {
+            return bad("files.avatar_pixels", "must be between 64 and 4096");
+        }
+        if self.backup.keep == 0 {
+            return bad("backup.keep", "must be at least 1");
+        }
+        if self.compliance.export_ttl_days == 0 {
+            return bad("compliance.export_ttl_days", "must be at least 1");
         }
         if self.mail.transport == MailTransport::Smtp && self.mail.smtp.host.is_empty() {
             return bad(

@@ -23,6 +23,16 @@ pub fn recurring_jobs() -> Vec<JobDef> {
             description: "Forgets Idempotency-Key responses older than 24 hours",
         },
         JobDef {
+            name: "invitations.expire",
+            schedule: "0 0 * * * *",
+            description: "Marks pending invitations past their expiry as expired",
+        },
+        JobDef {
+            name: "sessions.cleanup",
+            schedule: "0 20 3 * * *",
+            description: "Deletes sessions and one-time tokens that ended or expired more than 30 days ago",
+        },
+        JobDef {
             name: "db.optimize",
             schedule: "0 45 3 * * *",
             description: "Checkpoints the write-ahead log and runs PRAGMA optimize",
@@ -56,6 +66,29 @@ pub fn register(handlers: &mut Handlers, db: &Db) {
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         }
+    });
+    handlers.internal(&job_kind("invitations.expire"), |tx, _| {
+        tx.prepare_cached(
+            "UPDATE invitations SET status = 'expired' WHERE status = 'pending' AND expires_at < ?1",
+        )
+        .and_then(|mut st| st.execute([clock::now()]))
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    });
+    handlers.internal(&job_kind("sessions.cleanup"), |tx, _| {
+        let month_ago = clock::before(std::time::Duration::from_secs(30 * 86_400));
+        tx.execute(
+            "DELETE FROM auth_sessions WHERE expires_at < ?1 OR revoked_at < ?1",
+            [&month_ago],
+        )
+        .and_then(|_| {
+            tx.execute(
+                "DELETE FROM one_time_tokens WHERE expires_at < ?1",
+                [&month_ago],
+            )
+        })
+        .map(|_| ())
+        .map_err(|e| e.to_string())
     });
     // A checkpoint cannot run inside the writer's transaction: it uses a connection of its own.
     let path = db.path().to_path_buf();

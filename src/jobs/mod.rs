@@ -2,6 +2,7 @@
 //! Recurring jobs only enqueue; every piece of work runs through the outbox, so it survives
 //! restarts and runs once per idempotency key.
 
+pub mod api;
 pub mod housekeeping;
 pub mod outbox;
 pub mod recurring;

@@ -225,3 +225,130 @@ mod tests {
         );
     }
 }
+
+#[derive(Template)]
+#[template(path = "email/notification.html")]
+struct NotificationHtml<'a> {
+    product: &'a str,
+    first_name: &'a str,
+    title: &'a str,
+    paragraphs: Vec<&'a str>,
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/notification.txt")]
+struct NotificationText<'a> {
+    first_name: &'a str,
+    title: &'a str,
+    paragraphs: Vec<&'a str>,
+    link: &'a str,
+}
+
+/// A notification by e-mail: its title is the subject, its body the message.
+pub fn notification(
+    to: &str,
+    first_name: &str,
+    title: &str,
+    body: &str,
+    link: &str,
+) -> Result<OutgoingEmail, askama::Error> {
+    let first_name = if first_name.trim().is_empty() {
+        "there"
+    } else {
+        first_name
+    };
+    let paragraphs: Vec<&str> = body
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    Ok(OutgoingEmail {
+        to: to.to_string(),
+        subject: title.to_string(),
+        html: NotificationHtml {
+            product: "Haven",
+            first_name,
+            title,
+            paragraphs: paragraphs.clone(),
+            link,
+        }
+        .render()?,
+        text: NotificationText {
+            first_name,
+            title,
+            paragraphs,
+            link,
+        }
+        .render()?,
+    })
+}
+
+/// "Your data export is ready", with a link to where the app downloads it.
+pub fn export_ready(
+    to: &str,
+    first_name: &str,
+    link: &str,
+    expires_on: &str,
+) -> Result<OutgoingEmail, askama::Error> {
+    let footnote = format!(
+        "The export can be downloaded until {expires_on}, from the app while signed in. If you did not ask for it, change your password."
+    );
+    action_email(
+        to,
+        first_name,
+        link,
+        Action {
+            subject: "Your Haven data export is ready",
+            intro: "The copy of your data that you asked for is ready: your profile, entries, goals, notifications, files and consents in one ZIP file.",
+            button: "Download my data",
+            footnote: &footnote,
+        },
+    )
+}
+
+/// "Your account will be deleted on …": sent when the owner asks for erasure.
+pub fn deletion_scheduled(
+    to: &str,
+    first_name: &str,
+    link: &str,
+    on: &str,
+) -> Result<OutgoingEmail, askama::Error> {
+    let intro = format!(
+        "You asked us to delete your Haven account. You have been signed out everywhere, and on {on} your account and everything in it will be erased for good."
+    );
+    action_email(
+        to,
+        first_name,
+        link,
+        Action {
+            subject: "Your Haven account is scheduled for deletion",
+            intro: &intro,
+            button: "Contact your Haven administrator",
+            footnote: "If you did not ask for this, contact your administrator before that date: until then the account can still be restored.",
+        },
+    )
+}
+
+/// "A backup failed": to the appliance's operators.
+pub fn backup_failed(
+    to: &str,
+    first_name: &str,
+    link: &str,
+    error: &str,
+) -> Result<OutgoingEmail, askama::Error> {
+    let intro = format!(
+        "Haven could not take or verify tonight's backup: {error}. The previous backups are kept. Please check the server's disk and log."
+    );
+    action_email(
+        to,
+        first_name,
+        link,
+        Action {
+            subject: "Haven backup failed",
+            intro: &intro,
+            button: "Open the backups page",
+            footnote: "You receive this because you operate this Haven server.",
+        },
+    )
+}

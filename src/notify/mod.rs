@@ -1,8 +1,12 @@
-//! Getting messages to people. The foundation has e-mail through the outbox; in-app and push
-//! arrive with the notifications feature.
+//! Getting messages to people: in-app notifications, e-mail (lettre) and push (a provider
+//! trait, FCM shipped), all of it through the outbox so nothing acknowledged is lost.
 
+pub mod api;
+pub mod deliver;
 pub mod emails;
 pub mod mail;
+pub mod prefs;
+pub mod push;
 
 use std::sync::Arc;
 
@@ -12,6 +16,50 @@ use mail::{Mailer, OutgoingEmail};
 
 /// The outbox kind that delivers one e-mail.
 pub const EMAIL_KIND: &str = "email.send";
+
+/// Registers the scheduled-notification handler: it sends to every recipient in the same
+/// transaction that finishes the item, so each person gets it exactly once.
+pub fn register_scheduled(handlers: &mut Handlers, reach: deliver::Reach) {
+    handlers.internal(api::SCHEDULED_KIND, move |tx, item| {
+        let id = item.payload["scheduleId"].as_str().unwrap_or_default();
+        let row: Option<(String, String, String)> = tx
+            .prepare_cached("SELECT type, title, body FROM notification_schedules WHERE id = ?1")
+            .and_then(|mut st| {
+                use rusqlite::OptionalExtension;
+                st.query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()
+            })
+            .map_err(|e| e.to_string())?;
+        let Some((kind, title, body)) = row else {
+            return Ok(()); // The schedule is gone (its author's org was erased).
+        };
+        let users = item.payload["userIds"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for user in users.iter().filter_map(|u| u.as_str()) {
+            deliver::send(
+                tx,
+                &reach,
+                deliver::Outgoing {
+                    user_id: user,
+                    kind: &kind,
+                    title: &title,
+                    body: &body,
+                    data: serde_json::json!({ "scheduleId": id }),
+                    channels: None,
+                },
+            )
+            .map_err(|e| e.to_string())?;
+        }
+        tx.execute(
+            "UPDATE notification_schedules SET sent_at = ?2 WHERE id = ?1",
+            rusqlite::params![id, crate::clock::now()],
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(())
+    });
+}
 
 pub fn register(handlers: &mut Handlers, mailer: &Arc<Mailer>) {
     let mailer = mailer.clone();

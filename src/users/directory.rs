@@ -224,7 +224,7 @@ async fn update(
     Ok(ok(u.seen_by(&viewer, viewer_role)))
 }
 
-fn other_active_admins(conn: &Connection, org_id: &str, except: &str) -> rusqlite::Result<i64> {
+pub fn other_active_admins(conn: &Connection, org_id: &str, except: &str) -> rusqlite::Result<i64> {
     conn.prepare_cached(
         "SELECT count(*) FROM users WHERE org_id = ?1 AND id <> ?2 AND role = 'admin' AND status = 'active' AND deleted_at IS NULL",
     )?

@@ -281,6 +281,9 @@ pub struct Preferences {
     pub theme: String,
     pub quiet_hours: Option<QuietHours>,
     pub notifications: ChannelSwitches,
+    /// Per notification type, switches that override the channel-wide ones.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub notification_kinds: std::collections::BTreeMap<String, ChannelSwitches>,
 }
 
 impl Default for Preferences {
@@ -289,6 +292,7 @@ impl Default for Preferences {
             theme: "system".into(),
             quiet_hours: None,
             notifications: ChannelSwitches::default(),
+            notification_kinds: Default::default(),
         }
     }
 }

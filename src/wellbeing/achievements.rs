@@ -127,6 +127,16 @@ pub fn evaluate(
             .execute(params![user_id, key, now])?;
         if n == 1 {
             newly.push(key);
+            if let Some(d) = definition(key) {
+                crate::notify::deliver::in_app(
+                    tx,
+                    user_id,
+                    "achievement",
+                    &format!("Achievement unlocked: {}", d.title),
+                    d.description,
+                    serde_json::json!({ "achievement": key }),
+                )?;
+            }
         }
     }
     Ok(newly)

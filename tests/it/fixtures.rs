@@ -140,6 +140,33 @@ impl Person {
     ) -> (u16, serde_json::Value) {
         crate::support::json(self.req(s, method, path).json(&body).send().await.unwrap()).await
     }
+
+    /// A multipart upload of one `file` part.
+    pub async fn upload(
+        &self,
+        s: &TestServer,
+        path: &str,
+        filename: &str,
+        bytes: Vec<u8>,
+        mime: &str,
+    ) -> (u16, serde_json::Value) {
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name(filename.to_string())
+            .mime_str(mime)
+            .unwrap();
+        let form = reqwest::multipart::Form::new().part("file", part);
+        let r = self.req(s, Method::POST, path).multipart(form);
+        crate::support::json(r.send().await.unwrap()).await
+    }
+}
+
+/// A valid PNG of `w` × `h` red pixels, made by the image crate.
+pub fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_pixel(w, h, image::Rgb([255, 0, 0]));
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
 }
 
 /// The `token=` of the newest e-mailed link to `to` (file transport), waiting for the worker.

@@ -99,7 +99,21 @@ async fn every_route_answers_every_role_as_the_policy_table_says() {
         } else {
             assert_eq!(status, 401, "{method} {path} without a token: {body}");
         }
+        // Account deletion takes the caller's account away: those calls get a person of their own.
+        let deletes_account =
+            ["/api/v1/me/delete", "/api/v1/users/account"].contains(&path.as_str());
         for p in &people {
+            let p = if deletes_account {
+                let b = TestUser::new(p.role);
+                let b = if p.role == Role::Superadmin {
+                    b
+                } else {
+                    b.in_org(&org_a)
+                };
+                b.create(&s).await
+            } else {
+                p.clone()
+            };
             // A fresh session per call: some routes (logout) end the session they are called with.
             let (token, _) = new_session(&s, &p.id).await;
             let (status, body) = send(Some(token)).await;
@@ -183,6 +197,62 @@ async fn orgs_never_reach_each_others_rows() {
         json!({"title": "Run", "category": "Fitness", "target": 10, "unit": "km"}),
     )
     .await;
+    let (st, n) = a_admin
+        .send(
+            &s,
+            Method::POST,
+            "/notifications/send",
+            json!({"userId": a_member.id, "title": "For alpha", "body": "only", "type": "info"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{n}");
+    let notification_id = n["data"]["id"].as_str().unwrap().to_string();
+    let (st, f) = a_member
+        .upload(
+            &s,
+            "/files/upload",
+            "alpha.txt",
+            b"alpha's words\n".to_vec(),
+            "text/plain",
+        )
+        .await;
+    assert_eq!(st, 201, "{f}");
+    let file_id = f["data"]["id"].as_str().unwrap().to_string();
+    let (st, _) = a_member
+        .upload(
+            &s,
+            "/upload/profile-picture",
+            "me.png",
+            crate::fixtures::png(4, 4),
+            "image/png",
+        )
+        .await;
+    assert_eq!(st, 201);
+    let (st, e) = a_member
+        .send(&s, Method::POST, "/me/export", json!({}))
+        .await;
+    assert_eq!(st, 202, "{e}");
+    let export_id = e["data"]["id"].as_str().unwrap().to_string();
+    let (st, signed) = a_member
+        .send(
+            &s,
+            Method::POST,
+            "/files/sign",
+            json!({"filename": "later.txt", "contentType": "text/plain", "sizeBytes": 5}),
+        )
+        .await;
+    assert_eq!(st, 201, "{signed}");
+    let signed_id = signed["data"]["fileId"].as_str().unwrap().to_string();
+    let device_token = format!("alpha-device-{}", a_member.id);
+    let (st, _) = a_member
+        .send(
+            &s,
+            Method::POST,
+            "/devices",
+            json!({"token": device_token, "platform": "ios"}),
+        )
+        .await;
+    assert_eq!(st, 201);
 
     // Every by-id route, with A's id of the right kind and a body that passes validation.
     let fixtures: HashMap<&str, (String, Value)> = HashMap::from([
@@ -218,6 +288,33 @@ async fn orgs_never_reach_each_others_rows() {
             "/api/v1/progress/goals/{id}",
             (goal_id.clone(), json!({"current": 10})),
         ),
+        (
+            "/api/v1/notifications/{id}/read",
+            (notification_id.clone(), json!({})),
+        ),
+        ("/api/v1/devices/{token}", (device_token.clone(), json!({}))),
+        ("/api/v1/files/{id}", (file_id.clone(), json!({}))),
+        ("/api/v1/files/{id}/download", (file_id.clone(), json!({}))),
+        // Public, but only with A's signature: B's callers have none.
+        ("/api/v1/files/{id}/content", (signed_id.clone(), json!({}))),
+        ("/api/v1/me/exports/{id}", (export_id.clone(), json!({}))),
+        (
+            "/api/v1/me/exports/{id}/download",
+            (export_id.clone(), json!({})),
+        ),
+        (
+            "/api/v1/users/{id}/avatar",
+            (a_member.id.clone(), json!({})),
+        ),
+        // Platform-only: B's people lack the permission whatever the id.
+        (
+            "/api/v1/admin/jobs/{name}/run",
+            ("invitations.expire".to_string(), json!({})),
+        ),
+        (
+            "/api/v1/admin/outbox/{id}/retry",
+            (uuid::Uuid::now_v7().to_string(), json!({})),
+        ),
     ]);
     let ops = operations(&s).await;
     let by_id: Vec<_> = ops.iter().filter(|(_, p, _)| p.contains('{')).collect();
@@ -226,11 +323,18 @@ async fn orgs_never_reach_each_others_rows() {
         let (id, body) = fixtures.get(path.as_str()).unwrap_or_else(|| {
             panic!("{method} {path} is a by-id route without a tenant-isolation fixture: add one")
         });
-        let url = path.replace("/api/v1", "").replace("{id}", id);
+        let url = with_id(&path.replace("/api/v1", ""), id);
         for caller in &b_callers {
             let (status, answer) = caller.send(&s, method.clone(), &url, body.clone()).await;
-            let has_perm = policy::scope(caller.role, perm_of(&ops, method, path)).is_some();
-            if has_perm {
+            let perm = perm_of(&ops, method, path);
+            let has_perm = policy::scope(caller.role, perm).is_some();
+            if perm == Perm::Public {
+                assert!(
+                    [400, 403, 404].contains(&status),
+                    "{method} {url} as B's {}: {status} {answer}",
+                    caller.role
+                );
+            } else if has_perm {
                 assert_eq!(
                     status, 404,
                     "{method} {url} as B's {}: {answer}",
@@ -269,6 +373,32 @@ async fn orgs_never_reach_each_others_rows() {
     );
     let (_, g) = a_member.get(&s, "/progress/goals").await;
     assert_eq!(g["data"][0]["current"], 0);
+    let (st, _) = a_member.get(&s, &format!("/files/{file_id}")).await;
+    assert_eq!(st, 200, "A's file is still there");
+    let (st, _) = a_member
+        .get(&s, &format!("/users/{}/avatar", a_member.id))
+        .await;
+    assert_eq!(st, 200, "A's picture is still there");
+    let (st, _) = a_member.get(&s, &format!("/me/exports/{export_id}")).await;
+    assert_eq!(st, 200);
+    let (_, n) = a_member.get(&s, "/notifications?unread=true").await;
+    assert!(
+        n["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["id"] == notification_id.as_str()),
+        "still unread: {n}"
+    );
+    let (st, _) = a_member
+        .send(
+            &s,
+            Method::DELETE,
+            &format!("/devices/{device_token}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, 204, "A's device was still registered");
 
     // No list shows any of A's ids.
     let a_ids = [
@@ -281,6 +411,10 @@ async fn orgs_never_reach_each_others_rows() {
         &dep_id,
         &inv_id,
         &a_member.session_id,
+        &notification_id,
+        &file_id,
+        &export_id,
+        &signed_id,
     ];
     for (method, path, _) in ops
         .iter()
@@ -297,6 +431,14 @@ async fn orgs_never_reach_each_others_rows() {
                 );
             }
         }
+    }
+}
+
+/// `path` with its one `{...}` parameter replaced by `id`.
+fn with_id(path: &str, id: &str) -> String {
+    match (path.find('{'), path.find('}')) {
+        (Some(a), Some(b)) if a < b => format!("{}{id}{}", &path[..a], &path[b + 1..]),
+        _ => path.to_string(),
     }
 }
 

@@ -1,0 +1,577 @@
+//! `/files*`: upload (multipart, streamed), metadata, download, delete, and the two-step signed
+//! upload (`/files/sign` → `PUT` the bytes to the signed URL → `/files/complete`).
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
+
+use super::sniff::{self, Kind};
+use super::store::{self, FileInfo, Incoming, NewFile, Received, Refused};
+use crate::app::AppState;
+use crate::auth::policy::{Perm, allow};
+use crate::auth::{CurrentUser, crypto};
+use crate::clock;
+use crate::http::{
+    ApiError, ApiResult, Data, ErrorCode, FieldError, ValidJson, ValidPath, ValidQuery, Validate,
+    created, ok,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(unlimited(allow(Perm::Files, routes!(upload))))
+        .routes(allow(Perm::Files, routes!(get_one, remove)))
+        .routes(allow(Perm::Files, routes!(download)))
+        .routes(allow(Perm::Files, routes!(sign)))
+        .routes(allow(Perm::Files, routes!(complete)))
+        .routes(unlimited(allow(Perm::Public, routes!(put_content))))
+}
+
+/// Upload routes count bytes themselves (and answer 413 in the API's format), so the JSON body
+/// limit does not apply to them.
+pub fn unlimited(
+    (schemas, paths, router): UtoipaMethodRouter<AppState>,
+) -> UtoipaMethodRouter<AppState> {
+    (schemas, paths, router.layer(DefaultBodyLimit::disable()))
+}
+
+/// After refusing an upload as too large, this much more is read and dropped so the client
+/// gets to read the 413 instead of a reset connection; beyond it the connection is closed.
+const DRAIN_CAP: u64 = 64 * 1024 * 1024;
+
+pub fn too_large(limit: u64) -> ApiError {
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("the file is larger than {} MiB", limit / (1024 * 1024)),
+    )
+}
+
+pub fn unsupported(allowed: &[Kind]) -> ApiError {
+    let names: Vec<&str> = allowed.iter().map(|k| k.mime()).collect();
+    ApiError::new(
+        ErrorCode::UnsupportedMediaType,
+        format!(
+            "this kind of file is not accepted here (judged by its content); accepted: {}",
+            names.join(", ")
+        ),
+    )
+}
+
+/// A multipart body, with rejections in the API's format.
+pub async fn multipart(state: &AppState, req: Request) -> Result<Multipart, ApiError> {
+    Multipart::from_request(req, state).await.map_err(|e| {
+        ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            format!("expected a multipart/form-data body with a `file` part: {e}"),
+        )
+    })
+}
+
+/// What a multipart upload carried.
+pub struct Uploaded {
+    pub received: Received,
+    pub filename: String,
+    pub fields: Vec<(String, String)>,
+}
+
+/// Reads a multipart body: the `file` part streamed to disk under `limit`, small text parts kept.
+pub async fn read_upload(
+    state: &AppState,
+    mut mp: Multipart,
+    limit: u64,
+) -> Result<Uploaded, ApiError> {
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        ApiError::field("file", format!("the upload was cut off or malformed: {e}"))
+    };
+    let mut fields = Vec::new();
+    let mut got: Option<(Received, String)> = None;
+    while let Some(mut field) = mp.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or_default().to_string();
+        if name != "file" {
+            let text = field.text().await.map_err(bad)?;
+            if text.len() > 200 {
+                return Err(ApiError::field(name, "must be at most 200 characters"));
+            }
+            fields.push((name, text));
+            continue;
+        }
+        if got.is_some() {
+            return Err(ApiError::field("file", "send one file per upload"));
+        }
+        let filename = sniff::sanitize_filename(field.file_name().unwrap_or("file"));
+        let mut incoming = Incoming::new(&state.config.data.dir, limit)
+            .await
+            .map_err(ApiError::internal)?;
+        loop {
+            match field.chunk().await {
+                Ok(Some(chunk)) => match incoming.push(&chunk).await {
+                    Ok(()) => {}
+                    Err(Refused::TooLarge(limit)) => {
+                        incoming.discard().await;
+                        let mut drained = 0u64;
+                        while drained < DRAIN_CAP {
+                            match field.chunk().await {
+                                Ok(Some(c)) => drained += c.len() as u64,
+                                _ => break,
+                            }
+                        }
+                        return Err(too_large(limit));
+                    }
+                    Err(Refused::Io(e)) => {
+                        incoming.discard().await;
+                        return Err(ApiError::internal(e));
+                    }
+                },
+                Ok(None) => break,
+                Err(e) => {
+                    incoming.discard().await;
+                    return Err(bad(e));
+                }
+            }
+        }
+        let received = incoming.finish().await.map_err(ApiError::internal)?;
+        got = Some((received, filename));
+    }
+    let (received, filename) = got.ok_or_else(|| ApiError::field("file", "is required"))?;
+    Ok(Uploaded {
+        received,
+        filename,
+        fields,
+    })
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// The file (pdf, png, jpeg, docx or txt; judged by content; at most `files.max_upload`).
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    client_id: Option<String>,
+    project_id: Option<String>,
+}
+
+/// Uploads a file (multipart `file`, optional `clientId`, `projectId`).
+#[utoipa::path(post, path = "/files/upload", tag = "files",
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses((status = 201, body = FileInfo), (status = 400), (status = 413), (status = 415)), security(("bearer" = [])))]
+async fn upload(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    req: Request,
+) -> ApiResult<Data<FileInfo>> {
+    let mp = multipart(&state, req).await?;
+    let up = read_upload(&state, mp, state.config.files.max_upload).await?;
+    let Some(kind) = up.received.kind.filter(|k| sniff::UPLOADS.contains(k)) else {
+        let _ = tokio::fs::remove_file(&up.received.tmp).await;
+        return Err(unsupported(sniff::UPLOADS));
+    };
+    let field = |n: &str| {
+        up.fields
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+    };
+    let (client_id, project_id) = (field("clientId"), field("projectId"));
+    let dir = state.config.data.dir.clone();
+    let r = up.received;
+    let filename = up.filename;
+    let info = state
+        .db
+        .write(move |tx| {
+            store::settle_blob(&dir, &r).map_err(ApiError::internal)?;
+            let id = uuid::Uuid::now_v7().to_string();
+            store::insert(
+                tx,
+                &NewFile {
+                    id: &id,
+                    org_id: &user.org_id,
+                    owner_id: &user.id,
+                    purpose: "upload",
+                    status: "ready",
+                    filename: &filename,
+                    content_type: kind.mime(),
+                    size: r.size as i64,
+                    sha256: Some(&r.sha256),
+                    client_id: client_id.as_deref(),
+                    project_id: project_id.as_deref(),
+                    expires_at: None,
+                },
+            )?;
+            Ok::<_, ApiError>(store::get(tx, &id)?.ok_or_else(ApiError::not_found)?.info)
+        })
+        .await?;
+    Ok(created(info))
+}
+
+async fn visible(
+    state: &AppState,
+    user: &CurrentUser,
+    id: String,
+) -> Result<store::FileRow, ApiError> {
+    let f = state
+        .db
+        .lookup(move |c| store::get(c, &id).map_err(ApiError::from))
+        .await?
+        .filter(|f| f.status == "ready" && store::may_access(user, f))
+        .ok_or_else(ApiError::not_found)?;
+    Ok(f)
+}
+
+/// A file's details (its owner, or staff of its org).
+#[utoipa::path(get, path = "/files/{id}", tag = "files", params(("id" = String, Path)),
+    responses((status = 200, body = FileInfo), (status = 404)), security(("bearer" = [])))]
+async fn get_one(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ValidPath(id): ValidPath<String>,
+) -> ApiResult<Data<FileInfo>> {
+    Ok(ok(visible(&state, &user, id).await?.info))
+}
+
+/// `attachment; filename="…"` with an ASCII fallback and the exact name in `filename*`.
+pub fn content_disposition(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+/// Streams a stored blob.
+pub async fn serve_blob(
+    state: &AppState,
+    f: &store::FileRow,
+    disposition: Option<String>,
+) -> ApiResult<Response> {
+    let sha = f.sha256.as_deref().ok_or_else(ApiError::not_found)?;
+    let file = tokio::fs::File::open(store::blob_path(&state.config.data.dir, sha))
+        .await
+        .map_err(|e| ApiError::internal(format!("blob {sha} is missing: {e}")))?;
+    let mut resp = Body::from_stream(tokio_util::io::ReaderStream::new(file)).into_response();
+    let h = resp.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, k, v: String| {
+        if let Ok(v) = v.parse() {
+            h.insert(k, v);
+        }
+    };
+    set(h, header::CONTENT_TYPE, f.info.content_type.clone());
+    set(h, header::CONTENT_LENGTH, f.info.size_bytes.to_string());
+    set(h, header::CACHE_CONTROL, "private, max-age=300".into());
+    set(h, header::ETAG, format!("\"{sha}\""));
+    if let Some(d) = disposition {
+        set(h, header::CONTENT_DISPOSITION, d);
+    }
+    Ok(resp)
+}
+
+/// The file's bytes, as an attachment.
+#[utoipa::path(get, path = "/files/{id}/download", tag = "files", params(("id" = String, Path)),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 404)), security(("bearer" = [])))]
+async fn download(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ValidPath(id): ValidPath<String>,
+) -> ApiResult<Response> {
+    let f = visible(&state, &user, id).await?;
+    let d = content_disposition(&f.info.filename);
+    serve_blob(&state, &f, Some(d)).await
+}
+
+/// Deletes a file (its bytes go when nothing else names them).
+#[utoipa::path(delete, path = "/files/{id}", tag = "files", params(("id" = String, Path)),
+    responses((status = 204), (status = 404)), security(("bearer" = [])))]
+async fn remove(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ValidPath(id): ValidPath<String>,
+) -> ApiResult<StatusCode> {
+    let dir = state.config.data.dir.clone();
+    state
+        .db
+        .write(move |tx| {
+            let f = store::get(tx, &id)?
+                .filter(|f| store::may_access(&user, f))
+                .ok_or_else(ApiError::not_found)?;
+            tx.execute("DELETE FROM files WHERE id = ?1", [&id])?;
+            if f.info.content_type.starts_with("image/") {
+                // A profile picture that goes away leaves no dangling link on the profile.
+                tx.execute(
+                    "UPDATE users SET avatar_url = NULL WHERE id = ?1 AND avatar_url LIKE '%' || ?2 || '%'",
+                    rusqlite::params![f.owner_id, id],
+                )?;
+            }
+            if let Some(sha) = &f.sha256 {
+                store::drop_blob_if_unused(tx, &dir, sha)?;
+            }
+            Ok::<_, ApiError>(())
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SignRequest {
+    pub filename: String,
+    /// One of the accepted types; the bytes must turn out to be this type.
+    pub content_type: String,
+    pub size_bytes: u64,
+}
+
+impl Validate for SignRequest {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        if self.filename.trim().is_empty() || self.filename.chars().count() > 255 {
+            errors.push(FieldError::new("filename", "must be 1 to 255 characters"));
+        }
+        if !Kind::from_mime(&self.content_type).is_some_and(|k| sniff::UPLOADS.contains(&k)) {
+            errors.push(FieldError::new(
+                "contentType",
+                "must be application/pdf, image/png, image/jpeg, text/plain or a .docx type",
+            ));
+        }
+        if self.size_bytes == 0 {
+            errors.push(FieldError::new("sizeBytes", "must be above zero"));
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedUpload {
+    pub file_id: String,
+    /// PUT the raw bytes here; no bearer token needed, the URL is the permission.
+    pub upload_url: String,
+    pub expires_at: String,
+}
+
+fn signature(state: &AppState, id: &str, expires: i64) -> String {
+    hex::encode(crypto::mac(
+        &state.secrets.url_signing,
+        &[
+            b"file-upload",
+            id.as_bytes(),
+            expires.to_string().as_bytes(),
+        ],
+    ))
+}
+
+/// Starts a two-step upload: a URL to PUT the bytes to, valid for `files.signed_url_ttl`.
+#[utoipa::path(post, path = "/files/sign", tag = "files", request_body = SignRequest,
+    responses((status = 201, body = SignedUpload), (status = 400), (status = 413)), security(("bearer" = [])))]
+async fn sign(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ValidJson(b): ValidJson<SignRequest>,
+) -> ApiResult<Data<SignedUpload>> {
+    if b.size_bytes > state.config.files.max_upload {
+        return Err(too_large(state.config.files.max_upload));
+    }
+    let ttl = state.config.files.signed_url_ttl;
+    let expires_at = clock::after(ttl);
+    let expires = jiff::Timestamp::now().as_second() + ttl.as_secs() as i64;
+    let id = uuid::Uuid::now_v7().to_string();
+    let kind = Kind::from_mime(&b.content_type).unwrap_or(Kind::Text);
+    let (i, e) = (id.clone(), expires_at.clone());
+    state
+        .db
+        .write(move |tx| {
+            store::insert(
+                tx,
+                &NewFile {
+                    id: &i,
+                    org_id: &user.org_id,
+                    owner_id: &user.id,
+                    purpose: "upload",
+                    status: "signed",
+                    filename: &sniff::sanitize_filename(&b.filename),
+                    content_type: kind.mime(),
+                    size: b.size_bytes as i64,
+                    sha256: None,
+                    client_id: None,
+                    project_id: None,
+                    expires_at: Some(&e),
+                },
+            )
+            .map_err(ApiError::from)
+        })
+        .await?;
+    let sig = signature(&state, &id, expires);
+    Ok(created(SignedUpload {
+        upload_url: format!("/api/v1/files/{id}/content?expires={expires}&sig={sig}"),
+        file_id: id,
+        expires_at,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SignedParams {
+    /// Unix seconds after which the URL no longer works.
+    pub expires: i64,
+    pub sig: String,
+}
+
+impl Validate for SignedParams {}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ContentReceived {
+    pub file_id: String,
+    pub size_bytes: u64,
+}
+
+/// Receives the bytes of a signed upload (the signed URL is the permission; 403 when it is
+/// wrong or expired).
+#[utoipa::path(put, path = "/files/{id}/content", tag = "files", params(("id" = String, Path), SignedParams),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, body = ContentReceived), (status = 403), (status = 404), (status = 409), (status = 413)))]
+async fn put_content(
+    State(state): State<AppState>,
+    ValidPath(id): ValidPath<String>,
+    ValidQuery(q): ValidQuery<SignedParams>,
+    req: Request,
+) -> ApiResult<Data<ContentReceived>> {
+    let expected = signature(&state, &id, q.expires);
+    if !crypto::same(expected.as_bytes(), q.sig.as_bytes())
+        || q.expires < jiff::Timestamp::now().as_second()
+    {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "the upload URL is not valid (wrong signature or expired)",
+        ));
+    }
+    let i = id.clone();
+    let f = state
+        .db
+        .lookup(move |c| store::get(c, &i).map_err(ApiError::from))
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    if f.status != "signed" {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "the bytes of this upload were already received",
+        ));
+    }
+    let limit = f.info.size_bytes as u64;
+    let mut incoming = Incoming::new(&state.config.data.dir, limit)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut body = req.into_body().into_data_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                incoming.discard().await;
+                return Err(ApiError::field(
+                    "body",
+                    format!("the upload was cut off: {e}"),
+                ));
+            }
+        };
+        if let Err(refused) = incoming.push(&chunk).await {
+            incoming.discard().await;
+            return Err(match refused {
+                Refused::TooLarge(_) => ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    "more bytes than the signed size",
+                ),
+                Refused::Io(e) => ApiError::internal(e),
+            });
+        }
+    }
+    let r = incoming.finish().await.map_err(ApiError::internal)?;
+    if r.size != limit {
+        let _ = tokio::fs::remove_file(&r.tmp).await;
+        return Err(ApiError::new(
+            ErrorCode::Unprocessable,
+            format!("{} bytes arrived, {limit} were signed for", r.size),
+        ));
+    }
+    if r.kind.map(Kind::mime) != Some(f.info.content_type.as_str()) {
+        let _ = tokio::fs::remove_file(&r.tmp).await;
+        return Err(unsupported(&[
+            Kind::from_mime(&f.info.content_type).unwrap_or(Kind::Text)
+        ]));
+    }
+    let dir = state.config.data.dir.clone();
+    let size = r.size;
+    state
+        .db
+        .write(move |tx| {
+            store::settle_blob(&dir, &r).map_err(ApiError::internal)?;
+            let n = tx.execute(
+                "UPDATE files SET status = 'uploaded', sha256 = ?2, updated_at = ?3 WHERE id = ?1 AND status = 'signed'",
+                rusqlite::params![id, r.sha256, clock::now()],
+            )?;
+            if n == 0 {
+                store::drop_blob_if_unused(tx, &dir, &r.sha256)?;
+                return Err(ApiError::new(ErrorCode::Conflict, "the bytes of this upload were already received"));
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(ok(ContentReceived {
+        file_id: f.info.id,
+        size_bytes: size,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CompleteRequest {
+    pub file_id: String,
+}
+
+impl Validate for CompleteRequest {}
+
+/// Finishes a two-step upload (the bytes were checked for the signed size and type when they
+/// arrived).
+#[utoipa::path(post, path = "/files/complete", tag = "files", request_body = CompleteRequest,
+    responses((status = 200, body = FileInfo), (status = 404), (status = 409), (status = 415), (status = 422)), security(("bearer" = [])))]
+async fn complete(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ValidJson(b): ValidJson<CompleteRequest>,
+) -> ApiResult<Data<FileInfo>> {
+    let info = state
+        .db
+        .write(move |tx| {
+            let f = store::get(tx, &b.file_id)?
+                .filter(|f| f.owner_id == user.id)
+                .ok_or_else(ApiError::not_found)?;
+            match f.status.as_str() {
+                "ready" => return Ok(f.info),
+                "signed" => return Err(ApiError::new(ErrorCode::Conflict, "no bytes were uploaded to the signed URL yet")),
+                _ => {}
+            }
+            tx.execute(
+                "UPDATE files SET status = 'ready', expires_at = NULL, updated_at = ?2 WHERE id = ?1",
+                rusqlite::params![f.info.id, clock::now()],
+            )?;
+            Ok(f.info)
+        })
+        .await?;
+    Ok(ok(info))
+}

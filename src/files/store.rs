@@ -1,0 +1,309 @@
+//! Files on disk and in the database. Bytes are written as they arrive to a temporary file
+//! (hashed and checked on the way, never held whole in memory), then moved to their
+//! content address `<data>/files/<aa>/<sha256>` inside the writer, in the same step that
+//! inserts the row, so a blob and the rows naming it never race with a deletion.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+use utoipa::ToSchema;
+
+use super::sniff::{self, Kind, TextCheck};
+use crate::auth::CurrentUser;
+use crate::auth::policy::{self, Perm, Scope};
+use crate::clock;
+use crate::compliance::exporters::Part;
+
+/// A file as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FileInfo {
+    pub id: String,
+    pub filename: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+}
+
+/// A file row with what access checks and downloads need.
+#[derive(Debug, Clone)]
+pub struct FileRow {
+    pub info: FileInfo,
+    pub org_id: String,
+    pub owner_id: String,
+    pub status: String,
+    pub sha256: Option<String>,
+    pub expires_at: Option<String>,
+}
+
+pub const COLUMNS: &str = "id, filename, content_type, size_bytes, created_at, client_id, project_id, org_id, owner_id, status, sha256, expires_at";
+
+pub fn from_row(r: &Row) -> rusqlite::Result<FileRow> {
+    Ok(FileRow {
+        info: FileInfo {
+            id: r.get(0)?,
+            filename: r.get(1)?,
+            content_type: r.get(2)?,
+            size_bytes: r.get(3)?,
+            created_at: r.get(4)?,
+            client_id: r.get(5)?,
+            project_id: r.get(6)?,
+        },
+        org_id: r.get(7)?,
+        owner_id: r.get(8)?,
+        status: r.get(9)?,
+        sha256: r.get(10)?,
+        expires_at: r.get(11)?,
+    })
+}
+
+pub fn get(c: &Connection, id: &str) -> rusqlite::Result<Option<FileRow>> {
+    c.prepare_cached(&format!("SELECT {COLUMNS} FROM files WHERE id = ?1"))?
+        .query_row([id], from_row)
+        .optional()
+}
+
+/// Whether `user` may open (and delete) `f`: its owner, or staff of its org.
+pub fn may_access(user: &CurrentUser, f: &FileRow) -> bool {
+    if f.owner_id == user.id {
+        return true;
+    }
+    match policy::scope(user.role, Perm::FilesView) {
+        Some(Scope::Platform) => true,
+        Some(Scope::Org) => f.org_id == user.org_id,
+        _ => false,
+    }
+}
+
+pub fn root(data_dir: &Path) -> PathBuf {
+    data_dir.join("files")
+}
+
+pub fn blob_path(data_dir: &Path, sha: &str) -> PathBuf {
+    root(data_dir).join(sha.get(..2).unwrap_or("00")).join(sha)
+}
+
+/// Why bytes were refused while they arrived.
+#[derive(Debug)]
+pub enum Refused {
+    TooLarge(u64),
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for Refused {
+    fn from(e: std::io::Error) -> Self {
+        Refused::Io(e)
+    }
+}
+
+/// Bytes being received into a temporary file.
+pub struct Incoming {
+    pub tmp: PathBuf,
+    file: tokio::fs::File,
+    hasher: Sha256,
+    size: u64,
+    head: Vec<u8>,
+    text: TextCheck,
+    limit: u64,
+}
+
+/// Received bytes, checked and hashed, still in their temporary file.
+#[derive(Debug)]
+pub struct Received {
+    pub tmp: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+    pub kind: Option<Kind>,
+}
+
+const HEAD: usize = 64;
+
+impl Incoming {
+    pub async fn new(data_dir: &Path, limit: u64) -> std::io::Result<Incoming> {
+        let dir = root(data_dir).join("tmp");
+        tokio::fs::create_dir_all(&dir).await?;
+        let tmp = dir.join(uuid::Uuid::now_v7().to_string());
+        let file = tokio::fs::File::create(&tmp).await?;
+        Ok(Incoming {
+            tmp,
+            file,
+            hasher: Sha256::new(),
+            size: 0,
+            head: Vec::with_capacity(HEAD),
+            text: TextCheck::default(),
+            limit,
+        })
+    }
+
+    pub async fn push(&mut self, chunk: &[u8]) -> Result<(), Refused> {
+        self.size += chunk.len() as u64;
+        if self.size > self.limit {
+            return Err(Refused::TooLarge(self.limit));
+        }
+        if self.head.len() < HEAD {
+            let take = (HEAD - self.head.len()).min(chunk.len());
+            self.head.extend_from_slice(&chunk[..take]);
+        }
+        self.hasher.update(chunk);
+        self.text.feed(chunk);
+        self.file.write_all(chunk).await?;
+        Ok(())
+    }
+
+    /// Flushes to disk and judges the content.
+    pub async fn finish(mut self) -> std::io::Result<Received> {
+        self.file.flush().await?;
+        self.file.sync_all().await?;
+        drop(self.file);
+        let tmp = self.tmp.clone();
+        let (head, text) = (self.head, self.text.is_text());
+        let kind = tokio::task::spawn_blocking(move || sniff::detect(&head, text, &tmp))
+            .await
+            .unwrap_or(None);
+        Ok(Received {
+            tmp: self.tmp,
+            sha256: hex::encode(self.hasher.finalize()),
+            size: self.size,
+            kind,
+        })
+    }
+
+    /// Gives up: the temporary file goes.
+    pub async fn discard(self) {
+        drop(self.file);
+        let _ = tokio::fs::remove_file(&self.tmp).await;
+    }
+}
+
+/// Moves received bytes to their content address (inside the writer; see the module docs).
+/// Content already stored is kept and the temporary copy dropped.
+pub fn settle_blob(data_dir: &Path, r: &Received) -> std::io::Result<()> {
+    let dest = blob_path(data_dir, &r.sha256);
+    if dest.exists() {
+        let _ = std::fs::remove_file(&r.tmp);
+        return Ok(());
+    }
+    if let Some(dir) = dest.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::rename(&r.tmp, &dest)
+}
+
+/// Deletes the blob `sha` when no row names it any more (inside the writer, so no upload of
+/// the same content can slip in between the check and the deletion).
+pub fn drop_blob_if_unused(conn: &Connection, data_dir: &Path, sha: &str) -> rusqlite::Result<()> {
+    let used = conn
+        .prepare_cached("SELECT 1 FROM files WHERE sha256 = ?1 LIMIT 1")?
+        .exists([sha])?;
+    if !used {
+        let _ = std::fs::remove_file(blob_path(data_dir, sha));
+    }
+    Ok(())
+}
+
+pub struct NewFile<'a> {
+    pub id: &'a str,
+    pub org_id: &'a str,
+    pub owner_id: &'a str,
+    pub purpose: &'a str,
+    pub status: &'a str,
+    pub filename: &'a str,
+    pub content_type: &'a str,
+    pub size: i64,
+    pub sha256: Option<&'a str>,
+    pub client_id: Option<&'a str>,
+    pub project_id: Option<&'a str>,
+    pub expires_at: Option<&'a str>,
+}
+
+pub fn insert(c: &Connection, f: &NewFile) -> rusqlite::Result<()> {
+    let now = clock::now();
+    c.prepare_cached(
+        "INSERT INTO files (id, org_id, owner_id, purpose, status, filename, content_type, size_bytes, sha256,
+                            client_id, project_id, expires_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+    )?
+    .execute(params![
+        f.id, f.org_id, f.owner_id, f.purpose, f.status, f.filename, f.content_type, f.size, f.sha256,
+        f.client_id, f.project_id, f.expires_at, now
+    ])?;
+    Ok(())
+}
+
+/// The export's `files.json` and the uploaded files themselves under `files/`.
+pub fn export(c: &Connection, user_id: &str, data_dir: &Path) -> rusqlite::Result<Part> {
+    let rows: Vec<FileRow> = c
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM files WHERE owner_id = ?1 AND status = 'ready' ORDER BY created_at"
+        ))?
+        .query_map([user_id], from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut attachments = Vec::new();
+    let mut list = Vec::new();
+    for f in rows {
+        let name = format!("files/{}-{}", &f.info.id, f.info.filename);
+        if let Some(sha) = &f.sha256 {
+            attachments.push((name.clone(), blob_path(data_dir, sha)));
+        }
+        let mut v = serde_json::to_value(&f.info).unwrap_or_default();
+        v["pathInExport"] = serde_json::Value::String(name);
+        list.push(v);
+    }
+    Ok(Part {
+        json: serde_json::Value::Array(list),
+        attachments,
+    })
+}
+
+/// `files.cleanup`: signed uploads never completed, blobs no row names (after a crash between
+/// moving bytes and committing), and stale temporary files.
+pub fn cleanup(conn: &Connection, data_dir: &Path) -> rusqlite::Result<usize> {
+    let now = clock::now();
+    let stale: Vec<Option<String>> = conn
+        .prepare_cached(
+            "DELETE FROM files WHERE status != 'ready' AND expires_at < ?1 RETURNING sha256",
+        )?
+        .query_map([&now], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut removed = stale.len();
+    for sha in stale.into_iter().flatten() {
+        drop_blob_if_unused(conn, data_dir, &sha)?;
+    }
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let old = |p: &Path| {
+        std::fs::metadata(p)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t < hour_ago)
+    };
+    let Ok(dirs) = std::fs::read_dir(root(data_dir)) else {
+        return Ok(removed);
+    };
+    for d in dirs.flatten() {
+        let Ok(entries) = std::fs::read_dir(d.path()) else {
+            continue;
+        };
+        let is_tmp = d.file_name() == "tmp";
+        for e in entries.flatten() {
+            let p = e.path();
+            if !old(&p) {
+                continue;
+            }
+            let name = e.file_name().to_string_lossy().to_string();
+            let unused = is_tmp
+                || !conn
+                    .prepare_cached("SELECT 1 FROM files WHERE sha256 = ?1 LIMIT 1")?
+                    .exists([&name])?;
+            if unused && std::fs::remove_file(&p).is_ok() {
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
+}

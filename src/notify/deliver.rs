@@ -1,0 +1,269 @@
+//! Sending one notification to one person: the in-app row now, the e-mail and the push through
+//! the outbox — each only where the person's preferences allow it, e-mail and push held until
+//! their quiet hours end. Runs inside the caller's transaction, so a notification exists
+//! exactly when its cause does.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::prefs::{self, Channel};
+use super::{EMAIL_KIND, emails};
+use crate::clock;
+use crate::db::{DbError, Tx};
+use crate::jobs::{NewItem, outbox};
+use crate::users::model::Preferences;
+
+/// The outbox kind that pushes one notification to a person's devices.
+pub const PUSH_KIND: &str = "push.send";
+
+/// An in-app notification as the app sees it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Notification {
+    pub id: String,
+    /// What it is about, e.g. `session_reminder`, `achievement`, `export_ready`, `info`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    /// Ids the app needs to open what it is about.
+    #[schema(value_type = Object)]
+    pub data: Value,
+    pub read: bool,
+    pub read_at: Option<String>,
+    pub created_at: String,
+}
+
+pub const COLUMNS: &str = "id, type, title, body, data, read_at, created_at";
+
+pub fn from_row(r: &Row) -> rusqlite::Result<Notification> {
+    let read_at: Option<String> = r.get(5)?;
+    Ok(Notification {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        title: r.get(2)?,
+        body: r.get(3)?,
+        data: serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or(Value::Null),
+        read: read_at.is_some(),
+        read_at,
+        created_at: r.get(6)?,
+    })
+}
+
+/// What happened on each channel: `delivered`, `queued`, `held until <instant>` (quiet hours),
+/// `off` (the person's preferences), `not requested`, `unconfigured` (no push provider),
+/// `no devices`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Deliveries {
+    pub in_app: String,
+    pub email: String,
+    pub push: String,
+}
+
+/// A notification to send.
+pub struct Outgoing<'a> {
+    pub user_id: &'a str,
+    pub kind: &'a str,
+    pub title: &'a str,
+    pub body: &'a str,
+    pub data: Value,
+    /// Only these channels (the sender's choice); all when `None`.
+    pub channels: Option<&'a [Channel]>,
+}
+
+/// How the appliance can reach people beyond the app.
+#[derive(Debug, Clone)]
+pub struct Reach {
+    /// A push provider is configured.
+    pub push: bool,
+    /// Where links in e-mails point.
+    pub public_url: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Sent {
+    /// The in-app notification (`null` when the person turned in-app off for this type).
+    pub notification: Option<Notification>,
+    pub deliveries: Deliveries,
+}
+
+struct Recipient {
+    org_id: String,
+    email: String,
+    first_name: String,
+    timezone: String,
+    preferences: Preferences,
+}
+
+fn recipient(conn: &Connection, user_id: &str) -> rusqlite::Result<Option<Recipient>> {
+    conn.prepare_cached(
+        "SELECT org_id, email, first_name, timezone, preferences FROM users
+         WHERE id = ?1 AND deleted_at IS NULL AND status = 'active'",
+    )?
+    .query_row([user_id], |r| {
+        Ok(Recipient {
+            org_id: r.get(0)?,
+            email: r.get(1)?,
+            first_name: r.get(2)?,
+            timezone: r.get(3)?,
+            preferences: serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or_default(),
+        })
+    })
+    .optional()
+}
+
+/// Sends `n` to its person. `None` when there is no such active person.
+pub fn send(tx: &Tx, reach: &Reach, n: Outgoing) -> Result<Option<Sent>, DbError> {
+    let Some(to) = recipient(tx, n.user_id)? else {
+        return Ok(None);
+    };
+    let wanted = |c: Channel| n.channels.is_none_or(|cs| cs.contains(&c));
+    let allowed = |c: Channel| prefs::allows(&to.preferences, n.kind, c);
+    let now = jiff::Timestamp::now();
+    let held = to
+        .preferences
+        .quiet_hours
+        .as_ref()
+        .and_then(|q| prefs::quiet_until(q, &to.timezone, now))
+        .map(clock::format);
+    let later = |queued: &str| match &held {
+        Some(at) => format!("held until {at}"),
+        None => queued.to_string(),
+    };
+
+    let id = uuid::Uuid::now_v7().to_string();
+    let mut deliveries = Deliveries {
+        in_app: "not requested".into(),
+        email: "not requested".into(),
+        push: "not requested".into(),
+    };
+    let mut notification = None;
+    if wanted(Channel::InApp) {
+        if allowed(Channel::InApp) {
+            notification = Some(insert(tx, &id, n.user_id, &to.org_id, &n, now)?);
+            deliveries.in_app = "delivered".into();
+        } else {
+            deliveries.in_app = "off".into();
+        }
+    }
+    if wanted(Channel::Email) {
+        if allowed(Channel::Email) {
+            let email = emails::notification(
+                &to.email,
+                &to.first_name,
+                n.title,
+                n.body,
+                &reach.public_url,
+            )
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            let payload = serde_json::to_value(&email).unwrap_or(Value::Null);
+            outbox::enqueue(
+                tx,
+                NewItem {
+                    kind: EMAIL_KIND.into(),
+                    payload,
+                    run_at: held.clone(),
+                    idempotency_key: format!("notify:{id}:email"),
+                    max_attempts: None,
+                },
+            )?;
+            deliveries.email = later("queued");
+        } else {
+            deliveries.email = "off".into();
+        }
+    }
+    if wanted(Channel::Push) {
+        deliveries.push = if !allowed(Channel::Push) {
+            "off".into()
+        } else if !reach.push {
+            "unconfigured".into()
+        } else if !has_devices(tx, n.user_id)? {
+            "no devices".into()
+        } else {
+            let payload = serde_json::json!({
+                "userId": n.user_id, "notificationId": id,
+                "title": n.title, "body": n.body, "data": n.data,
+            });
+            outbox::enqueue(
+                tx,
+                NewItem {
+                    kind: PUSH_KIND.into(),
+                    payload,
+                    run_at: held.clone(),
+                    idempotency_key: format!("notify:{id}:push"),
+                    max_attempts: None,
+                },
+            )?;
+            later("queued")
+        };
+    }
+    Ok(Some(Sent {
+        notification,
+        deliveries,
+    }))
+}
+
+fn has_devices(conn: &Connection, user_id: &str) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT 1 FROM devices WHERE user_id = ?1 LIMIT 1")?
+        .exists([user_id])
+}
+
+fn insert(
+    conn: &Connection,
+    id: &str,
+    user_id: &str,
+    org_id: &str,
+    n: &Outgoing,
+    now: jiff::Timestamp,
+) -> rusqlite::Result<Notification> {
+    conn.prepare_cached(
+        "INSERT INTO notifications (id, user_id, org_id, type, title, body, data, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        id,
+        user_id,
+        org_id,
+        n.kind,
+        n.title,
+        n.body,
+        n.data.to_string(),
+        clock::format(now)
+    ])?;
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM notifications WHERE id = ?1"
+    ))?
+    .query_row([id], from_row)
+}
+
+/// An in-app-only notice (an achievement, an export that is ready), unless the person turned
+/// in-app off for its type. Needs no outbox, so any connection in a write transaction will do.
+pub fn in_app(
+    conn: &Connection,
+    user_id: &str,
+    kind: &str,
+    title: &str,
+    body: &str,
+    data: Value,
+) -> rusqlite::Result<Option<Notification>> {
+    let Some(to) = recipient(conn, user_id)? else {
+        return Ok(None);
+    };
+    if !prefs::allows(&to.preferences, kind, Channel::InApp) {
+        return Ok(None);
+    }
+    let n = Outgoing {
+        user_id,
+        kind,
+        title,
+        body,
+        data,
+        channels: Some(&[Channel::InApp]),
+    };
+    let id = uuid::Uuid::now_v7().to_string();
+    insert(conn, &id, user_id, &to.org_id, &n, jiff::Timestamp::now()).map(Some)
+}
