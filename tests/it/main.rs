@@ -8,6 +8,7 @@ mod google;
 mod support;
 
 mod cli;
+mod crash;
 mod contract;
 mod idempotency;
 mod identity;
