@@ -45,7 +45,11 @@ fn serve(data: &Path, port: u16) -> Child {
 /// Delivered e-mails per Message-ID (file transport: one `.eml` per delivery).
 fn deliveries(data: &Path) -> HashMap<String, usize> {
     let mut seen = HashMap::new();
-    for e in std::fs::read_dir(data.join("outbox")).into_iter().flatten().flatten() {
+    for e in std::fs::read_dir(data.join("outbox"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let text = std::fs::read_to_string(e.path()).unwrap_or_default();
         if !text.contains("Crash drill") {
             continue;
@@ -110,7 +114,16 @@ fn killed_twice_while_draining_nothing_is_lost_and_nothing_happens_twice() {
             .collect()
     };
     let created = Command::new(env!("CARGO_BIN_EXE_haven"))
-        .args(["user", "create", "--email", "root@crash.test", "--password", PASSWORD, "--role", "superadmin"])
+        .args([
+            "user",
+            "create",
+            "--email",
+            "root@crash.test",
+            "--password",
+            PASSWORD,
+            "--role",
+            "superadmin",
+        ])
         .env("HAVEN_DATA__DIR", &data)
         .output()
         .unwrap();
@@ -131,8 +144,10 @@ fn killed_twice_while_draining_nothing_is_lost_and_nothing_happens_twice() {
     let r = http
         .post(format!("{base}/notifications/schedule"))
         .bearer_auth(&token)
-        .json(&json!({"userIds": ids, "title": "Crash drill", "body": "Stay calm.",
-                      "type": "drill", "sendAt": haven::clock::now()}))
+        .json(
+            &json!({"userIds": ids, "title": "Crash drill", "body": "Stay calm.",
+                      "type": "drill", "sendAt": haven::clock::now()}),
+        )
         .send()
         .unwrap();
     assert_eq!(r.status(), 201);
@@ -140,11 +155,17 @@ fn killed_twice_while_draining_nothing_is_lost_and_nothing_happens_twice() {
     // First crash once a few e-mails are out, second one further in.
     let n1 = wait_for_deliveries(&data, 10, Duration::from_secs(30));
     kill9(server);
-    assert!(n1 < PEOPLE, "the drain finished before the first crash ({n1})");
+    assert!(
+        n1 < PEOPLE,
+        "the drain finished before the first crash ({n1})"
+    );
     let server = serve(&data, port);
     let n2 = wait_for_deliveries(&data, n1 + 60, Duration::from_secs(30));
     kill9(server);
-    assert!(n2 < PEOPLE, "the drain finished before the second crash ({n2})");
+    assert!(
+        n2 < PEOPLE,
+        "the drain finished before the second crash ({n2})"
+    );
 
     let server = serve(&data, port);
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -153,7 +174,10 @@ fn killed_twice_while_draining_nothing_is_lost_and_nothing_happens_twice() {
     }
     kill9(server);
     let seen = deliveries(&data);
-    eprintln!("crashed after {n1} and {n2} deliveries; {} in the end", seen.values().sum::<usize>());
+    eprintln!(
+        "crashed after {n1} and {n2} deliveries; {} in the end",
+        seen.values().sum::<usize>()
+    );
     assert_eq!(seen.len(), PEOPLE, "every e-mail was delivered");
     let duplicates: usize = seen.values().map(|n| n - 1).sum();
     assert!(duplicates <= 2, "{duplicates} duplicates after 2 crashes");

@@ -8,8 +8,8 @@ mod google;
 mod support;
 
 mod cli;
-mod crash;
 mod contract;
+mod crash;
 mod idempotency;
 mod identity;
 mod lifecycle;
@@ -19,4 +19,5 @@ mod ops;
 mod outbox;
 mod packaging;
 mod policy;
+mod push;
 mod wellbeing;
