@@ -169,8 +169,9 @@ pub fn png(w: u32, h: u32) -> Vec<u8> {
     out
 }
 
-/// The `token=` of the newest e-mailed link to `to` (file transport), waiting for the worker.
-pub async fn mailed_token(s: &TestServer, to: &str) -> String {
+/// The newest e-mail to `to` (file transport), decoded from quoted-printable, waiting for the
+/// worker to deliver it.
+pub async fn mailed_text(s: &TestServer, to: &str) -> String {
     let dir = s.dir.path().join("data/outbox");
     for _ in 0..100 {
         let mut found: Vec<(std::time::SystemTime, String)> = Vec::new();
@@ -191,14 +192,20 @@ pub async fn mailed_token(s: &TestServer, to: &str) -> String {
             }
         }
         found.sort_by_key(|(t, _)| *t);
-        if let Some((_, text)) = found.last() {
-            let i = text.find("token=").expect("a link with a token") + 6;
-            return text[i..]
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-                .collect();
+        if let Some((_, text)) = found.pop() {
+            return text;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     panic!("no e-mail to {to}");
+}
+
+/// The `token=` of the newest e-mailed link to `to`.
+pub async fn mailed_token(s: &TestServer, to: &str) -> String {
+    let text = mailed_text(s, to).await;
+    let i = text.find("token=").expect("a link with a token") + 6;
+    text[i..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
 }

@@ -14,6 +14,7 @@ mod idempotency;
 mod identity;
 mod lifecycle;
 mod mail;
+mod notify;
 mod openapi;
 mod ops;
 mod outbox;
