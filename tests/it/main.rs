@@ -9,6 +9,7 @@ mod google;
 mod support;
 
 mod cli;
+mod compliance;
 mod contract;
 mod crash;
 mod idempotency;
