@@ -396,3 +396,25 @@ async fn devices_test_sends_and_the_jobs_page() {
         .await;
     assert_eq!(st, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn achievements_notify_in_app_once() {
+    let s = TestServer::start().await;
+    let m = TestUser::member().create(&s).await;
+    for mood in [3, 4] {
+        let (st, _) = m
+            .send(&s, Method::POST, "/mood/entries", json!({"mood": mood}))
+            .await;
+        assert_eq!(st, 201);
+    }
+    let (_, n) = m.get(&s, "/notifications").await;
+    let got: Vec<&Value> = n["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["type"] == "achievement")
+        .collect();
+    assert_eq!(got.len(), 1, "{n}");
+    assert_eq!(got[0]["title"], "Achievement unlocked: First check-in");
+    assert_eq!(got[0]["data"]["achievement"], "first_mood");
+}
