@@ -187,6 +187,11 @@ pub fn build_zip(
         zip.start_file(format!("{}.json", ex.name), opts)?;
         zip.write_all(&serde_json::to_vec_pretty(&part.json)?)?;
         index.push(format!("{}.json", ex.name));
+        if let Some(table) = to_csv(&part.json) {
+            zip.start_file(format!("{}.csv", ex.name), opts)?;
+            zip.write_all(table.as_bytes())?;
+            index.push(format!("{}.csv", ex.name));
+        }
         for (name, path) in part.attachments {
             // A blob removed since the row was read is left out, not fatal.
             let Ok(mut f) = std::fs::File::open(&path) else {
@@ -200,7 +205,7 @@ pub fn build_zip(
     zip.start_file("README.txt", opts)?;
     zip.write_all(
         format!(
-            "Your data from Haven, exported {}.\nEach .json file is one kind of data; files/ holds your uploads.\n\n{}\n",
+            "Your data from Haven, exported {}.\nEach .json file is one kind of data (lists also as .csv for spreadsheets); files/ holds your uploads.\n\n{}\n",
             clock::now(),
             index.join("\n")
         )
@@ -211,6 +216,51 @@ pub fn build_zip(
     drop(inner);
     std::fs::rename(&partial, dest)?;
     Ok(std::fs::metadata(dest)?.len())
+}
+
+/// A list of records as CSV (RFC 4180; columns in the order they are first met; nested values as
+/// JSON text). Cells that a spreadsheet would run as a formula get a leading `'`. `None` when
+/// the dataset is not a list of records.
+pub fn to_csv(v: &serde_json::Value) -> Option<String> {
+    let rows = v.as_array()?;
+    let mut cols: Vec<&str> = Vec::new();
+    for r in rows {
+        for k in r.as_object()?.keys() {
+            if !cols.contains(&k.as_str()) {
+                cols.push(k);
+            }
+        }
+    }
+    let cell = |v: Option<&serde_json::Value>| -> String {
+        let raw = match v {
+            None | Some(serde_json::Value::Null) => String::new(),
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        };
+        let raw =
+            if raw.starts_with(['=', '+', '-', '@', '\t', '\r']) && raw.parse::<f64>().is_err() {
+                format!("'{raw}")
+            } else {
+                raw
+            };
+        if raw.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", raw.replace('"', "\"\""))
+        } else {
+            raw
+        }
+    };
+    let mut out = cols
+        .iter()
+        .map(|c| cell(Some(&serde_json::Value::String(c.to_string()))))
+        .collect::<Vec<_>>()
+        .join(",");
+    out.push_str("\r\n");
+    for r in rows {
+        let line: Vec<String> = cols.iter().map(|c| cell(r.get(*c))).collect();
+        out.push_str(&line.join(","));
+        out.push_str("\r\n");
+    }
+    Some(out)
 }
 
 /// Registers the build handler: build (a re-run after a crash just builds again), then mark
@@ -313,4 +363,30 @@ pub async fn cleanup(db: Db, data_dir: PathBuf) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_nests_and_defuses_formulas() {
+        let v = serde_json::json!([
+            {"id": "a", "note": "said \"hi\", then left", "tags": ["x", "y"], "n": -3},
+            {"id": "b", "note": "=HYPERLINK(\"evil\")", "extra": null}
+        ]);
+        let csv = to_csv(&v).unwrap();
+        let lines: Vec<&str> = csv.split("\r\n").collect();
+        // serde_json keeps object keys sorted.
+        assert_eq!(lines[0], "id,n,note,tags,extra");
+        assert_eq!(
+            lines[1],
+            "a,-3,\"said \"\"hi\"\", then left\",\"[\"\"x\"\",\"\"y\"\"]\","
+        );
+        assert_eq!(lines[2], "b,,\"'=HYPERLINK(\"\"evil\"\")\",,");
+        assert!(
+            to_csv(&serde_json::json!({"id": 1})).is_none(),
+            "not a list"
+        );
+    }
 }

@@ -106,6 +106,12 @@ async fn the_export_holds_everything_but_secrets_and_is_announced() {
     assert_eq!(profile["email"], member.email.as_str());
     assert!(profile.get("password_hash").is_none() && profile.get("mfa_secret").is_none());
     assert!(read("mood_entries.json").contains("sunny walk"));
+    let csv = read("mood_entries.csv");
+    assert!(
+        csv.starts_with("created_at,date,factors,id,mood,note,updated_at\r\n"),
+        "{csv}"
+    );
+    assert!(csv.contains(",4,sunny walk,"), "{csv}");
     assert!(read("journal_entries.json").contains("private words"));
     assert!(read("goals.json").contains("books"));
     assert!(read("consents.json").contains("analytics"));
