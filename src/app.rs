@@ -287,6 +287,7 @@ pub fn build_with(state: AppState, extra: OpenApiRouter<AppState>) -> anyhow::Re
     let body_limit = usize::try_from(cfg.json_body_limit).unwrap_or(usize::MAX);
     let mut router = documented
         .merge(undocumented_routes())
+        .merge(crate::portal::router(&state))
         .fallback(layers::not_found)
         .method_not_allowed_fallback(layers::method_not_allowed)
         .layer(from_fn_with_state(state.clone(), idempotency::idempotency))

@@ -23,6 +23,7 @@ pub mod logging;
 pub mod memory;
 pub mod notify;
 pub mod orgs;
+pub mod portal;
 pub mod server;
 pub mod settings;
 pub mod setup;

@@ -86,7 +86,7 @@ fn count(conn: &Connection, sql: &str, org: &Option<String>, since: &str) -> rus
     )
 }
 
-fn compute(conn: &Connection, org: Option<String>) -> rusqlite::Result<Summary> {
+pub fn compute(conn: &Connection, org: Option<String>) -> rusqlite::Result<Summary> {
     let tz: String = match &org {
         Some(o) => conn.query_row("SELECT timezone FROM orgs WHERE id = ?1", [o], |r| r.get(0))?,
         None => "UTC".into(),

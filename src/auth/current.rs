@@ -63,7 +63,17 @@ impl CurrentUser {
             .tokens
             .verify(token)
             .ok_or_else(ApiError::unauthorized)?;
-        let sid = claims.sid.clone();
+        let user = Self::from_session(state, &claims.sid).await?;
+        if user.id != claims.sub {
+            return Err(ApiError::unauthorized());
+        }
+        Ok(user)
+    }
+
+    /// The signed-in user of a live auth session (not revoked, not expired, the account active
+    /// and not deleted); 401 otherwise. Tokens and portal cookies both end here.
+    pub async fn from_session(state: &AppState, session_id: &str) -> Result<Self, ApiError> {
+        let sid = session_id.to_string();
         let row = state
             .db
             .lookup(move |c| {
@@ -81,17 +91,14 @@ impl CurrentUser {
         let Some((user_id, last_used, role, org_id)) = row else {
             return Err(ApiError::unauthorized());
         };
-        if user_id != claims.sub {
-            return Err(ApiError::unauthorized());
-        }
         if last_used < clock::before(TOUCH_EVERY) {
-            state.touches.note(&claims.sid);
+            state.touches.note(session_id);
         }
         let user = CurrentUser {
             id: user_id,
             org_id,
             role: role.parse().map_err(|_| ApiError::unauthorized())?,
-            session_id: claims.sid,
+            session_id: session_id.to_string(),
             scope: Scope::Own,
         };
         Ok(user)

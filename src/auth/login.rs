@@ -71,7 +71,19 @@ async fn login(
     client: ClientInfo,
     ValidJson(body): ValidJson<LoginBody>,
 ) -> ApiResult<impl IntoResponse> {
-    let email = normalize_email(&body.email);
+    answer(password_login(&state, client, &body.email, &body.password, body.mfa_code).await?)
+}
+
+/// Checks an e-mail and password (and, when given, an MFA code): lockout, audit, a session
+/// when it all holds. The JSON API and the portals both sign in through here.
+pub async fn password_login(
+    state: &AppState,
+    client: ClientInfo,
+    email: &str,
+    password: &str,
+    mfa_code: Option<String>,
+) -> Result<LoginOutcome, ApiError> {
+    let email = normalize_email(email);
     let e = email.clone();
     let creds = state
         .db
@@ -87,13 +99,12 @@ async fn login(
     }
     // Unknown addresses are checked against a dummy hash: the answer takes as long.
     let good = password::verify_async(
-        body.password.clone(),
+        password.to_string(),
         creds.as_ref().and_then(|c| c.password_hash.clone()),
     )
     .await;
     let st = state.clone();
-    let mfa_code = body.mfa_code.clone();
-    let outcome = state
+    state
         .db
         .write(move |tx| {
             let Some(creds) = creds else {
@@ -144,8 +155,7 @@ async fn login(
             }
             finish(tx, &st, &creds.id, &creds.org_id, "password", &client)
         })
-        .await?;
-    answer(outcome)
+        .await
 }
 
 /// A successful sign-in: failures forgotten, audited, a session opened.
@@ -210,11 +220,27 @@ async fn mfa_verify(
     client: ClientInfo,
     ValidJson(body): ValidJson<MfaVerifyBody>,
 ) -> ApiResult<impl IntoResponse> {
+    match mfa_login(&state, client, body.mfa_token, body.code).await? {
+        LoginOutcome::Wrong => Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "The code is not valid",
+        )),
+        other => answer(other),
+    }
+}
+
+/// The second step of a sign-in: the token of the first step and a TOTP or recovery code.
+pub async fn mfa_login(
+    state: &AppState,
+    client: ClientInfo,
+    mfa_token: String,
+    code: String,
+) -> Result<LoginOutcome, ApiError> {
     let st = state.clone();
-    let outcome = state
+    state
         .db
         .write(move |tx| {
-            let user_id = match one_time::peek(tx, &body.mfa_token, Purpose::MfaLogin)? {
+            let user_id = match one_time::peek(tx, &mfa_token, Purpose::MfaLogin)? {
                 Consumed::Ok(id) => id,
                 Consumed::Expired => {
                     return Err(ApiError::new(
@@ -237,20 +263,13 @@ async fn mfa_verify(
             if let Some(l) = locked.filter(|l| *l > clock::now()) {
                 return Ok(LoginOutcome::Locked(l));
             }
-            if !super::mfa::check_code(tx, &st.secrets.data_encryption, &user_id, &body.code)? {
+            if !super::mfa::check_code(tx, &st.secrets.data_encryption, &user_id, &code)? {
                 return failed_attempt(tx, &st, &user_id, &org_id, "wrong MFA code", &client);
             }
-            one_time::consume(tx, &body.mfa_token, Purpose::MfaLogin)?;
+            one_time::consume(tx, &mfa_token, Purpose::MfaLogin)?;
             finish(tx, &st, &user_id, &org_id, "password+mfa", &client)
         })
-        .await?;
-    match outcome {
-        LoginOutcome::Wrong => Err(ApiError::new(
-            ErrorCode::Unauthorized,
-            "The code is not valid",
-        )),
-        other => answer(other),
-    }
+        .await
 }
 
 fn locked_error(until: &str) -> ApiError {

@@ -22,5 +22,6 @@ mod ops;
 mod outbox;
 mod packaging;
 mod policy;
+mod portal;
 mod push;
 mod wellbeing;

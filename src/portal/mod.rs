@@ -1,0 +1,40 @@
+//! The admin and team portals (server-rendered HTML). Their routes are not JSON API routes and
+//! are not in the OpenAPI document; the portal's own session (a cookie) and CSRF checks guard
+//! them, and every page asks the same policy table the API does.
+
+pub mod admin;
+pub mod nav;
+pub mod pages;
+pub mod session;
+pub mod store;
+pub mod team;
+
+use axum::Router;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::app::AppState;
+
+/// A portal session ends after this long without a request.
+pub const IDLE: time::Duration = time::Duration::minutes(30);
+
+#[allow(clippy::disallowed_methods)] // HTML pages, deliberately outside the OpenAPI router.
+pub fn router(state: &AppState) -> Router<AppState> {
+    use axum::routing::{get, post};
+    let secure = state.config.public_url().starts_with("https://");
+    let sessions = SessionManagerLayer::new(store::SqliteStore::new(state.db.clone()))
+        .with_name("haven_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(secure)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(IDLE));
+    Router::new()
+        .route("/", get(pages::root))
+        .route("/login", get(pages::login_page).post(pages::login_submit))
+        .route("/login/mfa", post(pages::mfa_submit))
+        .route("/logout", post(pages::logout))
+        .route("/admin", get(admin::home))
+        .route("/team", get(team::home))
+        .layer(sessions)
+}

@@ -1,0 +1,30 @@
+//! The portals' navigation: one list of entries, each shown to the roles holding its
+//! permission. Later features (calendar, clients, invoices, approvals) add their entries here.
+
+use super::session::PortalUser;
+use crate::auth::policy::{self, Perm};
+
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub current: bool,
+}
+
+/// (path, label, the permission that shows it).
+const ENTRIES: &[(&str, &str, Perm)] = &[
+    ("/admin", "Dashboard", Perm::DashboardView),
+    ("/team", "Home", Perm::Notifications),
+];
+
+/// The entries `u` may open, with `current` marking the page at `path`.
+pub fn for_user(u: &PortalUser, path: &str) -> Vec<NavItem> {
+    ENTRIES
+        .iter()
+        .filter(|(_, _, p)| policy::scope(u.role(), *p).is_some())
+        .map(|(href, label, _)| NavItem {
+            href,
+            label,
+            current: *href == path,
+        })
+        .collect()
+}

@@ -1,0 +1,338 @@
+//! Signing in and out, and where `/` leads.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::session::{self, CsrfForm, PortalUser};
+use crate::app::AppState;
+use crate::auth::login::{self, LoginOutcome};
+use crate::auth::policy::{self, Perm};
+use crate::auth::sessions;
+use crate::http::client::ClientInfo;
+use crate::http::{ErrorCode, ValidQuery, Validate};
+
+/// Renders a page; a template that fails to render is a logged 500.
+pub fn page<T: Template>(status: StatusCode, t: &T) -> Response {
+    match t.render() {
+        Ok(body) => (status, Html(body)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a portal template failed to render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Html("<h1>Something went wrong</h1>".to_string()),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Friendly refusals, as pages.
+pub mod refused {
+    use super::*;
+
+    #[derive(Template)]
+    #[template(path = "portal/refused.html")]
+    pub struct Refused<'a> {
+        pub heading: &'a str,
+        pub text: &'a str,
+        pub back: &'a str,
+        pub back_label: &'a str,
+        pub nav: Vec<super::super::nav::NavItem>,
+        pub csrf: String,
+    }
+
+    pub fn csrf() -> Response {
+        page(
+            StatusCode::FORBIDDEN,
+            &Refused {
+                heading: "This form has expired",
+                text: "For your safety the form could not be accepted (it is too old or did not come from this site). Go back, reload the page and try again.",
+                back: "/",
+                back_label: "Back to Haven",
+                nav: Vec::new(),
+                csrf: String::new(),
+            },
+        )
+    }
+
+    pub fn bad_form(text: &str) -> Response {
+        page(
+            StatusCode::BAD_REQUEST,
+            &Refused {
+                heading: "The form could not be read",
+                text,
+                back: "/",
+                back_label: "Back to Haven",
+                nav: Vec::new(),
+                csrf: String::new(),
+            },
+        )
+    }
+
+    /// A signed-in person on a page their role does not open.
+    pub fn forbidden(u: &PortalUser) -> Response {
+        let member = u.role() == crate::users::model::Role::Member;
+        let (text, back, back_label) = if member {
+            (
+                "Haven's portals are for staff. Everything you need is in the Haven app on your phone.",
+                "/logout",
+                "Sign out",
+            )
+        } else {
+            (
+                "Your role does not open this page.",
+                "/",
+                "Back to your portal",
+            )
+        };
+        page(
+            StatusCode::FORBIDDEN,
+            &Refused {
+                heading: "Not for your account",
+                text,
+                back,
+                back_label,
+                nav: if member {
+                    Vec::new()
+                } else {
+                    super::super::nav::for_user(u, "")
+                },
+                csrf: u.csrf.clone(),
+            },
+        )
+    }
+}
+
+/// The portal a role lands on: `/admin` with the dashboard permission, `/team` for other staff.
+pub fn home_of(role: crate::users::model::Role) -> Option<&'static str> {
+    if policy::scope(role, Perm::DashboardView).is_some() {
+        Some("/admin")
+    } else if role != crate::users::model::Role::Member {
+        Some("/team")
+    } else {
+        None
+    }
+}
+
+/// `/`: the signed-in person's portal, or the sign-in page.
+pub async fn root(user: Result<PortalUser, Response>) -> Response {
+    match user {
+        Ok(u) => match home_of(u.role()) {
+            Some(home) => Redirect::to(home).into_response(),
+            None => refused::forbidden(&u),
+        },
+        Err(_) => Redirect::to("/login").into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal/login.html")]
+pub struct LoginPage {
+    pub csrf: String,
+    pub email: String,
+    pub next: String,
+    pub error: Option<String>,
+    pub message: Option<String>,
+    pub mfa: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    pub next: Option<String>,
+    pub signed_out: Option<u8>,
+}
+
+impl Validate for LoginQuery {}
+
+/// Only paths on this site: never an open redirect.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/".into(),
+    }
+}
+
+pub async fn login_page(session: Session, ValidQuery(q): ValidQuery<LoginQuery>) -> Response {
+    let csrf = session::csrf_token(&session).await;
+    page(
+        StatusCode::OK,
+        &LoginPage {
+            csrf,
+            email: String::new(),
+            next: safe_next(q.next.as_deref()),
+            error: None,
+            message: q.signed_out.map(|_| "You are signed out.".to_string()),
+            mfa: false,
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub password: String,
+    pub next: Option<String>,
+}
+
+const MFA_TOKEN: &str = "mfa_token";
+const NEXT: &str = "next";
+
+async fn outcome(
+    state: &AppState,
+    session: Session,
+    email: String,
+    next: String,
+    r: Result<LoginOutcome, crate::http::ApiError>,
+) -> Response {
+    let csrf = session::csrf_token(&session).await;
+    let again = |error: String, mfa: bool| {
+        page(
+            if mfa {
+                StatusCode::OK
+            } else {
+                StatusCode::UNAUTHORIZED
+            },
+            &LoginPage {
+                csrf: csrf.clone(),
+                email: email.clone(),
+                next: next.clone(),
+                error: Some(error),
+                message: None,
+                mfa,
+            },
+        )
+    };
+    match r {
+        Ok(LoginOutcome::Ok(result)) => {
+            let Some(claims) = state.tokens.verify(&result.access_token) else {
+                return again("Signing in failed; please try again.".into(), false);
+            };
+            let _ = session.remove_value(MFA_TOKEN).await;
+            if session::begin(&session, &claims.sid).await.is_err() {
+                return again("Signing in failed; please try again.".into(), false);
+            }
+            Redirect::to(&next).into_response()
+        }
+        Ok(LoginOutcome::Wrong) => again("The e-mail or password is not right.".into(), false),
+        Ok(LoginOutcome::Locked(until)) => again(
+            format!("Too many failed sign-ins. Try again after {until}."),
+            false,
+        ),
+        Ok(LoginOutcome::MfaRequired(token)) => {
+            let _ = session.insert(MFA_TOKEN, token).await;
+            let _ = session.insert(NEXT, &next).await;
+            page(
+                StatusCode::OK,
+                &LoginPage {
+                    csrf,
+                    email,
+                    next,
+                    error: None,
+                    message: None,
+                    mfa: true,
+                },
+            )
+        }
+        Err(e) if e.code == ErrorCode::AuthAccountLocked => again(e.message.to_string(), false),
+        Err(e) if e.code == ErrorCode::Gone => {
+            again("This sign-in took too long; start again.".into(), false)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e.message, "portal sign-in failed");
+            again("Signing in failed; please try again.".into(), false)
+        }
+    }
+}
+
+pub async fn login_submit(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    CsrfForm(f, session): CsrfForm<LoginForm>,
+) -> Response {
+    let next = safe_next(f.next.as_deref());
+    if f.email.trim().is_empty() || f.password.is_empty() {
+        let csrf = session::csrf_token(&session).await;
+        return page(
+            StatusCode::BAD_REQUEST,
+            &LoginPage {
+                csrf,
+                email: f.email,
+                next,
+                error: Some("Enter your e-mail and password.".into()),
+                message: None,
+                mfa: false,
+            },
+        );
+    }
+    let r = login::password_login(&state, client, &f.email, &f.password, None).await;
+    outcome(&state, session, f.email, next, r).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MfaForm {
+    #[serde(default)]
+    pub code: String,
+}
+
+pub async fn mfa_submit(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    CsrfForm(f, session): CsrfForm<MfaForm>,
+) -> Response {
+    let next = session
+        .get::<String>(NEXT)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "/".into());
+    let Some(token) = session.get::<String>(MFA_TOKEN).await.ok().flatten() else {
+        return Redirect::to("/login").into_response();
+    };
+    let r = login::mfa_login(&state, client, token, f.code.trim().to_string()).await;
+    let r = match r {
+        Ok(LoginOutcome::Wrong) => {
+            let csrf = session::csrf_token(&session).await;
+            return page(
+                StatusCode::UNAUTHORIZED,
+                &LoginPage {
+                    csrf,
+                    email: String::new(),
+                    next,
+                    error: Some("That code is not right; try the current one.".into()),
+                    message: None,
+                    mfa: true,
+                },
+            );
+        }
+        other => other,
+    };
+    outcome(&state, session, String::new(), next, r).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Empty {}
+
+/// Signs out: the auth session is revoked and the cookie session dropped.
+pub async fn logout(
+    State(state): State<AppState>,
+    user: Result<PortalUser, Response>,
+    CsrfForm(_, session): CsrfForm<Empty>,
+) -> Response {
+    if let Ok(u) = user {
+        let sid = u.user.session_id.clone();
+        let _ = state
+            .db
+            .write(move |tx| {
+                sessions::revoke(tx, &sid, "portal sign-out").map_err(crate::db::DbError::from)
+            })
+            .await;
+    }
+    let _ = session.flush().await;
+    Redirect::to("/login?signed_out=1").into_response()
+}

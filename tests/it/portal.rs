@@ -1,0 +1,304 @@
+//! The portals over real HTTP with a cookie jar, as a browser without JavaScript would use
+//! them: sign-in with CSRF, wrong passwords, the MFA step, where each role lands, members and
+//! team refused from what is not theirs, revocation ending the portal session, sign-out.
+
+use haven::db::DbError;
+use haven::users::model::Role;
+use reqwest::StatusCode;
+
+use crate::fixtures::{Person, TestUser};
+use crate::support::TestServer;
+
+const PASSWORD: &str = "Portal-Password-42";
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn with_password(s: &TestServer, role: Role) -> Person {
+    let p = TestUser::new(role).create(s).await;
+    let (id, hash) = (p.id.clone(), haven::auth::password::hash(PASSWORD).unwrap());
+    s.state
+        .db
+        .write(move |tx| {
+            tx.execute(
+                "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+                [&id, &hash],
+            )
+            .map_err(DbError::from)
+        })
+        .await
+        .unwrap();
+    p
+}
+
+fn csrf_of(html: &str) -> String {
+    let i = html.find("name=\"_csrf\" value=\"").expect("a CSRF field") + 20;
+    html[i..].chars().take_while(|c| *c != '"').collect()
+}
+
+async fn get(
+    b: &reqwest::Client,
+    s: &TestServer,
+    path: &str,
+) -> (StatusCode, String, Option<String>) {
+    let r = b.get(format!("{}{path}", s.base)).send().await.unwrap();
+    let loc = r
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_string());
+    (r.status(), r.text().await.unwrap(), loc)
+}
+
+async fn post(
+    b: &reqwest::Client,
+    s: &TestServer,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, String, Option<String>) {
+    let r = b
+        .post(format!("{}{path}", s.base))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let loc = r
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_string());
+    (r.status(), r.text().await.unwrap(), loc)
+}
+
+async fn sign_in(
+    b: &reqwest::Client,
+    s: &TestServer,
+    email: &str,
+    password: &str,
+) -> (StatusCode, String, Option<String>) {
+    let (_, page, _) = get(b, s, "/login").await;
+    let csrf = csrf_of(&page);
+    post(
+        b,
+        s,
+        "/login",
+        &[
+            ("_csrf", &csrf),
+            ("email", email),
+            ("password", password),
+            ("next", "/"),
+        ],
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_csrf_roles_and_sign_out() {
+    let s = TestServer::start().await;
+    let admin = with_password(&s, Role::Admin).await;
+    let team = with_password(&s, Role::Team).await;
+    let member = with_password(&s, Role::Member).await;
+
+    // Not signed in: everything leads to the sign-in page, which remembers where you were going.
+    let b = browser();
+    let (st, _, loc) = get(&b, &s, "/admin").await;
+    assert_eq!(
+        (st, loc.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/login?next=%2Fadmin"))
+    );
+    let (st, page, _) = get(&b, &s, "/login").await;
+    assert_eq!(st, 200);
+    assert!(page.contains("<label for=\"email\">") && page.contains("simple.min.css"));
+
+    // A forged or missing CSRF token: refused, nothing happens.
+    let (st, page, _) = post(
+        &b,
+        &s,
+        "/login",
+        &[
+            ("_csrf", "forged"),
+            ("email", &admin.email),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(st, 403);
+    assert!(page.contains("This form has expired"));
+    let (st, _, _) = post(
+        &b,
+        &s,
+        "/login",
+        &[("email", &admin.email), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(st, 403);
+
+    // A wrong password keeps the e-mail typed and says what is wrong.
+    let (st, page, _) = sign_in(&b, &s, &admin.email, "wrong-password").await;
+    assert_eq!(st, 401);
+    assert!(page.contains("The e-mail or password is not right") && page.contains(&admin.email));
+
+    // The admin lands on the dashboard.
+    let (st, _, loc) = sign_in(&b, &s, &admin.email, PASSWORD).await;
+    assert_eq!((st, loc.as_deref()), (StatusCode::SEE_OTHER, Some("/")));
+    let (_, _, loc) = get(&b, &s, "/").await;
+    assert_eq!(loc.as_deref(), Some("/admin"));
+    let (st, page, _) = get(&b, &s, "/admin").await;
+    assert_eq!(st, 200, "{page}");
+    assert!(page.contains("<h1>Dashboard</h1>") && page.contains("Pending invitations"));
+    let (st, page, _) = get(&b, &s, "/team").await;
+    assert_eq!(st, 200, "admins are staff too: {page}");
+
+    // Sign-out needs the token too; then the session is over.
+    let csrf = csrf_of(&page);
+    let (st, _, _) = post(&b, &s, "/logout", &[("_csrf", "nope")]).await;
+    assert_eq!(st, 403);
+    let (st, _, loc) = post(&b, &s, "/logout", &[("_csrf", &csrf)]).await;
+    assert_eq!(
+        (st, loc.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/login?signed_out=1"))
+    );
+    let (st, _, _) = get(&b, &s, "/admin").await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+
+    // Team: the team portal, never the admin one.
+    let b = browser();
+    sign_in(&b, &s, &team.email, PASSWORD).await;
+    let (_, _, loc) = get(&b, &s, "/").await;
+    assert_eq!(loc.as_deref(), Some("/team"));
+    let (st, page, _) = get(&b, &s, "/admin").await;
+    assert_eq!(st, 403);
+    assert!(page.contains("Not for your account"));
+
+    // Members: a friendly refusal pointing to the app.
+    let b = browser();
+    sign_in(&b, &s, &member.email, PASSWORD).await;
+    for path in ["/", "/admin", "/team"] {
+        let (st, page, _) = get(&b, &s, path).await;
+        assert_eq!(st, 403, "{path}");
+        assert!(page.contains("Haven app"), "{path}: {page}");
+    }
+
+    // Revoking the sign-in elsewhere (sign out everywhere, suspension) ends the portal session.
+    let b = browser();
+    sign_in(&b, &s, &team.email, PASSWORD).await;
+    assert_eq!(get(&b, &s, "/team").await.0, 200);
+    let id = team.id.clone();
+    s.state
+        .db
+        .write(move |tx| haven::auth::sessions::revoke_all(tx, &id, "test").map_err(DbError::from))
+        .await
+        .unwrap();
+    assert_eq!(get(&b, &s, "/team").await.0, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_cookie_is_locked_down_and_rotates_at_sign_in() {
+    let s = TestServer::start().await;
+    let admin = with_password(&s, Role::Admin).await;
+    let b = browser();
+    let r = b.get(format!("{}/login", s.base)).send().await.unwrap();
+    let first = r
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(first.starts_with("haven_session="), "{first}");
+    assert!(
+        first.contains("HttpOnly") && first.contains("SameSite=Lax") && !first.contains("Secure"),
+        "{first}"
+    );
+    let csrf = csrf_of(&r.text().await.unwrap());
+    let r = b
+        .post(format!("{}/login", s.base))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("email", &admin.email),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let second = r
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let id = |c: &str| c.split(';').next().unwrap().to_string();
+    assert_ne!(id(&first), id(&second), "a new session id at sign-in");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mfa_step() {
+    let s = TestServer::start().await;
+    let admin = with_password(&s, Role::Admin).await;
+    // Turn MFA on through the API with a known secret.
+    let (_, setup) = admin
+        .send(
+            &s,
+            reqwest::Method::POST,
+            "/auth/mfa/setup",
+            serde_json::json!({}),
+        )
+        .await;
+    let secret = setup["data"]["secret"]
+        .as_str()
+        .expect("a TOTP secret")
+        .to_string();
+    let key = totp_rs::Secret::try_from_base32(&secret).unwrap();
+    let code = totp_rs::Builder::new()
+        .with_algorithm(totp_rs::Algorithm::SHA1)
+        .with_digits(6)
+        .with_skew(1)
+        .with_step_duration(30)
+        .with_secret(key)
+        .build()
+        .unwrap()
+        .generate_current()
+        .to_string();
+    let (st, b) = admin
+        .send(
+            &s,
+            reqwest::Method::POST,
+            "/auth/mfa/enable",
+            serde_json::json!({"code": code}),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    // The current time step is spent; a recovery code finishes the portal sign-in.
+    let recovery = b["data"]["recoveryCodes"][0].as_str().unwrap().to_string();
+    let b = browser();
+    let (st, page, _) = sign_in(&b, &s, &admin.email, PASSWORD).await;
+    assert_eq!(st, 200);
+    assert!(page.contains("authenticator app"), "{page}");
+    let csrf = csrf_of(&page);
+    let (st, page, _) = post(
+        &b,
+        &s,
+        "/login/mfa",
+        &[("_csrf", &csrf), ("code", "000000")],
+    )
+    .await;
+    assert_eq!(st, 401, "{page}");
+    let csrf = csrf_of(&page);
+    let (st, _, loc) = post(
+        &b,
+        &s,
+        "/login/mfa",
+        &[("_csrf", &csrf), ("code", &recovery)],
+    )
+    .await;
+    assert_eq!(
+        (st, loc.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/")),
+        "signed in with the code"
+    );
+    assert_eq!(get(&b, &s, "/admin").await.0, 200);
+}
