@@ -60,9 +60,15 @@ async fn verify_email(
     State(state): State<AppState>,
     ValidJson(body): ValidJson<TokenBody>,
 ) -> ApiResult<StatusCode> {
+    confirm_email(&state, body.token).await?;
+    Ok(no_content())
+}
+
+/// Confirms the address the e-mailed verification token was sent to (API and portal).
+pub async fn confirm_email(state: &AppState, token: String) -> Result<(), ApiError> {
     state
         .db
-        .write(move |tx| match one_time::consume(tx, &body.token, Purpose::VerifyEmail)? {
+        .write(move |tx| match one_time::consume(tx, &token, Purpose::VerifyEmail)? {
             Consumed::Ok(user_id) => {
                 tx.prepare_cached("UPDATE users SET email_verified_at = coalesce(email_verified_at, ?2), updated_at = ?2 WHERE id = ?1")?
                     .execute(params![user_id, clock::now()])?;
@@ -72,8 +78,7 @@ async fn verify_email(
             }
             other => Err(spent_token_error(other)),
         })
-        .await?;
-    Ok(no_content())
+        .await
 }
 
 /// Sends the verification e-mail again (when the address is not yet confirmed).
@@ -175,11 +180,26 @@ async fn reset_password(
     client: ClientInfo,
     ValidJson(body): ValidJson<ResetBody>,
 ) -> ApiResult<StatusCode> {
-    let hash = password::hash_async(body.password.clone()).await?;
+    reset_with_token(&state, client, body.token, body.password).await?;
+    Ok(no_content())
+}
+
+/// Sets a new password with the e-mailed token and signs every session out (API and portal).
+/// Returns the account's id.
+pub async fn reset_with_token(
+    state: &AppState,
+    client: ClientInfo,
+    token: String,
+    new_password: String,
+) -> Result<String, ApiError> {
+    if let Some(p) = password_rules::problem(&new_password, "") {
+        return Err(ApiError::field("password", p));
+    }
+    let hash = password::hash_async(new_password.clone()).await?;
     state
         .db
         .write(move |tx| {
-            let user_id = match one_time::consume(tx, &body.token, Purpose::ResetPassword)? {
+            let user_id = match one_time::consume(tx, &token, Purpose::ResetPassword)? {
                 Consumed::Ok(id) => id,
                 other => return Err(spent_token_error(other)),
             };
@@ -187,7 +207,7 @@ async fn reset_password(
                 tx.query_row("SELECT email FROM users WHERE id = ?1", [&user_id], |r| {
                     r.get(0)
                 })?;
-            if let Some(p) = password_rules::problem(&body.password, &email) {
+            if let Some(p) = password_rules::problem(&new_password, &email) {
                 return Err(ApiError::field("password", p));
             }
             set_password(tx, &user_id, &hash)?;
@@ -201,10 +221,9 @@ async fn reset_password(
                 Event::own_account("auth.password_reset", &org_id, &user_id)
                     .ip(client.ip.as_deref()),
             )?;
-            Ok(())
+            Ok(user_id)
         })
-        .await?;
-    Ok(no_content())
+        .await
 }
 
 fn set_password(tx: &rusqlite::Connection, user_id: &str, hash: &str) -> rusqlite::Result<()> {

@@ -3,6 +3,7 @@
 //! them, and every page asks the same policy table the API does.
 
 pub mod admin;
+pub mod links;
 pub mod nav;
 pub mod pages;
 pub mod session;
@@ -34,6 +35,18 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/login", get(pages::login_page).post(pages::login_submit))
         .route("/login/mfa", post(pages::mfa_submit))
         .route("/logout", post(pages::logout))
+        .route(
+            "/verify-email",
+            get(links::verify_page).post(links::verify_submit),
+        )
+        .route(
+            "/reset-password",
+            get(links::reset_page).post(links::reset_submit),
+        )
+        .route(
+            "/invite",
+            get(links::invite_page).post(links::invite_submit),
+        )
         .route("/admin", get(admin::home))
         .route("/team", get(team::home))
         .layer(sessions)

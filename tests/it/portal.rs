@@ -302,3 +302,199 @@ async fn the_mfa_step() {
     );
     assert_eq!(get(&b, &s, "/admin").await.0, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emailed_links_work_in_a_browser_for_every_role() {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000).await;
+    let admin = with_password(&s, Role::Admin).await;
+
+    // An invitation for staff: the form, its errors next to the fields, then the portal.
+    let (st, _) = admin
+        .send(
+            &s,
+            reqwest::Method::POST,
+            "/invitations",
+            serde_json::json!({"email": "new.staff@haven.test", "role": "team"}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let token = crate::fixtures::mailed_token(&s, "new.staff@haven.test").await;
+    let b = browser();
+    let (st, page, _) = get(&b, &s, &format!("/invite?token={token}")).await;
+    assert_eq!(st, 200, "{page}");
+    assert!(page.contains("as team (new.staff@haven.test)"), "{page}");
+    let csrf = csrf_of(&page);
+    let (st, page, _) = post(
+        &b,
+        &s,
+        "/invite",
+        &[
+            ("_csrf", &csrf),
+            ("token", &token),
+            ("firstName", "Nia"),
+            ("lastName", "Staff"),
+            ("password", PASSWORD),
+            ("confirm", "different"),
+        ],
+    )
+    .await;
+    assert_eq!(st, 400);
+    assert!(
+        page.contains("id=\"confirm-error\">must be the same password")
+            && page.contains("value=\"Nia\""),
+        "{page}"
+    );
+    let (st, page, _) = post(
+        &b,
+        &s,
+        "/invite",
+        &[
+            ("_csrf", &csrf),
+            ("token", &token),
+            ("firstName", "Nia"),
+            ("lastName", "Staff"),
+            ("password", "short"),
+            ("confirm", "short"),
+        ],
+    )
+    .await;
+    assert_eq!(st, 400);
+    assert!(page.contains("id=\"password-error\">"), "{page}");
+    let (st, _, loc) = post(
+        &b,
+        &s,
+        "/invite",
+        &[
+            ("_csrf", &csrf),
+            ("token", &token),
+            ("firstName", "Nia"),
+            ("lastName", "Staff"),
+            ("password", PASSWORD),
+            ("confirm", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!((st, loc.as_deref()), (StatusCode::SEE_OTHER, Some("/")));
+    let (st, page, _) = get(&b, &s, "/team").await;
+    assert_eq!(st, 200);
+    assert!(page.contains("Hello Nia"));
+    let (st, page, _) = get(&browser(), &s, &format!("/invite?token={token}")).await;
+    assert_eq!(st, 410, "used once: {page}");
+
+    // A member's invitation ends in the app.
+    admin
+        .send(
+            &s,
+            reqwest::Method::POST,
+            "/invitations",
+            serde_json::json!({"email": "new.member@haven.test", "role": "member"}),
+        )
+        .await;
+    let token = crate::fixtures::mailed_token(&s, "new.member@haven.test").await;
+    let b = browser();
+    let (_, page, _) = get(&b, &s, &format!("/invite?token={token}")).await;
+    let csrf = csrf_of(&page);
+    let (st, page, _) = post(
+        &b,
+        &s,
+        "/invite",
+        &[
+            ("_csrf", &csrf),
+            ("token", &token),
+            ("firstName", "Mo"),
+            ("lastName", "Member"),
+            ("password", PASSWORD),
+            ("confirm", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert!(
+        page.contains("Your account is ready") && page.contains("Haven app"),
+        "{page}"
+    );
+
+    // Password reset: the form, a refused weak password, then the new one signs in.
+    let r = s
+        .req(reqwest::Method::POST, "/api/v1/auth/password/forgot")
+        .json(&serde_json::json!({"email": admin.email}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let token = crate::fixtures::mailed_token(&s, &admin.email).await;
+    let b = browser();
+    let (st, page, _) = get(&b, &s, &format!("/reset-password?token={token}")).await;
+    assert_eq!(st, 200);
+    let csrf = csrf_of(&page);
+    let (st, page, _) = post(
+        &b,
+        &s,
+        "/reset-password",
+        &[
+            ("_csrf", &csrf),
+            ("token", &token),
+            ("password", "password123"),
+            ("confirm", "password123"),
+        ],
+    )
+    .await;
+    assert_eq!(st, 400, "{page}");
+    assert!(page.contains("id=\"password-error\">"));
+    let new = "An-Entirely-New-Passphrase-7";
+    let (st, page, _) = post(
+        &b,
+        &s,
+        "/reset-password",
+        &[
+            ("_csrf", &csrf),
+            ("token", &token),
+            ("password", new),
+            ("confirm", new),
+        ],
+    )
+    .await;
+    assert_eq!(st, 200, "{page}");
+    assert!(page.contains("Password changed"));
+    let (_, _, loc) = sign_in(&browser(), &s, &admin.email, new).await;
+    assert_eq!(loc.as_deref(), Some("/"), "signed in with the new password");
+
+    // E-mail verification: opening the link changes nothing; the button confirms.
+    let r = s
+        .req(reqwest::Method::POST, "/api/v1/auth/signup")
+        .json(&serde_json::json!({"email": "verify.me@haven.test", "password": PASSWORD, "firstName": "V", "lastName": "M"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let token = crate::fixtures::mailed_token(&s, "verify.me@haven.test").await;
+    let verified = || async {
+        s.state
+            .db
+            .read(|c| c.query_row("SELECT email_verified_at IS NOT NULL FROM users WHERE email = 'verify.me@haven.test'", [], |r| r.get::<_, bool>(0)).map_err(DbError::from))
+            .await
+            .unwrap()
+    };
+    let b = browser();
+    let (st, page, _) = get(&b, &s, &format!("/verify-email?token={token}")).await;
+    assert_eq!(st, 200);
+    assert!(!verified().await, "a GET changes nothing");
+    let csrf = csrf_of(&page);
+    let (st, page, _) = post(
+        &b,
+        &s,
+        "/verify-email",
+        &[("_csrf", &csrf), ("token", &token)],
+    )
+    .await;
+    assert_eq!(st, 200, "{page}");
+    assert!(page.contains("E-mail address confirmed") && verified().await);
+    let (st, _, _) = post(
+        &b,
+        &s,
+        "/verify-email",
+        &[("_csrf", &csrf), ("token", &token)],
+    )
+    .await;
+    assert_eq!(st, 410, "once");
+}
