@@ -30,7 +30,7 @@ pub fn recurring_jobs() -> Vec<JobDef> {
         JobDef {
             name: "sessions.cleanup",
             schedule: "0 20 3 * * *",
-            description: "Deletes sessions and one-time tokens that ended or expired more than 30 days ago",
+            description: "Deletes sessions and one-time tokens that ended or expired more than 30 days ago, and expired portal sessions",
         },
         JobDef {
             name: "db.optimize",
@@ -85,6 +85,12 @@ pub fn register(handlers: &mut Handlers, db: &Db) {
             tx.execute(
                 "DELETE FROM one_time_tokens WHERE expires_at < ?1",
                 [&month_ago],
+            )
+        })
+        .and_then(|_| {
+            tx.execute(
+                "DELETE FROM portal_sessions WHERE expires_at < ?1",
+                [clock::now()],
             )
         })
         .map(|_| ())

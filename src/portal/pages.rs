@@ -250,11 +250,53 @@ async fn outcome(
     }
 }
 
+/// The same per-address budget as the API's `/auth/*`: one limit whatever door is used.
+async fn over_limit(
+    state: &AppState,
+    client: &ClientInfo,
+    session: &Session,
+    email: &str,
+    mfa: bool,
+) -> Option<Response> {
+    // Like the API's limiter: a request without a peer address shares one bucket.
+    let ip: std::net::IpAddr = client
+        .ip
+        .as_deref()
+        .and_then(|i| i.parse().ok())
+        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    let d = state.auth_limiter.check(ip, std::time::Instant::now());
+    if d.allowed {
+        return None;
+    }
+    let csrf = session::csrf_token(session).await;
+    let mut r = page(
+        StatusCode::TOO_MANY_REQUESTS,
+        &LoginPage {
+            csrf,
+            email: email.to_string(),
+            next: "/".into(),
+            error: Some(format!(
+                "Too many sign-in attempts from your network. Wait {} seconds and try again.",
+                d.retry_after.max(1)
+            )),
+            message: None,
+            mfa,
+        },
+    );
+    if let Ok(v) = d.retry_after.max(1).to_string().parse() {
+        r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+    }
+    Some(r)
+}
+
 pub async fn login_submit(
     State(state): State<AppState>,
     client: ClientInfo,
     CsrfForm(f, session): CsrfForm<LoginForm>,
 ) -> Response {
+    if let Some(r) = over_limit(&state, &client, &session, &f.email, false).await {
+        return r;
+    }
     let next = safe_next(f.next.as_deref());
     if f.email.trim().is_empty() || f.password.is_empty() {
         let csrf = session::csrf_token(&session).await;
@@ -285,6 +327,9 @@ pub async fn mfa_submit(
     client: ClientInfo,
     CsrfForm(f, session): CsrfForm<MfaForm>,
 ) -> Response {
+    if let Some(r) = over_limit(&state, &client, &session, "", true).await {
+        return r;
+    }
     let next = session
         .get::<String>(NEXT)
         .await

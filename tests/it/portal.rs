@@ -97,7 +97,7 @@ async fn sign_in(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_csrf_roles_and_sign_out() {
-    let s = TestServer::start().await;
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000).await;
     let admin = with_password(&s, Role::Admin).await;
     let team = with_password(&s, Role::Team).await;
     let member = with_password(&s, Role::Member).await;
@@ -497,4 +497,42 @@ async fn emailed_links_work_in_a_browser_for_every_role() {
     )
     .await;
     assert_eq!(st, 410, "once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn portal_sign_ins_share_the_auth_rate_limit() {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 3).await;
+    let admin = with_password(&s, Role::Admin).await;
+    let b = browser();
+    let (_, page, _) = get(&b, &s, "/login").await;
+    let csrf = csrf_of(&page);
+    let mut last = StatusCode::OK;
+    for _ in 0..5 {
+        let (st, _, _) = post(
+            &b,
+            &s,
+            "/login",
+            &[
+                ("_csrf", &csrf),
+                ("email", &admin.email),
+                ("password", "wrong"),
+            ],
+        )
+        .await;
+        last = st;
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    let (st, page, _) = post(
+        &b,
+        &s,
+        "/login",
+        &[
+            ("_csrf", &csrf),
+            ("email", &admin.email),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(st, 429, "even the right password waits");
+    assert!(page.contains("Too many sign-in attempts"));
 }
