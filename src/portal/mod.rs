@@ -9,6 +9,7 @@ pub mod pages;
 pub mod session;
 pub mod store;
 pub mod team;
+pub mod users;
 
 use axum::Router;
 use tower_sessions::cookie::SameSite;
@@ -48,6 +49,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(links::invite_page).post(links::invite_submit),
         )
         .route("/admin", get(admin::home))
+        .route("/admin/users", get(users::list))
         .route("/team", get(team::home))
         .layer(sessions)
 }

@@ -10,17 +10,22 @@ pub struct NavItem {
     pub current: bool,
 }
 
-/// (path, label, the permission that shows it).
-const ENTRIES: &[(&str, &str, Perm)] = &[
-    ("/admin", "Dashboard", Perm::DashboardView),
-    ("/team", "Home", Perm::Notifications),
+/// (path, label, the permissions that show it: all of them).
+const ENTRIES: &[(&str, &str, &[Perm])] = &[
+    ("/admin", "Dashboard", &[Perm::DashboardView]),
+    (
+        "/admin/users",
+        "People",
+        &[Perm::DashboardView, Perm::UsersView],
+    ),
+    ("/team", "Home", &[Perm::Notifications]),
 ];
 
 /// The entries `u` may open, with `current` marking the page at `path`.
 pub fn for_user(u: &PortalUser, path: &str) -> Vec<NavItem> {
     ENTRIES
         .iter()
-        .filter(|(_, _, p)| policy::scope(u.role(), *p).is_some())
+        .filter(|(_, _, perms)| perms.iter().all(|p| policy::scope(u.role(), *p).is_some()))
         .map(|(href, label, _)| NavItem {
             href,
             label,

@@ -66,20 +66,37 @@ async fn list(
     user: CurrentUser,
     q: Paged<UserFilters>,
 ) -> ApiResult<Page<User>> {
-    let order = q.page.order_by(
-        &[
-            ("createdAt", "created_at"),
-            ("email", "email"),
-            ("lastName", "last_name"),
-            ("firstName", "first_name"),
-            ("role", "role"),
-        ],
-        "created_at DESC, id DESC",
-    )?;
-    let f = q.filters;
+    let order = q.page.order_by(SORTS, DEFAULT_ORDER)?;
+    let page = q.page.clone();
+    let (items, total) = state
+        .db
+        .read(move |c| find(c, &user, q.filters, &page, &order).map_err(ApiError::from))
+        .await?;
+    Ok(Page::new(items, total, &q.page))
+}
+
+/// What the people list sorts by: API field → SQL.
+pub const SORTS: &[(&str, &str)] = &[
+    ("createdAt", "created_at"),
+    ("email", "email"),
+    ("lastName", "last_name"),
+    ("firstName", "first_name"),
+    ("role", "role"),
+];
+pub const DEFAULT_ORDER: &str = "created_at DESC, id DESC";
+
+/// One page of the people `viewer` may list, filtered, with privacy applied (the API and the
+/// admin portal both list through here). `order` comes from [`SORTS`].
+pub fn find(
+    c: &Connection,
+    viewer: &CurrentUser,
+    f: UserFilters,
+    page: &crate::http::PageParams,
+    order: &str,
+) -> rusqlite::Result<(Vec<User>, u64)> {
     let mut w = Filter::new();
     w.and("deleted_at IS NULL", [])
-        .and_some("org_id = ?", user.org_filter().map(str::to_string))
+        .and_some("org_id = ?", viewer.org_filter().map(str::to_string))
         .and_some("role = ?", f.role.map(|r| r.as_str().to_string()))
         .and_some("status = ?", f.status)
         .and_some("department_id = ?", f.department_id);
@@ -94,22 +111,14 @@ async fn list(
             [text(p.clone()), text(p)],
         );
     }
-    let page = q.page.clone();
-    let (items, total) = state
-        .db
-        .read(move |c| {
-            w.page(c, COLUMNS, "users", &order, &page, user_from)
-                .map_err(ApiError::from)
-        })
-        .await?;
+    let (items, total) = w.page(c, COLUMNS, "users", order, page, user_from)?;
     let items = items
         .into_iter()
-        .map(|u| u.seen_by(&user.id, user.role))
+        .map(|u| u.seen_by(&viewer.id, viewer.role))
         .collect();
-    Ok(Page::new(items, total, &q.page))
+    Ok((items, total))
 }
 
-/// The user if the caller's scope reaches them (404 otherwise: other orgs' ids are not revealed).
 fn in_scope(conn: &Connection, user: &CurrentUser, id: &str) -> Result<User, ApiError> {
     store::get(conn, id)?
         .filter(|u| user.org_filter().is_none_or(|org| org == u.org_id))

@@ -536,3 +536,75 @@ async fn portal_sign_ins_share_the_auth_rate_limit() {
     assert_eq!(st, 429, "even the right password waits");
     assert!(page.contains("Too many sign-in attempts"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_people_page_searches_filters_sorts_and_pages_with_the_url_as_state() {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000).await;
+    let admin = with_password(&s, Role::Admin).await;
+    let team = with_password(&s, Role::Team).await;
+    for i in 0..30 {
+        TestUser::member()
+            .email(&format!("m{i:02}@people.test"))
+            .create(&s)
+            .await;
+    }
+    let other_org = crate::fixtures::org(&s, "Elsewhere").await;
+    TestUser::member()
+        .in_org(&other_org)
+        .email("stranger@elsewhere.test")
+        .create(&s)
+        .await;
+    let b = browser();
+    sign_in(&b, &s, &admin.email, PASSWORD).await;
+    let rows = |page: &str| page.matches("<tr><td>").count();
+
+    let (st, page, _) = get(&b, &s, "/admin/users").await;
+    assert_eq!(st, 200);
+    assert!(
+        page.contains("32 people"),
+        "30 members, the admin and the team member"
+    );
+    assert_eq!(rows(&page), 25);
+    assert!(page.contains("Page 1 of 2") && page.contains("rel=\"next\""));
+    assert!(
+        !page.contains("stranger@elsewhere.test"),
+        "only the admin's org"
+    );
+    let (_, page, _) = get(&b, &s, "/admin/users?page=2").await;
+    assert_eq!(rows(&page), 7);
+    assert!(page.contains("rel=\"prev\"") && !page.contains("rel=\"next\""));
+
+    let (_, page, _) = get(&b, &s, "/admin/users?search=m0&role=member").await;
+    assert!(page.contains("10 people"), "m00..m09");
+    assert!(
+        page.contains("value=\"m0\"") && page.contains("<option value=\"member\" selected>"),
+        "the form keeps the filters"
+    );
+    let (_, page, _) = get(&b, &s, "/admin/users?role=team").await;
+    assert!(page.contains("1 person") && page.contains(&team.email));
+
+    // Sorting by e-mail: the header links flip the direction and keep the filters.
+    let (_, page, _) = get(&b, &s, "/admin/users?search=people.test&sort=email:asc").await;
+    let first = page.find("m00@people.test").unwrap();
+    let second = page.find("m01@people.test").unwrap();
+    assert!(first < second);
+    assert!(
+        page.contains("href=\"/admin/users?search=people.test&#38;sort=email%3Adesc\""),
+        "{page}"
+    );
+    let (_, page, _) = get(&b, &s, "/admin/users?search=people.test&sort=email:desc").await;
+    assert!(page.find("m29@people.test").unwrap() < page.find("m28@people.test").unwrap());
+
+    // Nonsense in the address: a message, and the list still shows.
+    let (st, page, _) = get(&b, &s, "/admin/users?role=wizard&page=zero&sort=password").await;
+    assert_eq!(st, 200);
+    assert!(
+        page.contains("That role does not exist") && page.contains("not understood"),
+        "{page}"
+    );
+
+    // Team staff do not open the admin portal.
+    let t = browser();
+    sign_in(&t, &s, &team.email, PASSWORD).await;
+    assert_eq!(get(&t, &s, "/admin/users").await.0, 403);
+}
