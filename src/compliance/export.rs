@@ -298,9 +298,12 @@ pub fn register(
             }
             let dest = zip_path(&data_dir, &id);
             let (u, dir) = (user_id.clone(), data_dir.clone());
+            // A database failure and a failure to write the ZIP both end up as the item's error.
             let built = db
-                .read(move |c| build_zip(c, &u, &dir, &dest).map_err(|e| DbError::Commit(e.to_string())))
-                .await;
+                .read(move |c| Ok::<_, DbError>(build_zip(c, &u, &dir, &dest)))
+                .await
+                .map_err(anyhow::Error::from)
+                .and_then(|r| r);
             let size = match built {
                 Ok(n) => n,
                 Err(e) => {
