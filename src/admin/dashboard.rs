@@ -79,13 +79,6 @@ fn month_start(tz: &str) -> String {
         .unwrap_or_else(|_| clock::now())
 }
 
-fn count(conn: &Connection, sql: &str, org: &Option<String>, since: &str) -> rusqlite::Result<i64> {
-    conn.prepare_cached(sql)?.query_row(
-        rusqlite::params![org.clone().map_or(Value::Null, Value::Text), since],
-        |r| r.get(0),
-    )
-}
-
 pub fn compute(conn: &Connection, org: Option<String>) -> rusqlite::Result<Summary> {
     let tz: String = match &org {
         Some(o) => conn.query_row("SELECT timezone FROM orgs WHERE id = ?1", [o], |r| r.get(0))?,
@@ -103,36 +96,68 @@ pub fn compute(conn: &Connection, org: Option<String>) -> rusqlite::Result<Summa
         .iter()
         .map(|s| (s.to_string(), 0))
         .collect();
+    let (d7, d30) = (day(7), day(30));
+    // One pass over the people (per role and status, with the three sign-up windows) and one
+    // over the sessions (the three activity windows and this month's sign-ins): on 10,000
+    // people the eight separate counts this replaced took most of the admin dashboard's time.
+    let mut signups = Window {
+        last7_days: 0,
+        last30_days: 0,
+        this_month: 0,
+    };
     {
         let mut st = conn.prepare_cached(
-            "SELECT role, status, count(*) FROM users WHERE deleted_at IS NULL AND (?1 IS NULL OR org_id = ?1) GROUP BY role, status",
+            "SELECT role, status, count(*), total(created_at >= ?2), total(created_at >= ?3), total(created_at >= ?4)
+             FROM users WHERE deleted_at IS NULL AND (?1 IS NULL OR org_id = ?1) GROUP BY role, status",
         )?;
-        let rows = st.query_map([&org_param], |r| {
+        let rows = st.query_map(rusqlite::params![org_param, d7, d30, month], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, i64>(2)?,
+                [
+                    r.get::<_, f64>(3)?,
+                    r.get::<_, f64>(4)?,
+                    r.get::<_, f64>(5)?,
+                ],
             ))
         })?;
         for row in rows {
-            let (role, status, n) = row?;
+            let (role, status, n, w) = row?;
             *users_by_role.entry(role).or_default() += n;
             *users_by_status.entry(status).or_default() += n;
+            signups.last7_days += w[0] as i64;
+            signups.last30_days += w[1] as i64;
+            signups.this_month += w[2] as i64;
         }
     }
-    const SIGNUPS: &str = "SELECT count(*) FROM users WHERE deleted_at IS NULL AND (?1 IS NULL OR org_id = ?1) AND created_at >= ?2";
-    const ACTIVE: &str =
-        "SELECT count(DISTINCT s.user_id) FROM auth_sessions s JOIN users u ON u.id = s.user_id
-         WHERE (?1 IS NULL OR u.org_id = ?1) AND s.last_used_at >= ?2";
-    const SIGN_INS: &str = "SELECT count(*) FROM auth_sessions s JOIN users u ON u.id = s.user_id
-         WHERE (?1 IS NULL OR u.org_id = ?1) AND s.created_at >= ?2";
-    let window = |sql: &str| -> rusqlite::Result<Window> {
-        Ok(Window {
-            last7_days: count(conn, sql, &org, &day(7))?,
-            last30_days: count(conn, sql, &org, &day(30))?,
-            this_month: count(conn, sql, &org, &month)?,
-        })
+    let earliest = if month.as_str() < d30.as_str() {
+        month.clone()
+    } else {
+        d30.clone()
     };
+    let (active_users, sign_ins_this_month) = conn
+        .prepare_cached(
+            "SELECT count(DISTINCT CASE WHEN s.last_used_at >= ?2 THEN s.user_id END),
+                    count(DISTINCT CASE WHEN s.last_used_at >= ?3 THEN s.user_id END),
+                    count(DISTINCT CASE WHEN s.last_used_at >= ?4 THEN s.user_id END),
+                    total(s.created_at >= ?4)
+             FROM auth_sessions s JOIN users u ON u.id = s.user_id
+             WHERE (?1 IS NULL OR u.org_id = ?1) AND (s.last_used_at >= ?5 OR s.created_at >= ?4)",
+        )?
+        .query_row(
+            rusqlite::params![org_param, d7, d30, month, earliest],
+            |r| {
+                Ok((
+                    Window {
+                        last7_days: r.get(0)?,
+                        last30_days: r.get(1)?,
+                        this_month: r.get(2)?,
+                    },
+                    r.get::<_, f64>(3)? as i64,
+                ))
+            },
+        )?;
     let pending_invitations = conn.prepare_cached(
         "SELECT count(*) FROM invitations WHERE status = 'pending' AND expires_at >= ?2 AND (?1 IS NULL OR org_id = ?1)",
     )?
@@ -143,9 +168,9 @@ pub fn compute(conn: &Connection, org: Option<String>) -> rusqlite::Result<Summa
         month_start: month.clone(),
         users_by_role,
         users_by_status,
-        signups: window(SIGNUPS)?,
-        active_users: window(ACTIVE)?,
-        sign_ins_this_month: count(conn, SIGN_INS, &org, &month)?,
+        signups,
+        active_users,
+        sign_ins_this_month,
         sessions_this_month: None,
         revenue_this_month: None,
         pending_invitations,

@@ -578,3 +578,43 @@ async fn the_audit_log_filters_and_its_chain_verifies() {
     assert_eq!(dash["data"]["usersByRole"]["admin"], 1);
     assert_eq!(dash["data"]["scope"], "org");
 }
+
+/// The dashboard's windows, counted over people and sessions of known ages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_windows_count_people_and_sessions_by_age() {
+    let s = TestServer::start().await;
+    let org = crate::fixtures::org(&s, "Windows").await;
+    let admin = TestUser::admin().in_org(&org).create(&s).await;
+    let ago = |days: u64| haven::clock::before(std::time::Duration::from_secs(days * 86_400 + 60));
+    // (days since joining, days since last use of their one session)
+    let ages: [(u64, u64); 4] = [(2, 1), (20, 10), (90, 60), (400, 200)];
+    for (joined, used) in ages {
+        let p = TestUser::member().in_org(&org).create(&s).await;
+        let (j, u, id) = (ago(joined), ago(used), p.id.clone());
+        s.state
+            .db
+            .write(move |tx| {
+                tx.execute("UPDATE users SET created_at = ?2 WHERE id = ?1", [&id, &j])?;
+                tx.execute("UPDATE auth_sessions SET created_at = ?2, last_used_at = ?2 WHERE user_id = ?1", [&id, &u])
+                    .map_err(haven::db::DbError::from)
+            })
+            .await
+            .unwrap();
+    }
+    // Someone elsewhere never counts here.
+    TestUser::member().create(&s).await;
+    let (_, d) = admin.get(&s, "/admin/dashboard/summary").await;
+    let d = &d["data"];
+    assert_eq!(d["signups"]["last7Days"], 2, "{d}"); // the admin (today) and the 2-day-old member
+    assert_eq!(d["signups"]["last30Days"], 3, "{d}");
+    assert_eq!(d["activeUsers"]["last7Days"], 2, "{d}"); // the admin's own session and the 1-day one
+    assert_eq!(d["activeUsers"]["last30Days"], 3, "{d}");
+    let month_start = d["monthStart"].as_str().unwrap();
+    let this_month = [0u64, 1, 10]
+        .iter()
+        .filter(|n| ago(**n).as_str() >= month_start)
+        .count() as i64;
+    assert_eq!(d["activeUsers"]["thisMonth"], this_month, "{d}");
+    assert_eq!(d["signInsThisMonth"], this_month, "{d}");
+    assert_eq!(d["usersByRole"]["member"], 4);
+}
