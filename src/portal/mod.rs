@@ -49,7 +49,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(links::invite_page).post(links::invite_submit),
         )
         .route("/admin", get(admin::home))
-        .route("/admin/users", get(users::list))
+        .route("/admin/users", get(users::admin_list))
+        .route("/team/people", get(users::team_list))
         .route("/team", get(team::home))
         .layer(sessions)
 }

@@ -19,6 +19,7 @@ const ENTRIES: &[(&str, &str, &[Perm])] = &[
         &[Perm::DashboardView, Perm::UsersView],
     ),
     ("/team", "Home", &[Perm::Notifications]),
+    ("/team/people", "Directory", &[Perm::UsersView]),
 ];
 
 /// The entries `u` may open, with `current` marking the page at `path`.

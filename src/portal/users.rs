@@ -1,5 +1,6 @@
-//! `/admin/users`: the org's people — search, filter by role and status, sort by column and
-//! page through them. The URL is the whole state, so links, reloads and the back button work.
+//! `/admin/users` and the team portal's `/team/people`: the org's people — search, filter by
+//! role and status, sort by column and page through them, privacy settings applied. The URL is
+//! the whole state, so links, reloads and the back button work.
 
 use std::collections::BTreeMap;
 
@@ -29,6 +30,9 @@ pub struct Column {
 #[derive(Template)]
 #[template(path = "portal/admin/users.html")]
 pub struct UsersPage {
+    pub heading: &'static str,
+    /// This page's path (the form and every link point here).
+    pub base: &'static str,
     pub nav: Vec<NavItem>,
     pub csrf: String,
     pub error: Option<String>,
@@ -47,7 +51,7 @@ pub struct UsersPage {
 }
 
 /// This page's URL with `changes` applied to the current query (empty values dropped).
-fn link(q: &BTreeMap<String, String>, changes: &[(&str, String)]) -> String {
+fn link(base: &str, q: &BTreeMap<String, String>, changes: &[(&str, String)]) -> String {
     let mut q = q.clone();
     for (k, v) in changes {
         q.insert((*k).to_string(), v.clone());
@@ -56,10 +60,11 @@ fn link(q: &BTreeMap<String, String>, changes: &[(&str, String)]) -> String {
     for (k, v) in q.iter().filter(|(_, v)| !v.is_empty()) {
         s.append_pair(k, v);
     }
-    format!("/admin/users?{}", s.finish())
+    format!("{base}?{}", s.finish())
 }
 
-pub async fn list(
+/// The admin portal's list (roles with the dashboard and `users.view`).
+pub async fn admin_list(
     State(state): State<AppState>,
     u: PortalUser,
     RawQuery(raw): RawQuery,
@@ -69,6 +74,28 @@ pub async fn list(
     {
         return refused::forbidden(&u);
     }
+    render(state, u, raw, "/admin/users", "People").await
+}
+
+/// The team portal's directory (staff with `users.view`).
+pub async fn team_list(
+    State(state): State<AppState>,
+    u: PortalUser,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if policy::scope(u.role(), Perm::UsersView).is_none() {
+        return refused::forbidden(&u);
+    }
+    render(state, u, raw, "/team/people", "Directory").await
+}
+
+async fn render(
+    state: AppState,
+    u: PortalUser,
+    raw: Option<String>,
+    base: &'static str,
+    heading: &'static str,
+) -> Response {
     let q: BTreeMap<String, String> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
         .into_owned()
         .filter(|(k, _)| ["search", "role", "status", "page", "sort"].contains(&k.as_str()))
@@ -139,6 +166,7 @@ pub async fn list(
         Column {
             label,
             href: Some(link(
+                base,
                 &q,
                 &[("sort", format!("{field}:{dir}")), ("page", String::new())],
             )),
@@ -148,7 +176,9 @@ pub async fn list(
     page(
         StatusCode::OK,
         &UsersPage {
-            nav: nav::for_user(&u, "/admin/users"),
+            heading,
+            base,
+            nav: nav::for_user(&u, base),
             csrf: u.csrf.clone(),
             error: (!problems.is_empty()).then(|| problems.join(" ")),
             search: get("search"),
@@ -167,9 +197,10 @@ pub async fn list(
             total,
             page: params.page,
             pages,
-            prev: (params.page > 1).then(|| link(&q, &[("page", (params.page - 1).to_string())])),
+            prev: (params.page > 1)
+                .then(|| link(base, &q, &[("page", (params.page - 1).to_string())])),
             next: (u64::from(params.page) < pages)
-                .then(|| link(&q, &[("page", (params.page + 1).to_string())])),
+                .then(|| link(base, &q, &[("page", (params.page + 1).to_string())])),
         },
     )
 }

@@ -608,3 +608,43 @@ async fn the_people_page_searches_filters_sorts_and_pages_with_the_url_as_state(
     sign_in(&t, &s, &team.email, PASSWORD).await;
     assert_eq!(get(&t, &s, "/admin/users").await.0, 403);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_team_directory_respects_privacy() {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000).await;
+    let admin = with_password(&s, Role::Admin).await;
+    let team = with_password(&s, Role::Team).await;
+    let shy = TestUser::member().email("shy@people.test").create(&s).await;
+    let (st, _) = shy
+        .send(
+            &s,
+            reqwest::Method::PATCH,
+            "/users/profile",
+            serde_json::json!({"firstName": "Secretive", "lastName": "Person"}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (st, _) = shy
+        .send(
+            &s,
+            reqwest::Method::PATCH,
+            "/users/privacy",
+            serde_json::json!({"anonymousMode": true}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let t = browser();
+    sign_in(&t, &s, &team.email, PASSWORD).await;
+    let (st, page, _) = get(&t, &s, "/team/people?search=shy").await;
+    assert_eq!(st, 200, "{page}");
+    assert!(page.contains("<h1>Directory</h1>") && page.contains("Directory</a>"));
+    assert!(!page.contains("Secretive"), "anonymous to staff: {page}");
+    let a = browser();
+    sign_in(&a, &s, &admin.email, PASSWORD).await;
+    let (_, page, _) = get(&a, &s, "/admin/users?search=shy").await;
+    assert!(page.contains("Secretive"), "admins see the name");
+    let m = browser();
+    let member = with_password(&s, Role::Member).await;
+    sign_in(&m, &s, &member.email, PASSWORD).await;
+    assert_eq!(get(&m, &s, "/team/people").await.0, 403);
+}
