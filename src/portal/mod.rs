@@ -3,6 +3,7 @@
 //! them, and every page asks the same policy table the API does.
 
 pub mod admin;
+pub mod jobs;
 pub mod links;
 pub mod nav;
 pub mod pages;
@@ -50,6 +51,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/admin", get(admin::home))
         .route("/admin/users", get(users::admin_list))
+        .route("/admin/jobs", get(jobs::show))
+        .route("/admin/jobs/run", post(jobs::run))
+        .route("/admin/jobs/retry", post(jobs::retry))
         .route("/team/people", get(users::team_list))
         .route("/team", get(team::home))
         .layer(sessions)

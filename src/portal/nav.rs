@@ -18,6 +18,7 @@ const ENTRIES: &[(&str, &str, &[Perm])] = &[
         "People",
         &[Perm::DashboardView, Perm::UsersView],
     ),
+    ("/admin/jobs", "Jobs", &[Perm::JobsManage]),
     ("/team", "Home", &[Perm::Notifications]),
     ("/team/people", "Directory", &[Perm::UsersView]),
 ];

@@ -648,3 +648,72 @@ async fn the_team_directory_respects_privacy() {
     sign_in(&m, &s, &member.email, PASSWORD).await;
     assert_eq!(get(&m, &s, "/team/people").await.0, 403);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_jobs_page_runs_jobs_and_retries_dead_items() {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000).await;
+    let root = with_password(&s, Role::Superadmin).await;
+    let admin = with_password(&s, Role::Admin).await;
+    let dead = s
+        .state
+        .db
+        .write(|tx| {
+            let id = haven::jobs::outbox::enqueue(tx, haven::jobs::NewItem::now("no.such.kind", "portal-dead", serde_json::json!({})))?;
+            tx.execute("UPDATE outbox SET status = 'dead', last_error = 'gave up for good' WHERE idempotency_key = 'portal-dead'", [])?;
+            Ok::<_, DbError>(id.unwrap())
+        })
+        .await
+        .unwrap();
+    let b = browser();
+    sign_in(&b, &s, &root.email, PASSWORD).await;
+    let (st, page, _) = get(&b, &s, "/admin/jobs").await;
+    assert_eq!(st, 200, "{page}");
+    assert!(page.contains("backup.daily"), "{page}");
+    assert!(page.contains("gave up for good"), "{page}");
+    assert!(page.contains("Jobs</a>"), "{page}");
+    let csrf = csrf_of(&page);
+    let (st, _, loc) = post(
+        &b,
+        &s,
+        "/admin/jobs/run",
+        &[("_csrf", &csrf), ("name", "sessions.cleanup")],
+    )
+    .await;
+    assert_eq!(
+        (st, loc.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/admin/jobs"))
+    );
+    let (_, page, _) = get(&b, &s, "/admin/jobs").await;
+    assert!(
+        page.contains("sessions.cleanup is queued"),
+        "the flash: {page}"
+    );
+    let (_, page, _) = get(&b, &s, "/admin/jobs").await;
+    assert!(!page.contains("is queued"), "shown once");
+    let (_, _, _) = post(
+        &b,
+        &s,
+        "/admin/jobs/retry",
+        &[("_csrf", &csrf), ("id", &dead)],
+    )
+    .await;
+    let (_, page, _) = get(&b, &s, "/admin/jobs").await;
+    assert!(
+        page.contains("back in the queue") && !page.contains("gave up for good"),
+        "{page}"
+    );
+    let (st, _, _) = post(
+        &b,
+        &s,
+        "/admin/jobs/run",
+        &[("_csrf", "forged"), ("name", "backup.daily")],
+    )
+    .await;
+    assert_eq!(st, 403);
+    // An org admin does not operate the appliance.
+    let a = browser();
+    sign_in(&a, &s, &admin.email, PASSWORD).await;
+    let (st, page, _) = get(&a, &s, "/admin/jobs").await;
+    assert_eq!(st, 403);
+    assert!(!page.contains("Jobs</a>"));
+}

@@ -1,0 +1,130 @@
+//! `/admin/jobs`: recurring jobs with their last and next runs ("Run now"), the outbox's
+//! counts and the items that failed for good ("Retry"). The superadmin's page.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::nav::{self, NavItem};
+use super::pages::{page, refused};
+use super::session::{CsrfForm, PortalUser};
+use crate::app::AppState;
+use crate::auth::policy::{self, Perm};
+use crate::db::DbError;
+use crate::jobs::outbox::{self, DeadItem, OutboxCounts};
+use crate::jobs::recurring::RecurringStatus;
+
+const FLASH: &str = "flash";
+
+/// A message shown once on the next page.
+pub async fn flash(session: &Session, text: &str) {
+    let _ = session.insert(FLASH, text).await;
+}
+
+async fn take_flash(session: &Session) -> Option<String> {
+    session.remove::<String>(FLASH).await.ok().flatten()
+}
+
+#[derive(Template)]
+#[template(path = "portal/admin/jobs.html")]
+pub struct JobsPage {
+    pub nav: Vec<NavItem>,
+    pub csrf: String,
+    pub flash: Option<String>,
+    pub recurring: Vec<RecurringStatus>,
+    pub counts: OutboxCounts,
+    pub dead: Vec<DeadItem>,
+}
+
+pub async fn show(State(state): State<AppState>, u: PortalUser) -> Response {
+    if policy::scope(u.role(), Perm::JobsManage).is_none() {
+        return refused::forbidden(&u);
+    }
+    let recurring = state.recurring.clone();
+    let got = state
+        .db
+        .read(move |c| {
+            Ok::<_, DbError>((
+                recurring.status(c)?,
+                outbox::counts(c)?,
+                outbox::dead_items(c, 50)?,
+            ))
+        })
+        .await;
+    let Ok((recurring, counts, dead)) = got else {
+        return refused::bad_form("The jobs could not be read; try again.");
+    };
+    page(
+        StatusCode::OK,
+        &JobsPage {
+            nav: nav::for_user(&u, "/admin/jobs"),
+            csrf: u.csrf.clone(),
+            flash: take_flash(&u.session).await,
+            recurring,
+            counts,
+            dead,
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RunForm {
+    #[serde(default)]
+    pub name: String,
+}
+
+pub async fn run(
+    State(state): State<AppState>,
+    u: PortalUser,
+    CsrfForm(f, session): CsrfForm<RunForm>,
+) -> Response {
+    if policy::scope(u.role(), Perm::JobsManage).is_none() {
+        return refused::forbidden(&u);
+    }
+    let recurring = state.recurring.clone();
+    let name = f.name.clone();
+    let known = state
+        .db
+        .write(move |tx| recurring.enqueue_now(tx, &name))
+        .await
+        .unwrap_or(false);
+    let text = if known {
+        format!("{} is queued and runs in a moment.", f.name)
+    } else {
+        "There is no such job.".to_string()
+    };
+    flash(&session, &text).await;
+    Redirect::to("/admin/jobs").into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RetryForm {
+    #[serde(default)]
+    pub id: String,
+}
+
+pub async fn retry(
+    State(state): State<AppState>,
+    u: PortalUser,
+    CsrfForm(f, session): CsrfForm<RetryForm>,
+) -> Response {
+    if policy::scope(u.role(), Perm::JobsManage).is_none() {
+        return refused::forbidden(&u);
+    }
+    let id = f.id.clone();
+    let again = state
+        .db
+        .write(move |tx| outbox::retry_dead(tx, &id).map_err(DbError::from))
+        .await
+        .unwrap_or(false);
+    let text = if again {
+        "The item is back in the queue."
+    } else {
+        "That item is not waiting for a retry."
+    };
+    flash(&session, text).await;
+    Redirect::to("/admin/jobs").into_response()
+}
