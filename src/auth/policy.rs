@@ -99,20 +99,20 @@ use Perm::*;
 use Role::*;
 use Scope::*;
 
+/// Every role, over its own rows.
+const EVERYONE_OWN: &[(Role, Scope)] = &[
+    (Superadmin, Own),
+    (Admin, Own),
+    (Team, Own),
+    (Practitioner, Own),
+    (Member, Own),
+    (Partner, Own),
+];
+
 /// The table: permission → the roles that hold it and their scope. A role missing from a row
 /// does not hold that permission.
 const TABLE: &[(Perm, &[(Role, Scope)])] = &[
-    (
-        Account,
-        &[
-            (Superadmin, Own),
-            (Admin, Own),
-            (Team, Own),
-            (Practitioner, Own),
-            (Member, Own),
-            (Partner, Own),
-        ],
-    ),
+    (Account, EVERYONE_OWN),
     (
         OrgView,
         &[
@@ -143,43 +143,13 @@ const TABLE: &[(Perm, &[(Role, Scope)])] = &[
     (AuditView, &[(Superadmin, Platform), (Admin, Org)]),
     (SettingsManage, &[(Superadmin, Org), (Admin, Org)]),
     (DashboardView, &[(Superadmin, Platform), (Admin, Org)]),
-    (
-        Wellbeing,
-        &[
-            (Superadmin, Own),
-            (Admin, Own),
-            (Team, Own),
-            (Practitioner, Own),
-            (Member, Own),
-            (Partner, Own),
-        ],
-    ),
-    (
-        Notifications,
-        &[
-            (Superadmin, Own),
-            (Admin, Own),
-            (Team, Own),
-            (Practitioner, Own),
-            (Member, Own),
-            (Partner, Own),
-        ],
-    ),
+    (Wellbeing, EVERYONE_OWN),
+    (Notifications, EVERYONE_OWN),
     (
         NotificationsSend,
         &[(Superadmin, Platform), (Admin, Org), (Team, Org)],
     ),
-    (
-        Files,
-        &[
-            (Superadmin, Own),
-            (Admin, Own),
-            (Team, Own),
-            (Practitioner, Own),
-            (Member, Own),
-            (Partner, Own),
-        ],
-    ),
+    (Files, EVERYONE_OWN),
     (FilesView, &[(Superadmin, Org), (Admin, Org), (Team, Org)]),
     (JobsManage, &[(Superadmin, Platform)]),
     (BackupsManage, &[(Superadmin, Platform)]),

@@ -145,6 +145,25 @@ pub async fn read_upload(
     })
 }
 
+/// A multipart upload whose `file` is one of `allowed` (judged by its bytes), under `limit`;
+/// anything else leaves no temporary file behind.
+pub async fn receive(
+    state: &AppState,
+    req: Request,
+    limit: u64,
+    allowed: &[Kind],
+) -> Result<(Uploaded, Kind), ApiError> {
+    let mp = multipart(state, req).await?;
+    let up = read_upload(state, mp, limit).await?;
+    match up.received.kind.filter(|k| allowed.contains(k)) {
+        Some(kind) => Ok((up, kind)),
+        None => {
+            let _ = tokio::fs::remove_file(&up.received.tmp).await;
+            Err(unsupported(allowed))
+        }
+    }
+}
+
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct UploadForm {
@@ -164,12 +183,7 @@ async fn upload(
     user: CurrentUser,
     req: Request,
 ) -> ApiResult<Data<FileInfo>> {
-    let mp = multipart(&state, req).await?;
-    let up = read_upload(&state, mp, state.config.files.max_upload).await?;
-    let Some(kind) = up.received.kind.filter(|k| sniff::UPLOADS.contains(k)) else {
-        let _ = tokio::fs::remove_file(&up.received.tmp).await;
-        return Err(unsupported(sniff::UPLOADS));
-    };
+    let (up, kind) = receive(&state, req, state.config.files.max_upload, sniff::UPLOADS).await?;
     let field = |n: &str| {
         up.fields
             .iter()

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::api::{multipart, read_upload, serve_blob, unlimited, unsupported};
+use super::api::{receive, serve_blob, unlimited};
 use super::sniff;
 use super::store::{self, Incoming, NewFile};
 use crate::app::AppState;
@@ -77,17 +77,8 @@ async fn upload_picture(
     user: CurrentUser,
     req: Request,
 ) -> ApiResult<Data<Picture>> {
-    let mp = multipart(&state, req).await?;
-    let up = read_upload(&state, mp, state.config.files.max_avatar).await?;
+    let (up, _) = receive(&state, req, state.config.files.max_avatar, sniff::PICTURES).await?;
     let tmp = up.received.tmp.clone();
-    if !up
-        .received
-        .kind
-        .is_some_and(|k| sniff::PICTURES.contains(&k))
-    {
-        let _ = tokio::fs::remove_file(&tmp).await;
-        return Err(unsupported(sniff::PICTURES));
-    }
     let side = state.config.files.avatar_pixels;
     let t = tmp.clone();
     let png = tokio::task::spawn_blocking(move || {

@@ -129,25 +129,14 @@ async fn read_all(State(state): State<AppState>, user: CurrentUser) -> ApiResult
     Ok(ok(ReadAll { updated }))
 }
 
-/// Switches per type; a missing one follows the channel's.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct KindSwitches {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub push: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub in_app: Option<bool>,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationPreferences {
     pub email: bool,
     pub push: bool,
     pub in_app: bool,
-    pub kinds: BTreeMap<String, KindSwitches>,
+    /// Per type; a switch left out follows the channel's.
+    pub kinds: BTreeMap<String, ChannelSwitches>,
 }
 
 fn preferences_view(p: &Preferences) -> NotificationPreferences {
@@ -156,20 +145,7 @@ fn preferences_view(p: &Preferences) -> NotificationPreferences {
         email: on(Channel::Email),
         push: on(Channel::Push),
         in_app: on(Channel::InApp),
-        kinds: p
-            .notification_kinds
-            .iter()
-            .map(|(k, s)| {
-                (
-                    k.clone(),
-                    KindSwitches {
-                        email: s.email,
-                        push: s.push,
-                        in_app: s.in_app,
-                    },
-                )
-            })
-            .collect(),
+        kinds: p.notification_kinds.clone(),
     }
 }
 
@@ -195,7 +171,7 @@ pub struct PreferencesPatch {
     pub in_app: Option<bool>,
     /// Per type; `null` for a type returns it to the channel-wide switches.
     #[schema(value_type = Option<Object>)]
-    pub kinds: Option<BTreeMap<String, Option<KindSwitches>>>,
+    pub kinds: Option<BTreeMap<String, Option<ChannelSwitches>>>,
 }
 
 /// A notification type: lower-case letters, digits, `_`, `-` and `.`, up to 64.

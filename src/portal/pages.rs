@@ -143,7 +143,7 @@ pub struct LoginPage {
 #[derive(Debug, Deserialize)]
 pub struct LoginQuery {
     pub next: Option<String>,
-    pub signed_out: Option<u8>,
+    pub signed_out: Option<String>,
 }
 
 impl Validate for LoginQuery {}
