@@ -66,7 +66,7 @@ impl Validate for AuditFilters {
 /// The audit log, newest first.
 #[utoipa::path(get, path = "/audits", tag = "admin", params(AuditFilters),
     responses((status = 200, body = [AuditEntry]), (status = 401), (status = 403)), security(("bearer" = [])))]
-async fn list(
+pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
     q: Paged<AuditFilters>,

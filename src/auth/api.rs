@@ -15,6 +15,7 @@ use super::sessions::{self, Refresh};
 use crate::app::AppState;
 use crate::audit::{self, Event};
 use crate::db::Tx;
+use crate::http::Data;
 use crate::http::{
     ApiError, ApiResult, ClientInfo, ErrorCode, ValidJson, ValidPath, Validate, no_content, ok,
 };
@@ -180,10 +181,10 @@ async fn me_alias(state: State<AppState>, user: CurrentUser) -> ApiResult<impl I
 /// The caller's signed-in devices; `current` marks this one.
 #[utoipa::path(get, path = "/auth/sessions", tag = "auth", responses((status = 200, body = [sessions::SessionView]), (status = 401)),
     security(("bearer" = [])))]
-async fn list_sessions(
+pub async fn list_sessions(
     State(state): State<AppState>,
     user: CurrentUser,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<Data<Vec<sessions::SessionView>>> {
     let list = state
         .db
         .read(move |c| sessions::list(c, &user.id, &user.session_id).map_err(ApiError::from))
@@ -194,7 +195,7 @@ async fn list_sessions(
 /// Sign out one of the caller's devices.
 #[utoipa::path(delete, path = "/auth/sessions/{id}", tag = "auth", params(("id" = String, Path)),
     responses((status = 204), (status = 401), (status = 404)), security(("bearer" = [])))]
-async fn revoke_session(
+pub async fn revoke_session(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,

@@ -3,7 +3,6 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
 use rand::Rng;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -13,6 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::policy::{Perm, allow};
+use crate::http::Data;
 
 use super::tokens::hash_token;
 use super::{CurrentUser, crypto, password};
@@ -149,7 +149,7 @@ pub struct MfaSetup {
 /// Starts MFA setup: a new secret, not active until confirmed with `/auth/mfa/enable`.
 #[utoipa::path(post, path = "/auth/mfa/setup", tag = "auth", responses((status = 200, body = MfaSetup), (status = 409)),
     security(("bearer" = [])))]
-async fn setup(State(state): State<AppState>, user: CurrentUser) -> ApiResult<impl IntoResponse> {
+pub async fn setup(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Data<MfaSetup>> {
     let key = state.secrets.data_encryption.clone();
     let result = state
         .db
@@ -191,12 +191,12 @@ pub struct RecoveryCodes {
 /// Turns MFA on with a first code from the app; answers the recovery codes (shown once).
 #[utoipa::path(post, path = "/auth/mfa/enable", tag = "auth", request_body = CodeBody,
     responses((status = 200, body = RecoveryCodes), (status = 400), (status = 409)), security(("bearer" = [])))]
-async fn enable(
+pub async fn enable(
     State(state): State<AppState>,
     user: CurrentUser,
     client: ClientInfo,
     ValidJson(body): ValidJson<CodeBody>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<Data<RecoveryCodes>> {
     let key = state.secrets.data_encryption.clone();
     let codes = state
         .db
@@ -272,7 +272,7 @@ impl Validate for DisableBody {
 /// Turns MFA off; needs the password and a current code (or a recovery code).
 #[utoipa::path(post, path = "/auth/mfa/disable", tag = "auth", request_body = DisableBody,
     responses((status = 204), (status = 401)), security(("bearer" = [])))]
-async fn disable(
+pub async fn disable(
     State(state): State<AppState>,
     user: CurrentUser,
     client: ClientInfo,

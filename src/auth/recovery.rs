@@ -252,7 +252,7 @@ impl Validate for ChangeBody {
 /// Changes the caller's password; other sessions are signed out, this one stays.
 #[utoipa::path(post, path = "/auth/password/change", tag = "auth", request_body = ChangeBody,
     responses((status = 204), (status = 400), (status = 401)), security(("bearer" = [])))]
-async fn change_password(
+pub async fn change_password(
     State(state): State<AppState>,
     user: CurrentUser,
     client: ClientInfo,

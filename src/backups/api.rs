@@ -27,7 +27,7 @@ pub struct Backup {
 /// The backups kept, newest first (only those whose file is still there).
 #[utoipa::path(get, path = "/admin/backups", tag = "admin",
     responses((status = 200, body = [Backup])), security(("bearer" = [])))]
-async fn list(State(state): State<AppState>) -> ApiResult<Data<Vec<Backup>>> {
+pub async fn list(State(state): State<AppState>) -> ApiResult<Data<Vec<Backup>>> {
     let dir = state.config.backup_dir();
     let all = state
         .db
@@ -60,7 +60,7 @@ pub struct BackupQueued {
 /// Takes a backup now (in the background, like the nightly one).
 #[utoipa::path(post, path = "/admin/backups", tag = "admin",
     responses((status = 202, body = BackupQueued)), security(("bearer" = [])))]
-async fn take(State(state): State<AppState>) -> ApiResult<Data<BackupQueued>> {
+pub async fn take(State(state): State<AppState>) -> ApiResult<Data<BackupQueued>> {
     let recurring = state.recurring.clone();
     let queued = state
         .db

@@ -49,6 +49,13 @@ pub struct Data<T> {
     etag: bool,
 }
 
+impl<T> Data<T> {
+    /// The resource itself, for callers inside the binary (the portals call API handlers).
+    pub fn into_inner(self) -> T {
+        self.data
+    }
+}
+
 /// 200 with a single resource; carries an ETag so `If-None-Match` can answer 304.
 pub fn ok<T: Serialize>(data: T) -> Data<T> {
     Data {

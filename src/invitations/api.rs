@@ -14,6 +14,7 @@ use crate::app::AppState;
 use crate::auth::policy::{Perm, allow};
 use crate::auth::{CurrentUser, password, password_rules};
 use crate::db::filter::{Filter, contains_pattern, text};
+use crate::http::Data;
 use crate::http::{
     ApiError, ApiResult, ClientInfo, ErrorCode, FieldError, Page, Paged, ValidJson, ValidPath,
     Validate, created, no_content, ok,
@@ -102,12 +103,12 @@ impl Validate for NewInvitationBody {
     }
 }
 
-async fn invite(
+pub async fn invite(
     state: AppState,
     user: CurrentUser,
     client: ClientInfo,
     body: NewInvitationBody,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<Data<Invitation>> {
     if !user.role.can_grant(body.role) {
         return Err(ApiError::new(
             ErrorCode::Forbidden,
@@ -176,7 +177,7 @@ impl Validate for InvitationFilters {
     }
 }
 
-async fn list_where(
+pub async fn list_where(
     state: &AppState,
     user: &CurrentUser,
     q: Paged<InvitationFilters>,

@@ -183,6 +183,48 @@ pub fn create_and_send(
     get(tx, &inv.org_id, &id)?.ok_or_else(ApiError::not_found)
 }
 
+/// Sends a pending (or expired) invitation again: a fresh link and expiry, the old link dead.
+pub fn resend(
+    tx: &Tx,
+    state: &AppState,
+    org_id: &str,
+    id: &str,
+    actor: &str,
+    ip: Option<&str>,
+) -> Result<Invitation, ApiError> {
+    let again = tx
+        .prepare_cached(
+            "SELECT email, role, department_id, scope, first_name, last_name, status FROM invitations WHERE id = ?1 AND org_id = ?2",
+        )?
+        .query_row(params![id, org_id], |r| {
+            Ok((
+                NewInvitation {
+                    org_id: org_id.to_string(),
+                    email: r.get(0)?,
+                    role: r.get::<_, String>(1)?.parse().unwrap_or(Role::Member),
+                    department_id: r.get(2)?,
+                    scope: serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or(json!({})),
+                    invited_by: Some(actor.to_string()),
+                    first_name: r.get(4)?,
+                    last_name: r.get(5)?,
+                    expires_in_days: None,
+                },
+                r.get::<_, String>(6)?,
+            ))
+        })
+        .optional()?;
+    let Some((inv, status)) = again else {
+        return Err(ApiError::not_found());
+    };
+    if status != "pending" {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "Only a pending invitation can be sent again",
+        ));
+    }
+    create_and_send(tx, state, inv, ip)
+}
+
 /// Revokes a pending invitation of the org; its link stops working.
 pub fn revoke(
     tx: &Tx,

@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
@@ -99,12 +98,12 @@ impl Validate for NewOrg {
 /// Creates an org; with `admin`, that person is invited as its admin by e-mail.
 #[utoipa::path(post, path = "/orgs", tag = "orgs", request_body = NewOrg,
     responses((status = 201, body = Org), (status = 400), (status = 403), (status = 409)), security(("bearer" = [])))]
-async fn create_org(
+pub async fn create_org(
     State(state): State<AppState>,
     user: CurrentUser,
     client: ClientInfo,
     ValidJson(body): ValidJson<NewOrg>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<Data<Org>> {
     let st = state.clone();
     let org = state
         .db
@@ -156,7 +155,10 @@ impl Validate for OrgFilters {}
 /// Every org on this server (superadmin).
 #[utoipa::path(get, path = "/orgs", tag = "orgs", params(OrgFilters),
     responses((status = 200, body = [Org]), (status = 403)), security(("bearer" = [])))]
-async fn list_orgs(State(state): State<AppState>, q: Paged<OrgFilters>) -> ApiResult<Page<Org>> {
+pub async fn list_orgs(
+    State(state): State<AppState>,
+    q: Paged<OrgFilters>,
+) -> ApiResult<Page<Org>> {
     let order = q.page.order_by(
         &[("name", "name"), ("createdAt", "created_at")],
         "created_at DESC, id DESC",

@@ -2,7 +2,6 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -17,6 +16,7 @@ use crate::auth::policy::{Perm, allow};
 use crate::clock;
 use crate::db::filter::{Filter, contains_pattern, text};
 use crate::db::is_unique_violation;
+use crate::http::Data;
 use crate::http::{
     ApiError, ApiResult, ClientInfo, ErrorCode, FieldError, Page, Paged, ValidJson, ValidPath,
     Validate, created, no_content, ok,
@@ -103,7 +103,7 @@ impl Validate for DepartmentFilters {}
 /// The caller's org's departments, by name.
 #[utoipa::path(get, path = "/departments", tag = "orgs", params(DepartmentFilters),
     responses((status = 200, body = [Department]), (status = 403)), security(("bearer" = [])))]
-async fn list(
+pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
     q: Paged<DepartmentFilters>,
@@ -134,12 +134,12 @@ async fn list(
 /// Adds a department to the caller's org.
 #[utoipa::path(post, path = "/departments", tag = "orgs", request_body = DepartmentBody,
     responses((status = 201, body = Department), (status = 400), (status = 403), (status = 409)), security(("bearer" = [])))]
-async fn create(
+pub async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
     client: ClientInfo,
     ValidJson(body): ValidJson<DepartmentBody>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<Data<Department>> {
     let d = state
         .db
         .write(move |tx| {
@@ -167,13 +167,13 @@ async fn create(
 /// Renames a department.
 #[utoipa::path(patch, path = "/departments/{id}", tag = "orgs", params(("id" = String, Path)), request_body = DepartmentBody,
     responses((status = 200, body = Department), (status = 400), (status = 404), (status = 409)), security(("bearer" = [])))]
-async fn update(
+pub async fn update(
     State(state): State<AppState>,
     user: CurrentUser,
     client: ClientInfo,
     ValidPath(id): ValidPath<String>,
     ValidJson(body): ValidJson<DepartmentBody>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<Data<Department>> {
     let d = state
         .db
         .write(move |tx| {
@@ -205,7 +205,7 @@ async fn update(
 /// Deletes a department; its people and pending invitations are left without one.
 #[utoipa::path(delete, path = "/departments/{id}", tag = "orgs", params(("id" = String, Path)),
     responses((status = 204), (status = 404)), security(("bearer" = [])))]
-async fn remove(
+pub async fn remove(
     State(state): State<AppState>,
     user: CurrentUser,
     client: ClientInfo,

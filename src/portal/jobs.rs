@@ -6,27 +6,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use tower_sessions::Session;
 
 use super::nav::{self, NavItem};
 use super::pages::{page, refused};
-use super::session::{CsrfForm, PortalUser};
+use super::session::{CsrfForm, PortalUser, flash, take_flash};
 use crate::app::AppState;
 use crate::auth::policy::{self, Perm};
 use crate::db::DbError;
 use crate::jobs::outbox::{self, DeadItem, OutboxCounts};
 use crate::jobs::recurring::RecurringStatus;
-
-const FLASH: &str = "flash";
-
-/// A message shown once on the next page.
-pub async fn flash(session: &Session, text: &str) {
-    let _ = session.insert(FLASH, text).await;
-}
-
-async fn take_flash(session: &Session) -> Option<String> {
-    session.remove::<String>(FLASH).await.ok().flatten()
-}
 
 #[derive(Template)]
 #[template(path = "portal/admin/jobs.html")]

@@ -3,12 +3,17 @@
 //! them, and every page asks the same policy table the API does.
 
 pub mod admin;
+pub mod forms;
+pub mod invitations;
 pub mod jobs;
 pub mod links;
 pub mod nav;
 pub mod pages;
+pub mod person;
 pub mod session;
+pub mod settings;
 pub mod store;
+pub mod table;
 pub mod team;
 pub mod users;
 
@@ -51,6 +56,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/admin", get(admin::home))
         .route("/admin/users", get(users::admin_list))
+        .route("/admin/users/{id}", get(person::show).post(person::save))
+        .route(
+            "/admin/invitations",
+            get(invitations::show).post(invitations::create),
+        )
+        .route("/admin/invitations/resend", post(invitations::resend))
+        .route("/admin/invitations/revoke", post(invitations::revoke))
+        .route("/admin/settings", get(settings::show).post(settings::save))
         .route("/admin/jobs", get(jobs::show))
         .route("/admin/jobs/run", post(jobs::run))
         .route("/admin/jobs/retry", post(jobs::retry))

@@ -73,6 +73,21 @@ pub mod refused {
         )
     }
 
+    /// Something the page names is not there (or not for this person's eyes).
+    pub fn not_found(u: &PortalUser, text: &str) -> Response {
+        page(
+            StatusCode::NOT_FOUND,
+            &Refused {
+                heading: "Not found",
+                text,
+                back: "/",
+                back_label: "Back to your portal",
+                nav: super::super::nav::for_user(u, ""),
+                csrf: u.csrf.clone(),
+            },
+        )
+    }
+
     /// A signed-in person on a page their role does not open.
     pub fn forbidden(u: &PortalUser) -> Response {
         let member = u.role() == crate::users::model::Role::Member;

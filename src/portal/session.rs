@@ -21,6 +21,7 @@ use crate::users::model::Role;
 pub const ABSOLUTE: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
 
 const AUTH: &str = "auth";
+const FLASH: &str = "flash";
 const CSRF: &str = "csrf";
 
 /// What the cookie session remembers about the sign-in.
@@ -57,6 +58,16 @@ pub async fn csrf_token(session: &Session) -> String {
     let t = hex::encode(bytes);
     let _ = session.insert(CSRF, &t).await;
     t
+}
+
+/// A message shown once, on the next page.
+pub async fn flash(session: &Session, text: &str) {
+    let _ = session.insert(FLASH, text).await;
+}
+
+/// The waiting message, if any (and it is gone after this).
+pub async fn take_flash(session: &Session) -> Option<String> {
+    session.remove::<String>(FLASH).await.ok().flatten()
 }
 
 /// A signed-in portal user.

@@ -2,8 +2,6 @@
 //! role and status, sort by column and page through them, privacy settings applied. The URL is
 //! the whole state, so links, reloads and the back button work.
 
-use std::collections::BTreeMap;
-
 use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -11,21 +9,15 @@ use axum::response::Response;
 
 use super::nav::{self, NavItem};
 use super::pages::{page, refused};
-use super::session::PortalUser;
+use super::session::{PortalUser, take_flash};
+use super::table::{Column, ListQuery, Pager};
 use crate::app::AppState;
 use crate::auth::policy::{self, Perm};
-use crate::http::PageParams;
 use crate::users::directory::{self, UserFilters};
 use crate::users::model::{Role, User};
 
 const PAGE_SIZE: u32 = 25;
-const STATUSES: &[&str] = &["active", "suspended", "deactivated"];
-
-pub struct Column {
-    pub label: &'static str,
-    pub href: Option<String>,
-    pub arrow: Option<&'static str>,
-}
+pub const STATUSES: &[&str] = &["active", "suspended", "deactivated"];
 
 #[derive(Template)]
 #[template(path = "portal/admin/users.html")]
@@ -33,8 +25,11 @@ pub struct UsersPage {
     pub heading: &'static str,
     /// This page's path (the form and every link point here).
     pub base: &'static str,
+    /// Whether names link to the person's page (the admin portal).
+    pub detail: bool,
     pub nav: Vec<NavItem>,
     pub csrf: String,
+    pub flash: Option<String>,
     pub error: Option<String>,
     pub search: String,
     pub role: String,
@@ -43,24 +38,7 @@ pub struct UsersPage {
     pub statuses: &'static [&'static str],
     pub columns: Vec<Column>,
     pub people: Vec<User>,
-    pub total: u64,
-    pub page: u32,
-    pub pages: u64,
-    pub prev: Option<String>,
-    pub next: Option<String>,
-}
-
-/// This page's URL with `changes` applied to the current query (empty values dropped).
-fn link(base: &str, q: &BTreeMap<String, String>, changes: &[(&str, String)]) -> String {
-    let mut q = q.clone();
-    for (k, v) in changes {
-        q.insert((*k).to_string(), v.clone());
-    }
-    let mut s = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in q.iter().filter(|(_, v)| !v.is_empty()) {
-        s.append_pair(k, v);
-    }
-    format!("{base}?{}", s.finish())
+    pub pager: Pager,
 }
 
 /// The admin portal's list (roles with the dashboard and `users.view`).
@@ -96,11 +74,8 @@ async fn render(
     base: &'static str,
     heading: &'static str,
 ) -> Response {
-    let q: BTreeMap<String, String> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .into_owned()
-        .filter(|(k, _)| ["search", "role", "status", "page", "sort"].contains(&k.as_str()))
-        .collect();
-    let get = |k: &str| q.get(k).cloned().unwrap_or_default();
+    let q = ListQuery::parse(base, raw, &["search", "role", "status"]);
+    let get = |k: &str| q.get(k);
     let mut problems = Vec::new();
     let role: Option<Role> = match get("role").as_str() {
         "" => None,
@@ -113,16 +88,7 @@ async fn render(
     if status.is_none() && !get("status").is_empty() {
         problems.push("That status does not exist; showing every status.");
     }
-    let mut params = PageParams::parse(
-        q.get("page").map(String::as_str),
-        None,
-        q.get("sort").map(String::as_str),
-    )
-    .unwrap_or_else(|_| {
-        problems.push("The page or sort in the address was not understood.");
-        PageParams::default()
-    });
-    params.limit = PAGE_SIZE;
+    let params = q.page_params(PAGE_SIZE, &mut problems);
     let order = params
         .order_by(directory::SORTS, directory::DEFAULT_ORDER)
         .unwrap_or_else(|_| {
@@ -145,41 +111,15 @@ async fn render(
     let Ok((people, total)) = found else {
         return refused::bad_form("The list could not be read; try again.");
     };
-    let pages = total.div_ceil(u64::from(PAGE_SIZE)).max(1);
-    let sorted = params
-        .sort
-        .as_ref()
-        .map(|s| (s.field.clone(), s.descending));
-    let column = |label: &'static str, field: Option<&'static str>| {
-        let Some(field) = field else {
-            return Column {
-                label,
-                href: None,
-                arrow: None,
-            };
-        };
-        let (arrow, next_desc) = match &sorted {
-            Some((f, desc)) if f == field => (Some(if *desc { "↓" } else { "↑" }), !desc),
-            _ => (None, false),
-        };
-        let dir = if next_desc { "desc" } else { "asc" };
-        Column {
-            label,
-            href: Some(link(
-                base,
-                &q,
-                &[("sort", format!("{field}:{dir}")), ("page", String::new())],
-            )),
-            arrow,
-        }
-    };
     page(
         StatusCode::OK,
         &UsersPage {
             heading,
             base,
+            detail: base == "/admin/users",
             nav: nav::for_user(&u, base),
             csrf: u.csrf.clone(),
+            flash: take_flash(&u.session).await,
             error: (!problems.is_empty()).then(|| problems.join(" ")),
             search: get("search"),
             role: role.map(|r| r.as_str().to_string()).unwrap_or_default(),
@@ -187,20 +127,14 @@ async fn render(
             roles: Role::ALL.iter().map(|r| r.as_str()).collect(),
             statuses: STATUSES,
             columns: vec![
-                column("Name", Some("lastName")),
-                column("E-mail", Some("email")),
-                column("Role", Some("role")),
-                column("Status", None),
-                column("Joined", Some("createdAt")),
+                q.column(&params, "Name", Some("lastName")),
+                q.column(&params, "E-mail", Some("email")),
+                q.column(&params, "Role", Some("role")),
+                q.column(&params, "Status", None),
+                q.column(&params, "Joined", Some("createdAt")),
             ],
             people,
-            total,
-            page: params.page,
-            pages,
-            prev: (params.page > 1)
-                .then(|| link(base, &q, &[("page", (params.page - 1).to_string())])),
-            next: (u64::from(params.page) < pages)
-                .then(|| link(base, &q, &[("page", (params.page + 1).to_string())])),
+            pager: q.pager(&params, total),
         },
     )
 }

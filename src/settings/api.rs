@@ -35,7 +35,7 @@ impl Validate for SettingsPatch {
 /// Every setting of the caller's org, defaults filled in.
 #[utoipa::path(get, path = "/admin/settings", tag = "admin",
     responses((status = 200, body = Object), (status = 401), (status = 403)), security(("bearer" = [])))]
-async fn get_settings(
+pub async fn get_settings(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> ApiResult<Data<BTreeMap<String, Value>>> {
@@ -50,7 +50,7 @@ async fn get_settings(
 /// Changes some settings of the caller's org; each change is audited. Answers every setting.
 #[utoipa::path(patch, path = "/admin/settings", tag = "admin", request_body = SettingsPatch,
     responses((status = 200, body = Object), (status = 400), (status = 401), (status = 403)), security(("bearer" = [])))]
-async fn patch_settings(
+pub async fn patch_settings(
     State(state): State<AppState>,
     user: CurrentUser,
     client: ClientInfo,

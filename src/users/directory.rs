@@ -128,7 +128,7 @@ fn in_scope(conn: &Connection, user: &CurrentUser, id: &str) -> Result<User, Api
 /// One person of the caller's org.
 #[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = String, Path)),
     responses((status = 200, body = User), (status = 403), (status = 404)), security(("bearer" = [])))]
-async fn get_one(
+pub async fn get_one(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
@@ -163,7 +163,7 @@ fn forbidden(msg: &'static str) -> ApiError {
 /// Changes a person's role, status or department; each change is audited.
 #[utoipa::path(patch, path = "/users/{id}", tag = "users", params(("id" = String, Path)), request_body = UserPatch,
     responses((status = 200, body = User), (status = 400), (status = 403), (status = 404), (status = 409)), security(("bearer" = [])))]
-async fn update(
+pub async fn update(
     State(state): State<AppState>,
     user: CurrentUser,
     client: ClientInfo,

@@ -1,0 +1,271 @@
+//! `/admin/invitations`: the org's invitations (filter by status, search, sort, pages), the
+//! invite form, and "Send again" / "Withdraw" on each — all through the API's own rules.
+
+use askama::Template;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::forms::{self, Problems};
+use super::nav::{self, NavItem};
+use super::pages::{page, refused};
+use super::person::{Choice, departments_of};
+use super::session::{CsrfForm, PortalUser, flash, take_flash};
+use super::table::{Column, ListQuery, Pager};
+use crate::app::AppState;
+use crate::auth::policy::{self, Perm};
+use crate::http::{ApiError, ClientInfo, Paged};
+use crate::invitations::api::{self as invitations_api, InvitationFilters};
+use crate::invitations::store::{self, Invitation};
+use crate::users::model::Role;
+
+const BASE: &str = "/admin/invitations";
+const STATUSES: &[&str] = &["pending", "accepted", "revoked", "expired"];
+
+#[derive(Debug, Default, Deserialize)]
+pub struct InviteForm {
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub first_name: String,
+    #[serde(default)]
+    pub last_name: String,
+    #[serde(default)]
+    pub role: String,
+    #[serde(default)]
+    pub department: String,
+    #[serde(default)]
+    pub expires_in_days: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/admin/invitations.html")]
+pub struct InvitationsPage {
+    pub nav: Vec<NavItem>,
+    pub csrf: String,
+    pub flash: Option<String>,
+    pub error: Option<String>,
+    pub problems: Problems,
+    pub form: InviteForm,
+    pub roles: Vec<&'static str>,
+    pub departments: Vec<Choice>,
+    pub search: String,
+    pub status: String,
+    pub statuses: &'static [&'static str],
+    pub columns: Vec<Column>,
+    pub invitations: Vec<Invitation>,
+    pub pager: Pager,
+}
+
+fn allowed(u: &PortalUser) -> bool {
+    policy::scope(u.role(), Perm::DashboardView).is_some()
+        && policy::scope(u.role(), Perm::Invite).is_some()
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    u: PortalUser,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if !allowed(&u) {
+        return refused::forbidden(&u);
+    }
+    render(state, u, raw, InviteForm::default(), Problems::none()).await
+}
+
+async fn render(
+    state: AppState,
+    u: PortalUser,
+    raw: Option<String>,
+    mut form: InviteForm,
+    problems: Problems,
+) -> Response {
+    let q = ListQuery::parse(BASE, raw, &["search", "status"]);
+    let mut notes = Vec::new();
+    let status = Some(q.get("status")).filter(|s| STATUSES.contains(&s.as_str()));
+    if status.is_none() && !q.get("status").is_empty() {
+        notes.push("That status does not exist; showing every status.");
+    }
+    let params = q.page_params(25, &mut notes);
+    let listed = invitations_api::list_where(
+        &state,
+        &u.user,
+        Paged {
+            page: params.clone(),
+            filters: InvitationFilters {
+                status: status.clone(),
+                role: None,
+                search: Some(q.get("search")).filter(|s| !s.trim().is_empty()),
+            },
+        },
+        None,
+    )
+    .await;
+    let listed = match listed {
+        Ok(p) => p,
+        Err(e) if e.code == crate::http::ErrorCode::ValidationError => {
+            notes.push("That column cannot be sorted.");
+            let mut p = params.clone();
+            p.sort = None;
+            let retry = Paged {
+                page: p,
+                filters: InvitationFilters {
+                    status: status.clone(),
+                    role: None,
+                    search: None,
+                },
+            };
+            match invitations_api::list_where(&state, &u.user, retry, None).await {
+                Ok(p) => p,
+                Err(_) => return refused::bad_form("The invitations could not be read."),
+            }
+        }
+        Err(_) => return refused::bad_form("The invitations could not be read."),
+    };
+    if form.role.is_empty() {
+        form.role = Role::Member.as_str().to_string();
+    }
+    let code = if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    page(
+        code,
+        &InvitationsPage {
+            nav: nav::for_user(&u, BASE),
+            csrf: u.csrf.clone(),
+            flash: take_flash(&u.session).await,
+            error: (!notes.is_empty()).then(|| notes.join(" ")),
+            problems,
+            form,
+            roles: Role::ALL
+                .iter()
+                .filter(|r| u.role().can_grant(**r))
+                .map(|r| r.as_str())
+                .collect(),
+            departments: departments_of(&state, u.user.org_id.clone()).await,
+            search: q.get("search"),
+            status: status.unwrap_or_default(),
+            statuses: STATUSES,
+            columns: vec![
+                q.column(&params, "E-mail", Some("email")),
+                q.column(&params, "Role", None),
+                q.column(&params, "Status", None),
+                q.column(&params, "Sent", Some("createdAt")),
+                q.column(&params, "Expires", Some("expiresAt")),
+                q.column(&params, "Actions", None),
+            ],
+            pager: q.pager(&params, listed.total),
+            invitations: listed.items,
+        },
+    )
+}
+
+/// "14" → 14, "" → left out; anything else goes to the API as typed, which names the field.
+fn days(raw: &str) -> Value {
+    match raw.trim() {
+        "" => Value::Null,
+        t => t
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| json!(t)),
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    u: PortalUser,
+    client: ClientInfo,
+    CsrfForm(f, session): CsrfForm<InviteForm>,
+) -> Response {
+    if !allowed(&u) {
+        return refused::forbidden(&u);
+    }
+    let body = forms::body(json!({
+        "email": f.email,
+        "role": f.role,
+        "departmentId": forms::given(&f.department),
+        "firstName": forms::given(&f.first_name),
+        "lastName": forms::given(&f.last_name),
+        "expiresInDays": days(&f.expires_in_days),
+    }));
+    let done = match body {
+        Ok(b) => invitations_api::invite(state.clone(), u.user.clone(), client, b.0).await,
+        Err(e) => Err(e),
+    };
+    match done {
+        Ok(inv) => {
+            let inv = inv.into_inner();
+            flash(
+                &session,
+                &format!("An invitation is on its way to {}.", inv.email),
+            )
+            .await;
+            Redirect::to(BASE).into_response()
+        }
+        Err(e) => render(state, u, None, f, Problems::from_api(&e)).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OneForm {
+    #[serde(default)]
+    pub id: String,
+}
+
+pub async fn resend(
+    State(state): State<AppState>,
+    u: PortalUser,
+    client: ClientInfo,
+    CsrfForm(f, session): CsrfForm<OneForm>,
+) -> Response {
+    if !allowed(&u) {
+        return refused::forbidden(&u);
+    }
+    let (st, user) = (state.clone(), u.user.clone());
+    let done = state
+        .db
+        .write(move |tx| {
+            store::resend(tx, &st, &user.org_id, &f.id, &user.id, client.ip.as_deref())
+        })
+        .await;
+    after(
+        &session,
+        done.map(|i| format!("Sent again to {}, with a new link.", i.email)),
+    )
+    .await
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    u: PortalUser,
+    client: ClientInfo,
+    CsrfForm(f, session): CsrfForm<OneForm>,
+) -> Response {
+    if !allowed(&u) {
+        return refused::forbidden(&u);
+    }
+    let user = u.user.clone();
+    let done = state
+        .db
+        .write(move |tx| store::revoke(tx, &user.org_id, &f.id, &user.id, client.ip.as_deref()))
+        .await;
+    after(
+        &session,
+        done.map(|()| "The invitation is withdrawn; its link no longer works.".to_string()),
+    )
+    .await
+}
+
+/// Back to the list with what happened.
+async fn after(session: &tower_sessions::Session, done: Result<String, ApiError>) -> Response {
+    let text = match done {
+        Ok(t) => t,
+        Err(e) => Problems::from_api(&e).general.unwrap_or_default(),
+    };
+    flash(session, &text).await;
+    Redirect::to(BASE).into_response()
+}

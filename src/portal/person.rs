@@ -1,0 +1,179 @@
+//! `/admin/users/{id}`: one person, and the form that changes their role, status and
+//! department — through the API's own `PATCH /users/{id}` handler (same rules, same audit).
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::forms::{self, Problems};
+use super::nav::{self, NavItem};
+use super::pages::{page, refused};
+use super::session::{CsrfForm, PortalUser, flash, take_flash};
+use crate::app::AppState;
+use crate::auth::policy::{self, Perm};
+use crate::http::{ClientInfo, ValidPath};
+use crate::users::directory;
+use crate::users::model::{Role, User};
+
+/// A department to choose from.
+pub struct Choice {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/admin/person.html")]
+pub struct PersonPage {
+    pub nav: Vec<NavItem>,
+    pub csrf: String,
+    pub flash: Option<String>,
+    pub problems: Problems,
+    pub person: User,
+    pub department_name: Option<String>,
+    /// The form's values (what was typed when it comes back with errors).
+    pub role: String,
+    pub status: String,
+    pub department: String,
+    pub roles: Vec<&'static str>,
+    pub statuses: &'static [&'static str],
+    pub departments: Vec<Choice>,
+    pub can_manage: bool,
+}
+
+/// The departments of `org_id`, by name.
+pub async fn departments_of(state: &AppState, org_id: String) -> Vec<Choice> {
+    state
+        .db
+        .read(move |c| {
+            c.prepare_cached("SELECT id, name FROM departments WHERE org_id = ?1 ORDER BY name")?
+                .query_map([&org_id], |r| {
+                    Ok(Choice {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(crate::db::DbError::from)
+        })
+        .await
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PersonForm {
+    #[serde(default)]
+    pub role: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub department: String,
+}
+
+fn allowed(u: &PortalUser) -> bool {
+    policy::scope(u.role(), Perm::DashboardView).is_some()
+        && policy::scope(u.role(), Perm::UsersView).is_some()
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    u: PortalUser,
+    Path(id): Path<String>,
+) -> Response {
+    if !allowed(&u) {
+        return refused::forbidden(&u);
+    }
+    render(state, u, id, None, Problems::none()).await
+}
+
+async fn render(
+    state: AppState,
+    u: PortalUser,
+    id: String,
+    typed: Option<PersonForm>,
+    problems: Problems,
+) -> Response {
+    let found = directory::get_one(State(state.clone()), u.user.clone(), ValidPath(id)).await;
+    let person = match found {
+        Ok(d) => d.into_inner(),
+        Err(e) => return refused::not_found(&u, &e.message),
+    };
+    let departments = departments_of(&state, person.org_id.clone()).await;
+    let department_name = departments
+        .iter()
+        .find(|d| Some(&d.id) == person.department_id.as_ref())
+        .map(|d| d.name.clone());
+    let typed = typed.unwrap_or_else(|| PersonForm {
+        role: person.role.as_str().to_string(),
+        status: person.status.clone(),
+        department: person.department_id.clone().unwrap_or_default(),
+    });
+    let status = if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    page(
+        status,
+        &PersonPage {
+            nav: nav::for_user(&u, "/admin/users"),
+            csrf: u.csrf.clone(),
+            flash: take_flash(&u.session).await,
+            problems,
+            department_name,
+            role: typed.role,
+            status: typed.status,
+            department: typed.department,
+            roles: Role::ALL
+                .iter()
+                .filter(|r| u.role().can_grant(**r))
+                .map(|r| r.as_str())
+                .collect(),
+            statuses: super::users::STATUSES,
+            departments,
+            can_manage: policy::scope(u.role(), Perm::UsersManage).is_some()
+                && person.role.rank() <= u.role().rank(),
+            person,
+        },
+    )
+}
+
+pub async fn save(
+    State(state): State<AppState>,
+    u: PortalUser,
+    client: ClientInfo,
+    Path(id): Path<String>,
+    CsrfForm(f, session): CsrfForm<PersonForm>,
+) -> Response {
+    if !allowed(&u) || policy::scope(u.role(), Perm::UsersManage).is_none() {
+        return refused::forbidden(&u);
+    }
+    let department = forms::given(&f.department);
+    let body = forms::body(json!({
+        "role": f.role,
+        "status": f.status,
+        "departmentId": department,
+    }));
+    let done = match body {
+        Ok(body) => {
+            directory::update(
+                State(state.clone()),
+                u.user.clone(),
+                client,
+                ValidPath(id.clone()),
+                body,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match done {
+        Ok(_) => {
+            flash(&session, "The changes are saved.").await;
+            Redirect::to(&format!("/admin/users/{id}")).into_response()
+        }
+        Err(e) => render(state, u, id, Some(f), Problems::from_api(&e)).await,
+    }
+}

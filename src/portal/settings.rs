@@ -1,0 +1,228 @@
+//! `/admin/settings`: a form generated from the settings registry — one field per setting,
+//! its type deciding the input, its description beside it — saved through the API's handler.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde_json::{Map, Value};
+
+use super::forms::{self, Problems};
+use super::nav::{self, NavItem};
+use super::pages::{page, refused};
+use super::session::{CsrfForm, PortalUser, flash, take_flash};
+use crate::app::AppState;
+use crate::auth::policy::{self, Perm};
+use crate::http::ClientInfo;
+use crate::settings::{self, Kind, REGISTRY};
+
+const BASE: &str = "/admin/settings";
+
+/// One setting as a form field.
+pub struct Field {
+    pub key: &'static str,
+    pub id: String,
+    pub description: &'static str,
+    /// `bool`, `int` or `choice`.
+    pub kind: &'static str,
+    pub value: String,
+    pub checked: bool,
+    pub min: i64,
+    pub max: i64,
+    pub options: &'static [&'static str],
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/admin/settings.html")]
+pub struct SettingsPage {
+    pub nav: Vec<NavItem>,
+    pub csrf: String,
+    pub flash: Option<String>,
+    pub problems: Problems,
+    pub fields: Vec<Field>,
+}
+
+fn allowed(u: &PortalUser) -> bool {
+    policy::scope(u.role(), Perm::DashboardView).is_some()
+        && policy::scope(u.role(), Perm::SettingsManage).is_some()
+}
+
+/// A value as the form shows it.
+fn shown(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+pub async fn show(State(state): State<AppState>, u: PortalUser) -> Response {
+    if !allowed(&u) {
+        return refused::forbidden(&u);
+    }
+    render(state, u, None, Problems::none()).await
+}
+
+async fn render(
+    state: AppState,
+    u: PortalUser,
+    typed: Option<BTreeMap<String, String>>,
+    problems: Problems,
+) -> Response {
+    let current = match settings::api::get_settings(State(state), u.user.clone()).await {
+        Ok(d) => d.into_inner(),
+        Err(_) => return refused::bad_form("The settings could not be read; try again."),
+    };
+    let fields = REGISTRY
+        .iter()
+        .map(|s| {
+            let stored = current.get(s.key).cloned().unwrap_or(Value::Null);
+            let value = match &typed {
+                Some(t) => t.get(s.key).cloned().unwrap_or_default(),
+                None => shown(&stored),
+            };
+            let (kind, min, max, options) = match s.kind {
+                Kind::Bool => ("bool", 0, 0, &[][..]),
+                Kind::Int { min, max } => ("int", min, max, &[][..]),
+                Kind::Choice { options } => ("choice", 0, 0, options),
+            };
+            let checked = match &typed {
+                Some(t) => t.contains_key(s.key),
+                None => stored == Value::Bool(true),
+            };
+            Field {
+                key: s.key,
+                id: format!("setting-{}", s.key.replace('.', "-")),
+                description: s.description,
+                kind,
+                value,
+                checked,
+                min,
+                max,
+                options,
+                error: problems.of(s.key).map(str::to_string),
+            }
+        })
+        .collect();
+    let code = if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    page(
+        code,
+        &SettingsPage {
+            nav: nav::for_user(&u, BASE),
+            csrf: u.csrf.clone(),
+            flash: take_flash(&u.session).await,
+            problems,
+            fields,
+        },
+    )
+}
+
+/// The patch the form asks for: only the settings whose value changes. A checkbox that is
+/// not sent is off; a number that does not parse goes to the API as typed, which names it.
+fn patch(form: &BTreeMap<String, String>, current: &BTreeMap<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for s in REGISTRY {
+        let raw = form.get(s.key).map(|v| v.trim().to_string());
+        let wanted = match s.kind {
+            Kind::Bool => Value::Bool(raw.is_some()),
+            Kind::Int { .. } => match raw {
+                Some(r) => r
+                    .parse::<i64>()
+                    .map(Value::from)
+                    .unwrap_or(Value::String(r)),
+                None => continue,
+            },
+            Kind::Choice { .. } => match raw {
+                Some(r) => Value::String(r),
+                None => continue,
+            },
+        };
+        if current.get(s.key) != Some(&wanted) {
+            out.insert(s.key.to_string(), wanted);
+        }
+    }
+    out
+}
+
+pub async fn save(
+    State(state): State<AppState>,
+    u: PortalUser,
+    client: ClientInfo,
+    CsrfForm(mut f, session): CsrfForm<BTreeMap<String, String>>,
+) -> Response {
+    if !allowed(&u) {
+        return refused::forbidden(&u);
+    }
+    f.remove("_csrf");
+    let current = match settings::api::get_settings(State(state.clone()), u.user.clone()).await {
+        Ok(d) => d.into_inner(),
+        Err(_) => return refused::bad_form("The settings could not be read; try again."),
+    };
+    let changes = patch(&f, &current);
+    if changes.is_empty() {
+        flash(&session, "Nothing changed.").await;
+        return Redirect::to(BASE).into_response();
+    }
+    let n = changes.len();
+    let done = match forms::body(Value::Object(changes)) {
+        Ok(b) => {
+            settings::api::patch_settings(State(state.clone()), u.user.clone(), client, b).await
+        }
+        Err(e) => Err(e),
+    };
+    match done {
+        Ok(_) => {
+            let text = if n == 1 {
+                "The setting is saved.".to_string()
+            } else {
+                format!("{n} settings are saved.")
+            };
+            flash(&session, &text).await;
+            Redirect::to(BASE).into_response()
+        }
+        Err(e) => render(state, u, Some(f), Problems::from_api(&e)).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_changes_are_sent_and_an_absent_checkbox_is_off() {
+        let current: BTreeMap<String, Value> = [
+            ("signup.mode".to_string(), json!("join-default")),
+            ("invitations.expiryDays".to_string(), json!(7)),
+            ("notifications.reminders.enabled".to_string(), json!(true)),
+        ]
+        .into();
+        let form: BTreeMap<String, String> = [
+            ("signup.mode".to_string(), "join-default".to_string()),
+            ("invitations.expiryDays".to_string(), " 14 ".to_string()),
+        ]
+        .into();
+        let p = patch(&form, &current);
+        assert_eq!(p.len(), 2);
+        assert_eq!(p["invitations.expiryDays"], json!(14));
+        assert_eq!(p["notifications.reminders.enabled"], json!(false));
+        let typo: BTreeMap<String, String> = [
+            ("invitations.expiryDays".to_string(), "two".to_string()),
+            (
+                "notifications.reminders.enabled".to_string(),
+                "on".to_string(),
+            ),
+        ]
+        .into();
+        assert_eq!(
+            patch(&typo, &current)["invitations.expiryDays"],
+            json!("two")
+        );
+    }
+}
