@@ -105,6 +105,38 @@ fn secret_of(
     }))
 }
 
+/// What an authenticator app needs for `secret`: the base32 text and the `otpauth://` URL.
+fn setup_of(email: &str, secret: &[u8]) -> MfaSetup {
+    let b32 = base32(secret);
+    let label =
+        form_urlencoded::byte_serialize(format!("Haven:{email}").as_bytes()).collect::<String>();
+    MfaSetup {
+        otpauth_url: format!(
+            "otpauth://totp/{label}?secret={b32}&issuer=Haven&algorithm=SHA1&digits=6&period=30"
+        ),
+        secret: b32,
+    }
+}
+
+/// A setup that was started and not yet confirmed (the portal shows its QR code again).
+pub fn pending_setup(
+    conn: &Connection,
+    key: &Key,
+    user_id: &str,
+) -> Result<Option<MfaSetup>, ApiError> {
+    let Some(stored) = secret_of(conn, key, user_id)? else {
+        return Ok(None);
+    };
+    if stored.enabled {
+        return Ok(None);
+    }
+    let email: String =
+        conn.query_row("SELECT email FROM users WHERE id = ?1", [user_id], |r| {
+            r.get(0)
+        })?;
+    Ok(Some(setup_of(&email, &stored.secret)))
+}
+
 /// Checks a TOTP code (never the same time step twice) or spends a recovery code.
 pub fn check_code(tx: &Connection, key: &Key, user_id: &str, code: &str) -> Result<bool, ApiError> {
     let Some(StoredSecret {
@@ -154,21 +186,25 @@ pub async fn setup(State(state): State<AppState>, user: CurrentUser) -> ApiResul
     let result = state
         .db
         .write(move |tx| {
-            let (email, enabled): (String, Option<String>) =
-                tx.query_row("SELECT email, mfa_enabled_at FROM users WHERE id = ?1", [&user.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let (email, enabled): (String, Option<String>) = tx.query_row(
+                "SELECT email, mfa_enabled_at FROM users WHERE id = ?1",
+                [&user.id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
             if enabled.is_some() {
-                return Err(ApiError::new(ErrorCode::Conflict, "MFA is already on; disable it first to set it up again"));
+                return Err(ApiError::new(
+                    ErrorCode::Conflict,
+                    "MFA is already on; disable it first to set it up again",
+                ));
             }
             let mut secret = [0u8; 20];
             rand::rng().fill(&mut secret);
             let sealed = crypto::seal(&key, &secret, user.id.as_bytes())?;
-            tx.prepare_cached("UPDATE users SET mfa_secret = ?2, mfa_last_step = NULL WHERE id = ?1")?.execute(params![user.id, sealed])?;
-            let b32 = base32(&secret);
-            let label = form_urlencoded::byte_serialize(format!("Haven:{email}").as_bytes()).collect::<String>();
-            Ok(MfaSetup {
-                otpauth_url: format!("otpauth://totp/{label}?secret={b32}&issuer=Haven&algorithm=SHA1&digits=6&period=30"),
-                secret: b32,
-            })
+            tx.prepare_cached(
+                "UPDATE users SET mfa_secret = ?2, mfa_last_step = NULL WHERE id = ?1",
+            )?
+            .execute(params![user.id, sealed])?;
+            Ok(setup_of(&email, &secret))
         })
         .await?;
     Ok(ok(result))

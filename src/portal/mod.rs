@@ -2,7 +2,10 @@
 //! are not in the OpenAPI document; the portal's own session (a cookie) and CSRF checks guard
 //! them, and every page asks the same policy table the API does.
 
+pub mod account;
 pub mod admin;
+pub mod audit;
+pub mod backups;
 pub mod forms;
 pub mod invitations;
 pub mod jobs;
@@ -13,6 +16,7 @@ pub mod person;
 pub mod session;
 pub mod settings;
 pub mod store;
+pub mod structure;
 pub mod table;
 pub mod team;
 pub mod users;
@@ -64,6 +68,30 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/admin/invitations/resend", post(invitations::resend))
         .route("/admin/invitations/revoke", post(invitations::revoke))
         .route("/admin/settings", get(settings::show).post(settings::save))
+        .route("/admin/audit", get(audit::show))
+        .route("/account", get(account::show))
+        .route("/account/password", post(account::change_password))
+        .route("/account/mfa/setup", post(account::mfa_setup))
+        .route("/account/mfa/enable", post(account::mfa_enable))
+        .route("/account/mfa/disable", post(account::mfa_disable))
+        .route("/account/sessions/end", post(account::end_session))
+        .route(
+            "/admin/departments",
+            get(structure::departments_page).post(structure::department_create),
+        )
+        .route(
+            "/admin/departments/rename",
+            post(structure::department_rename),
+        )
+        .route(
+            "/admin/departments/remove",
+            post(structure::department_remove),
+        )
+        .route(
+            "/admin/orgs",
+            get(structure::orgs_page).post(structure::org_create),
+        )
+        .route("/admin/backups", get(backups::show).post(backups::take))
         .route("/admin/jobs", get(jobs::show))
         .route("/admin/jobs/run", post(jobs::run))
         .route("/admin/jobs/retry", post(jobs::retry))

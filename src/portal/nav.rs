@@ -18,9 +18,32 @@ const ENTRIES: &[(&str, &str, &[Perm])] = &[
         "People",
         &[Perm::DashboardView, Perm::UsersView],
     ),
+    (
+        "/admin/invitations",
+        "Invitations",
+        &[Perm::DashboardView, Perm::Invite],
+    ),
+    (
+        "/admin/departments",
+        "Departments",
+        &[Perm::DashboardView, Perm::DepartmentsManage],
+    ),
+    ("/admin/orgs", "Organizations", &[Perm::OrgsAdminister]),
+    (
+        "/admin/settings",
+        "Settings",
+        &[Perm::DashboardView, Perm::SettingsManage],
+    ),
+    (
+        "/admin/audit",
+        "Audit log",
+        &[Perm::DashboardView, Perm::AuditView],
+    ),
     ("/admin/jobs", "Jobs", &[Perm::JobsManage]),
+    ("/admin/backups", "Backups", &[Perm::BackupsManage]),
     ("/team", "Home", &[Perm::Notifications]),
     ("/team/people", "Directory", &[Perm::UsersView]),
+    ("/account", "Account", &[Perm::Account]),
 ];
 
 /// The entries `u` may open, with `current` marking the page at `path`.

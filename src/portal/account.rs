@@ -1,0 +1,321 @@
+//! `/account`, in both portals: change the password, set up two-step sign-in (a QR code drawn
+//! as SVG on the server, then the recovery codes, shown once), turn it off, and see and end
+//! the account's signed-in sessions. Every action goes through the API's own handler.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::forms::{self, Problems};
+use super::nav::{self, NavItem};
+use super::pages::{page, refused};
+use super::session::{CsrfForm, PortalUser, flash, take_flash};
+use crate::app::AppState;
+use crate::auth::sessions::SessionView;
+use crate::auth::{api as auth_api, mfa, recovery};
+use crate::http::{ApiError, ClientInfo, ErrorCode, ValidPath};
+use crate::users::model::Role;
+
+const BASE: &str = "/account";
+
+/// The MFA part of the page: off, being set up (QR + code), or just turned on (codes).
+pub enum MfaStep {
+    Off,
+    Setup { qr_svg: String, secret: String },
+    Codes(Vec<String>),
+    On,
+}
+
+#[derive(Template)]
+#[template(path = "portal/account.html")]
+pub struct AccountPage {
+    pub nav: Vec<NavItem>,
+    pub csrf: String,
+    pub flash: Option<String>,
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    /// Which form `problems` belong to: `password`, `mfa` or `mfa-off`.
+    pub form: &'static str,
+    pub problems: Problems,
+    pub mfa: MfaStep,
+    pub sessions: Vec<SessionView>,
+}
+
+/// The otpauth URL as an SVG QR code, for the authenticator app's camera.
+pub fn qr_svg(url: &str) -> Result<String, ApiError> {
+    let code = qrcode::QrCode::new(url.as_bytes()).map_err(ApiError::internal)?;
+    Ok(code
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build())
+}
+
+pub async fn show(State(state): State<AppState>, u: PortalUser) -> Response {
+    if u.role() == Role::Member {
+        return refused::forbidden(&u);
+    }
+    render(state, u, "", Problems::none(), None).await
+}
+
+async fn render(
+    state: AppState,
+    u: PortalUser,
+    form: &'static str,
+    problems: Problems,
+    step: Option<MfaStep>,
+) -> Response {
+    let id = u.user.id.clone();
+    let me = state
+        .db
+        .read(move |c| {
+            c.query_row(
+                "SELECT first_name || ' ' || last_name, email, mfa_enabled_at IS NOT NULL FROM users WHERE id = ?1",
+                [&id],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?)),
+            )
+            .map_err(crate::db::DbError::from)
+        })
+        .await;
+    let Ok((name, email, mfa_on)) = me else {
+        return refused::bad_form("Your account could not be read; try again.");
+    };
+    let sessions = auth_api::list_sessions(State(state.clone()), u.user.clone())
+        .await
+        .map(|d| d.into_inner())
+        .unwrap_or_default();
+    let mfa = step.unwrap_or(if mfa_on { MfaStep::On } else { MfaStep::Off });
+    let code = if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    page(
+        code,
+        &AccountPage {
+            nav: nav::for_user(&u, BASE),
+            csrf: u.csrf.clone(),
+            flash: take_flash(&u.session).await,
+            name,
+            email,
+            role: u.role().as_str().to_string(),
+            form,
+            problems,
+            mfa,
+            sessions,
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    pub current_password: String,
+    #[serde(default)]
+    pub new_password: String,
+    #[serde(default)]
+    pub confirm_password: String,
+}
+
+pub async fn change_password(
+    State(state): State<AppState>,
+    u: PortalUser,
+    client: ClientInfo,
+    CsrfForm(f, session): CsrfForm<PasswordForm>,
+) -> Response {
+    if u.role() == Role::Member {
+        return refused::forbidden(&u);
+    }
+    if f.new_password != f.confirm_password {
+        let mut p = Problems::general("Please correct the fields marked below.");
+        p.fields.insert(
+            "confirmPassword".into(),
+            "Must be the same as the new password.".into(),
+        );
+        return render(state, u, "password", p, None).await;
+    }
+    let body = forms::body(json!({
+        "currentPassword": f.current_password,
+        "newPassword": f.new_password,
+    }));
+    let done = match body {
+        Ok(b) => recovery::change_password(State(state.clone()), u.user.clone(), client, b).await,
+        Err(e) => Err(e),
+    };
+    match done {
+        Ok(_) => {
+            flash(
+                &session,
+                "Your password is changed; your other sessions are signed out.",
+            )
+            .await;
+            Redirect::to(BASE).into_response()
+        }
+        Err(e) if e.code == ErrorCode::AuthInvalidCredentials => {
+            let mut p = Problems::general("Please correct the fields marked below.");
+            p.fields.insert(
+                "currentPassword".into(),
+                "This is not your current password.".into(),
+            );
+            render(state, u, "password", p, None).await
+        }
+        Err(e) => render(state, u, "password", Problems::from_api(&e), None).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Empty {}
+
+/// Starts setup: a new secret, shown as a QR code and as text, until a code confirms it.
+pub async fn mfa_setup(
+    State(state): State<AppState>,
+    u: PortalUser,
+    CsrfForm(_, _): CsrfForm<Empty>,
+) -> Response {
+    if u.role() == Role::Member {
+        return refused::forbidden(&u);
+    }
+    let started = mfa::setup(State(state.clone()), u.user.clone())
+        .await
+        .map(|d| d.into_inner())
+        .and_then(|s| Ok((qr_svg(&s.otpauth_url)?, s.secret)));
+    match started {
+        Ok((qr_svg, secret)) => {
+            render(
+                state,
+                u,
+                "mfa",
+                Problems::none(),
+                Some(MfaStep::Setup { qr_svg, secret }),
+            )
+            .await
+        }
+        Err(e) => render(state, u, "mfa", Problems::from_api(&e), None).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    pub code: String,
+}
+
+/// Confirms setup with a first code; the recovery codes are shown on this answer only.
+pub async fn mfa_enable(
+    State(state): State<AppState>,
+    u: PortalUser,
+    client: ClientInfo,
+    CsrfForm(f, _): CsrfForm<CodeForm>,
+) -> Response {
+    if u.role() == Role::Member {
+        return refused::forbidden(&u);
+    }
+    let done = match forms::body(json!({ "code": f.code.trim() })) {
+        Ok(b) => mfa::enable(State(state.clone()), u.user.clone(), client, b).await,
+        Err(e) => Err(e),
+    };
+    match done {
+        Ok(codes) => {
+            let codes = codes.into_inner().recovery_codes;
+            render(
+                state,
+                u,
+                "mfa",
+                Problems::none(),
+                Some(MfaStep::Codes(codes)),
+            )
+            .await
+        }
+        Err(e) => {
+            // The secret stays; show the same QR again so the person can retry.
+            let again = mfa_pending_qr(&state, &u).await;
+            render(state, u, "mfa", Problems::from_api(&e), again).await
+        }
+    }
+}
+
+/// The setup in progress (secret saved, not yet on), as a QR code again.
+async fn mfa_pending_qr(state: &AppState, u: &PortalUser) -> Option<MfaStep> {
+    let key = state.secrets.data_encryption.clone();
+    let id = u.user.id.clone();
+    let setup = state
+        .db
+        .read(move |c| mfa::pending_setup(c, &key, &id))
+        .await
+        .ok()
+        .flatten()?;
+    Some(MfaStep::Setup {
+        qr_svg: qr_svg(&setup.otpauth_url).ok()?,
+        secret: setup.secret,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DisableForm {
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub code: String,
+}
+
+pub async fn mfa_disable(
+    State(state): State<AppState>,
+    u: PortalUser,
+    client: ClientInfo,
+    CsrfForm(f, session): CsrfForm<DisableForm>,
+) -> Response {
+    if u.role() == Role::Member {
+        return refused::forbidden(&u);
+    }
+    let done = match forms::body(json!({ "password": f.password, "code": f.code.trim() })) {
+        Ok(b) => mfa::disable(State(state.clone()), u.user.clone(), client, b).await,
+        Err(e) => Err(e),
+    };
+    match done {
+        Ok(_) => {
+            flash(&session, "Two-step sign-in is off.").await;
+            Redirect::to(BASE).into_response()
+        }
+        Err(e) if e.details.is_empty() && e.code == ErrorCode::AuthInvalidCredentials => {
+            let mut p = Problems::general("Please correct the fields marked below.");
+            p.fields.insert("password".into(), e.message.to_string());
+            render(state, u, "mfa-off", p, None).await
+        }
+        Err(e) => render(state, u, "mfa-off", Problems::from_api(&e), None).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SessionForm {
+    #[serde(default)]
+    pub id: String,
+}
+
+pub async fn end_session(
+    State(state): State<AppState>,
+    u: PortalUser,
+    CsrfForm(f, session): CsrfForm<SessionForm>,
+) -> Response {
+    if u.role() == Role::Member {
+        return refused::forbidden(&u);
+    }
+    let this_one = f.id == u.user.session_id;
+    match auth_api::revoke_session(State(state), u.user.clone(), ValidPath(f.id)).await {
+        Ok(_) if this_one => {
+            let _ = session.flush().await;
+            Redirect::to("/login?signed_out=1").into_response()
+        }
+        Ok(_) => {
+            flash(&session, "That session is signed out.").await;
+            Redirect::to(BASE).into_response()
+        }
+        Err(_) => {
+            flash(&session, "That session was already over.").await;
+            Redirect::to(BASE).into_response()
+        }
+    }
+}

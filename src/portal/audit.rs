@@ -1,0 +1,218 @@
+//! `/admin/audit`: the audit log with filters (action or action prefix, entity, person,
+//! dates), pages, and — on request, since it reads the whole log — the hash chain's check.
+
+use askama::Template;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::nav::{self, NavItem};
+use super::pages::{page, refused};
+use super::session::PortalUser;
+use super::table::{Column, ListQuery, Pager};
+use crate::app::AppState;
+use crate::audit::api::{self as audit_api, AuditEntry, AuditFilters};
+use crate::audit::{self as chain, Verification};
+use crate::auth::policy::{self, Perm};
+use crate::http::{ErrorCode, Paged};
+
+const BASE: &str = "/admin/audit";
+
+/// Entities the log records, for the filter's choices.
+const ENTITIES: &[&str] = &[
+    "user",
+    "org",
+    "invitation",
+    "department",
+    "settings",
+    "session",
+    "file",
+    "consent",
+    "notification",
+];
+
+/// One row as the table shows it.
+pub struct Row {
+    pub at: String,
+    pub action: String,
+    pub entity: String,
+    pub actor: String,
+    pub subject: String,
+    pub change: String,
+    pub ip: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/admin/audit.html")]
+pub struct AuditPage {
+    pub nav: Vec<NavItem>,
+    pub csrf: String,
+    pub error: Option<String>,
+    pub action: String,
+    pub entity: String,
+    pub person: String,
+    pub date_from: String,
+    pub date_to: String,
+    pub entities: &'static [&'static str],
+    pub columns: Vec<Column>,
+    pub rows: Vec<Row>,
+    pub pager: Pager,
+    /// `Some(ok, text)` when the chain was checked for this view.
+    pub verification: Option<(bool, String)>,
+    pub verify_link: String,
+}
+
+/// "before → after" of a change, compact.
+fn change(e: &AuditEntry) -> String {
+    let show = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string());
+    match (show(&e.before), show(&e.after)) {
+        (Some(b), Some(a)) => format!("{b} → {a}"),
+        (None, Some(a)) => a,
+        (Some(b), None) => format!("{b} removed"),
+        (None, None) => String::new(),
+    }
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    u: PortalUser,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if policy::scope(u.role(), Perm::DashboardView).is_none()
+        || policy::scope(u.role(), Perm::AuditView).is_none()
+    {
+        return refused::forbidden(&u);
+    }
+    let q = ListQuery::parse(
+        BASE,
+        raw,
+        &["action", "entity", "person", "from", "to", "verify"],
+    );
+    let mut notes: Vec<&'static str> = Vec::new();
+    let params = q.page_params(50, &mut notes);
+    // A person is named by e-mail (or id); the API filters by id.
+    let person = q.get("person");
+    let user_id = match person.trim() {
+        "" => None,
+        p if p.contains('@') => {
+            let email = crate::users::model::normalize_email(p);
+            let found = state
+                .db
+                .read(move |c| {
+                    crate::users::store::id_by_email(c, &email).map_err(crate::db::DbError::from)
+                })
+                .await
+                .ok()
+                .flatten();
+            if found.is_none() {
+                notes.push("Nobody has that e-mail address; showing nothing for it.");
+            }
+            Some(found.unwrap_or_else(|| "-".into()))
+        }
+        p => Some(p.to_string()),
+    };
+    let filters = |with_dates: bool| AuditFilters {
+        entity: Some(q.get("entity")).filter(|s| !s.is_empty()),
+        user_id: user_id.clone(),
+        action: Some(q.get("action").trim().to_string()).filter(|s| !s.is_empty()),
+        date_from: Some(q.get("from")).filter(|s| with_dates && !s.is_empty()),
+        date_to: Some(q.get("to")).filter(|s| with_dates && !s.is_empty()),
+    };
+    let ask = |with_dates: bool, p: crate::http::PageParams| {
+        audit_api::list(
+            State(state.clone()),
+            u.user.clone(),
+            Paged {
+                page: p,
+                filters: filters(with_dates),
+            },
+        )
+    };
+    // The API's own bounds rule decides whether the dates make sense.
+    let mut problems = Vec::new();
+    crate::http::extract::check_bounds(
+        Some(q.get("from")).filter(|s| !s.is_empty()).as_deref(),
+        Some(q.get("to")).filter(|s| !s.is_empty()).as_deref(),
+        &mut problems,
+    );
+    let dates_ok = problems.is_empty();
+    if !dates_ok {
+        notes.push("The dates were not understood (use YYYY-MM-DD, the first not after the second); showing every date.");
+    }
+    let listed = match ask(dates_ok, params.clone()).await {
+        Ok(p) => p,
+        Err(e) if e.code == ErrorCode::ValidationError => {
+            notes.push("That column cannot be sorted.");
+            let mut p = params.clone();
+            p.sort = None;
+            match ask(dates_ok, p).await {
+                Ok(p) => p,
+                Err(_) => return refused::bad_form("The audit log could not be read."),
+            }
+        }
+        Err(_) => return refused::bad_form("The audit log could not be read."),
+    };
+    let verification = if q.get("verify") == "1" {
+        let checked = state
+            .db
+            .read(|c| chain::verify(c).map_err(crate::db::DbError::from))
+            .await;
+        Some(match checked {
+            Ok(Verification::Intact { rows }) => (
+                true,
+                format!("The chain is intact: all {rows} entries link up and match their hashes."),
+            ),
+            Ok(Verification::Broken { seq, reason, .. }) => (
+                false,
+                format!("The chain is broken at entry #{seq}: {reason}."),
+            ),
+            Err(_) => (false, "The chain could not be read.".to_string()),
+        })
+    } else {
+        None
+    };
+    let rows = listed
+        .items
+        .iter()
+        .map(|e| Row {
+            at: e.at.get(..19).unwrap_or(&e.at).replace('T', " "),
+            action: e.action.clone(),
+            entity: e.entity.clone(),
+            actor: e.actor_id.clone().unwrap_or_else(|| "system".into()),
+            subject: e
+                .user_id
+                .clone()
+                .or(e.entity_id.clone())
+                .unwrap_or_default(),
+            change: change(e),
+            ip: e.ip.clone().unwrap_or_default(),
+        })
+        .collect();
+    page(
+        StatusCode::OK,
+        &AuditPage {
+            nav: nav::for_user(&u, BASE),
+            csrf: u.csrf.clone(),
+            error: (!notes.is_empty()).then(|| notes.join(" ")),
+            action: q.get("action"),
+            entity: q.get("entity"),
+            person,
+            date_from: q.get("from"),
+            date_to: q.get("to"),
+            entities: ENTITIES,
+            columns: vec![
+                q.column(&params, "When (UTC)", Some("at")),
+                q.column(&params, "Action", None),
+                q.column(&params, "Entity", None),
+                q.column(&params, "By", None),
+                q.column(&params, "About", None),
+                q.column(&params, "Change", None),
+                q.column(&params, "IP", None),
+            ],
+            rows,
+            pager: q.pager(&params, listed.total),
+            verification,
+            verify_link: q.link(&[("verify", "1".into())]),
+        },
+    )
+}

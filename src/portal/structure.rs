@@ -1,0 +1,287 @@
+//! The org's shape: `/admin/departments` (add, rename, remove) and, for the superadmin,
+//! `/admin/orgs` (every org; create one, optionally inviting its first admin).
+
+use askama::Template;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::forms::{self, Problems};
+use super::nav::{self, NavItem};
+use super::pages::{page, refused};
+use super::session::{CsrfForm, PortalUser, flash, take_flash};
+use super::table::{Column, ListQuery, Pager};
+use crate::app::AppState;
+use crate::auth::policy::{self, Perm};
+use crate::http::{ClientInfo, Paged, ValidPath};
+use crate::orgs::api::{self as orgs_api, OrgFilters};
+use crate::orgs::departments::{self, Department, DepartmentFilters};
+use crate::orgs::store::Org;
+
+const DEPARTMENTS: &str = "/admin/departments";
+const ORGS: &str = "/admin/orgs";
+
+#[derive(Template)]
+#[template(path = "portal/admin/departments.html")]
+pub struct DepartmentsPage {
+    pub nav: Vec<NavItem>,
+    pub csrf: String,
+    pub flash: Option<String>,
+    pub problems: Problems,
+    pub name: String,
+    pub departments: Vec<Department>,
+}
+
+fn may_shape(u: &PortalUser) -> bool {
+    policy::scope(u.role(), Perm::DashboardView).is_some()
+        && policy::scope(u.role(), Perm::DepartmentsManage).is_some()
+}
+
+pub async fn departments_page(State(state): State<AppState>, u: PortalUser) -> Response {
+    if !may_shape(&u) {
+        return refused::forbidden(&u);
+    }
+    render_departments(state, u, String::new(), Problems::none()).await
+}
+
+async fn render_departments(
+    state: AppState,
+    u: PortalUser,
+    name: String,
+    problems: Problems,
+) -> Response {
+    let mut all = crate::http::PageParams::default();
+    all.limit = 100;
+    let listed = departments::list(
+        State(state),
+        u.user.clone(),
+        Paged {
+            page: all,
+            filters: DepartmentFilters { search: None },
+        },
+    )
+    .await;
+    let Ok(listed) = listed else {
+        return refused::bad_form("The departments could not be read; try again.");
+    };
+    let code = if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    page(
+        code,
+        &DepartmentsPage {
+            nav: nav::for_user(&u, DEPARTMENTS),
+            csrf: u.csrf.clone(),
+            flash: take_flash(&u.session).await,
+            problems,
+            name,
+            departments: listed.items,
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DepartmentForm {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+pub async fn department_create(
+    State(state): State<AppState>,
+    u: PortalUser,
+    client: ClientInfo,
+    CsrfForm(f, session): CsrfForm<DepartmentForm>,
+) -> Response {
+    if !may_shape(&u) {
+        return refused::forbidden(&u);
+    }
+    let done = match forms::body(json!({ "name": f.name })) {
+        Ok(b) => departments::create(State(state.clone()), u.user.clone(), client, b).await,
+        Err(e) => Err(e),
+    };
+    match done {
+        Ok(d) => {
+            flash(&session, &format!("{} is added.", d.into_inner().name)).await;
+            Redirect::to(DEPARTMENTS).into_response()
+        }
+        Err(e) => render_departments(state, u, f.name, Problems::from_api(&e)).await,
+    }
+}
+
+pub async fn department_rename(
+    State(state): State<AppState>,
+    u: PortalUser,
+    client: ClientInfo,
+    CsrfForm(f, session): CsrfForm<DepartmentForm>,
+) -> Response {
+    if !may_shape(&u) {
+        return refused::forbidden(&u);
+    }
+    let done = match forms::body(json!({ "name": f.name })) {
+        Ok(b) => {
+            departments::update(State(state), u.user.clone(), client, ValidPath(f.id), b).await
+        }
+        Err(e) => Err(e),
+    };
+    let text = match done {
+        Ok(d) => format!("Renamed to {}.", d.into_inner().name),
+        Err(e) => format!(
+            "Not renamed: {}",
+            Problems::from_api(&e)
+                .fields
+                .into_values()
+                .next()
+                .unwrap_or_else(|| e.message.to_string())
+        ),
+    };
+    flash(&session, &text).await;
+    Redirect::to(DEPARTMENTS).into_response()
+}
+
+pub async fn department_remove(
+    State(state): State<AppState>,
+    u: PortalUser,
+    client: ClientInfo,
+    CsrfForm(f, session): CsrfForm<DepartmentForm>,
+) -> Response {
+    if !may_shape(&u) {
+        return refused::forbidden(&u);
+    }
+    let text =
+        match departments::remove(State(state), u.user.clone(), client, ValidPath(f.id)).await {
+            Ok(_) => "The department is removed; its people now have none.".to_string(),
+            Err(e) => format!("Not removed: {}", e.message),
+        };
+    flash(&session, &text).await;
+    Redirect::to(DEPARTMENTS).into_response()
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct OrgForm {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub timezone: String,
+    #[serde(default)]
+    pub admin_email: String,
+    #[serde(default)]
+    pub admin_first_name: String,
+    #[serde(default)]
+    pub admin_last_name: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/admin/orgs.html")]
+pub struct OrgsPage {
+    pub nav: Vec<NavItem>,
+    pub csrf: String,
+    pub flash: Option<String>,
+    pub problems: Problems,
+    pub form: OrgForm,
+    pub search: String,
+    pub columns: Vec<Column>,
+    pub orgs: Vec<Org>,
+    pub pager: Pager,
+}
+
+pub async fn orgs_page(
+    State(state): State<AppState>,
+    u: PortalUser,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if policy::scope(u.role(), Perm::OrgsAdminister).is_none() {
+        return refused::forbidden(&u);
+    }
+    render_orgs(state, u, raw, OrgForm::default(), Problems::none()).await
+}
+
+async fn render_orgs(
+    state: AppState,
+    u: PortalUser,
+    raw: Option<String>,
+    form: OrgForm,
+    problems: Problems,
+) -> Response {
+    let q = ListQuery::parse(ORGS, raw, &["search"]);
+    let mut notes = Vec::new();
+    let mut params = q.page_params(25, &mut notes);
+    params.sort = None;
+    let listed = orgs_api::list_orgs(
+        State(state),
+        Paged {
+            page: params.clone(),
+            filters: OrgFilters {
+                search: Some(q.get("search")).filter(|s| !s.trim().is_empty()),
+            },
+        },
+    )
+    .await;
+    let Ok(listed) = listed else {
+        return refused::bad_form("The organizations could not be read; try again.");
+    };
+    let code = if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    page(
+        code,
+        &OrgsPage {
+            nav: nav::for_user(&u, ORGS),
+            csrf: u.csrf.clone(),
+            flash: take_flash(&u.session).await,
+            problems,
+            form,
+            search: q.get("search"),
+            columns: vec![
+                q.column(&params, "Name", None),
+                q.column(&params, "Time zone", None),
+                q.column(&params, "Created", None),
+            ],
+            pager: q.pager(&params, listed.total),
+            orgs: listed.items,
+        },
+    )
+}
+
+pub async fn org_create(
+    State(state): State<AppState>,
+    u: PortalUser,
+    client: ClientInfo,
+    CsrfForm(f, session): CsrfForm<OrgForm>,
+) -> Response {
+    if policy::scope(u.role(), Perm::OrgsAdminister).is_none() {
+        return refused::forbidden(&u);
+    }
+    let admin = forms::given(&f.admin_email).map(|email| {
+        json!({ "email": email, "firstName": f.admin_first_name.trim(), "lastName": f.admin_last_name.trim() })
+    });
+    let body = forms::body(json!({
+        "name": f.name,
+        "timezone": forms::given(&f.timezone),
+        "admin": admin,
+    }));
+    let done = match body {
+        Ok(b) => orgs_api::create_org(State(state.clone()), u.user.clone(), client, b).await,
+        Err(e) => Err(e),
+    };
+    match done {
+        Ok(o) => {
+            let o = o.into_inner();
+            let text = if f.admin_email.trim().is_empty() {
+                format!("{} is created.", o.name)
+            } else {
+                format!("{} is created and its first admin is invited.", o.name)
+            };
+            flash(&session, &text).await;
+            Redirect::to(ORGS).into_response()
+        }
+        Err(e) => render_orgs(state, u, None, f, Problems::from_api(&e)).await,
+    }
+}
