@@ -35,6 +35,7 @@ pub fn create(
         "INSERT INTO auth_sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip) VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![id, user_id, now, expires, ua, client.ip])?;
+    note_activity(tx, &id, &now)?;
     let refresh_token = issue_refresh(tx, &id, refresh_ttl)?;
     Ok(NewSession { id, refresh_token })
 }
@@ -206,8 +207,19 @@ impl Touches {
 }
 
 pub fn touch(tx: &Connection, session_id: &str) -> rusqlite::Result<()> {
+    let now = clock::now();
     tx.prepare_cached("UPDATE auth_sessions SET last_used_at = ?2 WHERE id = ?1")?
-        .execute(params![session_id, clock::now()])?;
+        .execute(params![session_id, now])?;
+    note_activity(tx, session_id, &now)
+}
+
+/// Marks the session's person active on `at`'s day (`activity_days`, for the dashboard).
+fn note_activity(tx: &Connection, session_id: &str, at: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO activity_days (org_id, day, user_id)
+         SELECT u.org_id, substr(?2, 1, 10), s.user_id FROM auth_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?1",
+    )?
+    .execute(params![session_id, at])?;
     Ok(())
 }
 

@@ -5,10 +5,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
+use super::charts;
 use super::nav::{self, NavItem};
 use super::pages::{page, refused};
 use super::session::PortalUser;
 use crate::admin::dashboard::{self, Summary};
+use crate::admin::trends;
 use crate::app::AppState;
 use crate::auth::policy::{self, Perm, Scope};
 
@@ -20,6 +22,10 @@ pub struct DashboardPage {
     pub s: Summary,
     pub people: i64,
     pub scope_label: &'static str,
+    /// SVG charts: sign-ups per week, active people per day, the outbox's state.
+    pub signups_chart: String,
+    pub active_chart: String,
+    pub outbox_chart: String,
 }
 
 pub async fn home(State(state): State<AppState>, u: PortalUser) -> Response {
@@ -27,12 +33,15 @@ pub async fn home(State(state): State<AppState>, u: PortalUser) -> Response {
         return refused::forbidden(&u);
     };
     let org = (scope != Scope::Platform).then(|| u.user.org_id.clone());
-    let s = match state
+    let got = state
         .db
-        .read(move |c| dashboard::compute(c, org).map_err(crate::db::DbError::from))
-        .await
-    {
-        Ok(s) => s,
+        .read(move |c| {
+            let trends = trends::compute(c, org.as_deref())?;
+            Ok::<_, crate::db::DbError>((dashboard::compute(c, org)?, trends))
+        })
+        .await;
+    let (s, t) = match got {
+        Ok(both) => both,
         Err(e) => {
             tracing::error!(error = %e, "dashboard figures");
             return refused::bad_form("The figures could not be read; try again.");
@@ -44,6 +53,18 @@ pub async fn home(State(state): State<AppState>, u: PortalUser) -> Response {
             nav: nav::for_user(&u, "/admin"),
             csrf: u.csrf.clone(),
             people: s.users_by_role.values().sum(),
+            signups_chart: charts::bars("Sign-ups per week", &t.signups_per_week, 2),
+            active_chart: charts::bars("Active people per day", &t.active_per_day, 7),
+            outbox_chart: charts::bars(
+                "Outbox items by state",
+                &[
+                    ("waiting".to_string(), s.queue.pending as i64),
+                    ("running".to_string(), s.queue.running as i64),
+                    ("done".to_string(), s.queue.done as i64),
+                    ("failed".to_string(), s.queue.dead as i64),
+                ],
+                1,
+            ),
             scope_label: if scope == Scope::Platform {
                 "Every organization"
             } else {

@@ -6,6 +6,7 @@ pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod backups;
+pub mod charts;
 pub mod forms;
 pub mod invitations;
 pub mod jobs;
