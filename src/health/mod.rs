@@ -1,7 +1,7 @@
 //! `/health` (liveness and readiness with named checks) and `/metrics` (Prometheus text).
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -77,30 +77,27 @@ async fn health(State(state): State<AppState>) -> Response {
 
 /// The process-wide Prometheus recorder (installed once, shared by every app in the process).
 pub fn metrics_handle() -> anyhow::Result<PrometheusHandle> {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    if let Some(h) = HANDLE.get() {
+    // A lock, not a OnceLock: two apps starting together must not both try to install
+    // (the loser used to find no handle yet and fail its start).
+    static HANDLE: Mutex<Option<PrometheusHandle>> = Mutex::new(None);
+    let mut slot = HANDLE
+        .lock()
+        .map_err(|_| anyhow::anyhow!("metrics recorder lock poisoned"))?;
+    if let Some(h) = slot.as_ref() {
         return Ok(h.clone());
     }
     let latency = [
         0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
     ];
-    let builder = PrometheusBuilder::new()
+    let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &latency)?
         .set_buckets_for_metric(
             Matcher::Full("haven_db_write_batch_size".into()),
             &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0],
-        )?;
-    let handle = match builder.install_recorder() {
-        Ok(h) => h,
-        // Another app in this process raced us to it; use theirs.
-        Err(_) => {
-            return HANDLE
-                .get()
-                .cloned()
-                .ok_or_else(|| anyhow::anyhow!("metrics recorder unavailable"));
-        }
-    };
-    Ok(HANDLE.get_or_init(|| handle).clone())
+        )?
+        .install_recorder()?;
+    *slot = Some(handle.clone());
+    Ok(handle)
 }
 
 /// `GET /metrics`: Prometheus text. `metrics.mode` = open, off (404) or token (Bearer).

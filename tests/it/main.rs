@@ -8,6 +8,7 @@ mod fixtures;
 mod google;
 mod support;
 
+mod browser;
 mod cli;
 mod compliance;
 mod contract;

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use crate::fixtures::{Person, TestUser};
 use crate::support::TestServer;
 
-const PASSWORD: &str = "Portal-Password-42";
+pub(crate) const PASSWORD: &str = "Portal-Password-42";
 
 fn browser() -> reqwest::Client {
     reqwest::Client::builder()
@@ -19,7 +19,7 @@ fn browser() -> reqwest::Client {
         .unwrap()
 }
 
-async fn with_password(s: &TestServer, role: Role) -> Person {
+pub(crate) async fn with_password(s: &TestServer, role: Role) -> Person {
     let p = TestUser::new(role).create(s).await;
     let (id, hash) = (p.id.clone(), haven::auth::password::hash(PASSWORD).unwrap());
     s.state

@@ -1,0 +1,449 @@
+//! The portals in a real headless Chromium (Debian's `chromium`, driven through
+//! `chromium-driver` with WebDriver): an admin's day — sign in, invite someone who finishes
+//! sign-up from the e-mailed link, change their role and find it in the audit log, toggle a
+//! setting, turn on two-step sign-in and sign in again with a code — and the refusals: a
+//! member, the team on `/admin`, a forged CSRF token.
+//!
+//! A failing step leaves a screenshot in `<target>/tmp/browser/`; the passing run also keeps
+//! the dashboard and people pages at 1280 and 375 px there, to look at.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use haven::db::DbError;
+use haven::users::model::Role;
+use serde_json::json;
+
+use crate::fixtures::mailed_text;
+use crate::portal::{PASSWORD, with_password};
+use crate::support::TestServer;
+
+/// Where screenshots go (kept after the run).
+fn artifacts() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// chromedriver on a free port, and a Chromium session through it. Both end on drop.
+struct Browser {
+    client: Client,
+    _driver: tokio::process::Child,
+    _profile: tempfile::TempDir,
+    /// The step being run, for the screenshot's name when it fails.
+    step: String,
+    name: &'static str,
+}
+
+impl Browser {
+    async fn start(name: &'static str) -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = tokio::process::Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver (Debian's chromium-driver; scripts/test installs it)");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    "--disable-dev-shm-usage", "--window-size=1280,2400",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            }),
+        );
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a Chromium session");
+        // Tall enough that every form fits: in headless Chromium 156 WebDriver's click could
+        // not reach buttons below the first screen (the window's height counts browser UI
+        // that the viewport lacks).
+        client.set_window_size(1280, 2400).await.unwrap();
+        Browser {
+            client,
+            _driver: driver,
+            _profile: profile,
+            step: "start".into(),
+            name,
+        }
+    }
+
+    /// Names the step that runs next.
+    fn step(&mut self, s: &str) {
+        self.step = s.to_string();
+    }
+
+    /// Saves a screenshot as `<name>.png` in the artifacts folder.
+    async fn shot(&self, name: &str) -> PathBuf {
+        let path = artifacts().join(format!("{name}.png"));
+        if let Ok(png) = self.client.screenshot().await {
+            std::fs::write(&path, png).unwrap();
+        }
+        path
+    }
+
+    /// Ends the run: on failure, a screenshot of the failing step, then the failure.
+    async fn finish(self, outcome: anyhow::Result<()>) {
+        if let Err(e) = outcome {
+            let path = self
+                .shot(&format!(
+                    "FAILED-{}-{}",
+                    self.name,
+                    self.step.replace(' ', "-")
+                ))
+                .await;
+            let _ = self.client.clone().close().await;
+            panic!(
+                "browser step '{}' failed: {e:#}\nscreenshot: {}",
+                self.step,
+                path.display()
+            );
+        }
+        let _ = self.client.clone().close().await;
+    }
+
+    async fn goto(&self, s: &TestServer, path: &str) -> anyhow::Result<()> {
+        self.client.goto(&format!("{}{path}", s.base)).await?;
+        Ok(())
+    }
+
+    /// Waits (up to 10 s) until the page's text contains `needle`; htmx swaps pages in place,
+    /// so "the next page arrived" is "its text is there".
+    async fn see(&self, needle: &str) -> anyhow::Result<()> {
+        for _ in 0..100 {
+            if let Ok(body) = self.client.find(Locator::Css("body")).await
+                && let Ok(text) = body.text().await
+                && text.contains(needle)
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let text = match self.client.find(Locator::Css("main")).await {
+            Ok(m) => m.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        anyhow::bail!("the page never showed {needle:?}; it shows:\n{text}")
+    }
+
+    async fn fill(&self, css: &str, value: &str) -> anyhow::Result<()> {
+        let e = self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await?;
+        e.clear().await?;
+        e.send_keys(value).await?;
+        Ok(())
+    }
+
+    async fn click(&self, css: &str) -> anyhow::Result<()> {
+        let e = self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await?;
+        e.click().await?;
+        Ok(())
+    }
+
+    async fn text_of(&self, css: &str) -> anyhow::Result<String> {
+        let e = self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await?;
+        Ok(e.text().await?)
+    }
+
+    async fn sign_in(&self, s: &TestServer, email: &str, password: &str) -> anyhow::Result<()> {
+        self.goto(s, "/login").await?;
+        self.fill("#email", email).await?;
+        self.fill("#password", password).await?;
+        self.click("form[action='/login'] button[type=submit]")
+            .await
+    }
+}
+
+/// The current TOTP code for a base32 secret, one step ahead when `ahead` (the step just
+/// used to turn MFA on cannot be used again).
+fn totp(secret: &str, ahead: bool) -> String {
+    let totp = totp_rs::Builder::new()
+        .with_algorithm(totp_rs::Algorithm::SHA1)
+        .with_digits(6)
+        .with_skew(1)
+        .with_step_duration(30)
+        .with_secret(totp_rs::Secret::try_from_base32(secret).unwrap())
+        .build()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    totp.generate(if ahead { now + 30 } else { now })
+        .to_string()
+}
+
+async fn setting(s: &TestServer, org: &str, key: &str) -> serde_json::Value {
+    let (config, org, key) = (s.state.config.clone(), org.to_string(), key.to_string());
+    s.state
+        .db
+        .read(move |c| haven::settings::get(c, &config, &org, &key).map_err(DbError::from))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_runs_the_practice_from_the_browser() {
+    let s = TestServer::start().await;
+    let admin = with_password(&s, Role::Admin).await;
+    let mut b = Browser::start("admin").await;
+    let outcome = admin_journey(&s, &mut b, &admin.email, &admin.org_id).await;
+    b.finish(outcome).await;
+}
+
+async fn admin_journey(
+    s: &TestServer,
+    b: &mut Browser,
+    email: &str,
+    org: &str,
+) -> anyhow::Result<()> {
+    b.step("sign in");
+    b.sign_in(s, email, PASSWORD).await?;
+    b.see("Sign-ups per week").await?;
+    b.step("dashboard screenshots");
+    b.shot("dashboard-1280").await;
+    b.client.set_window_size(375, 812).await?;
+    b.goto(s, "/admin").await?;
+    b.see("Sign-ups per week").await?;
+    b.shot("dashboard-375").await;
+    b.goto(s, "/admin/users").await?;
+    b.see("E-mail").await?;
+    b.shot("users-375").await;
+    b.client.set_window_size(1280, 2400).await?;
+    b.goto(s, "/admin/users").await?;
+    b.see("E-mail").await?;
+    b.shot("users-1280").await;
+
+    b.step("invite");
+    b.goto(s, "/admin/invitations").await?;
+    b.click("details summary").await?;
+    b.fill("#email", "not-an-address").await?;
+    b.click("form[action='/admin/invitations'] button[type=submit]")
+        .await?;
+    b.see("Must be a valid e-mail address.").await?;
+    // The form kept what was typed.
+    let kept = b
+        .client
+        .find(Locator::Css("#email"))
+        .await?
+        .prop("value")
+        .await?;
+    anyhow::ensure!(
+        kept.as_deref() == Some("not-an-address"),
+        "the form lost the typed address: {kept:?}"
+    );
+    b.fill("#email", "new.colleague@example.test").await?;
+    b.fill("#first_name", "Nia").await?;
+    b.fill("#last_name", "Okafor").await?;
+    b.click("form[action='/admin/invitations'] button[type=submit]")
+        .await?;
+    b.see("An invitation is on its way to new.colleague@example.test.")
+        .await?;
+
+    b.step("follow the e-mailed link");
+    let mail = mailed_text(s, "new.colleague@example.test").await;
+    let start = mail.find("/invite?token=").expect("an invitation link");
+    let link: String = mail[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<')
+        .collect();
+    b.goto(s, &link).await?;
+    b.see("Join Haven").await?;
+    b.fill("#password", "Colleague-Password-77").await?;
+    b.fill("#confirm", "Colleague-Password-77").await?;
+    b.click("form[action='/invite'] button[type=submit]")
+        .await?;
+    b.see("Open the Haven app on your phone").await?;
+
+    b.step("change the role");
+    b.goto(s, "/admin/users?search=new.colleague").await?;
+    b.see("Nia Okafor").await?;
+    b.click("a[href^='/admin/users/']").await?;
+    b.see("Change").await?;
+    b.client
+        .find(Locator::Css("#role"))
+        .await?
+        .select_by_value("team")
+        .await?;
+    b.click("form[action^='/admin/users/'] button[type=submit]")
+        .await?;
+    b.see("The changes are saved.").await?;
+    anyhow::ensure!(
+        b.text_of("dl.facts").await?.contains("team"),
+        "the role did not change"
+    );
+
+    b.step("filter the audit log");
+    b.goto(s, "/admin/audit").await?;
+    b.fill("#action", "user.role_change").await?;
+    b.click("form[action='/admin/audit'] button[type=submit]")
+        .await?;
+    b.see("1 entry").await?;
+    let table = b.text_of("#audit-table tbody").await?;
+    anyhow::ensure!(
+        table.contains("user.role_change") && table.contains("\"team\""),
+        "the role change is not in the filtered log: {table}"
+    );
+    b.click("#verify-chain").await?;
+    b.see("The chain is intact").await?;
+
+    b.step("toggle a setting");
+    anyhow::ensure!(setting(s, org, "notifications.reminders.enabled").await == json!(true));
+    b.goto(s, "/admin/settings").await?;
+    b.click("#setting-notifications-reminders-enabled").await?;
+    b.click("form[action='/admin/settings'] button[type=submit]")
+        .await?;
+    b.see("The setting is saved.").await?;
+    anyhow::ensure!(
+        setting(s, org, "notifications.reminders.enabled").await == json!(false),
+        "the setting did not change"
+    );
+    let checked = b
+        .client
+        .find(Locator::Css("#setting-notifications-reminders-enabled"))
+        .await?
+        .prop("checked")
+        .await?;
+    anyhow::ensure!(
+        checked.as_deref() == Some("false"),
+        "the box still shows on: {checked:?}"
+    );
+
+    b.step("turn on two-step sign-in");
+    b.goto(s, "/account").await?;
+    b.click("form[action='/account/mfa/setup'] button").await?;
+    b.see("Scan this code").await?;
+    anyhow::ensure!(
+        b.client.find(Locator::Css("figure.qr svg")).await.is_ok(),
+        "no QR code drawn"
+    );
+    let secret = b.text_of("#mfa-secret").await?;
+    b.fill("#mfa-code", "000000").await?;
+    b.click("form[action='/account/mfa/enable'] button").await?;
+    b.see("Is not the current code from your authenticator app.")
+        .await?;
+    b.fill("#mfa-code", &totp(&secret, false)).await?;
+    b.click("form[action='/account/mfa/enable'] button").await?;
+    b.see("Your recovery codes").await?;
+    let codes = b
+        .client
+        .find_all(Locator::Css("#recovery-codes li"))
+        .await?;
+    anyhow::ensure!(codes.len() == 10, "{} recovery codes shown", codes.len());
+
+    b.step("sign in again with a code");
+    b.click("nav form[action='/logout'] button").await?;
+    b.see("You are signed out.").await?;
+    b.sign_in(s, email, PASSWORD).await?;
+    b.see("Code from your authenticator app").await?;
+    b.fill("#code", &totp(&secret, true)).await?;
+    b.click("form[action='/login/mfa'] button[type=submit]")
+        .await?;
+    b.see("Sign-ups per week").await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_team_and_forged_forms_are_refused_in_the_browser() {
+    let s = TestServer::start().await;
+    let admin = with_password(&s, Role::Admin).await;
+    let member = with_password(&s, Role::Member).await;
+    let team = with_password(&s, Role::Team).await;
+    let mut b = Browser::start("refusals").await;
+    let outcome = refusals(
+        &s,
+        &mut b,
+        &admin.email,
+        &admin.org_id,
+        &member.email,
+        &team.email,
+    )
+    .await;
+    b.finish(outcome).await;
+}
+
+async fn refusals(
+    s: &TestServer,
+    b: &mut Browser,
+    admin: &str,
+    org: &str,
+    member: &str,
+    team: &str,
+) -> anyhow::Result<()> {
+    b.step("member");
+    b.sign_in(s, member, PASSWORD).await?;
+    b.see("Haven's portals are for staff").await?;
+    b.goto(s, "/admin/users").await?;
+    b.see("Not for your account").await?;
+    b.goto(s, "/account").await?;
+    b.see("Not for your account").await?;
+    b.client.delete_all_cookies().await?;
+
+    b.step("team");
+    b.sign_in(s, team, PASSWORD).await?;
+    b.see("Your notifications").await?;
+    b.goto(s, "/admin").await?;
+    b.see("Your role does not open this page.").await?;
+    b.client.delete_all_cookies().await?;
+
+    b.step("forged CSRF token");
+    b.sign_in(s, admin, PASSWORD).await?;
+    b.see("Sign-ups per week").await?;
+    b.goto(s, "/admin/settings").await?;
+    b.see("Save settings").await?;
+    b.client
+        .execute(
+            "document.querySelectorAll('input[name=_csrf]').forEach(i => i.value = 'forged');",
+            vec![],
+        )
+        .await?;
+    b.click("#setting-notifications-reminders-enabled").await?;
+    b.click("form[action='/admin/settings'] button[type=submit]")
+        .await?;
+    b.see("This form has expired").await?;
+    anyhow::ensure!(
+        setting(s, org, "notifications.reminders.enabled").await == json!(true),
+        "a forged form changed a setting"
+    );
+    Ok(())
+}
