@@ -4,9 +4,9 @@
 use std::fmt::Write;
 
 const WIDTH: f64 = 600.0;
-const HEIGHT: f64 = 180.0;
-const LEFT: f64 = 36.0;
-const BOTTOM: f64 = 22.0;
+const HEIGHT: f64 = 200.0;
+const LEFT: f64 = 44.0;
+const BOTTOM: f64 = 26.0;
 const TOP: f64 = 10.0;
 
 fn escape(s: &str) -> String {
@@ -50,7 +50,9 @@ pub fn bars(title: &str, points: &[(String, i64)], label_every: usize) -> String
             escape(label)
         );
         if label_every > 0 && i % label_every == 0 {
-            let short = label.get(5..).unwrap_or(label);
+            // Dates lose their year ("2026-11-02" → "11-02"); other labels stay whole.
+            let is_date = label.len() == 10 && label.as_bytes().get(4) == Some(&b'-');
+            let short = if is_date { &label[5..] } else { label.as_str() };
             let _ = write!(
                 svg,
                 r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
@@ -75,9 +77,11 @@ mod tests {
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert!(svg.contains("Sign-ups &lt;per week&gt;: 6 in all, at most 4 in one bar"));
         assert!(svg.contains("<title>2026-11-02: 4</title>"));
-        // The larger bar fills the plot's height (180 - 22 - 10), the other half of it.
-        assert!(svg.contains(r#"height="148.0""#) && svg.contains(r#"height="74.0""#));
+        // The larger bar fills the plot's height (200 - 26 - 10), the other half of it.
+        assert!(svg.contains(r#"height="164.0""#) && svg.contains(r#"height="82.0""#));
         assert!(svg.contains(">11-01</text>"));
+        let named = bars("Queue", &[("waiting".to_string(), 1)], 1);
+        assert!(named.contains(">waiting</text>"));
         let empty = bars("Nothing", &[], 1);
         assert!(empty.contains("0 in all"));
     }

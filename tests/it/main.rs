@@ -24,5 +24,6 @@ mod outbox;
 mod packaging;
 mod policy;
 mod portal;
+mod portal_pages;
 mod push;
 mod wellbeing;

@@ -11,7 +11,7 @@ use crate::support::TestServer;
 
 pub(crate) const PASSWORD: &str = "Portal-Password-42";
 
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -36,12 +36,12 @@ pub(crate) async fn with_password(s: &TestServer, role: Role) -> Person {
     p
 }
 
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     let i = html.find("name=\"_csrf\" value=\"").expect("a CSRF field") + 20;
     html[i..].chars().take_while(|c| *c != '"').collect()
 }
 
-async fn get(
+pub(crate) async fn get(
     b: &reqwest::Client,
     s: &TestServer,
     path: &str,
@@ -54,7 +54,7 @@ async fn get(
     (r.status(), r.text().await.unwrap(), loc)
 }
 
-async fn post(
+pub(crate) async fn post(
     b: &reqwest::Client,
     s: &TestServer,
     path: &str,
@@ -73,7 +73,7 @@ async fn post(
     (r.status(), r.text().await.unwrap(), loc)
 }
 
-async fn sign_in(
+pub(crate) async fn sign_in(
     b: &reqwest::Client,
     s: &TestServer,
     email: &str,

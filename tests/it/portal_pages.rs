@@ -1,0 +1,632 @@
+//! Every portal page rendered for the roles it is for (and refused to the others), and each
+//! admin form's answers over real HTTP: the API's rules shown next to the fields, what was
+//! typed kept, nothing changed by a refused form, flash messages after actions.
+
+use haven::db::DbError;
+use haven::users::model::Role;
+use reqwest::StatusCode;
+
+use crate::fixtures::{Person, mailed_text};
+use crate::portal::{PASSWORD, browser, csrf_of, get, post, sign_in, with_password};
+use crate::support::TestServer;
+
+/// A signed-in cookie jar that remembers the last page's CSRF token.
+struct Visitor<'a> {
+    s: &'a TestServer,
+    b: reqwest::Client,
+    csrf: String,
+}
+
+impl<'a> Visitor<'a> {
+    async fn signed_in(s: &'a TestServer, p: &Person) -> Visitor<'a> {
+        let b = browser();
+        let (st, _, loc) = sign_in(&b, s, &p.email, PASSWORD).await;
+        assert_eq!(st, StatusCode::SEE_OTHER, "sign-in of {:?}", p.role);
+        assert!(loc.is_some());
+        Visitor {
+            s,
+            b,
+            csrf: String::new(),
+        }
+    }
+
+    async fn page(&mut self, path: &str) -> (StatusCode, String) {
+        let (st, body, _) = get(&self.b, self.s, path).await;
+        if body.contains("name=\"_csrf\"") {
+            self.csrf = csrf_of(&body);
+        }
+        (st, body)
+    }
+
+    /// Posts a form with the session's token; follows a redirect to the page it names.
+    async fn submit(&mut self, path: &str, form: &[(&str, &str)]) -> (StatusCode, String) {
+        let mut all = vec![("_csrf", self.csrf.as_str())];
+        all.extend_from_slice(form);
+        let (st, body, loc) = post(&self.b, self.s, path, &all).await;
+        match (st, loc) {
+            (StatusCode::SEE_OTHER, Some(to)) => self.page(&to).await,
+            _ => (st, body),
+        }
+    }
+}
+
+async fn sql_i64(s: &TestServer, q: &'static str, p: String) -> i64 {
+    s.state
+        .db
+        .read(move |c| c.query_row(q, [p], |r| r.get(0)).map_err(DbError::from))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_renders_for_the_roles_it_is_for() {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000).await;
+    let admin = with_password(&s, Role::Admin).await;
+    let superadmin = with_password(&s, Role::Superadmin).await;
+    let team = with_password(&s, Role::Team).await;
+    let member = with_password(&s, Role::Member).await;
+    let admin_pages: &[(&str, &str)] = &[
+        ("/admin", "Sign-ups per week"),
+        ("/admin/users", "Name or e-mail"),
+        (&format!("/admin/users/{}", team.id), "Save changes"),
+        ("/admin/invitations", "Send invitation"),
+        ("/admin/departments", "New department"),
+        ("/admin/settings", "invitations.expiryDays"),
+        ("/admin/audit", "Verify the chain now"),
+        ("/account", "Set up two-step sign-in"),
+        ("/team", "Your notifications"),
+        ("/team/people", "Directory"),
+    ];
+    let platform_pages: &[(&str, &str)] = &[
+        ("/admin/orgs", "Create an organization"),
+        ("/admin/jobs", "Background jobs"),
+        ("/admin/backups", "Take a backup now"),
+    ];
+    let mut a = Visitor::signed_in(&s, &admin).await;
+    for (path, marker) in admin_pages {
+        let (st, body) = a.page(path).await;
+        assert_eq!(st, 200, "{path} for the admin");
+        assert!(body.contains(marker), "{path} lacks {marker:?}");
+        assert!(
+            body.contains("htmx.min.js") && body.contains("aria-current=\"page\"")
+                || *path == "/team/people"
+                || path.starts_with("/admin/users/"),
+            "{path} layout"
+        );
+    }
+    for (path, _) in platform_pages {
+        assert_eq!(a.page(path).await.0, 403, "{path} for the admin");
+    }
+    let mut sa = Visitor::signed_in(&s, &superadmin).await;
+    for (path, marker) in admin_pages.iter().chain(platform_pages) {
+        let (st, body) = sa.page(path).await;
+        assert_eq!(st, 200, "{path} for the superadmin");
+        assert!(
+            body.contains(marker),
+            "{path} lacks {marker:?} for the superadmin"
+        );
+    }
+    let mut t = Visitor::signed_in(&s, &team).await;
+    for path in ["/team", "/team/people", "/account"] {
+        assert_eq!(t.page(path).await.0, 200, "{path} for the team");
+    }
+    for (path, _) in admin_pages.iter().take(7).chain(platform_pages) {
+        let (st, body) = t.page(path).await;
+        assert_eq!(st, 403, "{path} for the team");
+        assert!(body.contains("Your role does not open this page."));
+    }
+    let mut m = Visitor::signed_in(&s, &member).await;
+    for (path, _) in admin_pages.iter().chain(platform_pages) {
+        let (st, body) = m.page(path).await;
+        assert_eq!(st, 403, "{path} for a member");
+        assert!(body.contains("Haven app on your phone"));
+    }
+    // The static parts the layout names are served from the binary.
+    for asset in ["/static/vendor/htmx/htmx.min.js", "/static/portal.css"] {
+        let r = s
+            .http
+            .get(format!("{}{asset}", s.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{asset}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_a_person_obeys_the_apis_rules() {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000).await;
+    let admin = with_password(&s, Role::Admin).await;
+    let team = with_password(&s, Role::Team).await;
+    let mut a = Visitor::signed_in(&s, &admin).await;
+    let path = format!("/admin/users/{}", team.id);
+    a.page(&path).await;
+    // A department of nothing: the field says so, the typed role stays chosen, nothing changes.
+    let (st, body) = a
+        .submit(
+            &path,
+            &[
+                ("role", "member"),
+                ("status", "active"),
+                ("department", "no-such"),
+            ],
+        )
+        .await;
+    assert_eq!(st, 422);
+    assert!(
+        body.contains("Is not a department of this organization."),
+        "{body}"
+    );
+    assert!(body.contains("<option value=\"member\" selected>"));
+    assert_eq!(
+        sql_i64(
+            &s,
+            "SELECT count(*) FROM users WHERE id = ?1 AND role = 'team'",
+            team.id.clone()
+        )
+        .await,
+        1
+    );
+    // Above one's own role: refused with the API's words.
+    let (st, body) = a
+        .submit(
+            &path,
+            &[
+                ("role", "superadmin"),
+                ("status", "active"),
+                ("department", ""),
+            ],
+        )
+        .await;
+    assert_eq!(st, 422);
+    assert!(body.contains("You cannot grant a role above your own"));
+    // A good change: saved, flashed once, audited, and a suspension signs the person out.
+    let (st, body) = a
+        .submit(
+            &path,
+            &[
+                ("role", "member"),
+                ("status", "suspended"),
+                ("department", ""),
+            ],
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert!(body.contains("The changes are saved."));
+    assert!(
+        !a.page(&path).await.1.contains("The changes are saved."),
+        "a flash shows once"
+    );
+    assert_eq!(
+        sql_i64(&s, "SELECT count(*) FROM audit_log WHERE user_id = ?1 AND action IN ('user.role_change', 'user.status_change')", team.id.clone()).await,
+        2
+    );
+    assert_eq!(
+        sql_i64(
+            &s,
+            "SELECT count(*) FROM auth_sessions WHERE user_id = ?1 AND revoked_at IS NULL",
+            team.id.clone()
+        )
+        .await,
+        0
+    );
+    // The only admin cannot demote themself.
+    let own = format!("/admin/users/{}", admin.id);
+    a.page(&own).await;
+    let (st, body) = a
+        .submit(
+            &own,
+            &[("role", "team"), ("status", "active"), ("department", "")],
+        )
+        .await;
+    assert_eq!(st, 422);
+    assert!(body.contains("An organization needs an active admin"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_are_sent_sent_again_and_withdrawn() {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000).await;
+    let admin = with_password(&s, Role::Admin).await;
+    let team = with_password(&s, Role::Team).await;
+    let mut a = Visitor::signed_in(&s, &admin).await;
+    a.page("/admin/invitations").await;
+    let form = |email: &'static str, days: &'static str| {
+        vec![
+            ("email", email),
+            ("first_name", "Ama"),
+            ("last_name", ""),
+            ("role", "member"),
+            ("department", ""),
+            ("expires_in_days", days),
+        ]
+    };
+    let (st, body) = a
+        .submit("/admin/invitations", &form("ama@example", "abc"))
+        .await;
+    assert_eq!(st, 422);
+    assert!(body.contains("Must be a valid e-mail address."), "{body}");
+    assert!(body.contains("id=\"expires_in_days-error\"") || body.contains("days-error"));
+    assert!(
+        body.contains("value=\"ama@example\"") && body.contains("value=\"Ama\""),
+        "typed values kept"
+    );
+    let (st, body) = a
+        .submit("/admin/invitations", &form("ama@example.test", "120"))
+        .await;
+    assert_eq!(st, 422);
+    assert!(body.contains("Must be from 1 to 90."));
+    let (st, body) = a
+        .submit(
+            "/admin/invitations",
+            &form(Box::leak(team.email.clone().into_boxed_str()), ""),
+        )
+        .await;
+    assert_eq!(st, 422);
+    assert!(body.contains("already has an account"));
+    assert_eq!(
+        sql_i64(
+            &s,
+            "SELECT count(*) FROM invitations WHERE org_id = ?1",
+            admin.org_id.clone()
+        )
+        .await,
+        0
+    );
+
+    let (st, body) = a
+        .submit("/admin/invitations", &form("ama@example.test", "3"))
+        .await;
+    assert_eq!(st, 200);
+    assert!(body.contains("An invitation is on its way to ama@example.test."));
+    let first = mailed_text(&s, "ama@example.test").await;
+    let token = |mail: &str| {
+        let i = mail.find("/invite?token=").unwrap() + 14;
+        mail[i..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect::<String>()
+    };
+    let old = token(&first);
+    let id: String = s
+        .state
+        .db
+        .read(|c| {
+            c.query_row(
+                "SELECT id FROM invitations WHERE email = 'ama@example.test'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(DbError::from)
+        })
+        .await
+        .unwrap();
+    // Send again: a new link, the old one dead.
+    let (st, body) = a.submit("/admin/invitations/resend", &[("id", &id)]).await;
+    assert_eq!(st, 200);
+    assert!(body.contains("Sent again to ama@example.test"), "{body}");
+    let n = sql_i64(
+        &s,
+        "SELECT count(*) FROM invitations WHERE email = ?1 AND status = 'pending'",
+        "ama@example.test".into(),
+    )
+    .await;
+    assert_eq!(n, 1);
+    let (st, _, _) = get(&browser(), &s, &format!("/invite?token={old}")).await;
+    assert!(st.is_client_error(), "the old link still works: {st}");
+    // Withdraw the new one.
+    let new_id: String = s
+        .state
+        .db
+        .read(|c| c.query_row("SELECT id FROM invitations WHERE email = 'ama@example.test' AND status = 'pending'", [], |r| r.get(0)).map_err(DbError::from))
+        .await
+        .unwrap();
+    let (st, body) = a
+        .submit("/admin/invitations/revoke", &[("id", &new_id)])
+        .await;
+    assert_eq!(st, 200);
+    assert!(body.contains("The invitation is withdrawn"));
+    let (_, body) = a.page("/admin/invitations?status=revoked").await;
+    assert!(body.contains("2 invitations"), "{body}");
+    // Someone else's id: nothing happens, and the page says so.
+    let (_, body) = a
+        .submit("/admin/invitations/revoke", &[("id", "nope")])
+        .await;
+    assert!(body.contains("Not found"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_departments_and_orgs_forms() {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000).await;
+    let admin = with_password(&s, Role::Admin).await;
+    let superadmin = with_password(&s, Role::Superadmin).await;
+    let mut a = Visitor::signed_in(&s, &admin).await;
+
+    // Settings: a number out of range is named next to its field and nothing is saved.
+    a.page("/admin/settings").await;
+    let (st, body) = a
+        .submit(
+            "/admin/settings",
+            &[
+                ("signup.mode", "invite-only"),
+                ("invitations.expiryDays", "500"),
+                ("notifications.reminders.enabled", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(st, 422);
+    assert!(
+        body.contains("Must be a whole number from 1 to 90."),
+        "{body}"
+    );
+    assert!(body.contains("value=\"500\""));
+    assert_eq!(
+        sql_i64(
+            &s,
+            "SELECT count(*) FROM org_settings WHERE org_id = ?1",
+            admin.org_id.clone()
+        )
+        .await,
+        0
+    );
+    let (st, body) = a
+        .submit(
+            "/admin/settings",
+            &[
+                ("signup.mode", "invite-only"),
+                ("invitations.expiryDays", "14"),
+                ("notifications.reminders.enabled", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert!(body.contains("2 settings are saved."));
+    assert!(body.contains("<option value=\"invite-only\" selected>"));
+    assert_eq!(
+        sql_i64(
+            &s,
+            "SELECT count(*) FROM audit_log WHERE org_id = ?1 AND action = 'settings.change'",
+            admin.org_id.clone()
+        )
+        .await,
+        2
+    );
+    let (_, body) = a
+        .submit(
+            "/admin/settings",
+            &[
+                ("signup.mode", "invite-only"),
+                ("invitations.expiryDays", "14"),
+                ("notifications.reminders.enabled", "on"),
+            ],
+        )
+        .await;
+    assert!(body.contains("Nothing changed."));
+
+    // Departments: add (a blank name is refused), rename, remove.
+    a.page("/admin/departments").await;
+    let (st, body) = a.submit("/admin/departments", &[("name", "  ")]).await;
+    assert_eq!(st, 422);
+    assert!(body.contains("Is required."));
+    let (_, body) = a
+        .submit("/admin/departments", &[("name", "Counselling")])
+        .await;
+    assert!(body.contains("Counselling is added."));
+    let dept: String = s
+        .state
+        .db
+        .read(|c| {
+            c.query_row(
+                "SELECT id FROM departments WHERE name = 'Counselling'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(DbError::from)
+        })
+        .await
+        .unwrap();
+    let (_, body) = a
+        .submit(
+            "/admin/departments/rename",
+            &[("id", &dept), ("name", "Therapy")],
+        )
+        .await;
+    assert!(body.contains("Renamed to Therapy."));
+    let (_, body) = a
+        .submit("/admin/departments/remove", &[("id", &dept)])
+        .await;
+    assert!(body.contains("The department is removed"));
+    assert!(body.contains("No departments yet."));
+
+    // Organizations, for the superadmin: a bad time zone is named; a good one invites its admin.
+    let mut sa = Visitor::signed_in(&s, &superadmin).await;
+    sa.page("/admin/orgs").await;
+    let org_form = |tz: &'static str| {
+        vec![
+            ("name", "Riverside Clinic"),
+            ("timezone", tz),
+            ("admin_email", "lead@riverside.test"),
+            ("admin_first_name", "Lee"),
+            ("admin_last_name", "Ng"),
+        ]
+    };
+    let (st, body) = sa.submit("/admin/orgs", &org_form("Mars/Olympus")).await;
+    assert_eq!(st, 422);
+    assert!(body.contains("value=\"Riverside Clinic\""));
+    assert!(
+        body.contains("time zone") || body.contains("timezone"),
+        "{body}"
+    );
+    let (st, body) = sa.submit("/admin/orgs", &org_form("Europe/Berlin")).await;
+    assert_eq!(st, 200);
+    assert!(body.contains("Riverside Clinic is created and its first admin is invited."));
+    assert!(
+        mailed_text(&s, "lead@riverside.test")
+            .await
+            .contains("/invite?token=")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_page_changes_the_password_and_ends_sessions() {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000).await;
+    let team = with_password(&s, Role::Team).await;
+    let mut t = Visitor::signed_in(&s, &team).await;
+    t.page("/account").await;
+    let change = |current: &'static str, new: &'static str, again: &'static str| {
+        vec![
+            ("current_password", current),
+            ("new_password", new),
+            ("confirm_password", again),
+        ]
+    };
+    let (st, body) = t
+        .submit(
+            "/account/password",
+            &change(PASSWORD, "Fresh-Password-2026", "Fresh-Password-2027"),
+        )
+        .await;
+    assert_eq!(st, 422);
+    assert!(body.contains("Must be the same as the new password."));
+    let (st, body) = t
+        .submit(
+            "/account/password",
+            &change("wrong-one", "Fresh-Password-2026", "Fresh-Password-2026"),
+        )
+        .await;
+    assert_eq!(st, 422);
+    assert!(body.contains("This is not your current password."));
+    let (st, body) = t
+        .submit("/account/password", &change(PASSWORD, "short", "short"))
+        .await;
+    assert_eq!(st, 422);
+    assert!(
+        body.contains("id=\"new_password\"") && body.contains("field-error"),
+        "{body}"
+    );
+    // The app session (from the fixture) is signed out by the change; this one stays.
+    let (st, body) = t
+        .submit(
+            "/account/password",
+            &change(PASSWORD, "Fresh-Password-2026", "Fresh-Password-2026"),
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    assert!(body.contains("Your password is changed"));
+    assert_eq!(
+        sql_i64(
+            &s,
+            "SELECT count(*) FROM auth_sessions WHERE user_id = ?1 AND revoked_at IS NULL",
+            team.id.clone()
+        )
+        .await,
+        1
+    );
+    let (st, _, _) = sign_in(&browser(), &s, &team.email, PASSWORD).await;
+    assert_eq!(st, 401, "the old password still works");
+    // A second browser; the first ends it from the sessions table.
+    let other = browser();
+    assert_eq!(
+        sign_in(&other, &s, &team.email, "Fresh-Password-2026")
+            .await
+            .0,
+        StatusCode::SEE_OTHER
+    );
+    let (_, body) = t.page("/account").await;
+    assert!(body.contains("(this one)"));
+    let other_sid: String = {
+        let id = team.id.clone();
+        s.state
+            .db
+            .read(move |c| c.query_row("SELECT id FROM auth_sessions WHERE user_id = ?1 AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1", [id], |r| r.get(0)).map_err(DbError::from))
+            .await
+            .unwrap()
+    };
+    let (_, body) = t
+        .submit("/account/sessions/end", &[("id", &other_sid)])
+        .await;
+    assert!(body.contains("That session is signed out."));
+    let (st, _, loc) = get(&other, &s, "/team").await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    assert!(loc.unwrap().starts_with("/login"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_page_filters_and_reports_a_broken_chain() {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000).await;
+    let admin = with_password(&s, Role::Admin).await;
+    let team = with_password(&s, Role::Team).await;
+    let mut a = Visitor::signed_in(&s, &admin).await;
+    let path = format!("/admin/users/{}", team.id);
+    a.page(&path).await;
+    a.submit(
+        &path,
+        &[("role", "member"), ("status", "active"), ("department", "")],
+    )
+    .await;
+    let (st, body) = a
+        .page(&format!("/admin/audit?person={}&action=user.", team.email))
+        .await;
+    assert_eq!(st, 200);
+    assert!(
+        body.contains("1 entry") && body.contains("user.role_change"),
+        "{body}"
+    );
+    let (_, body) = a.page("/admin/audit?from=2026-13-01").await;
+    assert!(body.contains("The dates were not understood"));
+    let (_, body) = a.page("/admin/audit?person=nobody@example.test").await;
+    assert!(body.contains("Nobody has that e-mail address") && body.contains("0 entries"));
+    let (_, body) = a.page("/admin/audit?verify=1").await;
+    assert!(body.contains("The chain is intact"), "{body}");
+    // Someone with the database file edits a row behind Haven's back: the check names it.
+    s.state
+        .db
+        .write(|tx| {
+            tx.execute_batch(
+                "DROP TRIGGER audit_log_no_update;
+                 UPDATE audit_log SET ip = '10.6.6.6' WHERE action = 'user.role_change';",
+            )
+            .map_err(DbError::from)
+        })
+        .await
+        .unwrap();
+    let (_, body) = a.page("/admin/audit?verify=1").await;
+    assert!(
+        body.contains("The chain is broken at entry") && body.contains("altered"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_charts_activity_and_backups_can_be_taken() {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000).await;
+    let superadmin = with_password(&s, Role::Superadmin).await;
+    let mut sa = Visitor::signed_in(&s, &superadmin).await;
+    let (_, body) = sa.page("/admin").await;
+    let today = &jiff::Timestamp::now().to_string()[..10];
+    // Today's bar names one active person (the sign-in just now) and one sign-up this week.
+    assert!(
+        body.contains(&format!("<title>{today}: 1</title>")),
+        "{body}"
+    );
+    assert!(body.contains("Sign-ups per week: 1 in all"));
+    assert_eq!(
+        sql_i64(
+            &s,
+            "SELECT count(*) FROM activity_days WHERE user_id = ?1",
+            superadmin.id.clone()
+        )
+        .await,
+        1
+    );
+    sa.page("/admin/backups").await;
+    let (st, body) = sa.submit("/admin/backups", &[]).await;
+    assert_eq!(st, 200);
+    assert!(body.contains("A backup is being taken"));
+    for _ in 0..100 {
+        if sa.page("/admin/backups").await.1.contains(".db</code>") {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the backup never appeared");
+}
