@@ -12,6 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::policy::{Perm, allow};
+use crate::http::Data;
 
 use super::one_time::{self, Consumed, Purpose};
 use super::{CurrentUser, password, password_rules, sessions};
@@ -129,10 +130,10 @@ impl Validate for ForgotBody {}
 
 /// E-mails a reset link when the account exists; the answer is the same either way.
 #[utoipa::path(post, path = "/auth/password/forgot", tag = "auth", request_body = ForgotBody, responses((status = 202)))]
-async fn forgot_password(
+pub async fn forgot_password(
     State(state): State<AppState>,
     ValidJson(body): ValidJson<ForgotBody>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<Data<serde_json::Value>> {
     let email = normalize_email(&body.email);
     let st = state.clone();
     state

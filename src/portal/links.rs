@@ -16,7 +16,7 @@ use crate::app::AppState;
 use crate::auth::recovery;
 use crate::http::client::ClientInfo;
 use crate::http::{ApiError, ErrorCode, ValidQuery, Validate};
-use crate::users::model::Role;
+use crate::users::model::{Role, is_valid_email, normalize_email};
 
 pub struct Field {
     pub name: &'static str,
@@ -414,5 +414,80 @@ pub async fn invite_submit(
             again(e, session::csrf_token(&session).await)
         }
         Err(e) => dead_link(&e),
+    }
+}
+
+fn forgot_form(csrf: String, email: &str, error: Option<String>) -> LinkPage {
+    let mut field = Field::new("email", "E-mail", "email", "username").value(email);
+    field.error = error;
+    LinkPage {
+        heading: "Forgot your password?".into(),
+        intro: Some(
+            "Enter your e-mail address and we send you a link to choose a new password.".into(),
+        ),
+        error: None,
+        action: Some("/forgot-password"),
+        csrf,
+        token: String::new(),
+        fields: vec![field],
+        button: "Send me a link",
+        link: Some(("/login", "Back to sign-in")),
+    }
+}
+
+/// `/forgot-password`: asks for the address.
+pub async fn forgot_page(session: Session) -> Response {
+    let csrf = session::csrf_token(&session).await;
+    page(StatusCode::OK, &forgot_form(csrf, "", None))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ForgotForm {
+    #[serde(default)]
+    pub email: String,
+}
+
+/// Sends the reset link through the API's handler; the answer is the same whether or not the
+/// address has an account, and the sign-in budget per network address applies.
+pub async fn forgot_submit(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    CsrfForm(f, session): CsrfForm<ForgotForm>,
+) -> Response {
+    let csrf = session::csrf_token(&session).await;
+    if let Some(wait) = super::pages::over_budget(&state, &client) {
+        let mut p = forgot_form(csrf, &f.email, None);
+        p.error = Some(format!(
+            "Too many attempts from your network. Wait {wait} seconds and try again."
+        ));
+        return page(StatusCode::TOO_MANY_REQUESTS, &p);
+    }
+    let email = normalize_email(&f.email);
+    if !is_valid_email(&email) {
+        return page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &forgot_form(csrf, &f.email, Some("Enter your e-mail address.".into())),
+        );
+    }
+    let body = super::forms::body(serde_json::json!({ "email": email }));
+    let sent = match body {
+        Ok(b) => crate::auth::recovery::forgot_password(State(state), b)
+            .await
+            .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    match sent {
+        Ok(()) => page(
+            StatusCode::OK,
+            &LinkPage::done(
+                "Check your e-mail",
+                "If the address has an account, a link to choose a new password is on its way. It works for one hour.",
+                ("/login", "Back to sign-in"),
+            ),
+        ),
+        Err(e) => page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &with_errors(forgot_form(csrf, &f.email, None), &e),
+        ),
     }
 }

@@ -52,6 +52,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(links::verify_page).post(links::verify_submit),
         )
         .route(
+            "/forgot-password",
+            get(links::forgot_page).post(links::forgot_submit),
+        )
+        .route(
             "/reset-password",
             get(links::reset_page).post(links::reset_submit),
         )

@@ -265,6 +265,19 @@ async fn outcome(
     }
 }
 
+/// Spends one attempt of the network address's sign-in budget (the API's `/auth/*` limit);
+/// `Some(seconds to wait)` when it is used up.
+pub fn over_budget(state: &AppState, client: &ClientInfo) -> Option<u64> {
+    // Like the API's limiter: a request without a peer address shares one bucket.
+    let ip: std::net::IpAddr = client
+        .ip
+        .as_deref()
+        .and_then(|i| i.parse().ok())
+        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    let d = state.auth_limiter.check(ip, std::time::Instant::now());
+    (!d.allowed).then(|| d.retry_after.max(1))
+}
+
 /// The same per-address budget as the API's `/auth/*`: one limit whatever door is used.
 async fn over_limit(
     state: &AppState,
@@ -273,16 +286,7 @@ async fn over_limit(
     email: &str,
     mfa: bool,
 ) -> Option<Response> {
-    // Like the API's limiter: a request without a peer address shares one bucket.
-    let ip: std::net::IpAddr = client
-        .ip
-        .as_deref()
-        .and_then(|i| i.parse().ok())
-        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
-    let d = state.auth_limiter.check(ip, std::time::Instant::now());
-    if d.allowed {
-        return None;
-    }
+    let wait = over_budget(state, client)?;
     let csrf = session::csrf_token(session).await;
     let mut r = page(
         StatusCode::TOO_MANY_REQUESTS,
@@ -291,14 +295,13 @@ async fn over_limit(
             email: email.to_string(),
             next: "/".into(),
             error: Some(format!(
-                "Too many sign-in attempts from your network. Wait {} seconds and try again.",
-                d.retry_after.max(1)
+                "Too many sign-in attempts from your network. Wait {wait} seconds and try again."
             )),
             message: None,
             mfa,
         },
     );
-    if let Ok(v) = d.retry_after.max(1).to_string().parse() {
+    if let Ok(v) = wait.to_string().parse() {
         r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
     }
     Some(r)

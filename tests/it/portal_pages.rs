@@ -630,3 +630,53 @@ async fn the_dashboard_charts_activity_and_backups_can_be_taken() {
     }
     panic!("the backup never appeared");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forgot_password_sends_a_link_and_says_the_same_for_strangers() {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000).await;
+    let team = with_password(&s, Role::Team).await;
+    let b = browser();
+    let (st, page, _) = get(&b, &s, "/login").await;
+    assert_eq!(st, 200);
+    assert!(page.contains("href=\"/forgot-password\""));
+    let (st, page, _) = get(&b, &s, "/forgot-password").await;
+    assert_eq!(st, 200);
+    let csrf = csrf_of(&page);
+    let (st, page, _) = post(
+        &b,
+        &s,
+        "/forgot-password",
+        &[("_csrf", &csrf), ("email", "not an address")],
+    )
+    .await;
+    assert_eq!(st, 422);
+    assert!(
+        page.contains("Enter your e-mail address.") && page.contains("value=\"not an address\"")
+    );
+    let (st, known, _) = post(
+        &b,
+        &s,
+        "/forgot-password",
+        &[("_csrf", &csrf), ("email", &team.email)],
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (st, stranger, _) = post(
+        &b,
+        &s,
+        "/forgot-password",
+        &[("_csrf", &csrf), ("email", "nobody@example.test")],
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        known, stranger,
+        "the answer gives away whether an account exists"
+    );
+    assert!(known.contains("Check your e-mail"));
+    assert!(
+        mailed_text(&s, &team.email)
+            .await
+            .contains("/reset-password?token=")
+    );
+}
