@@ -38,6 +38,12 @@ pub fn run(conn: &mut Connection) -> Result<Vec<String>, DbError> {
         .set_abort_missing(true)
         .run(conn)
         .map_err(|e| DbError::Migration(e.to_string()))?;
+    if !report.applied_migrations().is_empty() {
+        // New indexes have no statistics yet, and without them the planner can prefer a
+        // partial index that only matches `deleted_at IS NULL` and sort 10,000 rows (seen:
+        // the people list at 36 ms instead of 2). A bounded ANALYZE of what needs it.
+        conn.execute_batch("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;")?;
+    }
     Ok(report
         .applied_migrations()
         .iter()

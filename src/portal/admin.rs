@@ -10,7 +10,6 @@ use super::nav::{self, NavItem};
 use super::pages::{page, refused};
 use super::session::PortalUser;
 use crate::admin::dashboard::{self, Summary};
-use crate::admin::trends;
 use crate::app::AppState;
 use crate::auth::policy::{self, Perm, Scope};
 
@@ -35,10 +34,7 @@ pub async fn home(State(state): State<AppState>, u: PortalUser) -> Response {
     let org = (scope != Scope::Platform).then(|| u.user.org_id.clone());
     let got = state
         .db
-        .read(move |c| {
-            let trends = trends::compute(c, org.as_deref())?;
-            Ok::<_, crate::db::DbError>((dashboard::compute(c, org)?, trends))
-        })
+        .read(move |c| dashboard::compute_all(c, org).map_err(crate::db::DbError::from))
         .await;
     let (s, t) = match got {
         Ok(both) => both,

@@ -2,7 +2,7 @@
 //! department — through the API's own `PATCH /users/{id}` handler (same rules, same audit).
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -80,7 +80,7 @@ fn allowed(u: &PortalUser) -> bool {
 pub async fn show(
     State(state): State<AppState>,
     u: PortalUser,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<String>,
 ) -> Response {
     if !allowed(&u) {
         return refused::forbidden(&u);
@@ -144,7 +144,7 @@ pub async fn save(
     State(state): State<AppState>,
     u: PortalUser,
     client: ClientInfo,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<String>,
     CsrfForm(f, session): CsrfForm<PersonForm>,
 ) -> Response {
     if !allowed(&u) || policy::scope(u.role(), Perm::UsersManage).is_none() {

@@ -52,8 +52,10 @@ async fn render_departments(
     name: String,
     problems: Problems,
 ) -> Response {
-    let mut all = crate::http::PageParams::default();
-    all.limit = 100;
+    let all = crate::http::PageParams {
+        limit: 100,
+        ..Default::default()
+    };
     let listed = departments::list(
         State(state),
         u.user.clone(),

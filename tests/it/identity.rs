@@ -595,8 +595,15 @@ async fn dashboard_windows_count_people_and_sessions_by_age() {
             .db
             .write(move |tx| {
                 tx.execute("UPDATE users SET created_at = ?2 WHERE id = ?1", [&id, &j])?;
-                tx.execute("UPDATE auth_sessions SET created_at = ?2, last_used_at = ?2 WHERE user_id = ?1", [&id, &u])
-                    .map_err(haven::db::DbError::from)
+                tx.execute("UPDATE auth_sessions SET created_at = ?2, last_used_at = ?2 WHERE user_id = ?1", [&id, &u])?;
+                // Their activity, too, as it would have been recorded on that day.
+                tx.execute("DELETE FROM activity_days WHERE user_id = ?1", [&id])?;
+                tx.execute("UPDATE users SET last_active_day = NULL WHERE id = ?1", [&id])?;
+                tx.execute(
+                    "INSERT INTO activity_days (org_id, day, user_id) SELECT org_id, substr(?2, 1, 10), id FROM users WHERE id = ?1",
+                    [&id, &u],
+                )
+                .map_err(haven::db::DbError::from)
             })
             .await
             .unwrap();
