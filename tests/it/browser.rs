@@ -38,6 +38,12 @@ struct Browser {
 
 impl Browser {
     async fn start(name: &'static str) -> Browser {
+        // A failure's screenshot from an earlier run would mislead.
+        for e in std::fs::read_dir(artifacts()).unwrap().flatten() {
+            if e.file_name().to_string_lossy().starts_with(&format!("FAILED-{name}-")) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
