@@ -4,15 +4,14 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::forms::{self, Problems};
-use super::nav::{self, NavItem};
+use super::nav::Chrome;
 use super::pages::{page, refused};
-use super::session::{CsrfForm, PortalUser, flash, take_flash};
+use super::session::{CsrfForm, PortalUser, flash};
 use crate::app::AppState;
 use crate::auth::sessions::SessionView;
 use crate::auth::{api as auth_api, mfa, recovery};
@@ -32,9 +31,7 @@ pub enum MfaStep {
 #[derive(Template)]
 #[template(path = "portal/account.html")]
 pub struct AccountPage {
-    pub nav: Vec<NavItem>,
-    pub csrf: String,
-    pub flash: Option<String>,
+    pub chrome: Chrome,
     pub name: String,
     pub email: String,
     pub role: String,
@@ -89,17 +86,10 @@ async fn render(
         .map(|d| d.into_inner())
         .unwrap_or_default();
     let mfa = step.unwrap_or(if mfa_on { MfaStep::On } else { MfaStep::Off });
-    let code = if problems.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     page(
-        code,
+        problems.status(),
         &AccountPage {
-            nav: nav::for_user(&u, BASE),
-            csrf: u.csrf.clone(),
-            flash: take_flash(&u.session).await,
+            chrome: Chrome::of(&u, BASE).await,
             name,
             email,
             role: u.role().as_str().to_string(),

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::charts;
-use super::nav::{self, NavItem};
+use super::nav::Chrome;
 use super::pages::{page, refused};
 use super::session::PortalUser;
 use crate::admin::dashboard::{self, Summary};
@@ -16,8 +16,7 @@ use crate::auth::policy::{self, Perm, Scope};
 #[derive(Template)]
 #[template(path = "portal/admin/dashboard.html")]
 pub struct DashboardPage {
-    pub nav: Vec<NavItem>,
-    pub csrf: String,
+    pub chrome: Chrome,
     pub s: Summary,
     pub people: i64,
     pub scope_label: &'static str,
@@ -46,8 +45,7 @@ pub async fn home(State(state): State<AppState>, u: PortalUser) -> Response {
     page(
         StatusCode::OK,
         &DashboardPage {
-            nav: nav::for_user(&u, "/admin"),
-            csrf: u.csrf.clone(),
+            chrome: Chrome::of(&u, "/admin").await,
             people: s.users_by_role.values().sum(),
             signups_chart: charts::bars("Sign-ups per week", &t.signups_per_week, 2),
             active_chart: charts::bars("Active people per day", &t.active_per_day, 7),

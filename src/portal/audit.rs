@@ -6,7 +6,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::nav::{self, NavItem};
+use super::nav::Chrome;
 use super::pages::{page, refused};
 use super::session::PortalUser;
 use super::table::{Column, ListQuery, Pager};
@@ -45,8 +45,7 @@ pub struct Row {
 #[derive(Template)]
 #[template(path = "portal/admin/audit.html")]
 pub struct AuditPage {
-    pub nav: Vec<NavItem>,
-    pub csrf: String,
+    pub chrome: Chrome,
     pub error: Option<String>,
     pub action: String,
     pub entity: String,
@@ -191,8 +190,7 @@ pub async fn show(
     page(
         StatusCode::OK,
         &AuditPage {
-            nav: nav::for_user(&u, BASE),
-            csrf: u.csrf.clone(),
+            chrome: Chrome::of(&u, BASE).await,
             error: (!notes.is_empty()).then(|| notes.join(" ")),
             action: q.get("action"),
             entity: q.get("entity"),

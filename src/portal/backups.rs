@@ -5,9 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::nav::{self, NavItem};
+use super::nav::Chrome;
 use super::pages::{page, refused};
-use super::session::{CsrfForm, PortalUser, flash, take_flash};
+use super::session::{CsrfForm, PortalUser, flash};
 use crate::app::AppState;
 use crate::auth::policy::{self, Perm};
 use crate::backups::api::{self as backups_api, Backup};
@@ -15,9 +15,7 @@ use crate::backups::api::{self as backups_api, Backup};
 #[derive(Template)]
 #[template(path = "portal/admin/backups.html")]
 pub struct BackupsPage {
-    pub nav: Vec<NavItem>,
-    pub csrf: String,
-    pub flash: Option<String>,
+    pub chrome: Chrome,
     pub backups: Vec<Backup>,
 }
 
@@ -31,9 +29,7 @@ pub async fn show(State(state): State<AppState>, u: PortalUser) -> Response {
     page(
         StatusCode::OK,
         &BackupsPage {
-            nav: nav::for_user(&u, "/admin/backups"),
-            csrf: u.csrf.clone(),
-            flash: take_flash(&u.session).await,
+            chrome: Chrome::of(&u, "/admin/backups").await,
             backups: list.into_inner(),
         },
     )

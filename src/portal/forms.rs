@@ -56,6 +56,15 @@ impl Problems {
     pub fn is_empty(&self) -> bool {
         self.general.is_none() && self.fields.is_empty()
     }
+
+    /// The page's status: 200, or 422 when the form comes back with problems.
+    pub fn status(&self) -> axum::http::StatusCode {
+        if self.is_empty() {
+            axum::http::StatusCode::OK
+        } else {
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY
+        }
+    }
 }
 
 /// "must be from 1 to 90" → "Must be from 1 to 90."

@@ -3,16 +3,15 @@
 
 use askama::Template;
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::forms::{self, Problems};
-use super::nav::{self, NavItem};
+use super::nav::Chrome;
 use super::pages::{page, refused};
 use super::person::{Choice, departments_of};
-use super::session::{CsrfForm, PortalUser, flash, take_flash};
+use super::session::{CsrfForm, PortalUser, flash};
 use super::table::{Column, ListQuery, Pager};
 use crate::app::AppState;
 use crate::auth::policy::{self, Perm};
@@ -43,9 +42,7 @@ pub struct InviteForm {
 #[derive(Template)]
 #[template(path = "portal/admin/invitations.html")]
 pub struct InvitationsPage {
-    pub nav: Vec<NavItem>,
-    pub csrf: String,
-    pub flash: Option<String>,
+    pub chrome: Chrome,
     pub error: Option<String>,
     pub problems: Problems,
     pub form: InviteForm,
@@ -127,17 +124,10 @@ async fn render(
     if form.role.is_empty() {
         form.role = Role::Member.as_str().to_string();
     }
-    let code = if problems.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     page(
-        code,
+        problems.status(),
         &InvitationsPage {
-            nav: nav::for_user(&u, BASE),
-            csrf: u.csrf.clone(),
-            flash: take_flash(&u.session).await,
+            chrome: Chrome::of(&u, BASE).await,
             error: (!notes.is_empty()).then(|| notes.join(" ")),
             problems,
             form,

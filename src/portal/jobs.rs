@@ -7,9 +7,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::nav::{self, NavItem};
+use super::nav::Chrome;
 use super::pages::{page, refused};
-use super::session::{CsrfForm, PortalUser, flash, take_flash};
+use super::session::{CsrfForm, PortalUser, flash};
 use crate::app::AppState;
 use crate::auth::policy::{self, Perm};
 use crate::db::DbError;
@@ -19,9 +19,7 @@ use crate::jobs::recurring::RecurringStatus;
 #[derive(Template)]
 #[template(path = "portal/admin/jobs.html")]
 pub struct JobsPage {
-    pub nav: Vec<NavItem>,
-    pub csrf: String,
-    pub flash: Option<String>,
+    pub chrome: Chrome,
     pub recurring: Vec<RecurringStatus>,
     pub counts: OutboxCounts,
     pub dead: Vec<DeadItem>,
@@ -48,9 +46,7 @@ pub async fn show(State(state): State<AppState>, u: PortalUser) -> Response {
     page(
         StatusCode::OK,
         &JobsPage {
-            nav: nav::for_user(&u, "/admin/jobs"),
-            csrf: u.csrf.clone(),
-            flash: take_flash(&u.session).await,
+            chrome: Chrome::of(&u, "/admin/jobs").await,
             recurring,
             counts,
             dead,

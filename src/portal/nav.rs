@@ -58,3 +58,39 @@ pub fn for_user(u: &PortalUser, path: &str) -> Vec<NavItem> {
         })
         .collect()
 }
+
+/// What every portal page carries around its content: the navigation, the CSRF token its
+/// forms send, and the one-time message left by the action before it.
+pub struct Chrome {
+    pub nav: Vec<NavItem>,
+    pub csrf: String,
+    pub flash: Option<String>,
+}
+
+impl Chrome {
+    /// For `u` on the page at `path`; takes the waiting message (it shows once).
+    pub async fn of(u: &PortalUser, path: &str) -> Chrome {
+        Chrome {
+            flash: super::session::take_flash(&u.session).await,
+            ..Chrome::plain(u, path)
+        }
+    }
+
+    /// Navigation and token, leaving any message for the next page.
+    pub fn plain(u: &PortalUser, path: &str) -> Chrome {
+        Chrome {
+            nav: for_user(u, path),
+            csrf: u.csrf.clone(),
+            flash: None,
+        }
+    }
+
+    /// Nothing around the content (someone not signed in, or a member).
+    pub fn bare() -> Chrome {
+        Chrome {
+            nav: Vec::new(),
+            csrf: String::new(),
+            flash: None,
+        }
+    }
+}

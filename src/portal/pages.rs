@@ -41,8 +41,7 @@ pub mod refused {
         pub text: &'a str,
         pub back: &'a str,
         pub back_label: &'a str,
-        pub nav: Vec<super::super::nav::NavItem>,
-        pub csrf: String,
+        pub chrome: super::super::nav::Chrome,
     }
 
     pub fn csrf() -> Response {
@@ -53,8 +52,7 @@ pub mod refused {
                 text: "For your safety the form could not be accepted (it is too old or did not come from this site). Go back, reload the page and try again.",
                 back: "/",
                 back_label: "Back to Haven",
-                nav: Vec::new(),
-                csrf: String::new(),
+                chrome: super::super::nav::Chrome::bare(),
             },
         )
     }
@@ -67,8 +65,7 @@ pub mod refused {
                 text,
                 back: "/",
                 back_label: "Back to Haven",
-                nav: Vec::new(),
-                csrf: String::new(),
+                chrome: super::super::nav::Chrome::bare(),
             },
         )
     }
@@ -82,8 +79,7 @@ pub mod refused {
                 text,
                 back: "/",
                 back_label: "Back to your portal",
-                nav: super::super::nav::for_user(u, ""),
-                csrf: u.csrf.clone(),
+                chrome: super::super::nav::Chrome::plain(u, ""),
             },
         )
     }
@@ -111,12 +107,15 @@ pub mod refused {
                 text,
                 back,
                 back_label,
-                nav: if member {
-                    Vec::new()
-                } else {
-                    super::super::nav::for_user(u, "")
+                // A member sees only "Sign out".
+                chrome: super::super::nav::Chrome {
+                    nav: if member {
+                        Vec::new()
+                    } else {
+                        super::super::nav::for_user(u, "")
+                    },
+                    ..super::super::nav::Chrome::plain(u, "")
                 },
-                csrf: u.csrf.clone(),
             },
         )
     }

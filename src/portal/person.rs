@@ -3,15 +3,14 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::forms::{self, Problems};
-use super::nav::{self, NavItem};
+use super::nav::Chrome;
 use super::pages::{page, refused};
-use super::session::{CsrfForm, PortalUser, flash, take_flash};
+use super::session::{CsrfForm, PortalUser, flash};
 use crate::app::AppState;
 use crate::auth::policy::{self, Perm};
 use crate::http::{ClientInfo, ValidPath};
@@ -27,9 +26,7 @@ pub struct Choice {
 #[derive(Template)]
 #[template(path = "portal/admin/person.html")]
 pub struct PersonPage {
-    pub nav: Vec<NavItem>,
-    pub csrf: String,
-    pub flash: Option<String>,
+    pub chrome: Chrome,
     pub problems: Problems,
     pub person: User,
     pub department_name: Option<String>,
@@ -110,17 +107,10 @@ async fn render(
         status: person.status.clone(),
         department: person.department_id.clone().unwrap_or_default(),
     });
-    let status = if problems.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     page(
-        status,
+        problems.status(),
         &PersonPage {
-            nav: nav::for_user(&u, "/admin/users"),
-            csrf: u.csrf.clone(),
-            flash: take_flash(&u.session).await,
+            chrome: Chrome::of(&u, "/admin/users").await,
             problems,
             department_name,
             role: typed.role,

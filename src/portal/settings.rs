@@ -5,14 +5,13 @@ use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Map, Value};
 
 use super::forms::{self, Problems};
-use super::nav::{self, NavItem};
+use super::nav::Chrome;
 use super::pages::{page, refused};
-use super::session::{CsrfForm, PortalUser, flash, take_flash};
+use super::session::{CsrfForm, PortalUser, flash};
 use crate::app::AppState;
 use crate::auth::policy::{self, Perm};
 use crate::http::ClientInfo;
@@ -38,9 +37,7 @@ pub struct Field {
 #[derive(Template)]
 #[template(path = "portal/admin/settings.html")]
 pub struct SettingsPage {
-    pub nav: Vec<NavItem>,
-    pub csrf: String,
-    pub flash: Option<String>,
+    pub chrome: Chrome,
     pub problems: Problems,
     pub fields: Vec<Field>,
 }
@@ -106,17 +103,10 @@ async fn render(
             }
         })
         .collect();
-    let code = if problems.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     page(
-        code,
+        problems.status(),
         &SettingsPage {
-            nav: nav::for_user(&u, BASE),
-            csrf: u.csrf.clone(),
-            flash: take_flash(&u.session).await,
+            chrome: Chrome::of(&u, BASE).await,
             problems,
             fields,
         },

@@ -3,15 +3,14 @@
 
 use askama::Template;
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::forms::{self, Problems};
-use super::nav::{self, NavItem};
+use super::nav::Chrome;
 use super::pages::{page, refused};
-use super::session::{CsrfForm, PortalUser, flash, take_flash};
+use super::session::{CsrfForm, PortalUser, flash};
 use super::table::{Column, ListQuery, Pager};
 use crate::app::AppState;
 use crate::auth::policy::{self, Perm};
@@ -26,9 +25,7 @@ const ORGS: &str = "/admin/orgs";
 #[derive(Template)]
 #[template(path = "portal/admin/departments.html")]
 pub struct DepartmentsPage {
-    pub nav: Vec<NavItem>,
-    pub csrf: String,
-    pub flash: Option<String>,
+    pub chrome: Chrome,
     pub problems: Problems,
     pub name: String,
     pub departments: Vec<Department>,
@@ -68,17 +65,10 @@ async fn render_departments(
     let Ok(listed) = listed else {
         return refused::bad_form("The departments could not be read; try again.");
     };
-    let code = if problems.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     page(
-        code,
+        problems.status(),
         &DepartmentsPage {
-            nav: nav::for_user(&u, DEPARTMENTS),
-            csrf: u.csrf.clone(),
-            flash: take_flash(&u.session).await,
+            chrome: Chrome::of(&u, DEPARTMENTS).await,
             problems,
             name,
             departments: listed.items,
@@ -181,9 +171,7 @@ pub struct OrgForm {
 #[derive(Template)]
 #[template(path = "portal/admin/orgs.html")]
 pub struct OrgsPage {
-    pub nav: Vec<NavItem>,
-    pub csrf: String,
-    pub flash: Option<String>,
+    pub chrome: Chrome,
     pub problems: Problems,
     pub form: OrgForm,
     pub search: String,
@@ -227,17 +215,10 @@ async fn render_orgs(
     let Ok(listed) = listed else {
         return refused::bad_form("The organizations could not be read; try again.");
     };
-    let code = if problems.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     page(
-        code,
+        problems.status(),
         &OrgsPage {
-            nav: nav::for_user(&u, ORGS),
-            csrf: u.csrf.clone(),
-            flash: take_flash(&u.session).await,
+            chrome: Chrome::of(&u, ORGS).await,
             problems,
             form,
             search: q.get("search"),

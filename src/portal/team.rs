@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::nav::{self, NavItem};
+use super::nav::Chrome;
 use super::pages::{page, refused};
 use super::session::PortalUser;
 use crate::app::AppState;
@@ -15,8 +15,7 @@ use crate::users::model::Role;
 #[derive(Template)]
 #[template(path = "portal/team/home.html")]
 pub struct HomePage {
-    pub nav: Vec<NavItem>,
-    pub csrf: String,
+    pub chrome: Chrome,
     pub first_name: String,
     pub notifications: Vec<Notification>,
 }
@@ -43,8 +42,7 @@ pub async fn home(State(state): State<AppState>, u: PortalUser) -> Response {
     page(
         StatusCode::OK,
         &HomePage {
-            nav: nav::for_user(&u, "/team"),
-            csrf: u.csrf.clone(),
+            chrome: Chrome::of(&u, "/team").await,
             first_name,
             notifications,
         },

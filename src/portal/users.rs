@@ -7,9 +7,9 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::nav::{self, NavItem};
+use super::nav::Chrome;
 use super::pages::{page, refused};
-use super::session::{PortalUser, take_flash};
+use super::session::PortalUser;
 use super::table::{Column, ListQuery, Pager};
 use crate::app::AppState;
 use crate::auth::policy::{self, Perm};
@@ -27,9 +27,7 @@ pub struct UsersPage {
     pub base: &'static str,
     /// Whether names link to the person's page (the admin portal).
     pub detail: bool,
-    pub nav: Vec<NavItem>,
-    pub csrf: String,
-    pub flash: Option<String>,
+    pub chrome: Chrome,
     pub error: Option<String>,
     pub search: String,
     pub role: String,
@@ -117,9 +115,7 @@ async fn render(
             heading,
             base,
             detail: base == "/admin/users",
-            nav: nav::for_user(&u, base),
-            csrf: u.csrf.clone(),
-            flash: take_flash(&u.session).await,
+            chrome: Chrome::of(&u, base).await,
             error: (!problems.is_empty()).then(|| problems.join(" ")),
             search: get("search"),
             role: role.map(|r| r.as_str().to_string()).unwrap_or_default(),

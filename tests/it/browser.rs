@@ -40,7 +40,10 @@ impl Browser {
     async fn start(name: &'static str) -> Browser {
         // A failure's screenshot from an earlier run would mislead.
         for e in std::fs::read_dir(artifacts()).unwrap().flatten() {
-            if e.file_name().to_string_lossy().starts_with(&format!("FAILED-{name}-")) {
+            if e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("FAILED-{name}-"))
+            {
                 let _ = std::fs::remove_file(e.path());
             }
         }
