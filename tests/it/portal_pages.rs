@@ -50,6 +50,28 @@ impl<'a> Visitor<'a> {
     }
 }
 
+/// The settings form: invite-only sign-up, reminders on, `days` for invitation links.
+fn settings_form(days: &str) -> Vec<(&'static str, &str)> {
+    vec![
+        ("signup.mode", "invite-only"),
+        ("invitations.expiryDays", days),
+        ("notifications.reminders.enabled", "on"),
+    ]
+}
+
+/// A person's page form.
+fn person_form<'a>(
+    role: &'a str,
+    status: &'a str,
+    department: &'a str,
+) -> Vec<(&'static str, &'a str)> {
+    vec![
+        ("role", role),
+        ("status", status),
+        ("department", department),
+    ]
+}
+
 async fn sql_i64(s: &TestServer, q: &'static str, p: String) -> i64 {
     s.state
         .db
@@ -143,14 +165,7 @@ async fn changing_a_person_obeys_the_apis_rules() {
     a.page(&path).await;
     // A department of nothing: the field says so, the typed role stays chosen, nothing changes.
     let (st, body) = a
-        .submit(
-            &path,
-            &[
-                ("role", "member"),
-                ("status", "active"),
-                ("department", "no-such"),
-            ],
-        )
+        .submit(&path, &person_form("member", "active", "no-such"))
         .await;
     assert_eq!(st, 422);
     assert!(
@@ -169,27 +184,13 @@ async fn changing_a_person_obeys_the_apis_rules() {
     );
     // Above one's own role: refused with the API's words.
     let (st, body) = a
-        .submit(
-            &path,
-            &[
-                ("role", "superadmin"),
-                ("status", "active"),
-                ("department", ""),
-            ],
-        )
+        .submit(&path, &person_form("superadmin", "active", ""))
         .await;
     assert_eq!(st, 422);
     assert!(body.contains("You cannot grant a role above your own"));
     // A good change: saved, flashed once, audited, and a suspension signs the person out.
     let (st, body) = a
-        .submit(
-            &path,
-            &[
-                ("role", "member"),
-                ("status", "suspended"),
-                ("department", ""),
-            ],
-        )
+        .submit(&path, &person_form("member", "suspended", ""))
         .await;
     assert_eq!(st, 200);
     assert!(body.contains("The changes are saved."));
@@ -343,16 +344,7 @@ async fn settings_departments_and_orgs_forms() {
 
     // Settings: a number out of range is named next to its field and nothing is saved.
     a.page("/admin/settings").await;
-    let (st, body) = a
-        .submit(
-            "/admin/settings",
-            &[
-                ("signup.mode", "invite-only"),
-                ("invitations.expiryDays", "500"),
-                ("notifications.reminders.enabled", "on"),
-            ],
-        )
-        .await;
+    let (st, body) = a.submit("/admin/settings", &settings_form("500")).await;
     assert_eq!(st, 422);
     assert!(
         body.contains("Must be a whole number from 1 to 90."),
@@ -368,16 +360,7 @@ async fn settings_departments_and_orgs_forms() {
         .await,
         0
     );
-    let (st, body) = a
-        .submit(
-            "/admin/settings",
-            &[
-                ("signup.mode", "invite-only"),
-                ("invitations.expiryDays", "14"),
-                ("notifications.reminders.enabled", "on"),
-            ],
-        )
-        .await;
+    let (st, body) = a.submit("/admin/settings", &settings_form("14")).await;
     assert_eq!(st, 200);
     assert!(body.contains("2 settings are saved."));
     assert!(body.contains("<option value=\"invite-only\" selected>"));
@@ -390,16 +373,7 @@ async fn settings_departments_and_orgs_forms() {
         .await,
         2
     );
-    let (_, body) = a
-        .submit(
-            "/admin/settings",
-            &[
-                ("signup.mode", "invite-only"),
-                ("invitations.expiryDays", "14"),
-                ("notifications.reminders.enabled", "on"),
-            ],
-        )
-        .await;
+    let (_, body) = a.submit("/admin/settings", &settings_form("14")).await;
     assert!(body.contains("Nothing changed."));
 
     // Departments: add (a blank name is refused), rename, remove.
