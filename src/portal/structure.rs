@@ -27,8 +27,12 @@ const ORGS: &str = "/admin/orgs";
 pub struct DepartmentsPage {
     pub chrome: Chrome,
     pub problems: Problems,
+    pub error: Option<String>,
     pub name: String,
+    pub search: String,
+    pub columns: Vec<Column>,
     pub departments: Vec<Department>,
+    pub pager: Pager,
 }
 
 fn may_shape(u: &PortalUser) -> bool {
@@ -36,29 +40,43 @@ fn may_shape(u: &PortalUser) -> bool {
         && policy::scope(u.role(), Perm::DepartmentsManage).is_some()
 }
 
-pub async fn departments_page(State(state): State<AppState>, u: PortalUser) -> Response {
+pub async fn departments_page(
+    State(state): State<AppState>,
+    u: PortalUser,
+    RawQuery(raw): RawQuery,
+) -> Response {
     if !may_shape(&u) {
         return refused::forbidden(&u);
     }
-    render_departments(state, u, String::new(), Problems::none()).await
+    render_departments(state, u, raw, String::new(), Problems::none()).await
 }
 
 async fn render_departments(
     state: AppState,
     u: PortalUser,
+    raw: Option<String>,
     name: String,
     problems: Problems,
 ) -> Response {
-    let all = crate::http::PageParams {
-        limit: 100,
-        ..Default::default()
-    };
+    let q = ListQuery::parse(DEPARTMENTS, raw, &["search"]);
+    let mut notes = Vec::new();
+    let mut params = q.page_params(25, &mut notes);
+    if params
+        .sort
+        .as_ref()
+        .is_some_and(|s| s.field != "name" && s.field != "createdAt")
+    {
+        notes.push("That column cannot be sorted.");
+        params.sort = None;
+    }
     let listed = departments::list(
         State(state),
         u.user.clone(),
         Paged {
-            page: all,
-            filters: DepartmentFilters { search: None },
+            page: params.clone(),
+            filters: DepartmentFilters {
+                search: Some(q.get("search")).filter(|s| !s.trim().is_empty()),
+            },
         },
     )
     .await;
@@ -70,7 +88,16 @@ async fn render_departments(
         &DepartmentsPage {
             chrome: Chrome::of(&u, DEPARTMENTS).await,
             problems,
+            error: (!notes.is_empty()).then(|| notes.join(" ")),
             name,
+            search: q.get("search"),
+            columns: vec![
+                q.column(&params, "Name", Some("name")),
+                q.column(&params, "Active people", None),
+                q.column(&params, "Added", Some("createdAt")),
+                q.column(&params, "Actions", None),
+            ],
+            pager: q.pager(&params, listed.total),
             departments: listed.items,
         },
     )
@@ -102,7 +129,7 @@ pub async fn department_create(
             flash(&session, &format!("{} is added.", d.into_inner().name)).await;
             Redirect::to(DEPARTMENTS).into_response()
         }
-        Err(e) => render_departments(state, u, f.name, Problems::from_api(&e)).await,
+        Err(e) => render_departments(state, u, None, f.name, Problems::from_api(&e)).await,
     }
 }
 

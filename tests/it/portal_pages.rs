@@ -410,6 +410,34 @@ async fn settings_departments_and_orgs_forms() {
         .await;
     assert!(body.contains("The department is removed"));
     assert!(body.contains("No departments yet."));
+    // Many departments: searched, sorted and paged with the URL as the state.
+    let org = admin.org_id.clone();
+    s.state
+        .db
+        .write(move |tx| {
+            for i in 0..30 {
+                tx.execute(
+                    "INSERT INTO departments (id, org_id, name, created_at, updated_at) VALUES (?1, ?2, ?3, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')",
+                    [format!("dept-{i}"), org.clone(), format!("Team {i:02}")],
+                )?;
+            }
+            Ok::<_, DbError>(())
+        })
+        .await
+        .unwrap();
+    let (_, body) = a.page("/admin/departments").await;
+    assert!(
+        body.contains("30 departments") && body.contains("Page 1 of 2"),
+        "{body}"
+    );
+    assert!(body.contains("Team 00") && !body.contains("Team 29"));
+    let (_, body) = a.page("/admin/departments?sort=name:desc").await;
+    assert!(body.contains("Team 29") && !body.contains("Team 00"));
+    let (_, body) = a.page("/admin/departments?search=Team+07").await;
+    assert!(
+        body.contains("1 department<") && body.contains("Team 07"),
+        "{body}"
+    );
 
     // Organizations, for the superadmin: a bad time zone is named; a good one invites its admin.
     let mut sa = Visitor::signed_in(&s, &superadmin).await;
