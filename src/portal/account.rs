@@ -13,6 +13,7 @@ use super::nav::Chrome;
 use super::pages::{page, refused};
 use super::session::{CsrfForm, PortalUser, flash};
 use crate::app::AppState;
+use crate::auth::policy::Perm;
 use crate::auth::sessions::SessionView;
 use crate::auth::{api as auth_api, mfa, recovery};
 use crate::http::{ApiError, ClientInfo, ErrorCode, ValidPath};
@@ -81,7 +82,7 @@ async fn render(
     let Ok((name, email, mfa_on)) = me else {
         return refused::bad_form("Your account could not be read; try again.");
     };
-    let sessions = auth_api::list_sessions(State(state.clone()), u.user.clone())
+    let sessions = auth_api::list_sessions(State(state.clone()), u.acting(Perm::Account))
         .await
         .map(|d| d.into_inner())
         .unwrap_or_default();
@@ -133,7 +134,10 @@ pub async fn change_password(
         "newPassword": f.new_password,
     }));
     let done = match body {
-        Ok(b) => recovery::change_password(State(state.clone()), u.user.clone(), client, b).await,
+        Ok(b) => {
+            recovery::change_password(State(state.clone()), u.acting(Perm::Account), client, b)
+                .await
+        }
         Err(e) => Err(e),
     };
     match done {
@@ -169,7 +173,7 @@ pub async fn mfa_setup(
     if u.role() == Role::Member {
         return refused::forbidden(&u);
     }
-    let started = mfa::setup(State(state.clone()), u.user.clone())
+    let started = mfa::setup(State(state.clone()), u.acting(Perm::Account))
         .await
         .map(|d| d.into_inner())
         .and_then(|s| Ok((qr_svg(&s.otpauth_url)?, s.secret)));
@@ -205,7 +209,7 @@ pub async fn mfa_enable(
         return refused::forbidden(&u);
     }
     let done = match forms::body(json!({ "code": f.code.trim() })) {
-        Ok(b) => mfa::enable(State(state.clone()), u.user.clone(), client, b).await,
+        Ok(b) => mfa::enable(State(state.clone()), u.acting(Perm::Account), client, b).await,
         Err(e) => Err(e),
     };
     match done {
@@ -262,7 +266,7 @@ pub async fn mfa_disable(
         return refused::forbidden(&u);
     }
     let done = match forms::body(json!({ "password": f.password, "code": f.code.trim() })) {
-        Ok(b) => mfa::disable(State(state.clone()), u.user.clone(), client, b).await,
+        Ok(b) => mfa::disable(State(state.clone()), u.acting(Perm::Account), client, b).await,
         Err(e) => Err(e),
     };
     match done {
@@ -294,7 +298,7 @@ pub async fn end_session(
         return refused::forbidden(&u);
     }
     let this_one = f.id == u.user.session_id;
-    match auth_api::revoke_session(State(state), u.user.clone(), ValidPath(f.id)).await {
+    match auth_api::revoke_session(State(state), u.acting(Perm::Account), ValidPath(f.id)).await {
         Ok(_) if this_one => {
             let _ = session.flush().await;
             Redirect::to("/login?signed_out=1").into_response()

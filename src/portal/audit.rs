@@ -120,7 +120,7 @@ pub async fn show(
     let ask = |with_dates: bool, p: crate::http::PageParams| {
         audit_api::list(
             State(state.clone()),
-            u.user.clone(),
+            u.acting(Perm::AuditView),
             Paged {
                 page: p,
                 filters: filters(with_dates),

@@ -88,7 +88,7 @@ async fn render(
     let params = q.page_params(25, &mut notes);
     let listed = invitations_api::list_where(
         &state,
-        &u.user,
+        &u.acting(Perm::Invite),
         Paged {
             page: params.clone(),
             filters: InvitationFilters {
@@ -114,7 +114,7 @@ async fn render(
                     search: None,
                 },
             };
-            match invitations_api::list_where(&state, &u.user, retry, None).await {
+            match invitations_api::list_where(&state, &u.acting(Perm::Invite), retry, None).await {
                 Ok(p) => p,
                 Err(_) => return refused::bad_form("The invitations could not be read."),
             }
@@ -183,7 +183,7 @@ pub async fn create(
         "expiresInDays": days(&f.expires_in_days),
     }));
     let done = match body {
-        Ok(b) => invitations_api::invite(state.clone(), u.user.clone(), client, b.0).await,
+        Ok(b) => invitations_api::invite(state.clone(), u.acting(Perm::Invite), client, b.0).await,
         Err(e) => Err(e),
     };
     match done {
@@ -215,7 +215,7 @@ pub async fn resend(
     if !allowed(&u) {
         return refused::forbidden(&u);
     }
-    let (st, user) = (state.clone(), u.user.clone());
+    let (st, user) = (state.clone(), u.acting(Perm::Invite));
     let done = state
         .db
         .write(move |tx| {
@@ -238,7 +238,7 @@ pub async fn revoke(
     if !allowed(&u) {
         return refused::forbidden(&u);
     }
-    let user = u.user.clone();
+    let user = u.acting(Perm::Invite);
     let done = state
         .db
         .write(move |tx| store::revoke(tx, &user.org_id, &f.id, &user.id, client.ip.as_deref()))

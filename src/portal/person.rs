@@ -92,7 +92,12 @@ async fn render(
     typed: Option<PersonForm>,
     problems: Problems,
 ) -> Response {
-    let found = directory::get_one(State(state.clone()), u.user.clone(), ValidPath(id)).await;
+    let found = directory::get_one(
+        State(state.clone()),
+        u.acting(Perm::UsersView),
+        ValidPath(id),
+    )
+    .await;
     let person = match found {
         Ok(d) => d.into_inner(),
         Err(e) => return refused::not_found(&u, &e.message),
@@ -150,7 +155,7 @@ pub async fn save(
         Ok(body) => {
             directory::update(
                 State(state.clone()),
-                u.user.clone(),
+                u.acting(Perm::UsersManage),
                 client,
                 ValidPath(id.clone()),
                 body,

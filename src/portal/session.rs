@@ -14,6 +14,7 @@ use tower_sessions::Session;
 
 use super::pages::refused;
 use crate::app::AppState;
+use crate::auth::policy::{self, Perm, Scope};
 use crate::auth::{CurrentUser, crypto};
 use crate::users::model::Role;
 
@@ -80,6 +81,16 @@ pub struct PortalUser {
 impl PortalUser {
     pub fn role(&self) -> Role {
         self.user.role
+    }
+
+    /// The caller as an API handler expects it for `perm`: with the scope the role holds it
+    /// with, as the API's policy gate sets it (the superadmin's people list spans every org).
+    /// A role without `perm` gets `Own`; pages check the permission before they act.
+    pub fn acting(&self, perm: Perm) -> CurrentUser {
+        CurrentUser {
+            scope: policy::scope(self.user.role, perm).unwrap_or(Scope::Own),
+            ..self.user.clone()
+        }
     }
 }
 

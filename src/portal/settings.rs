@@ -68,10 +68,11 @@ async fn render(
     typed: Option<BTreeMap<String, String>>,
     problems: Problems,
 ) -> Response {
-    let current = match settings::api::get_settings(State(state), u.user.clone()).await {
-        Ok(d) => d.into_inner(),
-        Err(_) => return refused::bad_form("The settings could not be read; try again."),
-    };
+    let current =
+        match settings::api::get_settings(State(state), u.acting(Perm::SettingsManage)).await {
+            Ok(d) => d.into_inner(),
+            Err(_) => return refused::bad_form("The settings could not be read; try again."),
+        };
     let fields = REGISTRY
         .iter()
         .map(|s| {
@@ -150,10 +151,13 @@ pub async fn save(
         return refused::forbidden(&u);
     }
     f.remove("_csrf");
-    let current = match settings::api::get_settings(State(state.clone()), u.user.clone()).await {
-        Ok(d) => d.into_inner(),
-        Err(_) => return refused::bad_form("The settings could not be read; try again."),
-    };
+    let current =
+        match settings::api::get_settings(State(state.clone()), u.acting(Perm::SettingsManage))
+            .await
+        {
+            Ok(d) => d.into_inner(),
+            Err(_) => return refused::bad_form("The settings could not be read; try again."),
+        };
     let changes = patch(&f, &current);
     if changes.is_empty() {
         flash(&session, "Nothing changed.").await;
@@ -162,7 +166,13 @@ pub async fn save(
     let n = changes.len();
     let done = match forms::body(Value::Object(changes)) {
         Ok(b) => {
-            settings::api::patch_settings(State(state.clone()), u.user.clone(), client, b).await
+            settings::api::patch_settings(
+                State(state.clone()),
+                u.acting(Perm::SettingsManage),
+                client,
+                b,
+            )
+            .await
         }
         Err(e) => Err(e),
     };

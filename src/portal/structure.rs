@@ -71,7 +71,7 @@ async fn render_departments(
     }
     let listed = departments::list(
         State(state),
-        u.user.clone(),
+        u.acting(Perm::DepartmentsView),
         Paged {
             page: params.clone(),
             filters: DepartmentFilters {
@@ -121,7 +121,15 @@ pub async fn department_create(
         return refused::forbidden(&u);
     }
     let done = match forms::body(json!({ "name": f.name })) {
-        Ok(b) => departments::create(State(state.clone()), u.user.clone(), client, b).await,
+        Ok(b) => {
+            departments::create(
+                State(state.clone()),
+                u.acting(Perm::DepartmentsManage),
+                client,
+                b,
+            )
+            .await
+        }
         Err(e) => Err(e),
     };
     match done {
@@ -144,7 +152,14 @@ pub async fn department_rename(
     }
     let done = match forms::body(json!({ "name": f.name })) {
         Ok(b) => {
-            departments::update(State(state), u.user.clone(), client, ValidPath(f.id), b).await
+            departments::update(
+                State(state),
+                u.acting(Perm::DepartmentsManage),
+                client,
+                ValidPath(f.id),
+                b,
+            )
+            .await
         }
         Err(e) => Err(e),
     };
@@ -172,11 +187,17 @@ pub async fn department_remove(
     if !may_shape(&u) {
         return refused::forbidden(&u);
     }
-    let text =
-        match departments::remove(State(state), u.user.clone(), client, ValidPath(f.id)).await {
-            Ok(_) => "The department is removed; its people now have none.".to_string(),
-            Err(e) => format!("Not removed: {}", e.message),
-        };
+    let text = match departments::remove(
+        State(state),
+        u.acting(Perm::DepartmentsManage),
+        client,
+        ValidPath(f.id),
+    )
+    .await
+    {
+        Ok(_) => "The department is removed; its people now have none.".to_string(),
+        Err(e) => format!("Not removed: {}", e.message),
+    };
     flash(&session, &text).await;
     Redirect::to(DEPARTMENTS).into_response()
 }
@@ -278,7 +299,15 @@ pub async fn org_create(
         "admin": admin,
     }));
     let done = match body {
-        Ok(b) => orgs_api::create_org(State(state.clone()), u.user.clone(), client, b).await,
+        Ok(b) => {
+            orgs_api::create_org(
+                State(state.clone()),
+                u.acting(Perm::OrgsAdminister),
+                client,
+                b,
+            )
+            .await
+        }
         Err(e) => Err(e),
     };
     match done {

@@ -99,7 +99,7 @@ async fn render(
         department_id: None,
         search: Some(get("search")).filter(|s| !s.trim().is_empty()),
     };
-    let (viewer, p) = (u.user.clone(), params.clone());
+    let (viewer, p) = (u.acting(Perm::UsersView), params.clone());
     let found = state
         .db
         .read(move |c| {

@@ -682,3 +682,30 @@ async fn forgot_password_sends_a_link_and_says_the_same_for_strangers() {
             .contains("/reset-password?token=")
     );
 }
+
+/// The portal acts with the scope the API's gate would give: the superadmin's lists span
+/// every org, an admin's stay in theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_superadmin_sees_every_org_and_an_admin_only_theirs() {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000).await;
+    let admin = with_password(&s, Role::Admin).await;
+    let superadmin = with_password(&s, Role::Superadmin).await;
+    let elsewhere = crate::fixtures::org(&s, "Elsewhere").await;
+    let stranger = crate::fixtures::TestUser::member()
+        .in_org(&elsewhere)
+        .create(&s)
+        .await;
+    let find = format!("/admin/users?search={}", stranger.email);
+    let person = format!("/admin/users/{}", stranger.id);
+    let mut sa = Visitor::signed_in(&s, &superadmin).await;
+    let (_, body) = sa.page(&find).await;
+    assert!(
+        body.contains("1 person") && body.contains(&stranger.email),
+        "{body}"
+    );
+    assert_eq!(sa.page(&person).await.0, 200);
+    let mut a = Visitor::signed_in(&s, &admin).await;
+    let (_, body) = a.page(&find).await;
+    assert!(body.contains("0 people"), "{body}");
+    assert_eq!(a.page(&person).await.0, 404);
+}
