@@ -29,6 +29,9 @@ CREATE INDEX auth_sessions_created ON auth_sessions (created_at);
 -- The people lists' default order (newest first), without sorting every row.
 CREATE INDEX users_newest ON users (created_at, id) WHERE deleted_at IS NULL;
 CREATE INDEX users_org_newest ON users (org_id, created_at, id) WHERE deleted_at IS NULL;
+-- An admin's list (always one org) sorted by e-mail or name, a page at a time.
+CREATE INDEX users_org_email ON users (org_id, email) WHERE deleted_at IS NULL;
+CREATE INDEX users_org_last_name ON users (org_id, last_name, id) WHERE deleted_at IS NULL;
 
 CREATE TRIGGER activity_days_counted AFTER INSERT ON activity_days BEGIN
     INSERT INTO activity_counts (org_id, day, people) VALUES (NEW.org_id, NEW.day, 1)
