@@ -144,6 +144,16 @@ struct Extra {
     cause: Option<String>,
 }
 
+/// For logs inside the binary: the message, and the cause when one was recorded.
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.extra.as_ref().and_then(|x| x.cause.as_deref()) {
+            Some(cause) => write!(f, "{}: {cause}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
 /// The JSON error body.
 #[derive(Serialize, ToSchema)]
 pub struct ErrorBody {

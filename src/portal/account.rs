@@ -11,13 +11,12 @@ use serde_json::json;
 use super::forms::{self, Problems};
 use super::nav::Chrome;
 use super::pages::{page, refused};
-use super::session::{CsrfForm, PortalUser, flash};
+use super::session::{CsrfForm, PortalUser, Staff, flash};
 use crate::app::AppState;
 use crate::auth::policy::Perm;
 use crate::auth::sessions::SessionView;
 use crate::auth::{api as auth_api, mfa, recovery};
 use crate::http::{ApiError, ClientInfo, ErrorCode, ValidPath};
-use crate::users::model::Role;
 
 const BASE: &str = "/account";
 
@@ -53,10 +52,7 @@ pub fn qr_svg(url: &str) -> Result<String, ApiError> {
         .build())
 }
 
-pub async fn show(State(state): State<AppState>, u: PortalUser) -> Response {
-    if u.role() == Role::Member {
-        return refused::forbidden(&u);
-    }
+pub async fn show(State(state): State<AppState>, Staff(u): Staff) -> Response {
     render(state, u, "", Problems::none(), None).await
 }
 
@@ -79,8 +75,9 @@ async fn render(
             .map_err(crate::db::DbError::from)
         })
         .await;
-    let Ok((name, email, mfa_on)) = me else {
-        return refused::bad_form("Your account could not be read; try again.");
+    let (name, email, mfa_on) = match me {
+        Ok(me) => me,
+        Err(e) => return refused::failed("your account", &e),
     };
     let sessions = auth_api::list_sessions(State(state.clone()), u.acting(Perm::Account))
         .await
@@ -114,13 +111,10 @@ pub struct PasswordForm {
 
 pub async fn change_password(
     State(state): State<AppState>,
-    u: PortalUser,
+    Staff(u): Staff,
     client: ClientInfo,
     CsrfForm(f, session): CsrfForm<PasswordForm>,
 ) -> Response {
-    if u.role() == Role::Member {
-        return refused::forbidden(&u);
-    }
     if f.new_password != f.confirm_password {
         let mut p = Problems::general("Please correct the fields marked below.");
         p.fields.insert(
@@ -167,12 +161,9 @@ pub struct Empty {}
 /// Starts setup: a new secret, shown as a QR code and as text, until a code confirms it.
 pub async fn mfa_setup(
     State(state): State<AppState>,
-    u: PortalUser,
+    Staff(u): Staff,
     CsrfForm(_, _): CsrfForm<Empty>,
 ) -> Response {
-    if u.role() == Role::Member {
-        return refused::forbidden(&u);
-    }
     let started = mfa::setup(State(state.clone()), u.acting(Perm::Account))
         .await
         .map(|d| d.into_inner())
@@ -201,13 +192,10 @@ pub struct CodeForm {
 /// Confirms setup with a first code; the recovery codes are shown on this answer only.
 pub async fn mfa_enable(
     State(state): State<AppState>,
-    u: PortalUser,
+    Staff(u): Staff,
     client: ClientInfo,
     CsrfForm(f, _): CsrfForm<CodeForm>,
 ) -> Response {
-    if u.role() == Role::Member {
-        return refused::forbidden(&u);
-    }
     let done = match forms::body(json!({ "code": f.code.trim() })) {
         Ok(b) => mfa::enable(State(state.clone()), u.acting(Perm::Account), client, b).await,
         Err(e) => Err(e),
@@ -258,13 +246,10 @@ pub struct DisableForm {
 
 pub async fn mfa_disable(
     State(state): State<AppState>,
-    u: PortalUser,
+    Staff(u): Staff,
     client: ClientInfo,
     CsrfForm(f, session): CsrfForm<DisableForm>,
 ) -> Response {
-    if u.role() == Role::Member {
-        return refused::forbidden(&u);
-    }
     let done = match forms::body(json!({ "password": f.password, "code": f.code.trim() })) {
         Ok(b) => mfa::disable(State(state.clone()), u.acting(Perm::Account), client, b).await,
         Err(e) => Err(e),
@@ -291,12 +276,9 @@ pub struct SessionForm {
 
 pub async fn end_session(
     State(state): State<AppState>,
-    u: PortalUser,
+    Staff(u): Staff,
     CsrfForm(f, session): CsrfForm<SessionForm>,
 ) -> Response {
-    if u.role() == Role::Member {
-        return refused::forbidden(&u);
-    }
     let this_one = f.id == u.user.session_id;
     match auth_api::revoke_session(State(state), u.acting(Perm::Account), ValidPath(f.id)).await {
         Ok(_) if this_one => {

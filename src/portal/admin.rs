@@ -38,8 +38,7 @@ pub async fn home(State(state): State<AppState>, u: PortalUser) -> Response {
     let (s, t) = match got {
         Ok(both) => both,
         Err(e) => {
-            tracing::error!(error = %e, "dashboard figures");
-            return refused::bad_form("The figures could not be read; try again.");
+            return refused::failed("the dashboard's figures", &e);
         }
     };
     page(

@@ -13,8 +13,8 @@ use super::table::{Column, ListQuery, Pager};
 use crate::app::AppState;
 use crate::audit::api::{self as audit_api, AuditEntry, AuditFilters};
 use crate::audit::{self as chain, Verification};
-use crate::auth::policy::{self, Perm};
-use crate::http::{ErrorCode, Paged};
+use crate::auth::policy::Perm;
+use crate::http::Paged;
 
 const BASE: &str = "/admin/audit";
 
@@ -77,9 +77,7 @@ pub async fn show(
     u: PortalUser,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if policy::scope(u.role(), Perm::DashboardView).is_none()
-        || policy::scope(u.role(), Perm::AuditView).is_none()
-    {
+    if !u.may(&[Perm::DashboardView, Perm::AuditView]) {
         return refused::forbidden(&u);
     }
     let q = ListQuery::parse(
@@ -88,7 +86,7 @@ pub async fn show(
         &["action", "entity", "person", "from", "to", "verify"],
     );
     let mut notes: Vec<&'static str> = Vec::new();
-    let params = q.page_params(50, &mut notes);
+    let params = q.page_params(50, &["at"], &mut notes);
     // A person is named by e-mail (or id); the API filters by id.
     let person = q.get("person");
     let user_id = match person.trim() {
@@ -140,16 +138,7 @@ pub async fn show(
     }
     let listed = match ask(dates_ok, params.clone()).await {
         Ok(p) => p,
-        Err(e) if e.code == ErrorCode::ValidationError => {
-            notes.push("That column cannot be sorted.");
-            let mut p = params.clone();
-            p.sort = None;
-            match ask(dates_ok, p).await {
-                Ok(p) => p,
-                Err(_) => return refused::bad_form("The audit log could not be read."),
-            }
-        }
-        Err(_) => return refused::bad_form("The audit log could not be read."),
+        Err(e) => return refused::failed("the audit log", &e),
     };
     let verification = if q.get("verify") == "1" {
         let checked = state

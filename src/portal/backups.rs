@@ -9,7 +9,7 @@ use super::nav::Chrome;
 use super::pages::{page, refused};
 use super::session::{CsrfForm, PortalUser, flash};
 use crate::app::AppState;
-use crate::auth::policy::{self, Perm};
+use crate::auth::policy::Perm;
 use crate::backups::api::{self as backups_api, Backup};
 
 #[derive(Template)]
@@ -20,11 +20,12 @@ pub struct BackupsPage {
 }
 
 pub async fn show(State(state): State<AppState>, u: PortalUser) -> Response {
-    if policy::scope(u.role(), Perm::BackupsManage).is_none() {
+    if !u.may(&[Perm::BackupsManage]) {
         return refused::forbidden(&u);
     }
-    let Ok(list) = backups_api::list(State(state)).await else {
-        return refused::bad_form("The backups could not be read; try again.");
+    let list = match backups_api::list(State(state)).await {
+        Ok(l) => l,
+        Err(e) => return refused::failed("the backups", &e),
     };
     page(
         StatusCode::OK,
@@ -40,7 +41,7 @@ pub async fn take(
     u: PortalUser,
     CsrfForm(_, session): CsrfForm<super::pages::Empty>,
 ) -> Response {
-    if policy::scope(u.role(), Perm::BackupsManage).is_none() {
+    if !u.may(&[Perm::BackupsManage]) {
         return refused::forbidden(&u);
     }
     let text = match backups_api::take(State(state)).await {

@@ -32,7 +32,7 @@ impl Problems {
     /// The API's answer, in words for a page. Server faults are logged, not shown.
     pub fn from_api(e: &ApiError) -> Self {
         if e.code == ErrorCode::Internal {
-            tracing::error!(error = %e.message, "a portal action failed");
+            tracing::error!(error = %e, "a portal action failed");
             return Self::general("Something went wrong on our side; please try again.");
         }
         let fields: BTreeMap<String, String> = e

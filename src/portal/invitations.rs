@@ -14,7 +14,7 @@ use super::person::{Choice, departments_of};
 use super::session::{CsrfForm, PortalUser, flash};
 use super::table::{Column, ListQuery, Pager};
 use crate::app::AppState;
-use crate::auth::policy::{self, Perm};
+use crate::auth::policy::Perm;
 use crate::http::{ApiError, ClientInfo, Paged};
 use crate::invitations::api::{self as invitations_api, InvitationFilters};
 use crate::invitations::store::{self, Invitation};
@@ -57,8 +57,7 @@ pub struct InvitationsPage {
 }
 
 fn allowed(u: &PortalUser) -> bool {
-    policy::scope(u.role(), Perm::DashboardView).is_some()
-        && policy::scope(u.role(), Perm::Invite).is_some()
+    u.may(&[Perm::DashboardView, Perm::Invite])
 }
 
 pub async fn show(
@@ -85,7 +84,7 @@ async fn render(
     if status.is_none() && !q.get("status").is_empty() {
         notes.push("That status does not exist; showing every status.");
     }
-    let params = q.page_params(25, &mut notes);
+    let params = q.page_params(25, &["email", "createdAt", "expiresAt"], &mut notes);
     let listed = invitations_api::list_where(
         &state,
         &u.acting(Perm::Invite),
@@ -102,24 +101,7 @@ async fn render(
     .await;
     let listed = match listed {
         Ok(p) => p,
-        Err(e) if e.code == crate::http::ErrorCode::ValidationError => {
-            notes.push("That column cannot be sorted.");
-            let mut p = params.clone();
-            p.sort = None;
-            let retry = Paged {
-                page: p,
-                filters: InvitationFilters {
-                    status: status.clone(),
-                    role: None,
-                    search: None,
-                },
-            };
-            match invitations_api::list_where(&state, &u.acting(Perm::Invite), retry, None).await {
-                Ok(p) => p,
-                Err(_) => return refused::bad_form("The invitations could not be read."),
-            }
-        }
-        Err(_) => return refused::bad_form("The invitations could not be read."),
+        Err(e) => return refused::failed("the invitations", &e),
     };
     if form.role.is_empty() {
         form.role = Role::Member.as_str().to_string();

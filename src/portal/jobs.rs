@@ -11,7 +11,7 @@ use super::nav::Chrome;
 use super::pages::{page, refused};
 use super::session::{CsrfForm, PortalUser, flash};
 use crate::app::AppState;
-use crate::auth::policy::{self, Perm};
+use crate::auth::policy::Perm;
 use crate::db::DbError;
 use crate::jobs::outbox::{self, DeadItem, OutboxCounts};
 use crate::jobs::recurring::RecurringStatus;
@@ -26,7 +26,7 @@ pub struct JobsPage {
 }
 
 pub async fn show(State(state): State<AppState>, u: PortalUser) -> Response {
-    if policy::scope(u.role(), Perm::JobsManage).is_none() {
+    if !u.may(&[Perm::JobsManage]) {
         return refused::forbidden(&u);
     }
     let recurring = state.recurring.clone();
@@ -40,8 +40,9 @@ pub async fn show(State(state): State<AppState>, u: PortalUser) -> Response {
             ))
         })
         .await;
-    let Ok((recurring, counts, dead)) = got else {
-        return refused::bad_form("The jobs could not be read; try again.");
+    let (recurring, counts, dead) = match got {
+        Ok(all) => all,
+        Err(e) => return refused::failed("the jobs", &e),
     };
     page(
         StatusCode::OK,
@@ -65,7 +66,7 @@ pub async fn run(
     u: PortalUser,
     CsrfForm(f, session): CsrfForm<RunForm>,
 ) -> Response {
-    if policy::scope(u.role(), Perm::JobsManage).is_none() {
+    if !u.may(&[Perm::JobsManage]) {
         return refused::forbidden(&u);
     }
     let recurring = state.recurring.clone();
@@ -95,7 +96,7 @@ pub async fn retry(
     u: PortalUser,
     CsrfForm(f, session): CsrfForm<RetryForm>,
 ) -> Response {
-    if policy::scope(u.role(), Perm::JobsManage).is_none() {
+    if !u.may(&[Perm::JobsManage]) {
         return refused::forbidden(&u);
     }
     let id = f.id.clone();

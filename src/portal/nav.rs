@@ -2,7 +2,7 @@
 //! permission. Later features (calendar, clients, invoices, approvals) add their entries here.
 
 use super::session::PortalUser;
-use crate::auth::policy::{self, Perm};
+use crate::auth::policy::Perm;
 
 pub struct NavItem {
     pub href: &'static str,
@@ -50,7 +50,7 @@ const ENTRIES: &[(&str, &str, &[Perm])] = &[
 pub fn for_user(u: &PortalUser, path: &str) -> Vec<NavItem> {
     ENTRIES
         .iter()
-        .filter(|(_, _, perms)| perms.iter().all(|p| policy::scope(u.role(), *p).is_some()))
+        .filter(|(_, _, perms)| u.may(perms))
         .map(|(href, label, _)| NavItem {
             href,
             label,

@@ -70,6 +70,22 @@ pub mod refused {
         )
     }
 
+    /// A fault on Haven's side while reading what a page shows: logged, and a 500 page that
+    /// says so (not the visitor's fault, so not a 4xx).
+    pub fn failed(what: &str, cause: &dyn std::fmt::Display) -> Response {
+        tracing::error!(error = %cause, "a portal page could not read {what}");
+        page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &Refused {
+                heading: "Something went wrong",
+                text: &format!("Haven could not read {what}. Please try again in a moment."),
+                back: "/",
+                back_label: "Back to your portal",
+                chrome: super::super::nav::Chrome::bare(),
+            },
+        )
+    }
+
     /// Something the page names is not there (or not for this person's eyes).
     pub fn not_found(u: &PortalUser, text: &str) -> Response {
         page(
@@ -90,8 +106,8 @@ pub mod refused {
         let (text, back, back_label) = if member {
             (
                 "Haven's portals are for staff. Everything you need is in the Haven app on your phone.",
-                "/logout",
-                "Sign out",
+                "",
+                "",
             )
         } else {
             (

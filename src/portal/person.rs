@@ -12,7 +12,7 @@ use super::nav::Chrome;
 use super::pages::{page, refused};
 use super::session::{CsrfForm, PortalUser, flash};
 use crate::app::AppState;
-use crate::auth::policy::{self, Perm};
+use crate::auth::policy::Perm;
 use crate::http::{ClientInfo, ValidPath};
 use crate::users::directory;
 use crate::users::model::{Role, User};
@@ -70,8 +70,7 @@ pub struct PersonForm {
 }
 
 fn allowed(u: &PortalUser) -> bool {
-    policy::scope(u.role(), Perm::DashboardView).is_some()
-        && policy::scope(u.role(), Perm::UsersView).is_some()
+    u.may(&[Perm::DashboardView, Perm::UsersView])
 }
 
 pub async fn show(
@@ -100,7 +99,10 @@ async fn render(
     .await;
     let person = match found {
         Ok(d) => d.into_inner(),
-        Err(e) => return refused::not_found(&u, &e.message),
+        Err(e) if e.code == crate::http::ErrorCode::NotFound => {
+            return refused::not_found(&u, "There is nobody with that address here.");
+        }
+        Err(e) => return refused::failed("this person", &e),
     };
     let departments = departments_of(&state, person.org_id.clone()).await;
     let department_name = departments
@@ -128,8 +130,7 @@ async fn render(
                 .collect(),
             statuses: super::users::STATUSES,
             departments,
-            can_manage: policy::scope(u.role(), Perm::UsersManage).is_some()
-                && person.role.rank() <= u.role().rank(),
+            can_manage: u.may(&[Perm::UsersManage]) && person.role.rank() <= u.role().rank(),
             person,
         },
     )
@@ -142,7 +143,7 @@ pub async fn save(
     ValidPath(id): ValidPath<String>,
     CsrfForm(f, session): CsrfForm<PersonForm>,
 ) -> Response {
-    if !allowed(&u) || policy::scope(u.role(), Perm::UsersManage).is_none() {
+    if !allowed(&u) || !u.may(&[Perm::UsersManage]) {
         return refused::forbidden(&u);
     }
     let department = forms::given(&f.department);

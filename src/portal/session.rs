@@ -83,6 +83,13 @@ impl PortalUser {
         self.user.role
     }
 
+    /// Whether the role holds every one of `perms` (pages and navigation ask this).
+    pub fn may(&self, perms: &[Perm]) -> bool {
+        perms
+            .iter()
+            .all(|p| policy::scope(self.user.role, *p).is_some())
+    }
+
     /// The caller as an API handler expects it for `perm`: with the scope the role holds it
     /// with, as the API's policy gate sets it (the superadmin's people list spans every org).
     /// A role without `perm` gets `Own`; pages check the permission before they act.
@@ -131,6 +138,22 @@ impl FromRequestParts<AppState> for PortalUser {
             session,
             csrf,
         })
+    }
+}
+
+/// A signed-in staff member: any role but member. A member gets the friendly page that
+/// points to the app (what every portal page does for them).
+pub struct Staff(pub PortalUser);
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let u = PortalUser::from_request_parts(parts, state).await?;
+        if super::pages::home_of(u.role()).is_none() {
+            return Err(refused::forbidden(&u));
+        }
+        Ok(Staff(u))
     }
 }
 

@@ -13,7 +13,7 @@ use super::nav::Chrome;
 use super::pages::{page, refused};
 use super::session::{CsrfForm, PortalUser, flash};
 use crate::app::AppState;
-use crate::auth::policy::{self, Perm};
+use crate::auth::policy::Perm;
 use crate::http::ClientInfo;
 use crate::settings::{self, Kind, REGISTRY};
 
@@ -43,8 +43,7 @@ pub struct SettingsPage {
 }
 
 fn allowed(u: &PortalUser) -> bool {
-    policy::scope(u.role(), Perm::DashboardView).is_some()
-        && policy::scope(u.role(), Perm::SettingsManage).is_some()
+    u.may(&[Perm::DashboardView, Perm::SettingsManage])
 }
 
 /// A value as the form shows it.
@@ -71,7 +70,7 @@ async fn render(
     let current =
         match settings::api::get_settings(State(state), u.acting(Perm::SettingsManage)).await {
             Ok(d) => d.into_inner(),
-            Err(_) => return refused::bad_form("The settings could not be read; try again."),
+            Err(e) => return refused::failed("the settings", &e),
         };
     let fields = REGISTRY
         .iter()
@@ -156,7 +155,7 @@ pub async fn save(
             .await
         {
             Ok(d) => d.into_inner(),
-            Err(_) => return refused::bad_form("The settings could not be read; try again."),
+            Err(e) => return refused::failed("the settings", &e),
         };
     let changes = patch(&f, &current);
     if changes.is_empty() {

@@ -13,7 +13,7 @@ use super::pages::{page, refused};
 use super::session::{CsrfForm, PortalUser, flash};
 use super::table::{Column, ListQuery, Pager};
 use crate::app::AppState;
-use crate::auth::policy::{self, Perm};
+use crate::auth::policy::Perm;
 use crate::http::{ClientInfo, Paged, ValidPath};
 use crate::orgs::api::{self as orgs_api, OrgFilters};
 use crate::orgs::departments::{self, Department, DepartmentFilters};
@@ -36,8 +36,7 @@ pub struct DepartmentsPage {
 }
 
 fn may_shape(u: &PortalUser) -> bool {
-    policy::scope(u.role(), Perm::DashboardView).is_some()
-        && policy::scope(u.role(), Perm::DepartmentsManage).is_some()
+    u.may(&[Perm::DashboardView, Perm::DepartmentsManage])
 }
 
 pub async fn departments_page(
@@ -60,15 +59,7 @@ async fn render_departments(
 ) -> Response {
     let q = ListQuery::parse(DEPARTMENTS, raw, &["search"]);
     let mut notes = Vec::new();
-    let mut params = q.page_params(25, &mut notes);
-    if params
-        .sort
-        .as_ref()
-        .is_some_and(|s| s.field != "name" && s.field != "createdAt")
-    {
-        notes.push("That column cannot be sorted.");
-        params.sort = None;
-    }
+    let params = q.page_params(25, &["name", "createdAt"], &mut notes);
     let listed = departments::list(
         State(state),
         u.acting(Perm::DepartmentsView),
@@ -80,8 +71,9 @@ async fn render_departments(
         },
     )
     .await;
-    let Ok(listed) = listed else {
-        return refused::bad_form("The departments could not be read; try again.");
+    let listed = match listed {
+        Ok(l) => l,
+        Err(e) => return refused::failed("the departments", &e),
     };
     page(
         problems.status(),
@@ -222,6 +214,7 @@ pub struct OrgsPage {
     pub chrome: Chrome,
     pub problems: Problems,
     pub form: OrgForm,
+    pub error: Option<String>,
     pub search: String,
     pub columns: Vec<Column>,
     pub orgs: Vec<Org>,
@@ -233,7 +226,7 @@ pub async fn orgs_page(
     u: PortalUser,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if policy::scope(u.role(), Perm::OrgsAdminister).is_none() {
+    if !u.may(&[Perm::OrgsAdminister]) {
         return refused::forbidden(&u);
     }
     render_orgs(state, u, raw, OrgForm::default(), Problems::none()).await
@@ -248,8 +241,7 @@ async fn render_orgs(
 ) -> Response {
     let q = ListQuery::parse(ORGS, raw, &["search"]);
     let mut notes = Vec::new();
-    let mut params = q.page_params(25, &mut notes);
-    params.sort = None;
+    let params = q.page_params(25, &[], &mut notes);
     let listed = orgs_api::list_orgs(
         State(state),
         Paged {
@@ -260,8 +252,9 @@ async fn render_orgs(
         },
     )
     .await;
-    let Ok(listed) = listed else {
-        return refused::bad_form("The organizations could not be read; try again.");
+    let listed = match listed {
+        Ok(l) => l,
+        Err(e) => return refused::failed("the organizations", &e),
     };
     page(
         problems.status(),
@@ -269,6 +262,7 @@ async fn render_orgs(
             chrome: Chrome::of(&u, ORGS).await,
             problems,
             form,
+            error: (!notes.is_empty()).then(|| notes.join(" ")),
             search: q.get("search"),
             columns: vec![
                 q.column(&params, "Name", None),
@@ -287,7 +281,7 @@ pub async fn org_create(
     client: ClientInfo,
     CsrfForm(f, session): CsrfForm<OrgForm>,
 ) -> Response {
-    if policy::scope(u.role(), Perm::OrgsAdminister).is_none() {
+    if !u.may(&[Perm::OrgsAdminister]) {
         return refused::forbidden(&u);
     }
     let admin = forms::given(&f.admin_email).map(|email| {

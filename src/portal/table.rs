@@ -39,8 +39,14 @@ impl ListQuery {
         format!("{}?{}", self.base, s.finish())
     }
 
-    /// The page and sort asked for, `limit` rows a page; a problem is noted, not fatal.
-    pub fn page_params(&self, limit: u32, problems: &mut Vec<&'static str>) -> PageParams {
+    /// The page and sort asked for, `limit` rows a page, sorting only by one of `sortable`
+    /// (the list's API sort names). A problem is noted and a default used, never fatal.
+    pub fn page_params(
+        &self,
+        limit: u32,
+        sortable: &[&str],
+        problems: &mut Vec<&'static str>,
+    ) -> PageParams {
         let mut p = PageParams::parse(
             self.q.get("page").map(String::as_str),
             None,
@@ -50,6 +56,13 @@ impl ListQuery {
             problems.push("The page or sort in the address was not understood.");
             PageParams::default()
         });
+        if p.sort
+            .as_ref()
+            .is_some_and(|s| !sortable.contains(&s.field.as_str()))
+        {
+            problems.push("That column cannot be sorted.");
+            p.sort = None;
+        }
         p.limit = limit;
         p
     }

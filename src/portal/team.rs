@@ -7,10 +7,9 @@ use axum::response::Response;
 
 use super::nav::Chrome;
 use super::pages::{page, refused};
-use super::session::PortalUser;
+use super::session::Staff;
 use crate::app::AppState;
 use crate::notify::deliver::{COLUMNS, Notification, from_row};
-use crate::users::model::Role;
 
 #[derive(Template)]
 #[template(path = "portal/team/home.html")]
@@ -20,10 +19,7 @@ pub struct HomePage {
     pub notifications: Vec<Notification>,
 }
 
-pub async fn home(State(state): State<AppState>, u: PortalUser) -> Response {
-    if u.role() == Role::Member {
-        return refused::forbidden(&u);
-    }
+pub async fn home(State(state): State<AppState>, Staff(u): Staff) -> Response {
     let uid = u.user.id.clone();
     let got = state
         .db
@@ -36,8 +32,9 @@ pub async fn home(State(state): State<AppState>, u: PortalUser) -> Response {
             Ok::<_, crate::db::DbError>((name, list))
         })
         .await;
-    let Ok((first_name, notifications)) = got else {
-        return refused::bad_form("Your page could not be read; try again.");
+    let (first_name, notifications) = match got {
+        Ok(got) => got,
+        Err(e) => return refused::failed("your notifications", &e),
     };
     page(
         StatusCode::OK,

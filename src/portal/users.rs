@@ -12,7 +12,7 @@ use super::pages::{page, refused};
 use super::session::PortalUser;
 use super::table::{Column, ListQuery, Pager};
 use crate::app::AppState;
-use crate::auth::policy::{self, Perm};
+use crate::auth::policy::Perm;
 use crate::users::directory::{self, UserFilters};
 use crate::users::model::{Role, User};
 
@@ -45,9 +45,7 @@ pub async fn admin_list(
     u: PortalUser,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if policy::scope(u.role(), Perm::DashboardView).is_none()
-        || policy::scope(u.role(), Perm::UsersView).is_none()
-    {
+    if !u.may(&[Perm::DashboardView, Perm::UsersView]) {
         return refused::forbidden(&u);
     }
     render(state, u, raw, "/admin/users", "People").await
@@ -59,7 +57,7 @@ pub async fn team_list(
     u: PortalUser,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if policy::scope(u.role(), Perm::UsersView).is_none() {
+    if !u.may(&[Perm::UsersView]) {
         return refused::forbidden(&u);
     }
     render(state, u, raw, "/team/people", "Directory").await
@@ -86,13 +84,12 @@ async fn render(
     if status.is_none() && !get("status").is_empty() {
         problems.push("That status does not exist; showing every status.");
     }
-    let params = q.page_params(PAGE_SIZE, &mut problems);
+    let sortable: Vec<&str> = directory::SORTS.iter().map(|(name, _)| *name).collect();
+    let params = q.page_params(PAGE_SIZE, &sortable, &mut problems);
+    // Only a listed field reaches here, so this cannot fail; the default is the fallback.
     let order = params
         .order_by(directory::SORTS, directory::DEFAULT_ORDER)
-        .unwrap_or_else(|_| {
-            problems.push("That column cannot be sorted.");
-            directory::DEFAULT_ORDER.to_string()
-        });
+        .unwrap_or_else(|_| directory::DEFAULT_ORDER.to_string());
     let filters = UserFilters {
         role,
         status: status.clone(),
@@ -106,8 +103,9 @@ async fn render(
             directory::find(c, &viewer, filters, &p, &order).map_err(crate::db::DbError::from)
         })
         .await;
-    let Ok((people, total)) = found else {
-        return refused::bad_form("The list could not be read; try again.");
+    let (people, total) = match found {
+        Ok(found) => found,
+        Err(e) => return refused::failed("the people list", &e),
     };
     page(
         StatusCode::OK,
