@@ -176,6 +176,7 @@ pub fn recurring_jobs() -> Vec<jobs::recurring::JobDef> {
         crate::backups::recurring_jobs(),
         crate::compliance::recurring_jobs(),
         crate::files::recurring_jobs(),
+        crate::audit::checks::recurring_jobs(),
     ]
     .concat()
 }
@@ -188,6 +189,7 @@ fn register_feature_jobs(
     secrets: &Secrets,
 ) {
     let data_dir = config.data.dir.clone();
+    crate::audit::checks::register(handlers, db, config.public_url());
     crate::backups::register(
         handlers,
         db,

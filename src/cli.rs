@@ -233,13 +233,14 @@ fn verify_audit(config: &Config) -> anyhow::Result<()> {
         config.database.durability,
         true,
     )?;
-    match crate::audit::verify(&conn)? {
-        crate::audit::Verification::Intact { rows } => {
-            println!("audit log intact: {rows} entries, every hash checks out");
+    let v = crate::audit::verify(&conn)?;
+    match v {
+        crate::audit::Verification::Intact { .. } => {
+            println!("audit log {}", v.summary());
             Ok(())
         }
-        crate::audit::Verification::Broken { seq, id, reason } => {
-            anyhow::bail!("audit log broken at entry #{seq} ({id}): {reason}")
+        crate::audit::Verification::Broken { ref id, .. } => {
+            anyhow::bail!("audit log {} (entry id {id})", v.summary())
         }
     }
 }

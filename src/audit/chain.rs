@@ -50,16 +50,31 @@ impl Row {
 }
 
 /// The outcome of walking the chain.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verification {
     /// Every row links to the one before and its hash matches its content.
     Intact { rows: u64 },
-    /// The first row that does not check out, and why.
+    /// The first row that does not check out, and why; `sound` rows before it did.
     Broken {
         seq: i64,
         id: String,
         reason: String,
+        sound: u64,
     },
+}
+
+impl Verification {
+    /// One line for people: "intact: …" or "broken at entry #n: why".
+    pub fn summary(&self) -> String {
+        match self {
+            Verification::Intact { rows } => {
+                format!("intact: all {rows} entries link up and match their hashes")
+            }
+            Verification::Broken { seq, reason, .. } => {
+                format!("broken at entry #{seq}: {reason}")
+            }
+        }
+    }
 }
 
 /// Walks the whole log in order, recomputing every hash.
@@ -93,6 +108,7 @@ pub fn verify(conn: &Connection) -> rusqlite::Result<Verification> {
                 seq,
                 id: row.id,
                 reason: "its prev_hash does not match the hash of the row before it (a row was removed or inserted)".into(),
+                sound: count,
             });
         }
         if row.hash(&prev) != hash {
@@ -100,6 +116,7 @@ pub fn verify(conn: &Connection) -> rusqlite::Result<Verification> {
                 seq,
                 id: row.id,
                 reason: "its content does not match its hash (the row was altered)".into(),
+                sound: count,
             });
         }
         expected_prev = hash;

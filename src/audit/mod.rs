@@ -4,6 +4,7 @@
 
 pub mod api;
 mod chain;
+pub mod checks;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use crate::db::{Db, DbError};
 use crate::jobs::recurring::JobDef;
 use crate::jobs::{Handlers, job_kind};
-use crate::notify::{deliver, emails, queue_email};
+use crate::notify::{emails, operators};
 use crate::{clock, db};
 
 pub const JOB: &str = "backup.daily";
@@ -74,33 +74,23 @@ pub fn register(handlers: &mut Handlers, db: &Db, dir: PathBuf, keep: u32, publi
                     tracing::error!(error = %error, "backup failed");
                     if item.attempts <= 1 {
                         let (e, key, link) = (error.clone(), item.id.clone(), format!("{public_url}/admin/backups"));
-                        let _ = db.write(move |tx| alert_operators(tx, &e, &key, &link)).await;
+                        let _ = db
+                            .write(move |tx| {
+                                let alert = operators::Alert {
+                                    kind: "backup_failed",
+                                    title: "Backup failed",
+                                    detail: &e,
+                                    key: &key,
+                                };
+                                operators::alert(tx, &alert, |to, name| {
+                                    emails::backup_failed(to, name, &link, &e)
+                                })
+                            })
+                            .await;
                     }
                     Err(error)
                 }
             }
         }
     });
-}
-
-/// Tells every active superadmin: in-app and by e-mail.
-fn alert_operators(tx: &db::Tx, error: &str, key: &str, link: &str) -> Result<(), DbError> {
-    let ops: Vec<(String, String, String)> = tx
-        .prepare("SELECT id, email, first_name FROM users WHERE role = 'superadmin' AND status = 'active' AND deleted_at IS NULL")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    for (id, email, first_name) in ops {
-        deliver::in_app(
-            tx,
-            &id,
-            "backup_failed",
-            "Backup failed",
-            error,
-            serde_json::json!({}),
-        )?;
-        if let Ok(mail) = emails::backup_failed(&email, &first_name, link, error) {
-            queue_email(tx, &format!("email:backup-failed:{key}:{id}"), &mail)?;
-        }
-    }
-    Ok(())
 }

@@ -178,6 +178,29 @@ pub fn invitation(i: &Invitation) -> Result<OutgoingEmail, askama::Error> {
     )
 }
 
+/// "The audit log's chain is broken": to the appliance's operators.
+pub fn audit_chain_broken(
+    to: &str,
+    first_name: &str,
+    link: &str,
+    finding: &str,
+) -> Result<OutgoingEmail, askama::Error> {
+    let intro = format!(
+        "Haven's check of the audit log found it {finding}. Entries are only ever added, so this means someone changed the database file outside Haven. Keep the current file and the backups for investigation."
+    );
+    action_email(
+        to,
+        first_name,
+        link,
+        Action {
+            subject: "Haven audit log: the chain is broken",
+            intro: &intro,
+            button: "Open the audit log",
+            footnote: "You receive this because you operate this Haven server. You are told once per break.",
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@ pub mod api;
 pub mod deliver;
 pub mod emails;
 pub mod mail;
+pub mod operators;
 pub mod prefs;
 pub mod push;
 

@@ -1,19 +1,21 @@
 //! `/admin/audit`: the audit log with filters (action or action prefix, entity, person,
-//! dates), pages, and — on request, since it reads the whole log — the hash chain's check.
+//! dates), pages, and the hash chain's last check (nightly, or "Verify the chain now").
 
 use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 
 use super::nav::Chrome;
-use super::pages::{page, refused};
-use super::session::PortalUser;
+use super::pages::{Empty, page, refused};
+use super::session::{CsrfForm, PortalUser, flash};
 use super::table::{Column, ListQuery, Pager};
 use crate::app::AppState;
+use crate::audit::Verification;
 use crate::audit::api::{self as audit_api, AuditEntry, AuditFilters};
-use crate::audit::{self as chain, Verification};
+use crate::audit::checks::{self, Check};
 use crate::auth::policy::Perm;
+use crate::db::DbError;
 use crate::http::Paged;
 
 const BASE: &str = "/admin/audit";
@@ -56,9 +58,23 @@ pub struct AuditPage {
     pub columns: Vec<Column>,
     pub rows: Vec<Row>,
     pub pager: Pager,
-    /// `Some(ok, text)` when the chain was checked for this view.
-    pub verification: Option<(bool, String)>,
-    pub verify_link: String,
+    /// The chain's last check: whether it was intact, and what to say.
+    pub last_check: Option<(bool, String)>,
+}
+
+/// "Checked 2026-11-25 04:30 UTC by the nightly check: intact: all 12 entries …".
+fn describe(c: &Check) -> (bool, String) {
+    let who = if c.by_user.is_some() {
+        "on request"
+    } else {
+        "by the nightly check"
+    };
+    let when = c.at.get(..16).unwrap_or(&c.at).replace('T', " ");
+    let ok = matches!(c.result, Verification::Intact { .. });
+    (
+        ok,
+        format!("Last checked {when} UTC {who}: {}.", c.result.summary()),
+    )
 }
 
 /// "before → after" of a change, compact.
@@ -80,11 +96,7 @@ pub async fn show(
     if !u.may(&[Perm::DashboardView, Perm::AuditView]) {
         return refused::forbidden(&u);
     }
-    let q = ListQuery::parse(
-        BASE,
-        raw,
-        &["action", "entity", "person", "from", "to", "verify"],
-    );
+    let q = ListQuery::parse(BASE, raw, &["action", "entity", "person", "from", "to"]);
     let mut notes: Vec<&'static str> = Vec::new();
     let params = q.page_params(50, &["at"], &mut notes);
     // A person is named by e-mail (or id); the API filters by id.
@@ -140,24 +152,13 @@ pub async fn show(
         Ok(p) => p,
         Err(e) => return refused::failed("the audit log", &e),
     };
-    let verification = if q.get("verify") == "1" {
-        let checked = state
-            .db
-            .read(|c| chain::verify(c).map_err(crate::db::DbError::from))
-            .await;
-        Some(match checked {
-            Ok(Verification::Intact { rows }) => (
-                true,
-                format!("The chain is intact: all {rows} entries link up and match their hashes."),
-            ),
-            Ok(Verification::Broken { seq, reason, .. }) => (
-                false,
-                format!("The chain is broken at entry #{seq}: {reason}."),
-            ),
-            Err(_) => (false, "The chain could not be read.".to_string()),
-        })
-    } else {
-        None
+    let last_check = match state
+        .db
+        .read(|c| checks::latest(c).map_err(DbError::from))
+        .await
+    {
+        Ok(c) => c.as_ref().map(describe),
+        Err(e) => return refused::failed("the audit log's last check", &e),
     };
     let rows = listed
         .items
@@ -198,8 +199,26 @@ pub async fn show(
             ],
             rows,
             pager: q.pager(&params, listed.total),
-            verification,
-            verify_link: q.link(&[("verify", "1".into())]),
+            last_check,
         },
     )
+}
+
+/// "Verify the chain now": walks the whole log, records the check (an alert goes out if the
+/// chain is newly broken) and shows the page with the result.
+pub async fn verify_now(
+    State(state): State<AppState>,
+    u: PortalUser,
+    CsrfForm(_, session): CsrfForm<Empty>,
+) -> Response {
+    if !u.may(&[Perm::DashboardView, Perm::AuditView]) {
+        return refused::forbidden(&u);
+    }
+    let link = format!("{}{BASE}", state.config.public_url());
+    let text = match checks::run(&state.db, Some(u.user.id.clone()), link).await {
+        Ok(v) => format!("The chain is {}.", v.summary()),
+        Err(e) => return refused::failed("the audit log's chain", &e),
+    };
+    flash(&session, &text).await;
+    Redirect::to(BASE).into_response()
 }

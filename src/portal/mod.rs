@@ -74,6 +74,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/admin/invitations/revoke", post(invitations::revoke))
         .route("/admin/settings", get(settings::show).post(settings::save))
         .route("/admin/audit", get(audit::show))
+        .route("/admin/audit/verify", post(audit::verify_now))
         .route("/account", get(account::show))
         .route("/account/password", post(account::change_password))
         .route("/account/mfa/setup", post(account::mfa_setup))

@@ -325,6 +325,7 @@ async fn devices_test_sends_and_the_jobs_page() {
         "sessions.cleanup",
         "files.cleanup",
         "search.merge",
+        "audit.verify",
     ] {
         assert!(names.contains(&n), "{n} in {names:?}");
     }

@@ -592,9 +592,17 @@ async fn the_audit_page_filters_and_reports_a_broken_chain() {
     assert!(body.contains("The dates were not understood"));
     let (_, body) = a.page("/admin/audit?person=nobody@example.test").await;
     assert!(body.contains("Nobody has that e-mail address") && body.contains("0 entries"));
-    let (_, body) = a.page("/admin/audit?verify=1").await;
-    assert!(body.contains("The chain is intact"), "{body}");
-    // Someone with the database file edits a row behind Haven's back: the check names it.
+    let (_, body) = a.page("/admin/audit").await;
+    assert!(body.contains("Not checked yet."), "{body}");
+    let (_, body) = a.submit("/admin/audit/verify", &[]).await;
+    assert!(body.contains("The chain is intact: all"), "{body}");
+    assert!(
+        body.contains("UTC on request: intact"),
+        "the page keeps the last check: {body}"
+    );
+    // Someone with the database file edits a row behind Haven's back: the check names it,
+    // and the operators are told once, in the app and by e-mail.
+    let root = with_password(&s, Role::Superadmin).await;
     s.state
         .db
         .write(|tx| {
@@ -606,11 +614,54 @@ async fn the_audit_page_filters_and_reports_a_broken_chain() {
         })
         .await
         .unwrap();
-    let (_, body) = a.page("/admin/audit?verify=1").await;
+    let (_, body) = a.submit("/admin/audit/verify", &[]).await;
     assert!(
         body.contains("The chain is broken at entry") && body.contains("altered"),
         "{body}"
     );
+    assert!(body.contains("class=\"status-bad\""), "{body}");
+    let mail = crate::fixtures::mailed_text(&s, &root.email).await;
+    assert!(
+        mail.contains("the chain is broken") && mail.contains("/admin/audit"),
+        "{mail}"
+    );
+    // Checked again on request and by the nightly job (run now from the jobs page): the
+    // break is recorded each time but not alerted again.
+    a.submit("/admin/audit/verify", &[]).await;
+    let mut r = Visitor::signed_in(&s, &root).await;
+    r.page("/admin/jobs").await;
+    let (_, body) = r
+        .submit("/admin/jobs/run", &[("name", "audit.verify")])
+        .await;
+    assert!(body.contains("audit.verify is queued"), "{body}");
+    let mut nightly = 0;
+    for _ in 0..100 {
+        nightly = sql_i64(&s, "SELECT count(*) FROM audit_checks WHERE by_user IS NULL AND broken_seq IS NOT NULL AND ?1 <> ''", "x".into()).await;
+        if nightly == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(nightly, 1, "the nightly job records its check");
+    let (_, body) = a.page("/admin/audit").await;
+    assert!(
+        body.contains("by the nightly check: broken at entry"),
+        "{body}"
+    );
+    let alerts = sql_i64(
+        &s,
+        "SELECT count(*) FROM notifications WHERE user_id = ?1 AND type = 'audit_chain_broken'",
+        root.id.clone(),
+    )
+    .await;
+    assert_eq!(alerts, 1, "one break, one alert");
+    let emails = sql_i64(
+        &s,
+        "SELECT count(*) FROM outbox WHERE idempotency_key LIKE 'email:audit_chain_broken:%' AND ?1 <> ''",
+        "x".into(),
+    )
+    .await;
+    assert_eq!(emails, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
