@@ -186,17 +186,12 @@ fn compute_with(
                 this_month: r.get::<_, f64>(2)? as i64,
             })
         })?;
-    let sign_ins_this_month: i64 = if org.is_some() {
-        conn.prepare_cached(
-            // CROSS JOIN keeps the month's sessions as the outer loop (by their created_at
-            // index): measured 15 ms on 10,000 sign-ins against 27 ms for an IN (org's people).
-            "SELECT count(*) FROM auth_sessions s CROSS JOIN users u ON u.id = s.user_id WHERE s.created_at >= ?2 AND u.org_id = ?1",
-        )?
-        .query_row(rusqlite::params![org_param, month], |r| r.get(0))?
-    } else {
-        conn.prepare_cached("SELECT count(*) FROM auth_sessions WHERE created_at >= ?1")?
-            .query_row([&month], |r| r.get(0))?
-    };
+    // One range of (org_id, created_at), or of created_at for every org.
+    let sign_ins_this_month: i64 = conn
+        .prepare_cached(&scoped(
+            "SELECT count(*) FROM auth_sessions WHERE created_at >= ?2 {org}",
+        ))?
+        .query_row(rusqlite::params![org_param, month], |r| r.get(0))?;
     let pending_invitations = conn.prepare_cached(
         "SELECT count(*) FROM invitations WHERE status = 'pending' AND expires_at >= ?2 AND (?1 IS NULL OR org_id = ?1)",
     )?

@@ -32,7 +32,8 @@ pub fn create(
         .as_ref()
         .map(|s| s.chars().take(300).collect());
     tx.prepare_cached(
-        "INSERT INTO auth_sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip) VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
+        "INSERT INTO auth_sessions (id, user_id, org_id, created_at, last_used_at, expires_at, user_agent, ip)
+         VALUES (?1, ?2, (SELECT org_id FROM users WHERE id = ?2), ?3, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![id, user_id, now, expires, ua, client.ip])?;
     note_activity(tx, &id, &now)?;

@@ -17,6 +17,7 @@ use crate::users::directory::{self, UserFilters};
 use crate::users::model::{Role, User};
 
 const PAGE_SIZE: u32 = 25;
+const TEAM_BASE: &str = "/team/people";
 pub const STATUSES: &[&str] = &["active", "suspended", "deactivated"];
 
 #[derive(Template)]
@@ -60,7 +61,7 @@ pub async fn team_list(
     if !u.may(&[Perm::UsersView]) {
         return refused::forbidden(&u);
     }
-    render(state, u, raw, "/team/people", "Directory").await
+    render(state, u, raw, TEAM_BASE, "Directory").await
 }
 
 async fn render(
@@ -120,13 +121,22 @@ async fn render(
             status: status.unwrap_or_default(),
             roles: Role::ALL.iter().map(|r| r.as_str()).collect(),
             statuses: STATUSES,
-            columns: vec![
-                q.column(&params, "Name", Some("lastName")),
-                q.column(&params, "E-mail", Some("email")),
-                q.column(&params, "Role", Some("role")),
-                q.column(&params, "Status", None),
-                q.column(&params, "Joined", Some("createdAt")),
-            ],
+            columns: {
+                let mut c = vec![
+                    q.column(&params, "Name", Some("lastName")),
+                    q.column(&params, "E-mail", Some("email")),
+                ];
+                // Staff reach people from the directory; the phone is shown unless hidden.
+                if base == TEAM_BASE {
+                    c.push(q.column(&params, "Phone", None));
+                }
+                c.extend([
+                    q.column(&params, "Role", Some("role")),
+                    q.column(&params, "Status", None),
+                    q.column(&params, "Joined", Some("createdAt")),
+                ]);
+                c
+            },
             people,
             pager: q.pager(&params, total),
         },

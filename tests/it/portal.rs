@@ -633,8 +633,29 @@ async fn the_team_directory_respects_privacy() {
         )
         .await;
     assert_eq!(st, 200);
+    // Two people with phones: one shows it, one hides it.
+    for (who, hide) in [("open", false), ("private", true)] {
+        let p = TestUser::member()
+            .email(&format!("{who}@people.test"))
+            .create(&s)
+            .await;
+        let phone = if hide {
+            "+441234500002"
+        } else {
+            "+441234500001"
+        };
+        for (path, body) in [
+            ("/users/profile", serde_json::json!({ "phone": phone })),
+            ("/users/privacy", serde_json::json!({ "hidePhone": hide })),
+        ] {
+            assert_eq!(p.send(&s, reqwest::Method::PATCH, path, body).await.0, 200);
+        }
+    }
     let t = browser();
     sign_in(&t, &s, &team.email, PASSWORD).await;
+    let (_, page, _) = get(&t, &s, "/team/people?search=people.test").await;
+    assert!(page.contains("tel:+441234500001"), "a shown phone: {page}");
+    assert!(!page.contains("+441234500002"), "a hidden phone: {page}");
     let (st, page, _) = get(&t, &s, "/team/people?search=shy").await;
     assert_eq!(st, 200, "{page}");
     assert!(page.contains("<h1>Directory</h1>") && page.contains("Directory</a>"));
