@@ -60,7 +60,7 @@ pub fn latest(c: &Connection) -> rusqlite::Result<Option<Check>> {
     .optional()
 }
 
-/// Records a check; answers the broken entry when the previous check had not found it.
+/// Records a check; answers its id when it found a break the previous check had not.
 fn record(
     tx: &Connection,
     v: &Verification,
@@ -73,9 +73,10 @@ fn record(
             seq, reason, sound, ..
         } => (*sound, Some(*seq), Some(reason.as_str())),
     };
-    tx.execute(
-        "INSERT INTO audit_checks (at, entries, broken_seq, reason, by_user) VALUES (?1, ?2, ?3, ?4, ?5)",
+    let id: i64 = tx.query_row(
+        "INSERT INTO audit_checks (at, entries, broken_seq, reason, by_user) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
         params![clock::now(), entries as i64, seq, reason, by_user],
+        |r| r.get(0),
     )?;
     tx.execute(
         "DELETE FROM audit_checks WHERE id <= (SELECT max(id) FROM audit_checks) - ?1",
@@ -85,7 +86,7 @@ fn record(
         Verification::Broken { seq, .. } => Some(seq),
         Verification::Intact { .. } => None,
     });
-    Ok(seq.filter(|_| seq != was))
+    Ok((seq.is_some() && seq != was).then_some(id))
 }
 
 /// Walks the chain on a reader (it reads the whole log; writers go on), records the outcome
@@ -98,10 +99,11 @@ pub async fn run(db: &Db, by_user: Option<String>, link: String) -> Result<Verif
     });
     let found = v.clone();
     db.write(move |tx| {
-        let Some(seq) = record(tx, &found, by_user.as_deref())? else {
+        // The check's id keys the e-mails: a break found again after a restore is news again.
+        let Some(check) = record(tx, &found, by_user.as_deref())? else {
             return Ok(());
         };
-        let (finding, key) = (found.summary(), seq.to_string());
+        let (finding, key) = (found.summary(), format!("check-{check}"));
         tracing::error!(finding = %finding, "the audit log's hash chain is broken");
         let alert = operators::Alert {
             kind: "audit_chain_broken",
@@ -148,17 +150,11 @@ mod tests {
         let mut c = Connection::open_in_memory().unwrap();
         crate::db::migrate::run(&mut c).unwrap();
         assert!(latest(&c).unwrap().is_none());
-        assert_eq!(
-            record(&c, &Verification::Intact { rows: 4 }, None).unwrap(),
-            None
-        );
-        assert_eq!(record(&c, &broken(3), None).unwrap(), Some(3));
-        assert_eq!(record(&c, &broken(3), None).unwrap(), None, "same break");
-        assert_eq!(
-            record(&c, &broken(2), None).unwrap(),
-            Some(2),
-            "an earlier one"
-        );
+        let news = |v: &Verification| record(&c, v, None).unwrap().is_some();
+        assert!(!news(&Verification::Intact { rows: 4 }));
+        assert!(news(&broken(3)));
+        assert!(!news(&broken(3)), "the same break");
+        assert!(news(&broken(2)), "an earlier one");
         let last = latest(&c).unwrap().unwrap();
         assert_eq!(
             last.result,
@@ -171,8 +167,8 @@ mod tests {
         );
         assert!(last.by_user.is_none());
         // Restored from a backup, intact again; broken again later is news again.
-        record(&c, &Verification::Intact { rows: 9 }, None).unwrap();
-        assert_eq!(record(&c, &broken(2), None).unwrap(), Some(2));
+        assert!(!news(&Verification::Intact { rows: 9 }));
+        assert!(news(&broken(2)));
         for _ in 0..KEEP + 5 {
             record(&c, &Verification::Intact { rows: 1 }, None).unwrap();
         }
