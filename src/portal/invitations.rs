@@ -1,8 +1,11 @@
-//! `/admin/invitations`: the org's invitations (filter by status, search, sort, pages), the
-//! invite form, and "Send again" / "Withdraw" on each — all through the API's own rules.
+//! The org's invitations (filter by status, search, sort, pages), the invite form, and "Send
+//! again" / "Withdraw" on each — all through the API's own rules. One page in both portals:
+//! `/admin/invitations` for admins, `/team/invitations` for staff who may invite (seed 003's
+//! team portal invites clients and partners).
 
 use askama::Template;
-use axum::extract::{RawQuery, State};
+use axum::extract::{FromRequestParts, RawQuery, State};
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -20,7 +23,33 @@ use crate::invitations::api::{self as invitations_api, InvitationFilters};
 use crate::invitations::store::{self, Invitation};
 use crate::users::model::Role;
 
-const BASE: &str = "/admin/invitations";
+/// Where the page is served, and who may open it there.
+#[derive(Clone, Copy)]
+pub struct Side {
+    pub base: &'static str,
+    pub needs: &'static [Perm],
+}
+
+pub const ADMIN: Side = Side {
+    base: "/admin/invitations",
+    needs: &[Perm::DashboardView, Perm::Invite],
+};
+pub const TEAM: Side = Side {
+    base: "/team/invitations",
+    needs: &[Perm::Invite],
+};
+
+impl<S: Send + Sync> FromRequestParts<S> for Side {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(if parts.uri.path().starts_with(TEAM.base) {
+            TEAM
+        } else {
+            ADMIN
+        })
+    }
+}
 const STATUSES: &[&str] = &["pending", "accepted", "revoked", "expired"];
 
 #[derive(Debug, Default, Deserialize)]
@@ -43,6 +72,7 @@ pub struct InviteForm {
 #[template(path = "portal/admin/invitations.html")]
 pub struct InvitationsPage {
     pub chrome: Chrome,
+    pub base: &'static str,
     pub error: Option<String>,
     pub problems: Problems,
     pub form: InviteForm,
@@ -56,29 +86,27 @@ pub struct InvitationsPage {
     pub pager: Pager,
 }
 
-fn allowed(u: &PortalUser) -> bool {
-    u.may(&[Perm::DashboardView, Perm::Invite])
-}
-
 pub async fn show(
     State(state): State<AppState>,
+    side: Side,
     u: PortalUser,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if !allowed(&u) {
+    if !u.may(side.needs) {
         return refused::forbidden(&u);
     }
-    render(state, u, raw, InviteForm::default(), Problems::none()).await
+    render(state, side, u, raw, InviteForm::default(), Problems::none()).await
 }
 
 async fn render(
     state: AppState,
+    side: Side,
     u: PortalUser,
     raw: Option<String>,
     mut form: InviteForm,
     problems: Problems,
 ) -> Response {
-    let q = ListQuery::parse(BASE, raw, &["search", "status"]);
+    let q = ListQuery::parse(side.base, raw, &["search", "status"]);
     let mut notes = Vec::new();
     let status = Some(q.get("status")).filter(|s| STATUSES.contains(&s.as_str()));
     if status.is_none() && !q.get("status").is_empty() {
@@ -109,7 +137,8 @@ async fn render(
     page(
         problems.status(),
         &InvitationsPage {
-            chrome: Chrome::of(&u, BASE).await,
+            chrome: Chrome::of(&u, side.base).await,
+            base: side.base,
             error: (!notes.is_empty()).then(|| notes.join(" ")),
             problems,
             form,
@@ -149,11 +178,12 @@ fn days(raw: &str) -> Value {
 
 pub async fn create(
     State(state): State<AppState>,
+    side: Side,
     u: PortalUser,
     client: ClientInfo,
     CsrfForm(f, session): CsrfForm<InviteForm>,
 ) -> Response {
-    if !allowed(&u) {
+    if !u.may(side.needs) {
         return refused::forbidden(&u);
     }
     let body = forms::body(json!({
@@ -176,9 +206,9 @@ pub async fn create(
                 &format!("An invitation is on its way to {}.", inv.email),
             )
             .await;
-            Redirect::to(BASE).into_response()
+            Redirect::to(side.base).into_response()
         }
-        Err(e) => render(state, u, None, f, Problems::from_api(&e)).await,
+        Err(e) => render(state, side, u, None, f, Problems::from_api(&e)).await,
     }
 }
 
@@ -190,11 +220,12 @@ pub struct OneForm {
 
 pub async fn resend(
     State(state): State<AppState>,
+    side: Side,
     u: PortalUser,
     client: ClientInfo,
     CsrfForm(f, session): CsrfForm<OneForm>,
 ) -> Response {
-    if !allowed(&u) {
+    if !u.may(side.needs) {
         return refused::forbidden(&u);
     }
     let (st, user) = (state.clone(), u.acting(Perm::Invite));
@@ -205,6 +236,7 @@ pub async fn resend(
         })
         .await;
     after(
+        side,
         &session,
         done.map(|i| format!("Sent again to {}, with a new link.", i.email)),
     )
@@ -213,11 +245,12 @@ pub async fn resend(
 
 pub async fn revoke(
     State(state): State<AppState>,
+    side: Side,
     u: PortalUser,
     client: ClientInfo,
     CsrfForm(f, session): CsrfForm<OneForm>,
 ) -> Response {
-    if !allowed(&u) {
+    if !u.may(side.needs) {
         return refused::forbidden(&u);
     }
     let user = u.acting(Perm::Invite);
@@ -226,6 +259,7 @@ pub async fn revoke(
         .write(move |tx| store::revoke(tx, &user.org_id, &f.id, &user.id, client.ip.as_deref()))
         .await;
     after(
+        side,
         &session,
         done.map(|()| "The invitation is withdrawn; its link no longer works.".to_string()),
     )
@@ -233,11 +267,15 @@ pub async fn revoke(
 }
 
 /// Back to the list with what happened.
-async fn after(session: &tower_sessions::Session, done: Result<String, ApiError>) -> Response {
+async fn after(
+    side: Side,
+    session: &tower_sessions::Session,
+    done: Result<String, ApiError>,
+) -> Response {
     let text = match done {
         Ok(t) => t,
         Err(e) => Problems::from_api(&e).general.unwrap_or_default(),
     };
     flash(session, &text).await;
-    Redirect::to(BASE).into_response()
+    Redirect::to(side.base).into_response()
 }

@@ -102,6 +102,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/admin/jobs/run", post(jobs::run))
         .route("/admin/jobs/retry", post(jobs::retry))
         .route("/team/people", get(users::team_list))
+        .route(
+            "/team/invitations",
+            get(invitations::show).post(invitations::create),
+        )
+        .route("/team/invitations/resend", post(invitations::resend))
+        .route("/team/invitations/revoke", post(invitations::revoke))
         .route("/team", get(team::home))
         .layer(sessions)
 }

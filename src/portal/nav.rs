@@ -10,51 +10,78 @@ pub struct NavItem {
     pub current: bool,
 }
 
-/// (path, label, the permissions that show it: all of them).
-const ENTRIES: &[(&str, &str, &[Perm])] = &[
-    ("/admin", "Dashboard", &[Perm::DashboardView]),
-    (
+/// A page in the navigation: shown to whoever holds every permission in `needs`, unless they
+/// hold `unless` (a team page the admin portal has under the same name).
+struct Entry {
+    href: &'static str,
+    label: &'static str,
+    needs: &'static [Perm],
+    unless: Option<Perm>,
+}
+
+const fn entry(href: &'static str, label: &'static str, needs: &'static [Perm]) -> Entry {
+    Entry {
+        href,
+        label,
+        needs,
+        unless: None,
+    }
+}
+
+impl Entry {
+    const fn unless(self, p: Perm) -> Entry {
+        Entry {
+            unless: Some(p),
+            ..self
+        }
+    }
+}
+
+const ENTRIES: &[Entry] = &[
+    entry("/admin", "Dashboard", &[Perm::DashboardView]),
+    entry(
         "/admin/users",
         "People",
         &[Perm::DashboardView, Perm::UsersView],
     ),
-    (
+    entry(
         "/admin/invitations",
         "Invitations",
         &[Perm::DashboardView, Perm::Invite],
     ),
-    (
+    entry(
         "/admin/departments",
         "Departments",
         &[Perm::DashboardView, Perm::DepartmentsManage],
     ),
-    ("/admin/orgs", "Organizations", &[Perm::OrgsAdminister]),
-    (
+    entry("/admin/orgs", "Organizations", &[Perm::OrgsAdminister]),
+    entry(
         "/admin/settings",
         "Settings",
         &[Perm::DashboardView, Perm::SettingsManage],
     ),
-    (
+    entry(
         "/admin/audit",
         "Audit log",
         &[Perm::DashboardView, Perm::AuditView],
     ),
-    ("/admin/jobs", "Jobs", &[Perm::JobsManage]),
-    ("/admin/backups", "Backups", &[Perm::BackupsManage]),
-    ("/team", "Home", &[Perm::Notifications]),
-    ("/team/people", "Directory", &[Perm::UsersView]),
-    ("/account", "Account", &[Perm::Account]),
+    entry("/admin/jobs", "Jobs", &[Perm::JobsManage]),
+    entry("/admin/backups", "Backups", &[Perm::BackupsManage]),
+    entry("/team", "Home", &[Perm::Notifications]),
+    entry("/team/people", "Directory", &[Perm::UsersView]),
+    entry("/team/invitations", "Invitations", &[Perm::Invite]).unless(Perm::DashboardView),
+    entry("/account", "Account", &[Perm::Account]),
 ];
 
 /// The entries `u` may open, with `current` marking the page at `path`.
 pub fn for_user(u: &PortalUser, path: &str) -> Vec<NavItem> {
     ENTRIES
         .iter()
-        .filter(|(_, _, perms)| u.may(perms))
-        .map(|(href, label, _)| NavItem {
-            href,
-            label,
-            current: *href == path,
+        .filter(|e| u.may(e.needs) && !e.unless.is_some_and(|p| u.may(&[p])))
+        .map(|e| NavItem {
+            href: e.href,
+            label: e.label,
+            current: e.href == path,
         })
         .collect()
 }

@@ -7,6 +7,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
+use super::invitations;
 use super::nav::Chrome;
 use super::pages::{page, refused};
 use super::session::PortalUser;
@@ -28,6 +29,8 @@ pub struct UsersPage {
     pub base: &'static str,
     /// Whether names link to the person's page (the admin portal).
     pub detail: bool,
+    /// The invitations page of this portal, for those who may invite.
+    pub invite: Option<&'static str>,
     pub chrome: Chrome,
     pub error: Option<String>,
     pub search: String,
@@ -114,6 +117,14 @@ async fn render(
             heading,
             base,
             detail: base == "/admin/users",
+            invite: {
+                let side = if base == TEAM_BASE {
+                    invitations::TEAM
+                } else {
+                    invitations::ADMIN
+                };
+                u.may(side.needs).then_some(side.base)
+            },
             chrome: Chrome::of(&u, base).await,
             error: (!problems.is_empty()).then(|| problems.join(" ")),
             search: get("search"),

@@ -130,7 +130,7 @@ async fn every_page_renders_for_the_roles_it_is_for() {
         );
     }
     let mut t = Visitor::signed_in(&s, &team).await;
-    for path in ["/team", "/team/people", "/account"] {
+    for path in ["/team", "/team/people", "/team/invitations", "/account"] {
         assert_eq!(t.page(path).await.0, 200, "{path} for the team");
     }
     for (path, _) in admin_pages.iter().take(7).chain(platform_pages) {
@@ -139,7 +139,12 @@ async fn every_page_renders_for_the_roles_it_is_for() {
         assert!(body.contains("Your role does not open this page."));
     }
     let mut m = Visitor::signed_in(&s, &member).await;
-    for (path, _) in admin_pages.iter().chain(platform_pages) {
+    let team_invitations = [("/team/invitations", "")];
+    for (path, _) in admin_pages
+        .iter()
+        .chain(platform_pages)
+        .chain(&team_invitations)
+    {
         let (st, body) = m.page(path).await;
         assert_eq!(st, 403, "{path} for a member");
         assert!(body.contains("Haven app on your phone"));
@@ -339,6 +344,97 @@ async fn invitations_are_sent_sent_again_and_withdrawn() {
         .submit("/admin/invitations/revoke", &[("id", "nope")])
         .await;
     assert!(body.contains("Not found"));
+}
+
+/// Seed 003's team portal invites clients and partners: the same page and rules as the admin's,
+/// served in the team portal, offering only roles up to the inviter's own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn team_staff_invite_from_the_team_portal() {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000).await;
+    let admin = with_password(&s, Role::Admin).await;
+    let team = with_password(&s, Role::Team).await;
+    let mut t = Visitor::signed_in(&s, &team).await;
+    let (_, body) = t.page("/team/people").await;
+    assert!(
+        body.contains("<a href=\"/team/invitations\">Invite someone</a>"),
+        "{body}"
+    );
+    let (st, body) = t.page("/team/invitations").await;
+    assert_eq!(st, 200);
+    assert!(
+        body.contains("<a href=\"/team/invitations\" aria-current=\"page\">Invitations</a>"),
+        "in the team's navigation: {body}"
+    );
+    assert!(body.contains("action=\"/team/invitations\""));
+    assert!(
+        body.contains("<option value=\"partner\"") && !body.contains("<option value=\"admin\""),
+        "only roles up to the inviter's own: {body}"
+    );
+    let form = |email: &'static str, role: &'static str| {
+        vec![
+            ("email", email),
+            ("first_name", "Pat"),
+            ("last_name", ""),
+            ("role", role),
+            ("department", ""),
+            ("expires_in_days", ""),
+        ]
+    };
+    // A forged role above the inviter's: refused, nothing sent.
+    let (st, body) = t
+        .submit("/team/invitations", &form("pat@example.test", "admin"))
+        .await;
+    assert_eq!(st, 422, "{body}");
+    assert!(
+        body.contains("You cannot invite someone with a role above your own"),
+        "{body}"
+    );
+    let count = || {
+        sql_i64(
+            &s,
+            "SELECT count(*) FROM invitations WHERE email = ?1 AND status = 'pending'",
+            "pat@example.test".into(),
+        )
+    };
+    assert_eq!(count().await, 0);
+    let (st, body) = t
+        .submit("/team/invitations", &form("pat@example.test", "partner"))
+        .await;
+    assert_eq!(st, 200);
+    assert!(
+        body.contains("An invitation is on its way to pat@example.test.")
+            && body.contains("<h1>Invitations</h1>")
+            && body.contains("action=\"/team/invitations/revoke\""),
+        "back on the team's page: {body}"
+    );
+    assert_eq!(count().await, 1);
+    assert!(
+        mailed_text(&s, "pat@example.test")
+            .await
+            .contains("as a partner")
+    );
+    // The admin sees it on theirs, with one Invitations entry in the navigation.
+    let mut a = Visitor::signed_in(&s, &admin).await;
+    let (_, body) = a.page("/admin/invitations?search=pat@").await;
+    assert!(body.contains("pat@example.test"), "{body}");
+    assert_eq!(body.matches(">Invitations</a>").count(), 1, "{body}");
+    // The team member withdraws it.
+    let id: String = s
+        .state
+        .db
+        .read(|c| {
+            c.query_row(
+                "SELECT id FROM invitations WHERE email = 'pat@example.test'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(DbError::from)
+        })
+        .await
+        .unwrap();
+    let (_, body) = t.submit("/team/invitations/revoke", &[("id", &id)]).await;
+    assert!(body.contains("The invitation is withdrawn"), "{body}");
+    assert_eq!(count().await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
