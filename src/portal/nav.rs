@@ -1,6 +1,7 @@
 //! The portals' navigation: one list of entries, each shown to the roles holding its
 //! permission. Later features (calendar, clients, invoices, approvals) add their entries here.
 
+use super::invitations::{ADMIN, TEAM};
 use super::session::PortalUser;
 use crate::auth::policy::Perm;
 
@@ -44,11 +45,7 @@ const ENTRIES: &[Entry] = &[
         "People",
         &[Perm::DashboardView, Perm::UsersView],
     ),
-    entry(
-        "/admin/invitations",
-        "Invitations",
-        &[Perm::DashboardView, Perm::Invite],
-    ),
+    entry(ADMIN.base, "Invitations", ADMIN.needs),
     entry(
         "/admin/departments",
         "Departments",
@@ -69,7 +66,7 @@ const ENTRIES: &[Entry] = &[
     entry("/admin/backups", "Backups", &[Perm::BackupsManage]),
     entry("/team", "Home", &[Perm::Notifications]),
     entry("/team/people", "Directory", &[Perm::UsersView]),
-    entry("/team/invitations", "Invitations", &[Perm::Invite]).unless(Perm::DashboardView),
+    entry(TEAM.base, "Invitations", TEAM.needs).unless(Perm::DashboardView),
     entry("/account", "Account", &[Perm::Account]),
 ];
 
