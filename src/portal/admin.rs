@@ -5,10 +5,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::charts;
 use super::nav::Chrome;
 use super::pages::{page, refused};
 use super::session::PortalUser;
+use super::{attention, charts};
 use crate::admin::dashboard::{self, Summary};
 use crate::app::AppState;
 use crate::auth::policy::{self, Perm, Scope};
@@ -24,6 +24,8 @@ pub struct DashboardPage {
     pub signups_chart: String,
     pub active_chart: String,
     pub outbox_chart: String,
+    /// `Some` for those the "Needs attention" panel concerns.
+    pub attention: Option<Vec<attention::Item>>,
 }
 
 pub async fn home(State(state): State<AppState>, u: PortalUser) -> Response {
@@ -41,9 +43,18 @@ pub async fn home(State(state): State<AppState>, u: PortalUser) -> Response {
             return refused::failed("the dashboard's figures", &e);
         }
     };
+    let attention = if attention::concerns(&u) {
+        match attention::for_user(&state, &u, s.queue.dead).await {
+            Ok(items) => Some(items),
+            Err(e) => return refused::failed("what needs attention", &e),
+        }
+    } else {
+        None
+    };
     page(
         StatusCode::OK,
         &DashboardPage {
+            attention,
             chrome: Chrome::of(&u, "/admin").await,
             people: s.users_by_role.values().sum(),
             signups_chart: charts::bars("Sign-ups per week", &t.signups_per_week, 2),

@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod attention;
 pub mod audit;
 pub mod backups;
 pub mod charts;

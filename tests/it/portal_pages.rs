@@ -744,6 +744,11 @@ async fn the_audit_page_filters_and_reports_a_broken_chain() {
         body.contains("by the nightly check: broken at entry"),
         "{body}"
     );
+    let (_, body) = r.page("/admin").await;
+    assert!(
+        body.contains("<a href=\"/admin/audit\">The audit log&#39;s chain is broken at entry"),
+        "on the dashboard: {body}"
+    );
     let alerts = sql_i64(
         &s,
         "SELECT count(*) FROM notifications WHERE user_id = ?1 AND type = 'audit_chain_broken'",
@@ -782,17 +787,61 @@ async fn the_dashboard_charts_activity_and_backups_can_be_taken() {
         .await,
         1
     );
+    // Needs attention: a fresh server has no backup yet.
+    assert!(
+        body.contains("Needs attention")
+            && body
+                .contains("<a href=\"/admin/backups\">No verified backup has been taken yet.</a>"),
+        "{body}"
+    );
+    // Work that failed for good, and a recurring job whose last run failed.
+    s.state
+        .db
+        .write(|tx| {
+            haven::jobs::outbox::enqueue(
+                tx,
+                haven::jobs::NewItem::now("no.such.kind", "dash-dead", serde_json::json!({})),
+            )?;
+            tx.execute(
+                "UPDATE outbox SET status = 'dead' WHERE idempotency_key = 'dash-dead'",
+                [],
+            )?;
+            haven::jobs::recurring::record_run(
+                tx,
+                "job:exports.cleanup",
+                "error: the exports folder is not readable",
+            )
+        })
+        .await
+        .unwrap();
+    let (_, body) = sa.page("/admin").await;
+    assert!(
+        body.contains("1 background item(s) failed for good")
+            && body.contains(
+                "The last run of exports.cleanup failed: the exports folder is not readable"
+            ),
+        "{body}"
+    );
+    // An org admin cannot act on those: their panel is clear.
+    let admin = with_password(&s, Role::Admin).await;
+    let (_, body) = Visitor::signed_in(&s, &admin).await.page("/admin").await;
+    assert!(body.contains("Nothing needs attention."), "{body}");
+
     sa.page("/admin/backups").await;
     let (st, body) = sa.submit("/admin/backups", &[]).await;
     assert_eq!(st, 200);
     assert!(body.contains("A backup is being taken"));
+    let mut taken = false;
     for _ in 0..100 {
         if sa.page("/admin/backups").await.1.contains(".db</code>") {
-            return;
+            taken = true;
+            break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    panic!("the backup never appeared");
+    assert!(taken, "the backup never appeared");
+    let (_, body) = sa.page("/admin").await;
+    assert!(!body.contains("No verified backup"), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

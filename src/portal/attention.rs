@@ -1,0 +1,102 @@
+//! "Needs attention" on the dashboard: what an operator should look at, each with the page that
+//! deals with it — a broken audit chain, work that failed for good, a recurring job whose last
+//! run failed, no recent verified backup. Each item is shown only to those who may act on it.
+
+use std::time::Duration;
+
+use super::session::PortalUser;
+use crate::app::AppState;
+use crate::audit::Verification;
+use crate::audit::checks;
+use crate::auth::policy::Perm;
+use crate::db::DbError;
+use crate::{backups, clock};
+
+/// How old the newest verified backup may be (the job runs daily) before it is pointed out.
+const BACKUP_AGE: Duration = Duration::from_secs(2 * 86_400);
+
+pub struct Item {
+    pub text: String,
+    pub href: &'static str,
+}
+
+/// Whether `u` sees the panel at all (it is the operators' and auditors' view).
+pub fn concerns(u: &PortalUser) -> bool {
+    u.may(&[Perm::JobsManage]) || u.may(&[Perm::BackupsManage]) || u.may(&[Perm::AuditView])
+}
+
+/// What needs `u`'s attention; `dead` is the outbox's count of items that failed for good.
+pub async fn for_user(state: &AppState, u: &PortalUser, dead: u64) -> Result<Vec<Item>, DbError> {
+    let (audit, jobs, backups) = (
+        u.may(&[Perm::AuditView]),
+        u.may(&[Perm::JobsManage]),
+        u.may(&[Perm::BackupsManage]),
+    );
+    let recurring = state.recurring.clone();
+    let stale_before = clock::before(BACKUP_AGE);
+    state
+        .db
+        .read(move |c| {
+            let mut items = Vec::new();
+            if audit
+                && let Some(check) = checks::latest(c)?
+                && let Verification::Broken { .. } = check.result
+            {
+                items.push(Item {
+                    text: format!("The audit log's chain is {}.", check.result.summary()),
+                    href: "/admin/audit",
+                });
+            }
+            if jobs && dead > 0 {
+                items.push(Item {
+                    text: format!(
+                        "{dead} background item(s) failed for good and wait for a retry."
+                    ),
+                    href: "/admin/jobs",
+                });
+            }
+            let status = if jobs || backups {
+                recurring.status(c)?
+            } else {
+                Vec::new()
+            };
+            if jobs {
+                for j in &status {
+                    if let Some(error) = j
+                        .last_outcome
+                        .as_deref()
+                        .and_then(|o| o.strip_prefix("error: "))
+                    {
+                        items.push(Item {
+                            text: format!("The last run of {} failed: {error}", j.name),
+                            href: "/admin/jobs",
+                        });
+                    }
+                }
+            }
+            let backing_up = status.iter().any(|j| j.name == backups::JOB && j.enabled);
+            if backups && backing_up {
+                let newest: Option<String> = c.query_row(
+                    "SELECT max(created_at) FROM backups WHERE verified = 1",
+                    [],
+                    |r| r.get(0),
+                )?;
+                match newest {
+                    None => items.push(Item {
+                        text: "No verified backup has been taken yet.".into(),
+                        href: "/admin/backups",
+                    }),
+                    Some(at) if at < stale_before => items.push(Item {
+                        text: format!(
+                            "The newest verified backup is from {} UTC.",
+                            at.get(..16).unwrap_or(&at).replace('T', " ")
+                        ),
+                        href: "/admin/backups",
+                    }),
+                    Some(_) => {}
+                }
+            }
+            Ok(items)
+        })
+        .await
+}
