@@ -55,7 +55,7 @@ impl Validate for NotificationFilters {}
 /// The caller's in-app notifications, newest first.
 #[utoipa::path(get, path = "/notifications", tag = "notifications", params(NotificationFilters),
     responses((status = 200, body = [Notification])), security(("bearer" = [])))]
-async fn list(
+pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
     q: Paged<NotificationFilters>,
@@ -82,7 +82,7 @@ async fn list(
 /// Marks one of the caller's notifications read (again is fine).
 #[utoipa::path(post, path = "/notifications/{id}/read", tag = "notifications", params(("id" = String, Path)),
     responses((status = 200, body = Notification), (status = 404)), security(("bearer" = [])))]
-async fn read_one(
+pub async fn read_one(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
@@ -115,7 +115,10 @@ pub struct ReadAll {
 /// Marks all the caller's notifications read.
 #[utoipa::path(post, path = "/notifications/read-all", tag = "notifications",
     responses((status = 200, body = ReadAll)), security(("bearer" = [])))]
-async fn read_all(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Data<ReadAll>> {
+pub async fn read_all(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> ApiResult<Data<ReadAll>> {
     let updated = state
         .db
         .write(move |tx| {

@@ -110,5 +110,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/team/invitations/resend", post(invitations::resend))
         .route("/team/invitations/revoke", post(invitations::revoke))
         .route("/team", get(team::home))
+        .route("/team/notifications/read", post(team::read_one))
+        .route("/team/notifications/read-all", post(team::read_all))
         .layer(sessions)
 }

@@ -437,6 +437,98 @@ async fn team_staff_invite_from_the_team_portal() {
     assert_eq!(count().await, 0);
 }
 
+/// The team home: one's notifications, newest first, in pages, only unread on request, marked
+/// read one at a time or all at once — and nobody else's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_team_home_lists_and_marks_notifications() {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000).await;
+    let team = with_password(&s, Role::Team).await;
+    let other = with_password(&s, Role::Team).await;
+    let (me, them) = (team.id.clone(), other.id.clone());
+    let theirs: String = s
+        .state
+        .db
+        .write(move |tx| {
+            for i in 1..=25 {
+                haven::notify::deliver::in_app(
+                    tx,
+                    &me,
+                    "info",
+                    &format!("Note {i:02}"),
+                    "Body",
+                    serde_json::json!({}),
+                )?;
+            }
+            let n = haven::notify::deliver::in_app(
+                tx,
+                &them,
+                "info",
+                "Theirs",
+                "Body",
+                serde_json::json!({}),
+            )?;
+            Ok::<_, DbError>(n.unwrap().id)
+        })
+        .await
+        .unwrap();
+    let unread = |id: String| {
+        sql_i64(
+            &s,
+            "SELECT count(*) FROM notifications WHERE user_id = ?1 AND read_at IS NULL",
+            id,
+        )
+    };
+    let mut t = Visitor::signed_in(&s, &team).await;
+    let (st, body) = t.page("/team").await;
+    assert_eq!(st, 200);
+    assert_eq!(body.matches("class=\"unread\"").count(), 20, "a page of 20");
+    assert!(body.contains("Page 1 of 2") && body.contains("href=\"/team?unread=1\""));
+    let (_, body) = t.page("/team?page=2").await;
+    assert!(
+        body.contains("Note 01") && !body.contains("Note 25"),
+        "oldest last"
+    );
+    // One marked read.
+    let newest: String = {
+        let id = team.id.clone();
+        s.state
+            .db
+            .read(move |c| {
+                c.query_row(
+                    "SELECT id FROM notifications WHERE user_id = ?1 AND title = 'Note 25'",
+                    [id],
+                    |r| r.get(0),
+                )
+                .map_err(DbError::from)
+            })
+            .await
+            .unwrap()
+    };
+    let (_, body) = t
+        .submit("/team/notifications/read", &[("id", &newest)])
+        .await;
+    assert!(body.contains("Marked as read."), "{body}");
+    assert_eq!(unread(team.id.clone()).await, 24);
+    let (_, body) = t.page("/team?unread=1").await;
+    assert!(
+        !body.contains("Note 25") && body.contains("Note 24") && body.contains("Page 1 of 2"),
+        "{body}"
+    );
+    // Someone else's: refused, and it stays unread.
+    let (_, body) = t
+        .submit("/team/notifications/read", &[("id", &theirs)])
+        .await;
+    assert!(body.contains("not yours"), "{body}");
+    assert_eq!(unread(other.id.clone()).await, 1);
+    // All of them.
+    let (_, body) = t.submit("/team/notifications/read-all", &[]).await;
+    assert!(body.contains("24 notifications marked as read."), "{body}");
+    assert_eq!(unread(team.id.clone()).await, 0);
+    let (_, body) = t.page("/team?unread=1").await;
+    assert!(body.contains("Nothing unread."), "{body}");
+    assert_eq!(unread(other.id.clone()).await, 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settings_departments_and_orgs_forms() {
     let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000).await;
