@@ -20,9 +20,9 @@ pub struct Item {
     pub href: &'static str,
 }
 
-/// Whether `u` sees the panel at all (it is the operators' and auditors' view).
-pub fn concerns(u: &PortalUser) -> bool {
-    u.may(&[Perm::JobsManage]) || u.may(&[Perm::BackupsManage]) || u.may(&[Perm::AuditView])
+/// Whether `u` runs the server (jobs and backups are theirs): they are also told all is well.
+pub fn operates(u: &PortalUser) -> bool {
+    u.may(&[Perm::JobsManage]) || u.may(&[Perm::BackupsManage])
 }
 
 /// What needs `u`'s attention; `dead` is the outbox's count of items that failed for good.
@@ -49,9 +49,10 @@ pub async fn for_user(state: &AppState, u: &PortalUser, dead: u64) -> Result<Vec
             }
             if jobs && dead > 0 {
                 items.push(Item {
-                    text: format!(
-                        "{dead} background item(s) failed for good and wait for a retry."
-                    ),
+                    text: match dead {
+                        1 => "1 background item failed for good and waits for a retry.".into(),
+                        n => format!("{n} background items failed for good and wait for a retry."),
+                    },
                     href: "/admin/jobs",
                 });
             }

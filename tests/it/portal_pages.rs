@@ -908,16 +908,19 @@ async fn the_dashboard_charts_activity_and_backups_can_be_taken() {
         .unwrap();
     let (_, body) = sa.page("/admin").await;
     assert!(
-        body.contains("1 background item(s) failed for good")
+        body.contains("1 background item failed for good and waits for a retry.")
             && body.contains(
                 "The last run of exports.cleanup failed: the exports folder is not readable"
             ),
         "{body}"
     );
-    // An org admin cannot act on those: their panel is clear.
+    // An org admin cannot act on those, and there is no other news for them: no panel.
     let admin = with_password(&s, Role::Admin).await;
     let (_, body) = Visitor::signed_in(&s, &admin).await.page("/admin").await;
-    assert!(body.contains("Nothing needs attention."), "{body}");
+    assert!(
+        body.contains("Sign-ups per week") && !body.contains("Needs attention"),
+        "{body}"
+    );
 
     sa.page("/admin/backups").await;
     let (st, body) = sa.submit("/admin/backups", &[]).await;
@@ -934,6 +937,20 @@ async fn the_dashboard_charts_activity_and_backups_can_be_taken() {
     assert!(taken, "the backup never appeared");
     let (_, body) = sa.page("/admin").await;
     assert!(!body.contains("No verified backup"), "{body}");
+    // The item retried and the job's next run fine: the operator is told all is well.
+    s.state
+        .db
+        .write(|tx| {
+            tx.execute(
+                "UPDATE outbox SET status = 'done' WHERE idempotency_key = 'dash-dead'",
+                [],
+            )?;
+            haven::jobs::recurring::record_run(tx, "job:exports.cleanup", "ok")
+        })
+        .await
+        .unwrap();
+    let (_, body) = sa.page("/admin").await;
+    assert!(body.contains("Nothing needs attention."), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
