@@ -89,9 +89,14 @@ fn record(
     Ok((seq.is_some() && seq != was).then_some(id))
 }
 
+/// One walk at a time: the button pressed repeatedly (or with the nightly job) waits for the
+/// walk in progress instead of tying up every reader with its own full read of the log.
+static WALK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Walks the chain on a reader (it reads the whole log; writers go on), records the outcome
 /// and alerts the operators when the chain is newly broken. `link` is the audit page's URL.
 pub async fn run(db: &Db, by_user: Option<String>, link: String) -> Result<Verification, DbError> {
+    let _one_at_a_time = WALK.lock().await;
     let v = db.read(|c| verify(c).map_err(DbError::from)).await?;
     metrics::gauge!("haven_audit_chain_intact").set(match v {
         Verification::Intact { .. } => 1.0,

@@ -10,7 +10,7 @@ pub struct Alert<'a> {
     pub kind: &'a str,
     pub title: &'a str,
     pub detail: &'a str,
-    /// What makes this alert one occurrence (an outbox item id, a broken entry's number).
+    /// What makes this alert one occurrence (a failed outbox item's id, a check's id).
     pub key: &'a str,
 }
 

@@ -15,7 +15,7 @@ use super::nav::Chrome;
 use super::pages::{page, refused};
 use super::person::{Choice, departments_of};
 use super::session::{CsrfForm, PortalUser, flash};
-use super::table::{Column, ListQuery, Pager};
+use super::table::{Column, ListQuery, Pager, back_to};
 use crate::app::AppState;
 use crate::auth::policy::Perm;
 use crate::http::{ApiError, ClientInfo, Paged};
@@ -73,6 +73,8 @@ pub struct InviteForm {
 pub struct InvitationsPage {
     pub chrome: Chrome,
     pub base: &'static str,
+    /// This view's address, where "Send again" and "Withdraw" return.
+    pub here: String,
     pub error: Option<String>,
     pub problems: Problems,
     pub form: InviteForm,
@@ -139,6 +141,7 @@ async fn render(
         &InvitationsPage {
             chrome: Chrome::of(&u, side.base).await,
             base: side.base,
+            here: q.here(),
             error: (!notes.is_empty()).then(|| notes.join(" ")),
             problems,
             form,
@@ -216,6 +219,8 @@ pub async fn create(
 pub struct OneForm {
     #[serde(default)]
     pub id: String,
+    #[serde(default)]
+    pub back: String,
 }
 
 pub async fn resend(
@@ -228,7 +233,7 @@ pub async fn resend(
     if !u.may(side.needs) {
         return refused::forbidden(&u);
     }
-    let (st, user) = (state.clone(), u.acting(Perm::Invite));
+    let (st, user, back) = (state.clone(), u.acting(Perm::Invite), f.back.clone());
     let done = state
         .db
         .write(move |tx| {
@@ -236,7 +241,7 @@ pub async fn resend(
         })
         .await;
     after(
-        side,
+        &back_to(side.base, &back),
         &session,
         done.map(|i| format!("Sent again to {}, with a new link.", i.email)),
     )
@@ -253,22 +258,22 @@ pub async fn revoke(
     if !u.may(side.needs) {
         return refused::forbidden(&u);
     }
-    let user = u.acting(Perm::Invite);
+    let (user, back) = (u.acting(Perm::Invite), f.back.clone());
     let done = state
         .db
         .write(move |tx| store::revoke(tx, &user.org_id, &f.id, &user.id, client.ip.as_deref()))
         .await;
     after(
-        side,
+        &back_to(side.base, &back),
         &session,
         done.map(|()| "The invitation is withdrawn; its link no longer works.".to_string()),
     )
     .await
 }
 
-/// Back to the list with what happened.
+/// Back to the list, as it was shown, with what happened.
 async fn after(
-    side: Side,
+    to: &str,
     session: &tower_sessions::Session,
     done: Result<String, ApiError>,
 ) -> Response {
@@ -277,5 +282,5 @@ async fn after(
         Err(e) => Problems::from_api(&e).general.unwrap_or_default(),
     };
     flash(session, &text).await;
-    Redirect::to(side.base).into_response()
+    Redirect::to(to).into_response()
 }

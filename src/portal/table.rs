@@ -39,6 +39,11 @@ impl ListQuery {
         format!("{}?{}", self.base, s.finish())
     }
 
+    /// This list's URL as shown (forms acting on a row send it back as `back`).
+    pub fn here(&self) -> String {
+        self.link(&[])
+    }
+
     /// The page and sort asked for, `limit` rows a page, sorting only by one of `sortable`
     /// (the list's API sort names). A problem is noted and a default used, never fatal.
     pub fn page_params(
@@ -116,4 +121,39 @@ pub struct Pager {
     pub pages: u64,
     pub prev: Option<String>,
     pub next: Option<String>,
+}
+
+/// Where an action on a row of the list at `base` returns: the list as it was shown, when the
+/// form's `back` is an address of that list; anything else (another page, another site) goes
+/// to `base`.
+pub fn back_to(base: &str, back: &str) -> String {
+    match back.strip_prefix(base) {
+        Some("") => base.to_string(),
+        Some(query) if query.starts_with('?') => back.to_string(),
+        _ => base.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::back_to;
+
+    #[test]
+    fn actions_return_only_to_their_own_list() {
+        assert_eq!(
+            back_to("/team", "/team?unread=1&page=2"),
+            "/team?unread=1&page=2"
+        );
+        assert_eq!(back_to("/team", "/team"), "/team");
+        for elsewhere in [
+            "",
+            "https://evil.test/team",
+            "//evil.test",
+            "/teamx",
+            "/team/people",
+            "/admin",
+        ] {
+            assert_eq!(back_to("/team", elsewhere), "/team", "{elsewhere}");
+        }
+    }
 }

@@ -7,12 +7,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::nav::Chrome;
-use super::pages::{Empty, page, refused};
+use super::pages::{page, refused};
 use super::session::{CsrfForm, Staff, flash};
-use super::table::{ListQuery, Pager};
+use super::table::{ListQuery, Pager, back_to};
 use crate::app::AppState;
 use crate::auth::policy::Perm;
-use crate::http::{Paged, ValidPath};
+use crate::http::{ErrorCode, Paged, ValidPath};
 use crate::notify::api::{self as notify_api, NotificationFilters};
 use crate::notify::deliver::Notification;
 
@@ -30,6 +30,8 @@ pub struct HomePage {
     pub unread_link: String,
     pub error: Option<String>,
     pub pager: Pager,
+    /// This view's address, where "Mark read" and "Mark all as read" return.
+    pub here: String,
 }
 
 pub async fn home(
@@ -65,8 +67,11 @@ pub async fn home(
             })
             .map_err(crate::db::DbError::from)
         })
-        .await
-        .unwrap_or_default();
+        .await;
+    let first_name = match first_name {
+        Ok(n) => n,
+        Err(e) => return refused::failed("your name", &e),
+    };
     page(
         axum::http::StatusCode::OK,
         &HomePage {
@@ -77,38 +82,45 @@ pub async fn home(
             unread_link: q.link(&[("unread", "1".into()), ("page", String::new())]),
             error: (!notes.is_empty()).then(|| notes.join(" ")),
             pager: q.pager(&params, listed.total),
+            here: q.here(),
             notifications: listed.items,
         },
     )
 }
 
 #[derive(Debug, Deserialize)]
-pub struct OneForm {
+pub struct MarkForm {
+    /// One notification's id; absent for "Mark all as read".
     #[serde(default)]
     pub id: String,
+    #[serde(default)]
+    pub back: String,
 }
 
-/// "Mark read" on one notification.
+/// "Mark read" on one notification; back to the view it was marked in.
 pub async fn read_one(
     State(state): State<AppState>,
     Staff(u): Staff,
-    CsrfForm(f, session): CsrfForm<OneForm>,
+    CsrfForm(f, session): CsrfForm<MarkForm>,
 ) -> Response {
     let done =
         notify_api::read_one(State(state), u.acting(Perm::Notifications), ValidPath(f.id)).await;
     let text = match done {
         Ok(_) => "Marked as read.",
-        Err(_) => "That notification is not yours or no longer exists.",
+        Err(e) if e.code == ErrorCode::NotFound => {
+            "That notification is not yours or no longer exists."
+        }
+        Err(e) => return refused::failed("your notification", &e),
     };
     flash(&session, text).await;
-    Redirect::to(BASE).into_response()
+    Redirect::to(&back_to(BASE, &f.back)).into_response()
 }
 
 /// "Mark all as read".
 pub async fn read_all(
     State(state): State<AppState>,
     Staff(u): Staff,
-    CsrfForm(_, session): CsrfForm<Empty>,
+    CsrfForm(f, session): CsrfForm<MarkForm>,
 ) -> Response {
     let text = match notify_api::read_all(State(state), u.acting(Perm::Notifications)).await {
         Ok(d) => match d.into_inner().updated {
@@ -118,5 +130,5 @@ pub async fn read_all(
         Err(e) => return refused::failed("your notifications", &e),
     };
     flash(&session, &text).await;
-    Redirect::to(BASE).into_response()
+    Redirect::to(&back_to(BASE, &f.back)).into_response()
 }

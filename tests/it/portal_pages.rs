@@ -332,11 +332,27 @@ async fn invitations_are_sent_sent_again_and_withdrawn() {
         .read(|c| c.query_row("SELECT id FROM invitations WHERE email = 'ama@example.test' AND status = 'pending'", [], |r| r.get(0)).map_err(DbError::from))
         .await
         .unwrap();
+    // From the pending ones: each row's forms carry that view, and the answer returns to it.
+    let (_, body) = a.page("/admin/invitations?status=pending").await;
+    assert!(
+        body.contains("name=\"back\" value=\"/admin/invitations?status=pending\""),
+        "{body}"
+    );
     let (st, body) = a
-        .submit("/admin/invitations/revoke", &[("id", &new_id)])
+        .submit(
+            "/admin/invitations/revoke",
+            &[
+                ("id", &new_id),
+                ("back", "/admin/invitations?status=pending"),
+            ],
+        )
         .await;
     assert_eq!(st, 200);
     assert!(body.contains("The invitation is withdrawn"));
+    assert!(
+        body.contains("<option value=\"pending\" selected>") && body.contains("0 invitations"),
+        "back on the pending view: {body}"
+    );
     let (_, body) = a.page("/admin/invitations?status=revoked").await;
     assert!(body.contains("2 invitations"), "{body}");
     // Someone else's id: nothing happens, and the page says so.
@@ -505,13 +521,19 @@ async fn the_team_home_lists_and_marks_notifications() {
             .unwrap()
     };
     let (_, body) = t
-        .submit("/team/notifications/read", &[("id", &newest)])
+        .submit(
+            "/team/notifications/read",
+            &[("id", &newest), ("back", "/team?unread=1")],
+        )
         .await;
     assert!(body.contains("Marked as read."), "{body}");
     assert_eq!(unread(team.id.clone()).await, 24);
-    let (_, body) = t.page("/team?unread=1").await;
+    // Back on the view it was marked in: only unread, without it.
     assert!(
-        !body.contains("Note 25") && body.contains("Note 24") && body.contains("Page 1 of 2"),
+        body.contains("<strong>Only unread</strong>")
+            && !body.contains("Note 25")
+            && body.contains("Note 24")
+            && body.contains("Page 1 of 2"),
         "{body}"
     );
     // Someone else's: refused, and it stays unread.
