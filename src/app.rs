@@ -1,15 +1,15 @@
-//! The application: shared state, the router with its layers, and the background tasks.
-//! `App::start(config)` is what both `haven serve` and the tests run.
+//! The application: the list of features, the router with its layers, and the background
+//! tasks. `App::start(config)` is what both `haven serve` and the tests run. This file only
+//! assembles: the shared handles live in `state`, and each feature declares what it adds in its
+//! own `feature()`.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Method, StatusCode, header};
 use axum::middleware::{from_fn, from_fn_with_state};
-use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::task::JoinHandle;
 use tokio_cron_scheduler::JobScheduler;
 use tokio_util::sync::CancellationToken;
@@ -25,50 +25,38 @@ use crate::auth::policy::{self, Gate, RoutePolicy};
 use crate::auth::sessions::Touches;
 use crate::auth::tokens::AccessTokens;
 use crate::config::{Config, Secrets};
-use crate::db::Db;
 use crate::db::lock::DataDirLock;
+use crate::feature::Registry;
 use crate::http::rate_limit::{self, RateLimiter};
 use crate::http::{idempotency, layers, observe};
-use crate::jobs::housekeeping;
 use crate::jobs::recurring::Recurring;
 use crate::jobs::worker::Worker;
-use crate::notify::deliver::Reach;
 use crate::notify::mail::Mailer;
-use crate::notify::push::{self, PushProvider};
-use crate::{apidocs, assets, health, jobs, notify, setup};
+use crate::notify::push;
+use crate::state::{AppState, Services};
+use crate::{
+    admin, apidocs, assets, audit, auth, backups, compliance, files, health, invitations, jobs,
+    notify, orgs, settings, setup, users, wellbeing,
+};
 
-/// Cheap handles shared by every request.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub db: Db,
-    pub secrets: Arc<Secrets>,
-    pub mailer: Arc<Mailer>,
-    pub worker: Worker,
-    pub recurring: Arc<Recurring>,
-    pub metrics: PrometheusHandle,
-    /// Signs and checks access tokens.
-    pub tokens: Arc<AccessTokens>,
-    /// Checks Google ID tokens (keeps Google's keys cached).
-    pub google: Arc<GoogleVerifier>,
-    /// Sessions used since the last flush of `last_used_at`.
-    pub touches: Arc<Touches>,
-    /// Per-IP limit on `/api/v1/auth/*`.
-    pub auth_limiter: Arc<RateLimiter>,
-    /// The OpenAPI document, serialized once when the router is built.
-    pub openapi: Arc<OnceLock<Bytes>>,
-    /// The push provider; `None` when push is not configured.
-    pub push: Option<Arc<dyn PushProvider>>,
-}
-
-impl AppState {
-    /// How notifications can reach people beyond the app.
-    pub fn reach(&self) -> Reach {
-        Reach {
-            push: self.push.is_some(),
-            public_url: self.config.public_url(),
-        }
-    }
+/// Every feature, in the order their pages appear in the navigation. A new feature is one
+/// folder with a `feature()` and one line here.
+pub fn features() -> Registry {
+    Registry::new(vec![
+        admin::feature(),
+        notify::feature(),
+        users::feature(),
+        invitations::feature(),
+        orgs::feature(),
+        wellbeing::feature(),
+        files::feature(),
+        compliance::feature(),
+        settings::feature(),
+        audit::feature(),
+        jobs::feature(),
+        backups::feature(),
+        auth::feature(),
+    ])
 }
 
 /// A started application: its state, router and background tasks.
@@ -96,36 +84,40 @@ impl App {
         let secrets = Secrets::load_or_generate(&config)?;
         let tokens = AccessTokens::new(&secrets.token_signing, config.auth.access_token_ttl);
         let auth_limiter = RateLimiter::new(config.auth.rate_limit_per_minute, "/api/v1/auth/");
-        let mailer = Mailer::from_config(&config)?;
-        let recurring = Arc::new(Recurring::new(&recurring_jobs(), &config.jobs)?);
-        let mailer = Arc::new(mailer);
-        let push = push::from_config(&config)?;
-        let reach = Reach {
-            push: push.is_some(),
-            public_url: config.public_url(),
+        let features = Arc::new(features());
+        let recurring = Arc::new(Recurring::new(&features.recurring(), &config.jobs)?);
+        let services = Services {
+            db: db.clone(),
+            mailer: Arc::new(Mailer::from_config(&config)?),
+            push: push::from_config(&config)?,
+            secrets: Arc::new(secrets),
+            config: Arc::new(config),
+            exporters: features.exporters(),
         };
-        let mut handlers = jobs::Handlers::default();
-        housekeeping::register(&mut handlers, &db);
-        notify::register(&mut handlers, &mailer);
-        notify::register_scheduled(&mut handlers, reach);
-        push::register(&mut handlers, &db, push.clone());
-        register_feature_jobs(&mut handlers, &db, &config, &secrets);
-        let worker = Worker::new(db.clone(), Arc::new(handlers), config.jobs.clone());
-        let config_google = config.auth.google.clone();
+        let handlers = features.jobs(&services);
+        let worker = Worker::new(db.clone(), Arc::new(handlers), services.config.jobs.clone());
+        let Services {
+            config,
+            secrets,
+            mailer,
+            push,
+            ..
+        } = services;
         let state = AppState {
             db: db.clone(),
-            secrets: Arc::new(secrets.clone()),
-            config: Arc::new(config),
+            google: Arc::new(GoogleVerifier::new(&config.auth.google)?),
+            secrets,
+            config,
             mailer,
             worker: worker.clone(),
             recurring: recurring.clone(),
             metrics: health::metrics_handle()?,
             tokens: Arc::new(tokens),
-            google: Arc::new(GoogleVerifier::new(&config_google)?),
             touches: Arc::new(Touches::default()),
             auth_limiter,
             openapi: Arc::new(OnceLock::new()),
             push,
+            features,
         };
         let router = build_with(state.clone(), extra)?;
 
@@ -167,58 +159,6 @@ impl App {
         let _ = (&mut self.touch_task).await;
         self.state.db.close().await;
     }
-}
-
-/// Every recurring job: the appliance's own and each feature's.
-pub fn recurring_jobs() -> Vec<jobs::recurring::JobDef> {
-    [
-        housekeeping::recurring_jobs(),
-        crate::backups::recurring_jobs(),
-        crate::compliance::recurring_jobs(),
-        crate::files::recurring_jobs(),
-        crate::audit::checks::recurring_jobs(),
-    ]
-    .concat()
-}
-
-/// The handlers of the features' background work.
-fn register_feature_jobs(
-    handlers: &mut jobs::Handlers,
-    db: &Db,
-    config: &Config,
-    secrets: &Secrets,
-) {
-    let data_dir = config.data.dir.clone();
-    crate::audit::checks::register(handlers, db, config.public_url());
-    crate::backups::register(
-        handlers,
-        db,
-        config.backup_dir(),
-        config.backup.keep,
-        config.public_url(),
-    );
-    crate::compliance::export::register(
-        handlers,
-        db,
-        data_dir.clone(),
-        config.compliance.export_ttl_days,
-        config.public_url(),
-    );
-    let (d, cleanup_db) = (data_dir.clone(), db.clone());
-    handlers.external(&jobs::job_kind("exports.cleanup"), move |_| {
-        crate::compliance::export::cleanup(cleanup_db.clone(), d.clone())
-    });
-    let key = secrets.data_encryption.clone();
-    handlers.internal(&jobs::job_kind("accounts.purge"), move |tx, _| {
-        crate::compliance::deletion::purge_due(tx, &key)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    });
-    handlers.internal(&jobs::job_kind("files.cleanup"), move |tx, _| {
-        crate::files::store::cleanup(tx, &data_dir)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    });
 }
 
 /// The OpenAPI document's frame; paths come from the routes.
@@ -272,10 +212,10 @@ pub fn build(state: AppState) -> anyhow::Result<Router> {
 
 /// `build` with extra routes nested under `/api/v1`. Fails when a route names no permission.
 pub fn build_with(state: AppState, extra: OpenApiRouter<AppState>) -> anyhow::Result<Router> {
-    let (documented, doc) = documented_routes(extra);
+    let (documented, doc) = documented_routes(&state.features, extra);
     let policy = RoutePolicy::from_openapi(&doc).map_err(anyhow::Error::msg)?;
     let json = serde_json::to_vec(&doc).unwrap_or_default();
-    let _ = state.openapi.set(Bytes::from(json));
+    let _ = state.openapi.set(axum::body::Bytes::from(json));
     // The policy gate runs after routing (it needs the matched route) and before the handler.
     let documented = documented.route_layer(from_fn_with_state(
         Gate {
@@ -289,7 +229,7 @@ pub fn build_with(state: AppState, extra: OpenApiRouter<AppState>) -> anyhow::Re
     let body_limit = usize::try_from(cfg.json_body_limit).unwrap_or(usize::MAX);
     let mut router = documented
         .merge(undocumented_routes())
-        .merge(crate::portal::router(&state))
+        .merge(crate::portal::router(&state, state.features.pages()))
         .fallback(layers::not_found)
         .method_not_allowed_fallback(layers::method_not_allowed)
         .layer(from_fn_with_state(state.clone(), idempotency::idempotency))
@@ -318,31 +258,10 @@ pub fn build_with(state: AppState, extra: OpenApiRouter<AppState>) -> anyhow::Re
 /// Every JSON route, registered through utoipa-axum so the router and the OpenAPI document
 /// come from the same list.
 fn documented_routes(
+    features: &Registry,
     extra: OpenApiRouter<AppState>,
 ) -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let api = OpenApiRouter::new()
-        .merge(apidocs::router())
-        .merge(crate::auth::api::router())
-        .merge(crate::auth::signup::router())
-        .merge(crate::auth::login::router())
-        .merge(crate::auth::google::router())
-        .merge(crate::auth::recovery::router())
-        .merge(crate::auth::mfa::router())
-        .merge(crate::users::api::router())
-        .merge(crate::users::directory::router())
-        .merge(crate::audit::api::router())
-        .merge(crate::settings::api::router())
-        .merge(crate::admin::dashboard::router())
-        .merge(crate::jobs::api::router())
-        .merge(crate::notify::api::router())
-        .merge(crate::backups::api::router())
-        .merge(crate::compliance::router())
-        .merge(crate::files::router())
-        .merge(crate::orgs::api::router())
-        .merge(crate::orgs::departments::router())
-        .merge(crate::invitations::api::router())
-        .merge(crate::wellbeing::router())
-        .merge(extra);
+    let api = features.api().merge(apidocs::router()).merge(extra);
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .nest("/api/v1", api)
@@ -351,7 +270,7 @@ fn documented_routes(
 
 /// The OpenAPI document, without starting anything.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    documented_routes(OpenApiRouter::new()).1
+    documented_routes(&features(), OpenApiRouter::new()).1
 }
 
 /// Routes that are not JSON API routes and so not in the OpenAPI document: the Prometheus
@@ -404,4 +323,45 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
             ])
             .max_age(Duration::from_secs(600)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// Features depend on `state` and the shared services below them, never on this file
+    /// that assembles them; only the entry points (CLI, server, benches) start an `App`.
+    #[test]
+    fn no_feature_imports_the_assembly() {
+        const ENTRY_POINTS: &[&str] = &["app.rs", "cli.rs", "server.rs", "bench.rs", "lib.rs"];
+        fn walk(dir: &Path, found: &mut Vec<String>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let path = e.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, found);
+                } else if path.extension().is_some_and(|x| x == "rs") {
+                    let rel = path.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap();
+                    let top = rel.components().count() == 2;
+                    let name = path.file_name().unwrap().to_str().unwrap();
+                    if top && ENTRY_POINTS.contains(&name) {
+                        continue;
+                    }
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    let imports = ["crate::app::", "crate::app;", "crate::app}", "crate::{app"];
+                    if imports.iter().any(|i| text.contains(i)) {
+                        found.push(rel.display().to_string());
+                    }
+                }
+            }
+        }
+        let mut found = Vec::new();
+        walk(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut found,
+        );
+        assert!(
+            found.is_empty(),
+            "these modules import crate::app; use crate::state instead: {found:?}"
+        );
+    }
 }

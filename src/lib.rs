@@ -14,6 +14,7 @@ pub mod clock;
 pub mod compliance;
 pub mod config;
 pub mod db;
+pub mod feature;
 pub mod files;
 pub mod health;
 pub mod http;
@@ -27,6 +28,7 @@ pub mod portal;
 pub mod server;
 pub mod settings;
 pub mod setup;
+pub mod state;
 pub mod users;
 pub mod wellbeing;
 

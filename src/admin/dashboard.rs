@@ -12,12 +12,12 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
 use crate::clock;
 use crate::http::{ApiError, ApiResult, Data, ok};
 use crate::jobs::outbox;
+use crate::state::AppState;
 use crate::users::model::Role;
 
 use super::trends::{self, Trends, Weeks};

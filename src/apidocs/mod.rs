@@ -7,9 +7,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::policy::{Perm, allow};
-
-use crate::app::AppState;
 use crate::http::ApiError;
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(allow(Perm::Public, routes!(openapi_json)))

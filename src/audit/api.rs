@@ -6,12 +6,12 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
 use crate::clock;
 use crate::db::filter::{Filter, text};
 use crate::http::{ApiError, ApiResult, FieldError, Page, Paged, Validate};
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(allow(Perm::AuditView, routes!(list)))

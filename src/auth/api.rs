@@ -12,13 +12,13 @@ use utoipa_axum::routes;
 use super::CurrentUser;
 use super::policy::{Perm, allow};
 use super::sessions::{self, Refresh};
-use crate::app::AppState;
 use crate::audit::{self, Event};
 use crate::db::Tx;
 use crate::http::Data;
 use crate::http::{
     ApiError, ApiResult, ClientInfo, ErrorCode, ValidJson, ValidPath, Validate, no_content, ok,
 };
+use crate::state::AppState;
 use crate::users::model::User;
 use crate::users::store as users;
 

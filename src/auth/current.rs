@@ -8,9 +8,9 @@ use axum::http::request::Parts;
 use rusqlite::{OptionalExtension, params};
 
 use super::policy::Scope;
-use crate::app::AppState;
 use crate::clock;
 use crate::http::ApiError;
+use crate::state::AppState;
 use crate::users::model::Role;
 
 #[derive(Debug, Clone)]

@@ -21,11 +21,11 @@ use utoipa_axum::routes;
 use super::login::{self, LoginOutcome};
 use super::policy::{Perm, allow};
 use super::signup::{NewAccount, create_open_account};
-use crate::app::AppState;
 use crate::audit::{self, Event};
 use crate::clock;
 use crate::config::GoogleConfig;
 use crate::http::{ApiError, ApiResult, ClientInfo, ErrorCode, FieldError, ValidJson, Validate};
+use crate::state::AppState;
 use crate::users::model::normalize_email;
 
 pub fn router() -> OpenApiRouter<AppState> {

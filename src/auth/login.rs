@@ -16,13 +16,13 @@ use super::api::{AuthResult, sign_in};
 use super::one_time::{self, Consumed, Purpose};
 use super::password;
 use super::policy::{Perm, allow};
-use crate::app::AppState;
 use crate::audit::{self, Event};
 use crate::clock;
 use crate::db::Tx;
 use crate::http::{
     ApiError, ApiResult, ClientInfo, ErrorCode, FieldError, ValidJson, Validate, ok,
 };
+use crate::state::AppState;
 use crate::users::model::normalize_email;
 use crate::users::store as users;
 

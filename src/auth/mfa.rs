@@ -16,13 +16,13 @@ use crate::http::Data;
 
 use super::tokens::hash_token;
 use super::{CurrentUser, crypto, password};
-use crate::app::AppState;
 use crate::audit::{self, Event};
 use crate::clock;
 use crate::config::secrets::Key;
 use crate::http::{
     ApiError, ApiResult, ClientInfo, ErrorCode, FieldError, ValidJson, Validate, no_content, ok,
 };
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -10,9 +10,45 @@ pub mod one_time;
 pub mod password;
 pub mod password_rules;
 pub mod policy;
+pub mod portal;
 pub mod recovery;
 pub mod sessions;
 pub mod signup;
 pub mod tokens;
 
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::feature::{Exporter, Feature, Part};
+
 pub use current::CurrentUser;
+
+/// Sign-up, sign-in, tokens, MFA, recovery and the account page.
+pub fn feature() -> Feature {
+    Feature {
+        api: || {
+            OpenApiRouter::new()
+                .merge(api::router())
+                .merge(signup::router())
+                .merge(login::router())
+                .merge(google::router())
+                .merge(recovery::router())
+                .merge(mfa::router())
+        },
+        pages: portal::pages,
+        nav: portal::NAV,
+        recurring: &[sessions::CLEANUP],
+        jobs: |h, _| sessions::register_jobs(h),
+        exporters: &[Exporter {
+            name: "sessions",
+            collect: |c, u, _| {
+                Part::rows(
+                    c,
+                    "SELECT id, created_at, last_used_at, expires_at, user_agent, ip, revoked_at FROM auth_sessions WHERE user_id = ?1 ORDER BY created_at",
+                    u,
+                )
+            },
+        }],
+        settings: &[signup::SIGNUP_MODE],
+        ..Feature::named("auth")
+    }
+}

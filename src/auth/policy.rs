@@ -20,8 +20,8 @@ use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa_axum::router::UtoipaMethodRouter;
 
 use super::CurrentUser;
-use crate::app::AppState;
 use crate::http::{ApiError, ErrorCode};
+use crate::state::AppState;
 use crate::users::model::Role;
 
 /// How far a permission reaches.

@@ -16,7 +16,6 @@ use crate::http::Data;
 
 use super::one_time::{self, Consumed, Purpose};
 use super::{CurrentUser, password, password_rules, sessions};
-use crate::app::AppState;
 use crate::audit::{self, Event};
 use crate::clock;
 use crate::http::{
@@ -24,6 +23,7 @@ use crate::http::{
     no_content,
 };
 use crate::notify::{emails, queue_email};
+use crate::state::AppState;
 use crate::users::model::normalize_email;
 
 const VERIFY_TTL: Duration = Duration::from_secs(2 * 86_400);

@@ -9,6 +9,8 @@ use serde::Serialize;
 
 use super::tokens::{hash_token, random_token};
 use crate::clock;
+use crate::jobs::recurring::JobDef;
+use crate::jobs::{Handlers, job_kind};
 
 pub struct NewSession {
     pub id: String,
@@ -263,4 +265,43 @@ pub fn revoke_own(tx: &Connection, user_id: &str, session_id: &str) -> rusqlite:
         )?
         .execute(params![session_id, user_id, clock::now()])?;
     Ok(n == 1)
+}
+
+/// Ended sessions and used tokens are not kept for ever.
+pub const CLEANUP: JobDef = JobDef {
+    name: "sessions.cleanup",
+    schedule: "0 20 3 * * *",
+    description: "Deletes sessions and one-time tokens that ended or expired more than 30 days ago, and expired portal sessions",
+};
+
+pub fn register_jobs(handlers: &mut Handlers) {
+    handlers.internal(&job_kind(CLEANUP.name), |tx, _| {
+        let month_ago = clock::before(std::time::Duration::from_secs(30 * 86_400));
+        tx.execute(
+            "DELETE FROM auth_sessions WHERE expires_at < ?1 OR revoked_at < ?1",
+            [&month_ago],
+        )
+        .and_then(|_| {
+            tx.execute(
+                "DELETE FROM one_time_tokens WHERE expires_at < ?1",
+                [&month_ago],
+            )
+        })
+        .and_then(|_| {
+            tx.execute(
+                "DELETE FROM portal_sessions WHERE expires_at < ?1",
+                [clock::now()],
+            )
+        })
+        .and_then(|_| {
+            // The dashboard charts a quarter at most; a year is kept for later reports.
+            let year_ago = clock::before(std::time::Duration::from_secs(366 * 86_400));
+            tx.execute(
+                "DELETE FROM activity_days WHERE day < substr(?1, 1, 10)",
+                [year_ago],
+            )
+        })
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    });
 }

@@ -12,13 +12,14 @@ use utoipa_axum::routes;
 use super::api::{AuthResult, sign_in};
 use super::policy::{Perm, allow};
 use super::{password, password_rules};
-use crate::app::AppState;
 use crate::audit::{self, Event};
-use crate::config::SignupMode;
+use crate::config::{Config, SignupMode};
 use crate::db::{Tx, is_unique_violation};
+use crate::feature::{Kind, Setting};
 use crate::http::{
     ApiError, ApiResult, ClientInfo, ErrorCode, FieldError, ValidJson, Validate, created,
 };
+use crate::state::AppState;
 use crate::users::model::{
     Role, birth_date_problem, is_valid_email, name_problem, normalize_email, phone_problem,
 };
@@ -69,6 +70,40 @@ impl Validate for SignupBody {
     }
 }
 
+/// The org setting that chooses who may sign up without an invitation.
+pub const SIGNUP_MODE: Setting = Setting {
+    key: "signup.mode",
+    kind: Kind::Choice {
+        options: &["join-default", "new-workspace", "invite-only"],
+    },
+    default: |c| json!(signup_mode_str(c.auth.signup_mode)),
+    description: "Who may create an account without an invitation: everyone joins this org (join-default), each sign-up gets a workspace of its own (new-workspace), or nobody (invite-only). Read from the default org for open sign-ups; overrides auth.signup_mode.",
+};
+
+fn signup_mode_str(m: SignupMode) -> &'static str {
+    match m {
+        SignupMode::JoinDefault => "join-default",
+        SignupMode::NewWorkspace => "new-workspace",
+        SignupMode::InviteOnly => "invite-only",
+    }
+}
+
+/// An org's effective sign-up mode.
+pub fn signup_mode(
+    conn: &rusqlite::Connection,
+    config: &Config,
+    org_id: &str,
+) -> rusqlite::Result<SignupMode> {
+    Ok(
+        match crate::settings::get(conn, config, org_id, &SIGNUP_MODE)?.as_str() {
+            Some("new-workspace") => SignupMode::NewWorkspace,
+            Some("invite-only") => SignupMode::InviteOnly,
+            Some("join-default") => SignupMode::JoinDefault,
+            _ => config.auth.signup_mode,
+        },
+    )
+}
+
 /// The sign-up mode that applies to open sign-ups: the default org's `signup.mode` setting,
 /// else the config.
 pub fn open_signup_mode(
@@ -76,7 +111,7 @@ pub fn open_signup_mode(
     state: &AppState,
 ) -> rusqlite::Result<SignupMode> {
     match crate::orgs::store::default_id(conn)? {
-        Some(org) => crate::settings::signup_mode(conn, &state.config, &org),
+        Some(org) => signup_mode(conn, &state.config, &org),
         None => Ok(state.config.auth.signup_mode),
     }
 }

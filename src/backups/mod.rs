@@ -3,24 +3,44 @@
 //! before it counts, keeps the newest `backup.keep`, and tells the operators when it fails.
 
 pub mod api;
+pub mod portal;
 
 use std::path::PathBuf;
 
 use crate::db::{Db, DbError};
+use crate::feature::Feature;
 use crate::jobs::recurring::JobDef;
 use crate::jobs::{Handlers, job_kind};
 use crate::notify::{emails, operators};
 use crate::{clock, db};
 
+/// Verified backups: the nightly job, the API and the backups page.
+pub fn feature() -> Feature {
+    Feature {
+        api: api::router,
+        pages: portal::pages,
+        nav: portal::NAV,
+        recurring: &[DAILY],
+        jobs: |h, s| {
+            register(
+                h,
+                &s.db,
+                s.config.backup_dir(),
+                s.config.backup.keep,
+                s.config.public_url(),
+            )
+        },
+        ..Feature::named("backups")
+    }
+}
+
 pub const JOB: &str = "backup.daily";
 
-pub fn recurring_jobs() -> Vec<JobDef> {
-    vec![JobDef {
-        name: JOB,
-        schedule: "0 0 2 * * *",
-        description: "Backs up the database, verifies the copy and keeps the newest backup.keep",
-    }]
-}
+pub const DAILY: JobDef = JobDef {
+    name: JOB,
+    schedule: "0 0 2 * * *",
+    description: "Backs up the database, verifies the copy and keeps the newest backup.keep",
+};
 
 /// `haven-20261125T020000-123Z.db`: names sort by time.
 fn backup_name() -> String {

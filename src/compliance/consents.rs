@@ -8,13 +8,13 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
 use crate::audit::{self, Event};
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
 use crate::clock;
 use crate::http::client::ClientInfo;
 use crate::http::{ApiError, ApiResult, Data, FieldError, ValidJson, Validate, created, ok};
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(allow(Perm::Account, routes!(list, record)))

@@ -10,7 +10,6 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
 use crate::audit::{self, Event};
 use crate::auth::policy::{Perm, allow};
 use crate::auth::{CurrentUser, crypto, sessions};
@@ -18,6 +17,7 @@ use crate::clock;
 use crate::config::secrets::Key;
 use crate::http::{ApiError, ApiResult, Data, ErrorCode, accepted};
 use crate::notify::{emails, queue_email};
+use crate::state::AppState;
 use crate::users::model::Role;
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -15,15 +15,15 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::exporters::EXPORTERS;
-use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
 use crate::clock;
 use crate::db::{Db, DbError};
+use crate::feature::Exporter;
 use crate::http::{ApiError, ApiResult, Data, ErrorCode, ValidPath, accepted, ok};
 use crate::jobs::{Handlers, NewItem, outbox};
 use crate::notify::{deliver, emails, queue_email};
+use crate::state::AppState;
 
 /// The outbox kind that builds one export.
 pub const BUILD_KIND: &str = "export.build";
@@ -168,9 +168,11 @@ async fn download(
         .into_response())
 }
 
-/// Writes the ZIP for `user_id` to `dest` (through a `.partial` file renamed at the end).
+/// Writes the ZIP of every dataset in `exporters` for `user_id` to `dest` (through a `.partial`
+/// file renamed at the end).
 pub fn build_zip(
     conn: &Connection,
+    exporters: &[&Exporter],
     user_id: &str,
     data_dir: &Path,
     dest: &Path,
@@ -182,7 +184,7 @@ pub fn build_zip(
     let opts = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
     let mut index = Vec::new();
-    for ex in EXPORTERS {
+    for ex in exporters {
         let part = (ex.collect)(conn, user_id, data_dir)?;
         zip.start_file(format!("{}.json", ex.name), opts)?;
         zip.write_all(&serde_json::to_vec_pretty(&part.json)?)?;
@@ -271,10 +273,13 @@ pub fn register(
     data_dir: PathBuf,
     ttl_days: u32,
     public_url: String,
+    exporters: Vec<&'static Exporter>,
 ) {
     let db = db.clone();
+    let exporters = std::sync::Arc::new(exporters);
     handlers.external(BUILD_KIND, move |item| {
         let (db, data_dir, public_url) = (db.clone(), data_dir.clone(), public_url.clone());
+        let exporters = exporters.clone();
         async move {
             let id = item.payload["exportId"].as_str().unwrap_or_default().to_string();
             let i = id.clone();
@@ -300,7 +305,7 @@ pub fn register(
             let (u, dir) = (user_id.clone(), data_dir.clone());
             // A database failure and a failure to write the ZIP both end up as the item's error.
             let built = db
-                .read(move |c| Ok::<_, DbError>(build_zip(c, &u, &dir, &dest)))
+                .read(move |c| Ok::<_, DbError>(build_zip(c, &exporters, &u, &dir, &dest)))
                 .await
                 .map_err(anyhow::Error::from)
                 .and_then(|r| r);

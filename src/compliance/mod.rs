@@ -5,31 +5,69 @@
 pub mod consents;
 pub mod deletion;
 pub mod export;
-pub mod exporters;
 
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::app::AppState;
+use crate::feature::{Exporter, Feature, Part};
 use crate::jobs::recurring::JobDef;
+use crate::jobs::{Handlers, job_kind};
+use crate::state::{AppState, Services};
+
+/// Data export, account deletion and consents.
+pub fn feature() -> Feature {
+    Feature {
+        api: router,
+        recurring: &[
+            JobDef {
+                name: "accounts.purge",
+                schedule: "0 10 3 * * *",
+                description: "Erases accounts whose deletion grace period has ended",
+            },
+            JobDef {
+                name: "exports.cleanup",
+                schedule: "0 40 * * * *",
+                description: "Deletes data exports past their download window",
+            },
+        ],
+        jobs: register_jobs,
+        exporters: &[Exporter {
+            name: "consents",
+            collect: |c, u, _| {
+                Part::rows(
+                    c,
+                    "SELECT id, kind, granted, ip, user_agent, created_at FROM consents WHERE user_id = ?1 ORDER BY created_at",
+                    u,
+                )
+            },
+        }],
+        ..Feature::named("compliance")
+    }
+}
+
+fn register_jobs(handlers: &mut Handlers, s: &Services) {
+    export::register(
+        handlers,
+        &s.db,
+        s.config.data.dir.clone(),
+        s.config.compliance.export_ttl_days,
+        s.config.public_url(),
+        s.exporters.clone(),
+    );
+    let (dir, db) = (s.config.data.dir.clone(), s.db.clone());
+    handlers.external(&job_kind("exports.cleanup"), move |_| {
+        export::cleanup(db.clone(), dir.clone())
+    });
+    let key = s.secrets.data_encryption.clone();
+    handlers.internal(&job_kind("accounts.purge"), move |tx, _| {
+        deletion::purge_due(tx, &key)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    });
+}
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(export::router())
         .merge(deletion::router())
         .merge(consents::router())
-}
-
-pub fn recurring_jobs() -> Vec<JobDef> {
-    vec![
-        JobDef {
-            name: "accounts.purge",
-            schedule: "0 10 3 * * *",
-            description: "Erases accounts whose deletion grace period has ended",
-        },
-        JobDef {
-            name: "exports.cleanup",
-            schedule: "0 40 * * * *",
-            description: "Deletes data exports past their download window",
-        },
-    ]
 }

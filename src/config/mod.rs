@@ -11,10 +11,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use units::{serde_duration, serde_size};
 
 pub use load::{ConfigError, load, load_from};
 pub use secrets::{Secret, Secrets};
-use units::{serde_duration, serde_size};
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]

@@ -14,12 +14,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use readers::ReaderPool;
 use rusqlite::Connection;
 use tokio::sync::Notify;
+use writer::Writer;
 
 use crate::config::{DatabaseConfig, Durability};
-use readers::ReaderPool;
-use writer::Writer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {

@@ -13,7 +13,6 @@ use utoipa_axum::routes;
 
 use super::sniff::{self, Kind};
 use super::store::{self, FileInfo, Incoming, NewFile, Received, Refused};
-use crate::app::AppState;
 use crate::auth::policy::{Perm, allow};
 use crate::auth::{CurrentUser, crypto};
 use crate::clock;
@@ -21,6 +20,7 @@ use crate::http::{
     ApiError, ApiResult, Data, ErrorCode, FieldError, ValidJson, ValidPath, ValidQuery, Validate,
     created, ok,
 };
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

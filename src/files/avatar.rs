@@ -17,11 +17,11 @@ use utoipa_axum::routes;
 use super::api::{receive, serve_blob, unlimited};
 use super::sniff;
 use super::store::{self, Incoming, NewFile};
-use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
 use crate::clock;
 use crate::http::{ApiError, ApiResult, Data, ErrorCode, ValidPath, created};
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -9,8 +9,31 @@ pub mod store;
 
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::app::AppState;
+use crate::feature::{Exporter, Feature};
+use crate::jobs::job_kind;
 use crate::jobs::recurring::JobDef;
+use crate::state::AppState;
+
+/// Uploads, downloads and profile pictures.
+pub fn feature() -> Feature {
+    Feature {
+        api: router,
+        recurring: &[CLEANUP],
+        jobs: |h, s| {
+            let data_dir = s.config.data.dir.clone();
+            h.internal(&job_kind(CLEANUP.name), move |tx, _| {
+                store::cleanup(tx, &data_dir)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            });
+        },
+        exporters: &[Exporter {
+            name: "files",
+            collect: store::export,
+        }],
+        ..Feature::named("files")
+    }
+}
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -18,10 +41,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(avatar::router())
 }
 
-pub fn recurring_jobs() -> Vec<JobDef> {
-    vec![JobDef {
-        name: "files.cleanup",
-        schedule: "0 50 * * * *",
-        description: "Drops signed uploads never completed and stored bytes no file names any more",
-    }]
-}
+pub const CLEANUP: JobDef = JobDef {
+    name: "files.cleanup",
+    schedule: "0 50 * * * *",
+    description: "Drops signed uploads never completed and stored bytes no file names any more",
+};

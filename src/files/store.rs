@@ -15,7 +15,7 @@ use super::sniff::{self, Kind, TextCheck};
 use crate::auth::CurrentUser;
 use crate::auth::policy::{self, Perm, Scope};
 use crate::clock;
-use crate::compliance::exporters::Part;
+use crate::feature::Part;
 
 /// A file as the API shows it.
 #[derive(Debug, Clone, Serialize, ToSchema)]

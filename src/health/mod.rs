@@ -15,12 +15,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::policy::{Perm, allow};
-
-use crate::app::AppState;
 use crate::config::MetricsMode;
 use crate::db::DbError;
 use crate::http::{ApiError, ErrorCode};
 use crate::jobs::outbox;
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(allow(Perm::Public, routes!(health)))

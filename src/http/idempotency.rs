@@ -14,8 +14,8 @@ use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use super::error::{ApiError, ErrorCode};
-use crate::app::AppState;
 use crate::clock;
+use crate::state::AppState;
 
 pub const HEADER: &str = "idempotency-key";
 /// How long a key is remembered.

@@ -10,7 +10,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::store::{self, Acceptance, COLUMNS, Invitation, NewInvitation};
-use crate::app::AppState;
 use crate::auth::policy::{Perm, allow};
 use crate::auth::{CurrentUser, password, password_rules};
 use crate::db::filter::{Filter, contains_pattern, text};
@@ -19,6 +18,7 @@ use crate::http::{
     ApiError, ApiResult, ClientInfo, ErrorCode, FieldError, Page, Paged, ValidJson, ValidPath,
     Validate, created, no_content, ok,
 };
+use crate::state::AppState;
 use crate::users::model::{Role, is_valid_email, name_problem, normalize_email};
 
 pub fn router() -> OpenApiRouter<AppState> {

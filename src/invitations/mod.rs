@@ -4,4 +4,20 @@
 //! `/partners/*` are the same invitations with role `partner` (seed 003's names).
 
 pub mod api;
+pub mod portal;
 pub mod store;
+
+use crate::feature::Feature;
+
+/// Invitations and partners, and the invitations pages of both portals.
+pub fn feature() -> Feature {
+    Feature {
+        api: api::router,
+        pages: portal::pages,
+        nav: portal::NAV,
+        recurring: &[store::EXPIRE],
+        jobs: |h, _| store::register_jobs(h),
+        settings: &[store::EXPIRY_DAYS],
+        ..Feature::named("invitations")
+    }
+}

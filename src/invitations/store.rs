@@ -5,15 +5,34 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::audit::{self, Event};
 use crate::auth::tokens::{hash_token, random_token};
 use crate::clock;
+use crate::config::Config;
 use crate::db::Tx;
+use crate::feature::{Kind, Setting};
 use crate::http::{ApiError, ErrorCode};
+use crate::jobs::recurring::JobDef;
+use crate::jobs::{Handlers, job_kind};
 use crate::notify::{emails, queue_email};
+use crate::state::AppState;
 use crate::users::model::Role;
 use crate::users::store as users;
+
+/// The org setting for how long an invitation link works when the inviter does not choose.
+pub const EXPIRY_DAYS: Setting = Setting {
+    key: "invitations.expiryDays",
+    kind: Kind::Int { min: 1, max: 90 },
+    default: |_| json!(7),
+    description: "Days an invitation link works when the inviter does not choose.",
+};
+
+/// The org's invitation lifetime in days.
+pub fn expiry_days(conn: &Connection, config: &Config, org_id: &str) -> rusqlite::Result<i64> {
+    Ok(crate::settings::get(conn, config, org_id, &EXPIRY_DAYS)?
+        .as_i64()
+        .unwrap_or(7))
+}
 
 /// An invitation as the API shows it (never its token).
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -103,7 +122,7 @@ pub fn create_and_send(
     }
     let days = match inv.expires_in_days {
         Some(d) => d,
-        None => crate::settings::invitation_expiry_days(tx, &state.config, &inv.org_id)?,
+        None => expiry_days(tx, &state.config, &inv.org_id)?,
     };
     let now = clock::now();
     // A new invitation replaces a pending one to the same address: its link stops working.
@@ -374,4 +393,22 @@ pub fn accept(tx: &Tx, a: &Acceptance, ip: Option<&str>) -> Result<String, ApiEr
             .ip(ip),
     )?;
     Ok(user_id)
+}
+
+/// Invitations past their expiry stop being pending.
+pub const EXPIRE: JobDef = JobDef {
+    name: "invitations.expire",
+    schedule: "0 0 * * * *",
+    description: "Marks pending invitations past their expiry as expired",
+};
+
+pub fn register_jobs(handlers: &mut Handlers) {
+    handlers.internal(&job_kind(EXPIRE.name), |tx, _| {
+        tx.prepare_cached(
+            "UPDATE invitations SET status = 'expired' WHERE status = 'pending' AND expires_at < ?1",
+        )
+        .and_then(|mut st| st.execute([clock::now()]))
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    });
 }

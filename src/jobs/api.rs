@@ -9,10 +9,10 @@ use utoipa_axum::routes;
 
 use super::outbox::{self, DeadItem, OutboxCounts};
 use super::recurring::RecurringStatus;
-use crate::app::AppState;
 use crate::auth::policy::{Perm, allow};
 use crate::db::DbError;
 use crate::http::{ApiError, ApiResult, Data, ErrorCode, ValidPath, accepted, ok};
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod housekeeping;
 pub mod outbox;
+pub mod portal;
 pub mod recurring;
 pub mod worker;
 
@@ -15,7 +16,21 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 
 use crate::db::Tx;
+use crate::feature::Feature;
+
 pub use outbox::{NewItem, OutboxItem};
+
+/// The outbox's own upkeep, the jobs API and the jobs page.
+pub fn feature() -> Feature {
+    Feature {
+        api: api::router,
+        pages: portal::pages,
+        nav: portal::NAV,
+        recurring: housekeeping::RECURRING,
+        jobs: |h, s| housekeeping::register(h, &s.db),
+        ..Feature::named("jobs")
+    }
+}
 
 /// Work that talks to the outside world (SMTP, push providers). It may run again after a crash
 /// between doing it and recording it, so what it sends must be recognisable as a repeat.

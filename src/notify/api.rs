@@ -15,7 +15,6 @@ use utoipa_axum::routes;
 use super::deliver::{self, COLUMNS, Deliveries, Notification, Outgoing, from_row};
 use super::prefs::{self, Channel};
 use super::{emails, queue_email};
-use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
 use crate::clock;
@@ -24,6 +23,7 @@ use crate::http::{
     ApiError, ApiResult, Data, FieldError, Page, Paged, ValidJson, ValidPath, Validate, accepted,
     created, ok,
 };
+use crate::state::AppState;
 use crate::users::model::{ChannelSwitches, Preferences};
 use crate::users::store;
 

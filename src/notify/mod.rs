@@ -6,16 +6,64 @@ pub mod deliver;
 pub mod emails;
 pub mod mail;
 pub mod operators;
+pub mod portal;
 pub mod prefs;
 pub mod push;
 
 use std::sync::Arc;
 
 use crate::db::Tx;
+use crate::feature::{Exporter, Feature, Kind, Part, Setting};
 use crate::jobs::{Handlers, NewItem, outbox};
 use mail::{Mailer, OutgoingEmail};
 
+/// In-app notifications, e-mail and push, preferences, and the team's home page.
+pub fn feature() -> Feature {
+    Feature {
+        api: api::router,
+        pages: portal::pages,
+        nav: portal::NAV,
+        jobs: |h, s| {
+            register(h, &s.mailer);
+            register_scheduled(h, s.reach());
+            push::register(h, &s.db, s.push.clone());
+        },
+        exporters: &[
+            Exporter {
+                name: "notifications",
+                collect: |c, u, _| {
+                    Part::rows(
+                        c,
+                        "SELECT id, type, title, body, data, read_at, created_at FROM notifications WHERE user_id = ?1 ORDER BY created_at",
+                        u,
+                    )
+                },
+            },
+            Exporter {
+                name: "devices",
+                collect: |c, u, _| {
+                    Part::rows(
+                        c,
+                        "SELECT platform, created_at, updated_at FROM devices WHERE user_id = ?1",
+                        u,
+                    )
+                },
+            },
+        ],
+        settings: &[REMINDERS_ENABLED],
+        ..Feature::named("notify")
+    }
+}
+
 /// The outbox kind that delivers one e-mail.
+/// The org setting that turns automatic reminders off.
+pub const REMINDERS_ENABLED: Setting = Setting {
+    key: "notifications.reminders.enabled",
+    kind: Kind::Bool,
+    default: |_| serde_json::json!(true),
+    description: "Automatic reminders (sessions, daily logs) for everyone in the org. Off: no reminder is sent; other notifications still are.",
+};
+
 pub const EMAIL_KIND: &str = "email.send";
 
 /// Registers the scheduled-notification handler: it sends to every recipient in the same

@@ -10,7 +10,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::store::{self, ORG_COLUMNS, Org, org_from};
-use crate::app::AppState;
 use crate::audit::{self, Event};
 use crate::auth::CurrentUser;
 use crate::auth::policy::{self, Perm, allow};
@@ -20,6 +19,7 @@ use crate::http::{
     ok,
 };
 use crate::invitations::store::{self as invitations, NewInvitation};
+use crate::state::AppState;
 use crate::users::model::{Role, is_valid_email, normalize_email};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -199,7 +199,12 @@ fn load_current(
 ) -> Result<CurrentOrg, ApiError> {
     let org = store::get(c, &user.org_id)?.ok_or_else(ApiError::not_found)?;
     let settings = if policy::scope(user.role, Perm::SettingsManage).is_some() {
-        Some(crate::settings::all(c, &state.config, &user.org_id)?)
+        Some(crate::settings::all(
+            c,
+            &state.features,
+            &state.config,
+            &user.org_id,
+        )?)
     } else {
         None
     };
@@ -231,16 +236,20 @@ impl Validate for OrgPatch {
             errors.push(FieldError::new("name", p));
         }
         check_timezone(self.timezone.as_deref(), errors);
-        if let Some(s) = &self.settings {
-            let mut inner = Vec::new();
-            crate::settings::validate(s, &mut inner);
-            errors.extend(
-                inner
-                    .into_iter()
-                    .map(|e| FieldError::new(format!("settings.{}", e.field), e.message)),
-            );
-        }
     }
+}
+
+/// The settings in a patch that no feature declares or whose values do not fit, named
+/// `settings.<key>`.
+fn settings_problems(state: &AppState, patch: &OrgPatch) -> Vec<FieldError> {
+    let mut inner = Vec::new();
+    if let Some(s) = &patch.settings {
+        crate::settings::validate(&state.features, s, &mut inner);
+    }
+    inner
+        .into_iter()
+        .map(|e| FieldError::new(format!("settings.{}", e.field), e.message))
+        .collect()
 }
 
 /// Changes the caller's org: name, time zone, settings. Every change is audited.
@@ -252,6 +261,10 @@ async fn update_current(
     client: ClientInfo,
     ValidJson(body): ValidJson<OrgPatch>,
 ) -> ApiResult<Data<CurrentOrg>> {
+    let problems = settings_problems(&state, &body);
+    if !problems.is_empty() {
+        return Err(ApiError::validation(problems));
+    }
     let st = state.clone();
     let org = state
         .db
@@ -275,6 +288,7 @@ async fn update_current(
             if let Some(s) = &body.settings {
                 crate::settings::apply(
                     tx,
+                    &st.features,
                     &st.config,
                     &user.org_id,
                     &user.id,

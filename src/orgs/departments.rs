@@ -9,7 +9,6 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
 use crate::audit::{self, Event};
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
@@ -21,6 +20,7 @@ use crate::http::{
     ApiError, ApiResult, ClientInfo, ErrorCode, FieldError, Page, Paged, ValidJson, ValidPath,
     Validate, created, no_content, ok,
 };
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -3,15 +3,35 @@
 
 pub mod api;
 pub mod departments;
+pub mod portal;
 pub mod store;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::feature::Feature;
 
 /// `true` when `tz` is an IANA time zone name this build knows.
 pub fn is_valid_timezone(tz: &str) -> bool {
     !tz.is_empty() && tz.len() <= 64 && jiff::tz::TimeZone::get(tz).is_ok()
 }
 
+/// Organizations and departments, and their pages.
+pub fn feature() -> Feature {
+    Feature {
+        api: || {
+            OpenApiRouter::new()
+                .merge(api::router())
+                .merge(departments::router())
+        },
+        pages: portal::pages,
+        nav: portal::NAV,
+        ..Feature::named("orgs")
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
     #[test]
     fn time_zones_are_checked_against_the_bundled_database() {
         for tz in [

@@ -12,10 +12,10 @@ use tower_sessions::Session;
 
 use super::pages::{home_of, page};
 use super::session::{self, CsrfForm};
-use crate::app::AppState;
 use crate::auth::recovery;
 use crate::http::client::ClientInfo;
 use crate::http::{ApiError, ErrorCode, ValidQuery, Validate};
+use crate::state::AppState;
 use crate::users::model::{Role, is_valid_email, normalize_email};
 
 pub struct Field {

@@ -1,9 +1,9 @@
-//! The portals' navigation: one list of entries, each shown to the roles holding its
-//! permission. Later features (calendar, clients, invoices, approvals) add their entries here.
+//! The portals' navigation: every feature's entries (`Feature::nav`), each shown to the roles
+//! holding its permissions, in groups (People, Care, …, Operations) that appear only when they
+//! hold a page the reader may open.
 
-use super::invitations::{ADMIN, TEAM};
 use super::session::PortalUser;
-use crate::auth::policy::Perm;
+use crate::feature::{Group, NavEntry};
 
 pub struct NavItem {
     pub href: &'static str,
@@ -11,82 +11,46 @@ pub struct NavItem {
     pub current: bool,
 }
 
-/// A page in the navigation: shown to whoever holds every permission in `needs`, unless they
-/// hold `unless` (a team page the admin portal has under the same name).
-struct Entry {
-    href: &'static str,
-    label: &'static str,
-    needs: &'static [Perm],
-    unless: Option<Perm>,
+/// A heading (or none) and its entries.
+pub struct NavGroup {
+    pub heading: Option<&'static str>,
+    pub items: Vec<NavItem>,
 }
 
-const fn entry(href: &'static str, label: &'static str, needs: &'static [Perm]) -> Entry {
-    Entry {
-        href,
-        label,
-        needs,
-        unless: None,
-    }
+fn visible(u: &PortalUser, e: &NavEntry) -> bool {
+    u.may(e.needs) && !e.unless.is_some_and(|p| u.may(&[p]))
 }
 
-impl Entry {
-    const fn unless(self, p: Perm) -> Entry {
-        Entry {
-            unless: Some(p),
-            ..self
-        }
-    }
-}
-
-const ENTRIES: &[Entry] = &[
-    entry("/admin", "Dashboard", &[Perm::DashboardView]),
-    entry(
-        "/admin/users",
-        "People",
-        &[Perm::DashboardView, Perm::UsersView],
-    ),
-    entry(ADMIN.base, "Invitations", ADMIN.needs),
-    entry(
-        "/admin/departments",
-        "Departments",
-        &[Perm::DashboardView, Perm::DepartmentsManage],
-    ),
-    entry("/admin/orgs", "Organizations", &[Perm::OrgsAdminister]),
-    entry(
-        "/admin/settings",
-        "Settings",
-        &[Perm::DashboardView, Perm::SettingsManage],
-    ),
-    entry(
-        "/admin/audit",
-        "Audit log",
-        &[Perm::DashboardView, Perm::AuditView],
-    ),
-    entry("/admin/jobs", "Jobs", &[Perm::JobsManage]),
-    entry("/admin/backups", "Backups", &[Perm::BackupsManage]),
-    entry("/team", "Home", &[Perm::Notifications]),
-    entry("/team/people", "Directory", &[Perm::UsersView]),
-    entry(TEAM.base, "Invitations", TEAM.needs).unless(Perm::DashboardView),
-    entry("/account", "Account", &[Perm::Account]),
-];
-
-/// The entries `u` may open, with `current` marking the page at `path`.
-pub fn for_user(u: &PortalUser, path: &str) -> Vec<NavItem> {
-    ENTRIES
-        .iter()
-        .filter(|e| u.may(e.needs) && !e.unless.is_some_and(|p| u.may(&[p])))
-        .map(|e| NavItem {
+/// The entries `u` may open, grouped, with `current` marking the page at `path`.
+pub fn for_user(u: &PortalUser, path: &str) -> Vec<NavGroup> {
+    let mut entries: Vec<&NavEntry> = u.features.nav().filter(|e| visible(u, e)).collect();
+    // Stable: within a group, entries keep the features' order.
+    entries.sort_by_key(|e| e.group);
+    let mut groups: Vec<(Group, NavGroup)> = Vec::new();
+    for e in entries {
+        let item = NavItem {
             href: e.href,
             label: e.label,
             current: e.href == path,
-        })
-        .collect()
+        };
+        match groups.last_mut() {
+            Some((g, group)) if *g == e.group => group.items.push(item),
+            _ => groups.push((
+                e.group,
+                NavGroup {
+                    heading: e.group.heading(),
+                    items: vec![item],
+                },
+            )),
+        }
+    }
+    groups.into_iter().map(|(_, g)| g).collect()
 }
 
 /// What every portal page carries around its content: the navigation, the CSRF token its
 /// forms send, and the one-time message left by the action before it.
 pub struct Chrome {
-    pub nav: Vec<NavItem>,
+    pub nav: Vec<NavGroup>,
     pub csrf: String,
     pub flash: Option<String>,
 }

@@ -8,12 +8,12 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::session::{self, CsrfForm, PortalUser};
-use crate::app::AppState;
 use crate::auth::login::{self, LoginOutcome};
 use crate::auth::policy::{self, Perm};
 use crate::auth::sessions;
 use crate::http::client::ClientInfo;
 use crate::http::{ErrorCode, ValidQuery, Validate};
+use crate::state::AppState;
 
 /// Renders a page; a template that fails to render is a logged 500.
 pub fn page<T: Template>(status: StatusCode, t: &T) -> Response {

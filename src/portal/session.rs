@@ -5,6 +5,9 @@
 //! the account ends the portal session on the next request. Sessions also end after
 //! [`ABSOLUTE`] whatever the activity; the idle timeout is the cookie session's expiry.
 
+use std::sync::Arc;
+
+use crate::feature::Registry;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -13,9 +16,9 @@ use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 use super::pages::refused;
-use crate::app::AppState;
 use crate::auth::policy::{self, Perm, Scope};
 use crate::auth::{CurrentUser, crypto};
+use crate::state::AppState;
 use crate::users::model::Role;
 
 /// Longest a portal sign-in lasts, active or not.
@@ -76,6 +79,8 @@ pub struct PortalUser {
     pub user: CurrentUser,
     pub session: Session,
     pub csrf: String,
+    /// The features, whose pages make the navigation.
+    pub features: Arc<Registry>,
 }
 
 impl PortalUser {
@@ -137,6 +142,7 @@ impl FromRequestParts<AppState> for PortalUser {
             user,
             session,
             csrf,
+            features: state.features.clone(),
         })
     }
 }

@@ -9,10 +9,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
 use crate::http::{ApiError, ApiResult, ClientInfo, Data, FieldError, ValidJson, Validate, ok};
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -26,10 +26,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[schema(value_type = Object)]
 pub struct SettingsPatch(pub Map<String, Value>);
 
+// The keys are checked in the handler, against the settings the running features declare.
 impl Validate for SettingsPatch {
-    fn validate(&self, errors: &mut Vec<FieldError>) {
-        super::validate(&self.0, errors);
-    }
+    fn validate(&self, _: &mut Vec<FieldError>) {}
 }
 
 /// Every setting of the caller's org, defaults filled in.
@@ -39,10 +38,10 @@ pub async fn get_settings(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> ApiResult<Data<BTreeMap<String, Value>>> {
-    let config = state.config.clone();
+    let (config, features) = (state.config.clone(), state.features.clone());
     let all = state
         .db
-        .read(move |c| super::all(c, &config, &user.org_id).map_err(ApiError::from))
+        .read(move |c| super::all(c, &features, &config, &user.org_id).map_err(ApiError::from))
         .await?;
     Ok(ok(all))
 }
@@ -56,19 +55,25 @@ pub async fn patch_settings(
     client: ClientInfo,
     ValidJson(patch): ValidJson<SettingsPatch>,
 ) -> ApiResult<Data<BTreeMap<String, Value>>> {
-    let config = state.config.clone();
+    let mut errors = Vec::new();
+    super::validate(&state.features, &patch.0, &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let (config, features) = (state.config.clone(), state.features.clone());
     let all = state
         .db
         .write(move |tx| {
             super::apply(
                 tx,
+                &features,
                 &config,
                 &user.org_id,
                 &user.id,
                 client.ip.as_deref(),
                 &patch.0,
             )?;
-            super::all(tx, &config, &user.org_id).map_err(ApiError::from)
+            super::all(tx, &features, &config, &user.org_id).map_err(ApiError::from)
         })
         .await?;
     Ok(ok(all))

@@ -3,73 +3,19 @@
 //! refused naming the key; every change is audited in the same transaction.
 
 pub mod api;
+pub mod portal;
 
 use std::collections::BTreeMap;
 
 use rusqlite::{Connection, params};
-use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::audit::{self, Event};
 use crate::clock;
-use crate::config::{Config, SignupMode};
+use crate::config::Config;
+use crate::feature::Feature;
+use crate::feature::{Kind, Registry, Setting};
 use crate::http::FieldError;
-
-/// What values a setting takes.
-#[derive(Debug, Clone, Copy, Serialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
-pub enum Kind {
-    Bool,
-    Int { min: i64, max: i64 },
-    Choice { options: &'static [&'static str] },
-}
-
-pub struct Setting {
-    pub key: &'static str,
-    pub kind: Kind,
-    pub default: fn(&Config) -> Value,
-    pub description: &'static str,
-}
-
-pub const SIGNUP_MODE: &str = "signup.mode";
-pub const INVITATION_EXPIRY_DAYS: &str = "invitations.expiryDays";
-pub const REMINDERS_ENABLED: &str = "notifications.reminders.enabled";
-
-/// Every setting an admin can change. Features add theirs here.
-pub const REGISTRY: &[Setting] = &[
-    Setting {
-        key: SIGNUP_MODE,
-        kind: Kind::Choice {
-            options: &["join-default", "new-workspace", "invite-only"],
-        },
-        default: |c| json!(signup_mode_str(c.auth.signup_mode)),
-        description: "Who may create an account without an invitation: everyone joins this org (join-default), each sign-up gets a workspace of its own (new-workspace), or nobody (invite-only). Read from the default org for open sign-ups; overrides auth.signup_mode.",
-    },
-    Setting {
-        key: INVITATION_EXPIRY_DAYS,
-        kind: Kind::Int { min: 1, max: 90 },
-        default: |_| json!(7),
-        description: "Days an invitation link works when the inviter does not choose.",
-    },
-    Setting {
-        key: REMINDERS_ENABLED,
-        kind: Kind::Bool,
-        default: |_| json!(true),
-        description: "Automatic reminders (sessions, daily logs) for everyone in the org. Off: no reminder is sent; other notifications still are.",
-    },
-];
-
-fn signup_mode_str(m: SignupMode) -> &'static str {
-    match m {
-        SignupMode::JoinDefault => "join-default",
-        SignupMode::NewWorkspace => "new-workspace",
-        SignupMode::InviteOnly => "invite-only",
-    }
-}
-
-pub fn find(key: &str) -> Option<&'static Setting> {
-    REGISTRY.iter().find(|s| s.key == key)
-}
 
 /// Why `value` does not fit `kind`, if it does not.
 fn problem(kind: Kind, value: &Value) -> Option<String> {
@@ -87,10 +33,15 @@ fn problem(kind: Kind, value: &Value) -> Option<String> {
     }
 }
 
-/// Checks a flat `{key: value}` patch; `null` means "back to the default".
-pub fn validate(patch: &serde_json::Map<String, Value>, errors: &mut Vec<FieldError>) {
+/// Checks a flat `{key: value}` patch against the settings the features declare; `null` means
+/// "back to the default".
+pub fn validate(
+    registry: &Registry,
+    patch: &serde_json::Map<String, Value>,
+    errors: &mut Vec<FieldError>,
+) {
     for (key, value) in patch {
-        match find(key) {
+        match registry.setting(key) {
             None => errors.push(FieldError::new(key.as_str(), "is not a known setting")),
             Some(_) if value.is_null() => {}
             Some(s) => {
@@ -105,11 +56,12 @@ pub fn validate(patch: &serde_json::Map<String, Value>, errors: &mut Vec<FieldEr
 /// Every setting of an org, defaults filled in.
 pub fn all(
     conn: &Connection,
+    registry: &Registry,
     config: &Config,
     org_id: &str,
 ) -> rusqlite::Result<BTreeMap<String, Value>> {
-    let mut out: BTreeMap<String, Value> = REGISTRY
-        .iter()
+    let mut out: BTreeMap<String, Value> = registry
+        .settings()
         .map(|s| (s.key.to_string(), (s.default)(config)))
         .collect();
     let mut st = conn.prepare_cached("SELECT key, value FROM org_settings WHERE org_id = ?1")?;
@@ -119,7 +71,7 @@ pub fn all(
     for row in rows {
         let (k, v) = row?;
         // Values of a setting that was since removed from the registry are ignored.
-        if let (Some(s), Ok(v)) = (find(&k), serde_json::from_str::<Value>(&v))
+        if let (Some(s), Ok(v)) = (registry.setting(&k), serde_json::from_str::<Value>(&v))
             && problem(s.kind, &v).is_none()
         {
             out.insert(k, v);
@@ -129,13 +81,15 @@ pub fn all(
 }
 
 /// One setting's value for an org (its default when unset).
-pub fn get(conn: &Connection, config: &Config, org_id: &str, key: &str) -> rusqlite::Result<Value> {
-    let Some(s) = find(key) else {
-        return Ok(Value::Null);
-    };
+pub fn get(
+    conn: &Connection,
+    config: &Config,
+    org_id: &str,
+    s: &Setting,
+) -> rusqlite::Result<Value> {
     let stored: Option<String> = rusqlite::OptionalExtension::optional(
         conn.prepare_cached("SELECT value FROM org_settings WHERE org_id = ?1 AND key = ?2")?
-            .query_row(params![org_id, key], |r| r.get(0)),
+            .query_row(params![org_id, s.key], |r| r.get(0)),
     )?;
     Ok(stored
         .and_then(|v| serde_json::from_str::<Value>(&v).ok())
@@ -143,34 +97,10 @@ pub fn get(conn: &Connection, config: &Config, org_id: &str, key: &str) -> rusql
         .unwrap_or_else(|| (s.default)(config)))
 }
 
-/// The org's effective sign-up mode.
-pub fn signup_mode(
-    conn: &Connection,
-    config: &Config,
-    org_id: &str,
-) -> rusqlite::Result<SignupMode> {
-    Ok(match get(conn, config, org_id, SIGNUP_MODE)?.as_str() {
-        Some("new-workspace") => SignupMode::NewWorkspace,
-        Some("invite-only") => SignupMode::InviteOnly,
-        Some("join-default") => SignupMode::JoinDefault,
-        _ => config.auth.signup_mode,
-    })
-}
-
-/// The org's invitation lifetime in days.
-pub fn invitation_expiry_days(
-    conn: &Connection,
-    config: &Config,
-    org_id: &str,
-) -> rusqlite::Result<i64> {
-    Ok(get(conn, config, org_id, INVITATION_EXPIRY_DAYS)?
-        .as_i64()
-        .unwrap_or(7))
-}
-
 /// Applies a validated patch, auditing each key whose value changes.
 pub fn apply(
     tx: &Connection,
+    registry: &Registry,
     config: &Config,
     org_id: &str,
     actor_id: &str,
@@ -179,8 +109,10 @@ pub fn apply(
 ) -> rusqlite::Result<()> {
     let now = clock::now();
     for (key, value) in patch {
-        let Some(s) = find(key) else { continue };
-        let before = get(tx, config, org_id, key)?;
+        let Some(s) = registry.setting(key) else {
+            continue;
+        };
+        let before = get(tx, config, org_id, s)?;
         let after = if value.is_null() {
             (s.default)(config)
         } else {
@@ -212,9 +144,34 @@ pub fn apply(
     Ok(())
 }
 
+/// The org settings every feature declares: the API and the settings page.
+pub fn feature() -> Feature {
+    Feature {
+        api: api::router,
+        pages: portal::pages,
+        nav: portal::NAV,
+        ..Feature::named("settings")
+    }
+}
+
+/// The features that declare settings today, for unit tests that run without an app.
+#[cfg(test)]
+pub fn test_registry() -> Registry {
+    Registry::new(vec![
+        crate::auth::feature(),
+        crate::invitations::feature(),
+        crate::notify::feature(),
+    ])
+}
+
 #[cfg(test)]
 mod tests {
+
     use super::*;
+    use crate::auth::signup::signup_mode;
+    use crate::config::SignupMode;
+
+    use super::test_registry as registry;
 
     #[test]
     fn values_are_checked_against_their_kind() {
@@ -225,7 +182,7 @@ mod tests {
             "no.such": 1,
         });
         let mut errors = Vec::new();
-        validate(patch.as_object().unwrap(), &mut errors);
+        validate(&registry(), patch.as_object().unwrap(), &mut errors);
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
@@ -237,6 +194,7 @@ mod tests {
         );
         let mut errors = Vec::new();
         validate(
+            &registry(),
             json!({"signup.mode": null, "invitations.expiryDays": 30})
                 .as_object()
                 .unwrap(),
@@ -257,8 +215,26 @@ mod tests {
             SignupMode::NewWorkspace
         );
         let patch = json!({"signup.mode": "invite-only"});
-        apply(&c, &config, &org, "actor", None, patch.as_object().unwrap()).unwrap();
-        apply(&c, &config, &org, "actor", None, patch.as_object().unwrap()).unwrap();
+        apply(
+            &c,
+            &registry(),
+            &config,
+            &org,
+            "actor",
+            None,
+            patch.as_object().unwrap(),
+        )
+        .unwrap();
+        apply(
+            &c,
+            &registry(),
+            &config,
+            &org,
+            "actor",
+            None,
+            patch.as_object().unwrap(),
+        )
+        .unwrap();
         assert_eq!(
             signup_mode(&c, &config, &org).unwrap(),
             SignupMode::InviteOnly
@@ -273,6 +249,7 @@ mod tests {
         assert_eq!(audited, 1, "an unchanged value is not a change");
         apply(
             &c,
+            &registry(),
             &config,
             &org,
             "actor",
@@ -281,7 +258,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            all(&c, &config, &org).unwrap()["signup.mode"],
+            all(&c, &registry(), &config, &org).unwrap()["signup.mode"],
             "new-workspace"
         );
     }

@@ -13,11 +13,11 @@ use super::model::{
     is_clock_time, is_locale, name_problem, phone_problem,
 };
 use super::store;
-use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
 use crate::clock;
 use crate::http::{ApiError, ApiResult, Data, FieldError, Patch, ValidJson, Validate, ok};
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

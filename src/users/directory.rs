@@ -12,7 +12,6 @@ use utoipa_axum::routes;
 
 use super::model::{Role, User};
 use super::store::{self, COLUMNS, user_from};
-use crate::app::AppState;
 use crate::audit::{self, Event};
 use crate::auth::policy::{Perm, allow};
 use crate::auth::{CurrentUser, sessions};
@@ -22,6 +21,7 @@ use crate::http::{
     ApiError, ApiResult, ClientInfo, Data, ErrorCode, FieldError, Page, Paged, Patch, ValidJson,
     ValidPath, Validate, ok,
 };
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -132,3 +132,21 @@ pub fn id_by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<St
         .query_row([email], |r| r.get(0))
         .optional()
 }
+
+/// The profile in a person's export: the account row without secrets (password hash, MFA
+/// secret, lockout state).
+pub fn export_profile(c: &Connection, user_id: &str) -> rusqlite::Result<serde_json::Value> {
+    let mut all = crate::feature::rows(
+        c,
+        "SELECT id, email, role, status, first_name, last_name, phone, date_of_birth, location,
+                occupation, bio, interests, timezone, locale, avatar_url, privacy_settings,
+                preferences, email_verified_at, mfa_enabled_at IS NOT NULL AS mfa_enabled,
+                google_sub IS NOT NULL AS google_linked, department_id, org_id, created_at, updated_at
+         FROM users WHERE id = ?1",
+        user_id,
+    )?;
+    Ok(match &mut all {
+        serde_json::Value::Array(v) if !v.is_empty() => v.remove(0),
+        _ => serde_json::Value::Null,
+    })
+}

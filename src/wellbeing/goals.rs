@@ -12,7 +12,6 @@ use utoipa_axum::routes;
 
 use super::achievements::{self, Cause};
 use super::{days_before, parse_date, today_for};
-use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
 use crate::clock;
@@ -21,6 +20,7 @@ use crate::http::{
     ApiError, ApiResult, Data, FieldError, Page, Paged, Patch, ValidJson, ValidPath, Validate,
     created, ok,
 };
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -11,7 +11,6 @@ use utoipa_axum::routes;
 
 use super::achievements::{self, Cause};
 use super::{check_labels, labels_from, labels_json};
-use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
 use crate::clock;
@@ -19,6 +18,7 @@ use crate::db::filter::{Filter, text};
 use crate::http::{
     ApiError, ApiResult, Data, FieldError, Page, Paged, ValidJson, ValidPath, Validate, created, ok,
 };
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -11,8 +11,9 @@ pub mod search_index;
 use rusqlite::Connection;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::app::AppState;
+use crate::feature::{Exporter, Feature, Part};
 use crate::http::FieldError;
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -103,6 +104,55 @@ pub fn days_before(d: jiff::civil::Date, n: i64) -> jiff::civil::Date {
 }
 
 /// A migrated in-memory database with one member: (connection, org id, user id).
+/// Mood, journal, goals and achievements: the person's own wellbeing.
+pub fn feature() -> Feature {
+    Feature {
+        api: router,
+        recurring: &[search_index::MERGE],
+        jobs: |h, s| search_index::register(h, &s.db),
+        exporters: &[
+            Exporter {
+                name: "mood_entries",
+                collect: |c, u, _| {
+                    Part::rows(
+                        c,
+                        "SELECT id, date, mood, note, factors, created_at, updated_at FROM mood_entries WHERE user_id = ?1 ORDER BY date",
+                        u,
+                    )
+                },
+            },
+            Exporter {
+                name: "journal_entries",
+                collect: |c, u, _| {
+                    Part::rows(
+                        c,
+                        "SELECT id, title, content, mood, tags, is_favorite, created_at, updated_at FROM journal_entries WHERE user_id = ?1 ORDER BY created_at",
+                        u,
+                    )
+                },
+            },
+            Exporter {
+                name: "goals",
+                collect: |c, u, _| {
+                    Part::rows(c, "SELECT g.*, (SELECT json_group_array(json_object('date', k.date, 'value', k.value)) FROM goal_checkins k WHERE k.goal_id = g.id) AS checkins
+                     FROM goals g WHERE g.user_id = ?1 ORDER BY g.created_at", u)
+                },
+            },
+            Exporter {
+                name: "achievements",
+                collect: |c, u, _| {
+                    Part::rows(
+                        c,
+                        "SELECT key, unlocked_at FROM achievements_unlocked WHERE user_id = ?1 ORDER BY unlocked_at",
+                        u,
+                    )
+                },
+            },
+        ],
+        ..Feature::named("wellbeing")
+    }
+}
+
 #[cfg(test)]
 pub fn test_member() -> (Connection, String, String) {
     let mut c = Connection::open_in_memory().unwrap();
@@ -123,6 +173,7 @@ pub fn test_member() -> (Connection, String, String) {
 
 #[cfg(test)]
 mod tests {
+
     use super::*;
 
     #[test]

@@ -14,7 +14,6 @@ use super::achievements::{self, Cause};
 use super::{
     check_date, check_labels, days_before, labels_from, labels_json, parse_date, today_for,
 };
-use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
 use crate::clock;
@@ -23,6 +22,7 @@ use crate::http::{
     ApiError, ApiResult, Data, FieldError, Page, Paged, Patch, ValidJson, ValidPath, ValidQuery,
     Validate, created, ok,
 };
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -7,6 +7,8 @@
 use rusqlite::Connection;
 
 use crate::db::{Db, DbError};
+use crate::jobs::recurring::JobDef;
+use crate::jobs::{Handlers, job_kind};
 
 /// Leaf pages of merge work per writer step (a few milliseconds each).
 const PAGES_PER_STEP: i64 = 256;
@@ -40,6 +42,20 @@ pub async fn merge(db: &Db) -> Result<u32, DbError> {
         steps += 1;
     }
     Ok(steps)
+}
+
+pub const MERGE: JobDef = JobDef {
+    name: "search.merge",
+    schedule: "0 30 3 * * *",
+    description: "Merges the journal's full-text index into one segment, in small steps",
+};
+
+pub fn register(handlers: &mut Handlers, db: &Db) {
+    let merging = db.clone();
+    handlers.external(&job_kind(MERGE.name), move |_| {
+        let db = merging.clone();
+        async move { merge(&db).await.map(|_| ()).map_err(|e| e.to_string()) }
+    });
 }
 
 #[cfg(test)]

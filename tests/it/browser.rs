@@ -223,10 +223,11 @@ fn totp(secret: &str, ahead: bool) -> String {
 }
 
 async fn setting(s: &TestServer, org: &str, key: &str) -> serde_json::Value {
-    let (config, org, key) = (s.state.config.clone(), org.to_string(), key.to_string());
+    let (config, org) = (s.state.config.clone(), org.to_string());
+    let setting = s.state.features.setting(key).unwrap();
     s.state
         .db
-        .read(move |c| haven::settings::get(c, &config, &org, &key).map_err(DbError::from))
+        .read(move |c| haven::settings::get(c, &config, &org, setting).map_err(DbError::from))
         .await
         .unwrap()
 }

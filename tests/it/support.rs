@@ -4,13 +4,14 @@
 use std::time::Duration;
 
 use axum::response::IntoResponse;
-use haven::app::{App, AppState};
+use haven::app::App;
 use haven::auth::policy::{Perm, allow};
 use haven::config::{Config, MailTransport};
 use haven::db::DbError;
 use haven::http::{
     ApiResult, FieldError, Page, Paged, ValidJson, ValidPath, Validate, created, ok,
 };
+use haven::state::AppState;
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;

@@ -1,6 +1,8 @@
 //! `/admin/settings`: a form generated from the settings registry — one field per setting,
 //! its type deciding the input, its description beside it — saved through the API's handler.
 
+use crate::feature::{Group, NavEntry};
+use axum::Router;
 use std::collections::BTreeMap;
 
 use askama::Template;
@@ -8,14 +10,15 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Map, Value};
 
-use super::forms::{self, Problems};
-use super::nav::Chrome;
-use super::pages::{page, refused};
-use super::session::{CsrfForm, PortalUser, flash};
-use crate::app::AppState;
 use crate::auth::policy::Perm;
+use crate::feature::{Kind, Registry};
 use crate::http::ClientInfo;
-use crate::settings::{self, Kind, REGISTRY};
+use crate::portal::forms::{self, Problems};
+use crate::portal::nav::Chrome;
+use crate::portal::pages::{page, refused};
+use crate::portal::session::{CsrfForm, PortalUser, flash};
+use crate::settings;
+use crate::state::AppState;
 
 const BASE: &str = "/admin/settings";
 
@@ -35,7 +38,7 @@ pub struct Field {
 }
 
 #[derive(Template)]
-#[template(path = "portal/admin/settings.html")]
+#[template(path = "settings/settings.html")]
 pub struct SettingsPage {
     pub chrome: Chrome,
     pub problems: Problems,
@@ -72,8 +75,9 @@ async fn render(
             Ok(d) => d.into_inner(),
             Err(e) => return refused::failed("the settings", &e),
         };
-    let fields = REGISTRY
-        .iter()
+    let fields = u
+        .features
+        .settings()
         .map(|s| {
             let stored = current.get(s.key).cloned().unwrap_or(Value::Null);
             let value = match &typed {
@@ -115,9 +119,13 @@ async fn render(
 
 /// The patch the form asks for: only the settings whose value changes. A checkbox that is
 /// not sent is off; a number that does not parse goes to the API as typed, which names it.
-fn patch(form: &BTreeMap<String, String>, current: &BTreeMap<String, Value>) -> Map<String, Value> {
+fn patch(
+    registry: &Registry,
+    form: &BTreeMap<String, String>,
+    current: &BTreeMap<String, Value>,
+) -> Map<String, Value> {
     let mut out = Map::new();
-    for s in REGISTRY {
+    for s in registry.settings() {
         let raw = form.get(s.key).map(|v| v.trim().to_string());
         let wanted = match s.kind {
             Kind::Bool => Value::Bool(raw.is_some()),
@@ -157,7 +165,7 @@ pub async fn save(
             Ok(d) => d.into_inner(),
             Err(e) => return refused::failed("the settings", &e),
         };
-    let changes = patch(&f, &current);
+    let changes = patch(&state.features, &f, &current);
     if changes.is_empty() {
         flash(&session, "Nothing changed.").await;
         return Redirect::to(BASE).into_response();
@@ -189,6 +197,20 @@ pub async fn save(
     }
 }
 
+/// This feature's portal pages.
+#[allow(clippy::disallowed_methods)] // HTML pages, deliberately outside the OpenAPI router.
+pub fn pages() -> Router<AppState> {
+    use axum::routing::get;
+    Router::new().route(BASE, get(show).post(save))
+}
+
+pub const NAV: &[NavEntry] = &[NavEntry::new(
+    Group::Operations,
+    BASE,
+    "Settings",
+    &[Perm::DashboardView, Perm::SettingsManage],
+)];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,7 +229,7 @@ mod tests {
             ("invitations.expiryDays".to_string(), " 14 ".to_string()),
         ]
         .into();
-        let p = patch(&form, &current);
+        let p = patch(&settings::test_registry(), &form, &current);
         assert_eq!(p.len(), 2);
         assert_eq!(p["invitations.expiryDays"], json!(14));
         assert_eq!(p["notifications.reminders.enabled"], json!(false));
@@ -220,7 +242,7 @@ mod tests {
         ]
         .into();
         assert_eq!(
-            patch(&typo, &current)["invitations.expiryDays"],
+            patch(&settings::test_registry(), &typo, &current)["invitations.expiryDays"],
             json!("two")
         );
     }

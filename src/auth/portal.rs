@@ -2,21 +2,23 @@
 //! as SVG on the server, then the recovery codes, shown once), turn it off, and see and end
 //! the account's signed-in sessions. Every action goes through the API's own handler.
 
+use crate::feature::{Group, NavEntry};
 use askama::Template;
+use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::forms::{self, Problems};
-use super::nav::Chrome;
-use super::pages::{page, refused};
-use super::session::{CsrfForm, PortalUser, Staff, flash};
-use crate::app::AppState;
 use crate::auth::policy::Perm;
 use crate::auth::sessions::SessionView;
 use crate::auth::{api as auth_api, mfa, recovery};
 use crate::http::{ApiError, ClientInfo, ErrorCode, ValidPath};
+use crate::portal::forms::{self, Problems};
+use crate::portal::nav::Chrome;
+use crate::portal::pages::{page, refused};
+use crate::portal::session::{CsrfForm, PortalUser, Staff, flash};
+use crate::state::AppState;
 
 const BASE: &str = "/account";
 
@@ -29,7 +31,7 @@ pub enum MfaStep {
 }
 
 #[derive(Template)]
-#[template(path = "portal/account.html")]
+#[template(path = "auth/account.html")]
 pub struct AccountPage {
     pub chrome: Chrome,
     pub name: String,
@@ -295,3 +297,18 @@ pub async fn end_session(
         }
     }
 }
+
+/// This feature's portal pages.
+#[allow(clippy::disallowed_methods)] // HTML pages, deliberately outside the OpenAPI router.
+pub fn pages() -> Router<AppState> {
+    use axum::routing::{get, post};
+    Router::new()
+        .route(BASE, get(show))
+        .route("/account/password", post(change_password))
+        .route("/account/mfa/setup", post(mfa_setup))
+        .route("/account/mfa/enable", post(mfa_enable))
+        .route("/account/mfa/disable", post(mfa_disable))
+        .route("/account/sessions/end", post(end_session))
+}
+
+pub const NAV: &[NavEntry] = &[NavEntry::new(Group::Own, BASE, "Account", &[Perm::Account])];

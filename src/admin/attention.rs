@@ -4,12 +4,12 @@
 
 use std::time::Duration;
 
-use super::session::PortalUser;
-use crate::app::AppState;
 use crate::audit::Verification;
 use crate::audit::checks;
 use crate::auth::policy::Perm;
 use crate::db::DbError;
+use crate::portal::session::PortalUser;
+use crate::state::AppState;
 use crate::{backups, clock};
 
 /// How old the newest verified backup may be (the job runs daily) before it is pointed out.

@@ -1,20 +1,25 @@
 //! `/admin`: the admin portal's dashboard.
 
+use crate::feature::{Group, NavEntry};
 use askama::Template;
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::nav::Chrome;
-use super::pages::{page, refused};
-use super::session::PortalUser;
-use super::{attention, charts};
+use super::attention;
 use crate::admin::dashboard::{self, Summary};
-use crate::app::AppState;
 use crate::auth::policy::{self, Perm, Scope};
+use crate::portal::charts;
+use crate::portal::nav::Chrome;
+use crate::portal::pages::{page, refused};
+use crate::portal::session::PortalUser;
+use crate::state::AppState;
+
+const BASE: &str = "/admin";
 
 #[derive(Template)]
-#[template(path = "portal/admin/dashboard.html")]
+#[template(path = "admin/dashboard.html")]
 pub struct DashboardPage {
     pub chrome: Chrome,
     pub s: Summary,
@@ -53,7 +58,7 @@ pub async fn home(State(state): State<AppState>, u: PortalUser) -> Response {
         StatusCode::OK,
         &DashboardPage {
             attention,
-            chrome: Chrome::of(&u, "/admin").await,
+            chrome: Chrome::of(&u, BASE).await,
             people: s.users_by_role.values().sum(),
             signups_chart: charts::bars("Sign-ups per week", &t.signups_per_week, 2),
             active_chart: charts::bars("Active people per day", &t.active_per_day, 7),
@@ -76,3 +81,17 @@ pub async fn home(State(state): State<AppState>, u: PortalUser) -> Response {
         },
     )
 }
+
+/// This feature's portal pages.
+#[allow(clippy::disallowed_methods)] // HTML pages, deliberately outside the OpenAPI router.
+pub fn pages() -> Router<AppState> {
+    use axum::routing::get;
+    Router::new().route(BASE, get(home))
+}
+
+pub const NAV: &[NavEntry] = &[NavEntry::new(
+    Group::Home,
+    BASE,
+    "Dashboard",
+    &[Perm::DashboardView],
+)];

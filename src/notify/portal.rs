@@ -1,25 +1,27 @@
 //! `/team`: the staff portal's home — the signed-in person's notifications, newest first, with
 //! "only unread", pages, and marking one or all read (through the API's own handlers).
 
+use crate::feature::{Group, NavEntry};
 use askama::Template;
+use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::nav::Chrome;
-use super::pages::{page, refused};
-use super::session::{CsrfForm, Staff, flash};
-use super::table::{ListQuery, Pager, back_to};
-use crate::app::AppState;
 use crate::auth::policy::Perm;
 use crate::http::{ErrorCode, Paged, ValidPath};
 use crate::notify::api::{self as notify_api, NotificationFilters};
 use crate::notify::deliver::Notification;
+use crate::portal::nav::Chrome;
+use crate::portal::pages::{page, refused};
+use crate::portal::session::{CsrfForm, Staff, flash};
+use crate::portal::table::{ListQuery, Pager, back_to};
+use crate::state::AppState;
 
 const BASE: &str = "/team";
 
 #[derive(Template)]
-#[template(path = "portal/team/home.html")]
+#[template(path = "notify/home.html")]
 pub struct HomePage {
     pub chrome: Chrome,
     pub first_name: String,
@@ -132,3 +134,20 @@ pub async fn read_all(
     flash(&session, &text).await;
     Redirect::to(&back_to(BASE, &f.back)).into_response()
 }
+
+/// This feature's portal pages.
+#[allow(clippy::disallowed_methods)] // HTML pages, deliberately outside the OpenAPI router.
+pub fn pages() -> Router<AppState> {
+    use axum::routing::{get, post};
+    Router::new()
+        .route(BASE, get(home))
+        .route("/team/notifications/read", post(read_one))
+        .route("/team/notifications/read-all", post(read_all))
+}
+
+pub const NAV: &[NavEntry] = &[NavEntry::new(
+    Group::Home,
+    BASE,
+    "Home",
+    &[Perm::Notifications],
+)];

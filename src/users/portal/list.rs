@@ -7,22 +7,23 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::invitations;
-use super::nav::Chrome;
-use super::pages::{page, refused};
-use super::session::PortalUser;
-use super::table::{Column, ListQuery, Pager};
-use crate::app::AppState;
 use crate::auth::policy::Perm;
+use crate::invitations::portal as invitations;
+use crate::portal::nav::Chrome;
+use crate::portal::pages::{page, refused};
+use crate::portal::session::PortalUser;
+use crate::portal::table::{Column, ListQuery, Pager};
+use crate::state::AppState;
 use crate::users::directory::{self, UserFilters};
 use crate::users::model::{Role, User};
 
 const PAGE_SIZE: u32 = 25;
-const TEAM_BASE: &str = "/team/people";
+pub const TEAM_BASE: &str = "/team/people";
+pub const ADMIN_BASE: &str = "/admin/users";
 pub const STATUSES: &[&str] = &["active", "suspended", "deactivated"];
 
 #[derive(Template)]
-#[template(path = "portal/admin/users.html")]
+#[template(path = "users/users.html")]
 pub struct UsersPage {
     pub heading: &'static str,
     /// This page's path (the form and every link point here).
@@ -52,7 +53,7 @@ pub async fn admin_list(
     if !u.may(&[Perm::DashboardView, Perm::UsersView]) {
         return refused::forbidden(&u);
     }
-    render(state, u, raw, "/admin/users", "People").await
+    render(state, u, raw, ADMIN_BASE, "People").await
 }
 
 /// The team portal's directory (staff with `users.view`).
@@ -116,7 +117,7 @@ async fn render(
         &UsersPage {
             heading,
             base,
-            detail: base == "/admin/users",
+            detail: base == ADMIN_BASE,
             invite: {
                 let side = if base == TEAM_BASE {
                     invitations::TEAM

@@ -7,13 +7,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::forms::{self, Problems};
-use super::nav::Chrome;
-use super::pages::{page, refused};
-use super::session::{CsrfForm, PortalUser, flash};
-use crate::app::AppState;
 use crate::auth::policy::Perm;
 use crate::http::{ClientInfo, ValidPath};
+use crate::portal::forms::{self, Problems};
+use crate::portal::nav::Chrome;
+use crate::portal::pages::{page, refused};
+use crate::portal::session::{CsrfForm, PortalUser, flash};
+use crate::state::AppState;
 use crate::users::directory;
 use crate::users::model::{Role, User};
 
@@ -24,7 +24,7 @@ pub struct Choice {
 }
 
 #[derive(Template)]
-#[template(path = "portal/admin/person.html")]
+#[template(path = "users/person.html")]
 pub struct PersonPage {
     pub chrome: Chrome,
     pub problems: Problems,
@@ -117,7 +117,7 @@ async fn render(
     page(
         problems.status(),
         &PersonPage {
-            chrome: Chrome::of(&u, "/admin/users").await,
+            chrome: Chrome::of(&u, super::list::ADMIN_BASE).await,
             problems,
             department_name,
             role: typed.role,
@@ -128,7 +128,7 @@ async fn render(
                 .filter(|r| u.role().can_grant(**r))
                 .map(|r| r.as_str())
                 .collect(),
-            statuses: super::users::STATUSES,
+            statuses: super::list::STATUSES,
             departments,
             can_manage: u.may(&[Perm::UsersManage]) && person.role.rank() <= u.role().rank(),
             person,

@@ -1,19 +1,23 @@
 //! `/admin/backups`: the verified backups kept, and "Take a backup now" (the superadmin's).
 
+use crate::feature::{Group, NavEntry};
 use askama::Template;
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::nav::Chrome;
-use super::pages::{page, refused};
-use super::session::{CsrfForm, PortalUser, flash};
-use crate::app::AppState;
 use crate::auth::policy::Perm;
 use crate::backups::api::{self as backups_api, Backup};
+use crate::portal::nav::Chrome;
+use crate::portal::pages::{page, refused};
+use crate::portal::session::{CsrfForm, PortalUser, flash};
+use crate::state::AppState;
+
+const BASE: &str = "/admin/backups";
 
 #[derive(Template)]
-#[template(path = "portal/admin/backups.html")]
+#[template(path = "backups/backups.html")]
 pub struct BackupsPage {
     pub chrome: Chrome,
     pub backups: Vec<Backup>,
@@ -30,7 +34,7 @@ pub async fn show(State(state): State<AppState>, u: PortalUser) -> Response {
     page(
         StatusCode::OK,
         &BackupsPage {
-            chrome: Chrome::of(&u, "/admin/backups").await,
+            chrome: Chrome::of(&u, BASE).await,
             backups: list.into_inner(),
         },
     )
@@ -39,7 +43,7 @@ pub async fn show(State(state): State<AppState>, u: PortalUser) -> Response {
 pub async fn take(
     State(state): State<AppState>,
     u: PortalUser,
-    CsrfForm(_, session): CsrfForm<super::pages::Empty>,
+    CsrfForm(_, session): CsrfForm<crate::portal::pages::Empty>,
 ) -> Response {
     if !u.may(&[Perm::BackupsManage]) {
         return refused::forbidden(&u);
@@ -49,5 +53,19 @@ pub async fn take(
         Err(_) => "The backup could not be started; try again.",
     };
     flash(&session, text).await;
-    Redirect::to("/admin/backups").into_response()
+    Redirect::to(BASE).into_response()
 }
+
+/// This feature's portal pages.
+#[allow(clippy::disallowed_methods)] // HTML pages, deliberately outside the OpenAPI router.
+pub fn pages() -> Router<AppState> {
+    use axum::routing::get;
+    Router::new().route(BASE, get(show).post(take))
+}
+
+pub const NAV: &[NavEntry] = &[NavEntry::new(
+    Group::Operations,
+    BASE,
+    "Backups",
+    &[Perm::BackupsManage],
+)];

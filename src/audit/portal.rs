@@ -1,22 +1,24 @@
 //! `/admin/audit`: the audit log with filters (action or action prefix, entity, person,
 //! dates), pages, and the hash chain's last check (nightly, or "Verify the chain now").
 
+use crate::feature::{Group, NavEntry};
 use askama::Template;
+use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::nav::Chrome;
-use super::pages::{Empty, page, refused};
-use super::session::{CsrfForm, PortalUser, flash};
-use super::table::{Column, ListQuery, Pager};
-use crate::app::AppState;
 use crate::audit::Verification;
 use crate::audit::api::{self as audit_api, AuditEntry, AuditFilters};
 use crate::audit::checks::{self, Check};
 use crate::auth::policy::Perm;
 use crate::db::DbError;
 use crate::http::Paged;
+use crate::portal::nav::Chrome;
+use crate::portal::pages::{Empty, page, refused};
+use crate::portal::session::{CsrfForm, PortalUser, flash};
+use crate::portal::table::{Column, ListQuery, Pager};
+use crate::state::AppState;
 
 const BASE: &str = "/admin/audit";
 
@@ -45,7 +47,7 @@ pub struct Row {
 }
 
 #[derive(Template)]
-#[template(path = "portal/admin/audit.html")]
+#[template(path = "audit/audit.html")]
 pub struct AuditPage {
     pub chrome: Chrome,
     pub error: Option<String>,
@@ -222,3 +224,19 @@ pub async fn verify_now(
     flash(&session, &text).await;
     Redirect::to(BASE).into_response()
 }
+
+/// This feature's portal pages.
+#[allow(clippy::disallowed_methods)] // HTML pages, deliberately outside the OpenAPI router.
+pub fn pages() -> Router<AppState> {
+    use axum::routing::{get, post};
+    Router::new()
+        .route(BASE, get(show))
+        .route("/admin/audit/verify", post(verify_now))
+}
+
+pub const NAV: &[NavEntry] = &[NavEntry::new(
+    Group::Operations,
+    BASE,
+    "Audit log",
+    &[Perm::DashboardView, Perm::AuditView],
+)];

@@ -3,25 +3,27 @@
 //! `/admin/invitations` for admins, `/team/invitations` for staff who may invite (seed 003's
 //! team portal invites clients and partners).
 
+use crate::feature::{Group, NavEntry};
 use askama::Template;
+use axum::Router;
 use axum::extract::{FromRequestParts, RawQuery, State};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::forms::{self, Problems};
-use super::nav::Chrome;
-use super::pages::{page, refused};
-use super::person::{Choice, departments_of};
-use super::session::{CsrfForm, PortalUser, flash};
-use super::table::{Column, ListQuery, Pager, back_to};
-use crate::app::AppState;
 use crate::auth::policy::Perm;
 use crate::http::{ApiError, ClientInfo, Paged};
 use crate::invitations::api::{self as invitations_api, InvitationFilters};
 use crate::invitations::store::{self, Invitation};
+use crate::portal::forms::{self, Problems};
+use crate::portal::nav::Chrome;
+use crate::portal::pages::{page, refused};
+use crate::portal::session::{CsrfForm, PortalUser, flash};
+use crate::portal::table::{Column, ListQuery, Pager, back_to};
+use crate::state::AppState;
 use crate::users::model::Role;
+use crate::users::portal::person::{Choice, departments_of};
 
 /// Where the page is served, and who may open it there.
 #[derive(Clone, Copy)]
@@ -69,7 +71,7 @@ pub struct InviteForm {
 }
 
 #[derive(Template)]
-#[template(path = "portal/admin/invitations.html")]
+#[template(path = "invitations/invitations.html")]
 pub struct InvitationsPage {
     pub chrome: Chrome,
     pub base: &'static str,
@@ -284,3 +286,22 @@ async fn after(
     flash(session, &text).await;
     Redirect::to(to).into_response()
 }
+
+/// This feature's portal pages.
+#[allow(clippy::disallowed_methods)] // HTML pages, deliberately outside the OpenAPI router.
+pub fn pages() -> Router<AppState> {
+    use axum::routing::{get, post};
+    Router::new()
+        .route(ADMIN.base, get(show).post(create))
+        .route("/admin/invitations/resend", post(resend))
+        .route("/admin/invitations/revoke", post(revoke))
+        .route(TEAM.base, get(show).post(create))
+        .route("/team/invitations/resend", post(resend))
+        .route("/team/invitations/revoke", post(revoke))
+}
+
+/// The admin portal's page, and the team portal's for staff who do not have the admin's.
+pub const NAV: &[NavEntry] = &[
+    NavEntry::new(Group::People, ADMIN.base, "Invitations", ADMIN.needs),
+    NavEntry::new(Group::People, TEAM.base, "Invitations", TEAM.needs).unless(Perm::DashboardView),
+];

@@ -1,23 +1,27 @@
 //! `/admin/jobs`: recurring jobs with their last and next runs ("Run now"), the outbox's
 //! counts and the items that failed for good ("Retry"). The superadmin's page.
 
+use crate::feature::{Group, NavEntry};
 use askama::Template;
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::nav::Chrome;
-use super::pages::{page, refused};
-use super::session::{CsrfForm, PortalUser, flash};
-use crate::app::AppState;
 use crate::auth::policy::Perm;
 use crate::db::DbError;
 use crate::jobs::outbox::{self, DeadItem, OutboxCounts};
 use crate::jobs::recurring::RecurringStatus;
+use crate::portal::nav::Chrome;
+use crate::portal::pages::{page, refused};
+use crate::portal::session::{CsrfForm, PortalUser, flash};
+use crate::state::AppState;
+
+const BASE: &str = "/admin/jobs";
 
 #[derive(Template)]
-#[template(path = "portal/admin/jobs.html")]
+#[template(path = "jobs/jobs.html")]
 pub struct JobsPage {
     pub chrome: Chrome,
     pub recurring: Vec<RecurringStatus>,
@@ -47,7 +51,7 @@ pub async fn show(State(state): State<AppState>, u: PortalUser) -> Response {
     page(
         StatusCode::OK,
         &JobsPage {
-            chrome: Chrome::of(&u, "/admin/jobs").await,
+            chrome: Chrome::of(&u, BASE).await,
             recurring,
             counts,
             dead,
@@ -82,7 +86,7 @@ pub async fn run(
         "There is no such job.".to_string()
     };
     flash(&session, &text).await;
-    Redirect::to("/admin/jobs").into_response()
+    Redirect::to(BASE).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,5 +115,22 @@ pub async fn retry(
         "That item is not waiting for a retry."
     };
     flash(&session, text).await;
-    Redirect::to("/admin/jobs").into_response()
+    Redirect::to(BASE).into_response()
 }
+
+/// This feature's portal pages.
+#[allow(clippy::disallowed_methods)] // HTML pages, deliberately outside the OpenAPI router.
+pub fn pages() -> Router<AppState> {
+    use axum::routing::{get, post};
+    Router::new()
+        .route(BASE, get(show))
+        .route("/admin/jobs/run", post(run))
+        .route("/admin/jobs/retry", post(retry))
+}
+
+pub const NAV: &[NavEntry] = &[NavEntry::new(
+    Group::Operations,
+    BASE,
+    "Jobs",
+    &[Perm::JobsManage],
+)];

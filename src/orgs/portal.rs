@@ -1,29 +1,31 @@
 //! The org's shape: `/admin/departments` (add, rename, remove) and, for the superadmin,
 //! `/admin/orgs` (every org; create one, optionally inviting its first admin).
 
+use crate::feature::{Group, NavEntry};
 use askama::Template;
+use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::forms::{self, Problems};
-use super::nav::Chrome;
-use super::pages::{page, refused};
-use super::session::{CsrfForm, PortalUser, flash};
-use super::table::{Column, ListQuery, Pager};
-use crate::app::AppState;
 use crate::auth::policy::Perm;
 use crate::http::{ClientInfo, Paged, ValidPath};
 use crate::orgs::api::{self as orgs_api, OrgFilters};
 use crate::orgs::departments::{self, Department, DepartmentFilters};
 use crate::orgs::store::Org;
+use crate::portal::forms::{self, Problems};
+use crate::portal::nav::Chrome;
+use crate::portal::pages::{page, refused};
+use crate::portal::session::{CsrfForm, PortalUser, flash};
+use crate::portal::table::{Column, ListQuery, Pager};
+use crate::state::AppState;
 
 const DEPARTMENTS: &str = "/admin/departments";
 const ORGS: &str = "/admin/orgs";
 
 #[derive(Template)]
-#[template(path = "portal/admin/departments.html")]
+#[template(path = "orgs/departments.html")]
 pub struct DepartmentsPage {
     pub chrome: Chrome,
     pub problems: Problems,
@@ -209,7 +211,7 @@ pub struct OrgForm {
 }
 
 #[derive(Template)]
-#[template(path = "portal/admin/orgs.html")]
+#[template(path = "orgs/orgs.html")]
 pub struct OrgsPage {
     pub chrome: Chrome,
     pub problems: Problems,
@@ -318,3 +320,29 @@ pub async fn org_create(
         Err(e) => render_orgs(state, u, None, f, Problems::from_api(&e)).await,
     }
 }
+
+/// This feature's portal pages.
+#[allow(clippy::disallowed_methods)] // HTML pages, deliberately outside the OpenAPI router.
+pub fn pages() -> Router<AppState> {
+    use axum::routing::{get, post};
+    Router::new()
+        .route(DEPARTMENTS, get(departments_page).post(department_create))
+        .route("/admin/departments/rename", post(department_rename))
+        .route("/admin/departments/remove", post(department_remove))
+        .route(ORGS, get(orgs_page).post(org_create))
+}
+
+pub const NAV: &[NavEntry] = &[
+    NavEntry::new(
+        Group::People,
+        DEPARTMENTS,
+        "Departments",
+        &[Perm::DashboardView, Perm::DepartmentsManage],
+    ),
+    NavEntry::new(
+        Group::Operations,
+        ORGS,
+        "Organizations",
+        &[Perm::OrgsAdminister],
+    ),
+];

@@ -1,0 +1,266 @@
+//! What a feature contributes to Haven, declared in one place in the feature's own folder
+//! (`pub fn feature() -> Feature` in its `mod.rs`): its JSON API routes (each with its
+//! permission, see `auth::policy::allow`), its portal pages and their navigation entries, its
+//! recurring jobs and outbox handlers, its datasets in a person's export and its org settings.
+//! `app.rs` lists the features once; everything else reads them from the [`Registry`].
+//!
+//! The contracts a feature fills in ([`NavEntry`], [`Exporter`], [`Setting`]) live here, on the
+//! bottom floor, so the features that read them (portal navigation, GDPR export, the settings
+//! registry) and the features that provide them depend on this module, not on each other.
+
+use std::path::{Path, PathBuf};
+
+use axum::Router;
+use rusqlite::Connection;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::auth::policy::Perm;
+use crate::config::Config;
+use crate::jobs::Handlers;
+use crate::jobs::recurring::JobDef;
+use crate::state::{AppState, Services};
+
+/// One feature's contributions. Start from [`Feature::named`] and fill in what it has.
+pub struct Feature {
+    pub name: &'static str,
+    /// JSON routes, nested under `/api/v1` and documented in OpenAPI.
+    pub api: fn() -> OpenApiRouter<AppState>,
+    /// Portal pages (HTML), behind the portal's cookie session.
+    pub pages: fn() -> Router<AppState>,
+    /// The pages' entries in the portals' navigation.
+    pub nav: &'static [NavEntry],
+    /// Recurring jobs (each only enqueues an outbox item of kind `job:<name>`).
+    pub recurring: &'static [JobDef],
+    /// Registers the handlers of the outbox kinds this feature owns.
+    pub jobs: fn(&mut Handlers, &Services),
+    /// The feature's datasets in a person's data export.
+    pub exporters: &'static [Exporter],
+    /// The org settings an admin can change.
+    pub settings: &'static [Setting],
+}
+
+impl Feature {
+    /// A feature that contributes nothing yet.
+    pub fn named(name: &'static str) -> Feature {
+        Feature {
+            name,
+            api: OpenApiRouter::new,
+            pages: Router::new,
+            nav: &[],
+            recurring: &[],
+            jobs: |_, _| {},
+            exporters: &[],
+            settings: &[],
+        }
+    }
+}
+
+/// Every feature of the running application, in navigation order.
+pub struct Registry {
+    features: Vec<Feature>,
+}
+
+impl Registry {
+    pub fn new(features: Vec<Feature>) -> Registry {
+        Registry { features }
+    }
+
+    pub fn features(&self) -> impl Iterator<Item = &Feature> {
+        self.features.iter()
+    }
+
+    /// Every feature's JSON routes.
+    pub fn api(&self) -> OpenApiRouter<AppState> {
+        self.features
+            .iter()
+            .fold(OpenApiRouter::new(), |r, f| r.merge((f.api)()))
+    }
+
+    /// Every feature's portal pages.
+    pub fn pages(&self) -> Router<AppState> {
+        self.features
+            .iter()
+            .fold(Router::new(), |r, f| r.merge((f.pages)()))
+    }
+
+    pub fn nav(&self) -> impl Iterator<Item = &'static NavEntry> + '_ {
+        self.features.iter().flat_map(|f| f.nav.iter())
+    }
+
+    pub fn recurring(&self) -> Vec<JobDef> {
+        self.features
+            .iter()
+            .flat_map(|f| f.recurring.iter().cloned())
+            .collect()
+    }
+
+    /// Every feature's outbox handlers.
+    pub fn jobs(&self, services: &Services) -> Handlers {
+        let mut handlers = Handlers::default();
+        for f in &self.features {
+            (f.jobs)(&mut handlers, services);
+        }
+        handlers
+    }
+
+    pub fn exporters(&self) -> Vec<&'static Exporter> {
+        self.features
+            .iter()
+            .flat_map(|f| f.exporters.iter())
+            .collect()
+    }
+
+    pub fn settings(&self) -> impl Iterator<Item = &'static Setting> + '_ {
+        self.features.iter().flat_map(|f| f.settings.iter())
+    }
+
+    /// The setting named `key`, if a feature declares it.
+    pub fn setting(&self, key: &str) -> Option<&'static Setting> {
+        self.settings().find(|s| s.key == key)
+    }
+}
+
+/// Where a page sits in the portals' navigation. Groups show in this order; a group with no
+/// page its reader may open is not shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Group {
+    /// The portal's home page, first and without a heading.
+    Home,
+    People,
+    Care,
+    Clients,
+    Community,
+    Business,
+    Operations,
+    /// The reader's own account, last.
+    Own,
+}
+
+impl Group {
+    /// The heading shown above the group's entries (none for `Home` and `Own`).
+    pub fn heading(self) -> Option<&'static str> {
+        match self {
+            Group::Home | Group::Own => None,
+            Group::People => Some("People"),
+            Group::Care => Some("Care"),
+            Group::Clients => Some("Clients"),
+            Group::Community => Some("Community"),
+            Group::Business => Some("Business"),
+            Group::Operations => Some("Operations"),
+        }
+    }
+}
+
+/// A page in the navigation: shown to whoever holds every permission in `needs`, unless they
+/// hold `unless` (a team page the admin portal has under the same name).
+pub struct NavEntry {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub group: Group,
+    pub needs: &'static [Perm],
+    pub unless: Option<Perm>,
+}
+
+impl NavEntry {
+    pub const fn new(
+        group: Group,
+        href: &'static str,
+        label: &'static str,
+        needs: &'static [Perm],
+    ) -> NavEntry {
+        NavEntry {
+            href,
+            label,
+            group,
+            needs,
+            unless: None,
+        }
+    }
+
+    pub const fn unless(self, p: Perm) -> NavEntry {
+        NavEntry {
+            unless: Some(p),
+            ..self
+        }
+    }
+}
+
+/// One dataset of a person's export, written by the feature that owns the data.
+pub struct Exporter {
+    /// The file in the ZIP: `<name>.json` (and `<name>.csv` for lists).
+    pub name: &'static str,
+    pub collect: fn(conn: &Connection, user_id: &str, data_dir: &Path) -> rusqlite::Result<Part>,
+}
+
+/// What an exporter collected.
+pub struct Part {
+    pub json: Value,
+    /// Files to include as they are: (path in the ZIP, file on disk).
+    pub attachments: Vec<(String, PathBuf)>,
+}
+
+impl Part {
+    /// Every row of `sql` (one `?1` = the person) as JSON objects keyed by column name; columns
+    /// holding JSON text are embedded as JSON.
+    pub fn rows(c: &Connection, sql: &str, user_id: &str) -> rusqlite::Result<Part> {
+        rows(c, sql, user_id).map(Part::from)
+    }
+}
+
+/// [`Part::rows`] as a plain JSON array.
+pub fn rows(c: &Connection, sql: &str, user_id: &str) -> rusqlite::Result<Value> {
+    let mut st = c.prepare(sql)?;
+    let names: Vec<String> = st.column_names().iter().map(|s| s.to_string()).collect();
+    let mut out = Vec::new();
+    let mut q = st.query([user_id])?;
+    while let Some(r) = q.next()? {
+        let mut m = serde_json::Map::new();
+        for (i, name) in names.iter().enumerate() {
+            let v = match r.get_ref(i)? {
+                rusqlite::types::ValueRef::Null => Value::Null,
+                rusqlite::types::ValueRef::Integer(n) => Value::from(n),
+                rusqlite::types::ValueRef::Real(f) => Value::from(f),
+                rusqlite::types::ValueRef::Text(t) => {
+                    let s = String::from_utf8_lossy(t);
+                    match s.as_bytes().first() {
+                        Some(b'[' | b'{') => serde_json::from_str(&s)
+                            .unwrap_or_else(|_| Value::String(s.to_string())),
+                        _ => Value::String(s.to_string()),
+                    }
+                }
+                rusqlite::types::ValueRef::Blob(_) => continue,
+            };
+            m.insert(name.clone(), v);
+        }
+        out.push(Value::Object(m));
+    }
+    Ok(Value::Array(out))
+}
+
+impl From<Value> for Part {
+    fn from(json: Value) -> Self {
+        Part {
+            json,
+            attachments: Vec::new(),
+        }
+    }
+}
+
+/// What values a setting takes.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum Kind {
+    Bool,
+    Int { min: i64, max: i64 },
+    Choice { options: &'static [&'static str] },
+}
+
+/// An org setting: its key, the values it takes, its default and what it does.
+pub struct Setting {
+    pub key: &'static str,
+    pub kind: Kind,
+    pub default: fn(&Config) -> Value,
+    pub description: &'static str,
+}
