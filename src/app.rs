@@ -274,8 +274,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// Routes that are not JSON API routes and so not in the OpenAPI document: the Prometheus
-/// text, the docs page and static files. Everything else goes through `OpenApiRouter`.
-pub const UNDOCUMENTED: &[&str] = &["/metrics", "/api/docs", "/static/{*path}"];
+/// text, the docs page, static files and the icon browsers ask for. Everything else goes
+/// through `OpenApiRouter` (or is a portal page).
+pub const UNDOCUMENTED: &[&str] = &[
+    "/metrics",
+    "/api/docs",
+    "/static/{*path}",
+    "/favicon.ico",
+    "/favicon.svg",
+];
 
 #[allow(clippy::disallowed_methods)]
 fn undocumented_routes() -> Router<AppState> {
@@ -284,6 +291,8 @@ fn undocumented_routes() -> Router<AppState> {
         .route(UNDOCUMENTED[0], get(health::metrics))
         .route(UNDOCUMENTED[1], get(assets::docs_page))
         .route(UNDOCUMENTED[2], get(assets::static_file))
+        .route(UNDOCUMENTED[3], get(assets::favicon))
+        .route(UNDOCUMENTED[4], get(assets::favicon))
 }
 
 fn cors_layer(origins: &[String]) -> Option<CorsLayer> {

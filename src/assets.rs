@@ -24,6 +24,11 @@ pub async fn docs_page(headers: axum::http::HeaderMap) -> Response {
     serve("docs/index.html", &headers)
 }
 
+/// `GET /favicon.ico` and `/favicon.svg`: Haven's icon, which browsers ask for on every page.
+pub async fn favicon(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> Response {
+    serve(uri.path().trim_start_matches('/'), &headers)
+}
+
 fn serve(path: &str, headers: &axum::http::HeaderMap) -> Response {
     let Some(file) = Static::get(path) else {
         return (

@@ -18,15 +18,40 @@ pub trait Validate {
     fn validate(&self, _errors: &mut Vec<FieldError>) {}
 }
 
-/// `dateFrom`/`dateTo` filters: each a day (`YYYY-MM-DD`) or an RFC 3339 instant.
+/// `dateFrom`/`dateTo` filters: each a day (`YYYY-MM-DD`) or an RFC 3339 instant, and the
+/// first not after the second.
 pub fn check_bounds(from: Option<&str>, to: Option<&str>, errors: &mut Vec<FieldError>) {
-    for (name, v, end) in [("dateFrom", from, false), ("dateTo", to, true)] {
-        if v.is_some_and(|d| crate::clock::bound(d, end).is_none()) {
+    let [from, to] = [("dateFrom", from, false), ("dateTo", to, true)].map(|(name, v, end)| {
+        let bound = v.map(|d| crate::clock::bound(d, end));
+        if bound.as_ref().is_some_and(Option::is_none) {
             errors.push(FieldError::new(
                 name,
                 "must be a date (YYYY-MM-DD) or an RFC 3339 instant",
             ));
         }
+        (name, bound.flatten())
+    });
+    check_order(from, to, errors);
+}
+
+/// A range whose start lies after its end is bad input, named on both of its fields (every
+/// date-range filter asks this, so a reversed range is never an empty answer).
+pub fn check_order<T: PartialOrd>(
+    (from_name, from): (&str, Option<T>),
+    (to_name, to): (&str, Option<T>),
+    errors: &mut Vec<FieldError>,
+) {
+    if let (Some(a), Some(b)) = (from, to)
+        && a > b
+    {
+        errors.push(FieldError::new(
+            from_name,
+            format!("must not be after {to_name}"),
+        ));
+        errors.push(FieldError::new(
+            to_name,
+            format!("must not be before {from_name}"),
+        ));
     }
 }
 

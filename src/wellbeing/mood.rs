@@ -156,6 +156,11 @@ impl Validate for RangeFilter {
     fn validate(&self, errors: &mut Vec<FieldError>) {
         check_date("startDate", self.start_date.as_deref(), errors);
         check_date("endDate", self.end_date.as_deref(), errors);
+        crate::http::extract::check_order(
+            ("startDate", self.start_date.as_deref().and_then(parse_date)),
+            ("endDate", self.end_date.as_deref().and_then(parse_date)),
+            errors,
+        );
     }
 }
 

@@ -564,6 +564,13 @@ async fn the_audit_log_filters_and_its_chain_verifies() {
         (st, error_fields(&body)),
         (400, vec!["dateFrom".to_string()])
     );
+    let (st, body) = admin
+        .get(&s, "/audits?dateFrom=2026-01-02T00:00:00Z&dateTo=2026-01-01")
+        .await;
+    assert_eq!(
+        (st, error_fields(&body)),
+        (400, vec!["dateFrom".to_string(), "dateTo".to_string()])
+    );
     let verdict = s
         .state
         .db

@@ -57,6 +57,16 @@ async fn routes_outside_the_document_are_not_json_api_routes() {
             "{path}"
         );
     }
+    // Browsers ask every page for an icon; it comes from the binary.
+    for (path, kind) in [
+        ("/favicon.ico", "image/x-icon"),
+        ("/favicon.svg", "image/svg+xml"),
+    ] {
+        let res = s.get(path).await;
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(res.headers()["content-type"], kind, "{path}");
+        assert!(!res.bytes().await.unwrap().is_empty());
+    }
     // The binary's document is the served one.
     let printed = haven::openapi_document().unwrap();
     let printed: serde_json::Value = serde_json::from_str(&printed).unwrap();

@@ -110,6 +110,21 @@ async fn stats_over_three_years_of_daily_entries() {
         (st, error_fields(&body)),
         (400, vec!["startDate".to_string()])
     );
+    // A reversed range is bad input, not an empty answer.
+    for path in ["/mood/stats", "/mood/entries"] {
+        let (st, body) = m
+            .get(&s, &format!("{path}?startDate=2026-03-02&endDate=2026-03-01"))
+            .await;
+        assert_eq!(
+            (st, error_fields(&body)),
+            (400, vec!["startDate".to_string(), "endDate".to_string()]),
+            "{path}"
+        );
+    }
+    let (st, _) = m
+        .get(&s, "/mood/entries?startDate=2026-03-01&endDate=2026-03-01")
+        .await;
+    assert_eq!(st, 200, "one day is a range");
     let (_, page) = m.get(&s, "/mood/entries?limit=100&page=11").await;
     assert_eq!(
         (
@@ -185,6 +200,13 @@ async fn journal_filters_combine_and_search_only_finds_the_callers_words() {
         .get(&s, "/journal/entries?dateFrom=2000-01-01&dateTo=2000-01-02")
         .await;
     assert!(ids(&r).is_empty());
+    let (st, body) = a
+        .get(&s, "/journal/entries?dateFrom=2000-01-02&dateTo=2000-01-01")
+        .await;
+    assert_eq!(
+        (st, error_fields(&body)),
+        (400, vec!["dateFrom".to_string(), "dateTo".to_string()])
+    );
     let (_, r) = a.get(&s, "/journal/entries?search=%22%29%28*%20OR").await;
     assert!(ids(&r).is_empty(), "syntax characters are just text");
     let (st, body) = a
