@@ -99,6 +99,9 @@ fn sentence(rng: &mut impl Rng, n: usize) -> String {
         .join(" ")
 }
 
+/// Members written per transaction.
+const BATCH: usize = 500;
+
 fn seed(dir: PathBuf, users: usize, days: usize, journal: usize) -> anyhow::Result<()> {
     let mut config = haven::config::Config::default();
     config.data.dir = dir.clone();
@@ -113,11 +116,14 @@ fn seed(dir: PathBuf, users: usize, days: usize, journal: usize) -> anyhow::Resu
         haven::config::Durability::Normal,
         false,
     )?;
-    conn.execute_batch("PRAGMA synchronous = OFF;")?;
+    // A cache that holds the indexes being filled, and commits of bounded size: one big
+    // transaction spills its dirty pages to the WAL and reads them back (terabytes at 10,000
+    // members), and a WAL can only be checkpointed between transactions.
+    conn.execute_batch("PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;")?;
     let started = Instant::now();
     let hash = haven::auth::password::hash(PASSWORD)?;
-    let tx = conn.transaction()?;
-    let org = haven::orgs::store::ensure_default(&tx)?;
+    let org = haven::orgs::store::ensure_default(&conn)?;
+    let mut tx = conn.transaction()?;
     let today = jiff::Timestamp::now()
         .to_zoned_datetime(jiff::tz::TimeZone::UTC)
         .date();
@@ -157,6 +163,11 @@ fn seed(dir: PathBuf, users: usize, days: usize, journal: usize) -> anyhow::Resu
             "{uid}\t{email}\t{}\n",
             tokens.issue(&uid, &session.id)?
         ));
+        if u % BATCH == BATCH - 1 {
+            tx.commit()?;
+            conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+            tx = conn.transaction()?;
+        }
         if u % 1000 == 999 {
             eprintln!(
                 "seeded {} members ({:.0} s)",

@@ -30,6 +30,7 @@ pub async fn run(
     let grace = app.state.config.server.shutdown_timeout;
     let addr = listener.local_addr()?;
     tracing::info!(address = %addr, url = %format!("http://{addr}"), "haven is listening");
+    announce_setup(&app, addr).await?;
 
     let stop = CancellationToken::new();
     let service = app
@@ -65,6 +66,27 @@ pub async fn run(
     watchdog.abort();
     app.shutdown().await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// While no superadmin exists, prints the one-time link that creates one (the token is only
+/// in this line; the database keeps its hash).
+async fn announce_setup(app: &App, addr: SocketAddr) -> anyhow::Result<()> {
+    let Some(token) = crate::portal::setup::issue_if_needed(&app.state.db).await? else {
+        return Ok(());
+    };
+    let config = &app.state.config;
+    // With port 0 or no public URL, the address actually bound is the one that works.
+    let base = if config.server.public_url.is_empty() {
+        format!("http://{addr}")
+    } else {
+        config.public_url()
+    };
+    let link = format!("{base}{}?token={token}", crate::portal::setup::PATH);
+    tracing::warn!(
+        setup_url = %link,
+        "No administrator yet. Open {link} within the hour to create one (or run `haven user create --role superadmin`)."
+    );
     Ok(())
 }
 

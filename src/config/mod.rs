@@ -225,8 +225,13 @@ pub struct MetricsConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
+    /// Pretty on a terminal, JSON lines otherwise (journald, files, pipes).
+    Auto,
+    /// One JSON object per line.
     Json,
-    Text,
+    /// Human-readable lines.
+    #[serde(alias = "text")]
+    Pretty,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -336,7 +341,7 @@ impl Default for LogConfig {
     fn default() -> Self {
         LogConfig {
             level: "info,tokio_cron_scheduler=warn,refinery_core=warn".into(),
-            format: LogFormat::Json,
+            format: LogFormat::Auto,
         }
     }
 }

@@ -28,7 +28,7 @@ pub struct Field {
 }
 
 impl Field {
-    fn new(
+    pub(super) fn new(
         name: &'static str,
         label: &'static str,
         kind: &'static str,
@@ -43,7 +43,7 @@ impl Field {
             error: None,
         }
     }
-    fn value(mut self, v: &str) -> Field {
+    pub(super) fn value(mut self, v: &str) -> Field {
         self.value = v.to_string();
         self
     }
@@ -64,7 +64,7 @@ pub struct LinkPage {
 }
 
 impl LinkPage {
-    fn done(heading: &str, intro: &str, link: (&'static str, &'static str)) -> LinkPage {
+    pub(super) fn done(heading: &str, intro: &str, link: (&'static str, &'static str)) -> LinkPage {
         LinkPage {
             heading: heading.into(),
             intro: Some(intro.into()),
@@ -97,7 +97,7 @@ fn dead_link(e: &ApiError) -> Response {
 }
 
 /// Puts each field error of `e` next to its field; the rest goes on top.
-fn with_errors(mut p: LinkPage, e: &ApiError) -> LinkPage {
+pub(super) fn with_errors(mut p: LinkPage, e: &ApiError) -> LinkPage {
     let mut general = Vec::new();
     for d in &e.details {
         match p

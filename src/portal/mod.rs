@@ -11,6 +11,7 @@ pub mod links;
 pub mod nav;
 pub mod pages;
 pub mod session;
+pub mod setup;
 pub mod store;
 pub mod table;
 
@@ -53,6 +54,7 @@ pub fn router(state: &AppState, pages: Router<AppState>) -> Router<AppState> {
             "/reset-password",
             get(links::reset_page).post(links::reset_submit),
         )
+        .route(setup::PATH, get(setup::show).post(setup::submit))
         .route(
             "/invite",
             get(links::invite_page).post(links::invite_submit),

@@ -22,7 +22,7 @@ fn text(o: &Output) -> String {
     )
 }
 
-fn user_count(data: &Path) -> i64 {
+pub(crate) fn user_count(data: &Path) -> i64 {
     let c = rusqlite::Connection::open(data.join("haven.db")).unwrap();
     c.query_row("SELECT count(*) FROM users", [], |r| r.get(0))
         .unwrap()
@@ -51,7 +51,7 @@ fn serve(data: &Path) -> (Child, String) {
     (child, base)
 }
 
-fn stop(mut child: Child) {
+pub(crate) fn stop(mut child: Child) {
     Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())

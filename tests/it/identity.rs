@@ -565,7 +565,10 @@ async fn the_audit_log_filters_and_its_chain_verifies() {
         (400, vec!["dateFrom".to_string()])
     );
     let (st, body) = admin
-        .get(&s, "/audits?dateFrom=2026-01-02T00:00:00Z&dateTo=2026-01-01")
+        .get(
+            &s,
+            "/audits?dateFrom=2026-01-02T00:00:00Z&dateTo=2026-01-01",
+        )
         .await;
     assert_eq!(
         (st, error_fields(&body)),

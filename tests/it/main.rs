@@ -13,6 +13,7 @@ mod cli;
 mod compliance;
 mod contract;
 mod crash;
+mod first_run;
 mod idempotency;
 mod identity;
 mod lifecycle;

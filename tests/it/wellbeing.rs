@@ -113,7 +113,10 @@ async fn stats_over_three_years_of_daily_entries() {
     // A reversed range is bad input, not an empty answer.
     for path in ["/mood/stats", "/mood/entries"] {
         let (st, body) = m
-            .get(&s, &format!("{path}?startDate=2026-03-02&endDate=2026-03-01"))
+            .get(
+                &s,
+                &format!("{path}?startDate=2026-03-02&endDate=2026-03-01"),
+            )
             .await;
         assert_eq!(
             (st, error_fields(&body)),
