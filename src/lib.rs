@@ -34,5 +34,5 @@ pub mod wellbeing;
 
 /// The OpenAPI document as pretty JSON, from the same route list the server runs.
 pub fn openapi_document() -> anyhow::Result<String> {
-    Ok(serde_json::to_string_pretty(&app::openapi())?)
+    Ok(serde_json::to_string_pretty(&app::openapi()?)?)
 }

@@ -250,7 +250,7 @@ pub async fn enable(
                 return Err(ApiError::new(ErrorCode::Conflict, "MFA is already on"));
             }
             let Some(step) = matching_step(&secret, &body.code) else {
-                return Err(ApiError::field(
+                return Err(ApiError::refused(
                     "code",
                     "is not the current code from your authenticator app",
                 ));
@@ -335,7 +335,7 @@ pub async fn disable(
         .write(move |tx| {
             if !check_code(tx, &key, &user.id, &body.code)? {
                 // A 400, not a 401: the caller is signed in, and apps sign out on 401.
-                return Err(ApiError::field("code", "is not a valid code from your authenticator app or a recovery code"));
+                return Err(ApiError::refused("code", "is not a valid code from your authenticator app or a recovery code"));
             }
             tx.prepare_cached("UPDATE users SET mfa_secret = NULL, mfa_enabled_at = NULL, mfa_last_step = NULL WHERE id = ?1")?
                 .execute([&user.id])?;

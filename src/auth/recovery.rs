@@ -50,7 +50,13 @@ fn spent_token_error(c: Consumed) -> ApiError {
         Consumed::Expired => {
             ApiError::new(ErrorCode::Gone, "This link has expired; ask for a new one")
         }
-        _ => ApiError::field("token", "is not valid or was already used"),
+        // A spent link and one that never existed cannot be told apart once spent tokens are
+        // cleaned up: both are gone.
+        _ => ApiError::new(
+            ErrorCode::Gone,
+            "This link is not valid or was already used",
+        )
+        .naming("token", "is not valid or was already used"),
     }
 }
 

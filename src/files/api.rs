@@ -441,6 +441,7 @@ async fn sign(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct SignedParams {
     /// Unix seconds after which the URL no longer works.
     pub expires: i64,

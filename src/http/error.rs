@@ -198,6 +198,18 @@ impl ApiError {
         Self::validation(vec![FieldError::new(field, message)])
     }
 
+    /// A well-formed value the domain refuses (a wrong one-time code, a spent link, a date in
+    /// the future): 422, still naming the field so a form shows it next to it.
+    pub fn refused(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unprocessable, "Refused").naming(field, message)
+    }
+
+    /// Names the field this error is about (forms show the message next to it).
+    pub fn naming(mut self, field: impl Into<String>, message: impl Into<String>) -> Self {
+        self.details.push(FieldError::new(field, message));
+        self
+    }
+
     pub fn not_found() -> Self {
         Self::of(ErrorCode::NotFound)
     }

@@ -115,7 +115,7 @@ pub fn create_and_send(
     if let Some(d) = &inv.department_id
         && !crate::orgs::departments::exists(tx, &inv.org_id, d)?
     {
-        return Err(ApiError::field(
+        return Err(ApiError::refused(
             "departmentId",
             "is not a department of this organization",
         ));
@@ -313,7 +313,7 @@ pub fn by_token(conn: &Connection, token: &str) -> Result<Live, ApiError> {
         })
         .optional()?;
     let Some((live, status, expires_at)) = row else {
-        return Err(ApiError::field("token", "is not a valid invitation"));
+        return Err(ApiError::refused("token", "is not a valid invitation"));
     };
     match status.as_str() {
         "accepted" => Err(ApiError::new(

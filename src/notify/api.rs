@@ -599,7 +599,7 @@ async fn schedule(
                 }
             }
             if !unknown.is_empty() {
-                return Err(ApiError::field(
+                return Err(ApiError::refused(
                     "userIds",
                     format!("no such people: {}", unknown.join(", ")),
                 ));
@@ -614,7 +614,7 @@ async fn schedule(
                     .prepare_cached("SELECT 1 FROM departments WHERE id = ?1 AND (?2 IS NULL OR org_id = ?2)")?
                     .exists(params![dept, user.org_filter()])?;
                 if !found {
-                    return Err(ApiError::field("departmentId", "no such department"));
+                    return Err(ApiError::refused("departmentId", "no such department"));
                 }
                 for id in st.query_map(params![dept, user.org_filter()], |r| r.get::<_, String>(0))? {
                     ids.push(id?);

@@ -68,7 +68,7 @@ impl Problems {
 }
 
 /// "must be from 1 to 90" → "Must be from 1 to 90."
-fn sentence(m: &str) -> String {
+pub fn sentence(m: &str) -> String {
     let mut c = m.chars();
     let mut s = match c.next() {
         Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),

@@ -82,8 +82,7 @@ impl LinkPage {
 /// A link whose token is spent, expired or wrong.
 fn dead_link(e: &ApiError) -> Response {
     let text = match e.code {
-        ErrorCode::Gone => "This link has expired. Ask for a new one.".to_string(),
-        ErrorCode::Conflict => e.message.to_string(),
+        ErrorCode::Gone | ErrorCode::Conflict => super::forms::sentence(&e.message),
         _ => "This link is not valid or was already used.".to_string(),
     };
     page(

@@ -196,7 +196,7 @@ pub async fn update(
             if let Some(d) = p.department_id.as_set()
                 && !crate::orgs::departments::exists(tx, &target.org_id, d)?
             {
-                return Err(ApiError::field("departmentId", "is not a department of this organization"));
+                return Err(ApiError::refused("departmentId", "is not a department of this organization"));
             }
             let department = p.department_id.clone().apply(target.department_id.clone());
             tx.prepare_cached("UPDATE users SET role = ?2, status = ?3, department_id = ?4, updated_at = ?5 WHERE id = ?1")?

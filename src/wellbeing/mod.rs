@@ -103,7 +103,6 @@ pub fn days_before(d: jiff::civil::Date, n: i64) -> jiff::civil::Date {
     d.checked_sub(jiff::Span::new().days(n)).unwrap_or(d)
 }
 
-/// A migrated in-memory database with one member: (connection, org id, user id).
 /// Mood, journal, goals and achievements: the person's own wellbeing.
 pub fn feature() -> Feature {
     Feature {
@@ -153,6 +152,7 @@ pub fn feature() -> Feature {
     }
 }
 
+/// A migrated in-memory database with one member: (connection, org id, user id).
 #[cfg(test)]
 pub fn test_member() -> (Connection, String, String) {
     let mut c = Connection::open_in_memory().unwrap();

@@ -91,7 +91,7 @@ fn entry_date(conn: &Connection, user_id: &str, raw: Option<&str>) -> Result<Str
         None => Ok(today.to_string()),
         Some(d) => match parse_date(d) {
             Some(d) if d <= today => Ok(d.to_string()),
-            Some(_) => Err(ApiError::field("date", "cannot be in the future")),
+            Some(_) => Err(ApiError::refused("date", "cannot be in the future")),
             None => Err(ApiError::field("date", "must be a date as YYYY-MM-DD")),
         },
     }

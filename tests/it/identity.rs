@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::fixtures::{Person, TestUser, mailed_token, org};
-use crate::support::{TestServer, error_fields, json};
+use crate::support::{TestServer, error_fields, json, refused_fields};
 
 const PASSWORD: &str = "Correct-Horse-Battery-9";
 
@@ -109,8 +109,8 @@ async fn invitations_respect_the_role_ceiling_expire_and_can_be_revoked() {
         .send(&s, Method::POST, "/invitations", json!({"email": "x@x.test", "role": "member", "departmentId": uuid::Uuid::now_v7().to_string()}))
         .await;
     assert_eq!(
-        (st, error_fields(&body)),
-        (400, vec!["departmentId".to_string()])
+        (st, refused_fields(&body)),
+        (422, vec!["departmentId".to_string()])
     );
     let (st, _) = admin
         .send(

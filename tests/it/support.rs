@@ -126,6 +126,17 @@ pub fn error_fields(body: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// The fields named by an UNPROCESSABLE body (well-formed input the domain refuses).
+pub fn refused_fields(body: &serde_json::Value) -> Vec<String> {
+    assert_eq!(body["error"]["code"], "UNPROCESSABLE", "{body}");
+    body["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap().to_string())
+        .collect()
+}
+
 const WIDGETS: &str = "CREATE TABLE IF NOT EXISTS test_widgets (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, size INTEGER NOT NULL, created_at TEXT NOT NULL)";
 
 #[derive(Deserialize, ToSchema)]

@@ -1,0 +1,219 @@
+//! The document says what the wire says. Handlers declare their payload (`body = User`,
+//! `body = [MoodEntry]`) and the statuses only they can answer; this pass, run once over the
+//! assembled document, wraps each payload in the envelope every answer has (`{data, meta}`,
+//! a page's `meta` with its totals, the error body) and adds the answers that come from how the
+//! route is registered rather than from its handler: 401 where a token is needed, 403 where the
+//! policy table can refuse, 429 where the sign-in limit applies, 400 where parameters or a body
+//! are read, 413 and 415 where a body is, 404 where a path names something. (kanidm's
+//! `apidocs/response_schema.rs` derives its responses the same way.) Generated clients then
+//! read the real shapes, and schemathesis (`scripts/test`) keeps it true.
+
+use serde_json::{Map, Value, json};
+
+use crate::auth::policy::{self, PERMISSION_EXTENSION, Perm};
+use crate::users::model::Role;
+
+/// Documented operations whose answer is not enveloped: the document itself.
+const RAW: &[&str] = &["/api/v1/openapi.json"];
+
+/// Paths under the per-address sign-in limit (see `http::rate_limit`).
+const RATE_LIMITED: &str = "/api/v1/auth/";
+
+const METHODS: &[&str] = &["get", "put", "post", "delete", "patch"];
+
+/// Rewrites `doc` (the OpenAPI document as JSON) to describe the wire.
+pub fn describe(doc: &mut Value) {
+    add_components(doc);
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for method in METHODS {
+            if let Some(op) = item.get_mut(*method).and_then(Value::as_object_mut) {
+                describe_operation(path, op);
+            }
+        }
+    }
+}
+
+fn add_components(doc: &mut Value) {
+    let Some(root) = doc.as_object_mut() else {
+        return;
+    };
+    let components = root
+        .entry("components")
+        .or_insert_with(|| json!({}))
+        .as_object_mut();
+    let Some(components) = components else { return };
+    let schemas = components
+        .entry("schemas")
+        .or_insert_with(|| json!({}))
+        .as_object_mut();
+    let Some(schemas) = schemas else { return };
+    schemas.insert(
+        "PageMeta".into(),
+        json!({
+            "type": "object",
+            "description": "The `meta` of a page of a list: the request's trace id and where the page lies.",
+            "required": ["traceId", "total", "page", "limit", "totalPages"],
+            "properties": {
+                "traceId": { "type": "string" },
+                "total": { "type": "integer", "minimum": 0, "description": "Items in the whole list." },
+                "page": { "type": "integer", "minimum": 1 },
+                "limit": { "type": "integer", "minimum": 1 },
+                "totalPages": { "type": "integer", "minimum": 0 }
+            }
+        }),
+    );
+}
+
+fn describe_operation(path: &str, op: &mut Map<String, Value>) {
+    let perm = op
+        .get(PERMISSION_EXTENSION)
+        .and_then(Value::as_str)
+        .and_then(|p| p.parse::<Perm>().ok());
+    let params: Vec<(String, String)> = op
+        .get("parameters")
+        .and_then(Value::as_array)
+        .map(|ps| {
+            ps.iter()
+                .filter_map(|p| {
+                    Some((
+                        p.get("name")?.as_str()?.to_string(),
+                        p.get("in")?.as_str()?.to_string(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let paged = ["page", "limit"]
+        .iter()
+        .all(|n| params.iter().any(|(name, at)| name == n && at == "query"));
+    let has_body = op.get("requestBody").is_some();
+    if let Some(body) = op.get_mut("requestBody") {
+        binary_schemas(body);
+    }
+    let api = path.starts_with("/api/v1/");
+    let raw = RAW.contains(&path);
+    let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+        return;
+    };
+
+    if api && !raw {
+        let mut added: Vec<u16> = Vec::new();
+        if let Some(perm) = perm.filter(|p| *p != Perm::Public) {
+            added.push(401);
+            if Role::ALL.iter().any(|r| policy::scope(*r, perm).is_none()) {
+                added.push(403);
+            }
+        }
+        if path.starts_with(RATE_LIMITED) {
+            added.push(429);
+        }
+        if has_body || !params.is_empty() {
+            added.push(400);
+        }
+        if has_body {
+            added.extend([413, 415]);
+        }
+        if params.iter().any(|(_, at)| at == "path") {
+            added.push(404);
+        }
+        for status in added {
+            responses
+                .entry(status.to_string())
+                .or_insert_with(|| json!({}));
+        }
+    }
+
+    for (status, response) in responses.iter_mut() {
+        let Some(response) = response.as_object_mut() else {
+            continue;
+        };
+        let code = status.parse::<u16>().unwrap_or(0);
+        if !response.contains_key("description") || response["description"].as_str() == Some("") {
+            response.insert("description".into(), json!(description(code)));
+        }
+        if let Some(content) = response.get_mut("content") {
+            binary_schemas(content);
+        }
+        if !api || raw {
+            continue;
+        }
+        if code >= 400 {
+            response.insert(
+                "content".into(),
+                json!({ "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } }),
+            );
+        } else if let Some(schema) = response
+            .get_mut("content")
+            .and_then(|c| c.get_mut("application/json"))
+            .and_then(|c| c.get_mut("schema"))
+        {
+            let meta = if paged && schema.get("type") == Some(&json!("array")) {
+                "PageMeta"
+            } else {
+                "Meta"
+            };
+            let payload = schema.take();
+            *schema = json!({
+                "type": "object",
+                "required": ["data", "meta"],
+                "properties": {
+                    "data": payload,
+                    "meta": { "$ref": format!("#/components/schemas/{meta}") }
+                }
+            });
+        }
+    }
+}
+
+/// utoipa describes `Vec<u8>` bodies as arrays of integers; on the wire they are bytes.
+fn binary_schemas(content_holder: &mut Value) {
+    let content = match content_holder.get_mut("content") {
+        Some(c) => c,
+        None => content_holder,
+    };
+    let Some(content) = content.as_object_mut() else {
+        return;
+    };
+    for (media, v) in content.iter_mut() {
+        if media == "application/json" || media.starts_with("multipart/") {
+            continue;
+        }
+        if let Some(schema) = v.get_mut("schema")
+            && schema.get("type") == Some(&json!("array"))
+        {
+            *schema = json!({ "type": "string", "format": "binary" });
+        }
+    }
+}
+
+fn description(status: u16) -> &'static str {
+    match status {
+        200 => "The answer",
+        201 => "Created",
+        202 => "Accepted; the work continues in the background",
+        204 => "Done; no body",
+        304 => "Not modified since the ETag sent in If-None-Match",
+        400 => {
+            "Bad input: a parameter or the body is missing, malformed or out of range (`VALIDATION_ERROR` names the fields)"
+        }
+        401 => "No valid access token (`UNAUTHORIZED`)",
+        403 => "The caller's role does not allow this (`FORBIDDEN`)",
+        404 => "Not found, or not visible to the caller (`NOT_FOUND`)",
+        409 => "Conflicts with the current state (`CONFLICT` or a domain code)",
+        410 => "Gone: expired or already used (`GONE`)",
+        413 => "The body is larger than the limit (`PAYLOAD_TOO_LARGE`)",
+        415 => "The body is not of a type this operation takes (`UNSUPPORTED_MEDIA_TYPE`)",
+        422 => "Understood but refused by a rule of the domain",
+        423 => "The account is locked for a while after failed sign-ins (`AUTH_ACCOUNT_LOCKED`)",
+        429 => "Too many requests from this address; see Retry-After (`RATE_LIMITED`)",
+        502 => "A service Haven depends on did not answer as it should",
+        503 => "Not ready, or the request took too long",
+        _ => "See the error body",
+    }
+}
