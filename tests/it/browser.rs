@@ -259,10 +259,27 @@ async fn admin_journey(
     b.goto(s, "/admin/users").await?;
     b.see("E-mail").await?;
     b.shot("users-375").await;
+    b.step("the phone menu");
+    let nav = b.client.find(Locator::Css("#menu")).await?;
+    anyhow::ensure!(
+        !nav.is_displayed().await?,
+        "at 375 px the menu starts closed"
+    );
+    b.click(".menu-open").await?;
+    anyhow::ensure!(nav.is_displayed().await?, "Menu opens the navigation");
+    b.see("OPERATIONS").await?;
+    b.shot("menu-375").await;
+    b.click("#menu a[href='/admin/audit']").await?;
+    b.see("Verify the chain now").await?;
     b.client.set_window_size(1280, 2400).await?;
     b.goto(s, "/admin/users").await?;
     b.see("E-mail").await?;
     b.shot("users-1280").await;
+    let nav = b.client.find(Locator::Css("#menu")).await?;
+    anyhow::ensure!(
+        nav.is_displayed().await?,
+        "at 1280 px the navigation is a sidebar"
+    );
 
     b.step("invite");
     b.goto(s, "/admin/invitations").await?;

@@ -372,7 +372,7 @@ async fn team_staff_invite_from_the_team_portal() {
     let mut t = Visitor::signed_in(&s, &team).await;
     let (_, body) = t.page("/team/people").await;
     assert!(
-        body.contains("<a href=\"/team/invitations\">Invite someone</a>"),
+        body.contains("<a class=\"button\" href=\"/team/invitations\">Invite someone</a>"),
         "{body}"
     );
     let (st, body) = t.page("/team/invitations").await;
