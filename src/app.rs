@@ -214,7 +214,7 @@ pub fn build(state: AppState) -> anyhow::Result<Router> {
 pub fn build_with(state: AppState, extra: OpenApiRouter<AppState>) -> anyhow::Result<Router> {
     let (documented, doc) = documented_routes(&state.features, extra);
     let policy = RoutePolicy::from_openapi(&doc).map_err(anyhow::Error::msg)?;
-    let json = serde_json::to_vec(&on_the_wire(&doc)?)?;
+    let json = serde_json::to_vec(&on_the_wire(&doc, &state.features)?)?;
     let _ = state.openapi.set(axum::body::Bytes::from(json));
     // The policy gate runs after routing (it needs the matched route) and before the handler.
     let documented = documented.route_layer(from_fn_with_state(
@@ -270,13 +270,17 @@ fn documented_routes(
 
 /// The OpenAPI document as served, without starting anything.
 pub fn openapi() -> anyhow::Result<serde_json::Value> {
-    on_the_wire(&documented_routes(&features(), OpenApiRouter::new()).1)
+    let features = features();
+    on_the_wire(&documented_routes(&features, OpenApiRouter::new()).1, &features)
 }
 
 /// The document as the wire answers: envelopes, and the statuses the gate and limits add.
-fn on_the_wire(doc: &utoipa::openapi::OpenApi) -> anyhow::Result<serde_json::Value> {
+fn on_the_wire(
+    doc: &utoipa::openapi::OpenApi,
+    features: &Registry,
+) -> anyhow::Result<serde_json::Value> {
     let mut json = serde_json::to_value(doc)?;
-    apidocs::wire::describe(&mut json);
+    apidocs::wire::describe(&mut json, features);
     Ok(json)
 }
 

@@ -11,6 +11,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::auth::policy::{self, PERMISSION_EXTENSION, Perm};
+use crate::feature::{Kind, Registry};
 use crate::users::model::Role;
 
 /// Documented operations whose answer is not enveloped: the document itself.
@@ -21,9 +22,10 @@ const RATE_LIMITED: &str = "/api/v1/auth/";
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "patch"];
 
-/// Rewrites `doc` (the OpenAPI document as JSON) to describe the wire.
-pub fn describe(doc: &mut Value) {
-    add_components(doc);
+/// Rewrites `doc` (the OpenAPI document as JSON) to describe the wire; `features` supply the
+/// org settings' keys.
+pub fn describe(doc: &mut Value, features: &Registry) {
+    add_components(doc, features);
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };
@@ -39,7 +41,40 @@ pub fn describe(doc: &mut Value) {
     }
 }
 
-fn add_components(doc: &mut Value) {
+/// The org settings every feature declares: as answered (every key) and as a patch (any key,
+/// `null` for its default).
+fn settings_schemas(features: &Registry) -> (Value, Value) {
+    let mut answer = Map::new();
+    let mut patch = Map::new();
+    for s in features.settings() {
+        let mut v = match s.kind {
+            Kind::Bool => json!({ "type": "boolean" }),
+            Kind::Int { min, max } => json!({ "type": "integer", "minimum": min, "maximum": max }),
+            Kind::Choice { options } => json!({ "type": "string", "enum": options }),
+        };
+        v["description"] = json!(s.description);
+        answer.insert(s.key.to_string(), v.clone());
+        patch.insert(s.key.to_string(), json!({ "oneOf": [v, { "type": "null" }] }));
+    }
+    let keys: Vec<&str> = features.settings().map(|s| s.key).collect();
+    (
+        json!({
+            "type": "object",
+            "description": "Every setting of the org, defaults filled in.",
+            "required": keys,
+            "properties": answer,
+            "additionalProperties": false
+        }),
+        json!({
+            "type": "object",
+            "description": "Settings to change; `null` restores a setting's default.",
+            "properties": patch,
+            "additionalProperties": false
+        }),
+    )
+}
+
+fn add_components(doc: &mut Value, features: &Registry) {
     let Some(root) = doc.as_object_mut() else {
         return;
     };
@@ -53,6 +88,14 @@ fn add_components(doc: &mut Value) {
         .or_insert_with(|| json!({}))
         .as_object_mut();
     let Some(schemas) = schemas else { return };
+    for (name, schema) in crate::http::formats::components() {
+        if let Ok(v) = serde_json::to_value(schema) {
+            schemas.entry(name.to_string()).or_insert(v);
+        }
+    }
+    let (answer, patch) = settings_schemas(features);
+    schemas.insert("OrgSettings".into(), answer);
+    schemas.insert("OrgSettingsPatch".into(), patch);
     schemas.insert(
         "PageMeta".into(),
         json!({

@@ -40,6 +40,7 @@ pub struct AuditEntry {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct AuditFilters {
     /// `user`, `org`, `invitation`, `department`, `settings`, ...
     pub entity: Option<String>,
@@ -48,8 +49,10 @@ pub struct AuditFilters {
     /// An exact action, e.g. `auth.login_failed`, or a prefix ending in `.`, e.g. `auth.`.
     pub action: Option<String>,
     /// `YYYY-MM-DD` or an RFC 3339 instant (inclusive).
+    #[param(value_type = Option<crate::http::formats::DayOrInstant>)]
     pub date_from: Option<String>,
-    /// `YYYY-MM-DD` (the whole day) or an RFC 3339 instant (inclusive).
+    /// `YYYY-MM-DD` (the whole day) or an RFC 3339 instant (inclusive); not before `dateFrom`.
+    #[param(value_type = Option<crate::http::formats::DayOrInstant>)]
     pub date_to: Option<String>,
 }
 
@@ -64,7 +67,7 @@ impl Validate for AuditFilters {
 }
 
 /// The audit log, newest first.
-#[utoipa::path(get, path = "/audits", tag = "admin", params(AuditFilters),
+#[utoipa::path(get, path = "/audits", tag = "admin", params(crate::http::PageQuery, AuditFilters),
     responses((status = 200, body = [AuditEntry]), (status = 401), (status = 403)), security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,

@@ -211,9 +211,10 @@ pub fn max_age(cache_control: &str) -> Option<Duration> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SocialLoginBody {
-    /// `google`.
+    #[schema(pattern = "^google$")]
     pub provider: String,
-    /// The ID token from Google Sign-In.
+    /// The ID token from Google Sign-In (a JWT).
+    #[schema(pattern = r"^[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*$", max_length = 8192)]
     pub token: String,
 }
 

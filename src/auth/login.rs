@@ -36,7 +36,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LoginBody {
+    #[schema(pattern = r"\S")]
     pub email: String,
+    #[schema(min_length = 1, max_length = 1024)]
     pub password: String,
     /// A TOTP or recovery code, to sign in in one step when MFA is on.
     pub mfa_code: Option<String>,

@@ -168,6 +168,7 @@ pub async fn forgot_password(
 #[serde(deny_unknown_fields)]
 pub struct ResetBody {
     pub token: String,
+    #[schema(value_type = crate::http::formats::NewPassword)]
     pub password: String,
 }
 

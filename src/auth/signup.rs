@@ -34,12 +34,17 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SignupBody {
+    #[schema(value_type = crate::http::formats::Email)]
     pub email: String,
+    #[schema(value_type = crate::http::formats::NewPassword)]
     pub password: String,
+    #[schema(value_type = crate::http::formats::PersonName)]
     pub first_name: String,
+    #[schema(value_type = crate::http::formats::PersonName)]
     pub last_name: String,
+    #[schema(value_type = Option<crate::http::formats::Phone>)]
     pub phone: Option<String>,
-    /// `YYYY-MM-DD`.
+    #[schema(value_type = Option<crate::http::formats::BirthDate>)]
     pub date_of_birth: Option<String>,
     pub anonymous: Option<bool>,
     pub invite_token: Option<String>,
@@ -196,12 +201,13 @@ pub fn create_open_account(
 /// Create an account and sign in. With `inviteToken`, the invitation's org, role and
 /// department apply (and `email` must be the invited address).
 #[utoipa::path(post, path = "/auth/signup", tag = "auth", request_body = SignupBody,
-    responses((status = 201, body = AuthResult), (status = 400), (status = 403), (status = 409), (status = 410)))]
+    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 201, body = AuthResult), (status = 400), (status = 403), (status = 409), (status = 410)))]
 async fn signup(
     State(state): State<AppState>,
     client: ClientInfo,
     ValidJson(body): ValidJson<SignupBody>,
 ) -> ApiResult<impl IntoResponse> {
+    crate::users::model::check_born(body.date_of_birth.as_deref())?;
     let mut result = if let Some(token) = body.invite_token.clone() {
         crate::invitations::api::accept_invitation(
             &state,
@@ -267,7 +273,7 @@ async fn signup(
 
 /// Alias of `POST /auth/signup`.
 #[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = SignupBody,
-    responses((status = 201, body = AuthResult), (status = 400), (status = 403), (status = 409), (status = 410)))]
+    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 201, body = AuthResult), (status = 400), (status = 403), (status = 409), (status = 410)))]
 async fn register(
     state: State<AppState>,
     client: ClientInfo,

@@ -63,6 +63,7 @@ async fn list(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Dat
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewConsent {
+    #[schema(value_type = crate::http::formats::Kind)]
     pub kind: String,
     pub granted: bool,
 }

@@ -79,11 +79,13 @@ pub struct Uploaded {
     pub fields: Vec<(String, String)>,
 }
 
-/// Reads a multipart body: the `file` part streamed to disk under `limit`, small text parts kept.
+/// Reads a multipart body: the `file` part streamed to disk under `limit`, the small text parts
+/// named in `texts` kept; any other part is refused.
 pub async fn read_upload(
     state: &AppState,
     mut mp: Multipart,
     limit: u64,
+    texts: &[&str],
 ) -> Result<Uploaded, ApiError> {
     let bad = |e: axum::extract::multipart::MultipartError| {
         ApiError::field("file", format!("the upload was cut off or malformed: {e}"))
@@ -93,6 +95,9 @@ pub async fn read_upload(
     while let Some(mut field) = mp.next_field().await.map_err(bad)? {
         let name = field.name().unwrap_or_default().to_string();
         if name != "file" {
+            if !texts.contains(&name.as_str()) {
+                return Err(ApiError::field(name, "is not a part this upload takes"));
+            }
             let text = field.text().await.map_err(bad)?;
             if text.len() > 200 {
                 return Err(ApiError::field(name, "must be at most 200 characters"));
@@ -145,16 +150,17 @@ pub async fn read_upload(
     })
 }
 
-/// A multipart upload whose `file` is one of `allowed` (judged by its bytes), under `limit`;
-/// anything else leaves no temporary file behind.
+/// A multipart upload whose `file` is one of `allowed` (judged by its bytes), under `limit`,
+/// with the text parts `texts`; anything else leaves no temporary file behind.
 pub async fn receive(
     state: &AppState,
     req: Request,
     limit: u64,
     allowed: &[Kind],
+    texts: &[&str],
 ) -> Result<(Uploaded, Kind), ApiError> {
     let mp = multipart(state, req).await?;
-    let up = read_upload(state, mp, limit).await?;
+    let up = read_upload(state, mp, limit, texts).await?;
     match up.received.kind.filter(|k| allowed.contains(k)) {
         Some(kind) => Ok((up, kind)),
         None => {
@@ -164,13 +170,18 @@ pub async fn receive(
     }
 }
 
-#[derive(ToSchema)]
+// Deserialize only so the document says which parts there are (serde's names and
+// `deny_unknown_fields`); `read_upload` reads the parts.
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct UploadForm {
     /// The file (pdf, png, jpeg, docx or txt; judged by content; at most `files.max_upload`).
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
+    #[schema(max_length = 200)]
     client_id: Option<String>,
+    #[schema(max_length = 200)]
     project_id: Option<String>,
 }
 
@@ -183,7 +194,14 @@ async fn upload(
     user: CurrentUser,
     req: Request,
 ) -> ApiResult<Data<FileInfo>> {
-    let (up, kind) = receive(&state, req, state.config.files.max_upload, sniff::UPLOADS).await?;
+    let (up, kind) = receive(
+        &state,
+        req,
+        state.config.files.max_upload,
+        sniff::UPLOADS,
+        &["clientId", "projectId"],
+    )
+    .await?;
     let field = |n: &str| {
         up.fields
             .iter()
@@ -302,7 +320,7 @@ pub async fn serve_blob(
 
 /// The file's bytes, as an attachment.
 #[utoipa::path(get, path = "/files/{id}/download", tag = "files", params(("id" = String, Path)),
-    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, content_type = "*/*", body = Vec<u8>, description = "The file's bytes, with the type they were judged to be"), (status = 404)), security(("bearer" = [])))]
 async fn download(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -348,9 +366,12 @@ async fn remove(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SignRequest {
+    #[schema(pattern = r"\S", max_length = 255)]
     pub filename: String,
     /// One of the accepted types; the bytes must turn out to be this type.
+    #[schema(pattern = "^(application/pdf|image/png|image/jpeg|image/jpg|text/plain|application/vnd\\.openxmlformats-officedocument\\.wordprocessingml\\.document)$")]
     pub content_type: String,
+    #[schema(minimum = 1)]
     pub size_bytes: u64,
 }
 
@@ -365,7 +386,7 @@ impl Validate for SignRequest {
                 "must be application/pdf, image/png, image/jpeg, text/plain or a .docx type",
             ));
         }
-        if self.size_bytes == 0 {
+        if self.size_bytes == 0 || self.size_bytes > i64::MAX as u64 {
             errors.push(FieldError::new("sizeBytes", "must be above zero"));
         }
     }

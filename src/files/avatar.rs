@@ -60,7 +60,8 @@ pub fn reencode(bytes: &[u8], max_side: u32) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct PictureForm {
     /// png, jpeg or webp, at most `files.max_avatar`.
@@ -77,7 +78,7 @@ async fn upload_picture(
     user: CurrentUser,
     req: Request,
 ) -> ApiResult<Data<Picture>> {
-    let (up, _) = receive(&state, req, state.config.files.max_avatar, sniff::PICTURES).await?;
+    let (up, _) = receive(&state, req, state.config.files.max_avatar, sniff::PICTURES, &[]).await?;
     let tmp = up.received.tmp.clone();
     let side = state.config.files.avatar_pixels;
     let t = tmp.clone();

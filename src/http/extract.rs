@@ -15,6 +15,10 @@ use super::pagination::PageParams;
 /// Field rules beyond what the type says (lengths, formats, ranges). Push one error per
 /// offending field.
 pub trait Validate {
+    /// Whether the body may be something other than a JSON object (a list, a bare value);
+    /// typed bodies are objects, and serde would otherwise read a struct from a list.
+    const ANY_JSON: bool = false;
+
     fn validate(&self, _errors: &mut Vec<FieldError>) {}
 }
 
@@ -55,8 +59,12 @@ pub fn check_order<T: PartialOrd>(
     }
 }
 
-impl Validate for Value {}
-impl Validate for () {}
+impl Validate for Value {
+    const ANY_JSON: bool = true;
+}
+impl Validate for () {
+    const ANY_JSON: bool = true;
+}
 
 /// A JSON body of type `T`, checked.
 pub struct ValidJson<T>(pub T);
@@ -131,6 +139,9 @@ pub fn parse_json<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, Api
     }
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::field("body", format!("malformed JSON: {e}")))?;
+    if !T::ANY_JSON && !value.is_object() {
+        return Err(ApiError::field("body", "must be a JSON object"));
+    }
     let (t, mut errors) = deserialize_collecting::<T>(value);
     let Some(t) = t else {
         return Err(ApiError::validation(errors));

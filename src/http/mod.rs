@@ -5,6 +5,7 @@ pub mod client;
 pub mod envelope;
 pub mod error;
 pub mod extract;
+pub mod formats;
 pub mod idempotency;
 pub mod layers;
 pub mod observe;
@@ -17,7 +18,7 @@ pub use client::ClientInfo;
 pub use envelope::{Data, Envelope, Meta, Page, accepted, created, no_content, ok};
 pub use error::{ApiError, ErrorCode, FieldError};
 pub use extract::{Paged, ValidJson, ValidPath, ValidQuery, Validate};
-pub use pagination::PageParams;
+pub use pagination::{PageParams, PageQuery};
 pub use patch::Patch;
 
 /// What handlers return.

@@ -29,6 +29,19 @@ impl Default for PageParams {
     }
 }
 
+/// `page` and `limit` as the OpenAPI document shows them on every list (`Paged` reads them, with
+/// `sort`, whose fields each list names in its description).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// The page, from 1.
+    #[param(minimum = 1, maximum = 2147483647)]
+    pub page: Option<u32>,
+    /// Items per page, 1 to 100; 20 when left out.
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+}
+
 impl PageParams {
     /// Reads `page`, `limit` and `sort` from query pairs; other keys are left to the caller.
     pub fn parse(
@@ -40,7 +53,8 @@ impl PageParams {
         let mut p = PageParams::default();
         if let Some(v) = page {
             match v.parse::<u32>() {
-                Ok(n) if n >= 1 => p.page = n,
+                // Pages are documented as int32, as most clients count them.
+                Ok(n) if (1..=i32::MAX as u32).contains(&n) => p.page = n,
                 _ => errors.push(FieldError::new(
                     "page",
                     "must be a whole number of at least 1",

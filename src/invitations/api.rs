@@ -13,6 +13,7 @@ use super::store::{self, Acceptance, COLUMNS, Invitation, NewInvitation};
 use crate::auth::policy::{Perm, allow};
 use crate::auth::{CurrentUser, password, password_rules};
 use crate::db::filter::{Filter, contains_pattern, text};
+use crate::http::formats;
 use crate::http::Data;
 use crate::http::{
     ApiError, ApiResult, ClientInfo, ErrorCode, FieldError, Page, Paged, ValidJson, ValidPath,
@@ -38,19 +39,29 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct InvitationScope {
     /// The clients a partner may see.
     #[serde(default)]
+    #[schema(max_items = 1000, value_type = Vec<ClientIdDoc>)]
     pub client_ids: Vec<String>,
 }
+
+/// A client's id in an invitation's scope: 1 to 64 characters, not only spaces.
+#[derive(ToSchema)]
+#[schema(pattern = r"\S", max_length = 64)]
+pub struct ClientIdDoc(#[allow(dead_code)] String);
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NewInvitationBody {
+    #[schema(value_type = formats::Email)]
     pub email: String,
     pub role: Role,
     pub department_id: Option<String>,
     pub scope: Option<InvitationScope>,
     /// 1 to 90; the org's `invitations.expiryDays` setting when left out.
+    #[schema(minimum = 1, maximum = 90)]
     pub expires_in_days: Option<i64>,
+    #[schema(max_length = 100)]
     pub first_name: Option<String>,
+    #[schema(max_length = 100)]
     pub last_name: Option<String>,
 }
 
@@ -141,8 +152,8 @@ pub async fn invite(
 }
 
 /// Invites someone to the caller's org by e-mail; a role above the inviter's is refused.
-#[utoipa::path(post, path = "/invitations", tag = "invitations", request_body = NewInvitationBody,
-    responses((status = 201, body = Invitation), (status = 400), (status = 403), (status = 409)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/invitations", params(crate::http::PageQuery), tag = "invitations", request_body = NewInvitationBody,
+    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 201, body = Invitation), (status = 400), (status = 403), (status = 409)), security(("bearer" = [])))]
 async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -154,6 +165,7 @@ async fn create(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct InvitationFilters {
     /// `pending`, `accepted`, `revoked` or `expired`.
     pub status: Option<String>,
@@ -222,7 +234,7 @@ pub async fn list_where(
 }
 
 /// The org's invitations, newest first.
-#[utoipa::path(get, path = "/invitations", tag = "invitations", params(InvitationFilters),
+#[utoipa::path(get, path = "/invitations", tag = "invitations", params(crate::http::PageQuery, InvitationFilters),
     responses((status = 200, body = [Invitation]), (status = 403)), security(("bearer" = [])))]
 async fn list(
     State(state): State<AppState>,
@@ -251,9 +263,13 @@ async fn revoke(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AcceptBody {
+    #[schema(pattern = r"\S")]
     pub token: String,
+    #[schema(value_type = formats::NewPassword)]
     pub password: String,
+    #[schema(value_type = formats::PersonName)]
     pub first_name: String,
+    #[schema(value_type = formats::PersonName)]
     pub last_name: String,
 }
 
@@ -326,7 +342,7 @@ pub async fn accept_invitation(
 
 /// Accepts an invitation with the token from the e-mailed link; answers signed in.
 #[utoipa::path(post, path = "/invitations/accept", tag = "invitations", request_body = AcceptBody,
-    responses((status = 200, body = crate::auth::api::AuthResult), (status = 400), (status = 409), (status = 410)))]
+    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 200, body = crate::auth::api::AuthResult), (status = 400), (status = 409), (status = 410)))]
 async fn accept(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -348,11 +364,15 @@ async fn accept(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PartnerInviteBody {
+    #[schema(value_type = formats::Email)]
     pub email: String,
     pub scope: Option<InvitationScope>,
     pub department_id: Option<String>,
+    #[schema(minimum = 1, maximum = 90)]
     pub expires_in_days: Option<i64>,
+    #[schema(max_length = 100)]
     pub first_name: Option<String>,
+    #[schema(max_length = 100)]
     pub last_name: Option<String>,
 }
 
@@ -369,7 +389,7 @@ impl Validate for PartnerInviteBody {
 
 /// Invites a partner (role `partner`) with access limited to the listed clients.
 #[utoipa::path(post, path = "/partners/invite", tag = "invitations", request_body = PartnerInviteBody,
-    responses((status = 201, body = Invitation), (status = 400), (status = 403), (status = 409)), security(("bearer" = [])))]
+    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 201, body = Invitation), (status = 400), (status = 403), (status = 409)), security(("bearer" = [])))]
 async fn invite_partner(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -390,7 +410,7 @@ async fn invite_partner(
 
 /// Accepts a partner invitation (the same as `POST /invitations/accept`).
 #[utoipa::path(post, path = "/partners/accept", tag = "invitations", request_body = AcceptBody,
-    responses((status = 200, body = crate::auth::api::AuthResult), (status = 400), (status = 409), (status = 410)))]
+    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 200, body = crate::auth::api::AuthResult), (status = 400), (status = 409), (status = 410)))]
 async fn accept_partner(
     state: State<AppState>,
     client: ClientInfo,
@@ -400,7 +420,7 @@ async fn accept_partner(
 }
 
 /// The org's partner invitations (accepted ones name the partner's account).
-#[utoipa::path(get, path = "/partners", tag = "invitations", params(InvitationFilters),
+#[utoipa::path(get, path = "/partners", tag = "invitations", params(crate::http::PageQuery, InvitationFilters),
     responses((status = 200, body = [Invitation]), (status = 403)), security(("bearer" = [])))]
 async fn list_partners(
     State(state): State<AppState>,

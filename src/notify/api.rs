@@ -19,6 +19,7 @@ use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
 use crate::clock;
 use crate::db::filter::{Filter, text};
+use crate::http::formats;
 use crate::http::{
     ApiError, ApiResult, Data, FieldError, Page, Paged, ValidJson, ValidPath, Validate, accepted,
     created, ok,
@@ -45,6 +46,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct NotificationFilters {
     /// Only unread ones.
     pub unread: Option<bool>,
@@ -53,7 +55,7 @@ pub struct NotificationFilters {
 impl Validate for NotificationFilters {}
 
 /// The caller's in-app notifications, newest first.
-#[utoipa::path(get, path = "/notifications", tag = "notifications", params(NotificationFilters),
+#[utoipa::path(get, path = "/notifications", tag = "notifications", params(crate::http::PageQuery, NotificationFilters),
     responses((status = 200, body = [Notification])), security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
@@ -172,8 +174,9 @@ pub struct PreferencesPatch {
     pub email: Option<bool>,
     pub push: Option<bool>,
     pub in_app: Option<bool>,
-    /// Per type; `null` for a type returns it to the channel-wide switches.
-    #[schema(value_type = Option<Object>)]
+    /// Per type (a-z, 0-9, `_ - .`, at most 100 types); `null` for a type returns it to the
+    /// channel-wide switches.
+    #[schema(schema_with = formats::kinds_map)]
     pub kinds: Option<BTreeMap<String, Option<ChannelSwitches>>>,
 }
 
@@ -268,6 +271,7 @@ impl Platform {
 #[serde(deny_unknown_fields)]
 pub struct NewDevice {
     /// The push token the platform gave the app.
+    #[schema(pattern = r"^[^\s/]+$", max_length = 4096)]
     pub token: String,
     pub platform: Platform,
 }
@@ -368,11 +372,15 @@ fn check_message(title: &str, body: &str, kind: &str, errors: &mut Vec<FieldErro
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SendRequest {
     pub user_id: String,
+    #[schema(pattern = r"\S", max_length = 200)]
     pub title: String,
+    #[schema(pattern = r"\S", max_length = 5000)]
     pub body: String,
     #[serde(rename = "type")]
+    #[schema(value_type = formats::Kind)]
     pub kind: String,
     /// Only these channels; every channel the person allows when absent.
+    #[schema(min_items = 1)]
     pub channels: Option<Vec<Channel>>,
     #[schema(value_type = Option<Object>)]
     pub data: Option<Value>,
@@ -418,7 +426,7 @@ fn reachable(
 
 /// Notifies one person now: in-app at once; e-mail and push per their preferences and quiet hours.
 #[utoipa::path(post, path = "/notifications/send", tag = "notifications", request_body = SendRequest,
-    responses((status = 201, body = SendResult), (status = 400), (status = 404)), security(("bearer" = [])))]
+    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 201, body = SendResult), (status = 400), (status = 404)), security(("bearer" = [])))]
 async fn send(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -462,8 +470,10 @@ async fn send(
 #[serde(deny_unknown_fields)]
 pub struct TestRequest {
     /// The address to send to.
+    #[schema(value_type = formats::Email)]
     pub to: String,
     /// `test` (params: `message`) or `notification` (params: `title`, `body`).
+    #[schema(pattern = "^(test|notification)$")]
     pub template: String,
     #[schema(value_type = Option<Object>)]
     pub params: Option<BTreeMap<String, String>>,
@@ -471,7 +481,9 @@ pub struct TestRequest {
 
 impl Validate for TestRequest {
     fn validate(&self, errors: &mut Vec<FieldError>) {
-        if crate::notify::mail::parse_mailbox(&self.to).is_none() {
+        if !crate::users::model::is_valid_email(&self.to)
+            || crate::notify::mail::parse_mailbox(&self.to).is_none()
+        {
             errors.push(FieldError::new("to", "must be an e-mail address"));
         }
         if !["test", "notification"].contains(&self.template.as_str()) {
@@ -533,11 +545,15 @@ pub struct ScheduleRequest {
     pub user_ids: Option<Vec<String>>,
     /// Everyone active in this department (with `userIds`, both).
     pub department_id: Option<String>,
+    #[schema(pattern = r"\S", max_length = 200)]
     pub title: String,
+    #[schema(pattern = r"\S", max_length = 5000)]
     pub body: String,
     #[serde(rename = "type")]
+    #[schema(value_type = formats::Kind)]
     pub kind: String,
     /// RFC 3339; not in the past.
+    #[schema(format = DateTime)]
     pub send_at: String,
 }
 
@@ -577,7 +593,7 @@ pub const SCHEDULED_KIND: &str = "notify.scheduled";
 
 /// Sends a notification to people or a department at a given time.
 #[utoipa::path(post, path = "/notifications/schedule", tag = "notifications", request_body = ScheduleRequest,
-    responses((status = 201, body = Scheduled), (status = 400)), security(("bearer" = [])))]
+    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 201, body = Scheduled), (status = 400)), security(("bearer" = [])))]
 async fn schedule(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -14,6 +14,7 @@ use crate::audit::{self, Event};
 use crate::auth::CurrentUser;
 use crate::auth::policy::{self, Perm, allow};
 use crate::db::filter::{Filter, contains_pattern, text};
+use crate::http::formats;
 use crate::http::{
     ApiError, ApiResult, ClientInfo, Data, FieldError, Page, Paged, ValidJson, Validate, created,
     ok,
@@ -34,16 +35,21 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct FirstAdmin {
+    #[schema(value_type = formats::Email)]
     pub email: String,
+    #[schema(value_type = formats::PersonName)]
     pub first_name: String,
+    #[schema(value_type = formats::PersonName)]
     pub last_name: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NewOrg {
+    #[schema(pattern = r"\S", max_length = 120)]
     pub name: String,
-    /// IANA time zone; `UTC` when left out.
+    /// `UTC` when left out.
+    #[schema(value_type = Option<formats::TimeZone>)]
     pub timezone: Option<String>,
     pub admin: Option<FirstAdmin>,
 }
@@ -146,6 +152,7 @@ pub async fn create_org(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct OrgFilters {
     /// Part of the name.
     pub search: Option<String>,
@@ -153,7 +160,7 @@ pub struct OrgFilters {
 impl Validate for OrgFilters {}
 
 /// Every org on this server (superadmin).
-#[utoipa::path(get, path = "/orgs", tag = "orgs", params(OrgFilters),
+#[utoipa::path(get, path = "/orgs", tag = "orgs", params(crate::http::PageQuery, OrgFilters),
     responses((status = 200, body = [Org]), (status = 403)), security(("bearer" = [])))]
 pub async fn list_orgs(
     State(state): State<AppState>,
@@ -188,7 +195,7 @@ pub struct CurrentOrg {
     #[serde(flatten)]
     pub org: Org,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<crate::settings::api::OrgSettings>)]
     pub settings: Option<BTreeMap<String, Value>>,
 }
 
@@ -223,10 +230,12 @@ async fn current(State(state): State<AppState>, user: CurrentUser) -> ApiResult<
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrgPatch {
+    #[schema(pattern = r"\S", max_length = 120)]
     pub name: Option<String>,
+    #[schema(value_type = Option<formats::TimeZone>)]
     pub timezone: Option<String>,
     /// Flat setting keys, as `PATCH /admin/settings` takes them.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<crate::settings::api::OrgSettingsPatch>)]
     pub settings: Option<Map<String, Value>>,
 }
 

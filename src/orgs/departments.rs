@@ -70,6 +70,7 @@ pub fn exists(conn: &Connection, org_id: &str, id: &str) -> rusqlite::Result<boo
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DepartmentBody {
+    #[schema(pattern = r"\S", max_length = 120)]
     pub name: String,
 }
 
@@ -94,6 +95,7 @@ fn taken(e: rusqlite::Error) -> ApiError {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DepartmentFilters {
     /// Part of the name.
     pub search: Option<String>,
@@ -101,7 +103,7 @@ pub struct DepartmentFilters {
 impl Validate for DepartmentFilters {}
 
 /// The caller's org's departments, by name.
-#[utoipa::path(get, path = "/departments", tag = "orgs", params(DepartmentFilters),
+#[utoipa::path(get, path = "/departments", tag = "orgs", params(crate::http::PageQuery, DepartmentFilters),
     responses((status = 200, body = [Department]), (status = 403)), security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,

@@ -20,10 +20,19 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(allow(Perm::SettingsManage, routes!(patch_settings)))
 }
 
+/// Every setting of an org as flat keys. A placeholder here: `apidocs::wire` lists the keys the
+/// running features declare, each with its type.
+#[derive(ToSchema)]
+pub struct OrgSettings(#[allow(dead_code)] BTreeMap<String, Value>);
+
+/// Settings to change as flat keys; `null` restores a default. Filled in like [`OrgSettings`].
+#[derive(ToSchema)]
+pub struct OrgSettingsPatch(#[allow(dead_code)] BTreeMap<String, Value>);
+
 /// Flat keys to new values, e.g. `{"signup.mode": "invite-only"}`; `null` restores a default.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(transparent)]
-#[schema(value_type = Object)]
+#[schema(value_type = OrgSettingsPatch)]
 pub struct SettingsPatch(pub Map<String, Value>);
 
 // The keys are checked in the handler, against the settings the running features declare.
@@ -33,7 +42,7 @@ impl Validate for SettingsPatch {
 
 /// Every setting of the caller's org, defaults filled in.
 #[utoipa::path(get, path = "/admin/settings", tag = "admin",
-    responses((status = 200, body = Object), (status = 401), (status = 403)), security(("bearer" = [])))]
+    responses((status = 200, body = OrgSettings), (status = 401), (status = 403)), security(("bearer" = [])))]
 pub async fn get_settings(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -47,8 +56,8 @@ pub async fn get_settings(
 }
 
 /// Changes some settings of the caller's org; each change is audited. Answers every setting.
-#[utoipa::path(patch, path = "/admin/settings", tag = "admin", request_body = SettingsPatch,
-    responses((status = 200, body = Object), (status = 400), (status = 401), (status = 403)), security(("bearer" = [])))]
+#[utoipa::path(patch, path = "/admin/settings", tag = "admin", request_body = OrgSettingsPatch,
+    responses((status = 200, body = OrgSettings), (status = 400), (status = 401), (status = 403)), security(("bearer" = [])))]
 pub async fn patch_settings(
     State(state): State<AppState>,
     user: CurrentUser,

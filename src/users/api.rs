@@ -16,6 +16,7 @@ use super::store;
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
 use crate::clock;
+use crate::http::formats;
 use crate::http::{ApiError, ApiResult, Data, FieldError, Patch, ValidJson, Validate, ok};
 use crate::state::AppState;
 
@@ -48,24 +49,29 @@ async fn get_profile(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ProfilePatch {
+    #[schema(value_type = Option<formats::PersonName>)]
     pub first_name: Option<String>,
+    #[schema(value_type = Option<formats::PersonName>)]
     pub last_name: Option<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<formats::Phone>)]
     pub phone: Patch<String>,
-    /// `YYYY-MM-DD`.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<formats::BirthDate>)]
     pub date_of_birth: Patch<String>,
+    /// Blank clears it.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 200)]
     pub location: Patch<String>,
+    /// Blank clears it.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 200)]
     pub occupation: Patch<String>,
+    /// Blank clears it.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 2000)]
     pub bio: Patch<String>,
+    #[schema(value_type = Option<Vec<formats::Label>>, max_items = 30)]
     pub interests: Option<Vec<String>>,
     pub is_anonymous: Option<bool>,
 }
@@ -124,6 +130,7 @@ async fn update_profile(
     user: CurrentUser,
     p: ProfilePatch,
 ) -> ApiResult<Data<User>> {
+    crate::users::model::check_born(p.date_of_birth.as_set().map(String::as_str))?;
     let u = state
         .db
         .write(move |tx| {
@@ -162,7 +169,7 @@ async fn update_profile(
 
 /// Changes the caller's profile (only the fields sent).
 #[utoipa::path(put, path = "/users/profile", tag = "users", request_body = ProfilePatch,
-    responses((status = 200, body = User), (status = 400), (status = 401)), security(("bearer" = [])))]
+    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 200, body = User), (status = 400), (status = 401)), security(("bearer" = [])))]
 async fn put_profile(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -173,7 +180,7 @@ async fn put_profile(
 
 /// Changes the caller's profile (only the fields sent).
 #[utoipa::path(patch, path = "/users/profile", tag = "users", request_body = ProfilePatch,
-    responses((status = 200, body = User), (status = 400), (status = 401)), security(("bearer" = [])))]
+    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 200, body = User), (status = 400), (status = 401)), security(("bearer" = [])))]
 async fn patch_profile(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -258,10 +265,12 @@ async fn patch_privacy(
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SettingsPatch {
     /// A language tag such as `en` or `de-CH`.
+    #[schema(pattern = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length = 35)]
     pub locale: Option<String>,
-    /// An IANA time zone such as `Europe/Berlin`.
+    #[schema(value_type = Option<formats::TimeZone>)]
     pub timezone: Option<String>,
     /// `light`, `dark` or `system`.
+    #[schema(pattern = "^(light|dark|system)$")]
     pub theme: Option<String>,
     /// `null` turns quiet hours off.
     #[serde(default)]
@@ -305,12 +314,7 @@ impl Validate for SettingsPatch {
             if !is_clock_time(&q.end) {
                 errors.push(FieldError::new("quietHours.end", "must be a time as HH:MM"));
             }
-            if q.start == q.end {
-                errors.push(FieldError::new(
-                    "quietHours.end",
-                    "must differ from the start",
-                ));
-            }
+
         }
     }
 }
@@ -328,12 +332,19 @@ pub struct UserSettings {
 
 /// Changes the caller's locale, time zone, theme, quiet hours or channel switches.
 #[utoipa::path(patch, path = "/users/settings", tag = "users", request_body = SettingsPatch,
-    responses((status = 200, body = UserSettings), (status = 400)), security(("bearer" = [])))]
+    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 200, body = UserSettings), (status = 400)), security(("bearer" = [])))]
 async fn patch_settings(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidJson(p): ValidJson<SettingsPatch>,
 ) -> ApiResult<Data<UserSettings>> {
+    // A window that starts where it ends is well-formed but means nothing (422).
+    if p.quiet_hours.as_set().is_some_and(|q| q.start == q.end) {
+        return Err(ApiError::refused(
+            "quietHours.end",
+            "must differ from the start",
+        ));
+    }
     let settings = state
         .db
         .write(move |tx| {

@@ -43,9 +43,11 @@ fn check_status(status: Option<&str>, errors: &mut Vec<FieldError>) {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct UserFilters {
     pub role: Option<Role>,
     /// `active`, `suspended` or `deactivated`.
+    #[param(pattern = "^(active|suspended|deactivated)$")]
     pub status: Option<String>,
     pub department_id: Option<String>,
     /// Part of the name or e-mail address.
@@ -59,7 +61,7 @@ impl Validate for UserFilters {
 }
 
 /// People of the caller's org (every org for the superadmin), privacy settings applied.
-#[utoipa::path(get, path = "/users", tag = "users", params(UserFilters),
+#[utoipa::path(get, path = "/users", tag = "users", params(crate::http::PageQuery, UserFilters),
     responses((status = 200, body = [User]), (status = 403)), security(("bearer" = [])))]
 async fn list(
     State(state): State<AppState>,
@@ -143,6 +145,7 @@ pub async fn get_one(
 pub struct UserPatch {
     pub role: Option<Role>,
     /// `active`, `suspended` or `deactivated`; anything but active signs the user out.
+    #[schema(pattern = "^(active|suspended|deactivated)$")]
     pub status: Option<String>,
     /// `null` takes the user out of their department.
     #[serde(default)]
@@ -162,7 +165,7 @@ fn forbidden(msg: &'static str) -> ApiError {
 
 /// Changes a person's role, status or department; each change is audited.
 #[utoipa::path(patch, path = "/users/{id}", tag = "users", params(("id" = String, Path)), request_body = UserPatch,
-    responses((status = 200, body = User), (status = 400), (status = 403), (status = 404), (status = 409)), security(("bearer" = [])))]
+    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 200, body = User), (status = 400), (status = 403), (status = 404), (status = 409)), security(("bearer" = [])))]
 pub async fn update(
     State(state): State<AppState>,
     user: CurrentUser,

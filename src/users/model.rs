@@ -101,15 +101,29 @@ pub fn phone_problem(phone: &str) -> Option<&'static str> {
         .then_some("must be a phone number such as +14155550123")
 }
 
-/// Why a date of birth is not acceptable: a real `YYYY-MM-DD` from 1900 up to today.
+/// Why a date of birth is malformed: a real `YYYY-MM-DD` from 1900 on (bad input, 400).
 pub fn birth_date_problem(dob: &str) -> Option<&'static str> {
+    match dob.parse::<jiff::civil::Date>() {
+        Ok(d) if dob.len() == 10 && d.year() >= 1900 => None,
+        _ => Some("must be a past date as YYYY-MM-DD"),
+    }
+}
+
+/// A well-formed date of birth that has not happened yet anywhere (the domain refuses it, 422).
+pub fn born_in_the_future(dob: &str) -> bool {
     // Tomorrow in UTC is still today somewhere.
     let latest = crate::clock::after(std::time::Duration::from_secs(86_400));
-    match dob.parse::<jiff::civil::Date>() {
-        Ok(d) if dob.len() == 10 && d.to_string().as_str() <= &latest[..10] && d.year() >= 1900 => {
-            None
-        }
-        _ => Some("must be a past date as YYYY-MM-DD"),
+    dob.len() == 10 && dob > &latest[..10]
+}
+
+/// [`born_in_the_future`] as the error it answers.
+pub fn check_born(dob: Option<&str>) -> Result<(), crate::http::ApiError> {
+    match dob {
+        Some(d) if born_in_the_future(d) => Err(crate::http::ApiError::refused(
+            "dateOfBirth",
+            "must be a past date as YYYY-MM-DD",
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -133,6 +147,7 @@ pub fn is_valid_email(email: &str) -> bool {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains("..")
+        && domain.split('.').all(|label| label.chars().count() <= 63)
 }
 
 #[cfg(test)]
@@ -255,7 +270,11 @@ impl Default for PrivacySettings {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuietHours {
+    /// `HH:MM`, 00:00 to 23:59.
+    #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub start: String,
+    /// `HH:MM`; not the same as `start`.
+    #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub end: String,
 }
 
@@ -372,13 +391,10 @@ mod view_tests {
             assert!(!is_locale(bad), "{bad}");
         }
         assert_eq!(birth_date_problem("1990-05-15"), None);
-        for bad in [
-            "1990-05-15T10:00:00Z",
-            "1899-12-31",
-            "2999-01-01",
-            "15/05/1990",
-        ] {
+        for bad in ["1990-05-15T10:00:00Z", "1899-12-31", "15/05/1990"] {
             assert!(birth_date_problem(bad).is_some(), "{bad}");
         }
+        assert!(born_in_the_future("2999-01-01"));
+        assert!(!born_in_the_future("1990-05-15"));
     }
 }

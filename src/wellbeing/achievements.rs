@@ -241,7 +241,7 @@ pub struct NoFilters {}
 impl Validate for NoFilters {}
 
 /// Achievements unlocked and goals completed, newest first.
-#[utoipa::path(get, path = "/progress/timeline", tag = "wellbeing",
+#[utoipa::path(get, path = "/progress/timeline", params(crate::http::PageQuery), tag = "wellbeing",
     responses((status = 200, body = [TimelineItem])), security(("bearer" = [])))]
 async fn timeline(
     State(state): State<AppState>,

@@ -156,11 +156,17 @@ fn check_fields(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewGoal {
+    #[schema(pattern = r"\S", max_length = 200)]
     pub title: String,
+    #[schema(max_length = 2000)]
     pub description: Option<String>,
+    #[schema(pattern = r"\S", max_length = 50)]
     pub category: String,
+    #[schema(exclusive_minimum = 0, maximum = 1000000000)]
     pub target: f64,
+    #[schema(minimum = 0, maximum = 1000000000)]
     pub current: Option<f64>,
+    #[schema(pattern = r"\S", max_length = 30)]
     pub unit: String,
 }
 
@@ -257,7 +263,7 @@ pub struct NoFilters {}
 impl Validate for NoFilters {}
 
 /// The caller's goals, newest first.
-#[utoipa::path(get, path = "/progress/goals", tag = "wellbeing",
+#[utoipa::path(get, path = "/progress/goals", params(crate::http::PageQuery), tag = "wellbeing",
     responses((status = 200, body = [Goal])), security(("bearer" = [])))]
 async fn list(
     State(state): State<AppState>,
@@ -292,14 +298,19 @@ async fn list(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GoalPatch {
+    #[schema(pattern = r"\S", max_length = 200)]
     pub title: Option<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 2000)]
     pub description: Patch<String>,
+    #[schema(pattern = r"\S", max_length = 50)]
     pub category: Option<String>,
+    #[schema(exclusive_minimum = 0, maximum = 1000000000)]
     pub target: Option<f64>,
     /// A change records a check-in for today.
+    #[schema(minimum = 0, maximum = 1000000000)]
     pub current: Option<f64>,
+    #[schema(pattern = r"\S", max_length = 30)]
     pub unit: Option<String>,
 }
 

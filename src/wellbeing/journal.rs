@@ -15,6 +15,7 @@ use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
 use crate::clock;
 use crate::db::filter::{Filter, text};
+use crate::http::formats;
 use crate::http::{
     ApiError, ApiResult, Data, FieldError, Page, Paged, ValidJson, ValidPath, Validate, created, ok,
 };
@@ -107,9 +108,12 @@ fn check_text(title: Option<&str>, content: Option<&str>, errors: &mut Vec<Field
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JournalBody {
+    #[schema(pattern = r"\S", max_length = 200)]
     pub title: String,
+    #[schema(max_length = 50000)]
     pub content: String,
     pub mood: JournalMood,
+    #[schema(value_type = Option<Vec<formats::Label>>, max_items = 20)]
     pub tags: Option<Vec<String>>,
 }
 
@@ -146,15 +150,19 @@ async fn create(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct JournalFilters {
     pub mood: Option<JournalMood>,
     /// Comma-separated; entries with any of them.
     pub tags: Option<String>,
     /// `YYYY-MM-DD` or an RFC 3339 instant, on the creation time (inclusive).
+    #[param(value_type = Option<formats::DayOrInstant>)]
     pub date_from: Option<String>,
-    /// `YYYY-MM-DD` (the whole day) or an RFC 3339 instant (inclusive).
+    /// `YYYY-MM-DD` (the whole day) or an RFC 3339 instant (inclusive); not before `dateFrom`.
+    #[param(value_type = Option<formats::DayOrInstant>)]
     pub date_to: Option<String>,
     /// Words to find in the title or content (every word; "walk" also finds "walking").
+    #[param(max_length = 200)]
     pub search: Option<String>,
     pub favorite: Option<bool>,
 }
@@ -201,7 +209,7 @@ fn owner_token(user_id: &str) -> String {
 }
 
 /// The caller's journal, newest first, filtered and searched.
-#[utoipa::path(get, path = "/journal/entries", tag = "wellbeing", params(JournalFilters),
+#[utoipa::path(get, path = "/journal/entries", tag = "wellbeing", params(crate::http::PageQuery, JournalFilters),
     responses((status = 200, body = [JournalEntry]), (status = 400)), security(("bearer" = [])))]
 async fn list(
     State(state): State<AppState>,
@@ -280,9 +288,12 @@ async fn get_one(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JournalPatch {
+    #[schema(pattern = r"\S", max_length = 200)]
     pub title: Option<String>,
+    #[schema(max_length = 50000)]
     pub content: Option<String>,
     pub mood: Option<JournalMood>,
+    #[schema(value_type = Option<Vec<formats::Label>>, max_items = 20)]
     pub tags: Option<Vec<String>>,
 }
 

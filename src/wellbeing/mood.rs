@@ -18,6 +18,7 @@ use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
 use crate::clock;
 use crate::db::filter::{Filter, text};
+use crate::http::formats;
 use crate::http::{
     ApiError, ApiResult, Data, FieldError, Page, Paged, Patch, ValidJson, ValidPath, ValidQuery,
     Validate, created, ok,
@@ -100,10 +101,14 @@ fn entry_date(conn: &Connection, user_id: &str, raw: Option<&str>) -> Result<Str
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMoodEntry {
+    #[schema(minimum = 1, maximum = 5)]
     pub mood: u8,
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
+    #[schema(value_type = Option<Vec<formats::Label>>, max_items = 20)]
     pub factors: Option<Vec<String>>,
-    /// `YYYY-MM-DD`; today in the user's time zone when left out; never in the future.
+    /// Today in the user's time zone when left out; a day still ahead of them is refused (422).
+    #[schema(value_type = Option<formats::Day>)]
     pub date: Option<String>,
 }
 
@@ -118,7 +123,7 @@ impl Validate for NewMoodEntry {
 
 /// Logs a mood.
 #[utoipa::path(post, path = "/mood/entries", tag = "wellbeing", request_body = NewMoodEntry,
-    responses((status = 201, body = MoodEntry), (status = 400)), security(("bearer" = [])))]
+    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 201, body = MoodEntry), (status = 400)), security(("bearer" = [])))]
 async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -145,10 +150,13 @@ async fn create(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct RangeFilter {
     /// `YYYY-MM-DD`, inclusive.
+    #[param(value_type = Option<formats::Day>)]
     pub start_date: Option<String>,
-    /// `YYYY-MM-DD`, inclusive.
+    /// `YYYY-MM-DD`, inclusive; not before `startDate`.
+    #[param(value_type = Option<formats::Day>)]
     pub end_date: Option<String>,
 }
 
@@ -165,7 +173,7 @@ impl Validate for RangeFilter {
 }
 
 /// The caller's mood entries, newest first.
-#[utoipa::path(get, path = "/mood/entries", tag = "wellbeing", params(RangeFilter),
+#[utoipa::path(get, path = "/mood/entries", tag = "wellbeing", params(crate::http::PageQuery, RangeFilter),
     responses((status = 200, body = [MoodEntry]), (status = 400)), security(("bearer" = [])))]
 async fn list(
     State(state): State<AppState>,
@@ -210,11 +218,14 @@ async fn get_one(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoodPatch {
+    #[schema(minimum = 1, maximum = 5)]
     pub mood: Option<u8>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 2000)]
     pub note: Patch<String>,
+    #[schema(value_type = Option<Vec<formats::Label>>, max_items = 20)]
     pub factors: Option<Vec<String>>,
+    #[schema(value_type = Option<formats::Day>)]
     pub date: Option<String>,
 }
 
@@ -229,7 +240,7 @@ impl Validate for MoodPatch {
 
 /// Changes one of the caller's mood entries (only the fields sent).
 #[utoipa::path(patch, path = "/mood/entries/{id}", tag = "wellbeing", params(("id" = String, Path)), request_body = MoodPatch,
-    responses((status = 200, body = MoodEntry), (status = 400), (status = 404)), security(("bearer" = [])))]
+    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 200, body = MoodEntry), (status = 400), (status = 404)), security(("bearer" = [])))]
 async fn update(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -1,0 +1,160 @@
+//! The wire formats fields share, as OpenAPI schemas that say exactly what the validators
+//! accept (fields name them with `#[schema(value_type = formats::Email)]`), so a generated
+//! client rejects what Haven would reject, and schemathesis holds the two to each other.
+
+use std::borrow::Cow;
+
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::{KnownFormat, RefOr};
+use utoipa::{PartialSchema, ToSchema};
+
+/// Declares a string format: its name, description and constraints.
+macro_rules! string_format {
+    ($name:ident, $doc:literal, |$b:ident| $build:expr) => {
+        #[doc = $doc]
+        pub struct $name;
+
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                let $b = ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some($doc));
+                RefOr::T(Schema::Object($build.build()))
+            }
+        }
+
+        impl ToSchema for $name {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed(stringify!($name))
+            }
+        }
+    };
+}
+
+string_format!(
+    Email,
+    "An e-mail address: one `@`, up to 64 characters before it, a dotted domain whose labels have 1 to 63 characters, no spaces; at most 254 characters.",
+    |b| b
+        .pattern(Some(r"^[^\s@\x00-\x1f\x7f-\x9f]{1,64}@[^\s@.\x00-\x1f\x7f-\x9f]{1,63}(\.[^\s@.\x00-\x1f\x7f-\x9f]{1,63})+$"))
+        .max_length(Some(254))
+);
+
+string_format!(
+    NewPassword,
+    "A new password: 10 to 128 characters, not a well-known common password, not the e-mail address.",
+    |b| b.min_length(Some(10)).max_length(Some(128))
+);
+
+string_format!(
+    PersonName,
+    "A first or last name: 1 to 100 characters, not only spaces.",
+    |b| b.pattern(Some(r"\S")).max_length(Some(100))
+);
+
+string_format!(
+    Phone,
+    "A phone number: digits with `+ - ( ) .` and spaces, 7 to 15 digits, such as +14155550123.",
+    |b| b.pattern(Some(r"^[ +\-().]*([0-9][ +\-().]*){7,15}$"))
+);
+
+string_format!(Day, "A calendar date, `YYYY-MM-DD`.", |b| b
+    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+    .pattern(Some(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")));
+
+string_format!(
+    DayOrInstant,
+    "A day (`YYYY-MM-DD`: its start, or its end when it closes a range) or an RFC 3339 instant.",
+    |b| b.pattern(Some(
+        r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
+    ))
+);
+
+string_format!(
+    BirthDate,
+    "A date of birth, `YYYY-MM-DD`, from 1900 on; one in the future is refused (422).",
+    |b| b
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+        .pattern(Some(r"^(19|[2-9][0-9])[0-9]{2}-[0-9]{2}-[0-9]{2}$"))
+);
+
+string_format!(
+    Label,
+    "A short label (a mood factor, a journal tag): 1 to 50 characters, not only spaces.",
+    |b| b.pattern(Some(r"\S")).max_length(Some(50))
+);
+
+string_format!(
+    Kind,
+    "A type name such as `session_reminder`: 1 to 64 of a-z, 0-9, `_ - .`.",
+    |b| b.pattern(Some(r"^[a-z0-9_.\-]{1,64}$"))
+);
+
+/// An IANA time zone name this build knows, such as `Europe/Berlin`.
+pub struct TimeZone;
+
+impl PartialSchema for TimeZone {
+    fn schema() -> RefOr<Schema> {
+        let mut names: Vec<String> = jiff::tz::db()
+            .available()
+            .map(|n| n.to_string())
+            .collect();
+        names.sort();
+        RefOr::T(Schema::Object(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(
+                    "An IANA time zone name this build knows, such as `Europe/Berlin`.",
+                ))
+                .enum_values(Some(names))
+                .build(),
+        ))
+    }
+}
+
+impl ToSchema for TimeZone {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("TimeZone")
+    }
+}
+
+/// The per-type notification switches: keys are [`Kind`]s (at most 100), values switches or
+/// `null`.
+pub fn kinds_map() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{AdditionalProperties, OneOfBuilder};
+    let switches = OneOfBuilder::new()
+        .item(utoipa::openapi::Ref::from_schema_name("ChannelSwitches"))
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .build();
+    ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::Object, Type::Null]))
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(r"^[a-z0-9_.\-]{1,64}$"))
+                .build(),
+        ))
+        .max_properties(Some(100))
+        .additional_properties(Some(AdditionalProperties::RefOr(RefOr::T(Schema::OneOf(
+            switches,
+        )))))
+        .build()
+}
+
+/// Every format as a named component: query parameters refer to them without registering them.
+pub fn components() -> Vec<(Cow<'static, str>, RefOr<Schema>)> {
+    fn of<T: ToSchema>() -> (Cow<'static, str>, RefOr<Schema>) {
+        (T::name(), T::schema())
+    }
+    vec![
+        of::<Email>(),
+        of::<NewPassword>(),
+        of::<PersonName>(),
+        of::<Phone>(),
+        of::<Day>(),
+        of::<DayOrInstant>(),
+        of::<BirthDate>(),
+        of::<Label>(),
+        of::<Kind>(),
+        of::<TimeZone>(),
+    ]
+}
