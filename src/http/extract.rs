@@ -142,6 +142,7 @@ pub fn parse_json<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, Api
     if !T::ANY_JSON && !value.is_object() {
         return Err(ApiError::field("body", "must be a JSON object"));
     }
+    let value = whole_numbers(value);
     let (t, mut errors) = deserialize_collecting::<T>(value);
     let Some(t) = t else {
         return Err(ApiError::validation(errors));
@@ -155,6 +156,22 @@ pub fn parse_json<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, Api
         Ok(t)
     } else {
         Err(ApiError::validation(errors))
+    }
+}
+
+/// JSON Schema calls `3.0` an integer, and so does Haven: a number with no fraction becomes
+/// that integer before the body is read (serde's integer types would refuse it).
+fn whole_numbers(v: Value) -> Value {
+    match v {
+        Value::Number(n) if n.is_f64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 => {
+                Value::from(f as i64)
+            }
+            _ => Value::Number(n),
+        },
+        Value::Array(a) => Value::Array(a.into_iter().map(whole_numbers).collect()),
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, whole_numbers(v))).collect()),
+        other => other,
     }
 }
 
@@ -435,6 +452,16 @@ mod tests {
     fn fields(e: ApiError) -> Vec<String> {
         assert_eq!(e.code, ErrorCode::ValidationError);
         e.details.into_iter().map(|d| d.field).collect()
+    }
+
+    #[test]
+    fn whole_numbers_are_integers_and_bodies_are_objects() {
+        let b = parse_json::<Body>(br#"{"email": "a@b.c", "age": 30.0, "firstName": "A"}"#).unwrap();
+        assert_eq!(b.age, Some(30));
+        let e = parse_json::<Body>(br#"{"email": "a@b.c", "age": 30.5, "firstName": "A"}"#);
+        assert_eq!(fields(e.unwrap_err()), ["age"]);
+        let e = parse_json::<Body>(br#"["a@b.c", 30, null, "A"]"#);
+        assert_eq!(fields(e.unwrap_err()), ["body"]);
     }
 
     #[test]

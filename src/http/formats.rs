@@ -40,6 +40,37 @@ string_format!(
 );
 
 string_format!(
+    PlainEmail,
+    "An ASCII e-mail address a mail server takes as it is (`name.surname+tag@example.org`): dot-separated atoms before the `@`, at most 64 characters, and a domain of letters, digits and inner hyphens.",
+    |b| b
+        .pattern(Some(PLAIN_EMAIL))
+        .max_length(Some(254))
+);
+
+/// [`PlainEmail`]'s pattern.
+pub const PLAIN_EMAIL: &str = r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$";
+
+/// Whether `s` is a [`PlainEmail`].
+pub fn is_plain_email(s: &str) -> bool {
+    const ATEXT: &str = "!#$%&'*+/=?^_`{|}~-";
+    let atom = |a: &str| !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || ATEXT.contains(c));
+    let label = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    s.len() <= 254
+        && local.len() <= 64
+        && local.split('.').all(atom)
+        && domain.split('.').count() >= 2
+        && domain.split('.').all(label)
+}
+
+string_format!(
     NewPassword,
     "A new password: 10 to 128 characters, not a well-known common password, not the e-mail address.",
     |b| b.min_length(Some(10)).max_length(Some(128))
@@ -147,6 +178,7 @@ pub fn components() -> Vec<(Cow<'static, str>, RefOr<Schema>)> {
     }
     vec![
         of::<Email>(),
+        of::<PlainEmail>(),
         of::<NewPassword>(),
         of::<PersonName>(),
         of::<Phone>(),
@@ -157,4 +189,19 @@ pub fn components() -> Vec<(Cow<'static, str>, RefOr<Schema>)> {
         of::<Kind>(),
         of::<TimeZone>(),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_plain_email;
+
+    #[test]
+    fn plain_addresses() {
+        for ok in ["a@b.co", "name.surname+tag@example.org", "x_y@mail-1.example.com"] {
+            assert!(is_plain_email(ok), "{ok}");
+        }
+        for bad in ["a@b", "a..b@c.de", ".a@c.de", "a@-b.de", "Name <a@b.de>", "ä@b.de", "a b@c.de"] {
+            assert!(!is_plain_email(bad), "{bad}");
+        }
+    }
 }

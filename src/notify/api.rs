@@ -470,19 +470,18 @@ async fn send(
 #[serde(deny_unknown_fields)]
 pub struct TestRequest {
     /// The address to send to.
-    #[schema(value_type = formats::Email)]
+    #[schema(value_type = formats::PlainEmail)]
     pub to: String,
     /// `test` (params: `message`) or `notification` (params: `title`, `body`).
     #[schema(pattern = "^(test|notification)$")]
     pub template: String,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
     pub params: Option<BTreeMap<String, String>>,
 }
 
 impl Validate for TestRequest {
     fn validate(&self, errors: &mut Vec<FieldError>) {
-        if !crate::users::model::is_valid_email(&self.to)
-            || crate::notify::mail::parse_mailbox(&self.to).is_none()
+        if !formats::is_plain_email(&self.to) || crate::notify::mail::parse_mailbox(&self.to).is_none()
         {
             errors.push(FieldError::new("to", "must be an e-mail address"));
         }
