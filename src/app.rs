@@ -271,7 +271,10 @@ fn documented_routes(
 /// The OpenAPI document as served, without starting anything.
 pub fn openapi() -> anyhow::Result<serde_json::Value> {
     let features = features();
-    on_the_wire(&documented_routes(&features, OpenApiRouter::new()).1, &features)
+    on_the_wire(
+        &documented_routes(&features, OpenApiRouter::new()).1,
+        &features,
+    )
 }
 
 /// The document as the wire answers: envelopes, and the statuses the gate and limits add.

@@ -54,7 +54,10 @@ fn settings_schemas(features: &Registry) -> (Value, Value) {
         };
         v["description"] = json!(s.description);
         answer.insert(s.key.to_string(), v.clone());
-        patch.insert(s.key.to_string(), json!({ "oneOf": [v, { "type": "null" }] }));
+        patch.insert(
+            s.key.to_string(),
+            json!({ "oneOf": [v, { "type": "null" }] }),
+        );
     }
     let keys: Vec<&str> = features.settings().map(|s| s.key).collect();
     (

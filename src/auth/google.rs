@@ -214,7 +214,10 @@ pub struct SocialLoginBody {
     #[schema(pattern = "^google$")]
     pub provider: String,
     /// The ID token from Google Sign-In (a JWT).
-    #[schema(pattern = r"^[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*$", max_length = 8192)]
+    #[schema(
+        pattern = r"^[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*$",
+        max_length = 8192
+    )]
     pub token: String,
 }
 

@@ -369,7 +369,9 @@ pub struct SignRequest {
     #[schema(pattern = r"\S", max_length = 255)]
     pub filename: String,
     /// One of the accepted types; the bytes must turn out to be this type.
-    #[schema(pattern = "^(application/pdf|image/png|image/jpeg|image/jpg|text/plain|application/vnd\\.openxmlformats-officedocument\\.wordprocessingml\\.document)$")]
+    #[schema(
+        pattern = "^(application/pdf|image/png|image/jpeg|image/jpg|text/plain|application/vnd\\.openxmlformats-officedocument\\.wordprocessingml\\.document)$"
+    )]
     pub content_type: String,
     #[schema(minimum = 1)]
     pub size_bytes: u64,

@@ -78,7 +78,14 @@ async fn upload_picture(
     user: CurrentUser,
     req: Request,
 ) -> ApiResult<Data<Picture>> {
-    let (up, _) = receive(&state, req, state.config.files.max_avatar, sniff::PICTURES, &[]).await?;
+    let (up, _) = receive(
+        &state,
+        req,
+        state.config.files.max_avatar,
+        sniff::PICTURES,
+        &[],
+    )
+    .await?;
     let tmp = up.received.tmp.clone();
     let side = state.config.files.avatar_pixels;
     let t = tmp.clone();

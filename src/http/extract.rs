@@ -170,7 +170,9 @@ fn whole_numbers(v: Value) -> Value {
             _ => Value::Number(n),
         },
         Value::Array(a) => Value::Array(a.into_iter().map(whole_numbers).collect()),
-        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, whole_numbers(v))).collect()),
+        Value::Object(m) => {
+            Value::Object(m.into_iter().map(|(k, v)| (k, whole_numbers(v))).collect())
+        }
         other => other,
     }
 }
@@ -456,7 +458,8 @@ mod tests {
 
     #[test]
     fn whole_numbers_are_integers_and_bodies_are_objects() {
-        let b = parse_json::<Body>(br#"{"email": "a@b.c", "age": 30.0, "firstName": "A"}"#).unwrap();
+        let b =
+            parse_json::<Body>(br#"{"email": "a@b.c", "age": 30.0, "firstName": "A"}"#).unwrap();
         assert_eq!(b.age, Some(30));
         let e = parse_json::<Body>(br#"{"email": "a@b.c", "age": 30.5, "firstName": "A"}"#);
         assert_eq!(fields(e.unwrap_err()), ["age"]);

@@ -34,17 +34,17 @@ macro_rules! string_format {
 string_format!(
     Email,
     "An e-mail address: one `@`, up to 64 characters before it, a dotted domain whose labels have 1 to 63 characters, no spaces; at most 254 characters.",
-    |b| b
+    |b| {
+        b
         .pattern(Some(r"^[^\s@\x00-\x1f\x7f-\x9f]{1,64}@[^\s@.\x00-\x1f\x7f-\x9f]{1,63}(\.[^\s@.\x00-\x1f\x7f-\x9f]{1,63})+$"))
         .max_length(Some(254))
+    }
 );
 
 string_format!(
     PlainEmail,
     "An ASCII e-mail address a mail server takes as it is (`name.surname+tag@example.org`): dot-separated atoms before the `@`, at most 64 characters, and a domain of letters, digits and inner hyphens.",
-    |b| b
-        .pattern(Some(PLAIN_EMAIL))
-        .max_length(Some(254))
+    |b| b.pattern(Some(PLAIN_EMAIL)).max_length(Some(254))
 );
 
 /// [`PlainEmail`]'s pattern.
@@ -53,7 +53,11 @@ pub const PLAIN_EMAIL: &str = r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$
 /// Whether `s` is a [`PlainEmail`].
 pub fn is_plain_email(s: &str) -> bool {
     const ATEXT: &str = "!#$%&'*+/=?^_`{|}~-";
-    let atom = |a: &str| !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || ATEXT.contains(c));
+    let atom = |a: &str| {
+        !a.is_empty()
+            && a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ATEXT.contains(c))
+    };
     let label = |l: &str| {
         (1..=63).contains(&l.len())
             && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
@@ -95,9 +99,11 @@ string_format!(Day, "A calendar date, `YYYY-MM-DD`.", |b| b
 string_format!(
     DayOrInstant,
     "A day (`YYYY-MM-DD`: its start, or its end when it closes a range) or an RFC 3339 instant.",
-    |b| b.pattern(Some(
+    |b| {
+        b.pattern(Some(
         r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
     ))
+    }
 );
 
 string_format!(
@@ -125,10 +131,7 @@ pub struct TimeZone;
 
 impl PartialSchema for TimeZone {
     fn schema() -> RefOr<Schema> {
-        let mut names: Vec<String> = jiff::tz::db()
-            .available()
-            .map(|n| n.to_string())
-            .collect();
+        let mut names: Vec<String> = jiff::tz::db().available().map(|n| n.to_string()).collect();
         names.sort();
         RefOr::T(Schema::Object(
             ObjectBuilder::new()
@@ -157,7 +160,10 @@ pub fn kinds_map() -> utoipa::openapi::schema::Object {
         .item(ObjectBuilder::new().schema_type(Type::Null))
         .build();
     ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::Object, Type::Null]))
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            Type::Object,
+            Type::Null,
+        ]))
         .property_names(Some(
             ObjectBuilder::new()
                 .schema_type(Type::String)
@@ -197,10 +203,26 @@ mod tests {
 
     #[test]
     fn plain_addresses() {
-        for ok in ["a@b.co", "name.surname+tag@example.org", "x_y@mail-1.example.com"] {
+        for ok in [
+            "a@b.co",
+            "name.surname+tag@example.org",
+            "x_y@mail-1.example.com",
+        ] {
             assert!(is_plain_email(ok), "{ok}");
         }
-        for bad in ["a@b", "a..b@c.de", ".a@c.de", "a@-b.de", "Name <a@b.de>", "ä@b.de", "a b@c.de"] {
+        // Mail servers (and lettre) refuse more than 64 characters before the `@`.
+        let long = format!("{}@b.de", "a".repeat(65));
+        assert!(!is_plain_email(&long));
+        assert!(crate::notify::mail::parse_mailbox(&long).is_none());
+        for bad in [
+            "a@b",
+            "a..b@c.de",
+            ".a@c.de",
+            "a@-b.de",
+            "Name <a@b.de>",
+            "ä@b.de",
+            "a b@c.de",
+        ] {
             assert!(!is_plain_email(bad), "{bad}");
         }
     }

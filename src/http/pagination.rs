@@ -183,7 +183,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn valid_pages_parse_and_offsets_do_not_overflow(page in 1u32..=u32::MAX, limit in 1u32..=MAX_LIMIT) {
+        fn valid_pages_parse_and_offsets_do_not_overflow(page in 1u32..=i32::MAX as u32, limit in 1u32..=MAX_LIMIT) {
             let p = PageParams::parse(Some(&page.to_string()), Some(&limit.to_string()), None).unwrap();
             prop_assert_eq!(p.offset(), i64::from(page - 1) * i64::from(limit));
         }

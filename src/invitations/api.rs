@@ -13,8 +13,8 @@ use super::store::{self, Acceptance, COLUMNS, Invitation, NewInvitation};
 use crate::auth::policy::{Perm, allow};
 use crate::auth::{CurrentUser, password, password_rules};
 use crate::db::filter::{Filter, contains_pattern, text};
-use crate::http::formats;
 use crate::http::Data;
+use crate::http::formats;
 use crate::http::{
     ApiError, ApiResult, ClientInfo, ErrorCode, FieldError, Page, Paged, ValidJson, ValidPath,
     Validate, created, no_content, ok,

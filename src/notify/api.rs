@@ -481,7 +481,8 @@ pub struct TestRequest {
 
 impl Validate for TestRequest {
     fn validate(&self, errors: &mut Vec<FieldError>) {
-        if !formats::is_plain_email(&self.to) || crate::notify::mail::parse_mailbox(&self.to).is_none()
+        if !formats::is_plain_email(&self.to)
+            || crate::notify::mail::parse_mailbox(&self.to).is_none()
         {
             errors.push(FieldError::new("to", "must be an e-mail address"));
         }

@@ -314,7 +314,6 @@ impl Validate for SettingsPatch {
             if !is_clock_time(&q.end) {
                 errors.push(FieldError::new("quietHours.end", "must be a time as HH:MM"));
             }
-
         }
     }
 }
