@@ -322,7 +322,7 @@ pub async fn invite_page(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct InviteForm {
     #[serde(default)]
     pub token: String,

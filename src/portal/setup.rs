@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tower_sessions::Session;
 
-use super::links::{Field, LinkPage, TokenQuery, with_errors};
+use super::links::{Field, InviteForm, LinkPage, TokenQuery, with_errors};
 use super::pages::page;
 use super::session::{self, CsrfForm, flash};
 use crate::audit::{self, Event};
@@ -125,8 +125,8 @@ fn form(csrf: String, token: String, f: &SetupForm) -> LinkPage {
         token,
         fields: vec![
             Field::new("email", "E-mail", "email", "username").value(&f.email),
-            Field::new("firstName", "First name", "text", "given-name").value(&f.first_name),
-            Field::new("lastName", "Last name", "text", "family-name").value(&f.last_name),
+            Field::new("firstName", "First name", "text", "given-name").value(&f.account.first_name),
+            Field::new("lastName", "Last name", "text", "family-name").value(&f.account.last_name),
             Field::new("password", "Password (10 characters or more)", "password", "new-password"),
             Field::new("confirm", "The password again", "password", "new-password"),
         ],
@@ -159,17 +159,10 @@ pub async fn show(
 #[derive(Debug, Default, Deserialize)]
 pub struct SetupForm {
     #[serde(default)]
-    pub token: String,
-    #[serde(default)]
     pub email: String,
-    #[serde(default, rename = "firstName")]
-    pub first_name: String,
-    #[serde(default, rename = "lastName")]
-    pub last_name: String,
-    #[serde(default)]
-    pub password: String,
-    #[serde(default)]
-    pub confirm: String,
+    /// The token, names and password, as on the invitation page.
+    #[serde(flatten)]
+    pub account: InviteForm,
 }
 
 impl SetupForm {
@@ -179,18 +172,18 @@ impl SetupForm {
             out.push(FieldError::new("email", "must be an e-mail address"));
         }
         for (name, v) in [
-            ("firstName", &self.first_name),
-            ("lastName", &self.last_name),
+            ("firstName", &self.account.first_name),
+            ("lastName", &self.account.last_name),
         ] {
             let n = v.trim().chars().count();
             if n == 0 || n > 100 {
                 out.push(FieldError::new(name, "must be 1 to 100 characters"));
             }
         }
-        if let Some(p) = password_rules::problem(&self.password, email) {
+        if let Some(p) = password_rules::problem(&self.account.password, email) {
             out.push(FieldError::new("password", p));
         }
-        if self.password != self.confirm {
+        if self.account.password != self.account.confirm {
             out.push(FieldError::new("confirm", "must be the same password"));
         }
         out
@@ -217,7 +210,7 @@ pub async fn submit(
     let again = |e: ApiError, csrf: String| {
         page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &with_errors(form(csrf, f.token.clone(), &f), &e),
+            &with_errors(form(csrf, f.account.token.clone(), &f), &e),
         )
     };
     if !problems.is_empty() {
@@ -226,16 +219,16 @@ pub async fn submit(
             session::csrf_token(&session).await,
         );
     }
-    let hash = match password::hash_async(f.password.clone()).await {
+    let hash = match password::hash_async(f.account.password.clone()).await {
         Ok(h) => h,
         Err(e) => {
             return super::pages::refused::failed("the password", &ApiError::internal(e));
         }
     };
-    let (token, ttl) = (f.token.clone(), state.config.auth.refresh_token_ttl);
+    let (token, ttl) = (f.account.token.clone(), state.config.auth.refresh_token_ttl);
     let (first, last, address) = (
-        f.first_name.trim().to_string(),
-        f.last_name.trim().to_string(),
+        f.account.first_name.trim().to_string(),
+        f.account.last_name.trim().to_string(),
         email.clone(),
     );
     let created = state

@@ -117,18 +117,16 @@ pub async fn json(res: reqwest::Response) -> (u16, serde_json::Value) {
 
 /// The fields named by a VALIDATION_ERROR body.
 pub fn error_fields(body: &serde_json::Value) -> Vec<String> {
-    assert_eq!(body["error"]["code"], "VALIDATION_ERROR", "{body}");
-    body["error"]["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["field"].as_str().unwrap().to_string())
-        .collect()
+    fields_of(body, "VALIDATION_ERROR")
 }
 
 /// The fields named by an UNPROCESSABLE body (well-formed input the domain refuses).
 pub fn refused_fields(body: &serde_json::Value) -> Vec<String> {
-    assert_eq!(body["error"]["code"], "UNPROCESSABLE", "{body}");
+    fields_of(body, "UNPROCESSABLE")
+}
+
+fn fields_of(body: &serde_json::Value, code: &str) -> Vec<String> {
+    assert_eq!(body["error"]["code"], code, "{body}");
     body["error"]["details"]
         .as_array()
         .unwrap()
