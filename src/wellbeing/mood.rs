@@ -92,7 +92,8 @@ fn entry_date(conn: &Connection, user_id: &str, raw: Option<&str>) -> Result<Str
         None => Ok(today.to_string()),
         Some(d) => match parse_date(d) {
             Some(d) if d <= today => Ok(d.to_string()),
-            Some(_) => Err(ApiError::refused("date", "cannot be in the future")),
+            // API.md's acceptance asks a 400 here: a day ahead of the person is bad input.
+            Some(_) => Err(ApiError::field("date", "cannot be in the future")),
             None => Err(ApiError::field("date", "must be a date as YYYY-MM-DD")),
         },
     }
@@ -107,7 +108,7 @@ pub struct NewMoodEntry {
     pub note: Option<String>,
     #[schema(value_type = Option<Vec<formats::Label>>, max_items = 20)]
     pub factors: Option<Vec<String>>,
-    /// Today in the user's time zone when left out; a day still ahead of them is refused (422).
+    /// Today in the user's time zone when left out; a day still ahead of them is bad input (400).
     #[schema(value_type = Option<formats::Day>)]
     pub date: Option<String>,
 }
@@ -123,7 +124,7 @@ impl Validate for NewMoodEntry {
 
 /// Logs a mood.
 #[utoipa::path(post, path = "/mood/entries", tag = "wellbeing", request_body = NewMoodEntry,
-    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 201, body = MoodEntry), (status = 400)), security(("bearer" = [])))]
+    responses((status = 201, body = MoodEntry), (status = 400)), security(("bearer" = [])))]
 async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -240,7 +241,7 @@ impl Validate for MoodPatch {
 
 /// Changes one of the caller's mood entries (only the fields sent).
 #[utoipa::path(patch, path = "/mood/entries/{id}", tag = "wellbeing", params(("id" = String, Path)), request_body = MoodPatch,
-    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 200, body = MoodEntry), (status = 400), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = MoodEntry), (status = 400), (status = 404)), security(("bearer" = [])))]
 async fn update(
     State(state): State<AppState>,
     user: CurrentUser,
