@@ -83,7 +83,8 @@ impl App {
         let db = setup::open_database(&config, true)?;
         let secrets = Secrets::load_or_generate(&config)?;
         let tokens = AccessTokens::new(&secrets.token_signing, config.auth.access_token_ttl);
-        let auth_limiter = RateLimiter::new(config.auth.rate_limit_per_minute, "/api/v1/auth/");
+        let auth_limiter =
+            RateLimiter::new(config.auth.rate_limit_per_minute, rate_limit::AUTH_PREFIX);
         let features = Arc::new(features());
         let recurring = Arc::new(Recurring::new(&features.recurring(), &config.jobs)?);
         let services = Services {

@@ -12,13 +12,11 @@ use serde_json::{Map, Value, json};
 
 use crate::auth::policy::{self, PERMISSION_EXTENSION, Perm};
 use crate::feature::{Kind, Registry};
+use crate::http::rate_limit::AUTH_PREFIX as RATE_LIMITED;
 use crate::users::model::Role;
 
 /// Documented operations whose answer is not enveloped: the document itself.
 const RAW: &[&str] = &["/api/v1/openapi.json"];
-
-/// Paths under the per-address sign-in limit (see `http::rate_limit`).
-const RATE_LIMITED: &str = "/api/v1/auth/";
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "patch"];
 

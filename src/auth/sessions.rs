@@ -271,7 +271,7 @@ pub fn revoke_own(tx: &Connection, user_id: &str, session_id: &str) -> rusqlite:
 pub const CLEANUP: JobDef = JobDef {
     name: "sessions.cleanup",
     schedule: "0 20 3 * * *",
-    description: "Deletes sessions and one-time tokens that ended or expired more than 30 days ago, and expired portal sessions",
+    description: "Deletes sessions and one-time tokens and setup links that ended or expired more than 30 days ago, and expired portal sessions",
 };
 
 pub fn register_jobs(handlers: &mut Handlers) {
@@ -291,6 +291,13 @@ pub fn register_jobs(handlers: &mut Handlers) {
             tx.execute(
                 "DELETE FROM portal_sessions WHERE expires_at < ?1",
                 [clock::now()],
+            )
+        })
+        .and_then(|_| {
+            // First-run setup links: spent or expired ones are kept a month, like tokens.
+            tx.execute(
+                "DELETE FROM setup_tokens WHERE expires_at < ?1",
+                [&month_ago],
             )
         })
         .and_then(|_| {

@@ -29,8 +29,8 @@ impl Default for PageParams {
     }
 }
 
-/// `page` and `limit` as the OpenAPI document shows them on every list (`Paged` reads them, with
-/// `sort`, whose fields each list names in its description).
+/// `page` and `limit` as the OpenAPI document shows them on every list (`Paged` reads them;
+/// `sort` is read too but not yet documented, its fields differing per list).
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
@@ -57,7 +57,7 @@ impl PageParams {
                 Ok(n) if (1..=i32::MAX as u32).contains(&n) => p.page = n,
                 _ => errors.push(FieldError::new(
                     "page",
-                    "must be a whole number of at least 1",
+                    "must be a whole number from 1 to 2147483647",
                 )),
             }
         }

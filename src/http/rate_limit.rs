@@ -15,6 +15,9 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiError, ErrorCode};
 
+/// The paths the sign-in limit applies to (the OpenAPI document lists 429 on each).
+pub const AUTH_PREFIX: &str = "/api/v1/auth/";
+
 pub struct RateLimiter {
     /// Requests allowed per minute (the bucket's size).
     per_minute: u32,

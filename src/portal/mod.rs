@@ -24,9 +24,9 @@ use crate::state::AppState;
 /// A portal session ends after this long without a request.
 pub const IDLE: time::Duration = time::Duration::minutes(30);
 
+/// The frame's own pages (sign-in, the e-mailed links, `/setup`, `/`) and every feature's
+/// `pages`, behind the portal's cookie session.
 #[allow(clippy::disallowed_methods)] // HTML pages, deliberately outside the OpenAPI router.
-/// The frame's own pages (sign-in, the e-mailed links, `/`) and every feature's `pages`, behind
-/// the portal's cookie session.
 pub fn router(state: &AppState, pages: Router<AppState>) -> Router<AppState> {
     use axum::routing::{get, post};
     let secure = state.config.public_url().starts_with("https://");

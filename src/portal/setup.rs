@@ -25,7 +25,7 @@ use crate::db::{Db, DbError, is_unique_violation};
 use crate::http::client::ClientInfo;
 use crate::http::{ApiError, ErrorCode, FieldError, ValidQuery};
 use crate::state::AppState;
-use crate::users::model::{Role, is_valid_email, normalize_email};
+use crate::users::model::{Role, is_valid_email, name_problem, normalize_email};
 use crate::users::store::{self as users, NewUser};
 
 pub const PATH: &str = "/setup";
@@ -141,18 +141,13 @@ pub async fn show(
     session: Session,
     ValidQuery(q): ValidQuery<TokenQuery>,
 ) -> Response {
-    let token = q.token.clone();
-    match state
-        .db
-        .read(move |c| check(c, &token).map_err(DbError::from))
-        .await
-    {
+    match token_state(&state, q.token.clone()).await {
         Ok(Token::Live) => {
             let csrf = session::csrf_token(&session).await;
             page(StatusCode::OK, &form(csrf, q.token, &SetupForm::default()))
         }
         Ok(t) => not_live(t),
-        Err(e) => super::pages::refused::failed("the setup link", &ApiError::from(e)),
+        Err(page) => page,
     }
 }
 
@@ -175,9 +170,8 @@ impl SetupForm {
             ("firstName", &self.account.first_name),
             ("lastName", &self.account.last_name),
         ] {
-            let n = v.trim().chars().count();
-            if n == 0 || n > 100 {
-                out.push(FieldError::new(name, "must be 1 to 100 characters"));
+            if let Some(p) = name_problem(v) {
+                out.push(FieldError::new(name, p));
             }
         }
         if let Some(p) = password_rules::problem(&self.account.password, email) {
@@ -197,14 +191,29 @@ enum Created {
     NotLive(Token),
 }
 
-/// `POST /setup`: checks the form, then in one transaction checks the token and that no
-/// superadmin exists yet (two tabs racing get one administrator), creates the superadmin in
-/// the default org, spends the token and opens a session.
+/// The token's state, read outside the writer.
+async fn token_state(state: &AppState, token: String) -> Result<Token, Response> {
+    state
+        .db
+        .read(move |c| check(c, &token).map_err(DbError::from))
+        .await
+        .map_err(|e| super::pages::refused::failed("the setup link", &ApiError::from(e)))
+}
+
+/// `POST /setup`: a dead link says so before the form is judged or a password hashed; then
+/// the form, then in one transaction the token and that no superadmin exists yet (two tabs
+/// racing get one administrator), the superadmin in the default org, the token spent and a
+/// session opened.
 pub async fn submit(
     State(state): State<AppState>,
     client: ClientInfo,
     CsrfForm(f, session): CsrfForm<SetupForm>,
 ) -> Response {
+    match token_state(&state, f.account.token.clone()).await {
+        Ok(Token::Live) => {}
+        Ok(t) => return not_live(t),
+        Err(page) => return page,
+    }
     let email = normalize_email(&f.email);
     let problems = f.problems(&email);
     let again = |e: ApiError, csrf: String| {

@@ -474,3 +474,55 @@ async fn refusals(
     );
     Ok(())
 }
+
+/// A newcomer's first minutes: the link `serve` printed opens the setup page, the rules show
+/// next to the fields, and the first administrator lands on the dashboard; the used link then
+/// says Haven is set up (also at 375 px).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_administrator_is_created_from_the_setup_link() {
+    let s = TestServer::start().await;
+    // Serving means the start's own link was printed; this newer one replaces it, as a
+    // restart would.
+    assert_eq!(s.get("/health").await.status(), 200);
+    let token = haven::portal::setup::issue_if_needed(&s.state.db)
+        .await
+        .unwrap()
+        .expect("a fresh server has no superadmin");
+    let mut b = Browser::start("setup").await;
+    let outcome = first_run(&s, &mut b, &token).await;
+    b.finish(outcome).await;
+}
+
+async fn first_run(s: &TestServer, b: &mut Browser, token: &str) -> anyhow::Result<()> {
+    let link = format!("/setup?token={token}");
+    b.step("the setup page");
+    b.goto(s, &link).await?;
+    b.see("Set up Haven").await?;
+    b.shot("setup-1280").await;
+    b.fill("#email", "owner@practice.test").await?;
+    b.fill("#firstName", "Olive").await?;
+    b.fill("#lastName", "Owner").await?;
+    b.fill("#password", "password123").await?;
+    b.fill("#confirm", "password123").await?;
+    b.click("main form button[type=submit]").await?;
+    b.step("the rules next to the fields");
+    b.see("is too common").await?;
+    let typed = b.client.find(Locator::Css("#email")).await?;
+    anyhow::ensure!(
+        typed.prop("value").await?.as_deref() == Some("owner@practice.test"),
+        "the typed address is kept"
+    );
+    b.fill("#password", "Harbour-Lights-2026").await?;
+    b.fill("#confirm", "Harbour-Lights-2026").await?;
+    b.click("main form button[type=submit]").await?;
+    b.step("signed in as the administrator");
+    b.see("Your administrator account is ready").await?;
+    b.see("Organizations").await?;
+    b.step("the used link");
+    b.client.set_window_size(375, 812).await?;
+    b.goto(s, &link).await?;
+    b.see("Haven is set up").await?;
+    b.shot("setup-done-375").await;
+    b.client.set_window_size(1280, 2400).await?;
+    Ok(())
+}
