@@ -67,10 +67,6 @@ impl Registry {
         Registry { features }
     }
 
-    pub fn features(&self) -> impl Iterator<Item = &Feature> {
-        self.features.iter()
-    }
-
     /// Every feature's JSON routes.
     pub fn api(&self) -> OpenApiRouter<AppState> {
         self.features

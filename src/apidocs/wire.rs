@@ -253,7 +253,9 @@ fn description(status: u16) -> &'static str {
         410 => "Gone: expired or already used (`GONE`)",
         413 => "The body is larger than the limit (`PAYLOAD_TOO_LARGE`)",
         415 => "The body is not of a type this operation takes (`UNSUPPORTED_MEDIA_TYPE`)",
-        422 => "Understood but refused by a rule of the domain",
+        422 => {
+            "Well-formed, but refused by a rule of the domain (`UNPROCESSABLE` or a domain code, naming the field)"
+        }
         423 => "The account is locked for a while after failed sign-ins (`AUTH_ACCOUNT_LOCKED`)",
         429 => "Too many requests from this address; see Retry-After (`RATE_LIMITED`)",
         502 => "A service Haven depends on did not answer as it should",

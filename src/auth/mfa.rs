@@ -226,7 +226,7 @@ pub struct RecoveryCodes {
 
 /// Turns MFA on with a first code from the app; answers the recovery codes (shown once).
 #[utoipa::path(post, path = "/auth/mfa/enable", tag = "auth", request_body = CodeBody,
-    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 200, body = RecoveryCodes), (status = 400), (status = 409)), security(("bearer" = [])))]
+    responses((status = 422), (status = 200, body = RecoveryCodes), (status = 400), (status = 409)), security(("bearer" = [])))]
 pub async fn enable(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -308,7 +308,7 @@ impl Validate for DisableBody {
 
 /// Turns MFA off; needs the password and a current code (or a recovery code).
 #[utoipa::path(post, path = "/auth/mfa/disable", tag = "auth", request_body = DisableBody,
-    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 204), (status = 401)), security(("bearer" = [])))]
+    responses((status = 422), (status = 204), (status = 401)), security(("bearer" = [])))]
 pub async fn disable(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -201,7 +201,7 @@ pub fn create_open_account(
 /// Create an account and sign in. With `inviteToken`, the invitation's org, role and
 /// department apply (and `email` must be the invited address).
 #[utoipa::path(post, path = "/auth/signup", tag = "auth", request_body = SignupBody,
-    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 201, body = AuthResult), (status = 400), (status = 403), (status = 409), (status = 410)))]
+    responses((status = 422), (status = 201, body = AuthResult), (status = 400), (status = 403), (status = 409), (status = 410)))]
 async fn signup(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -273,7 +273,7 @@ async fn signup(
 
 /// Alias of `POST /auth/signup`.
 #[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = SignupBody,
-    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 201, body = AuthResult), (status = 400), (status = 403), (status = 409), (status = 410)))]
+    responses((status = 422), (status = 201, body = AuthResult), (status = 400), (status = 403), (status = 409), (status = 410)))]
 async fn register(
     state: State<AppState>,
     client: ClientInfo,

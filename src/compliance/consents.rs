@@ -70,13 +70,7 @@ pub struct NewConsent {
 
 impl Validate for NewConsent {
     fn validate(&self, errors: &mut Vec<FieldError>) {
-        let ok = !self.kind.is_empty()
-            && self.kind.len() <= 64
-            && self
-                .kind
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-.".contains(&b));
-        if !ok {
+        if !crate::http::formats::is_kind(&self.kind) {
             errors.push(FieldError::new(
                 "kind",
                 "must be a kind such as terms or analytics (a-z, 0-9, _ - .)",

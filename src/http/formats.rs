@@ -123,8 +123,18 @@ string_format!(
 string_format!(
     Kind,
     "A type name such as `session_reminder`: 1 to 64 of a-z, 0-9, `_ - .`.",
-    |b| b.pattern(Some(r"^[a-z0-9_.\-]{1,64}$"))
+    |b| b.pattern(Some(KIND_PATTERN))
 );
+
+/// [`Kind`]'s pattern.
+pub const KIND_PATTERN: &str = r"^[a-z0-9_.\-]{1,64}$";
+
+/// Whether `s` is a [`Kind`]: a notification type or a consent's kind.
+pub fn is_kind(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-.".contains(&b))
+}
 
 /// An IANA time zone name this build knows, such as `Europe/Berlin`.
 pub struct TimeZone;
@@ -167,7 +177,7 @@ pub fn kinds_map() -> utoipa::openapi::schema::Object {
         .property_names(Some(
             ObjectBuilder::new()
                 .schema_type(Type::String)
-                .pattern(Some(r"^[a-z0-9_.\-]{1,64}$"))
+                .pattern(Some(KIND_PATTERN))
                 .build(),
         ))
         .max_properties(Some(100))

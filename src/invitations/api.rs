@@ -153,7 +153,7 @@ pub async fn invite(
 
 /// Invites someone to the caller's org by e-mail; a role above the inviter's is refused.
 #[utoipa::path(post, path = "/invitations", params(crate::http::PageQuery), tag = "invitations", request_body = NewInvitationBody,
-    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 201, body = Invitation), (status = 400), (status = 403), (status = 409)), security(("bearer" = [])))]
+    responses((status = 422), (status = 201, body = Invitation), (status = 400), (status = 403), (status = 409)), security(("bearer" = [])))]
 async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -342,7 +342,7 @@ pub async fn accept_invitation(
 
 /// Accepts an invitation with the token from the e-mailed link; answers signed in.
 #[utoipa::path(post, path = "/invitations/accept", tag = "invitations", request_body = AcceptBody,
-    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 200, body = crate::auth::api::AuthResult), (status = 400), (status = 409), (status = 410)))]
+    responses((status = 422), (status = 200, body = crate::auth::api::AuthResult), (status = 400), (status = 409), (status = 410)))]
 async fn accept(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -389,7 +389,7 @@ impl Validate for PartnerInviteBody {
 
 /// Invites a partner (role `partner`) with access limited to the listed clients.
 #[utoipa::path(post, path = "/partners/invite", tag = "invitations", request_body = PartnerInviteBody,
-    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 201, body = Invitation), (status = 400), (status = 403), (status = 409)), security(("bearer" = [])))]
+    responses((status = 422), (status = 201, body = Invitation), (status = 400), (status = 403), (status = 409)), security(("bearer" = [])))]
 async fn invite_partner(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -410,7 +410,7 @@ async fn invite_partner(
 
 /// Accepts a partner invitation (the same as `POST /invitations/accept`).
 #[utoipa::path(post, path = "/partners/accept", tag = "invitations", request_body = AcceptBody,
-    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 200, body = crate::auth::api::AuthResult), (status = 400), (status = 409), (status = 410)))]
+    responses((status = 422), (status = 200, body = crate::auth::api::AuthResult), (status = 400), (status = 409), (status = 410)))]
 async fn accept_partner(
     state: State<AppState>,
     client: ClientInfo,

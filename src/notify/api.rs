@@ -19,7 +19,7 @@ use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
 use crate::clock;
 use crate::db::filter::{Filter, text};
-use crate::http::formats;
+use crate::http::formats::{self, is_kind};
 use crate::http::{
     ApiError, ApiResult, Data, FieldError, Page, Paged, ValidJson, ValidPath, Validate, accepted,
     created, ok,
@@ -178,14 +178,6 @@ pub struct PreferencesPatch {
     /// channel-wide switches.
     #[schema(schema_with = formats::kinds_map)]
     pub kinds: Option<BTreeMap<String, Option<ChannelSwitches>>>,
-}
-
-/// A notification type: lower-case letters, digits, `_`, `-` and `.`, up to 64.
-fn is_kind(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-.".contains(&b))
 }
 
 impl Validate for PreferencesPatch {
@@ -426,7 +418,7 @@ fn reachable(
 
 /// Notifies one person now: in-app at once; e-mail and push per their preferences and quiet hours.
 #[utoipa::path(post, path = "/notifications/send", tag = "notifications", request_body = SendRequest,
-    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 201, body = SendResult), (status = 400), (status = 404)), security(("bearer" = [])))]
+    responses((status = 422), (status = 201, body = SendResult), (status = 400), (status = 404)), security(("bearer" = [])))]
 async fn send(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -593,7 +585,7 @@ pub const SCHEDULED_KIND: &str = "notify.scheduled";
 
 /// Sends a notification to people or a department at a given time.
 #[utoipa::path(post, path = "/notifications/schedule", tag = "notifications", request_body = ScheduleRequest,
-    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 201, body = Scheduled), (status = 400)), security(("bearer" = [])))]
+    responses((status = 422), (status = 201, body = Scheduled), (status = 400)), security(("bearer" = [])))]
 async fn schedule(
     State(state): State<AppState>,
     user: CurrentUser,

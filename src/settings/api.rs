@@ -30,9 +30,9 @@ pub struct OrgSettings(#[allow(dead_code)] BTreeMap<String, Value>);
 pub struct OrgSettingsPatch(#[allow(dead_code)] BTreeMap<String, Value>);
 
 /// Flat keys to new values, e.g. `{"signup.mode": "invite-only"}`; `null` restores a default.
-#[derive(Debug, Deserialize, ToSchema)]
+/// The document shows it as [`OrgSettingsPatch`].
+#[derive(Debug, Deserialize)]
 #[serde(transparent)]
-#[schema(value_type = OrgSettingsPatch)]
 pub struct SettingsPatch(pub Map<String, Value>);
 
 // The keys are checked in the handler, against the settings the running features declare.

@@ -169,7 +169,7 @@ async fn update_profile(
 
 /// Changes the caller's profile (only the fields sent).
 #[utoipa::path(put, path = "/users/profile", tag = "users", request_body = ProfilePatch,
-    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 200, body = User), (status = 400), (status = 401)), security(("bearer" = [])))]
+    responses((status = 422), (status = 200, body = User), (status = 400), (status = 401)), security(("bearer" = [])))]
 async fn put_profile(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -180,7 +180,7 @@ async fn put_profile(
 
 /// Changes the caller's profile (only the fields sent).
 #[utoipa::path(patch, path = "/users/profile", tag = "users", request_body = ProfilePatch,
-    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 200, body = User), (status = 400), (status = 401)), security(("bearer" = [])))]
+    responses((status = 422), (status = 200, body = User), (status = 400), (status = 401)), security(("bearer" = [])))]
 async fn patch_profile(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -331,7 +331,7 @@ pub struct UserSettings {
 
 /// Changes the caller's locale, time zone, theme, quiet hours or channel switches.
 #[utoipa::path(patch, path = "/users/settings", tag = "users", request_body = SettingsPatch,
-    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 200, body = UserSettings), (status = 400)), security(("bearer" = [])))]
+    responses((status = 422), (status = 200, body = UserSettings), (status = 400)), security(("bearer" = [])))]
 async fn patch_settings(
     State(state): State<AppState>,
     user: CurrentUser,

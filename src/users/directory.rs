@@ -165,7 +165,7 @@ fn forbidden(msg: &'static str) -> ApiError {
 
 /// Changes a person's role, status or department; each change is audited.
 #[utoipa::path(patch, path = "/users/{id}", tag = "users", params(("id" = String, Path)), request_body = UserPatch,
-    responses((status = 422, description = "Well-formed, but refused by a rule of the domain (the field is named)"), (status = 200, body = User), (status = 400), (status = 403), (status = 404), (status = 409)), security(("bearer" = [])))]
+    responses((status = 422), (status = 200, body = User), (status = 400), (status = 403), (status = 404), (status = 409)), security(("bearer" = [])))]
 pub async fn update(
     State(state): State<AppState>,
     user: CurrentUser,
