@@ -389,7 +389,10 @@ impl Validate for SignRequest {
             ));
         }
         if self.size_bytes == 0 || self.size_bytes > i64::MAX as u64 {
-            errors.push(FieldError::new("sizeBytes", "must be a size in bytes above zero"));
+            errors.push(FieldError::new(
+                "sizeBytes",
+                "must be a size in bytes above zero",
+            ));
         }
     }
 }
