@@ -35,8 +35,8 @@ use crate::notify::mail::Mailer;
 use crate::notify::push;
 use crate::state::{AppState, Services};
 use crate::{
-    admin, apidocs, assets, audit, auth, backups, compliance, files, health, invitations, jobs,
-    notify, orgs, settings, setup, users, wellbeing,
+    admin, apidocs, appointments, assets, audit, auth, backups, compliance, files, health,
+    invitations, jobs, notify, orgs, settings, setup, users, wellbeing,
 };
 
 /// Every feature, in the order their pages appear in the navigation. A new feature is one
@@ -56,6 +56,7 @@ pub fn features() -> Registry {
         jobs::feature(),
         backups::feature(),
         auth::feature(),
+        appointments::feature(),
     ])
 }
 

@@ -249,8 +249,18 @@ impl From<Value> for Part {
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum Kind {
     Bool,
-    Int { min: i64, max: i64 },
-    Choice { options: &'static [&'static str] },
+    Int {
+        min: i64,
+        max: i64,
+    },
+    Choice {
+        options: &'static [&'static str],
+    },
+    /// A list of distinct, non-blank lines (checklist items, step titles).
+    Lines {
+        max_items: usize,
+        max_len: usize,
+    },
 }
 
 /// An org setting: its key, the values it takes, its default and what it does.

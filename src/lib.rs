@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod apidocs;
 pub mod app;
+pub mod appointments;
 pub mod assets;
 pub mod audit;
 pub mod auth;

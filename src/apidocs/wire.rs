@@ -49,6 +49,10 @@ fn settings_schemas(features: &Registry) -> (Value, Value) {
             Kind::Bool => json!({ "type": "boolean" }),
             Kind::Int { min, max } => json!({ "type": "integer", "minimum": min, "maximum": max }),
             Kind::Choice { options } => json!({ "type": "string", "enum": options }),
+            Kind::Lines { max_items, max_len } => json!({
+                "type": "array", "minItems": 1, "maxItems": max_items, "uniqueItems": true,
+                "items": { "type": "string", "minLength": 1, "maxLength": max_len, "pattern": r"^\S(.*\S)?$" }
+            }),
         };
         v["description"] = json!(s.description);
         answer.insert(s.key.to_string(), v.clone());

@@ -93,6 +93,31 @@ permissions! {
     JobsManage = "jobs.manage",
     /// Take and list backups of the whole appliance.
     BackupsManage = "backups.manage",
+    /// See the org's practitioners: profiles, hours and free slots.
+    PractitionersView = "practitioners.view",
+    /// Edit a practitioner's profile and hours (one's own; admins any in the org).
+    PractitionersManage = "practitioners.manage",
+    /// Book, see, move and cancel sessions, calendars, passes to redeem and the prep guide:
+    /// one's own as client or practitioner; staff for the org.
+    Sessions = "sessions.book",
+    /// Confirm sessions and mark them completed or no-show.
+    SessionsRecord = "sessions.record",
+    /// Generate and list free passes.
+    PassesManage = "passes.manage",
+    /// Give feedback on a session or the programme.
+    FeedbackGive = "feedback.give",
+    /// Read feedback (a practitioner, what is about them).
+    FeedbackView = "feedback.view",
+    /// Practitioners' progress logs on clients (a practitioner, their clients').
+    ProgressLogs = "progress_logs.manage",
+    /// Sessions, hours and earnings per practitioner.
+    CoachReports = "coach.reports",
+    /// The practitioners' training funnel.
+    CoachTraining = "coach.training",
+    /// Connect one's own Google Calendar.
+    CalendarConnect = "calendar.connect",
+    /// Re-sync connected calendars now.
+    CalendarSync = "calendar.sync",
 }
 
 use Perm::*;
@@ -153,6 +178,97 @@ const TABLE: &[(Perm, &[(Role, Scope)])] = &[
     (FilesView, &[(Superadmin, Org), (Admin, Org), (Team, Org)]),
     (JobsManage, &[(Superadmin, Platform)]),
     (BackupsManage, &[(Superadmin, Platform)]),
+    (
+        PractitionersView,
+        &[
+            (Superadmin, Org),
+            (Admin, Org),
+            (Team, Org),
+            (Practitioner, Org),
+            (Member, Org),
+        ],
+    ),
+    (
+        PractitionersManage,
+        &[(Superadmin, Org), (Admin, Org), (Practitioner, Own)],
+    ),
+    (
+        Sessions,
+        &[
+            (Superadmin, Org),
+            (Admin, Org),
+            (Team, Org),
+            (Practitioner, Own),
+            (Member, Own),
+        ],
+    ),
+    (
+        SessionsRecord,
+        &[
+            (Superadmin, Org),
+            (Admin, Org),
+            (Team, Org),
+            (Practitioner, Own),
+        ],
+    ),
+    (
+        PassesManage,
+        &[(Superadmin, Org), (Admin, Org), (Team, Org)],
+    ),
+    (
+        FeedbackGive,
+        &[
+            (Superadmin, Own),
+            (Admin, Own),
+            (Team, Own),
+            (Practitioner, Own),
+            (Member, Own),
+        ],
+    ),
+    (
+        FeedbackView,
+        &[
+            (Superadmin, Org),
+            (Admin, Org),
+            (Team, Org),
+            (Practitioner, Own),
+        ],
+    ),
+    (
+        ProgressLogs,
+        &[
+            (Superadmin, Org),
+            (Admin, Org),
+            (Team, Org),
+            (Practitioner, Assigned),
+        ],
+    ),
+    (
+        CoachReports,
+        &[
+            (Superadmin, Org),
+            (Admin, Org),
+            (Team, Org),
+            (Practitioner, Own),
+        ],
+    ),
+    (
+        CoachTraining,
+        &[
+            (Superadmin, Org),
+            (Admin, Org),
+            (Team, Org),
+            (Practitioner, Own),
+        ],
+    ),
+    (
+        CalendarConnect,
+        &[(Admin, Own), (Team, Own), (Practitioner, Own)],
+    ),
+    (
+        CalendarSync,
+        &[(Superadmin, Org), (Admin, Org), (Team, Org)],
+    ),
 ];
 
 impl fmt::Display for Perm {

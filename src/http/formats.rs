@@ -161,6 +161,37 @@ impl ToSchema for TimeZone {
     }
 }
 
+/// An amount of money: integer minor units (cents) of an ISO 4217 currency.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Money {
+    /// Minor units (15000 is 150.00 in USD), from 0 to 10^11.
+    #[schema(minimum = 0, maximum = 100000000000_i64)]
+    pub amount: i64,
+    /// Three capital letters, such as `USD` or `EUR`.
+    #[schema(pattern = "^[A-Z]{3}$")]
+    pub currency: String,
+}
+
+impl Money {
+    /// What is wrong with it, as (field, message) under `at`.
+    pub fn problems(&self, at: &str, errors: &mut Vec<crate::http::FieldError>) {
+        use crate::http::FieldError;
+        if !(0..=100_000_000_000).contains(&self.amount) {
+            errors.push(FieldError::new(
+                format!("{at}.amount"),
+                "must be whole minor units from 0 to 100000000000",
+            ));
+        }
+        if self.currency.len() != 3 || !self.currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            errors.push(FieldError::new(
+                format!("{at}.currency"),
+                "must be a three-letter ISO 4217 code such as USD",
+            ));
+        }
+    }
+}
+
 /// The per-type notification switches: keys are [`Kind`]s (at most 100), values switches or
 /// `null`.
 pub fn kinds_map() -> utoipa::openapi::schema::Object {

@@ -53,6 +53,11 @@ fn allowed(u: &PortalUser) -> bool {
 fn shown(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join("\n"),
         other => other.to_string(),
     }
 }
@@ -88,6 +93,9 @@ async fn render(
                 Kind::Bool => ("bool", 0, 0, &[][..]),
                 Kind::Int { min, max } => ("int", min, max, &[][..]),
                 Kind::Choice { options } => ("choice", 0, 0, options),
+                Kind::Lines { max_items, max_len } => {
+                    ("lines", max_items as i64, max_len as i64, &[][..])
+                }
             };
             let checked = match &typed {
                 Some(t) => t.contains_key(s.key),
@@ -138,6 +146,17 @@ fn patch(
             },
             Kind::Choice { .. } => match raw {
                 Some(r) => Value::String(r),
+                None => continue,
+            },
+            // One item per line; blank lines are dropped.
+            Kind::Lines { .. } => match raw {
+                Some(r) => Value::Array(
+                    r.lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .map(|l| Value::String(l.to_string()))
+                        .collect(),
+                ),
                 None => continue,
             },
         };

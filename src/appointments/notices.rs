@@ -1,0 +1,123 @@
+//! What people are told about their sessions: a booking, a move or a cancellation goes to the
+//! parties who did not make it; reminders go to both. Times are written in each person's own
+//! zone.
+
+use rusqlite::OptionalExtension;
+use serde_json::json;
+
+use super::sessions::Session;
+use crate::db::{DbError, Tx};
+use crate::notify::deliver::{self, Outgoing, Reach};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Booked,
+    Moved,
+    Cancelled,
+}
+
+/// "Mon 5 Jan 2026, 10:00 GMT" in `tz`.
+pub fn local_time(ts: jiff::Timestamp, tz: &str) -> String {
+    let zone = jiff::tz::TimeZone::get(tz).unwrap_or(jiff::tz::TimeZone::UTC);
+    ts.to_zoned_datetime(zone)
+        .strftime("%a %-d %b %Y, %H:%M %Z")
+        .to_string()
+}
+
+fn timezone(tx: &Tx, user_id: &str) -> rusqlite::Result<String> {
+    Ok(tx
+        .prepare_cached("SELECT timezone FROM users WHERE id = ?1")?
+        .query_row([user_id], |r| r.get(0))
+        .optional()?
+        .unwrap_or_else(|| "UTC".into()))
+}
+
+/// The other party's name, from `to`'s side.
+fn other(s: &Session, to: &str) -> String {
+    if to == s.client_id {
+        s.practitioner.name.clone()
+    } else {
+        s.client.name.clone()
+    }
+}
+
+fn send(
+    tx: &Tx,
+    reach: &Reach,
+    s: &Session,
+    to: &str,
+    kind: &str,
+    title: &str,
+    body: String,
+) -> Result<(), DbError> {
+    deliver::send(
+        tx,
+        reach,
+        Outgoing {
+            user_id: to,
+            kind,
+            title,
+            body: &body,
+            data: json!({ "sessionId": s.id, "startsAt": s.starts_at }),
+            channels: None,
+        },
+    )?;
+    Ok(())
+}
+
+/// Tells the parties `actor` is not about a change to `s`.
+pub fn tell(
+    tx: &Tx,
+    reach: &Reach,
+    s: &Session,
+    actor: &str,
+    change: Change,
+) -> Result<(), DbError> {
+    for to in [&s.client_id, &s.practitioner_id] {
+        if to == actor {
+            continue;
+        }
+        let when = local_time(s.start(), &timezone(tx, to)?);
+        let with = other(s, to);
+        let (kind, title, body) = match change {
+            Change::Booked => (
+                "session_booked",
+                "Session booked",
+                format!("A session with {with} is booked for {when}."),
+            ),
+            Change::Moved => (
+                "session_rescheduled",
+                "Session moved",
+                format!("Your session with {with} is now on {when}."),
+            ),
+            Change::Cancelled => (
+                "session_cancelled",
+                "Session cancelled",
+                format!(
+                    "Your session with {with} on {when} is cancelled{}.",
+                    s.cancel_reason
+                        .as_deref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                ),
+            ),
+        };
+        send(tx, reach, s, to, kind, title, body)?;
+    }
+    Ok(())
+}
+
+/// A reminder to both parties, `before` being `1d` or `1h`.
+pub fn remind(tx: &Tx, reach: &Reach, s: &Session, before: &str) -> Result<(), DbError> {
+    let title = if before == "1d" {
+        "Session tomorrow"
+    } else {
+        "Session in an hour"
+    };
+    for to in [&s.client_id, &s.practitioner_id] {
+        let when = local_time(s.start(), &timezone(tx, to)?);
+        let body = format!("Your session with {} starts {when}.", other(s, to));
+        send(tx, reach, s, to, "session_reminder", title, body)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,199 @@
+//! The appointments tables as the handlers need them: who is a practitioner in an org, their
+//! hours, and the busy times a booking or a slot query is checked against.
+
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::hours::{Availability, Busy, Hours};
+use crate::clock;
+use crate::http::ApiError;
+
+/// Statuses that hold a practitioner's time (a cancelled session frees it).
+pub const HOLDING: &str = "status IN ('scheduled', 'confirmed', 'completed', 'no_show')";
+
+/// A person of the org as a session names them.
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub id: String,
+    pub name: String,
+    pub timezone: String,
+}
+
+fn person(r: &rusqlite::Row) -> rusqlite::Result<Person> {
+    let (first, last): (String, String) = (r.get(1)?, r.get(2)?);
+    Ok(Person {
+        id: r.get(0)?,
+        name: format!("{first} {last}").trim().to_string(),
+        timezone: r.get(3)?,
+    })
+}
+
+/// An active practitioner of `org_id`; 404 otherwise (other orgs' ids are never revealed).
+pub fn practitioner(c: &Connection, org_id: &str, id: &str) -> Result<Person, ApiError> {
+    c.prepare_cached(
+        "SELECT id, first_name, last_name, timezone FROM users
+         WHERE id = ?1 AND org_id = ?2 AND role = 'practitioner' AND status = 'active' AND deleted_at IS NULL",
+    )?
+    .query_row(params![id, org_id], person)
+    .optional()?
+    .ok_or_else(ApiError::not_found)
+}
+
+/// An active person of `org_id` (a client being booked for); 404 otherwise.
+pub fn member_of(c: &Connection, org_id: &str, id: &str) -> Result<Person, ApiError> {
+    c.prepare_cached(
+        "SELECT id, first_name, last_name, timezone FROM users
+         WHERE id = ?1 AND org_id = ?2 AND status = 'active' AND deleted_at IS NULL",
+    )?
+    .query_row(params![id, org_id], person)
+    .optional()?
+    .ok_or_else(ApiError::not_found)
+}
+
+/// The practitioner's stored hours, or the default in their own zone.
+pub fn availability(c: &Connection, p: &Person) -> rusqlite::Result<Availability> {
+    let row = c
+        .prepare_cached(
+            "SELECT timezone, weekly, overrides, buffer_minutes, min_notice_minutes, max_advance_days, slot_minutes, daily_limit
+             FROM availability WHERE user_id = ?1",
+        )?
+        .query_row([&p.id], |r| {
+            Ok(Availability {
+                timezone: r.get(0)?,
+                weekly: serde_json::from_str(&r.get::<_, String>(1)?).unwrap_or_default(),
+                overrides: serde_json::from_str(&r.get::<_, String>(2)?).unwrap_or_default(),
+                buffer_minutes: r.get(3)?,
+                min_notice_minutes: r.get(4)?,
+                max_advance_days: r.get(5)?,
+                slot_minutes: r.get(6)?,
+                daily_limit: r.get(7)?,
+            })
+        })
+        .optional()?;
+    Ok(row.unwrap_or_else(|| Availability::default_in(&p.timezone)))
+}
+
+pub fn save_availability(
+    c: &Connection,
+    org_id: &str,
+    user_id: &str,
+    a: &Availability,
+) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO availability (user_id, org_id, timezone, weekly, overrides, buffer_minutes, min_notice_minutes, max_advance_days, slot_minutes, daily_limit, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT (user_id) DO UPDATE SET timezone = excluded.timezone, weekly = excluded.weekly,
+           overrides = excluded.overrides, buffer_minutes = excluded.buffer_minutes,
+           min_notice_minutes = excluded.min_notice_minutes, max_advance_days = excluded.max_advance_days,
+           slot_minutes = excluded.slot_minutes, daily_limit = excluded.daily_limit, updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        user_id,
+        org_id,
+        a.timezone,
+        serde_json::to_string(&a.weekly).unwrap_or_else(|_| "[]".into()),
+        serde_json::to_string(&a.overrides).unwrap_or_else(|_| "[]".into()),
+        a.buffer_minutes,
+        a.min_notice_minutes,
+        a.max_advance_days,
+        a.slot_minutes,
+        a.daily_limit,
+        clock::now()
+    ])?;
+    Ok(())
+}
+
+pub fn hours(c: &Connection, p: &Person) -> rusqlite::Result<Hours> {
+    Ok(Hours::new(&availability(c, p)?))
+}
+
+fn busy_rows(
+    c: &Connection,
+    sql: &str,
+    who: &str,
+    from: Timestamp,
+    to: Timestamp,
+    except: Option<&str>,
+) -> rusqlite::Result<Vec<Busy>> {
+    c.prepare_cached(sql)?
+        .query_map(
+            params![
+                who,
+                clock::format(from),
+                clock::format(to),
+                except.unwrap_or("")
+            ],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+        )?
+        .filter_map(|row| match row {
+            Ok((s, e)) => Some(Ok(Busy {
+                start: clock::parse(&s)?,
+                end: clock::parse(&e)?,
+            })),
+            Err(e) => Some(Err(e)),
+        })
+        .collect()
+}
+
+/// The practitioner's time-holding sessions that touch `[from, to)`, except one being moved.
+pub fn practitioner_sessions(
+    c: &Connection,
+    practitioner_id: &str,
+    from: Timestamp,
+    to: Timestamp,
+    except: Option<&str>,
+) -> rusqlite::Result<Vec<Busy>> {
+    busy_rows(
+        c,
+        &format!(
+            "SELECT starts_at, ends_at FROM appointments
+             WHERE practitioner_id = ?1 AND starts_at < ?3 AND ends_at > ?2 AND {HOLDING} AND id <> ?4
+             ORDER BY starts_at"
+        ),
+        practitioner_id,
+        from,
+        to,
+        except,
+    )
+}
+
+/// The client's time-holding sessions (with anyone) that touch `[from, to)`.
+pub fn client_sessions(
+    c: &Connection,
+    client_id: &str,
+    from: Timestamp,
+    to: Timestamp,
+    except: Option<&str>,
+) -> rusqlite::Result<Vec<Busy>> {
+    busy_rows(
+        c,
+        &format!(
+            "SELECT starts_at, ends_at FROM appointments
+             WHERE client_id = ?1 AND starts_at < ?3 AND ends_at > ?2 AND {HOLDING} AND id <> ?4
+             ORDER BY starts_at"
+        ),
+        client_id,
+        from,
+        to,
+        except,
+    )
+}
+
+/// Busy blocks read from the practitioner's connected calendar.
+pub fn external_busy(
+    c: &Connection,
+    practitioner_id: &str,
+    from: Timestamp,
+    to: Timestamp,
+) -> rusqlite::Result<Vec<Busy>> {
+    busy_rows(
+        c,
+        "SELECT starts_at, ends_at FROM calendar_busy
+         WHERE user_id = ?1 AND starts_at < ?3 AND ends_at > ?2 AND ?4 = ''
+         ORDER BY starts_at",
+        practitioner_id,
+        from,
+        to,
+        None,
+    )
+}
