@@ -352,7 +352,26 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
     use std::path::Path;
+
+    /// Two features naming the same export file or setting key would overwrite each other.
+    #[test]
+    fn export_datasets_and_settings_have_one_owner_each() {
+        let r = super::features();
+        let mut names = HashSet::new();
+        for e in r.exporters() {
+            assert!(
+                names.insert(e.name),
+                "two export datasets are called {}",
+                e.name
+            );
+        }
+        let mut keys = HashSet::new();
+        for s in r.settings() {
+            assert!(keys.insert(s.key), "two settings are called {}", s.key);
+        }
+    }
 
     /// Features depend on `state` and the shared services below them, never on this file
     /// that assembles them; only the entry points (CLI, server, benches) start an `App`.

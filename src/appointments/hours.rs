@@ -135,30 +135,23 @@ impl Availability {
     }
 }
 
-fn check_ranges<'a>(
-    at: &str,
-    ranges: impl Iterator<Item = (&'a str, &'a str)>,
-    errors: &mut Vec<FieldError>,
-) -> Vec<(u32, u32)> {
-    let mut out = Vec::new();
-    for (i, (s, e)) in ranges.enumerate() {
-        match (minutes(s).filter(|m| *m < 1440), minutes(e)) {
-            (Some(a), Some(b)) if a < b => out.push((a, b)),
-            (Some(_), Some(_)) => errors.push(FieldError::new(
-                format!("{at}[{i}].end"),
-                "must be after start",
-            )),
-            (None, _) => errors.push(FieldError::new(
-                format!("{at}[{i}].start"),
-                "must be a time HH:MM before 24:00",
-            )),
-            (_, None) => errors.push(FieldError::new(
-                format!("{at}[{i}].end"),
-                "must be a time HH:MM up to 24:00",
-            )),
+/// One range's problems, named under `at` (`weekly[2]`); its minutes when it is sound.
+fn check_range(at: &str, s: &str, e: &str, errors: &mut Vec<FieldError>) -> Option<(u32, u32)> {
+    match (minutes(s).filter(|m| *m < 1440), minutes(e)) {
+        (Some(a), Some(b)) if a < b => return Some((a, b)),
+        (Some(_), Some(_)) => {
+            errors.push(FieldError::new(format!("{at}.end"), "must be after start"))
         }
+        (None, _) => errors.push(FieldError::new(
+            format!("{at}.start"),
+            "must be a time HH:MM before 24:00",
+        )),
+        (_, None) => errors.push(FieldError::new(
+            format!("{at}.end"),
+            "must be a time HH:MM up to 24:00",
+        )),
     }
-    out
+    None
 }
 
 fn overlapping(mut ranges: Vec<(u32, u32)>) -> bool {
@@ -176,11 +169,7 @@ impl Validate for Availability {
         }
         let mut by_day: HashMap<Day, Vec<(u32, u32)>> = HashMap::new();
         for (i, w) in self.weekly.iter().enumerate() {
-            let r = check_ranges(
-                &format!("weekly[{i}]"),
-                [(w.start.as_str(), w.end.as_str())].into_iter(),
-                errors,
-            );
+            let r = check_range(&format!("weekly[{i}]"), &w.start, &w.end, errors);
             by_day.entry(w.day).or_default().extend(r);
         }
         if by_day.into_values().any(overlapping) {
@@ -202,11 +191,19 @@ impl Validate for Availability {
                     "is given twice",
                 ));
             }
-            let r = check_ranges(
-                &format!("overrides[{i}].ranges"),
-                o.ranges.iter().map(|r| (r.start.as_str(), r.end.as_str())),
-                errors,
-            );
+            let r: Vec<(u32, u32)> = o
+                .ranges
+                .iter()
+                .enumerate()
+                .filter_map(|(j, r)| {
+                    check_range(
+                        &format!("overrides[{i}].ranges[{j}]"),
+                        &r.start,
+                        &r.end,
+                        errors,
+                    )
+                })
+                .collect();
             if overlapping(r) {
                 errors.push(FieldError::new(
                     format!("overrides[{i}].ranges"),

@@ -84,7 +84,7 @@ pub const TRAINING_STEPS: Setting = Setting {
 
 const EXPORTERS: &[Exporter] = &[
     Exporter {
-        name: "sessions",
+        name: "appointments",
         collect: |c, u, _| {
             Part::rows(
                 c,

@@ -493,12 +493,14 @@ mod tests {
     }
 
     #[test]
-    fn members_only_reach_their_own_account_and_org() {
+    fn members_only_reach_their_own_rows_and_the_orgs_practitioners() {
         for p in Perm::ALL {
             let s = scope(Member, *p);
             match p {
-                Account | Wellbeing | Notifications | Files => assert_eq!(s, Some(Own)),
-                OrgView => assert_eq!(s, Some(Org)),
+                Account | Wellbeing | Notifications | Files | Sessions | FeedbackGive => {
+                    assert_eq!(s, Some(Own), "{p}")
+                }
+                OrgView | PractitionersView => assert_eq!(s, Some(Org), "{p}"),
                 _ => assert_eq!(s, None, "{p}"),
             }
         }

@@ -7,6 +7,7 @@ use haven::db::DbError;
 use haven::http::ClientInfo;
 use haven::users::model::Role;
 use reqwest::Method;
+use serde_json::json;
 
 use crate::support::TestServer;
 
@@ -208,4 +209,33 @@ pub async fn mailed_token(s: &TestServer, to: &str) -> String {
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
         .collect()
+}
+
+/// `hour`:00 UTC on the first weekday at least `days` days ahead, as RFC 3339: inside the
+/// default practitioner hours (weekdays 09:00–17:00 in their zone, UTC for test people).
+pub fn weekday_at(days: i64, hour: i8) -> String {
+    use jiff::civil::Weekday;
+    let mut d = jiff::Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .date()
+        .checked_add(jiff::Span::new().days(days))
+        .unwrap();
+    while matches!(d.weekday(), Weekday::Saturday | Weekday::Sunday) {
+        d = d.tomorrow().unwrap();
+    }
+    format!("{d}T{hour:02}:00:00Z")
+}
+
+/// A session booked by `client` with `practitioner`; its id.
+pub async fn session(s: &TestServer, client: &Person, practitioner: &Person, at: &str) -> String {
+    let (st, b) = client
+        .send(
+            s,
+            Method::POST,
+            "/sessions",
+            json!({"therapistId": practitioner.id, "scheduledAt": at, "duration": 50}),
+        )
+        .await;
+    assert_eq!(st, 201, "{b}");
+    b["data"]["id"].as_str().unwrap().to_string()
 }

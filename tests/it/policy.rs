@@ -254,6 +254,13 @@ async fn orgs_never_reach_each_others_rows() {
         .await;
     assert_eq!(st, 201);
 
+    let a_coach = TestUser::new(Role::Practitioner)
+        .in_org(&a_org)
+        .create(&s)
+        .await;
+    let at = crate::fixtures::weekday_at(3, 10);
+    let session_id = crate::fixtures::session(&s, &a_member, &a_coach, &at).await;
+
     // Every by-id route, with A's id of the right kind and a body that passes validation.
     let fixtures: HashMap<&str, (String, Value)> = HashMap::from([
         (
@@ -306,6 +313,33 @@ async fn orgs_never_reach_each_others_rows() {
             "/api/v1/users/{id}/avatar",
             (a_member.id.clone(), json!({})),
         ),
+        (
+            "/api/v1/coaches/{id}",
+            (a_coach.id.clone(), json!({"bio": "hijacked"})),
+        ),
+        (
+            "/api/v1/practitioners/{id}/availability",
+            (
+                a_coach.id.clone(),
+                json!({"timezone": "UTC", "weekly": [], "bufferMinutes": 0, "minNoticeMinutes": 0,
+                       "maxAdvanceDays": 30, "slotMinutes": 30, "dailyLimit": null}),
+            ),
+        ),
+        (
+            "/api/v1/practitioners/{id}/slots",
+            (a_coach.id.clone(), json!({})),
+        ),
+        (
+            "/api/v1/sessions/{id}",
+            (
+                session_id.clone(),
+                json!({"status": "cancelled", "reason": "hijacked"}),
+            ),
+        ),
+        (
+            "/api/v1/sessions/{id}/rate",
+            (session_id.clone(), json!({"rating": 1})),
+        ),
         // Platform-only: B's people lack the permission whatever the id.
         (
             "/api/v1/admin/jobs/{name}/run",
@@ -350,6 +384,20 @@ async fn orgs_never_reach_each_others_rows() {
         }
     }
     // Nothing of A's changed.
+    let (_, booked) = a_member.get(&s, &format!("/sessions/{session_id}")).await;
+    assert_eq!(
+        (
+            booked["data"]["status"].as_str(),
+            booked["data"]["rating"].is_null()
+        ),
+        (Some("scheduled"), true)
+    );
+    let (_, coach) = a_member.get(&s, &format!("/coaches/{}", a_coach.id)).await;
+    assert_eq!(coach["data"]["bio"], "");
+    let (_, hours) = a_member
+        .get(&s, &format!("/practitioners/{}/availability", a_coach.id))
+        .await;
+    assert_eq!(hours["data"]["weekly"].as_array().map(Vec::len), Some(5));
     let (_, u) = a_admin.get(&s, &format!("/users/{}", a_member.id)).await;
     assert_eq!(u["data"]["role"], "member");
     assert_eq!(u["data"]["departmentId"], dep_id.as_str());
