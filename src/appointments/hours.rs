@@ -17,7 +17,7 @@ use crate::http::{FieldError, Validate};
 /// A day of the week as the API writes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Day {
+pub enum DayOfWeek {
     Mon,
     Tue,
     Wed,
@@ -27,16 +27,16 @@ pub enum Day {
     Sun,
 }
 
-impl Day {
-    fn of(w: Weekday) -> Day {
+impl DayOfWeek {
+    fn of(w: Weekday) -> DayOfWeek {
         match w {
-            Weekday::Monday => Day::Mon,
-            Weekday::Tuesday => Day::Tue,
-            Weekday::Wednesday => Day::Wed,
-            Weekday::Thursday => Day::Thu,
-            Weekday::Friday => Day::Fri,
-            Weekday::Saturday => Day::Sat,
-            Weekday::Sunday => Day::Sun,
+            Weekday::Monday => DayOfWeek::Mon,
+            Weekday::Tuesday => DayOfWeek::Tue,
+            Weekday::Wednesday => DayOfWeek::Wed,
+            Weekday::Thursday => DayOfWeek::Thu,
+            Weekday::Friday => DayOfWeek::Fri,
+            Weekday::Saturday => DayOfWeek::Sat,
+            Weekday::Sunday => DayOfWeek::Sun,
         }
     }
 }
@@ -54,7 +54,7 @@ fn minutes(s: &str) -> Option<u32> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Weekly {
-    pub day: Day,
+    pub day: DayOfWeek,
     /// Local time the range opens, `HH:MM`.
     #[schema(pattern = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]
     pub start: String,
@@ -114,14 +114,20 @@ pub struct Availability {
 impl Availability {
     /// What a practitioner who never set their hours offers: weekdays 09:00–17:00 in their zone.
     pub fn default_in(timezone: &str) -> Availability {
-        let weekly = [Day::Mon, Day::Tue, Day::Wed, Day::Thu, Day::Fri]
-            .into_iter()
-            .map(|day| Weekly {
-                day,
-                start: "09:00".into(),
-                end: "17:00".into(),
-            })
-            .collect();
+        let weekly = [
+            DayOfWeek::Mon,
+            DayOfWeek::Tue,
+            DayOfWeek::Wed,
+            DayOfWeek::Thu,
+            DayOfWeek::Fri,
+        ]
+        .into_iter()
+        .map(|day| Weekly {
+            day,
+            start: "09:00".into(),
+            end: "17:00".into(),
+        })
+        .collect();
         Availability {
             timezone: timezone.to_string(),
             weekly,
@@ -167,7 +173,7 @@ impl Validate for Availability {
                 "must be an IANA time zone name",
             ));
         }
-        let mut by_day: HashMap<Day, Vec<(u32, u32)>> = HashMap::new();
+        let mut by_day: HashMap<DayOfWeek, Vec<(u32, u32)>> = HashMap::new();
         for (i, w) in self.weekly.iter().enumerate() {
             let r = check_range(&format!("weekly[{i}]"), &w.start, &w.end, errors);
             by_day.entry(w.day).or_default().extend(r);
@@ -265,7 +271,7 @@ pub fn plus(ts: Timestamp, minutes: i64) -> Timestamp {
 #[derive(Debug, Clone)]
 pub struct Hours {
     pub tz: TimeZone,
-    weekly: HashMap<Day, Vec<(u32, u32)>>,
+    weekly: HashMap<DayOfWeek, Vec<(u32, u32)>>,
     overrides: HashMap<Date, Vec<(u32, u32)>>,
     pub buffer: i64,
     notice: i64,
@@ -277,7 +283,7 @@ pub struct Hours {
 impl Hours {
     /// From stored (already validated) availability; bad parts are dropped, never trusted.
     pub fn new(a: &Availability) -> Hours {
-        let mut weekly: HashMap<Day, Vec<(u32, u32)>> = HashMap::new();
+        let mut weekly: HashMap<DayOfWeek, Vec<(u32, u32)>> = HashMap::new();
         for w in &a.weekly {
             if let (Some(s), Some(e)) = (minutes(&w.start), minutes(&w.end)) {
                 weekly.entry(w.day).or_default().push((s, e));
@@ -332,7 +338,7 @@ impl Hours {
             Some(r) => r.as_slice(),
             None => self
                 .weekly
-                .get(&Day::of(date.weekday()))
+                .get(&DayOfWeek::of(date.weekday()))
                 .map(Vec::as_slice)
                 .unwrap_or(&[]),
         };
@@ -593,7 +599,7 @@ mod tests {
         let mut a = week("Mars/Olympus_Mons");
         a.weekly[0].end = "08:00".into();
         a.weekly.push(Weekly {
-            day: Day::Tue,
+            day: DayOfWeek::Tue,
             start: "16:00".into(),
             end: "18:00".into(),
         });
