@@ -5,9 +5,11 @@
 use rusqlite::OptionalExtension;
 use serde_json::json;
 
+use super::calendar;
 use super::sessions::Session;
 use crate::db::{DbError, Tx};
 use crate::notify::deliver::{self, Outgoing, Reach};
+use crate::notify::mail::EmailAttachment;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -60,6 +62,14 @@ fn send(
             body: &body,
             data: json!({ "sessionId": s.id, "startsAt": s.starts_at }),
             channels: None,
+            attachment: Some(EmailAttachment {
+                filename: "session.ics".into(),
+                content_type: "text/calendar; charset=utf-8".into(),
+                content: calendar::calendar(
+                    "Haven session",
+                    [calendar::event(s, to, &reach.public_url)],
+                ),
+            }),
         },
     )?;
     Ok(())

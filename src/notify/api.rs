@@ -441,6 +441,7 @@ async fn send(
                     body: b.body.trim(),
                     data: b.data.unwrap_or_else(|| serde_json::json!({})),
                     channels: b.channels.as_deref(),
+                    attachment: None,
                 },
             )?;
             sent.ok_or_else(|| {

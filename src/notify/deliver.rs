@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::mail::EmailAttachment;
 use super::prefs::{self, Channel};
 use super::{EMAIL_KIND, emails};
 use crate::clock;
@@ -72,6 +73,8 @@ pub struct Outgoing<'a> {
     pub data: Value,
     /// Only these channels (the sender's choice); all when `None`.
     pub channels: Option<&'a [Channel]>,
+    /// A file for the e-mail (a session's `.ics`).
+    pub attachment: Option<EmailAttachment>,
 }
 
 /// How the appliance can reach people beyond the app.
@@ -152,7 +155,7 @@ pub fn send(tx: &Tx, reach: &Reach, n: Outgoing) -> Result<Option<Sent>, DbError
     }
     if wanted(Channel::Email) {
         if allowed(Channel::Email) {
-            let email = emails::notification(
+            let mut email = emails::notification(
                 &to.email,
                 &to.first_name,
                 n.title,
@@ -160,6 +163,7 @@ pub fn send(tx: &Tx, reach: &Reach, n: Outgoing) -> Result<Option<Sent>, DbError
                 &reach.public_url,
             )
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            email.attachments.extend(n.attachment.clone());
             let payload = serde_json::to_value(&email).unwrap_or(Value::Null);
             outbox::enqueue(
                 tx,
@@ -263,6 +267,7 @@ pub fn in_app(
         body,
         data,
         channels: Some(&[Channel::InApp]),
+        attachment: None,
     };
     let id = uuid::Uuid::now_v7().to_string();
     insert(conn, &id, user_id, &to.org_id, &n, jiff::Timestamp::now()).map(Some)

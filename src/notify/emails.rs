@@ -27,6 +27,7 @@ pub fn test_message(to: &str, message: &str) -> Result<OutgoingEmail, askama::Er
         subject: format!("{product} test message"),
         html: TestHtml { product, message }.render()?,
         text: TestText { product, message }.render()?,
+        attachments: Vec::new(),
     })
 }
 
@@ -93,6 +94,7 @@ fn action_email(
             footnote,
         }
         .render()?,
+        attachments: Vec::new(),
     })
 }
 
@@ -304,6 +306,7 @@ pub fn notification(
             link,
         }
         .render()?,
+        attachments: Vec::new(),
     })
 }
 

@@ -6,7 +6,7 @@
 use std::sync::Mutex;
 
 use lettre::message::header::ContentType;
-use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,18 @@ pub struct OutgoingEmail {
     pub subject: String,
     pub html: String,
     pub text: String,
+    /// Files sent along (a session's `.ics`), kept in the outbox with the message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<EmailAttachment>,
+}
+
+/// A small text file attached to an e-mail.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EmailAttachment {
+    pub filename: String,
+    /// Such as `text/calendar; method=PUBLISH; charset=utf-8`.
+    pub content_type: String,
+    pub content: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,24 +127,35 @@ impl Mailer {
 
     pub fn build(&self, email: &OutgoingEmail, stable_id: &str) -> Result<Message, MailError> {
         let to = parse_mailbox(&email.to).ok_or_else(|| MailError::Address(email.to.clone()))?;
+        let body = MultiPart::alternative()
+            .singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_PLAIN)
+                    .body(email.text.clone()),
+            )
+            .singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_HTML)
+                    .body(email.html.clone()),
+            );
+        let body = if email.attachments.is_empty() {
+            body
+        } else {
+            let mut mixed = MultiPart::mixed().multipart(body);
+            for a in &email.attachments {
+                let kind = ContentType::parse(&a.content_type)
+                    .map_err(|e| MailError::Build(format!("{}: {e}", a.filename)))?;
+                mixed = mixed
+                    .singlepart(Attachment::new(a.filename.clone()).body(a.content.clone(), kind));
+            }
+            mixed
+        };
         Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(email.subject.clone())
             .message_id(Some(self.message_id(stable_id)))
-            .multipart(
-                MultiPart::alternative()
-                    .singlepart(
-                        SinglePart::builder()
-                            .header(ContentType::TEXT_PLAIN)
-                            .body(email.text.clone()),
-                    )
-                    .singlepart(
-                        SinglePart::builder()
-                            .header(ContentType::TEXT_HTML)
-                            .body(email.html.clone()),
-                    ),
-            )
+            .multipart(body)
             .map_err(|e| MailError::Build(e.to_string()))
     }
 

@@ -97,6 +97,7 @@ pub fn register_scheduled(handlers: &mut Handlers, reach: deliver::Reach) {
                     body: &body,
                     data: serde_json::json!({ "scheduleId": id }),
                     channels: None,
+                    attachment: None,
                 },
             )
             .map_err(|e| e.to_string())?;

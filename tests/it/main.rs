@@ -8,6 +8,7 @@ mod fixtures;
 mod google;
 mod support;
 
+mod appointments;
 mod browser;
 mod cli;
 mod compliance;

@@ -1,0 +1,262 @@
+//! Appointments through real HTTP on a real database: the booking race decided in one writer
+//! closure, reminders that come due in each person's zone with the `.ics` attached (and stay
+//! quiet when the org turns them off), notices to the other party, and the feed's SEQUENCE.
+
+use haven::db::DbError;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::fixtures::{Person, TestUser, mailed_text, org, session, weekday_at};
+use crate::support::TestServer;
+
+async fn practice(s: &TestServer) -> (String, Person, Person, Person) {
+    let o = org(s, "Practice").await;
+    let admin = TestUser::admin().in_org(&o).create(s).await;
+    let coach = TestUser::new(haven::users::model::Role::Practitioner)
+        .in_org(&o)
+        .create(s)
+        .await;
+    let client = TestUser::member().in_org(&o).create(s).await;
+    (o, admin, coach, client)
+}
+
+async fn notifications(s: &TestServer, p: &Person, kind: &str) -> Vec<Value> {
+    let (_, n) = p.get(s, "/notifications?limit=100").await;
+    n["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["type"] == kind)
+        .cloned()
+        .collect()
+}
+
+/// Makes the session's pending reminders due now and wakes the worker.
+async fn bring_reminders_forward(s: &TestServer, session_id: &str) {
+    let prefix = format!("session:{session_id}:");
+    s.state
+        .db
+        .write(move |tx| {
+            tx.execute(
+                "UPDATE outbox SET run_at = ?2 WHERE status = 'pending' AND substr(idempotency_key, 1, length(?1)) = ?1",
+                rusqlite::params![prefix, haven::clock::now()],
+            )?;
+            tx.wake_outbox();
+            Ok::<_, DbError>(())
+        })
+        .await
+        .unwrap();
+}
+
+async fn pending_reminders(s: &TestServer, session_id: &str) -> Vec<String> {
+    let prefix = format!("session:{session_id}:");
+    s.state
+        .db
+        .read(move |c| {
+            let mut st = c.prepare(
+                "SELECT idempotency_key FROM outbox WHERE status = 'pending' AND substr(idempotency_key, 1, length(?1)) = ?1 ORDER BY run_at",
+            )?;
+            let keys = st
+                .query_map([prefix], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok::<_, DbError>(keys)
+        })
+        .await
+        .unwrap()
+}
+
+async fn eventually<F, Fut>(mut f: F) -> Vec<Value>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Vec<Value>>,
+{
+    for _ in 0..100 {
+        let v = f().await;
+        if !v.is_empty() {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("never happened");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_racing_for_one_slot_get_exactly_one_session() {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000_000).await;
+    let (o, _, coach, _) = practice(&s).await;
+    let mut clients = Vec::new();
+    for _ in 0..12 {
+        clients.push(TestUser::member().in_org(&o).create(&s).await);
+    }
+    let at = weekday_at(3, 11);
+    let tries = clients.iter().map(|c| {
+        let body = json!({"therapistId": coach.id, "scheduledAt": at, "duration": 50});
+        let s = &s;
+        async move { c.send(s, Method::POST, "/sessions", body).await }
+    });
+    let answers = futures_util::future::join_all(tries).await;
+    let statuses: Vec<u16> = answers.iter().map(|(st, _)| *st).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 409),
+        "{statuses:?}"
+    );
+    for (st, b) in &answers {
+        if *st == 409 {
+            assert_eq!(b["error"]["code"], "SESSION_OVERLAP");
+        }
+    }
+    let n: i64 = s
+        .state
+        .db
+        .read(|c| {
+            Ok::<_, DbError>(c.query_row("SELECT count(*) FROM appointments", [], |r| r.get(0))?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reminders_reach_both_in_their_own_zone_with_the_ics_and_stop_when_turned_off() {
+    let s = TestServer::start().await;
+    let (_, admin, coach, client) = practice(&s).await;
+    client
+        .send(
+            &s,
+            Method::PATCH,
+            "/users/settings",
+            json!({"timezone": "Asia/Tokyo"}),
+        )
+        .await;
+    let at = weekday_at(3, 10);
+    let id = session(&s, &client, &coach, &at).await;
+    let keys = pending_reminders(&s, &id).await;
+    assert_eq!(keys.len(), 2, "1 day and 1 hour before: {keys:?}");
+    // The practitioner was told of the booking; the client, who made it, was not.
+    assert_eq!(notifications(&s, &coach, "session_booked").await.len(), 1);
+    assert!(
+        notifications(&s, &client, "session_booked")
+            .await
+            .is_empty()
+    );
+
+    bring_reminders_forward(&s, &id).await;
+    let to_client = eventually(|| notifications(&s, &client, "session_reminder")).await;
+    let to_coach = eventually(|| notifications(&s, &coach, "session_reminder")).await;
+    let local = haven::clock::parse(&at)
+        .unwrap()
+        .to_zoned_datetime(jiff::tz::TimeZone::get("Asia/Tokyo").unwrap())
+        .strftime("%H:%M JST")
+        .to_string();
+    assert!(
+        to_client[0]["body"].as_str().unwrap().contains(&local),
+        "{to_client:?} should say {local}"
+    );
+    assert!(
+        to_coach[0]["body"].as_str().unwrap().contains("10:00 UTC"),
+        "{to_coach:?}"
+    );
+    let mail = mailed_text(&s, &client.email).await;
+    assert!(
+        mail.contains("text/calendar") && mail.contains("BEGIN:VCALENDAR"),
+        "{mail}"
+    );
+    assert!(mail.contains(&format!("UID:{id}@haven")), "{mail}");
+
+    // Off for the org: the next session's reminders come due and send nothing.
+    let (st, b) = admin
+        .send(
+            &s,
+            Method::PATCH,
+            "/admin/settings",
+            json!({"notifications.reminders.enabled": false}),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    let later = session(&s, &client, &coach, &weekday_at(5, 14)).await;
+    let before = notifications(&s, &client, "session_reminder").await.len();
+    bring_reminders_forward(&s, &later).await;
+    for _ in 0..50 {
+        if pending_reminders(&s, &later).await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(pending_reminders(&s, &later).await.is_empty());
+    assert_eq!(
+        notifications(&s, &client, "session_reminder").await.len(),
+        before
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moves_and_cancellations_tell_the_other_party_and_bump_the_sequence() {
+    let s = TestServer::start().await;
+    let (_, _, coach, client) = practice(&s).await;
+    let id = session(&s, &client, &coach, &weekday_at(4, 9)).await;
+    let (st, moved) = client
+        .send(
+            &s,
+            Method::PATCH,
+            &format!("/sessions/{id}"),
+            json!({"scheduledAt": weekday_at(4, 13)}),
+        )
+        .await;
+    assert_eq!(st, 200, "{moved}");
+    assert_eq!(moved["data"]["sequence"], 1);
+    let keys = pending_reminders(&s, &id).await;
+    assert!(
+        keys.iter().all(|k| k.contains(":1:")),
+        "moved reminders: {keys:?}"
+    );
+    assert_eq!(
+        notifications(&s, &coach, "session_rescheduled").await.len(),
+        1
+    );
+
+    let (st, c) = coach
+        .send(
+            &s,
+            Method::PATCH,
+            &format!("/sessions/{id}"),
+            json!({"status": "cancelled", "reason": "Unwell"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{c}");
+    assert_eq!(c["data"]["sequence"], 2);
+    assert!(pending_reminders(&s, &id).await.is_empty());
+    let told = notifications(&s, &client, "session_cancelled").await;
+    assert!(
+        told[0]["body"].as_str().unwrap().contains("Unwell"),
+        "{told:?}"
+    );
+    assert!(
+        notifications(&s, &coach, "session_cancelled")
+            .await
+            .is_empty()
+    );
+
+    let (_, feed) = client
+        .send(&s, Method::POST, "/calendar/feed/rotate", json!({}))
+        .await;
+    let token = feed["data"]["token"].as_str().unwrap();
+    let r = s
+        .get(&format!("/api/v1/calendar/feed.ics?token={token}"))
+        .await;
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/calendar")
+    );
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("STATUS:CANCELLED") && text.contains("SEQUENCE:2"),
+        "{text}"
+    );
+}
