@@ -190,7 +190,9 @@ async fn feed(
             let since = clock::before(std::time::Duration::from_secs(FEED_DAYS_BACK as u64 * 86_400));
             let list: Vec<Session> = c
                 .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM {FROM} WHERE (a.client_id = ?1 OR a.practitioner_id = ?1) AND a.ends_at >= ?2
+                    "SELECT {COLUMNS} FROM {FROM} WHERE a.id IN (
+                        SELECT id FROM appointments WHERE practitioner_id = ?1 AND starts_at >= ?2
+                        UNION ALL SELECT id FROM appointments WHERE client_id = ?1 AND starts_at >= ?2)
                      ORDER BY a.starts_at DESC LIMIT ?3"
                 ))?
                 .query_map(params![user, since, FEED_LIMIT], sessions::from_row)?
