@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod hours;
 pub mod notices;
 pub mod passes;
+pub mod portal;
 pub mod practice;
 pub mod practitioners;
 pub mod reminders;
@@ -23,6 +24,8 @@ use crate::state::AppState;
 pub fn feature() -> Feature {
     Feature {
         api: router,
+        pages: portal::pages,
+        nav: portal::NAV,
         jobs: |h, s| reminders::register(h, s.config.clone(), s.reach()),
         exporters: EXPORTERS,
         settings: &[FREE_SESSION_MINUTES, PREP_GUIDE, TRAINING_STEPS],

@@ -135,7 +135,7 @@ impl Validate for NewPasses {
 /// Generates codes (staff).
 #[utoipa::path(post, path = "/passes", tag = "appointments", request_body = NewPasses,
     responses((status = 201, body = [Pass])), security(("bearer" = [])))]
-async fn generate(
+pub async fn generate(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidJson(b): ValidJson<NewPasses>,
@@ -198,7 +198,7 @@ impl Validate for PassFilters {
 /// The org's passes, newest first (staff).
 #[utoipa::path(get, path = "/passes", tag = "appointments", params(crate::http::PageQuery, PassFilters),
     responses((status = 200, body = [Pass])), security(("bearer" = [])))]
-async fn list(
+pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
     q: Paged<PassFilters>,
@@ -507,9 +507,9 @@ async fn free_session(
             };
             if pass.is_none() {
                 let had: bool = tx
-                    .prepare_cached(&format!(
-                        "SELECT EXISTS (SELECT 1 FROM appointments WHERE client_id = ?1 AND org_id = ?2 AND status <> 'cancelled')"
-                    ))?
+                    .prepare_cached(
+                        "SELECT EXISTS (SELECT 1 FROM appointments WHERE client_id = ?1 AND org_id = ?2 AND status <> 'cancelled')",
+                    )?
                     .query_row(params![client_id, user.org_id], |r| r.get(0))?;
                 if had {
                     return Err(ApiError::refused(

@@ -329,6 +329,37 @@ fn is_assigned(c: &Connection, practitioner: &str, client: &str) -> rusqlite::Re
     .query_row(params![practitioner, client], |r| r.get(0))
 }
 
+/// Writes a progress log in the caller's transaction (the API and the session page).
+pub fn add_log(
+    tx: &Connection,
+    user: &CurrentUser,
+    b: NewProgressLog,
+) -> Result<ProgressLog, ApiError> {
+    let client = store::member_of(tx, &user.org_id, &b.client_id)?;
+    if user.scope < Scope::Org && !is_assigned(tx, &user.id, &client.id)? {
+        return Err(ApiError::not_found());
+    }
+    if let Some(sid) = &b.session_id {
+        let s = sessions::visible(tx, user, sid)?;
+        if s.client_id != client.id {
+            return Err(ApiError::refused(
+                "sessionId",
+                "is not a session of this client",
+            ));
+        }
+    }
+    let id = uuid::Uuid::now_v7().to_string();
+    tx.prepare_cached(
+        "INSERT INTO progress_logs (id, org_id, client_id, author_id, appointment_id, text, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![id, user.org_id, client.id, user.id, b.session_id, b.text.trim(), clock::now()])?;
+    Ok(tx
+        .prepare_cached(&format!(
+            "SELECT {LOG_COLUMNS} FROM {LOG_FROM} WHERE l.id = ?1"
+        ))?
+        .query_row([&id], log_row)?)
+}
+
 /// Writes a progress log on a client (their practitioner, or staff).
 #[utoipa::path(post, path = "/progress-logs", tag = "appointments", request_body = NewProgressLog,
     responses((status = 201, body = ProgressLog), (status = 404)), security(("bearer" = [])))]
@@ -337,29 +368,7 @@ async fn write_log(
     user: CurrentUser,
     ValidJson(b): ValidJson<NewProgressLog>,
 ) -> ApiResult<Data<ProgressLog>> {
-    let l = state
-        .db
-        .write(move |tx| {
-            let client = store::member_of(tx, &user.org_id, &b.client_id)?;
-            if user.scope < Scope::Org && !is_assigned(tx, &user.id, &client.id)? {
-                return Err(ApiError::not_found());
-            }
-            if let Some(sid) = &b.session_id {
-                let s = sessions::visible(tx, &user, sid)?;
-                if s.client_id != client.id {
-                    return Err(ApiError::refused("sessionId", "is not a session of this client"));
-                }
-            }
-            let id = uuid::Uuid::now_v7().to_string();
-            tx.prepare_cached(
-                "INSERT INTO progress_logs (id, org_id, client_id, author_id, appointment_id, text, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![id, user.org_id, client.id, user.id, b.session_id, b.text.trim(), clock::now()])?;
-            Ok(tx
-                .prepare_cached(&format!("SELECT {LOG_COLUMNS} FROM {LOG_FROM} WHERE l.id = ?1"))?
-                .query_row([&id], log_row)?)
-        })
-        .await?;
+    let l = state.db.write(move |tx| add_log(tx, &user, b)).await?;
     Ok(created(l))
 }
 
@@ -561,7 +570,11 @@ fn rate_of(c: &Connection, coach: &str) -> rusqlite::Result<Option<Money>> {
     }))
 }
 
-fn build_report(c: &Connection, user: &CurrentUser, q: &ReportQuery) -> Result<Report, ApiError> {
+pub fn build_report(
+    c: &Connection,
+    user: &CurrentUser,
+    q: &ReportQuery,
+) -> Result<Report, ApiError> {
     let monthly = q.period.as_deref() != Some("weekly");
     let coaches: Vec<store::Person> = match (&q.coach_id, user.scope) {
         (Some(id), Scope::Own) if *id != user.id => return Err(ApiError::forbidden()),
@@ -608,7 +621,7 @@ fn build_report(c: &Connection, user: &CurrentUser, q: &ReportQuery) -> Result<R
     })
 }
 
-fn csv_of(r: &Report) -> Result<String, ApiError> {
+pub fn csv_of(r: &Report) -> Result<String, ApiError> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let header = [
         "coach_id",

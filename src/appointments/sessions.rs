@@ -887,7 +887,7 @@ pub fn change(
             params![s.id, k.as_str(), now],
         )?;
     }
-    Ok(by_id(tx, &s.id)?.ok_or_else(ApiError::not_found)?)
+    by_id(tx, &s.id)?.ok_or_else(ApiError::not_found)
 }
 
 async fn save(
@@ -973,7 +973,7 @@ async fn rate(
                 "UPDATE appointments SET rating = ?2, rating_feedback = ?3, rated_at = ?4 WHERE id = ?1 AND rating IS NULL",
             )?
             .execute(params![s.id, b.rating, feedback, clock::now()])?;
-            Ok(by_id(tx, &s.id)?.ok_or_else(ApiError::not_found)?)
+            by_id(tx, &s.id)?.ok_or_else(ApiError::not_found)
         })
         .await?;
     Ok(ok(s))

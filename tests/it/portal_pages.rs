@@ -1051,3 +1051,185 @@ async fn the_superadmin_sees_every_org_and_an_admin_only_theirs() {
     assert!(body.contains("0 people"), "{body}");
     assert_eq!(a.page(&person).await.0, 404);
 }
+
+/// The appointments pages: who opens which, and their forms through the API's rules.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appointments_pages_book_move_record_and_edit_hours() {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000).await;
+    let admin = with_password(&s, Role::Admin).await;
+    let coach = with_password(&s, Role::Practitioner).await;
+    let other = with_password(&s, Role::Practitioner).await;
+    let team = with_password(&s, Role::Team).await;
+    let member = with_password(&s, Role::Member).await;
+    let at = crate::fixtures::weekday_at(3, 10);
+    let day = &at[..10];
+    let id = crate::fixtures::session(&s, &member, &coach, &at).await;
+
+    let staff_pages = [
+        ("/team/calendar".to_string(), "+ Book"),
+        (format!("/team/calendar?week={day}"), "10:00–10:50"),
+        (
+            format!("/team/agenda?practitioner={}&date={day}", coach.id),
+            "10:00–10:50",
+        ),
+        (
+            format!("/team/book?practitioner={}&date={day}", coach.id),
+            "11:00–11:30",
+        ),
+        (format!("/team/sessions/{id}"), "Cancel the session"),
+        (
+            format!("/team/availability?practitioner={}", coach.id),
+            "09:00-17:00",
+        ),
+        ("/team/passes".to_string(), "Generate"),
+        ("/team/reports".to_string(), "Download CSV"),
+    ];
+    let mut a = Visitor::signed_in(&s, &admin).await;
+    for (path, marker) in &staff_pages {
+        let (st, body) = a.page(path).await;
+        assert_eq!(st, 200, "{path} for the admin");
+        assert!(body.contains(marker), "{path} lacks {marker:?}: {body}");
+        assert_eq!(
+            body.matches("aria-current=\"page\"").count(),
+            1,
+            "{path} navigation"
+        );
+    }
+    let (st, _) = a.page("/team/passes/print").await;
+    assert_eq!(st, 200);
+
+    // A practitioner sees their own week and hours; not passes, not someone else's session.
+    let mut c = Visitor::signed_in(&s, &coach).await;
+    let (_, body) = c.page(&format!("/team/calendar?week={day}")).await;
+    assert!(
+        body.contains("10:00–10:50") && !body.contains(&other.id),
+        "{body}"
+    );
+    assert_eq!(c.page("/team/availability").await.0, 200);
+    assert_eq!(c.page("/team/passes").await.0, 403);
+    let mut o = Visitor::signed_in(&s, &other).await;
+    assert_eq!(o.page(&format!("/team/sessions/{id}")).await.0, 404);
+    // Team staff book and see the calendar, but do not edit hours; members open none of it.
+    let mut t = Visitor::signed_in(&s, &team).await;
+    assert_eq!(t.page("/team/calendar").await.0, 200);
+    assert_eq!(t.page("/team/availability").await.0, 403);
+    let mut m = Visitor::signed_in(&s, &member).await;
+    for (path, _) in &staff_pages {
+        assert_eq!(m.page(path).await.0, 403, "{path} for a member");
+    }
+
+    // Booking through the form: a taken time is refused with the API's words, a free one booked.
+    a.page(&format!("/team/book?practitioner={}&date={day}", coach.id))
+        .await;
+    let booking = |start: String| {
+        vec![
+            ("practitioner", coach.id.clone()),
+            ("date", day.to_string()),
+            ("duration", "30".to_string()),
+            ("start", start),
+            ("client", member.id.clone()),
+            ("type", "phone".to_string()),
+        ]
+    };
+    let form = booking(format!("{day}T10:30:00.000Z"));
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (st, body) = a.submit("/team/book", &form).await;
+    assert_eq!(st, 422, "{body}");
+    assert!(body.contains("busy then"), "{body}");
+    let form = booking(format!("{day}T14:00:00.000Z"));
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (st, body) = a.submit("/team/book", &form).await;
+    assert_eq!(st, 200, "{body}");
+    assert!(body.contains("Booked:") && body.contains("phone"), "{body}");
+
+    // The session page: cancel needs a reason; the practitioner records it completed.
+    c.page(&format!("/team/sessions/{id}")).await;
+    let (st, body) = c
+        .submit(&format!("/team/sessions/{id}/cancel"), &[("reason", "")])
+        .await;
+    assert_eq!(st, 422, "{body}");
+    assert!(body.contains("Is required to cancel a session."), "{body}");
+    let (_, body) = c
+        .submit(
+            &format!("/team/sessions/{id}/record"),
+            &[("status", "completed")],
+        )
+        .await;
+    assert!(
+        body.contains("Marked completed.") && body.contains("<strong>completed</strong>"),
+        "{body}"
+    );
+    let (_, body) = c
+        .submit(
+            &format!("/team/sessions/{id}/log"),
+            &[("text", "Slept better this week")],
+        )
+        .await;
+    assert!(body.contains("Slept better this week"), "{body}");
+
+    // Hours: a backwards range is named on its day and nothing changes; a good form saves.
+    let hours = |mon: &'static str| {
+        vec![
+            ("practitioner", coach.id.as_str()),
+            ("timezone", "Europe/London"),
+            ("mon", mon),
+            ("tue", "09:00-17:00"),
+            ("overrides", "2030-12-24 closed"),
+            ("buffer", "10"),
+            ("notice", "60"),
+            ("advance", "60"),
+            ("slot", "30"),
+            ("limit", ""),
+        ]
+    };
+    c.page("/team/availability").await;
+    let (st, body) = c.submit("/team/availability", &hours("17:00-09:00")).await;
+    assert_eq!(st, 422, "{body}");
+    assert!(body.contains("Must be after start."), "{body}");
+    let (_, api) = coach
+        .get(&s, &format!("/practitioners/{}/availability", coach.id))
+        .await;
+    assert_eq!(api["data"]["timezone"], "UTC");
+    let (st, body) = c
+        .submit("/team/availability", &hours("08:00-12:00, 13:00-18:00"))
+        .await;
+    assert_eq!(st, 200, "{body}");
+    let (_, api) = coach
+        .get(&s, &format!("/practitioners/{}/availability", coach.id))
+        .await;
+    assert_eq!(api["data"]["timezone"], "Europe/London");
+    assert_eq!(api["data"]["weekly"].as_array().unwrap().len(), 3);
+    assert_eq!(api["data"]["overrides"][0]["date"], "2030-12-24");
+
+    // Passes: a count the API refuses is shown; three good ones are listed and printable.
+    a.page("/team/passes").await;
+    let (st, body) = a
+        .submit(
+            "/team/passes",
+            &[("count", "0"), ("days", "30"), ("uses", "1")],
+        )
+        .await;
+    assert_eq!(st, 422, "{body}");
+    assert!(body.contains("count: Must be from 1 to 100."), "{body}");
+    let (_, body) = a
+        .submit(
+            "/team/passes",
+            &[("count", "3"), ("days", "30"), ("uses", "1")],
+        )
+        .await;
+    assert!(body.contains("3 new passes"), "{body}");
+    let (_, print) = a.page("/team/passes/print?status=active").await;
+    assert_eq!(print.matches("Your free session code").count(), 3);
+    let r =
+        a.b.get(format!("{}/team/reports.csv?period=weekly", s.base))
+            .send()
+            .await
+            .unwrap();
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(r.text().await.unwrap().starts_with("coach_id,coach_name"));
+}
