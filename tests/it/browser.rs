@@ -15,7 +15,7 @@ use haven::db::DbError;
 use haven::users::model::Role;
 use serde_json::json;
 
-use crate::fixtures::mailed_text;
+use crate::fixtures::{Person, TestUser, mailed_text};
 use crate::portal::{PASSWORD, with_password};
 use crate::support::TestServer;
 
@@ -524,5 +524,64 @@ async fn first_run(s: &TestServer, b: &mut Browser, token: &str) -> anyhow::Resu
     b.see("Haven is set up").await?;
     b.shot("setup-done-375").await;
     b.client.set_window_size(1280, 2400).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_book_from_the_team_calendar_on_a_desk_and_a_phone() {
+    let s = TestServer::start().await;
+    let admin = with_password(&s, Role::Admin).await;
+    let coach = TestUser::new(Role::Practitioner).create(&s).await;
+    let client = TestUser::member().create(&s).await;
+    let mut b = Browser::start("calendar").await;
+    let outcome = calendar_booking(&s, &mut b, &admin, &coach, &client).await;
+    b.finish(outcome).await;
+}
+
+async fn calendar_booking(
+    s: &TestServer,
+    b: &mut Browser,
+    admin: &Person,
+    coach: &Person,
+    client: &Person,
+) -> anyhow::Result<()> {
+    let day = crate::fixtures::weekday_at(3, 0)[..10].to_string();
+    b.step("sign in");
+    b.sign_in(s, &admin.email, PASSWORD).await?;
+    b.see("Calendar").await?;
+    for (width, height, hour, within) in [
+        (1280, 2400, "14", "table.calendar"),
+        (375, 2400, "15", ".calendar-list"),
+    ] {
+        b.step(&format!("the week at {width} px"));
+        b.client.set_window_size(width, height).await?;
+        b.goto(s, &format!("/team/calendar?week={day}")).await?;
+        b.see("Week of").await?;
+        b.click(&format!(
+            "{within} a.book[href*='practitioner={}'][href*='date={day}']",
+            coach.id
+        ))
+        .await?;
+        b.step(&format!("the free times at {width} px"));
+        b.see("Free times").await?;
+        b.click(&format!(
+            "input[name=start][value='{day}T{hour}:00:00.000Z']"
+        ))
+        .await?;
+        b.click(&format!("#client option[value='{}']", client.id))
+            .await?;
+        b.shot(&format!("book-{width}")).await;
+        b.click("main form[method=post][action='/team/book'] button[type=submit]")
+            .await?;
+        b.step(&format!("booked at {width} px"));
+        b.see("Booked:").await?;
+        b.see(&format!("{hour}:00 UTC")).await?;
+        b.goto(s, &format!("/team/calendar?week={day}")).await?;
+        b.see(&format!("{hour}:00–{hour}:30")).await?;
+        b.shot(&format!("calendar-{width}")).await;
+    }
+    b.client.set_window_size(1280, 2400).await?;
+    let (_, list) = client.get(s, "/sessions").await;
+    anyhow::ensure!(list["data"].as_array().map(Vec::len) == Some(2), "{list}");
     Ok(())
 }
