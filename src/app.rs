@@ -92,6 +92,7 @@ impl App {
             db: db.clone(),
             mailer: Arc::new(Mailer::from_config(&config)?),
             push: push::from_config(&config)?,
+            sms: crate::notify::sms::from_config(&config)?,
             secrets: Arc::new(secrets),
             config: Arc::new(config),
             exporters: features.exporters(),
@@ -103,6 +104,7 @@ impl App {
             secrets,
             mailer,
             push,
+            sms,
             ..
         } = services;
         let state = AppState {
@@ -119,6 +121,7 @@ impl App {
             auth_limiter,
             openapi: Arc::new(OnceLock::new()),
             push,
+            sms,
             features,
         };
         let router = build_with(state.clone(), extra)?;

@@ -19,6 +19,7 @@ use crate::jobs::worker::Worker;
 use crate::notify::deliver::Reach;
 use crate::notify::mail::Mailer;
 use crate::notify::push::PushProvider;
+use crate::notify::sms::SmsProvider;
 
 /// Cheap handles shared by every request.
 #[derive(Clone)]
@@ -42,6 +43,8 @@ pub struct AppState {
     pub openapi: Arc<OnceLock<Bytes>>,
     /// The push provider; `None` when push is not configured.
     pub push: Option<Arc<dyn PushProvider>>,
+    /// The SMS provider; `None` when SMS is not configured.
+    pub sms: Option<Arc<dyn SmsProvider>>,
     /// Every feature and what it contributes (navigation, settings, export datasets).
     pub features: Arc<Registry>,
 }
@@ -51,6 +54,7 @@ impl AppState {
     pub fn reach(&self) -> Reach {
         Reach {
             push: self.push.is_some(),
+            sms: self.sms.is_some(),
             public_url: self.config.public_url(),
         }
     }
@@ -65,6 +69,8 @@ pub struct Services {
     pub mailer: Arc<Mailer>,
     /// The push provider; `None` when push is not configured.
     pub push: Option<Arc<dyn PushProvider>>,
+    /// The SMS provider; `None` when SMS is not configured.
+    pub sms: Option<Arc<dyn SmsProvider>>,
     /// Every feature's datasets in a person's export (the export job writes them all).
     pub exporters: Vec<&'static Exporter>,
 }
@@ -74,6 +80,7 @@ impl Services {
     pub fn reach(&self) -> Reach {
         Reach {
             push: self.push.is_some(),
+            sms: self.sms.is_some(),
             public_url: self.config.public_url(),
         }
     }

@@ -10,6 +10,7 @@ use super::sessions::Session;
 use crate::db::{DbError, Tx};
 use crate::notify::deliver::{self, Outgoing, Reach};
 use crate::notify::mail::EmailAttachment;
+use crate::notify::prefs::Channel;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -43,14 +44,17 @@ fn other(s: &Session, to: &str) -> String {
     }
 }
 
+/// Reminders also go by SMS (to a verified phone, when SMS is set up).
+const REMINDER_CHANNELS: &[Channel] =
+    &[Channel::InApp, Channel::Email, Channel::Push, Channel::Sms];
+
 fn send(
     tx: &Tx,
     reach: &Reach,
     s: &Session,
     to: &str,
-    kind: &str,
-    title: &str,
-    body: String,
+    (kind, title, body): (&str, &str, String),
+    channels: Option<&[Channel]>,
 ) -> Result<(), DbError> {
     deliver::send(
         tx,
@@ -61,7 +65,7 @@ fn send(
             title,
             body: &body,
             data: json!({ "sessionId": s.id, "startsAt": s.starts_at }),
-            channels: None,
+            channels,
             attachment: Some(EmailAttachment {
                 filename: "session.ics".into(),
                 content_type: "text/calendar; charset=utf-8".into(),
@@ -112,7 +116,7 @@ pub fn tell(
                 ),
             ),
         };
-        send(tx, reach, s, to, kind, title, body)?;
+        send(tx, reach, s, to, (kind, title, body), None)?;
     }
     Ok(())
 }
@@ -127,7 +131,14 @@ pub fn remind(tx: &Tx, reach: &Reach, s: &Session, before: &str) -> Result<(), D
     for to in [&s.client_id, &s.practitioner_id] {
         let when = local_time(s.start(), &timezone(tx, to)?);
         let body = format!("Your session with {} starts {when}.", other(s, to));
-        send(tx, reach, s, to, "session_reminder", title, body)?;
+        send(
+            tx,
+            reach,
+            s,
+            to,
+            ("session_reminder", title, body),
+            Some(REMINDER_CHANNELS),
+        )?;
     }
     Ok(())
 }

@@ -29,6 +29,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub log: LogConfig,
     pub push: PushConfig,
+    pub sms: SmsConfig,
     pub files: FilesConfig,
     pub compliance: ComplianceConfig,
     pub backup: BackupConfig,
@@ -374,6 +375,57 @@ pub struct FcmConfig {
     pub endpoint: String,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsProviderKind {
+    /// No SMS: it is reported `unconfigured`, never faked.
+    None,
+    /// Twilio's Messages API (or anything speaking it).
+    Twilio,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsConfig {
+    pub provider: SmsProviderKind,
+    pub twilio: TwilioConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TwilioConfig {
+    /// The account SID (`AC…`).
+    pub account_sid: String,
+    pub auth_token: Secret,
+    /// A file holding the auth token (wins over `auth_token`).
+    pub auth_token_file: Option<PathBuf>,
+    /// The sending number in E.164 form (`+14155550100`) or a messaging service SID (`MG…`).
+    pub from: String,
+    /// The API's base URL.
+    pub endpoint: String,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        SmsConfig {
+            provider: SmsProviderKind::None,
+            twilio: TwilioConfig::default(),
+        }
+    }
+}
+
+impl Default for TwilioConfig {
+    fn default() -> Self {
+        TwilioConfig {
+            account_sid: String::new(),
+            auth_token: Secret::default(),
+            auth_token_file: None,
+            from: String::new(),
+            endpoint: "https://api.twilio.com".into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FilesConfig {
@@ -524,6 +576,27 @@ impl Config {
                 "push.fcm.service_account_file",
                 "is required when push.provider = \"fcm\"",
             );
+        }
+        if self.sms.provider == SmsProviderKind::Twilio {
+            let t = &self.sms.twilio;
+            if t.account_sid.is_empty() {
+                return bad(
+                    "sms.twilio.account_sid",
+                    "is required when sms.provider = \"twilio\"",
+                );
+            }
+            if t.from.is_empty() {
+                return bad(
+                    "sms.twilio.from",
+                    "is required when sms.provider = \"twilio\"",
+                );
+            }
+            if t.auth_token.is_empty() && t.auth_token_file.is_none() {
+                return bad(
+                    "sms.twilio.auth_token",
+                    "is required (or sms.twilio.auth_token_file) when sms.provider = \"twilio\"",
+                );
+            }
         }
         if self.files.max_upload == 0 || self.files.max_avatar == 0 {
             return bad("files.max_upload", "limits must be above zero");

@@ -140,6 +140,8 @@ pub struct NotificationPreferences {
     pub email: bool,
     pub push: bool,
     pub in_app: bool,
+    /// Text messages for what asks for them (session reminders), to a verified phone.
+    pub sms: bool,
     /// Per type; a switch left out follows the channel's.
     pub kinds: BTreeMap<String, ChannelSwitches>,
 }
@@ -150,6 +152,7 @@ fn preferences_view(p: &Preferences) -> NotificationPreferences {
         email: on(Channel::Email),
         push: on(Channel::Push),
         in_app: on(Channel::InApp),
+        sms: on(Channel::Sms),
         kinds: p.notification_kinds.clone(),
     }
 }
@@ -174,6 +177,7 @@ pub struct PreferencesPatch {
     pub email: Option<bool>,
     pub push: Option<bool>,
     pub in_app: Option<bool>,
+    pub sms: Option<bool>,
     /// Per type (a-z, 0-9, `_ - .`, at most 100 types); `null` for a type returns it to the
     /// channel-wide switches.
     #[schema(schema_with = formats::kinds_map)]
@@ -214,6 +218,7 @@ async fn patch_preferences(
             c.email = p.email.or(c.email);
             c.push = p.push.or(c.push);
             c.in_app = p.in_app.or(c.in_app);
+            c.sms = p.sms.or(c.sms);
             for (kind, switches) in p.kinds.unwrap_or_default() {
                 match switches {
                     None => {
@@ -225,6 +230,7 @@ async fn patch_preferences(
                             email: s.email.or(e.email),
                             push: s.push.or(e.push),
                             in_app: s.in_app.or(e.in_app),
+                            sms: s.sms.or(e.sms),
                         };
                     }
                 }

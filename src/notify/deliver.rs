@@ -62,6 +62,8 @@ pub struct Deliveries {
     pub in_app: String,
     pub email: String,
     pub push: String,
+    /// Also `no verified phone`; `not requested` unless the sender asked for SMS by name.
+    pub sms: String,
 }
 
 /// A notification to send.
@@ -71,7 +73,8 @@ pub struct Outgoing<'a> {
     pub title: &'a str,
     pub body: &'a str,
     pub data: Value,
-    /// Only these channels (the sender's choice); all when `None`.
+    /// Only these channels (the sender's choice); in-app, e-mail and push when `None` (SMS
+    /// goes only when asked for by name).
     pub channels: Option<&'a [Channel]>,
     /// A file for the e-mail (a session's `.ics`).
     pub attachment: Option<EmailAttachment>,
@@ -82,6 +85,8 @@ pub struct Outgoing<'a> {
 pub struct Reach {
     /// A push provider is configured.
     pub push: bool,
+    /// An SMS provider is configured.
+    pub sms: bool,
     /// Where links in e-mails point.
     pub public_url: String,
 }
@@ -100,11 +105,13 @@ struct Recipient {
     first_name: String,
     timezone: String,
     preferences: Preferences,
+    /// The phone in E.164 form, once its owner verified it.
+    verified_phone: Option<String>,
 }
 
 fn recipient(conn: &Connection, user_id: &str) -> rusqlite::Result<Option<Recipient>> {
     conn.prepare_cached(
-        "SELECT org_id, email, first_name, timezone, preferences FROM users
+        "SELECT org_id, email, first_name, timezone, preferences, CASE WHEN phone_verified_at IS NOT NULL THEN phone END FROM users
          WHERE id = ?1 AND deleted_at IS NULL AND status = 'active'",
     )?
     .query_row([user_id], |r| {
@@ -114,6 +121,9 @@ fn recipient(conn: &Connection, user_id: &str) -> rusqlite::Result<Option<Recipi
             first_name: r.get(2)?,
             timezone: r.get(3)?,
             preferences: serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or_default(),
+            verified_phone: r
+                .get::<_, Option<String>>(5)?
+                .and_then(|p| super::sms::e164(&p)),
         })
     })
     .optional()
@@ -124,7 +134,10 @@ pub fn send(tx: &Tx, reach: &Reach, n: Outgoing) -> Result<Option<Sent>, DbError
     let Some(to) = recipient(tx, n.user_id)? else {
         return Ok(None);
     };
-    let wanted = |c: Channel| n.channels.is_none_or(|cs| cs.contains(&c));
+    let wanted = |c: Channel| match n.channels {
+        Some(cs) => cs.contains(&c),
+        None => c != Channel::Sms,
+    };
     let allowed = |c: Channel| prefs::allows(&to.preferences, n.kind, c);
     let now = jiff::Timestamp::now();
     let held = to
@@ -143,6 +156,7 @@ pub fn send(tx: &Tx, reach: &Reach, n: Outgoing) -> Result<Option<Sent>, DbError
         in_app: "not requested".into(),
         email: "not requested".into(),
         push: "not requested".into(),
+        sms: "not requested".into(),
     };
     let mut notification = None;
     if wanted(Channel::InApp) {
@@ -203,6 +217,26 @@ pub fn send(tx: &Tx, reach: &Reach, n: Outgoing) -> Result<Option<Sent>, DbError
                 },
             )?;
             later("queued")
+        };
+    }
+    if wanted(Channel::Sms) {
+        deliveries.sms = match (&to.verified_phone, allowed(Channel::Sms), reach.sms) {
+            (_, false, _) => "off".into(),
+            (_, _, false) => "unconfigured".into(),
+            (None, _, _) => "no verified phone".into(),
+            (Some(phone), true, true) => {
+                outbox::enqueue(
+                    tx,
+                    NewItem {
+                        kind: super::sms::SMS_KIND.into(),
+                        payload: serde_json::json!({ "to": phone, "body": format!("{}: {}", n.title, n.body) }),
+                        run_at: held.clone(),
+                        idempotency_key: format!("notify:{id}:sms"),
+                        max_attempts: None,
+                    },
+                )?;
+                later("queued")
+            }
         };
     }
     Ok(Some(Sent {

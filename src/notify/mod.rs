@@ -6,9 +6,11 @@ pub mod deliver;
 pub mod emails;
 pub mod mail;
 pub mod operators;
+pub mod phone;
 pub mod portal;
 pub mod prefs;
 pub mod push;
+pub mod sms;
 
 use std::sync::Arc;
 
@@ -20,13 +22,14 @@ use mail::{Mailer, OutgoingEmail};
 /// In-app notifications, e-mail and push, preferences, and the team's home page.
 pub fn feature() -> Feature {
     Feature {
-        api: api::router,
+        api: || api::router().merge(phone::router()),
         pages: portal::pages,
         nav: portal::NAV,
         jobs: |h, s| {
             register(h, &s.mailer);
             register_scheduled(h, s.reach());
             push::register(h, &s.db, s.push.clone());
+            sms::register(h, s.sms.clone());
         },
         exporters: &[
             Exporter {

@@ -15,16 +15,19 @@ pub enum Channel {
     InApp,
     Email,
     Push,
+    /// Only when asked for by name (reminders) and only to a verified phone.
+    Sms,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 3] = [Channel::InApp, Channel::Email, Channel::Push];
+    pub const ALL: [Channel; 4] = [Channel::InApp, Channel::Email, Channel::Push, Channel::Sms];
 
     fn pick(self, s: &ChannelSwitches) -> Option<bool> {
         match self {
             Channel::InApp => s.in_app,
             Channel::Email => s.email,
             Channel::Push => s.push,
+            Channel::Sms => s.sms,
         }
     }
 }
@@ -140,8 +143,11 @@ mod tests {
                 email: Some(true),
                 push: None,
                 in_app: Some(false),
+                sms: Some(false),
             },
         );
+        assert!(!allows(&p, "session_reminder", Channel::Sms));
+        assert!(allows(&p, "info", Channel::Sms));
         assert!(allows(&p, "session_reminder", Channel::Email));
         assert!(!allows(&p, "session_reminder", Channel::InApp));
         assert!(allows(&p, "session_reminder", Channel::Push));

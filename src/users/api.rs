@@ -145,7 +145,7 @@ async fn update_profile(
                 .map(|i| i.into_iter().map(|s| s.trim().to_string()).collect())
                 .unwrap_or(cur.interests);
             tx.prepare_cached(
-                "UPDATE users SET first_name = ?2, last_name = ?3, phone = ?4, date_of_birth = ?5, location = ?6,
+                "UPDATE users SET first_name = ?2, last_name = ?3, phone_verified_at = CASE WHEN phone IS ?4 THEN phone_verified_at END, phone = ?4, date_of_birth = ?5, location = ?6,
                    occupation = ?7, bio = ?8, interests = ?9, is_anonymous = ?10, updated_at = ?11 WHERE id = ?1",
             )?
             .execute(params![

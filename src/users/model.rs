@@ -290,6 +290,9 @@ pub struct ChannelSwitches {
     pub push: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub in_app: Option<bool>,
+    /// Text messages (only to a verified phone, only for what asks for SMS: reminders).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sms: Option<bool>,
 }
 
 /// App preferences kept with the account.

@@ -28,4 +28,5 @@ mod policy;
 mod portal;
 mod portal_pages;
 mod push;
+mod sms;
 mod wellbeing;

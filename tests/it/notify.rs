@@ -46,7 +46,7 @@ async fn preferences_quiet_hours_and_the_notification_centre() {
     let (_, p) = member.get(&s, "/notifications/preferences").await;
     assert_eq!(
         p["data"],
-        json!({"email": true, "push": true, "inApp": true, "kinds": {}})
+        json!({"email": true, "push": true, "inApp": true, "sms": true, "kinds": {}})
     );
 
     // A type's switch beats the channel's; null returns the type to the channel's.
