@@ -4,6 +4,7 @@
 //! reports, training).
 
 pub mod calendar;
+pub mod google;
 pub mod hours;
 pub mod notices;
 pub mod passes;
@@ -26,7 +27,11 @@ pub fn feature() -> Feature {
         api: router,
         pages: portal::pages,
         nav: portal::NAV,
-        jobs: |h, s| reminders::register(h, s.config.clone(), s.reach()),
+        recurring: &[google::BUSY],
+        jobs: |h, s| {
+            reminders::register(h, s.config.clone(), s.reach());
+            google::register(h, &s.db, &s.secrets, &s.config);
+        },
         exporters: EXPORTERS,
         settings: &[FREE_SESSION_MINUTES, PREP_GUIDE, TRAINING_STEPS],
         ..Feature::named("appointments")
@@ -38,6 +43,7 @@ fn router() -> OpenApiRouter<AppState> {
         .merge(practitioners::router())
         .merge(sessions::router())
         .merge(calendar::router())
+        .merge(google::router())
         .merge(passes::router())
         .merge(practice::router())
 }

@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::hours::{Refusal, plus};
-use super::{notices, reminders, store};
+use super::{google, notices, reminders, store};
 use crate::auth::CurrentUser;
 use crate::auth::policy::{self, Perm, Scope, allow};
 use crate::clock;
@@ -523,6 +523,7 @@ pub fn create(tx: &Tx, reach: &Reach, user: &CurrentUser, b: Booking) -> Result<
     ])?;
     let s = by_id(tx, &id)?.ok_or_else(ApiError::not_found)?;
     reminders::schedule(tx, &s)?;
+    google::enqueue_push(tx, &s)?;
     notices::tell(tx, reach, &s, &user.id, notices::Change::Booked)?;
     Ok(s)
 }
@@ -826,6 +827,7 @@ pub fn change(
         let moved = by_id(tx, &s.id)?.ok_or_else(ApiError::not_found)?;
         reminders::cancel(tx, &s.id)?;
         reminders::schedule(tx, &moved)?;
+        google::enqueue_push(tx, &moved)?;
         notices::tell(tx, reach, &moved, &user.id, notices::Change::Moved)?;
     }
     match p.status {
@@ -844,6 +846,7 @@ pub fn change(
             .execute(params![s.id, p.reason.as_deref().map(str::trim), user.id, now])?;
             reminders::cancel(tx, &s.id)?;
             let cancelled = by_id(tx, &s.id)?.ok_or_else(ApiError::not_found)?;
+            google::enqueue_push(tx, &cancelled)?;
             notices::tell(tx, reach, &cancelled, &user.id, notices::Change::Cancelled)?;
         }
         Some(new @ (Status::Completed | Status::NoShow | Status::Confirmed)) => {

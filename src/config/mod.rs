@@ -30,6 +30,7 @@ pub struct Config {
     pub log: LogConfig,
     pub push: PushConfig,
     pub sms: SmsConfig,
+    pub calendar: CalendarConfig,
     pub files: FilesConfig,
     pub compliance: ComplianceConfig,
     pub backup: BackupConfig,
@@ -375,6 +376,42 @@ pub struct FcmConfig {
     pub endpoint: String,
 }
 
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CalendarConfig {
+    pub google: GoogleCalendarConfig,
+}
+
+/// Google Calendar for practitioners (OAuth 2.0 code flow with PKCE); off while `client_id` is
+/// empty.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GoogleCalendarConfig {
+    /// A "web application" OAuth client; its redirect URI is
+    /// `<server.public_url>/api/v1/calendar/callback`.
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// A file holding the client secret (wins over `client_secret`).
+    pub client_secret_file: Option<PathBuf>,
+    pub auth_url: String,
+    pub token_url: String,
+    /// The Calendar API's base URL.
+    pub api_base: String,
+}
+
+impl Default for GoogleCalendarConfig {
+    fn default() -> Self {
+        GoogleCalendarConfig {
+            client_id: String::new(),
+            client_secret: Secret::default(),
+            client_secret_file: None,
+            auth_url: "https://accounts.google.com/o/oauth2/v2/auth".into(),
+            token_url: "https://oauth2.googleapis.com/token".into(),
+            api_base: "https://www.googleapis.com/calendar/v3".into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SmsProviderKind {
@@ -575,6 +612,13 @@ impl Config {
             return bad(
                 "push.fcm.service_account_file",
                 "is required when push.provider = \"fcm\"",
+            );
+        }
+        let g = &self.calendar.google;
+        if !g.client_id.is_empty() && g.client_secret.is_empty() && g.client_secret_file.is_none() {
+            return bad(
+                "calendar.google.client_secret",
+                "is required (or calendar.google.client_secret_file) with calendar.google.client_id",
             );
         }
         if self.sms.provider == SmsProviderKind::Twilio {

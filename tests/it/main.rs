@@ -6,6 +6,7 @@
 mod files;
 mod fixtures;
 mod google;
+mod google_calendar;
 mod support;
 
 mod appointments;
