@@ -39,6 +39,9 @@ pub struct Feature {
     pub exporters: &'static [Exporter],
     /// The org settings an admin can change.
     pub settings: &'static [Setting],
+    /// What the feature adds to a member's progress timeline: each a query of one person's
+    /// (`?1`) milestones as `kind, id, title, description, at` (the timeline unions them).
+    pub timeline: &'static [&'static str],
 }
 
 impl Feature {
@@ -53,6 +56,7 @@ impl Feature {
             jobs: |_, _| {},
             exporters: &[],
             settings: &[],
+            timeline: &[],
         }
     }
 }
@@ -105,6 +109,14 @@ impl Registry {
         self.features
             .iter()
             .flat_map(|f| f.exporters.iter())
+            .collect()
+    }
+
+    /// Every feature's progress-timeline queries.
+    pub fn timeline(&self) -> Vec<&'static str> {
+        self.features
+            .iter()
+            .flat_map(|f| f.timeline.iter().copied())
             .collect()
     }
 

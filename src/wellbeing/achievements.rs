@@ -225,10 +225,10 @@ async fn list(
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TimelineItem {
-    /// `achievement` or `goal` (a completed goal); completed sessions join with appointments.
+    /// `achievement`, `goal` (a completed goal) or `session` (a completed session).
     #[serde(rename = "type")]
-    pub kind: &'static str,
-    /// The achievement's key or the goal's id.
+    pub kind: String,
+    /// The achievement's key, the goal's or the session's id.
     pub id: String,
     pub title: String,
     pub description: Option<String>,
@@ -240,7 +240,7 @@ pub struct TimelineItem {
 pub struct NoFilters {}
 impl Validate for NoFilters {}
 
-/// Achievements unlocked and goals completed, newest first.
+/// Achievements unlocked, goals and sessions completed, newest first.
 #[utoipa::path(get, path = "/progress/timeline", params(crate::http::PageQuery), tag = "wellbeing",
     responses((status = 200, body = [TimelineItem])), security(("bearer" = [])))]
 async fn timeline(
@@ -249,16 +249,25 @@ async fn timeline(
     q: Paged<NoFilters>,
 ) -> ApiResult<Page<TimelineItem>> {
     let page = q.page.clone();
+    let events = state.features.timeline().join(" UNION ALL ");
     let (rows, total) = state
         .db
         .read(move |c| {
-            const EVENTS: &str = "SELECT 'achievement' AS kind, key AS id, NULL AS title, unlocked_at AS at FROM achievements_unlocked WHERE user_id = ?1
-                 UNION ALL SELECT 'goal', id, title, completed_at FROM goals WHERE user_id = ?1 AND completed_at IS NOT NULL";
-            let total: i64 = c.prepare_cached(&format!("SELECT count(*) FROM ({EVENTS})"))?.query_row([&user.id], |r| r.get(0))?;
+            let total: i64 = c
+                .prepare_cached(&format!("SELECT count(*) FROM ({events})"))?
+                .query_row([&user.id], |r| r.get(0))?;
             let rows = c
-                .prepare_cached(&format!("SELECT kind, id, title, at FROM ({EVENTS}) ORDER BY at DESC, id DESC LIMIT ?2 OFFSET ?3"))?
+                .prepare_cached(&format!(
+                    "SELECT * FROM ({events}) ORDER BY 5 DESC, 2 DESC LIMIT ?2 OFFSET ?3"
+                ))?
                 .query_map(params![user.id, page.limit, page.offset()], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, String>(3)?))
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, String>(4)?,
+                    ))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok::<_, ApiError>((rows, u64::try_from(total).unwrap_or(0)))
@@ -267,19 +276,19 @@ async fn timeline(
     let items = rows
         .into_iter()
         .map(
-            |(kind, id, title, date)| match (kind.as_str(), definition(&id)) {
+            |(kind, id, title, description, date)| match (kind.as_str(), definition(&id)) {
                 ("achievement", Some(d)) => TimelineItem {
-                    kind: "achievement",
+                    kind,
                     id,
                     title: d.title.into(),
                     description: Some(d.description.into()),
                     date,
                 },
                 _ => TimelineItem {
-                    kind: "goal",
+                    kind,
                     id,
                     title: title.unwrap_or_default(),
-                    description: Some("Goal completed".into()),
+                    description,
                     date,
                 },
             },

@@ -109,6 +109,10 @@ pub fn feature() -> Feature {
         api: router,
         recurring: &[search_index::MERGE],
         jobs: |h, s| search_index::register(h, &s.db),
+        timeline: &[
+            "SELECT 'achievement', key, NULL, NULL, unlocked_at FROM achievements_unlocked WHERE user_id = ?1",
+            "SELECT 'goal', id, title, 'Goal completed', completed_at FROM goals WHERE user_id = ?1 AND completed_at IS NOT NULL",
+        ],
         exporters: &[
             Exporter {
                 name: "mood_entries",

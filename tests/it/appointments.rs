@@ -260,3 +260,38 @@ async fn moves_and_cancellations_tell_the_other_party_and_bump_the_sequence() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completed_sessions_join_the_members_progress_timeline() {
+    let s = TestServer::start().await;
+    let (_, _, coach, client) = practice(&s).await;
+    let id = session(&s, &client, &coach, &weekday_at(3, 11)).await;
+    let (_, t) = client.get(&s, "/progress/timeline").await;
+    assert_eq!(t["data"].as_array().unwrap().len(), 0, "{t}");
+    let (st, _) = coach
+        .send(
+            &s,
+            Method::PATCH,
+            &format!("/sessions/{id}"),
+            json!({"status": "completed"}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (_, t) = client.get(&s, "/progress/timeline").await;
+    let item = &t["data"][0];
+    assert_eq!(
+        (item["type"].as_str(), item["id"].as_str()),
+        (Some("session"), Some(id.as_str())),
+        "{t}"
+    );
+    assert!(
+        item["title"].as_str().unwrap().starts_with("Session with"),
+        "{t}"
+    );
+    let (_, theirs) = coach.get(&s, "/progress/timeline").await;
+    assert_eq!(
+        theirs["data"].as_array().unwrap().len(),
+        0,
+        "the practitioner's own timeline: {theirs}"
+    );
+}
