@@ -15,8 +15,9 @@ use crate::feature::{Kind, Registry};
 use crate::http::rate_limit::AUTH_PREFIX as RATE_LIMITED;
 use crate::users::model::Role;
 
-/// Documented operations whose answer is not enveloped: the document itself.
-const RAW: &[&str] = &["/api/v1/openapi.json"];
+/// Operations that answer other than the JSON envelopes and document every answer themselves
+/// (the OAuth callback is a page for a browser).
+const RAW: &[&str] = &["/api/v1/openapi.json", "/api/v1/calendar/callback"];
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "patch"];
 

@@ -721,7 +721,12 @@ fn landing(status: StatusCode, text: &str) -> Response {
 /// Where Google sends the browser back: the code is exchanged (with the PKCE verifier) and the
 /// tokens sealed. Answers a short page for the person.
 #[utoipa::path(get, path = "/calendar/callback", tag = "appointments", params(CallbackQuery),
-    responses((status = 200, content_type = "text/html", body = String), (status = 404), (status = 502)))]
+    responses(
+        (status = 200, content_type = "text/html", body = String),
+        (status = 400, body = crate::http::error::ErrorBody),
+        (status = 404, content_type = "text/html", body = String),
+        (status = 500, content_type = "text/html", body = String),
+        (status = 502, content_type = "text/html", body = String)))]
 async fn callback(
     State(state): State<AppState>,
     ValidQuery(q): ValidQuery<CallbackQuery>,

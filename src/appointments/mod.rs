@@ -175,6 +175,16 @@ const EXPORTERS: &[Exporter] = &[
         },
     },
     Exporter {
+        name: "calendar_connection",
+        collect: |c, u, _| {
+            Part::rows(
+                c,
+                "SELECT provider, status, calendar_id, connected_at, synced_at FROM calendar_connections WHERE user_id = ?1",
+                u,
+            )
+        },
+    },
+    Exporter {
         name: "training",
         collect: |c, u, _| {
             Part::rows(
