@@ -632,6 +632,22 @@ fn not_set_up() -> ApiError {
     ApiError::refused("calendar", "Google Calendar is not set up on this server")
 }
 
+/// A person's connection as pages show it: (`connected` or `pending`, last read, last error).
+pub type Connection = (String, Option<String>, Option<String>);
+
+pub fn status(c: &rusqlite::Connection, user_id: &str) -> rusqlite::Result<Option<Connection>> {
+    c.prepare_cached(
+        "SELECT status, synced_at, last_error FROM calendar_connections WHERE user_id = ?1",
+    )?
+    .query_row([user_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    .optional()
+}
+
+/// Whether Google Calendar is set up on this server.
+pub fn available(config: &Config) -> bool {
+    !config.calendar.google.client_id.is_empty()
+}
+
 /// Where to send the practitioner to give Haven access to their calendar.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -646,6 +662,14 @@ async fn connect(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> ApiResult<Data<Authorization>> {
+    let url = start(&state, user).await?;
+    Ok(ok(Authorization {
+        authorization_url: url,
+    }))
+}
+
+/// Begins the OAuth flow for `user`; the URL to send their browser to.
+pub async fn start(state: &AppState, user: CurrentUser) -> ApiResult<String> {
     let provider = from_config(&state.config).ok_or_else(not_set_up)?;
     let (flow, verifier) = (random_token(), random_token());
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
@@ -663,16 +687,14 @@ async fn connect(
             Ok::<_, ApiError>(())
         })
         .await?;
-    Ok(ok(Authorization {
-        authorization_url: url,
-    }))
+    Ok(url)
 }
 
 /// Disconnects the caller's calendar: its tokens and busy times are forgotten (events already
 /// written stay in it).
 #[utoipa::path(delete, path = "/calendar/connect", tag = "appointments",
     responses((status = 204)), security(("bearer" = [])))]
-async fn disconnect(State(state): State<AppState>, user: CurrentUser) -> ApiResult<StatusCode> {
+pub async fn disconnect(State(state): State<AppState>, user: CurrentUser) -> ApiResult<StatusCode> {
     state
         .db
         .write(move |tx| {

@@ -392,3 +392,34 @@ async fn without_google_set_up_connecting_is_refused() {
         "{b}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_practitioner_connects_from_the_hours_page() {
+    use crate::portal::{PASSWORD, browser, csrf_of, get, post, sign_in, with_password};
+    let (_, base) = double().await;
+    let s = TestServer::with(|c| {
+        c.calendar.google.client_id = "cal-client".into();
+        c.calendar.google.client_secret = haven::config::Secret::new("cal-secret");
+        c.calendar.google.auth_url = format!("{base}/auth");
+    })
+    .await;
+    let coach = with_password(&s, haven::users::model::Role::Practitioner).await;
+    let b = browser();
+    sign_in(&b, &s, &coach.email, PASSWORD).await;
+    let (st, page, _) = get(&b, &s, "/team/availability").await;
+    assert_eq!(st, 200);
+    assert!(page.contains("Connect Google Calendar"), "{page}");
+    let (st, _, to) = post(
+        &b,
+        &s,
+        "/team/availability/google",
+        &[("_csrf", &csrf_of(&page))],
+    )
+    .await;
+    assert_eq!(st, 303);
+    let to = to.unwrap();
+    assert!(
+        to.starts_with(&format!("{base}/auth?")) && to.contains("code_challenge_method=S256"),
+        "{to}"
+    );
+}

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::{HOURS, practitioner_for, practitioners};
 use crate::appointments::hours::{Availability, DayOfWeek, Override, Range, Weekly};
-use crate::appointments::store;
+use crate::appointments::{google, store};
 use crate::auth::policy::{Perm, Scope};
 use crate::http::{ApiError, FieldError, Validate};
 use crate::portal::forms::Problems;
@@ -47,6 +47,9 @@ pub struct HoursPage {
     /// The booking rules' fields: (name, label, value).
     pub rules: Vec<(&'static str, &'static str, String)>,
     pub form: HoursForm,
+    /// The viewer's own Google Calendar, when these are their hours and Google is set up:
+    /// `connected`, `pending` or empty, with when it was last read and its last error.
+    pub google: Option<(String, String, String)>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -261,6 +264,7 @@ async fn render(
     problems: Problems,
 ) -> Response {
     let me = u.acting(Perm::PractitionersManage);
+    let config = state.config.clone();
     let found = state
         .db
         .read(move |c| {
@@ -274,10 +278,27 @@ async fn render(
                 Some(p) => Some(store::availability(c, p)?),
                 None => None,
             };
-            Ok::<_, ApiError>((who, all, current))
+            let own = who.as_ref().is_some_and(|p| p.id == me.id);
+            let google = match (
+                own && google::available(&config),
+                google::status(c, &me.id)?,
+            ) {
+                (false, _) => None,
+                (true, None) => Some(Default::default()),
+                (true, Some((s, at, e))) => Some((
+                    s,
+                    at.unwrap_or_default()
+                        .chars()
+                        .take(16)
+                        .collect::<String>()
+                        .replace('T', " "),
+                    e.unwrap_or_default(),
+                )),
+            };
+            Ok::<_, ApiError>((who, all, current, google))
         })
         .await;
-    let (who, all, current) = match found {
+    let (who, all, current, google) = match found {
         Ok(f) => f,
         Err(e) => return refused::failed("the hours", &e),
     };
@@ -325,8 +346,52 @@ async fn render(
                 ),
             ],
             form,
+            google,
         },
     )
+}
+
+/// Sends the practitioner to Google to connect their calendar.
+pub async fn connect_google(
+    State(state): State<AppState>,
+    Staff(u): Staff,
+    CsrfForm(_, session): CsrfForm<crate::portal::pages::Empty>,
+) -> Response {
+    if !u.may(&[Perm::CalendarConnect]) {
+        return refused::forbidden(&u);
+    }
+    match google::start(&state, u.acting(Perm::CalendarConnect)).await {
+        Ok(url) => Redirect::to(&url).into_response(),
+        Err(e) => {
+            flash(
+                &session,
+                &crate::portal::forms::sentence(
+                    &e.details
+                        .first()
+                        .map(|d| d.message.clone())
+                        .unwrap_or_else(|| e.message.to_string()),
+                ),
+            )
+            .await;
+            Redirect::to(HOURS).into_response()
+        }
+    }
+}
+
+pub async fn disconnect_google(
+    State(state): State<AppState>,
+    Staff(u): Staff,
+    CsrfForm(_, session): CsrfForm<crate::portal::pages::Empty>,
+) -> Response {
+    if !u.may(&[Perm::CalendarConnect]) {
+        return refused::forbidden(&u);
+    }
+    let text = match google::disconnect(State(state), u.acting(Perm::CalendarConnect)).await {
+        Ok(_) => "Your Google Calendar is disconnected.",
+        Err(_) => "The calendar could not be disconnected; try again.",
+    };
+    flash(&session, text).await;
+    Redirect::to(HOURS).into_response()
 }
 
 pub async fn show(

@@ -42,6 +42,11 @@ pub fn pages() -> Router<AppState> {
         .route("/team/sessions/{id}/record", post(session::record))
         .route("/team/sessions/{id}/log", post(session::log))
         .route(HOURS, get(hours::show).post(hours::save))
+        .route("/team/availability/google", post(hours::connect_google))
+        .route(
+            "/team/availability/google/disconnect",
+            post(hours::disconnect_google),
+        )
         .route(PASSES, get(passes::show).post(passes::generate))
         .route("/team/passes/print", get(passes::print))
         .route(REPORTS, get(reports::show))
