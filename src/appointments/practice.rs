@@ -416,7 +416,7 @@ async fn list_logs(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ReportQuery {
-    /// Weeks (Monday to Sunday, UTC) or calendar months; the last 12 of them.
+    /// Weeks (Monday to Sunday) or calendar months in the org's time zone; the last 12.
     #[param(pattern = "^(weekly|monthly)$")]
     pub period: Option<String>,
     /// `json` (default) or `csv`.
@@ -518,12 +518,21 @@ fn periods(monthly: bool, today: Date) -> Vec<(Date, Date)> {
     out
 }
 
+/// The instant a date of the org's starts.
+fn start_of(d: Date, tz: &jiff::tz::TimeZone) -> String {
+    clock::format(
+        d.to_zoned_datetime(tz.clone())
+            .map(|z| z.timestamp())
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+    )
+}
+
 fn figures(
     c: &Connection,
     coach: &str,
     rate: Option<&Money>,
-    from: Date,
-    to: Date,
+    (from, to): (Date, Date),
+    tz: &jiff::tz::TimeZone,
 ) -> rusqlite::Result<Figures> {
     let (sessions, completed, no_shows, cancelled, minutes, rating): (u32, u32, u32, u32, i64, Option<f64>) = c
         .prepare_cached(
@@ -535,7 +544,7 @@ fn figures(
                     avg(rating)
              FROM appointments WHERE practitioner_id = ?1 AND starts_at >= ?2 AND starts_at < ?3",
         )?
-        .query_row(params![coach, format!("{from}T00:00:00.000Z"), format!("{to}T00:00:00.000Z")], |r| {
+        .query_row(params![coach, start_of(from, tz), start_of(to, tz)], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
         })?;
     Ok(Figures {
@@ -593,9 +602,14 @@ pub fn build_report(
                 .collect::<Result<_, _>>()?
         }
     };
-    let today = jiff::Timestamp::now()
-        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
-        .date();
+    // Weeks and months as the org lives them.
+    let zone: String = c
+        .prepare_cached("SELECT timezone FROM orgs WHERE id = ?1")?
+        .query_row([&user.org_id], |r| r.get(0))
+        .optional()?
+        .unwrap_or_else(|| "UTC".into());
+    let tz = jiff::tz::TimeZone::get(&zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let today = jiff::Timestamp::now().to_zoned_datetime(tz.clone()).date();
     let spans = periods(monthly, today);
     let (from, to) = (spans[0].0, spans[spans.len() - 1].1);
     let mut out = Vec::new();
@@ -603,10 +617,10 @@ pub fn build_report(
         let rate = rate_of(c, &p.id)?;
         let periods = spans
             .iter()
-            .map(|(a, b)| figures(c, &p.id, rate.as_ref(), *a, *b))
+            .map(|span| figures(c, &p.id, rate.as_ref(), *span, &tz))
             .collect::<rusqlite::Result<Vec<_>>>()?;
         out.push(CoachReport {
-            totals: figures(c, &p.id, rate.as_ref(), from, to)?,
+            totals: figures(c, &p.id, rate.as_ref(), (from, to), &tz)?,
             coach_id: p.id,
             coach_name: p.name,
             hourly_rate: rate,

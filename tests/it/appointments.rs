@@ -295,3 +295,56 @@ async fn completed_sessions_join_the_members_progress_timeline() {
         "the practitioner's own timeline: {theirs}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coach_reports_count_months_as_the_org_lives_them() {
+    let s = TestServer::start().await;
+    let (o, admin, coach, client) = practice(&s).await;
+    // UTC+14: the first half hour of this month there is still last month in UTC.
+    let tz = jiff::tz::TimeZone::get("Pacific/Kiritimati").unwrap();
+    let first = jiff::Timestamp::now()
+        .to_zoned_datetime(tz.clone())
+        .date()
+        .first_of_month();
+    let start = first
+        .at(0, 30, 0, 0)
+        .to_zoned_datetime(tz)
+        .unwrap()
+        .timestamp();
+    let (starts, ends) = (
+        haven::clock::format(start),
+        haven::clock::format(start + jiff::SignedDuration::from_mins(50)),
+    );
+    let (org_id, coach_id, client_id) = (o.clone(), coach.id.clone(), client.id.clone());
+    s.state
+        .db
+        .write(move |tx| {
+            tx.execute("UPDATE orgs SET timezone = 'Pacific/Kiritimati' WHERE id = ?1", [&org_id])?;
+            tx.execute(
+                "INSERT INTO appointments (id, org_id, practitioner_id, client_id, booked_by, starts_at, ends_at, type, status, created_at, updated_at)
+                 VALUES ('edge', ?1, ?2, ?3, ?3, ?4, ?5, 'video', 'completed', ?4, ?4)",
+                rusqlite::params![org_id, coach_id, client_id, starts, ends],
+            )?;
+            Ok::<_, DbError>(())
+        })
+        .await
+        .unwrap();
+    let (st, r) = admin
+        .get(
+            &s,
+            &format!("/coach/reports?period=monthly&coachId={}", coach.id),
+        )
+        .await;
+    assert_eq!(st, 200, "{r}");
+    let periods = r["data"]["coaches"][0]["periods"].as_array().unwrap();
+    let this_month = periods.last().unwrap();
+    assert_eq!(this_month["start"], first.to_string(), "{r}");
+    assert_eq!(
+        (
+            this_month["completed"].as_u64(),
+            periods[10]["completed"].as_u64()
+        ),
+        (Some(1), Some(0)),
+        "{r}"
+    );
+}
