@@ -107,24 +107,16 @@ pub fn hours(c: &Connection, p: &Person) -> rusqlite::Result<Hours> {
     Ok(Hours::new(&availability(c, p)?))
 }
 
+/// `(starts_at, ends_at)` rows of `sql` as busy times.
 fn busy_rows(
     c: &Connection,
     sql: &str,
-    who: &str,
-    from: Timestamp,
-    to: Timestamp,
-    except: Option<&str>,
+    values: &[&dyn rusqlite::ToSql],
 ) -> rusqlite::Result<Vec<Busy>> {
     c.prepare_cached(sql)?
-        .query_map(
-            params![
-                who,
-                clock::format(from),
-                clock::format(to),
-                except.unwrap_or("")
-            ],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
-        )?
+        .query_map(values, |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?
         .filter_map(|row| match row {
             Ok((s, e)) => Some(Ok(Busy {
                 start: clock::parse(&s)?,
@@ -135,6 +127,31 @@ fn busy_rows(
         .collect()
 }
 
+/// Time-holding sessions found by `column` (`practitioner_id` or `client_id`) that touch
+/// `[from, to)`, except one being moved. No session is longer than 8 hours, so the index range
+/// starts 8 hours before `from` instead of at the person's first session ever.
+fn holding(
+    c: &Connection,
+    column: &str,
+    who: &str,
+    from: Timestamp,
+    to: Timestamp,
+    except: Option<&str>,
+) -> rusqlite::Result<Vec<Busy>> {
+    let earliest = clock::format(super::hours::plus(from, -480));
+    let sql = format!(
+        "SELECT starts_at, ends_at FROM appointments
+         WHERE {column} = ?1 AND starts_at >= ?5 AND starts_at < ?3 AND ends_at > ?2 AND {HOLDING} AND id <> ?4
+         ORDER BY starts_at"
+    );
+    let (from, to) = (clock::format(from), clock::format(to));
+    busy_rows(
+        c,
+        &sql,
+        &[&who, &from, &to, &except.unwrap_or(""), &earliest],
+    )
+}
+
 /// The practitioner's time-holding sessions that touch `[from, to)`, except one being moved.
 pub fn practitioner_sessions(
     c: &Connection,
@@ -143,18 +160,7 @@ pub fn practitioner_sessions(
     to: Timestamp,
     except: Option<&str>,
 ) -> rusqlite::Result<Vec<Busy>> {
-    busy_rows(
-        c,
-        &format!(
-            "SELECT starts_at, ends_at FROM appointments
-             WHERE practitioner_id = ?1 AND starts_at < ?3 AND ends_at > ?2 AND {HOLDING} AND id <> ?4
-             ORDER BY starts_at"
-        ),
-        practitioner_id,
-        from,
-        to,
-        except,
-    )
+    holding(c, "practitioner_id", practitioner_id, from, to, except)
 }
 
 /// The client's time-holding sessions (with anyone) that touch `[from, to)`.
@@ -165,18 +171,7 @@ pub fn client_sessions(
     to: Timestamp,
     except: Option<&str>,
 ) -> rusqlite::Result<Vec<Busy>> {
-    busy_rows(
-        c,
-        &format!(
-            "SELECT starts_at, ends_at FROM appointments
-             WHERE client_id = ?1 AND starts_at < ?3 AND ends_at > ?2 AND {HOLDING} AND id <> ?4
-             ORDER BY starts_at"
-        ),
-        client_id,
-        from,
-        to,
-        except,
-    )
+    holding(c, "client_id", client_id, from, to, except)
 }
 
 /// Busy blocks read from the practitioner's connected calendar.
@@ -188,12 +183,7 @@ pub fn external_busy(
 ) -> rusqlite::Result<Vec<Busy>> {
     busy_rows(
         c,
-        "SELECT starts_at, ends_at FROM calendar_busy
-         WHERE user_id = ?1 AND starts_at < ?3 AND ends_at > ?2 AND ?4 = ''
-         ORDER BY starts_at",
-        practitioner_id,
-        from,
-        to,
-        None,
+        "SELECT starts_at, ends_at FROM calendar_busy WHERE user_id = ?1 AND starts_at < ?3 AND ends_at > ?2 ORDER BY starts_at",
+        &[&practitioner_id, &clock::format(from), &clock::format(to)],
     )
 }
