@@ -14,11 +14,12 @@ use crate::db::DbError;
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.server.listen;
+    let shutdown = shutdown_signal();
     let app = App::start(config).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
-    run(app, listener, shutdown_signal()).await
+    run(app, listener, shutdown).await
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then shuts down gracefully.
@@ -90,22 +91,34 @@ async fn announce_setup(app: &App, addr: SocketAddr) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// The signals that stop Haven, registered at once: a SIGTERM that came before a lazily
+/// registered handler was first polled (while starting, right after the setup link is
+/// printed) killed the process instead of shutting it down gracefully.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (term, int) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        );
+        async move {
+            match (term, int) {
+                (Ok(mut t), Ok(mut i)) => {
+                    tokio::select! {
+                        _ = t.recv() => {}
+                        _ = i.recv() => {}
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+    }
+    #[cfg(not(unix))]
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
