@@ -35,7 +35,7 @@ use crate::notify::mail::Mailer;
 use crate::notify::push;
 use crate::state::{AppState, Services};
 use crate::{
-    admin, apidocs, appointments, assets, audit, auth, backups, compliance, files, health,
+    admin, apidocs, appointments, assets, audit, auth, backups, compliance, crm, files, health,
     invitations, jobs, notify, orgs, settings, setup, users, wellbeing,
 };
 
@@ -57,6 +57,7 @@ pub fn features() -> Registry {
         backups::feature(),
         auth::feature(),
         appointments::feature(),
+        crm::feature(),
     ])
 }
 
@@ -96,6 +97,7 @@ impl App {
             secrets: Arc::new(secrets),
             config: Arc::new(config),
             exporters: features.exporters(),
+            purges: features.purges(),
         };
         let handlers = features.jobs(&services);
         let worker = Worker::new(db.clone(), Arc::new(handlers), services.config.jobs.clone());

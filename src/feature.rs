@@ -39,6 +39,9 @@ pub struct Feature {
     pub exporters: &'static [Exporter],
     /// The org settings an admin can change.
     pub settings: &'static [Setting],
+    /// Erases the feature's soft-deleted rows whose grace period (`compliance.deletion_grace_days`)
+    /// has ended; `accounts.purge` runs them all, in its transaction. Each returns the rows erased.
+    pub purge: &'static [fn(&Connection, u32) -> rusqlite::Result<usize>],
     /// What the feature adds to a member's progress timeline: each a query of one person's
     /// (`?1`) milestones as `kind, id, title, description, at` (the timeline unions them).
     pub timeline: &'static [&'static str],
@@ -56,6 +59,7 @@ impl Feature {
             jobs: |_, _| {},
             exporters: &[],
             settings: &[],
+            purge: &[],
             timeline: &[],
         }
     }
@@ -103,6 +107,14 @@ impl Registry {
             (f.jobs)(&mut handlers, services);
         }
         handlers
+    }
+
+    /// Every feature's purge of soft-deleted rows.
+    pub fn purges(&self) -> Vec<fn(&Connection, u32) -> rusqlite::Result<usize>> {
+        self.features
+            .iter()
+            .flat_map(|f| f.purge.iter().copied())
+            .collect()
     }
 
     pub fn exporters(&self) -> Vec<&'static Exporter> {

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod clock;
 pub mod compliance;
 pub mod config;
+pub mod crm;
 pub mod db;
 pub mod feature;
 pub mod files;

@@ -73,6 +73,8 @@ pub struct Services {
     pub sms: Option<Arc<dyn SmsProvider>>,
     /// Every feature's datasets in a person's export (the export job writes them all).
     pub exporters: Vec<&'static Exporter>,
+    /// Every feature's purge of soft-deleted rows (`accounts.purge` runs them).
+    pub purges: Vec<fn(&rusqlite::Connection, u32) -> rusqlite::Result<usize>>,
 }
 
 impl Services {

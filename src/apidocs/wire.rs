@@ -103,6 +103,18 @@ fn add_components(doc: &mut Value, features: &Registry) {
     schemas.insert("OrgSettings".into(), answer);
     schemas.insert("OrgSettingsPatch".into(), patch);
     schemas.insert(
+        "FeedMeta".into(),
+        json!({
+            "type": "object",
+            "description": "The `meta` of a page of a feed read newest first: pass `nextCursor` as `before` for the next page; `null` at the end.",
+            "required": ["traceId", "nextCursor"],
+            "properties": {
+                "traceId": { "type": "string" },
+                "nextCursor": { "type": ["string", "null"] }
+            }
+        }),
+    );
+    schemas.insert(
         "PageMeta".into(),
         json!({
             "type": "object",
@@ -141,6 +153,9 @@ fn describe_operation(path: &str, op: &mut Map<String, Value>) {
     let paged = ["page", "limit"]
         .iter()
         .all(|n| params.iter().any(|(name, at)| name == n && at == "query"));
+    let feed = params
+        .iter()
+        .any(|(name, at)| name == "before" && at == "query");
     let has_body = op.get("requestBody").is_some();
     if let Some(body) = op.get_mut("requestBody") {
         binary_schemas(body);
@@ -202,8 +217,11 @@ fn describe_operation(path: &str, op: &mut Map<String, Value>) {
             .and_then(|c| c.get_mut("application/json"))
             .and_then(|c| c.get_mut("schema"))
         {
-            let meta = if paged && schema.get("type") == Some(&json!("array")) {
+            let list = schema.get("type") == Some(&json!("array"));
+            let meta = if paged && list {
                 "PageMeta"
+            } else if feed && list {
+                "FeedMeta"
             } else {
                 "Meta"
             };

@@ -5,6 +5,7 @@
 
 pub mod calendar;
 pub mod google;
+pub mod handover;
 pub mod hours;
 pub mod notices;
 pub mod passes;

@@ -21,6 +21,8 @@ pub struct CurrentUser {
     pub session_id: String,
     /// The scope the caller's role holds the route's permission with (set by the policy gate).
     pub scope: Scope,
+    /// Permissions given to this person beyond their role (`policy::held` reads them).
+    pub grants: Vec<super::policy::Perm>,
 }
 
 impl CurrentUser {
@@ -78,17 +80,17 @@ impl CurrentUser {
             .db
             .lookup(move |c| {
                 c.prepare_cached(
-                    "SELECT s.user_id, s.last_used_at, u.role, u.org_id FROM auth_sessions s JOIN users u ON u.id = s.user_id
+                    "SELECT s.user_id, s.last_used_at, u.role, u.org_id, u.grants FROM auth_sessions s JOIN users u ON u.id = s.user_id
                      WHERE s.id = ?1 AND s.revoked_at IS NULL AND s.expires_at > ?2 AND u.status = 'active' AND u.deleted_at IS NULL",
                 )?
                 .query_row(params![sid, clock::now()], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?))
                 })
                 .optional()
                 .map_err(ApiError::from)
             })
             .await?;
-        let Some((user_id, last_used, role, org_id)) = row else {
+        let Some((user_id, last_used, role, org_id, grants)) = row else {
             return Err(ApiError::unauthorized());
         };
         if last_used < clock::before(TOUCH_EVERY) {
@@ -100,6 +102,11 @@ impl CurrentUser {
             role: role.parse().map_err(|_| ApiError::unauthorized())?,
             session_id: session_id.to_string(),
             scope: Scope::Own,
+            grants: serde_json::from_str::<Vec<String>>(&grants)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|g| g.parse().ok())
+                .collect(),
         };
         Ok(user)
     }

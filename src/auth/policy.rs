@@ -27,6 +27,9 @@ use crate::users::model::Role;
 /// How far a permission reaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Scope {
+    /// Held only by the people given it (`users.grants`); the gate turns it into `Org` for
+    /// them and refuses everyone else. Handlers never see it.
+    Granted,
     /// The caller's own rows.
     Own,
     /// Rows assigned to the caller (clients of a coach, a partner's listed clients).
@@ -118,6 +121,21 @@ permissions! {
     CalendarConnect = "calendar.connect",
     /// Re-sync connected calendars now.
     CalendarSync = "calendar.sync",
+    /// See clients and customers with their projects, notes, files, activity, CRM timeline
+    /// and search; team members all of them or (`crm.teamScope`) only those assigned to them.
+    ClientsView = "clients.view",
+    /// Create and change clients, projects, milestones, notes and timeline entries.
+    ClientsManage = "clients.manage",
+    /// Assign a client's coach (`/team/assign-coach`).
+    ClientsAssign = "clients.assign",
+    /// The team's internal logs on clients (never shown to practitioners, partners, members).
+    CrmInternal = "crm.internal",
+    /// Draft replies to customers and submit them for approval.
+    Responses = "responses.write",
+    /// Approve or reject replies (admins; team members given it).
+    ResponsesApprove = "responses.approve",
+    /// AI summaries of clients and projects, and the org's AI usage.
+    AiSummaries = "ai.summarize",
 }
 
 use Perm::*;
@@ -269,6 +287,45 @@ const TABLE: &[(Perm, &[(Role, Scope)])] = &[
         CalendarSync,
         &[(Superadmin, Org), (Admin, Org), (Team, Org)],
     ),
+    (ClientsView, CRM_READERS),
+    (
+        ClientsManage,
+        &[
+            (Superadmin, Org),
+            (Admin, Org),
+            (Team, Org),
+            (Practitioner, Assigned),
+        ],
+    ),
+    (
+        ClientsAssign,
+        &[(Superadmin, Org), (Admin, Org), (Team, Org)],
+    ),
+    (CrmInternal, &[(Superadmin, Org), (Admin, Org), (Team, Org)]),
+    (
+        Responses,
+        &[
+            (Superadmin, Org),
+            (Admin, Org),
+            (Team, Org),
+            (Practitioner, Assigned),
+        ],
+    ),
+    (
+        ResponsesApprove,
+        &[(Superadmin, Org), (Admin, Org), (Team, Granted)],
+    ),
+    (AiSummaries, CRM_READERS),
+];
+
+/// Who reads the CRM: staff over the org (team members narrowed by `crm.teamScope`),
+/// practitioners and partners over the clients assigned or listed to them.
+const CRM_READERS: &[(Role, Scope)] = &[
+    (Superadmin, Org),
+    (Admin, Org),
+    (Team, Org),
+    (Practitioner, Assigned),
+    (Partner, Assigned),
 ];
 
 impl fmt::Display for Perm {
@@ -297,6 +354,22 @@ pub fn scope(role: Role, perm: Perm) -> Option<Scope> {
         .map(|(_, s)| *s)
 }
 
+/// The scope `user` holds `perm` with: their role's, where a role holds it only when given
+/// (`Granted`), `Org` for the people given it and `None` for the rest.
+pub fn held(user: &CurrentUser, perm: Perm) -> Option<Scope> {
+    match scope(user.role, perm)? {
+        Granted => user.grants.contains(&perm).then_some(Org),
+        s => Some(s),
+    }
+}
+
+/// The permissions that can be given to one person (some role holds them only when given).
+pub fn grantable() -> impl Iterator<Item = Perm> {
+    table()
+        .filter(|(_, grants)| grants.iter().any(|(_, s)| *s == Granted))
+        .map(|(p, _)| p)
+}
+
 /// The rows of the table, for the README, the portal and the tests.
 pub fn table() -> impl Iterator<Item = (Perm, &'static [(Role, Scope)])> {
     TABLE.iter().map(|(p, g)| (*p, *g))
@@ -316,6 +389,7 @@ pub fn markdown_table() -> String {
         out.push_str(&format!("\n| `{perm}` |"));
         for r in Role::ALL {
             let cell = match scope(r, perm) {
+                Some(Granted) => "org, if given",
                 Some(Own) => "own",
                 Some(Assigned) => "assigned",
                 Some(Org) => "org",
@@ -470,7 +544,7 @@ pub async fn gate(State(gate): State<Gate>, req: Request, next: Next) -> Respons
         Ok(u) => u,
         Err(e) => return e.into_response(),
     };
-    let Some(s) = scope(user.role, perm) else {
+    let Some(s) = held(&user, perm) else {
         return ApiError::new(ErrorCode::Forbidden, "Your role does not allow this")
             .into_response();
     };

@@ -21,7 +21,7 @@ pub fn feature() -> Feature {
             JobDef {
                 name: "accounts.purge",
                 schedule: "0 10 3 * * *",
-                description: "Erases accounts whose deletion grace period has ended",
+                description: "Erases accounts, and what features soft-deleted (clients), whose deletion grace period has ended",
             },
             JobDef {
                 name: "exports.cleanup",
@@ -58,10 +58,13 @@ fn register_jobs(handlers: &mut Handlers, s: &Services) {
         export::cleanup(db.clone(), dir.clone())
     });
     let key = s.secrets.data_encryption.clone();
+    let (purges, grace) = (s.purges.clone(), s.config.compliance.deletion_grace_days);
     handlers.internal(&job_kind("accounts.purge"), move |tx, _| {
-        deletion::purge_due(tx, &key)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        deletion::purge_due(tx, &key).map_err(|e| e.to_string())?;
+        for purge in &purges {
+            purge(tx, grace).map_err(|e| e.to_string())?;
+        }
+        Ok(())
     });
 }
 

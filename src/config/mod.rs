@@ -31,6 +31,8 @@ pub struct Config {
     pub push: PushConfig,
     pub sms: SmsConfig,
     pub calendar: CalendarConfig,
+    pub crm: CrmConfig,
+    pub ai: AiConfig,
     pub files: FilesConfig,
     pub compliance: ComplianceConfig,
     pub backup: BackupConfig,
@@ -412,6 +414,60 @@ impl Default for GoogleCalendarConfig {
     }
 }
 
+/// The CRM's inbound webhooks.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CrmConfig {
+    /// The shared secret the chatbot signs `POST /api/v1/crm/inbound/chatbot` with
+    /// (`Haven-Signature`); the endpoint refuses everything while it is empty.
+    pub chatbot_secret: Secret,
+    /// A file holding the secret (wins over `chatbot_secret`).
+    pub chatbot_secret_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AiProviderKind {
+    /// The built-in extractive summarizer: no network, no key.
+    Offline,
+    /// Google's Gemini API (`generateContent`).
+    Gemini,
+    /// Any OpenAI-compatible chat completions API.
+    Openai,
+}
+
+/// Summaries of clients and projects.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AiConfig {
+    pub provider: AiProviderKind,
+    /// The API's base URL (empty: the provider's public one).
+    pub endpoint: String,
+    pub api_key: Secret,
+    /// A file holding the API key (wins over `api_key`).
+    pub api_key_file: Option<PathBuf>,
+    /// The model (empty: `gemini-2.0-flash` or `gpt-4o-mini`).
+    pub model: String,
+    #[serde(with = "serde_duration")]
+    pub timeout: Duration,
+    /// Summaries each org may have made per calendar month (UTC); 0 = unlimited.
+    pub monthly_quota: u32,
+}
+
+impl Default for AiConfig {
+    fn default() -> Self {
+        AiConfig {
+            provider: AiProviderKind::Offline,
+            endpoint: String::new(),
+            api_key: Secret::default(),
+            api_key_file: None,
+            model: String::new(),
+            timeout: Duration::from_secs(30),
+            monthly_quota: 0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SmsProviderKind {
@@ -563,6 +619,25 @@ impl Config {
     /// Rules that serde's types cannot express. Each error names its key.
     fn validate(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, msg: &str| Err(ConfigError::Invalid(key.into(), msg.into()));
+        let ai = &self.ai;
+        if !(ai.endpoint.is_empty()
+            || ai.endpoint.starts_with("http://")
+            || ai.endpoint.starts_with("https://"))
+        {
+            return bad("ai.endpoint", "must start with http:// or https://");
+        }
+        if ai.provider != AiProviderKind::Offline
+            && ai.api_key.expose().is_empty()
+            && ai.api_key_file.is_none()
+        {
+            return bad(
+                "ai.api_key",
+                "is required for the gemini and openai providers",
+            );
+        }
+        if ai.timeout.is_zero() {
+            return bad("ai.timeout", "must be more than zero");
+        }
         let url = &self.server.public_url;
         if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
             return bad("server.public_url", "must start with http:// or https://");

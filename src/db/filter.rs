@@ -32,6 +32,11 @@ impl Filter {
         self
     }
 
+    /// The bound values, in order.
+    pub fn values(&self) -> impl Iterator<Item = &Value> {
+        self.values.iter()
+    }
+
     /// ` WHERE ...`, or nothing.
     pub fn sql(&self) -> String {
         if self.clauses.is_empty() {

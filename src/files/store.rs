@@ -70,6 +70,21 @@ pub fn get(c: &Connection, id: &str) -> rusqlite::Result<Option<FileRow>> {
         .optional()
 }
 
+/// The ready files among `ids`, in the order given (lists that keep their own index of files,
+/// such as the CRM's, read the files' details here).
+pub fn infos(c: &Connection, ids: &[String]) -> rusqlite::Result<Vec<FileInfo>> {
+    let mut st = c.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM files WHERE id = ?1 AND status = 'ready'"
+    ))?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(f) = st.query_row([id], from_row).optional()? {
+            out.push(f.info);
+        }
+    }
+    Ok(out)
+}
+
 /// Whether `user` may open (and delete) `f`: its owner, or staff of its org.
 pub fn may_access(user: &CurrentUser, f: &FileRow) -> bool {
     if f.owner_id == user.id {

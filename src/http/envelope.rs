@@ -21,6 +21,9 @@ pub struct Meta {
     pub limit: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total_pages: Option<u64>,
+    /// A feed's cursor for the next (older) page: present on feeds, `null` at the end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<Option<String>>,
 }
 
 impl Meta {
@@ -31,6 +34,7 @@ impl Meta {
             page: None,
             limit: None,
             total_pages: None,
+            next_cursor: None,
         }
     }
 }
@@ -121,6 +125,37 @@ impl<T: Serialize> IntoResponse for Page<T> {
             page: Some(self.page),
             limit: Some(self.limit),
             total_pages: Some(self.total.div_ceil(limit)),
+            ..Meta::now()
+        };
+        respond(StatusCode::OK, &self.items, meta, false)
+    }
+}
+
+/// A page of a feed that grows at its head (activity, chat), read newest first: `meta.nextCursor`
+/// is the `before` of the next page, `null` at the end.
+pub struct Feed<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Feed<T> {
+    /// A feed page from up to `limit + 1` rows read newest first: the extra row only tells
+    /// that there is more, and the cursor is taken from the last kept row.
+    pub fn from_rows(mut rows: Vec<T>, limit: u32, cursor: impl Fn(&T) -> String) -> Self {
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next_cursor = if more { rows.last().map(cursor) } else { None };
+        Feed {
+            items: rows,
+            next_cursor,
+        }
+    }
+}
+
+impl<T: Serialize> IntoResponse for Feed<T> {
+    fn into_response(self) -> Response {
+        let meta = Meta {
+            next_cursor: Some(self.next_cursor),
             ..Meta::now()
         };
         respond(StatusCode::OK, &self.items, meta, false)

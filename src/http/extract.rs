@@ -59,6 +59,12 @@ pub fn check_order<T: PartialOrd>(
     }
 }
 
+/// The filters of a list that has none: any query key but `page`, `limit` and `sort` is a 400.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoFilters {}
+impl Validate for NoFilters {}
+
 impl Validate for Value {
     const ANY_JSON: bool = true;
 }

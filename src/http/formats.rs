@@ -50,6 +50,25 @@ string_format!(
 /// [`PlainEmail`]'s pattern.
 pub const PLAIN_EMAIL: &str = r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$";
 
+/// A [`PlainEmail`] checked while the body is read, so a bad address is named in the same
+/// answer as every other bad field (rules in `Validate` only run once the body has a shape).
+/// Trimmed and lower-cased.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
+pub struct EmailAddress(pub String);
+
+impl<'de> serde::Deserialize<'de> for EmailAddress {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let s = s.trim().to_lowercase();
+        if s.len() <= 254 && is_plain_email(&s) {
+            Ok(EmailAddress(s))
+        } else {
+            Err(serde::de::Error::custom("must be a valid e-mail address"))
+        }
+    }
+}
+
 /// Whether `s` is a [`PlainEmail`].
 pub fn is_plain_email(s: &str) -> bool {
     const ATEXT: &str = "!#$%&'*+/=?^_`{|}~-";

@@ -13,12 +13,13 @@ pub mod pagination;
 pub mod patch;
 pub mod rate_limit;
 pub mod request_id;
+pub mod signature;
 
 pub use client::ClientInfo;
-pub use envelope::{Data, Envelope, Meta, Page, accepted, created, no_content, ok};
+pub use envelope::{Data, Envelope, Feed, Meta, Page, accepted, created, no_content, ok};
 pub use error::{ApiError, ErrorCode, FieldError};
 pub use extract::{Paged, ValidJson, ValidPath, ValidQuery, Validate};
-pub use pagination::{PageParams, PageQuery};
+pub use pagination::{FeedQuery, PageParams, PageQuery};
 pub use patch::Patch;
 
 /// What handlers return.

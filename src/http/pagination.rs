@@ -198,3 +198,52 @@ mod tests {
         }
     }
 }
+
+/// `?limit=&before=` for feeds that grow at the head (activity, chat). `before` is the
+/// `meta.nextCursor` of the previous page.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct FeedQuery {
+    /// Items per page, 1 to 100; 50 when left out.
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// Older than this cursor (the previous page's `meta.nextCursor`).
+    #[param(pattern = "^[0-9]{1,19}$")]
+    pub before: Option<String>,
+}
+
+impl FeedQuery {
+    pub fn limit(&self) -> u32 {
+        self.limit.unwrap_or(50)
+    }
+
+    /// The cursor as the row number it stands for; `i64::MAX` from the head.
+    pub fn before_seq(&self) -> i64 {
+        self.before
+            .as_deref()
+            .and_then(|b| b.parse().ok())
+            .unwrap_or(i64::MAX)
+    }
+}
+
+impl super::Validate for FeedQuery {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        if self.limit.is_some_and(|l| !(1..=MAX_LIMIT).contains(&l)) {
+            errors.push(FieldError::new(
+                "limit",
+                format!("must be a whole number from 1 to {MAX_LIMIT}"),
+            ));
+        }
+        if self
+            .before
+            .as_deref()
+            .is_some_and(|b| b.is_empty() || b.len() > 19 || b.parse::<i64>().is_err())
+        {
+            errors.push(FieldError::new(
+                "before",
+                "must be a cursor from meta.nextCursor",
+            ));
+        }
+    }
+}

@@ -90,9 +90,7 @@ impl PortalUser {
 
     /// Whether the role holds every one of `perms` (pages and navigation ask this).
     pub fn may(&self, perms: &[Perm]) -> bool {
-        perms
-            .iter()
-            .all(|p| policy::scope(self.user.role, *p).is_some())
+        perms.iter().all(|p| policy::held(&self.user, *p).is_some())
     }
 
     /// The caller as an API handler expects it for `perm`: with the scope the role holds it
@@ -100,7 +98,7 @@ impl PortalUser {
     /// A role without `perm` gets `Own`; pages check the permission before they act.
     pub fn acting(&self, perm: Perm) -> CurrentUser {
         CurrentUser {
-            scope: policy::scope(self.user.role, perm).unwrap_or(Scope::Own),
+            scope: policy::held(&self.user, perm).unwrap_or(Scope::Own),
             ..self.user.clone()
         }
     }

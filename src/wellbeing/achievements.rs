@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use rusqlite::{Connection, params};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -12,7 +12,7 @@ use super::{days_before, parse_date};
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
 use crate::clock;
-use crate::http::{ApiError, ApiResult, Data, Page, Paged, Validate, ok};
+use crate::http::{ApiError, ApiResult, Data, Page, Paged, ok};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -235,10 +235,7 @@ pub struct TimelineItem {
     pub date: String,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NoFilters {}
-impl Validate for NoFilters {}
+use crate::http::extract::NoFilters;
 
 /// Achievements unlocked, goals and sessions completed, newest first.
 #[utoipa::path(get, path = "/progress/timeline", params(crate::http::PageQuery), tag = "wellbeing",

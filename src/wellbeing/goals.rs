@@ -257,10 +257,7 @@ async fn create(
     Ok(created(g))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NoFilters {}
-impl Validate for NoFilters {}
+use crate::http::extract::NoFilters;
 
 /// The caller's goals, newest first.
 #[utoipa::path(get, path = "/progress/goals", params(crate::http::PageQuery), tag = "wellbeing",

@@ -1,0 +1,331 @@
+//! Search over clients, projects, notes and file names (seed 002 §8): one FTS5 index (kept by
+//! triggers in V13), ranked by BM25 with titles weighing ten times the text, highlighted
+//! snippets, prefix matching as one types, and a typo-tolerant second pass when nothing
+//! matches. User input is only ever a list of quoted words, never FTS syntax, and every hit
+//! passes the caller's reach in the same SQL.
+
+use axum::extract::State;
+use rusqlite::Connection;
+use rusqlite::types::Value;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::scope::Reach;
+use crate::auth::CurrentUser;
+use crate::auth::policy::{Perm, allow};
+use crate::http::{ApiError, ApiResult, Data, FieldError, ValidQuery, Validate, ok};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(allow(Perm::ClientsView, routes!(everything)))
+        .routes(allow(Perm::ClientsView, routes!(clients)))
+        .routes(allow(Perm::ClientsView, routes!(projects)))
+}
+
+/// What a hit is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HitKind {
+    Client,
+    Project,
+    Note,
+    File,
+}
+
+/// One search result.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Hit {
+    pub kind: HitKind,
+    /// The client's, project's, note's or file's id.
+    pub id: String,
+    pub client_id: String,
+    pub project_id: Option<String>,
+    /// The name (a client's, project's or file's; for a note, its client's), HTML-escaped,
+    /// matched words in `<mark>`.
+    pub title: String,
+    /// The best matching passage, HTML-escaped, matched words in `<mark>`.
+    pub snippet: String,
+    /// Relevance: higher is better.
+    pub score: f64,
+}
+
+const WORDS: usize = 8;
+
+fn words(input: &str) -> Vec<String> {
+    input
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(WORDS)
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// The org token of the index (the same expression as V13's triggers).
+fn org_token(org_id: &str) -> String {
+    format!("o{}", org_id.replace('-', ""))
+}
+
+/// The FTS query for `input` in an org: every word must match, each as a prefix. `None` when
+/// the input has no words. Words are quoted, so nothing the user types is read as syntax.
+pub fn match_expr(org_id: &str, input: &str) -> Option<String> {
+    let ws = words(input);
+    if ws.is_empty() {
+        return None;
+    }
+    let terms: Vec<String> = ws.iter().map(|w| format!("\"{w}\"*")).collect();
+    Some(format!(
+        "org : \"{}\" AND {{title body}} : ({})",
+        org_token(org_id),
+        terms.join(" AND ")
+    ))
+}
+
+/// Edit distance (Levenshtein) between two short words.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// The typo-tolerant query: each word of four letters or more also matches the indexed terms
+/// within one edit (two from eight letters) that start with its first two letters.
+fn fuzzy_expr(c: &Connection, org_id: &str, input: &str) -> rusqlite::Result<Option<String>> {
+    let ws = words(input);
+    if ws.is_empty() {
+        return Ok(None);
+    }
+    let mut st = c.prepare_cached(
+        "SELECT term FROM crm_fts_terms WHERE term >= ?1 AND term < ?2 AND col IN ('title', 'body') LIMIT 5000",
+    )?;
+    let mut groups = Vec::new();
+    for w in &ws {
+        let mut alts = vec![format!("\"{w}\"*")];
+        let n = w.chars().count();
+        if n >= 4 {
+            let head: String = w.chars().take(2).collect();
+            let upper = format!("{head}\u{10ffff}");
+            let max = if n >= 8 { 2 } else { 1 };
+            let terms = st
+                .query_map([&head, &upper], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            for t in terms {
+                let close = t.chars().count().abs_diff(n) <= max && distance(w, &t) <= max;
+                let prefix_close = t.chars().count() > n
+                    && distance(w, &t.chars().take(n).collect::<String>()) <= max;
+                if (close || prefix_close) && !alts.contains(&format!("\"{t}\"")) && alts.len() < 12
+                {
+                    alts.push(format!("\"{}\"", t.replace('"', "")));
+                }
+            }
+        }
+        groups.push(format!("({})", alts.join(" OR ")));
+    }
+    Ok(Some(format!(
+        "org : \"{}\" AND {{title body}} : ({})",
+        org_token(org_id),
+        groups.join(" AND ")
+    )))
+}
+
+/// HTML-escapes FTS output and turns its markers (\x01 … \x02) into `<mark>`.
+fn marked(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 16);
+    for ch in s.chars() {
+        match ch {
+            '\u{1}' => out.push_str("<mark>"),
+            '\u{2}' => out.push_str("</mark>"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn run(
+    c: &Connection,
+    reach: &Reach,
+    expr: &str,
+    kinds: &[&str],
+    limit: u32,
+) -> rusqlite::Result<Vec<Hit>> {
+    let (scope, mut values) = reach.condition("c");
+    values.insert(0, Value::Text(expr.to_string()));
+    let kinds_sql = kinds
+        .iter()
+        .map(|k| format!("'{k}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT d.kind, d.ref_id, d.client_id, d.project_id,
+                highlight(crm_fts, 1, char(1), char(2)), snippet(crm_fts, 2, char(1), char(2), '…', 14),
+                bm25(crm_fts, 0.0, 10.0, 1.0) AS score, c.name
+         FROM crm_fts JOIN crm_docs d ON d.seq = crm_fts.rowid JOIN crm_clients c ON c.id = d.client_id
+         WHERE crm_fts MATCH ? AND d.kind IN ({kinds_sql}) AND {scope}
+         ORDER BY score LIMIT {limit}"
+    );
+    c.prepare_cached(&sql)?
+        .query_map(rusqlite::params_from_iter(values.iter()), |r| {
+            let kind = match r.get::<_, String>(0)?.as_str() {
+                "client" => HitKind::Client,
+                "project" => HitKind::Project,
+                "note" => HitKind::Note,
+                _ => HitKind::File,
+            };
+            let title: String = r.get(4)?;
+            let body: String = r.get(5)?;
+            let client_name: String = r.get(7)?;
+            // The passage that matched: in the text, else the name itself.
+            let snippet = if body.contains('\u{1}') || !title.contains('\u{1}') {
+                body
+            } else {
+                title.clone()
+            };
+            Ok(Hit {
+                kind,
+                id: r.get(1)?,
+                client_id: r.get(2)?,
+                project_id: r.get(3)?,
+                title: if title.is_empty() {
+                    marked(&client_name)
+                } else {
+                    marked(&title)
+                },
+                snippet: marked(&snippet),
+                score: -r.get::<_, f64>(6)?,
+            })
+        })?
+        .collect()
+}
+
+/// Ranked hits of `kinds` for `q` within `reach`: prefixes first, then (when nothing
+/// matched) words within an edit or two.
+pub fn search(
+    c: &Connection,
+    reach: &Reach,
+    q: &str,
+    kinds: &[&str],
+    limit: u32,
+) -> rusqlite::Result<Vec<Hit>> {
+    let Some(expr) = match_expr(reach.org_id(), q) else {
+        return Ok(Vec::new());
+    };
+    let hits = run(c, reach, &expr, kinds, limit)?;
+    if !hits.is_empty() {
+        return Ok(hits);
+    }
+    match fuzzy_expr(c, reach.org_id(), q)? {
+        Some(f) if f != expr => run(c, reach, &f, kinds, limit),
+        _ => Ok(hits),
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SearchQuery {
+    /// Words to find (prefixes match; a misspelt word still finds close ones).
+    #[param(min_length = 1, max_length = 200)]
+    pub q: String,
+    /// At most this many hits, 1 to 50; 20 when left out.
+    #[param(minimum = 1, maximum = 50)]
+    pub limit: Option<u32>,
+}
+
+impl Validate for SearchQuery {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        if self.q.trim().is_empty() || self.q.chars().count() > 200 {
+            errors.push(FieldError::new("q", "must be 1 to 200 characters"));
+        }
+        if self.limit.is_some_and(|l| !(1..=50).contains(&l)) {
+            errors.push(FieldError::new(
+                "limit",
+                "must be a whole number from 1 to 50",
+            ));
+        }
+    }
+}
+
+async fn answer(
+    state: AppState,
+    user: CurrentUser,
+    q: SearchQuery,
+    kinds: &'static [&'static str],
+) -> ApiResult<Data<Vec<Hit>>> {
+    let config = state.config.clone();
+    let hits = state
+        .db
+        .read(move |c| {
+            let reach = Reach::of(c, &config, &user)?;
+            Ok::<_, ApiError>(search(c, &reach, &q.q, kinds, q.limit.unwrap_or(20))?)
+        })
+        .await?;
+    Ok(ok(hits))
+}
+
+/// Clients, projects, notes and file names matching `q`, best first, within the caller's
+/// reach.
+#[utoipa::path(get, path = "/search", tag = "crm", params(SearchQuery),
+    responses((status = 200, body = [Hit])), security(("bearer" = [])))]
+async fn everything(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ValidQuery(q): ValidQuery<SearchQuery>,
+) -> ApiResult<Data<Vec<Hit>>> {
+    answer(state, user, q, &["client", "project", "note", "file"]).await
+}
+
+/// Clients matching `q`, best first.
+#[utoipa::path(get, path = "/search/clients", tag = "crm", params(SearchQuery),
+    responses((status = 200, body = [Hit])), security(("bearer" = [])))]
+async fn clients(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ValidQuery(q): ValidQuery<SearchQuery>,
+) -> ApiResult<Data<Vec<Hit>>> {
+    answer(state, user, q, &["client"]).await
+}
+
+/// Projects matching `q`, best first.
+#[utoipa::path(get, path = "/search/projects", tag = "crm", params(SearchQuery),
+    responses((status = 200, body = [Hit])), security(("bearer" = [])))]
+async fn projects(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ValidQuery(q): ValidQuery<SearchQuery>,
+) -> ApiResult<Data<Vec<Hit>>> {
+    answer(state, user, q, &["project"]).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_becomes_quoted_prefixes_never_syntax() {
+        let e = match_expr("a-b", "quillwort\" OR (* NEAR").unwrap();
+        assert_eq!(
+            e,
+            "org : \"oab\" AND {title body} : (\"quillwort\"* AND \"or\"* AND \"near\"*)"
+        );
+        assert!(match_expr("a", "\"(*)").is_none());
+        assert_eq!(marked("a \u{1}<b>\u{2}"), "a <mark>&lt;b&gt;</mark>");
+        assert_eq!(distance("quilwort", "quillwort"), 1);
+        assert_eq!(distance("kitten", "sitting"), 3);
+    }
+}
