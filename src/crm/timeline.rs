@@ -547,7 +547,7 @@ fn chatbot_secret(config: &crate::config::Config) -> Result<Vec<u8>, ApiError> {
     };
     if secret.is_empty() {
         return Err(ApiError::new(
-            ErrorCode::Unauthorized,
+            ErrorCode::Forbidden,
             "Inbound chatbot messages are not configured",
         ));
     }
@@ -556,10 +556,11 @@ fn chatbot_secret(config: &crate::config::Config) -> Result<Vec<u8>, ApiError> {
 
 /// The chatbot's webhook (seed 003 §7): a message signed with `Haven-Signature`
 /// (`t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">` with `crm.chatbot_secret`, at most five
-/// minutes old) lands once on the named client's timeline as a `chatbot` entry.
+/// minutes old) lands once on the named client's timeline as a `chatbot` entry; 403 for a
+/// bad signature (or while no secret is configured).
 #[utoipa::path(post, path = "/crm/inbound/chatbot", tag = "crm", request_body = ChatbotMessage,
     params(("Haven-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">")),
-    responses((status = 201, body = ChatbotReceipt), (status = 200, body = ChatbotReceipt), (status = 401), (status = 404)))]
+    responses((status = 201, body = ChatbotReceipt), (status = 200, body = ChatbotReceipt), (status = 403), (status = 404)))]
 async fn chatbot(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -569,7 +570,7 @@ async fn chatbot(
     let header = headers.get(signature::HEADER).and_then(|v| v.to_str().ok());
     signature::verify(&secret, header, &body, jiff::Timestamp::now().as_second()).map_err(
         |why| {
-            ApiError::new(ErrorCode::Unauthorized, "The signature does not match")
+            ApiError::new(ErrorCode::Forbidden, "The signature does not match")
                 .with_cause(format!("chatbot webhook: {why:?}"))
         },
     )?;

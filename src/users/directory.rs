@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use super::model::{Role, User};
 use super::store::{self, COLUMNS, user_from};
 use crate::audit::{self, Event};
-use crate::auth::policy::{Perm, allow};
+use crate::auth::policy::{self, Perm, allow};
 use crate::auth::{CurrentUser, sessions};
 use crate::clock;
 use crate::db::filter::{Filter, contains_pattern, text};
@@ -151,11 +151,29 @@ pub struct UserPatch {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub department_id: Patch<String>,
+    /// Permissions given beyond the role, replacing the current ones; only those the policy
+    /// table marks "if given" (`responses.approve` for team members). Admins only.
+    #[schema(max_items = 10)]
+    pub grants: Option<Vec<String>>,
 }
 
 impl Validate for UserPatch {
     fn validate(&self, errors: &mut Vec<FieldError>) {
         check_status(self.status.as_deref(), errors);
+        let grantable: Vec<&str> = policy::grantable().map(|p| p.as_str()).collect();
+        if self
+            .grants
+            .as_ref()
+            .is_some_and(|g| g.len() > 10 || g.iter().any(|p| !grantable.contains(&p.as_str())))
+        {
+            errors.push(FieldError::new(
+                "grants",
+                format!(
+                    "must list permissions that can be given: {}",
+                    grantable.join(", ")
+                ),
+            ));
+        }
     }
 }
 
@@ -202,6 +220,29 @@ pub async fn update(
                 return Err(ApiError::refused("departmentId", "is not a department of this organization"));
             }
             let department = p.department_id.clone().apply(target.department_id.clone());
+            if let Some(g) = &p.grants {
+                if policy::held(&user, Perm::SettingsManage).is_none() {
+                    return Err(forbidden("Only admins give permissions"));
+                }
+                let mut grants = g.clone();
+                grants.sort();
+                grants.dedup();
+                if grants != target.grants {
+                    tx.prepare_cached("UPDATE users SET grants = ?2 WHERE id = ?1")?
+                        .execute(params![target.id, json!(grants).to_string()])?;
+                    audit::record(
+                        tx,
+                        Event::new("user.grants_change", "user")
+                            .org(&target.org_id)
+                            .actor(&user.id)
+                            .user(&target.id)
+                            .entity_id(&target.id)
+                            .before(json!({ "grants": target.grants }))
+                            .after(json!({ "grants": grants }))
+                            .ip(client.ip.as_deref()),
+                    )?;
+                }
+            }
             tx.prepare_cached("UPDATE users SET role = ?2, status = ?3, department_id = ?4, updated_at = ?5 WHERE id = ?1")?
                 .execute(params![target.id, role.as_str(), status, department, clock::now()])?;
             let ip = client.ip.as_deref();

@@ -231,6 +231,8 @@ pub struct User {
     pub preferences: Preferences,
     pub created_at: String,
     pub updated_at: String,
+    /// Permissions given to this person beyond their role (`responses.approve`).
+    pub grants: Vec<String>,
 }
 
 /// Who sees what of a profile. Hidden fields are hidden from everyone but the user and the

@@ -44,7 +44,7 @@ pub fn set_signup_profile(
 
 pub const COLUMNS: &str = "id, email, first_name, last_name, role, org_id, department_id, phone, date_of_birth, location, \
      occupation, bio, interests, is_anonymous, status, email_verified_at, mfa_enabled_at, timezone, locale, avatar_url, \
-     privacy_settings, preferences, created_at, updated_at";
+     privacy_settings, preferences, created_at, updated_at, grants";
 
 pub fn user_from(r: &Row) -> rusqlite::Result<User> {
     let role: String = r.get(4)?;
@@ -78,6 +78,7 @@ pub fn user_from(r: &Row) -> rusqlite::Result<User> {
         privacy_settings: serde_json::from_str(&privacy).unwrap_or_default(),
         preferences: serde_json::from_str(&prefs).unwrap_or_default(),
         created_at: r.get(22)?,
+        grants: serde_json::from_str(&r.get::<_, String>(24)?).unwrap_or_default(),
         updated_at: r.get(23)?,
     })
 }

@@ -117,7 +117,9 @@ async fn every_route_answers_every_role_as_the_policy_table_says() {
             // A fresh session per call: some routes (logout) end the session they are called with.
             let (token, _) = new_session(&s, &p.id).await;
             let (status, body) = send(Some(token)).await;
-            let allowed = *perm == Perm::Public || policy::scope(p.role, *perm).is_some();
+            // "If given" permissions are refused to people who were not given them.
+            let allowed = *perm == Perm::Public
+                || policy::scope(p.role, *perm).is_some_and(|s| s != policy::Scope::Granted);
             if allowed {
                 assert_ne!(status, 401, "{method} {path} as {}: {body}", p.role);
                 assert!(
@@ -261,6 +263,43 @@ async fn orgs_never_reach_each_others_rows() {
     let at = crate::fixtures::weekday_at(3, 10);
     let session_id = crate::fixtures::session(&s, &a_member, &a_coach, &at).await;
 
+    // A's CRM: a client with a project, a milestone, a note and a reply awaiting approval.
+    let crm = |path: String, body: Value| {
+        let a = a_admin.clone();
+        let s = &s;
+        async move {
+            let (st, b) = a.send(s, Method::POST, &path, body).await;
+            assert!(st == 201 || st == 200, "{path}: {b}");
+            b["data"]["id"].as_str().unwrap().to_string()
+        }
+    };
+    let client_id = crm(
+        "/clients".into(),
+        json!({"kind": "person", "firstName": "Alpha", "email": "alpha-client@haven.test", "status": "active", "tags": []}),
+    )
+    .await;
+    let project_id = crm(
+        format!("/clients/{client_id}/projects"),
+        json!({"name": "Alpha project", "status": "active"}),
+    )
+    .await;
+    let milestone_id = crm(
+        format!("/projects/{project_id}/milestones"),
+        json!({"title": "Alpha step", "done": false}),
+    )
+    .await;
+    let note_id = crm(
+        format!("/clients/{client_id}/notes"),
+        json!({"content": "<p>alpha's note</p>"}),
+    )
+    .await;
+    let response_id = crm(
+        format!("/customers/{client_id}/responses"),
+        json!({"subject": "Alpha", "body": "alpha's reply"}),
+    )
+    .await;
+    crm(format!("/responses/{response_id}/submit"), json!({})).await;
+
     // Every by-id route, with A's id of the right kind and a body that passes validation.
     let fixtures: HashMap<&str, (String, Value)> = HashMap::from([
         (
@@ -340,6 +379,96 @@ async fn orgs_never_reach_each_others_rows() {
             "/api/v1/sessions/{id}/rate",
             (session_id.clone(), json!({"rating": 1})),
         ),
+        (
+            "/api/v1/clients/{id}",
+            (client_id.clone(), json!({"status": "paused"})),
+        ),
+        (
+            "/api/v1/clients/{id}/archive",
+            (client_id.clone(), json!({"archived": true})),
+        ),
+        (
+            "/api/v1/clients/{id}/activity",
+            (client_id.clone(), json!({})),
+        ),
+        ("/api/v1/clients/{id}/files", (client_id.clone(), json!({}))),
+        (
+            "/api/v1/clients/{clientId}/projects",
+            (
+                client_id.clone(),
+                json!({"name": "hijacked", "status": "active"}),
+            ),
+        ),
+        (
+            "/api/v1/clients/{clientId}/notes",
+            (client_id.clone(), json!({"content": "hijacked"})),
+        ),
+        (
+            "/api/v1/customers/{id}/responses",
+            (
+                client_id.clone(),
+                json!({"subject": "hijacked", "body": "x"}),
+            ),
+        ),
+        (
+            "/api/v1/ai/summarize/client/{id}",
+            (client_id.clone(), json!({})),
+        ),
+        (
+            "/api/v1/projects/{id}",
+            (project_id.clone(), json!({"status": "cancelled"})),
+        ),
+        (
+            "/api/v1/projects/{id}/milestones",
+            (
+                project_id.clone(),
+                json!({"title": "hijacked", "done": true}),
+            ),
+        ),
+        (
+            "/api/v1/projects/{id}/milestones/{milestoneId}",
+            (
+                format!("{project_id}|{milestone_id}"),
+                json!({"done": true}),
+            ),
+        ),
+        (
+            "/api/v1/projects/{projectId}/notes",
+            (project_id.clone(), json!({"content": "hijacked"})),
+        ),
+        (
+            "/api/v1/projects/{id}/activity",
+            (project_id.clone(), json!({})),
+        ),
+        (
+            "/api/v1/projects/{id}/files",
+            (project_id.clone(), json!({})),
+        ),
+        (
+            "/api/v1/ai/summarize/project/{id}",
+            (project_id.clone(), json!({})),
+        ),
+        (
+            "/api/v1/notes/{id}",
+            (note_id.clone(), json!({"content": "hijacked"})),
+        ),
+        ("/api/v1/notes/{id}/versions", (note_id.clone(), json!({}))),
+        (
+            "/api/v1/responses/{id}",
+            (response_id.clone(), json!({"body": "hijacked"})),
+        ),
+        (
+            "/api/v1/responses/{id}/submit",
+            (response_id.clone(), json!({})),
+        ),
+        (
+            "/api/v1/responses/{id}/approve",
+            (response_id.clone(), json!({})),
+        ),
+        (
+            "/api/v1/responses/{id}/reject",
+            (response_id.clone(), json!({"notes": "hijacked"})),
+        ),
         // Platform-only: B's people lack the permission whatever the id.
         (
             "/api/v1/admin/jobs/{name}/run",
@@ -361,7 +490,8 @@ async fn orgs_never_reach_each_others_rows() {
         for caller in &b_callers {
             let (status, answer) = caller.send(&s, method.clone(), &url, body.clone()).await;
             let perm = perm_of(&ops, method, path);
-            let has_perm = policy::scope(caller.role, perm).is_some();
+            let has_perm =
+                policy::scope(caller.role, perm).is_some_and(|s| s != policy::Scope::Granted);
             if perm == Perm::Public {
                 assert!(
                     [400, 403, 404].contains(&status),
@@ -384,6 +514,21 @@ async fn orgs_never_reach_each_others_rows() {
         }
     }
     // Nothing of A's changed.
+    let (_, c) = a_admin.get(&s, &format!("/clients/{client_id}")).await;
+    assert_eq!(
+        (
+            c["data"]["status"].as_str(),
+            c["data"]["archived"].as_bool()
+        ),
+        (Some("active"), Some(false))
+    );
+    let (_, p) = a_admin.get(&s, &format!("/projects/{project_id}")).await;
+    assert_eq!(p["data"]["status"], "active");
+    assert_eq!(p["data"]["milestones"][0]["done"], false);
+    let (_, n) = a_admin.get(&s, &format!("/notes/{note_id}")).await;
+    assert_eq!(n["data"]["version"], 1);
+    let (_, r) = a_admin.get(&s, &format!("/responses/{response_id}")).await;
+    assert_eq!(r["data"]["status"], "pending_approval");
     let (_, booked) = a_member.get(&s, &format!("/sessions/{session_id}")).await;
     assert_eq!(
         (
@@ -463,6 +608,10 @@ async fn orgs_never_reach_each_others_rows() {
         &file_id,
         &export_id,
         &signed_id,
+        &client_id,
+        &project_id,
+        &note_id,
+        &response_id,
     ];
     for (method, path, _) in ops
         .iter()
@@ -483,11 +632,16 @@ async fn orgs_never_reach_each_others_rows() {
 }
 
 /// `path` with its one `{...}` parameter replaced by `id`.
-fn with_id(path: &str, id: &str) -> String {
-    match (path.find('{'), path.find('}')) {
-        (Some(a), Some(b)) if a < b => format!("{}{id}{}", &path[..a], &path[b + 1..]),
-        _ => path.to_string(),
+/// `path` with its placeholders filled, in order, by the `|`-separated `ids`.
+fn with_id(path: &str, ids: &str) -> String {
+    let mut out = path.to_string();
+    for id in ids.split('|') {
+        out = match (out.find('{'), out.find('}')) {
+            (Some(a), Some(b)) if a < b => format!("{}{id}{}", &out[..a], &out[b + 1..]),
+            _ => out,
+        };
     }
+    out
 }
 
 fn perm_of(ops: &[(Method, String, Perm)], method: &Method, path: &str) -> Perm {
