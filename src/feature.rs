@@ -39,6 +39,8 @@ pub struct Feature {
     pub exporters: &'static [Exporter],
     /// The org settings an admin can change.
     pub settings: &'static [Setting],
+    /// A search field for the portal's header (the first one the reader may use is shown).
+    pub search: Option<SearchBox>,
     /// Erases the feature's soft-deleted rows whose grace period (`compliance.deletion_grace_days`)
     /// has ended; `accounts.purge` runs them all, in its transaction. Each returns the rows erased.
     pub purge: &'static [fn(&Connection, u32) -> rusqlite::Result<usize>],
@@ -59,6 +61,7 @@ impl Feature {
             jobs: |_, _| {},
             exporters: &[],
             settings: &[],
+            search: None,
             purge: &[],
             timeline: &[],
         }
@@ -107,6 +110,11 @@ impl Registry {
             (f.jobs)(&mut handlers, services);
         }
         handlers
+    }
+
+    /// The header's search fields, in feature order.
+    pub fn search_boxes(&self) -> impl Iterator<Item = &SearchBox> {
+        self.features.iter().filter_map(|f| f.search.as_ref())
     }
 
     /// Every feature's purge of soft-deleted rows.
@@ -285,6 +293,14 @@ pub enum Kind {
         max_items: usize,
         max_len: usize,
     },
+}
+
+/// A search field in the portal's header: a GET form to `action` with `q`.
+pub struct SearchBox {
+    pub action: &'static str,
+    pub label: &'static str,
+    /// Shown to those holding all of these.
+    pub needs: &'static [Perm],
 }
 
 /// An org setting: its key, the values it takes, its default and what it does.

@@ -108,3 +108,28 @@ pub fn hand_over(
     }
     Ok(sessions.into_iter().map(|s| s.id).collect())
 }
+
+/// A session as a client's page lists it.
+pub struct Listed {
+    pub id: String,
+    pub starts_at: String,
+    pub status: String,
+    pub practitioner: String,
+}
+
+/// The person's latest and next sessions (newest first), at most `limit`.
+pub fn sessions_of(c: &Connection, client_user: &str, limit: u32) -> rusqlite::Result<Vec<Listed>> {
+    c.prepare_cached(
+        "SELECT a.id, a.starts_at, a.status, trim(u.first_name || ' ' || u.last_name) FROM appointments a
+         JOIN users u ON u.id = a.practitioner_id WHERE a.client_id = ?1 ORDER BY a.starts_at DESC LIMIT ?2",
+    )?
+    .query_map(params![client_user, limit], |r| {
+        Ok(Listed {
+            id: r.get(0)?,
+            starts_at: r.get(1)?,
+            status: r.get(2)?,
+            practitioner: r.get(3)?,
+        })
+    })?
+    .collect()
+}

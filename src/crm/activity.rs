@@ -200,7 +200,7 @@ async fn feed(
 /// Every change to the clients the caller reaches, newest first.
 #[utoipa::path(get, path = "/activity", tag = "crm", params(FeedQuery),
     responses((status = 200, body = [Activity])), security(("bearer" = [])))]
-async fn org_feed(
+pub async fn org_feed(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidQuery(q): ValidQuery<FeedQuery>,
@@ -211,7 +211,7 @@ async fn org_feed(
 /// One client's changes (their projects, notes, files and responses included), newest first.
 #[utoipa::path(get, path = "/clients/{id}/activity", tag = "crm", params(("id" = String, Path), FeedQuery),
     responses((status = 200, body = [Activity]), (status = 404)), security(("bearer" = [])))]
-async fn client_feed(
+pub async fn client_feed(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
@@ -223,7 +223,7 @@ async fn client_feed(
 /// One project's changes (its milestones, notes and files included), newest first.
 #[utoipa::path(get, path = "/projects/{id}/activity", tag = "crm", params(("id" = String, Path), FeedQuery),
     responses((status = 200, body = [Activity]), (status = 404)), security(("bearer" = [])))]
-async fn project_feed(
+pub async fn project_feed(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,

@@ -246,7 +246,7 @@ impl Summarizer for OpenAi {
     }
 }
 
-async fn post(
+pub async fn post(
     req: reqwest::RequestBuilder,
     body: &serde_json::Value,
 ) -> Result<serde_json::Value, String> {
@@ -486,7 +486,7 @@ async fn summarize(
 /// A summary of a project: kept until the project, its milestones or notes change.
 #[utoipa::path(post, path = "/ai/summarize/project/{id}", tag = "crm", params(("id" = String, Path)),
     responses((status = 200, body = Summary), (status = 404), (status = 429), (status = 502)), security(("bearer" = [])))]
-async fn summarize_project(
+pub async fn summarize_project(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
@@ -497,7 +497,7 @@ async fn summarize_project(
 /// A summary of a client: kept until the client, its notes, projects or timeline change.
 #[utoipa::path(post, path = "/ai/summarize/client/{id}", tag = "crm", params(("id" = String, Path)),
     responses((status = 200, body = Summary), (status = 404), (status = 429), (status = 502)), security(("bearer" = [])))]
-async fn summarize_client(
+pub async fn summarize_client(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
@@ -522,7 +522,7 @@ pub struct Usage {
 /// The org's AI usage this month.
 #[utoipa::path(get, path = "/ai/usage", tag = "crm",
     responses((status = 200, body = Usage)), security(("bearer" = [])))]
-async fn usage(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Data<Usage>> {
+pub async fn usage(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Data<Usage>> {
     let quota = state.config.ai.monthly_quota;
     let provider = match state.config.ai.provider {
         AiProviderKind::Offline => "offline",

@@ -173,7 +173,7 @@ pub fn by_id(c: &Connection, reach: &Reach, id: &str) -> Result<Client, ApiError
     .ok_or_else(ApiError::not_found)
 }
 
-fn summary(c: &Connection, client: &Client) -> rusqlite::Result<ClientSummary> {
+pub fn summary(c: &Connection, client: &Client) -> rusqlite::Result<ClientSummary> {
     let count = |sql: &str| -> rusqlite::Result<u32> {
         c.prepare_cached(sql)?.query_row([&client.id], |r| r.get(0))
     };
@@ -459,7 +459,7 @@ pub fn insert(
 /// Adds a client (or customer).
 #[utoipa::path(post, path = "/clients", tag = "crm", request_body = NewClient,
     responses((status = 201, body = Client), (status = 422)), security(("bearer" = [])))]
-async fn create(
+pub async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidJson(n): ValidJson<NewClient>,
@@ -577,7 +577,7 @@ async fn listing(
 /// `crm.teamScope`; practitioners: theirs; partners: those listed to them).
 #[utoipa::path(get, path = "/clients", tag = "crm", params(crate::http::PageQuery, ClientFilters),
     responses((status = 200, body = [Client])), security(("bearer" = [])))]
-async fn list_clients(
+pub async fn list_clients(
     State(state): State<AppState>,
     user: CurrentUser,
     q: Paged<ClientFilters>,
@@ -588,7 +588,7 @@ async fn list_clients(
 /// The same list under seed 004's name.
 #[utoipa::path(get, path = "/customers", tag = "crm", params(crate::http::PageQuery, ClientFilters),
     responses((status = 200, body = [Client])), security(("bearer" = [])))]
-async fn list_customers(
+pub async fn list_customers(
     State(state): State<AppState>,
     user: CurrentUser,
     q: Paged<ClientFilters>,
@@ -599,7 +599,7 @@ async fn list_customers(
 /// A client with its summary (next session, open invoices, last contact, counts).
 #[utoipa::path(get, path = "/clients/{id}", tag = "crm", params(("id" = String, Path)),
     responses((status = 200, body = Client), (status = 404)), security(("bearer" = [])))]
-async fn get_one(
+pub async fn get_one(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
@@ -730,7 +730,7 @@ pub fn change(
 /// Changes a client; `null` clears an optional field.
 #[utoipa::path(patch, path = "/clients/{id}", tag = "crm", params(("id" = String, Path)), request_body = ClientPatch,
     responses((status = 200, body = Client), (status = 404), (status = 422)), security(("bearer" = [])))]
-async fn update(
+pub async fn update(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
@@ -751,7 +751,7 @@ async fn update(
 /// notes, timeline and responses by `accounts.purge` after the deletion grace period.
 #[utoipa::path(delete, path = "/clients/{id}", tag = "crm", params(("id" = String, Path)),
     responses((status = 204), (status = 404)), security(("bearer" = [])))]
-async fn remove(
+pub async fn remove(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
@@ -814,7 +814,7 @@ impl Validate for ArchiveRequest {}
 /// Archives (`{archived: true}`) or unarchives a client.
 #[utoipa::path(patch, path = "/clients/{id}/archive", tag = "crm", params(("id" = String, Path)), request_body = ArchiveRequest,
     responses((status = 200, body = Client), (status = 404)), security(("bearer" = [])))]
-async fn archive(
+pub async fn archive(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
@@ -889,7 +889,7 @@ pub struct CoachAssigned {
 /// them collides with the new coach's own sessions.
 #[utoipa::path(post, path = "/team/assign-coach", tag = "crm", request_body = AssignCoach,
     responses((status = 200, body = CoachAssigned), (status = 404), (status = 409)), security(("bearer" = [])))]
-async fn assign_coach(
+pub async fn assign_coach(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidJson(a): ValidJson<AssignCoach>,

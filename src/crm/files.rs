@@ -48,7 +48,7 @@ pub fn attached(
 /// The files of a client, their projects' included, newest first.
 #[utoipa::path(get, path = "/clients/{id}/files", tag = "crm", params(("id" = String, Path), crate::http::PageQuery),
     responses((status = 200, body = [FileInfo]), (status = 404)), security(("bearer" = [])))]
-async fn of_client(
+pub async fn of_client(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
@@ -70,7 +70,7 @@ async fn of_client(
 /// The files of a project, newest first.
 #[utoipa::path(get, path = "/projects/{id}/files", tag = "crm", params(("id" = String, Path), crate::http::PageQuery),
     responses((status = 200, body = [FileInfo]), (status = 404)), security(("bearer" = [])))]
-async fn of_project(
+pub async fn of_project(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,

@@ -8,6 +8,7 @@ pub mod ai;
 pub mod clients;
 pub mod files;
 pub mod notes;
+pub mod portal;
 pub mod projects;
 pub mod responses;
 pub mod scope;
@@ -24,6 +25,9 @@ use crate::state::AppState;
 pub fn feature() -> Feature {
     Feature {
         api: router,
+        pages: portal::pages,
+        nav: portal::NAV,
+        search: Some(portal::SEARCH_BOX),
         exporters: EXPORTERS,
         settings: &[TEAM_SCOPE],
         purge: &[|tx, grace| clients::purge(tx, i64::from(grace))],

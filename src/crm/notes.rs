@@ -218,7 +218,7 @@ pub fn excerpt(plain: &str) -> String {
 /// Adds a note to a client.
 #[utoipa::path(post, path = "/clients/{clientId}/notes", tag = "crm", params(("clientId" = String, Path)), request_body = NoteBody,
     responses((status = 201, body = Note), (status = 404)), security(("bearer" = [])))]
-async fn add_to_client(
+pub async fn add_to_client(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(client_id): ValidPath<String>,
@@ -239,7 +239,7 @@ async fn add_to_client(
 /// Adds a note to a project.
 #[utoipa::path(post, path = "/projects/{projectId}/notes", tag = "crm", params(("projectId" = String, Path)), request_body = NoteBody,
     responses((status = 201, body = Note), (status = 404)), security(("bearer" = [])))]
-async fn add_to_project(
+pub async fn add_to_project(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(project_id): ValidPath<String>,
@@ -260,7 +260,7 @@ async fn add_to_project(
 /// A note.
 #[utoipa::path(get, path = "/notes/{id}", tag = "crm", params(("id" = String, Path)),
     responses((status = 200, body = Note), (status = 404)), security(("bearer" = [])))]
-async fn get_one(
+pub async fn get_one(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
@@ -279,7 +279,7 @@ async fn get_one(
 /// Edits a note; the previous text stays among its versions.
 #[utoipa::path(patch, path = "/notes/{id}", tag = "crm", params(("id" = String, Path)), request_body = NoteBody,
     responses((status = 200, body = Note), (status = 404)), security(("bearer" = [])))]
-async fn update(
+pub async fn update(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
@@ -328,7 +328,7 @@ async fn update(
 /// Deletes a note and its versions.
 #[utoipa::path(delete, path = "/notes/{id}", tag = "crm", params(("id" = String, Path)),
     responses((status = 204), (status = 404)), security(("bearer" = [])))]
-async fn remove(
+pub async fn remove(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
@@ -364,7 +364,7 @@ async fn remove(
 /// Every version of a note, oldest first (the current one last).
 #[utoipa::path(get, path = "/notes/{id}/versions", tag = "crm", params(("id" = String, Path)),
     responses((status = 200, body = [NoteVersion]), (status = 404)), security(("bearer" = [])))]
-async fn versions(
+pub async fn versions(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,

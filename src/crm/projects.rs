@@ -301,7 +301,7 @@ fn log(
 /// A client's projects, newest first.
 #[utoipa::path(get, path = "/clients/{clientId}/projects", tag = "crm", params(("clientId" = String, Path), crate::http::PageQuery),
     responses((status = 200, body = [Project]), (status = 404)), security(("bearer" = [])))]
-async fn list(
+pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(client_id): ValidPath<String>,
@@ -339,7 +339,7 @@ async fn list(
 /// Starts a project for a client.
 #[utoipa::path(post, path = "/clients/{clientId}/projects", tag = "crm", params(("clientId" = String, Path)), request_body = NewProject,
     responses((status = 201, body = Project), (status = 404), (status = 422)), security(("bearer" = [])))]
-async fn create(
+pub async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(client_id): ValidPath<String>,
@@ -387,7 +387,7 @@ async fn create(
 /// A project with its milestones.
 #[utoipa::path(get, path = "/projects/{id}", tag = "crm", params(("id" = String, Path)),
     responses((status = 200, body = Project), (status = 404)), security(("bearer" = [])))]
-async fn get_one(
+pub async fn get_one(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
@@ -416,7 +416,7 @@ const AUDITED: [&str; 7] = [
 /// Changes a project; `null` clears an optional field.
 #[utoipa::path(patch, path = "/projects/{id}", tag = "crm", params(("id" = String, Path)), request_body = ProjectPatch,
     responses((status = 200, body = Project), (status = 404), (status = 422)), security(("bearer" = [])))]
-async fn update(
+pub async fn update(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
@@ -473,7 +473,7 @@ async fn update(
 /// Deletes a project with its milestones and notes (its files stay with the client).
 #[utoipa::path(delete, path = "/projects/{id}", tag = "crm", params(("id" = String, Path)),
     responses((status = 204), (status = 404)), security(("bearer" = [])))]
-async fn remove(
+pub async fn remove(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
@@ -549,7 +549,7 @@ fn milestone(c: &Connection, project: &str, id: &str) -> Result<Milestone, ApiEr
 /// Adds a milestone to the end of a project's checklist.
 #[utoipa::path(post, path = "/projects/{id}/milestones", tag = "crm", params(("id" = String, Path)), request_body = NewMilestone,
     responses((status = 201, body = Milestone), (status = 404)), security(("bearer" = [])))]
-async fn add_milestone(
+pub async fn add_milestone(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(project_id): ValidPath<String>,
@@ -581,7 +581,7 @@ async fn add_milestone(
 #[utoipa::path(patch, path = "/projects/{id}/milestones/{milestoneId}", tag = "crm",
     params(("id" = String, Path), ("milestoneId" = String, Path)), request_body = MilestonePatch,
     responses((status = 200, body = Milestone), (status = 404)), security(("bearer" = [])))]
-async fn update_milestone(
+pub async fn update_milestone(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath((project_id, id)): ValidPath<(String, String)>,
@@ -627,7 +627,7 @@ async fn update_milestone(
 #[utoipa::path(delete, path = "/projects/{id}/milestones/{milestoneId}", tag = "crm",
     params(("id" = String, Path), ("milestoneId" = String, Path)),
     responses((status = 204), (status = 404)), security(("bearer" = [])))]
-async fn remove_milestone(
+pub async fn remove_milestone(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath((project_id, id)): ValidPath<(String, String)>,

@@ -209,7 +209,7 @@ impl Validate for NewResponse {
 /// Drafts a reply to a customer.
 #[utoipa::path(post, path = "/customers/{id}/responses", tag = "crm", params(("id" = String, Path)), request_body = NewResponse,
     responses((status = 201, body = Response), (status = 404)), security(("bearer" = [])))]
-async fn draft(
+pub async fn draft(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(customer): ValidPath<String>,
@@ -295,7 +295,7 @@ pub fn page(
 /// those to the customers they reach.
 #[utoipa::path(get, path = "/responses", tag = "crm", params(crate::http::PageQuery, ResponseFilters),
     responses((status = 200, body = [Response])), security(("bearer" = [])))]
-async fn list(
+pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
     q: Paged<ResponseFilters>,
@@ -315,7 +315,7 @@ async fn list(
 /// A reply.
 #[utoipa::path(get, path = "/responses/{id}", tag = "crm", params(("id" = String, Path)),
     responses((status = 200, body = Response), (status = 404)), security(("bearer" = [])))]
-async fn get_one(
+pub async fn get_one(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
@@ -366,7 +366,7 @@ fn own(user: &CurrentUser, r: &Response) -> Result<(), ApiError> {
 /// Edits a draft (or a rejected reply); 409 while it waits for approval or once approved.
 #[utoipa::path(patch, path = "/responses/{id}", tag = "crm", params(("id" = String, Path)), request_body = ResponsePatch,
     responses((status = 200, body = Response), (status = 404), (status = 409)), security(("bearer" = [])))]
-async fn edit(
+pub async fn edit(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
@@ -426,7 +426,7 @@ fn customer_email(c: &Connection, client_id: &str) -> Result<(String, String), A
 /// Submits a draft (or a rejected reply, edited) for approval.
 #[utoipa::path(post, path = "/responses/{id}/submit", tag = "crm", params(("id" = String, Path)),
     responses((status = 200, body = Response), (status = 404), (status = 409), (status = 422)), security(("bearer" = [])))]
-async fn submit(
+pub async fn submit(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
@@ -577,7 +577,7 @@ fn send(tx: &Tx, r: &Response) -> Result<(), ApiError> {
 /// Approves a reply (not one's own): the e-mail to the customer is queued now.
 #[utoipa::path(post, path = "/responses/{id}/approve", tag = "crm", params(("id" = String, Path)), request_body = Approval,
     responses((status = 200, body = Response), (status = 404), (status = 409), (status = 422)), security(("bearer" = [])))]
-async fn approve(
+pub async fn approve(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
@@ -608,7 +608,7 @@ async fn approve(
 /// Rejects a reply (not one's own) with notes; its author can edit and submit it again.
 #[utoipa::path(post, path = "/responses/{id}/reject", tag = "crm", params(("id" = String, Path)), request_body = Rejection,
     responses((status = 200, body = Response), (status = 404), (status = 409)), security(("bearer" = [])))]
-async fn reject(
+pub async fn reject(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,

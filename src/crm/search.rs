@@ -282,7 +282,7 @@ async fn answer(
 /// reach.
 #[utoipa::path(get, path = "/search", tag = "crm", params(SearchQuery),
     responses((status = 200, body = [Hit])), security(("bearer" = [])))]
-async fn everything(
+pub async fn everything(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidQuery(q): ValidQuery<SearchQuery>,
@@ -293,7 +293,7 @@ async fn everything(
 /// Clients matching `q`, best first.
 #[utoipa::path(get, path = "/search/clients", tag = "crm", params(SearchQuery),
     responses((status = 200, body = [Hit])), security(("bearer" = [])))]
-async fn clients(
+pub async fn clients(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidQuery(q): ValidQuery<SearchQuery>,
@@ -304,7 +304,7 @@ async fn clients(
 /// Projects matching `q`, best first.
 #[utoipa::path(get, path = "/search/projects", tag = "crm", params(SearchQuery),
     responses((status = 200, body = [Hit])), security(("bearer" = [])))]
-async fn projects(
+pub async fn projects(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidQuery(q): ValidQuery<SearchQuery>,

@@ -265,7 +265,7 @@ impl Validate for NewEntryBody {
 /// Adds an entry to a client's timeline (an `internal` one only for the team and admins).
 #[utoipa::path(post, path = "/crm", tag = "crm", request_body = NewEntryBody,
     responses((status = 201, body = Entry), (status = 404), (status = 422)), security(("bearer" = [])))]
-async fn add_entry(
+pub async fn add_entry(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidJson(b): ValidJson<NewEntryBody>,
@@ -379,7 +379,7 @@ fn read(
 /// The CRM timeline (`?clientId=&type=`), newest first; internal logs only for the team.
 #[utoipa::path(get, path = "/crm", tag = "crm", params(TimelineQuery),
     responses((status = 200, body = [Entry]), (status = 404)), security(("bearer" = [])))]
-async fn list_entries(
+pub async fn list_entries(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidQuery(q): ValidQuery<TimelineQuery>,
@@ -421,7 +421,7 @@ impl Validate for NewInternalLog {
 /// Adds an internal log on a client (team and admins only).
 #[utoipa::path(post, path = "/internal-logs", tag = "crm", request_body = NewInternalLog,
     responses((status = 201, body = InternalLog), (status = 404)), security(("bearer" = [])))]
-async fn add_log(
+pub async fn add_log(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidJson(b): ValidJson<NewInternalLog>,
@@ -484,7 +484,7 @@ impl LogQuery {
 /// Internal logs (`?clientId=`), newest first (team and admins only).
 #[utoipa::path(get, path = "/internal-logs", tag = "crm", params(LogQuery),
     responses((status = 200, body = [InternalLog]), (status = 404)), security(("bearer" = [])))]
-async fn list_logs(
+pub async fn list_logs(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidQuery(q): ValidQuery<LogQuery>,
@@ -561,7 +561,7 @@ fn chatbot_secret(config: &crate::config::Config) -> Result<Vec<u8>, ApiError> {
 #[utoipa::path(post, path = "/crm/inbound/chatbot", tag = "crm", request_body = ChatbotMessage,
     params(("Haven-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">")),
     responses((status = 201, body = ChatbotReceipt), (status = 200, body = ChatbotReceipt), (status = 403), (status = 404)))]
-async fn chatbot(
+pub async fn chatbot(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,

@@ -51,6 +51,8 @@ pub fn for_user(u: &PortalUser, path: &str) -> Vec<NavGroup> {
 /// forms send, and the one-time message left by the action before it.
 pub struct Chrome {
     pub nav: Vec<NavGroup>,
+    /// The header's search field (action, label), when the reader may search.
+    pub search: Option<(&'static str, &'static str)>,
     pub csrf: String,
     pub flash: Option<String>,
 }
@@ -68,6 +70,11 @@ impl Chrome {
     pub fn plain(u: &PortalUser, path: &str) -> Chrome {
         Chrome {
             nav: for_user(u, path),
+            search: u
+                .features
+                .search_boxes()
+                .find(|b| u.may(b.needs))
+                .map(|b| (b.action, b.label)),
             csrf: u.csrf.clone(),
             flash: None,
         }
@@ -77,6 +84,7 @@ impl Chrome {
     pub fn bare() -> Chrome {
         Chrome {
             nav: Vec::new(),
+            search: None,
             csrf: String::new(),
             flash: None,
         }
