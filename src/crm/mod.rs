@@ -7,6 +7,7 @@ pub mod activity;
 pub mod ai;
 pub mod clients;
 pub mod files;
+pub mod jobs;
 pub mod notes;
 pub mod portal;
 pub mod projects;
@@ -28,6 +29,8 @@ pub fn feature() -> Feature {
         pages: portal::pages,
         nav: portal::NAV,
         search: Some(portal::SEARCH_BOX),
+        recurring: &[jobs::DEADLINES, jobs::WEEKLY],
+        jobs: |h, s| jobs::register(h, s.config.clone(), s.reach()),
         exporters: EXPORTERS,
         settings: &[TEAM_SCOPE],
         purge: &[|tx, grace| clients::purge(tx, i64::from(grace))],
