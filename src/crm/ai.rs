@@ -340,14 +340,14 @@ fn source(c: &Connection, reach: &Reach, subject: Subject, id: &str) -> Result<S
         Subject::Client => {
             let client = clients::by_id(c, reach, id)?;
             out.push(format!(
-                "{} is a {} client ({}){}.",
+                "{} is a {} client, status {}{}.",
                 client.name,
-                client.status.as_str(),
                 if client.kind == clients::ClientKind::Company {
                     "company"
                 } else {
-                    "person"
+                    "private"
                 },
+                client.status.as_str(),
                 if client.tags.is_empty() {
                     String::new()
                 } else {

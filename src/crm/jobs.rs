@@ -39,7 +39,9 @@ pub const WEEKLY_KIND: &str = "weekly_summary";
 pub fn register(handlers: &mut Handlers, config: Arc<Config>, reach: Delivery) {
     let r = reach.clone();
     handlers.internal(&job_kind(DEADLINES.name), move |tx, _| {
-        deadlines(tx, &r, jiff::Timestamp::now()).map(|_| ()).map_err(|e| e.to_string())
+        deadlines(tx, &r, jiff::Timestamp::now())
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     });
     handlers.internal(&job_kind(WEEKLY.name), move |tx, _| {
         weekly(tx, &config, &reach, jiff::Timestamp::now())
@@ -71,15 +73,16 @@ struct Due {
 }
 
 fn due_items(tx: &Connection, from: &str, to: &str) -> rusqlite::Result<Vec<Due>> {
-    let people = |owner: Option<String>, assigned: Option<String>, client_assigned: Option<String>| {
-        let mut v: Vec<String> = Vec::new();
-        for p in [owner, assigned.or(client_assigned)].into_iter().flatten() {
-            if !v.contains(&p) {
-                v.push(p);
+    let people =
+        |owner: Option<String>, assigned: Option<String>, client_assigned: Option<String>| {
+            let mut v: Vec<String> = Vec::new();
+            for p in [owner, assigned.or(client_assigned)].into_iter().flatten() {
+                if !v.contains(&p) {
+                    v.push(p);
+                }
             }
-        }
-        v
-    };
+            v
+        };
     let mut out = Vec::new();
     let mut st = tx.prepare_cached(
         "SELECT p.id, p.name, p.due_date, p.owner_id, p.assigned_to, c.assigned_to FROM crm_projects p
@@ -87,7 +90,14 @@ fn due_items(tx: &Connection, from: &str, to: &str) -> rusqlite::Result<Vec<Due>
          WHERE p.due_date >= ?1 AND p.due_date <= ?2 AND p.status IN ('planned', 'active', 'on_hold') AND c.deleted_at IS NULL",
     )?;
     for row in st.query_map([from, to], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+        ))
     })? {
         let (id, name, due, owner, assigned, client_assigned) = row?;
         out.push(Due {
@@ -134,8 +144,10 @@ fn due_items(tx: &Connection, from: &str, to: &str) -> rusqlite::Result<Vec<Due>
 
 fn timezone_of(tx: &Connection, user: &str) -> rusqlite::Result<Option<String>> {
     rusqlite::OptionalExtension::optional(
-        tx.prepare_cached("SELECT timezone FROM users WHERE id = ?1 AND status = 'active' AND deleted_at IS NULL")?
-            .query_row([user], |r| r.get(0)),
+        tx.prepare_cached(
+            "SELECT timezone FROM users WHERE id = ?1 AND status = 'active' AND deleted_at IS NULL",
+        )?
+        .query_row([user], |r| r.get(0)),
     )
 }
 
@@ -144,16 +156,26 @@ pub fn deadlines(tx: &Tx, reach: &Delivery, now: jiff::Timestamp) -> rusqlite::R
     // Every zone's "today" lies within a day of UTC's.
     let today = now.to_zoned_datetime(TimeZone::UTC).date();
     let (from, to) = (
-        today.checked_sub(jiff::Span::new().days(1)).unwrap_or(today),
-        today.checked_add(jiff::Span::new().days(4)).unwrap_or(today),
+        today
+            .checked_sub(jiff::Span::new().days(1))
+            .unwrap_or(today),
+        today
+            .checked_add(jiff::Span::new().days(4))
+            .unwrap_or(today),
     );
     let mut sent = 0;
     for d in due_items(tx, &from.to_string(), &to.to_string())? {
-        let Ok(due) = d.due.parse::<Date>() else { continue };
+        let Ok(due) = d.due.parse::<Date>() else {
+            continue;
+        };
         for person in &d.people {
-            let Some(tz) = timezone_of(tx, person)? else { continue };
+            let Some(tz) = timezone_of(tx, person)? else {
+                continue;
+            };
             let local = now.to_zoned_datetime(zone(&tz)).date();
-            let Ok(left) = local.until(due).map(|s| s.get_days()) else { continue };
+            let Ok(left) = local.until(due).map(|s| s.get_days()) else {
+                continue;
+            };
             // The 3-day reminder from three days out; the 1-day one from the day before (a
             // late run still sends it, once; an item found only on its last day skips the 3-day).
             let which = match left {
@@ -202,7 +224,12 @@ pub fn deadlines(tx: &Tx, reach: &Delivery, now: jiff::Timestamp) -> rusqlite::R
 
 /// Sends the weekly summaries due at `now` (Monday from 08:00 in the person's zone, once a
 /// week); returns how many were sent.
-pub fn weekly(tx: &Tx, config: &Config, reach: &Delivery, now: jiff::Timestamp) -> rusqlite::Result<usize> {
+pub fn weekly(
+    tx: &Tx,
+    config: &Config,
+    reach: &Delivery,
+    now: jiff::Timestamp,
+) -> rusqlite::Result<usize> {
     let people: Vec<(String, String, String, String)> = tx
         .prepare_cached(
             "SELECT u.id, u.org_id, u.role, u.timezone FROM users u
@@ -217,8 +244,12 @@ pub fn weekly(tx: &Tx, config: &Config, reach: &Delivery, now: jiff::Timestamp) 
         if local.weekday() != Weekday::Monday || local.hour() < 8 {
             continue;
         }
-        let Ok(role) = role.parse::<Role>() else { continue };
-        let Some(scope) = policy::scope(role, Perm::ClientsView) else { continue };
+        let Ok(role) = role.parse::<Role>() else {
+            continue;
+        };
+        let Some(scope) = policy::scope(role, Perm::ClientsView) else {
+            continue;
+        };
         let key = format!("weekly:{id}:{}", local.date());
         let user = CurrentUser {
             id: id.clone(),
@@ -255,7 +286,12 @@ pub fn weekly(tx: &Tx, config: &Config, reach: &Delivery, now: jiff::Timestamp) 
 
 /// What changed in the last seven days and what is due in the next seven, within `reach`;
 /// `None` when there is neither.
-fn summary_text(tx: &Connection, reach: &Reach, now: jiff::Timestamp, today: Date) -> rusqlite::Result<Option<String>> {
+fn summary_text(
+    tx: &Connection,
+    reach: &Reach,
+    now: jiff::Timestamp,
+    today: Date,
+) -> rusqlite::Result<Option<String>> {
     let since = clock::format(now - jiff::SignedDuration::from_hours(24 * 7));
     let (scope, mut values) = reach.condition("c");
     let mut changes: Vec<String> = Vec::new();
@@ -269,12 +305,17 @@ fn summary_text(tx: &Connection, reach: &Reach, now: jiff::Timestamp, today: Dat
         );
         let rows = tx
             .prepare_cached(&sql)?
-            .query_map(rusqlite::params_from_iter(v.iter()), |r| r.get::<_, String>(0))?
+            .query_map(rusqlite::params_from_iter(v.iter()), |r| {
+                r.get::<_, String>(0)
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         total += rows.len() as i64;
         changes.extend(rows.into_iter().take(10));
     }
-    let until = today.checked_add(jiff::Span::new().days(7)).unwrap_or(today).to_string();
+    let until = today
+        .checked_add(jiff::Span::new().days(7))
+        .unwrap_or(today)
+        .to_string();
     values.insert(0, rusqlite::types::Value::Text(until));
     values.insert(0, rusqlite::types::Value::Text(today.to_string()));
     let sql = format!(
@@ -285,7 +326,11 @@ fn summary_text(tx: &Connection, reach: &Reach, now: jiff::Timestamp, today: Dat
     let due: Vec<String> = tx
         .prepare_cached(&sql)?
         .query_map(rusqlite::params_from_iter(values.iter()), |r| {
-            Ok(format!("{} (due {})", r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            Ok(format!(
+                "{} (due {})",
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?
+            ))
         })?
         .collect::<rusqlite::Result<_>>()?;
     if total == 0 && due.is_empty() {

@@ -101,7 +101,7 @@ fn distance(a: &str, b: &str) -> usize {
 }
 
 /// The typo-tolerant query: each word of four letters or more also matches the indexed terms
-/// within one edit (two from eight letters) that start with its first two letters.
+/// within one edit (two from eight letters) that start with its first letter.
 fn fuzzy_expr(c: &Connection, org_id: &str, input: &str) -> rusqlite::Result<Option<String>> {
     let ws = words(input);
     if ws.is_empty() {
@@ -115,7 +115,8 @@ fn fuzzy_expr(c: &Connection, org_id: &str, input: &str) -> rusqlite::Result<Opt
         let mut alts = vec![format!("\"{w}\"*")];
         let n = w.chars().count();
         if n >= 4 {
-            let head: String = w.chars().take(2).collect();
+            // Typos hide anywhere but rarely in the first letter.
+            let head: String = w.chars().take(1).collect();
             let upper = format!("{head}\u{10ffff}");
             let max = if n >= 8 { 2 } else { 1 };
             let terms = st

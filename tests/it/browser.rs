@@ -184,6 +184,23 @@ impl Browser {
         Ok(())
     }
 
+    /// Waits (up to 10 s) until the sign-in page has been left.
+    async fn signed_in(&self) -> anyhow::Result<()> {
+        for _ in 0..100 {
+            if !self
+                .client
+                .current_url()
+                .await?
+                .path()
+                .starts_with("/login")
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        anyhow::bail!("still on the sign-in page")
+    }
+
     async fn text_of(&self, css: &str) -> anyhow::Result<String> {
         let e = self
             .client
@@ -582,6 +599,104 @@ async fn calendar_booking(
     }
     b.client.set_window_size(1280, 2400).await?;
     let (_, list) = client.get(s, "/sessions").await;
+    anyhow::ensure!(list["data"].as_array().map(Vec::len) == Some(2), "{list}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_is_drafted_rejected_edited_and_approved_by_two_people() {
+    // Eight sign-ins in a minute from one address: above the default per-IP limit.
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000).await;
+    let admin = with_password(&s, Role::Admin).await;
+    let officer = with_password(&s, Role::Team).await;
+    let email = format!("customer-{}@haven.test", uuid::Uuid::now_v7().simple());
+    let (st, c) = admin
+        .send(
+            &s,
+            reqwest::Method::POST,
+            "/clients",
+            json!({"kind": "person", "firstName": "Cy", "lastName": "Customer", "email": email,
+                   "status": "active", "assignedTo": officer.id}),
+        )
+        .await;
+    assert_eq!(st, 201, "{c}");
+    let client = c["data"]["id"].as_str().unwrap().to_string();
+    let mut b = Browser::start("approval").await;
+    let outcome = approval_flow(&s, &mut b, &admin, &officer, &client, &email).await;
+    b.finish(outcome).await;
+}
+
+async fn approval_flow(
+    s: &TestServer,
+    b: &mut Browser,
+    admin: &Person,
+    officer: &Person,
+    client: &str,
+    email: &str,
+) -> anyhow::Result<()> {
+    for width in [1280, 375] {
+        b.client.set_window_size(width, 2400).await?;
+        let subject = format!("Your refund ({width})");
+        b.step(&format!("the officer drafts at {width} px"));
+        b.client.delete_all_cookies().await?;
+        b.sign_in(s, &officer.email, PASSWORD).await?;
+        b.signed_in().await?;
+        b.goto(s, &format!("/team/clients/{client}")).await?;
+        b.see("Write a reply").await?;
+        b.fill("#reply-subject", &subject).await?;
+        b.fill("#reply-body", "Your refund is on its way.").await?;
+        b.click("form[action$='/replies'] button[type=submit]")
+            .await?;
+        b.see("saved as a draft").await?;
+        b.shot(&format!("reply-draft-{width}")).await;
+        b.click("form[action$='/submit'] button[type=submit]")
+            .await?;
+        b.see("Submitted").await?;
+
+        b.step(&format!("the approver rejects at {width} px"));
+        b.client.delete_all_cookies().await?;
+        b.sign_in(s, &admin.email, PASSWORD).await?;
+        b.signed_in().await?;
+        b.goto(s, "/team/approvals").await?;
+        b.see(&subject).await?;
+        b.fill("input[id^='reject-notes-']", "Say when it arrives")
+            .await?;
+        b.click("form[action$='/reject'] button[type=submit]")
+            .await?;
+        b.see("Rejected: the author sees your notes.").await?;
+        b.shot(&format!("approvals-{width}")).await;
+
+        b.step(&format!("the officer edits at {width} px"));
+        b.client.delete_all_cookies().await?;
+        b.sign_in(s, &officer.email, PASSWORD).await?;
+        b.signed_in().await?;
+        b.goto(s, "/team/replies").await?;
+        b.see("Rejected: Say when it arrives").await?;
+        b.fill(
+            "textarea[id^='body-']",
+            "Your refund arrives within three days.",
+        )
+        .await?;
+        b.click("form[action$='/edit'] button[type=submit]").await?;
+        b.see("The reply is saved.").await?;
+        b.click("form[action$='/submit'] button[type=submit]")
+            .await?;
+        b.see("Submitted").await?;
+
+        b.step(&format!("the approver approves at {width} px"));
+        b.client.delete_all_cookies().await?;
+        b.sign_in(s, &admin.email, PASSWORD).await?;
+        b.signed_in().await?;
+        b.goto(s, "/team/approvals").await?;
+        b.see("arrives within three days").await?;
+        b.click("form[action$='/approve'] button[type=submit]")
+            .await?;
+        b.see("Approved").await?;
+        b.see("Nothing waits for approval.").await?;
+    }
+    let mail = crate::fixtures::mailed_text(s, email).await;
+    anyhow::ensure!(mail.contains("arrives within three days"), "{mail}");
+    let (_, list) = admin.get(s, "/responses?status=approved").await;
     anyhow::ensure!(list["data"].as_array().map(Vec::len) == Some(2), "{list}");
     Ok(())
 }

@@ -15,6 +15,7 @@ mod cli;
 mod compliance;
 mod contract;
 mod crash;
+mod crm;
 mod first_run;
 mod idempotency;
 mod identity;

@@ -1233,3 +1233,191 @@ async fn appointments_pages_book_move_record_and_edit_hours() {
     );
     assert!(r.text().await.unwrap().starts_with("coach_id,coach_name"));
 }
+
+/// The CRM pages: who opens which, and their forms through the API's rules.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crm_pages_add_clients_notes_projects_and_milestones() {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000).await;
+    let admin = with_password(&s, Role::Admin).await;
+    let team = with_password(&s, Role::Team).await;
+    let coach = with_password(&s, Role::Practitioner).await;
+    let member = with_password(&s, Role::Member).await;
+    let mut a = Visitor::signed_in(&s, &admin).await;
+    let (st, body) = a.page("/team/clients").await;
+    assert_eq!(st, 200);
+    assert!(
+        body.contains("Add the client") && body.contains("role=\"search\""),
+        "{body}"
+    );
+    // A company without its name: the field says so and what was typed stays.
+    let (st, body) = a
+        .submit(
+            "/team/clients",
+            &[
+                ("kind", "company"),
+                ("email", "ops@zephyr.test"),
+                ("status", "lead"),
+                ("tags", ""),
+            ],
+        )
+        .await;
+    assert_eq!(st, 422);
+    assert!(
+        body.contains("Is required for a company.") && body.contains("ops@zephyr.test"),
+        "{body}"
+    );
+    let (st, body) = a
+        .submit(
+            "/team/clients",
+            &[
+                ("kind", "company"),
+                ("company_name", "Zephyr Mills"),
+                ("status", "active"),
+                ("tags", "vip, north"),
+            ],
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert!(
+        body.contains("Zephyr Mills is added.") && body.contains("Write a reply"),
+        "{body}"
+    );
+    let id = sql_text(
+        &s,
+        "SELECT id FROM crm_clients WHERE company_name = ?1",
+        "Zephyr Mills".into(),
+    )
+    .await;
+    let page = format!("/team/clients/{id}");
+    assert_eq!(body.matches("aria-current=\"page\"").count(), 1);
+    let (st, body) = a
+        .submit(
+            &format!("{page}/notes"),
+            &[("text", "Kickoff with <b>Zephyr</b> on Monday")],
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert!(
+        body.contains("The note is added.")
+            && body.contains("Kickoff with &lt;b&gt;Zephyr&lt;/b&gt; on Monday"),
+        "{body}"
+    );
+    let (st, body) = a
+        .submit(
+            &format!("{page}/entries"),
+            &[("type", "meeting"), ("body", "")],
+        )
+        .await;
+    assert_eq!(st, 422, "{body}");
+    let (st, body) = a
+        .submit(
+            &format!("{page}/entries"),
+            &[("type", "meeting"), ("body", "Call about the north site")],
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert!(
+        body.contains("Meeting") && body.contains("Call about the north site"),
+        "{body}"
+    );
+    let (st, body) = a.submit(&format!("{page}/summary"), &[]).await;
+    assert_eq!(st, 200);
+    assert!(
+        body.contains("Summary (offline): Zephyr Mills is a company client, status active"),
+        "{body}"
+    );
+    let (st, body) = a
+        .submit(
+            &format!("{page}/projects"),
+            &[("name", "North site"), ("due_date", "")],
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert!(
+        body.contains("Project North site is started.") && body.contains("No milestones yet."),
+        "{body}"
+    );
+    let project = sql_text(
+        &s,
+        "SELECT id FROM crm_projects WHERE name = ?1",
+        "North site".into(),
+    )
+    .await;
+    let ppage = format!("/team/projects/{project}");
+    let (st, body) = a
+        .submit(
+            &format!("{ppage}/milestones"),
+            &[("title", ""), ("due_date", "")],
+        )
+        .await;
+    assert_eq!(st, 422, "{body}");
+    let (_, body) = a
+        .submit(
+            &format!("{ppage}/milestones"),
+            &[("title", "Survey"), ("due_date", "2030-01-31")],
+        )
+        .await;
+    assert!(
+        body.contains("The milestone is added.") && body.contains("due 2030-01-31"),
+        "{body}"
+    );
+    let milestone = sql_text(
+        &s,
+        "SELECT id FROM crm_milestones WHERE title = ?1",
+        "Survey".into(),
+    )
+    .await;
+    let (_, body) = a
+        .submit(
+            &format!("{ppage}/milestones/{milestone}"),
+            &[("done", "true")],
+        )
+        .await;
+    assert!(
+        body.contains("Ticked off.") && body.contains("class=\"done\""),
+        "{body}"
+    );
+    let (_, body) = a.page("/team/clients?search=zeph&status=active").await;
+    assert!(
+        body.contains("1 client") && body.contains("Zephyr Mills"),
+        "{body}"
+    );
+    let (_, body) = a.page("/team/clients?status=bogus").await;
+    assert!(body.contains("That status is not one"), "{body}");
+    let (st, body) = a.page("/team/search?q=nort").await;
+    assert_eq!(st, 200);
+    assert!(
+        body.contains("<mark>North</mark> site") && body.contains(&format!("href=\"{ppage}\"")),
+        "{body}"
+    );
+    assert_eq!(a.page("/team/approvals").await.0, 200);
+
+    // The team sees the client and writes replies, but approves none; a practitioner sees only
+    // their clients; members open none of it.
+    let mut t = Visitor::signed_in(&s, &team).await;
+    assert_eq!(t.page(&page).await.0, 200);
+    assert_eq!(t.page("/team/replies").await.0, 200);
+    assert_eq!(t.page("/team/approvals").await.0, 403);
+    let mut c = Visitor::signed_in(&s, &coach).await;
+    let (_, body) = c.page("/team/clients").await;
+    assert!(body.contains("0 clients"), "{body}");
+    assert_eq!(c.page(&page).await.0, 404);
+    let mut m = Visitor::signed_in(&s, &member).await;
+    for path in [
+        "/team/clients",
+        page.as_str(),
+        ppage.as_str(),
+        "/team/replies",
+        "/team/search?q=x",
+    ] {
+        assert_eq!(m.page(path).await.0, 403, "{path} for a member");
+    }
+}
+
+async fn sql_text(s: &TestServer, q: &'static str, p: String) -> String {
+    s.state
+        .db
+        .read(move |c| c.query_row(q, [p], |r| r.get(0)).map_err(DbError::from))
+        .await
+        .unwrap()
+}
