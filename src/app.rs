@@ -378,6 +378,29 @@ mod tests {
         }
     }
 
+    /// utoipa names a schema after its type and the last one merged wins, so two features
+    /// with a `Summary` each would document one of them wrongly.
+    #[test]
+    fn no_two_features_give_one_schema_name_different_shapes() {
+        let mut seen: std::collections::HashMap<String, (&str, serde_json::Value)> =
+            std::collections::HashMap::new();
+        for (feature, doc) in super::features().documents() {
+            let Some(components) = doc.components else {
+                continue;
+            };
+            for (name, schema) in components.schemas {
+                let shape = serde_json::to_value(&schema).unwrap();
+                if let Some((other, before)) = seen.get(&name) {
+                    assert!(
+                        *before == shape,
+                        "{feature} and {other} both document a different `{name}`: rename one type"
+                    );
+                }
+                seen.insert(name, (feature, shape));
+            }
+        }
+    }
+
     /// Features depend on `state` and the shared services below them, never on this file
     /// that assembles them; only the entry points (CLI, server, benches) start an `App`.
     #[test]

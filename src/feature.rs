@@ -78,6 +78,14 @@ impl Registry {
         Registry { features }
     }
 
+    /// Each feature's name and its JSON routes' document (the tests compare their schemas).
+    pub fn documents(&self) -> Vec<(&'static str, utoipa::openapi::OpenApi)> {
+        self.features
+            .iter()
+            .map(|f| (f.name, (f.api)().into_openapi()))
+            .collect()
+    }
+
     /// Every feature's JSON routes.
     pub fn api(&self) -> OpenApiRouter<AppState> {
         self.features

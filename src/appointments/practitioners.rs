@@ -310,7 +310,7 @@ async fn profile(
 /// What a profile edit may change; fields left out stay.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ProfilePatch {
+pub struct PractitionerProfilePatch {
     #[schema(max_length = 5000)]
     pub bio: Option<String>,
     #[schema(max_items = 20, value_type = Option<Vec<formats::Label>>)]
@@ -342,7 +342,7 @@ fn check_list(
     }
 }
 
-impl Validate for ProfilePatch {
+impl Validate for PractitionerProfilePatch {
     fn validate(&self, errors: &mut Vec<FieldError>) {
         if self
             .bio
@@ -381,13 +381,13 @@ fn trimmed(items: Vec<String>) -> String {
 }
 
 /// Changes a practitioner's profile (their own; admins any in the org).
-#[utoipa::path(patch, path = "/coaches/{id}", tag = "appointments", params(("id" = String, Path)), request_body = ProfilePatch,
+#[utoipa::path(patch, path = "/coaches/{id}", tag = "appointments", params(("id" = String, Path)), request_body = PractitionerProfilePatch,
     responses((status = 200, body = Practitioner), (status = 404)), security(("bearer" = [])))]
 async fn edit_profile(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
-    ValidJson(b): ValidJson<ProfilePatch>,
+    ValidJson(b): ValidJson<PractitionerProfilePatch>,
 ) -> ApiResult<Data<Practitioner>> {
     let p = state
         .db

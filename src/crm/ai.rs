@@ -377,7 +377,7 @@ fn source(c: &Connection, reach: &Reach, subject: Subject, id: &str) -> Result<S
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Summary {
+pub struct AiSummary {
     pub summary: String,
     /// True when the source had not changed since the summary was made.
     pub cached: bool,
@@ -414,7 +414,7 @@ async fn summarize(
     user: CurrentUser,
     subject: Subject,
     id: String,
-) -> ApiResult<Data<Summary>> {
+) -> ApiResult<Data<AiSummary>> {
     let config = state.config.clone();
     let provider = from_config(&config)?;
     let name = provider.name();
@@ -439,7 +439,7 @@ async fn summarize(
         })
         .await?;
     if let Some((summary, at)) = cached {
-        return Ok(ok(Summary {
+        return Ok(ok(AiSummary {
             summary,
             cached: true,
             provider: name.to_string(),
@@ -472,7 +472,7 @@ async fn summarize(
                  ON CONFLICT (subject, subject_id) DO UPDATE SET source_hash = ?4, summary = ?5, provider = ?6, created_at = ?7",
             )?
             .execute(params![subject.as_str(), id, org, hash, summary, name, now])?;
-            Ok::<_, ApiError>(Summary {
+            Ok::<_, ApiError>(AiSummary {
                 summary,
                 cached: false,
                 provider: name.to_string(),
@@ -485,23 +485,23 @@ async fn summarize(
 
 /// A summary of a project: kept until the project, its milestones or notes change.
 #[utoipa::path(post, path = "/ai/summarize/project/{id}", tag = "crm", params(("id" = String, Path)),
-    responses((status = 200, body = Summary), (status = 404), (status = 429), (status = 502)), security(("bearer" = [])))]
+    responses((status = 200, body = AiSummary), (status = 404), (status = 429), (status = 502)), security(("bearer" = [])))]
 pub async fn summarize_project(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
-) -> ApiResult<Data<Summary>> {
+) -> ApiResult<Data<AiSummary>> {
     summarize(state, user, Subject::Project, id).await
 }
 
 /// A summary of a client: kept until the client, its notes, projects or timeline change.
 #[utoipa::path(post, path = "/ai/summarize/client/{id}", tag = "crm", params(("id" = String, Path)),
-    responses((status = 200, body = Summary), (status = 404), (status = 429), (status = 502)), security(("bearer" = [])))]
+    responses((status = 200, body = AiSummary), (status = 404), (status = 429), (status = 502)), security(("bearer" = [])))]
 pub async fn summarize_client(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
-) -> ApiResult<Data<Summary>> {
+) -> ApiResult<Data<AiSummary>> {
     summarize(state, user, Subject::Client, id).await
 }
 

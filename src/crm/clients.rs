@@ -888,7 +888,7 @@ pub struct CoachAssigned {
 /// coach move to the new one; 409 `COACH_SCHEDULE_CONFLICT` (nothing changes) when any of
 /// them collides with the new coach's own sessions.
 #[utoipa::path(post, path = "/team/assign-coach", tag = "crm", request_body = AssignCoach,
-    responses((status = 200, body = CoachAssigned), (status = 404), (status = 409)), security(("bearer" = [])))]
+    responses((status = 200, body = CoachAssigned), (status = 404), (status = 409), (status = 422)), security(("bearer" = [])))]
 pub async fn assign_coach(
     State(state): State<AppState>,
     user: CurrentUser,
