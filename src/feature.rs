@@ -16,8 +16,10 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::auth::CurrentUser;
 use crate::auth::policy::Perm;
 use crate::config::Config;
+use crate::http::ApiError;
 use crate::jobs::Handlers;
 use crate::jobs::recurring::JobDef;
 use crate::state::{AppState, Services};
@@ -39,6 +41,8 @@ pub struct Feature {
     pub exporters: &'static [Exporter],
     /// The org settings an admin can change.
     pub settings: &'static [Setting],
+    /// What uploads can be attached to (`POST /files/upload`'s `clientId`, `projectId`).
+    pub attachments: &'static [Attachment],
     /// A search field for the portal's header (the first one the reader may use is shown).
     pub search: Option<SearchBox>,
     /// Erases the feature's soft-deleted rows whose grace period (`compliance.deletion_grace_days`)
@@ -62,6 +66,7 @@ impl Feature {
             exporters: &[],
             settings: &[],
             search: None,
+            attachments: &[],
             purge: &[],
             timeline: &[],
         }
@@ -118,6 +123,14 @@ impl Registry {
             (f.jobs)(&mut handlers, services);
         }
         handlers
+    }
+
+    /// What uploads can be attached to, by the upload's field name.
+    pub fn attachment(&self, field: &str) -> Option<&Attachment> {
+        self.features
+            .iter()
+            .flat_map(|f| f.attachments.iter())
+            .find(|a| a.field == field)
     }
 
     /// The header's search fields, in feature order.
@@ -301,6 +314,29 @@ pub enum Kind {
         max_items: usize,
         max_len: usize,
     },
+}
+
+/// Something an uploaded file can be attached to, owned by the feature that owns the thing
+/// (the CRM's clients and projects): the files feature asks it before attaching, tells it
+/// what was attached or deleted (in the same transaction), and asks it who else may open such
+/// a file.
+pub struct Attachment {
+    /// The upload's form field naming it (`clientId`).
+    pub field: &'static str,
+    /// Whether `user` may attach a file to `id`; a refusal names the field.
+    pub check: fn(&Connection, &Config, &CurrentUser, &str) -> Result<(), ApiError>,
+    /// Records that a file (`AttachedFile`) was attached to `id`.
+    pub attached: fn(&Connection, &CurrentUser, &str, &AttachedFile) -> rusqlite::Result<()>,
+    /// Records that a file attached to `id` was deleted.
+    pub detached: fn(&Connection, &CurrentUser, &str, &AttachedFile) -> rusqlite::Result<()>,
+    /// Whether `user` (beyond the file's owner and the org's staff) may open a file attached to `id`.
+    pub opens: fn(&Connection, &Config, &CurrentUser, &str) -> rusqlite::Result<bool>,
+}
+
+/// The file an [`Attachment`] hears about.
+pub struct AttachedFile<'a> {
+    pub id: &'a str,
+    pub filename: &'a str,
 }
 
 /// A search field in the portal's header: a GET form to `action` with `q`.

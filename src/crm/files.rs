@@ -11,6 +11,7 @@ use super::projects;
 use super::scope::Reach;
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
+use crate::feature::{AttachedFile, Attachment};
 use crate::files::store::{self, FileInfo};
 use crate::http::extract::NoFilters;
 use crate::http::{ApiError, ApiResult, Page, PageParams, Paged, ValidPath};
@@ -88,3 +89,104 @@ pub async fn of_project(
         .await?;
     Ok(Page::new(items, total, &page))
 }
+
+/// The caller as the CRM sees them under `perm` (its scope), or `None` without it.
+fn under(user: &CurrentUser, perm: Perm) -> Option<CurrentUser> {
+    crate::auth::policy::held(user, perm).map(|scope| CurrentUser {
+        scope,
+        ..user.clone()
+    })
+}
+
+fn reach_under(
+    c: &Connection,
+    config: &crate::config::Config,
+    user: &CurrentUser,
+    perm: Perm,
+) -> rusqlite::Result<Option<Reach>> {
+    match under(user, perm) {
+        Some(u) => Reach::of(c, config, &u).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn record(
+    c: &Connection,
+    user: &CurrentUser,
+    client_id: &str,
+    project_id: Option<&str>,
+    file: &AttachedFile,
+    deleted: bool,
+) -> rusqlite::Result<()> {
+    super::activity::record(
+        c,
+        super::activity::Change {
+            org_id: &user.org_id,
+            client_id,
+            project_id,
+            actor_id: Some(&user.id),
+            entity: "file",
+            entity_id: file.id,
+            action: if deleted {
+                "file.deleted"
+            } else {
+                "file.attached"
+            },
+            summary: format!(
+                "File {} {}",
+                file.filename,
+                if deleted { "deleted" } else { "attached" }
+            ),
+            changes: None,
+        },
+    )
+}
+
+fn project_client(c: &Connection, project: &str) -> rusqlite::Result<Option<String>> {
+    rusqlite::OptionalExtension::optional(
+        c.prepare_cached("SELECT client_id FROM crm_projects WHERE id = ?1")?
+            .query_row([project], |r| r.get(0)),
+    )
+}
+
+/// Uploads attach to clients and projects the uploader may change.
+pub const ATTACHMENTS: &[Attachment] = &[
+    Attachment {
+        field: "clientId",
+        check: |c, config, user, id| match reach_under(c, config, user, Perm::ClientsManage)? {
+            Some(r) if r.reaches(c, id)? => Ok(()),
+            _ => Err(ApiError::refused(
+                "clientId",
+                "is not a client you can attach files to",
+            )),
+        },
+        attached: |c, user, id, file| record(c, user, id, None, file, false),
+        detached: |c, user, id, file| record(c, user, id, None, file, true),
+        opens: |c, config, user, id| match reach_under(c, config, user, Perm::ClientsView)? {
+            Some(r) => r.reaches(c, id),
+            None => Ok(false),
+        },
+    },
+    Attachment {
+        field: "projectId",
+        check: |c, config, user, id| match reach_under(c, config, user, Perm::ClientsManage)? {
+            Some(r) if projects::reachable(c, &r, id).is_ok() => Ok(()),
+            _ => Err(ApiError::refused(
+                "projectId",
+                "is not a project you can attach files to",
+            )),
+        },
+        attached: |c, user, id, file| match project_client(c, id)? {
+            Some(client) => record(c, user, &client, Some(id), file, false),
+            None => Ok(()),
+        },
+        detached: |c, user, id, file| match project_client(c, id)? {
+            Some(client) => record(c, user, &client, Some(id), file, true),
+            None => Ok(()),
+        },
+        opens: |c, config, user, id| match reach_under(c, config, user, Perm::ClientsView)? {
+            Some(r) => Ok(projects::reachable(c, &r, id).is_ok()),
+            None => Ok(false),
+        },
+    },
+];

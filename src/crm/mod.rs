@@ -29,6 +29,7 @@ pub fn feature() -> Feature {
         pages: portal::pages,
         nav: portal::NAV,
         search: Some(portal::SEARCH_BOX),
+        attachments: files::ATTACHMENTS,
         recurring: &[jobs::DEADLINES, jobs::WEEKLY],
         jobs: |h, s| jobs::register(h, s.config.clone(), s.reach()),
         exporters: EXPORTERS,

@@ -185,10 +185,11 @@ pub struct UploadForm {
     project_id: Option<String>,
 }
 
-/// Uploads a file (multipart `file`, optional `clientId`, `projectId`).
+/// Uploads a file (multipart `file`, optional `clientId`, `projectId`: a client or project
+/// the uploader reaches, else 422).
 #[utoipa::path(post, path = "/files/upload", tag = "files",
     request_body(content = UploadForm, content_type = "multipart/form-data"),
-    responses((status = 201, body = FileInfo), (status = 400), (status = 413), (status = 415)), security(("bearer" = [])))]
+    responses((status = 201, body = FileInfo), (status = 400), (status = 413), (status = 415), (status = 422)), security(("bearer" = [])))]
 async fn upload(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -213,9 +214,23 @@ async fn upload(
     let dir = state.config.data.dir.clone();
     let r = up.received;
     let filename = up.filename;
+    let (features, config) = (state.features.clone(), state.config.clone());
+    let targets: Vec<(&'static str, String)> =
+        [("clientId", &client_id), ("projectId", &project_id)]
+            .into_iter()
+            .filter_map(|(f, v)| v.clone().map(|v| (f, v)))
+            .collect();
+    let tmp = r.tmp.clone();
     let info = state
         .db
         .write(move |tx| {
+            // What the file is attached to is checked before its bytes are kept.
+            for (field, target) in &targets {
+                let a = features
+                    .attachment(field)
+                    .ok_or_else(|| ApiError::refused(*field, "nothing here takes attachments"))?;
+                (a.check)(tx, &config, &user, target)?;
+            }
             store::settle_blob(&dir, &r).map_err(ApiError::internal)?;
             let id = uuid::Uuid::now_v7().to_string();
             store::insert(
@@ -235,10 +250,50 @@ async fn upload(
                     expires_at: None,
                 },
             )?;
+            let file = crate::feature::AttachedFile {
+                id: &id,
+                filename: &filename,
+            };
+            for (field, target) in &targets {
+                if let Some(a) = features.attachment(field) {
+                    (a.attached)(tx, &user, target, &file)?;
+                }
+            }
             Ok::<_, ApiError>(store::get(tx, &id)?.ok_or_else(ApiError::not_found)?.info)
         })
-        .await?;
-    Ok(created(info))
+        .await;
+    if info.is_err() {
+        // Refused before its bytes were kept: the temporary file goes too.
+        let _ = tokio::fs::remove_file(&tmp).await;
+    }
+    Ok(created(info?))
+}
+
+/// Whether `user` may open `f`: its owner, the org's staff, or whoever the feature that owns
+/// what it is attached to lets in (a coach, the file of their client).
+fn may_open(
+    c: &rusqlite::Connection,
+    state: &AppState,
+    user: &CurrentUser,
+    f: &store::FileRow,
+) -> Result<bool, ApiError> {
+    if store::may_access(user, f) {
+        return Ok(true);
+    }
+    if f.org_id != user.org_id {
+        return Ok(false);
+    }
+    for (field, target) in [
+        ("clientId", &f.info.client_id),
+        ("projectId", &f.info.project_id),
+    ] {
+        if let (Some(a), Some(t)) = (state.features.attachment(field), target)
+            && (a.opens)(c, &state.config, user, t)?
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 async fn visible(
@@ -246,11 +301,17 @@ async fn visible(
     user: &CurrentUser,
     id: String,
 ) -> Result<store::FileRow, ApiError> {
+    let (st, u) = (state.clone(), user.clone());
     let f = state
         .db
-        .lookup(move |c| store::get(c, &id).map_err(ApiError::from))
+        .lookup(move |c| {
+            let f = store::get(c, &id)?.filter(|f| f.status == "ready");
+            match f {
+                Some(f) if may_open(c, &st, &u, &f)? => Ok(Some(f)),
+                _ => Ok::<_, ApiError>(None),
+            }
+        })
         .await?
-        .filter(|f| f.status == "ready" && store::may_access(user, f))
         .ok_or_else(ApiError::not_found)?;
     Ok(f)
 }
@@ -340,6 +401,7 @@ async fn remove(
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<StatusCode> {
     let dir = state.config.data.dir.clone();
+    let features = state.features.clone();
     state
         .db
         .write(move |tx| {
@@ -347,6 +409,12 @@ async fn remove(
                 .filter(|f| store::may_access(&user, f))
                 .ok_or_else(ApiError::not_found)?;
             tx.execute("DELETE FROM files WHERE id = ?1", [&id])?;
+            let file = crate::feature::AttachedFile { id: &id, filename: &f.info.filename };
+            for (field, target) in [("clientId", &f.info.client_id), ("projectId", &f.info.project_id)] {
+                if let (Some(a), Some(t)) = (features.attachment(field), target) {
+                    (a.detached)(tx, &user, t, &file)?;
+                }
+            }
             if f.info.content_type.starts_with("image/") {
                 // A profile picture that goes away leaves no dangling link on the profile.
                 tx.execute(

@@ -689,3 +689,195 @@ async fn search_forgives_a_typo_and_stays_in_scope() {
     let (st, _) = admin.get(&s, "/search?q=").await;
     assert_eq!(st, 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_attach_only_within_reach_and_open_to_the_clients_coach() {
+    let s = TestServer::start().await;
+    let (o, elsewhere) = (org(&s, "Files").await, org(&s, "Elsewhere").await);
+    let admin = TestUser::admin().in_org(&o).create(&s).await;
+    let coach = TestUser::new(Role::Practitioner)
+        .in_org(&o)
+        .create(&s)
+        .await;
+    let stranger = TestUser::new(Role::Practitioner)
+        .in_org(&o)
+        .create(&s)
+        .await;
+    let other_admin = TestUser::admin().in_org(&elsewhere).create(&s).await;
+    let c = created(
+        &admin,
+        &s,
+        "/clients",
+        json!({"kind": "person", "firstName": "Fay", "status": "active", "assignedTo": coach.id}),
+    )
+    .await;
+    let cid = c["id"].as_str().unwrap();
+    let upload = |p: &Person, field: &'static str, id: String| {
+        let p = p.clone();
+        let s = &s;
+        async move {
+            let form = reqwest::multipart::Form::new().text(field, id).part(
+                "file",
+                reqwest::multipart::Part::bytes(b"notes\n".to_vec())
+                    .file_name("brief.txt")
+                    .mime_str("text/plain")
+                    .unwrap(),
+            );
+            let r = p
+                .req(s, Method::POST, "/files/upload")
+                .multipart(form)
+                .send()
+                .await
+                .unwrap();
+            let st = r.status().as_u16();
+            (st, r.json::<Value>().await.unwrap())
+        }
+    };
+    let (st, f) = upload(&admin, "clientId", cid.to_string()).await;
+    assert_eq!(st, 201, "{f}");
+    let fid = f["data"]["id"].as_str().unwrap();
+    // The client's coach opens it; another practitioner does not; another org cannot attach.
+    assert_eq!(
+        coach.get(&s, &format!("/files/{fid}/download")).await.0,
+        200
+    );
+    assert_eq!(stranger.get(&s, &format!("/files/{fid}")).await.0, 404);
+    let (st, b) = upload(&other_admin, "clientId", cid.to_string()).await;
+    assert_eq!(
+        (st, b["error"]["details"][0]["field"].as_str()),
+        (422, Some("clientId")),
+        "{b}"
+    );
+    let (st, b) = upload(&admin, "projectId", uuid::Uuid::now_v7().to_string()).await;
+    assert_eq!(st, 422, "{b}");
+    // The attachment and its deletion are in the client's feed.
+    assert_eq!(
+        admin
+            .send(&s, Method::DELETE, &format!("/files/{fid}"), json!({}))
+            .await
+            .0,
+        204
+    );
+    let (_, feed) = admin.get(&s, &format!("/clients/{cid}/activity")).await;
+    let actions: Vec<&str> = feed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(&actions[..2], ["file.deleted", "file.attached"], "{feed}");
+    let (_, files) = admin.get(&s, &format!("/clients/{cid}/files")).await;
+    assert_eq!(files["data"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_team_member_given_approval_approves_others_replies_not_their_own() {
+    let s = TestServer::start().await;
+    let o = org(&s, "Grants").await;
+    let admin = TestUser::admin().in_org(&o).create(&s).await;
+    let (officer, supervisor) = (
+        TestUser::new(Role::Team).in_org(&o).create(&s).await,
+        TestUser::new(Role::Team).in_org(&o).create(&s).await,
+    );
+    let c = created(&admin, &s, "/clients", json!({"kind": "person", "firstName": "Gia", "email": "gia@haven.test", "status": "active"})).await;
+    let draft = |p: &Person| {
+        let p = p.clone();
+        let (s, cid) = (&s, c["id"].as_str().unwrap().to_string());
+        async move {
+            let r = created(
+                &p,
+                s,
+                &format!("/customers/{cid}/responses"),
+                json!({"subject": "Hi", "body": "Hello"}),
+            )
+            .await;
+            let id = r["id"].as_str().unwrap().to_string();
+            assert_eq!(
+                p.send(
+                    s,
+                    Method::POST,
+                    &format!("/responses/{id}/submit"),
+                    json!({})
+                )
+                .await
+                .0,
+                200
+            );
+            id
+        }
+    };
+    let (mine, theirs) = (draft(&supervisor).await, draft(&officer).await);
+    assert_eq!(
+        supervisor
+            .send(
+                &s,
+                Method::POST,
+                &format!("/responses/{theirs}/approve"),
+                json!({})
+            )
+            .await
+            .0,
+        403
+    );
+    // Only admins give permissions, and only those the policy marks as given.
+    let (st, _) = officer
+        .send(
+            &s,
+            Method::PATCH,
+            &format!("/users/{}", supervisor.id),
+            json!({"grants": ["responses.approve"]}),
+        )
+        .await;
+    assert_eq!(st, 403);
+    let (st, b) = admin
+        .send(
+            &s,
+            Method::PATCH,
+            &format!("/users/{}", supervisor.id),
+            json!({"grants": ["users.manage"]}),
+        )
+        .await;
+    assert_eq!(
+        (st, b["error"]["details"][0]["field"].as_str()),
+        (400, Some("grants")),
+        "{b}"
+    );
+    let (st, b) = admin
+        .send(
+            &s,
+            Method::PATCH,
+            &format!("/users/{}", supervisor.id),
+            json!({"grants": ["responses.approve"]}),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["data"]["grants"], json!(["responses.approve"]));
+    let (st, b) = supervisor
+        .send(
+            &s,
+            Method::POST,
+            &format!("/responses/{theirs}/approve"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (st, b["data"]["approvedBy"].as_str()),
+        (200, Some(supervisor.id.as_str())),
+        "{b}"
+    );
+    let (st, _) = supervisor
+        .send(
+            &s,
+            Method::POST,
+            &format!("/responses/{mine}/approve"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, 403, "nobody approves their own");
+    let (_, audit) = admin.get(&s, "/audits?limit=100").await;
+    assert!(
+        audit.to_string().contains("user.grants_change")
+            && audit.to_string().contains("response.approved"),
+        "{audit}"
+    );
+}
