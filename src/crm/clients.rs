@@ -464,14 +464,10 @@ pub async fn create(
     user: CurrentUser,
     ValidJson(n): ValidJson<NewClient>,
 ) -> ApiResult<Data<Client>> {
-    let config = state.config.clone();
-    let c = state
-        .db
-        .write(move |tx| {
-            let reach = Reach::of(tx, &config, &user)?;
-            insert(tx, &reach, &user, n)
-        })
-        .await?;
+    let c = Reach::write(&state, user, move |tx, reach, user| {
+        insert(tx, &reach, &user, n)
+    })
+    .await?;
     Ok(created(c))
 }
 
@@ -604,16 +600,12 @@ pub async fn get_one(
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<Data<Client>> {
-    let config = state.config.clone();
-    let client = state
-        .db
-        .read(move |c| {
-            let reach = Reach::of(c, &config, &user)?;
-            let mut client = by_id(c, &reach, &id)?;
-            client.summary = Some(summary(c, &client)?);
-            Ok::<_, ApiError>(client)
-        })
-        .await?;
+    let client = Reach::read(&state, user, move |c, reach, _| {
+        let mut client = by_id(c, &reach, &id)?;
+        client.summary = Some(summary(c, &client)?);
+        Ok::<_, ApiError>(client)
+    })
+    .await?;
     Ok(ok(client))
 }
 
@@ -736,14 +728,10 @@ pub async fn update(
     ValidPath(id): ValidPath<String>,
     ValidJson(p): ValidJson<ClientPatch>,
 ) -> ApiResult<Data<Client>> {
-    let config = state.config.clone();
-    let c = state
-        .db
-        .write(move |tx| {
-            let reach = Reach::of(tx, &config, &user)?;
-            change(tx, &reach, &user, &id, p)
-        })
-        .await?;
+    let c = Reach::write(&state, user, move |tx, reach, user| {
+        change(tx, &reach, &user, &id, p)
+    })
+    .await?;
     Ok(ok(c))
 }
 
@@ -756,41 +744,35 @@ pub async fn remove(
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<axum::http::StatusCode> {
-    let config = state.config.clone();
-    state
-        .db
-        .write(move |tx| {
-            let reach = Reach::of(tx, &config, &user)?;
-            let client = by_id(tx, &reach, &id)?;
-            let now = clock::now();
-            tx.prepare_cached(
-                "UPDATE crm_clients SET deleted_at = ?2, updated_at = ?2 WHERE id = ?1",
-            )?
+    Reach::write(&state, user, move |tx, reach, user| {
+        let client = by_id(tx, &reach, &id)?;
+        let now = clock::now();
+        tx.prepare_cached("UPDATE crm_clients SET deleted_at = ?2, updated_at = ?2 WHERE id = ?1")?
             .execute(params![id, now])?;
-            activity::record(
-                tx,
-                Change {
-                    org_id: reach.org_id(),
-                    client_id: &id,
-                    project_id: None,
-                    actor_id: Some(&user.id),
-                    entity: "client",
-                    entity_id: &id,
-                    action: "client.deleted",
-                    summary: format!("Client {} deleted", client.name),
-                    changes: None,
-                },
-            )?;
-            crate::audit::record(
-                tx,
-                crate::audit::Event::new("crm.client_deleted", "client")
-                    .org(reach.org_id())
-                    .actor(&user.id)
-                    .entity_id(&id),
-            )?;
-            Ok::<_, ApiError>(())
-        })
-        .await?;
+        activity::record(
+            tx,
+            Change {
+                org_id: reach.org_id(),
+                client_id: &id,
+                project_id: None,
+                actor_id: Some(&user.id),
+                entity: "client",
+                entity_id: &id,
+                action: "client.deleted",
+                summary: format!("Client {} deleted", client.name),
+                changes: None,
+            },
+        )?;
+        crate::audit::record(
+            tx,
+            crate::audit::Event::new("crm.client_deleted", "client")
+                .org(reach.org_id())
+                .actor(&user.id)
+                .entity_id(&id),
+        )?;
+        Ok::<_, ApiError>(())
+    })
+    .await?;
     Ok(no_content())
 }
 
@@ -820,11 +802,7 @@ pub async fn archive(
     ValidPath(id): ValidPath<String>,
     ValidJson(a): ValidJson<ArchiveRequest>,
 ) -> ApiResult<Data<Client>> {
-    let config = state.config.clone();
-    let c = state
-        .db
-        .write(move |tx| {
-            let reach = Reach::of(tx, &config, &user)?;
+    let c = Reach::write(&state, user, move |tx, reach, user| {
             let before = by_id(tx, &reach, &id)?;
             if before.archived == a.archived {
                 return Ok(before);

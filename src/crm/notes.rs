@@ -224,15 +224,11 @@ pub async fn add_to_client(
     ValidPath(client_id): ValidPath<String>,
     ValidJson(body): ValidJson<NoteBody>,
 ) -> ApiResult<Data<Note>> {
-    let config = state.config.clone();
-    let n = state
-        .db
-        .write(move |tx| {
-            let reach = Reach::of(tx, &config, &user)?;
-            let client = clients::by_id(tx, &reach, &client_id)?;
-            insert(tx, &user, &client.id, None, &body)
-        })
-        .await?;
+    let n = Reach::write(&state, user, move |tx, reach, user| {
+        let client = clients::by_id(tx, &reach, &client_id)?;
+        insert(tx, &user, &client.id, None, &body)
+    })
+    .await?;
     Ok(created(n))
 }
 
@@ -245,15 +241,11 @@ pub async fn add_to_project(
     ValidPath(project_id): ValidPath<String>,
     ValidJson(body): ValidJson<NoteBody>,
 ) -> ApiResult<Data<Note>> {
-    let config = state.config.clone();
-    let n = state
-        .db
-        .write(move |tx| {
-            let reach = Reach::of(tx, &config, &user)?;
-            let p = projects::reachable(tx, &reach, &project_id)?;
-            insert(tx, &user, &p.client_id, Some((&p.id, &p.name)), &body)
-        })
-        .await?;
+    let n = Reach::write(&state, user, move |tx, reach, user| {
+        let p = projects::reachable(tx, &reach, &project_id)?;
+        insert(tx, &user, &p.client_id, Some((&p.id, &p.name)), &body)
+    })
+    .await?;
     Ok(created(n))
 }
 
@@ -265,14 +257,10 @@ pub async fn get_one(
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<Data<Note>> {
-    let config = state.config.clone();
-    let n = state
-        .db
-        .read(move |c| {
-            let reach = Reach::of(c, &config, &user)?;
-            reachable(c, &reach, &id)
-        })
-        .await?;
+    let n = Reach::read(&state, user, move |c, reach, _| {
+        reachable(c, &reach, &id)
+    })
+    .await?;
     Ok(ok(n))
 }
 
@@ -285,11 +273,7 @@ pub async fn update(
     ValidPath(id): ValidPath<String>,
     ValidJson(body): ValidJson<NoteBody>,
 ) -> ApiResult<Data<Note>> {
-    let config = state.config.clone();
-    let n = state
-        .db
-        .write(move |tx| {
-            let reach = Reach::of(tx, &config, &user)?;
+    let n = Reach::write(&state, user, move |tx, reach, user| {
             let before = reachable(tx, &reach, &id)?;
             let (content, plain) = sanitize(&body.content)?;
             if content == before.content {
@@ -333,31 +317,27 @@ pub async fn remove(
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<axum::http::StatusCode> {
-    let config = state.config.clone();
-    state
-        .db
-        .write(move |tx| {
-            let reach = Reach::of(tx, &config, &user)?;
-            let n = reachable(tx, &reach, &id)?;
-            tx.prepare_cached("DELETE FROM crm_notes WHERE id = ?1")?
-                .execute([&id])?;
-            activity::record(
-                tx,
-                Change {
-                    org_id: &user.org_id,
-                    client_id: &n.client_id,
-                    project_id: n.project_id.as_deref(),
-                    actor_id: Some(&user.id),
-                    entity: "note",
-                    entity_id: &id,
-                    action: "note.deleted",
-                    summary: "Note deleted".into(),
-                    changes: None,
-                },
-            )?;
-            Ok::<_, ApiError>(())
-        })
-        .await?;
+    Reach::write(&state, user, move |tx, reach, user| {
+        let n = reachable(tx, &reach, &id)?;
+        tx.prepare_cached("DELETE FROM crm_notes WHERE id = ?1")?
+            .execute([&id])?;
+        activity::record(
+            tx,
+            Change {
+                org_id: &user.org_id,
+                client_id: &n.client_id,
+                project_id: n.project_id.as_deref(),
+                actor_id: Some(&user.id),
+                entity: "note",
+                entity_id: &id,
+                action: "note.deleted",
+                summary: "Note deleted".into(),
+                changes: None,
+            },
+        )?;
+        Ok::<_, ApiError>(())
+    })
+    .await?;
     Ok(no_content())
 }
 
@@ -369,11 +349,7 @@ pub async fn versions(
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<Data<Vec<NoteVersion>>> {
-    let config = state.config.clone();
-    let v = state
-        .db
-        .read(move |c| {
-            let reach = Reach::of(c, &config, &user)?;
+    let v = Reach::read(&state, user, move |c, reach, _| {
             reachable(c, &reach, &id)?;
             let rows = c
                 .prepare_cached(

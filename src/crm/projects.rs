@@ -345,11 +345,7 @@ pub async fn create(
     ValidPath(client_id): ValidPath<String>,
     ValidJson(n): ValidJson<NewProject>,
 ) -> ApiResult<Data<Project>> {
-    let config = state.config.clone();
-    let p = state
-        .db
-        .write(move |tx| {
-            let reach = Reach::of(tx, &config, &user)?;
+    let p = Reach::write(&state, user, move |tx, reach, user| {
             let client = clients::by_id(tx, &reach, &client_id)?;
             if let Some(a) = &n.assigned_to {
                 staff(tx, &user.org_id, a)?;
@@ -392,14 +388,10 @@ pub async fn get_one(
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<Data<Project>> {
-    let config = state.config.clone();
-    let p = state
-        .db
-        .read(move |c| {
-            let reach = Reach::of(c, &config, &user)?;
-            reachable(c, &reach, &id)
-        })
-        .await?;
+    let p = Reach::read(&state, user, move |c, reach, _| {
+        reachable(c, &reach, &id)
+    })
+    .await?;
     Ok(ok(p))
 }
 
@@ -422,11 +414,7 @@ pub async fn update(
     ValidPath(id): ValidPath<String>,
     ValidJson(p): ValidJson<ProjectPatch>,
 ) -> ApiResult<Data<Project>> {
-    let config = state.config.clone();
-    let out = state
-        .db
-        .write(move |tx| {
-            let reach = Reach::of(tx, &config, &user)?;
+    let out = Reach::write(&state, user, move |tx, reach, user| {
             let before = reachable(tx, &reach, &id)?;
             if let Some(a) = p.assigned_to.as_set() {
                 staff(tx, &user.org_id, a)?;
@@ -478,26 +466,22 @@ pub async fn remove(
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<axum::http::StatusCode> {
-    let config = state.config.clone();
-    state
-        .db
-        .write(move |tx| {
-            let reach = Reach::of(tx, &config, &user)?;
-            let p = reachable(tx, &reach, &id)?;
-            tx.prepare_cached("DELETE FROM crm_projects WHERE id = ?1")?
-                .execute([&id])?;
-            log(
-                tx,
-                &user,
-                &p,
-                ("project", &id),
-                "project.deleted",
-                format!("Project {} deleted", p.name),
-                None,
-            )?;
-            Ok::<_, ApiError>(())
-        })
-        .await?;
+    Reach::write(&state, user, move |tx, reach, user| {
+        let p = reachable(tx, &reach, &id)?;
+        tx.prepare_cached("DELETE FROM crm_projects WHERE id = ?1")?
+            .execute([&id])?;
+        log(
+            tx,
+            &user,
+            &p,
+            ("project", &id),
+            "project.deleted",
+            format!("Project {} deleted", p.name),
+            None,
+        )?;
+        Ok::<_, ApiError>(())
+    })
+    .await?;
     Ok(no_content())
 }
 
@@ -555,11 +539,7 @@ pub async fn add_milestone(
     ValidPath(project_id): ValidPath<String>,
     ValidJson(n): ValidJson<NewMilestone>,
 ) -> ApiResult<Data<Milestone>> {
-    let config = state.config.clone();
-    let m = state
-        .db
-        .write(move |tx| {
-            let reach = Reach::of(tx, &config, &user)?;
+    let m = Reach::write(&state, user, move |tx, reach, user| {
             let p = reachable(tx, &reach, &project_id)?;
             let id = uuid::Uuid::now_v7().to_string();
             let now = clock::now();
@@ -587,11 +567,7 @@ pub async fn update_milestone(
     ValidPath((project_id, id)): ValidPath<(String, String)>,
     ValidJson(patch): ValidJson<MilestonePatch>,
 ) -> ApiResult<Data<Milestone>> {
-    let config = state.config.clone();
-    let m = state
-        .db
-        .write(move |tx| {
-            let reach = Reach::of(tx, &config, &user)?;
+    let m = Reach::write(&state, user, move |tx, reach, user| {
             let p = reachable(tx, &reach, &project_id)?;
             let before = milestone(tx, &p.id, &id)?;
             let done = patch.done.unwrap_or(before.done);
@@ -632,26 +608,22 @@ pub async fn remove_milestone(
     user: CurrentUser,
     ValidPath((project_id, id)): ValidPath<(String, String)>,
 ) -> ApiResult<axum::http::StatusCode> {
-    let config = state.config.clone();
-    state
-        .db
-        .write(move |tx| {
-            let reach = Reach::of(tx, &config, &user)?;
-            let p = reachable(tx, &reach, &project_id)?;
-            let m = milestone(tx, &p.id, &id)?;
-            tx.prepare_cached("DELETE FROM crm_milestones WHERE id = ?1")?
-                .execute([&id])?;
-            log(
-                tx,
-                &user,
-                &p,
-                ("milestone", &id),
-                "milestone.deleted",
-                format!("Milestone {} removed", m.title),
-                None,
-            )?;
-            Ok::<_, ApiError>(())
-        })
-        .await?;
+    Reach::write(&state, user, move |tx, reach, user| {
+        let p = reachable(tx, &reach, &project_id)?;
+        let m = milestone(tx, &p.id, &id)?;
+        tx.prepare_cached("DELETE FROM crm_milestones WHERE id = ?1")?
+            .execute([&id])?;
+        log(
+            tx,
+            &user,
+            &p,
+            ("milestone", &id),
+            "milestone.deleted",
+            format!("Milestone {} removed", m.title),
+            None,
+        )?;
+        Ok::<_, ApiError>(())
+    })
+    .await?;
     Ok(no_content())
 }

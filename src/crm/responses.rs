@@ -215,11 +215,7 @@ pub async fn draft(
     ValidPath(customer): ValidPath<String>,
     ValidJson(n): ValidJson<NewResponse>,
 ) -> ApiResult<Data<Response>> {
-    let config = state.config.clone();
-    let r = state
-        .db
-        .write(move |tx| {
-            let reach = Reach::of(tx, &config, &user)?;
+    let r = Reach::write(&state, user, move |tx, reach, user| {
             let client = clients::by_id(tx, &reach, &customer)?;
             let id = uuid::Uuid::now_v7().to_string();
             tx.prepare_cached(
@@ -372,38 +368,34 @@ pub async fn edit(
     ValidPath(id): ValidPath<String>,
     ValidJson(p): ValidJson<ResponsePatch>,
 ) -> ApiResult<Data<Response>> {
-    let config = state.config.clone();
-    let r = state
-        .db
-        .write(move |tx| {
-            let reach = Reach::of(tx, &config, &user)?;
-            let r = by_id(tx, &reach, &id)?;
-            own(&user, &r)?;
-            if !r.status.editable() {
-                return Err(conflict(
-                    "A reply cannot be changed while it waits for approval or once approved",
-                ));
-            }
-            tx.prepare_cached(
-                "UPDATE crm_responses SET subject = ?2, body = ?3, updated_at = ?4 WHERE id = ?1",
-            )?
-            .execute(params![
-                id,
-                p.subject.as_deref().map(str::trim).unwrap_or(&r.subject),
-                p.body.as_deref().map(str::trim).unwrap_or(&r.body),
-                clock::now()
-            ])?;
-            let after = by_id(tx, &reach, &id)?;
-            step(
-                tx,
-                &user,
-                &after,
-                "response.edited",
-                format!("Reply \"{}\" edited", after.subject),
-            )?;
-            Ok(after)
-        })
-        .await?;
+    let r = Reach::write(&state, user, move |tx, reach, user| {
+        let r = by_id(tx, &reach, &id)?;
+        own(&user, &r)?;
+        if !r.status.editable() {
+            return Err(conflict(
+                "A reply cannot be changed while it waits for approval or once approved",
+            ));
+        }
+        tx.prepare_cached(
+            "UPDATE crm_responses SET subject = ?2, body = ?3, updated_at = ?4 WHERE id = ?1",
+        )?
+        .execute(params![
+            id,
+            p.subject.as_deref().map(str::trim).unwrap_or(&r.subject),
+            p.body.as_deref().map(str::trim).unwrap_or(&r.body),
+            clock::now()
+        ])?;
+        let after = by_id(tx, &reach, &id)?;
+        step(
+            tx,
+            &user,
+            &after,
+            "response.edited",
+            format!("Reply \"{}\" edited", after.subject),
+        )?;
+        Ok(after)
+    })
+    .await?;
     Ok(ok(r))
 }
 
@@ -431,11 +423,7 @@ pub async fn submit(
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<Data<Response>> {
-    let config = state.config.clone();
-    let r = state
-        .db
-        .write(move |tx| {
-            let reach = Reach::of(tx, &config, &user)?;
+    let r = Reach::write(&state, user, move |tx, reach, user| {
             let r = by_id(tx, &reach, &id)?;
             own(&user, &r)?;
             if !r.status.editable() {

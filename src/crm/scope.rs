@@ -12,8 +12,10 @@ use super::TEAM_SCOPE;
 use crate::auth::CurrentUser;
 use crate::auth::policy::Scope;
 use crate::config::Config;
+use crate::db::Tx;
 use crate::db::filter::{Filter, text};
 use crate::http::ApiError;
+use crate::state::AppState;
 use crate::users::model::Role;
 
 /// A caller's reach over `crm_clients`.
@@ -46,6 +48,39 @@ impl Reach {
             (Role::Partner, _) => Reach::Listed { org, user: me },
             _ => Reach::Coached { org, user: me },
         })
+    }
+
+    /// Runs `f` on a reader with the caller and their reach.
+    pub async fn read<T, F>(state: &AppState, user: CurrentUser, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &Reach, &CurrentUser) -> Result<T, ApiError> + Send + 'static,
+    {
+        let config = state.config.clone();
+        state
+            .db
+            .read(move |c| {
+                let reach = Reach::of(c, &config, &user)?;
+                f(c, &reach, &user)
+            })
+            .await
+    }
+
+    /// Runs `f` in the writer with the caller and their reach: the reach is decided in the
+    /// same transaction as the change.
+    pub async fn write<T, F>(state: &AppState, user: CurrentUser, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Tx, &Reach, &CurrentUser) -> Result<T, ApiError> + Send + 'static,
+    {
+        let config = state.config.clone();
+        state
+            .db
+            .write(move |tx| {
+                let reach = Reach::of(tx, &config, &user)?;
+                f(tx, &reach, &user)
+            })
+            .await
     }
 
     /// The whole org (approvers, jobs).

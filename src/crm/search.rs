@@ -268,14 +268,10 @@ async fn answer(
     q: SearchQuery,
     kinds: &'static [&'static str],
 ) -> ApiResult<Data<Vec<Hit>>> {
-    let config = state.config.clone();
-    let hits = state
-        .db
-        .read(move |c| {
-            let reach = Reach::of(c, &config, &user)?;
-            Ok::<_, ApiError>(search(c, &reach, &q.q, kinds, q.limit.unwrap_or(20))?)
-        })
-        .await?;
+    let hits = Reach::read(&state, user, move |c, reach, _| {
+        Ok::<_, ApiError>(search(c, &reach, &q.q, kinds, q.limit.unwrap_or(20))?)
+    })
+    .await?;
     Ok(ok(hits))
 }
 

@@ -273,27 +273,23 @@ pub async fn add_entry(
     if b.kind == EntryType::Internal && policy::held(&user, Perm::CrmInternal).is_none() {
         return Err(ApiError::forbidden());
     }
-    let config = state.config.clone();
-    let e = state
-        .db
-        .write(move |tx| {
-            let reach = Reach::of(tx, &config, &user)?;
-            reach.client(tx, &b.client_id)?;
-            insert(
-                tx,
-                &user.org_id,
-                NewEntry {
-                    client_id: &b.client_id,
-                    kind: b.kind,
-                    body: &b.body,
-                    tags: &b.tags,
-                    attachments: &b.attachments,
-                    author_id: Some(&user.id),
-                    source: None,
-                },
-            )
-        })
-        .await?;
+    let e = Reach::write(&state, user, move |tx, reach, user| {
+        reach.client(tx, &b.client_id)?;
+        insert(
+            tx,
+            &user.org_id,
+            NewEntry {
+                client_id: &b.client_id,
+                kind: b.kind,
+                body: &b.body,
+                tags: &b.tags,
+                attachments: &b.attachments,
+                author_id: Some(&user.id),
+                source: None,
+            },
+        )
+    })
+    .await?;
     Ok(created(e))
 }
 
@@ -426,27 +422,23 @@ pub async fn add_log(
     user: CurrentUser,
     ValidJson(b): ValidJson<NewInternalLog>,
 ) -> ApiResult<Data<InternalLog>> {
-    let config = state.config.clone();
-    let e = state
-        .db
-        .write(move |tx| {
-            let reach = Reach::of(tx, &config, &user)?;
-            reach.client(tx, &b.client_id)?;
-            insert(
-                tx,
-                &user.org_id,
-                NewEntry {
-                    client_id: &b.client_id,
-                    kind: EntryType::Internal,
-                    body: &b.message,
-                    tags: &b.tags,
-                    attachments: &[],
-                    author_id: Some(&user.id),
-                    source: None,
-                },
-            )
-        })
-        .await?;
+    let e = Reach::write(&state, user, move |tx, reach, user| {
+        reach.client(tx, &b.client_id)?;
+        insert(
+            tx,
+            &user.org_id,
+            NewEntry {
+                client_id: &b.client_id,
+                kind: EntryType::Internal,
+                body: &b.message,
+                tags: &b.tags,
+                attachments: &[],
+                author_id: Some(&user.id),
+                source: None,
+            },
+        )
+    })
+    .await?;
     Ok(created(e.into()))
 }
 

@@ -6,7 +6,7 @@ use haven::db::DbError;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::fixtures::{Person, TestUser, mailed_text, org, session, weekday_at};
+use crate::fixtures::{Person, TestUser, mailed_text, notifications, org, session, weekday_at};
 use crate::support::TestServer;
 
 async fn practice(s: &TestServer) -> (String, Person, Person, Person) {
@@ -18,17 +18,6 @@ async fn practice(s: &TestServer) -> (String, Person, Person, Person) {
         .await;
     let client = TestUser::member().in_org(&o).create(s).await;
     (o, admin, coach, client)
-}
-
-async fn notifications(s: &TestServer, p: &Person, kind: &str) -> Vec<Value> {
-    let (_, n) = p.get(s, "/notifications?limit=100").await;
-    n["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|x| x["type"] == kind)
-        .cloned()
-        .collect()
 }
 
 /// Makes the session's pending reminders due now and wakes the worker.

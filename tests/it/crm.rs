@@ -16,20 +16,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use crate::fixtures::{Person, TestUser, org, session, weekday_at};
+use crate::fixtures::{Person, TestUser, notifications, org, session, weekday_at};
 use crate::support::TestServer;
 use haven::users::model::Role;
-
-async fn notifications(s: &TestServer, p: &Person, kind: &str) -> Vec<Value> {
-    let (_, n) = p.get(s, "/notifications?limit=100").await;
-    n["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|x| x["type"] == kind)
-        .cloned()
-        .collect()
-}
 
 async fn created(p: &Person, s: &TestServer, path: &str, body: Value) -> Value {
     let (st, b) = p.send(s, Method::POST, path, body).await;

@@ -239,3 +239,15 @@ pub async fn session(s: &TestServer, client: &Person, practitioner: &Person, at:
     assert_eq!(st, 201, "{b}");
     b["data"]["id"].as_str().unwrap().to_string()
 }
+
+/// `p`'s in-app notifications of type `kind`, newest first.
+pub async fn notifications(s: &TestServer, p: &Person, kind: &str) -> Vec<serde_json::Value> {
+    let (_, n) = p.get(s, "/notifications?limit=100").await;
+    n["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["type"] == kind)
+        .cloned()
+        .collect()
+}
