@@ -41,6 +41,7 @@ CREATE INDEX crm_clients_org_status ON crm_clients (org_id, status, created_at) 
 CREATE INDEX crm_clients_assigned ON crm_clients (assigned_to, created_at) WHERE deleted_at IS NULL;
 CREATE INDEX crm_clients_coach ON crm_clients (coach_id, created_at) WHERE deleted_at IS NULL;
 CREATE INDEX crm_clients_user ON crm_clients (user_id);
+CREATE INDEX crm_clients_name ON crm_clients (org_id, name COLLATE NOCASE) WHERE deleted_at IS NULL;
 CREATE INDEX crm_clients_deleted ON crm_clients (deleted_at) WHERE deleted_at IS NOT NULL;
 
 CREATE TABLE crm_client_tags (
@@ -201,9 +202,11 @@ CREATE TABLE crm_reminders_sent (
 ) STRICT, WITHOUT ROWID;
 
 -- One full-text index over clients, projects, notes and file names. `crm_docs` maps an index
--- row to what it is and the client whose scope decides who may see it; the index keeps its
--- own copy of the text (for snippets). `org` holds one token per org, so a search reads only
--- its org's postings. Prefix indexes make as-you-type prefixes cheap.
+-- row to what it is and the client whose reach decides who may see it; the index keeps its own
+-- copy of the text (for snippets). Its `scope` column holds tokens that say who reaches the
+-- row — `o<org>`, `k<kind>`, `c<client>`, `s<assignee>`, `h<coach>` (ids without dashes) — so
+-- a search narrows to the caller's reach inside the index instead of ranking rows it then
+-- throws away. Triggers keep them in step with assignments; a deleted client leaves the index.
 CREATE TABLE crm_docs (
     seq        INTEGER PRIMARY KEY,
     kind       TEXT NOT NULL CHECK (kind IN ('client', 'project', 'note', 'file')),
@@ -214,15 +217,21 @@ CREATE TABLE crm_docs (
 ) STRICT;
 CREATE INDEX crm_docs_client ON crm_docs (client_id);
 
+CREATE VIEW crm_client_scope (client_id, tokens) AS
+SELECT id, 'o' || replace(org_id, '-', '') || ' c' || replace(id, '-', '')
+    || coalesce(' s' || replace(assigned_to, '-', ''), '') || coalesce(' h' || replace(coach_id, '-', ''), '')
+FROM crm_clients;
+
 CREATE VIRTUAL TABLE crm_fts USING fts5 (
-    org, title, body,
+    scope, title, body,
     tokenize = 'unicode61 remove_diacritics 2',
-    prefix = '2 3 4'
+    prefix = '2 3'
 );
 
 CREATE TRIGGER crm_clients_index AFTER INSERT ON crm_clients BEGIN
     INSERT INTO crm_docs (kind, ref_id, org_id, client_id) VALUES ('client', new.id, new.org_id, new.id);
-    INSERT INTO crm_fts (rowid, org, title, body) VALUES (last_insert_rowid(), 'o' || replace(new.org_id, '-', ''),
+    INSERT INTO crm_fts (rowid, scope, title, body) VALUES (last_insert_rowid(),
+        (SELECT tokens FROM crm_client_scope WHERE client_id = new.id) || ' kclient',
         new.name, concat_ws(' ', new.company_name, new.email, new.phone, replace(replace(replace(new.tags, '[', ''), ']', ''), '"', '')));
 END;
 CREATE TRIGGER crm_clients_reindex AFTER UPDATE OF kind, first_name, last_name, company_name, email, phone, tags ON crm_clients BEGIN
@@ -230,10 +239,20 @@ CREATE TRIGGER crm_clients_reindex AFTER UPDATE OF kind, first_name, last_name, 
         body = concat_ws(' ', new.company_name, new.email, new.phone, replace(replace(replace(new.tags, '[', ''), ']', ''), '"', ''))
     WHERE rowid = (SELECT seq FROM crm_docs WHERE ref_id = new.id);
 END;
+CREATE TRIGGER crm_clients_rescope AFTER UPDATE OF assigned_to, coach_id ON crm_clients BEGIN
+    UPDATE crm_fts SET scope = (SELECT tokens FROM crm_client_scope WHERE client_id = new.id)
+        || ' k' || (SELECT kind FROM crm_docs WHERE seq = crm_fts.rowid)
+    WHERE rowid IN (SELECT seq FROM crm_docs WHERE client_id = new.id);
+END;
+CREATE TRIGGER crm_clients_deleted AFTER UPDATE OF deleted_at ON crm_clients WHEN new.deleted_at IS NOT NULL BEGIN
+    DELETE FROM crm_docs WHERE client_id = new.id;
+END;
 
 CREATE TRIGGER crm_projects_index AFTER INSERT ON crm_projects BEGIN
     INSERT INTO crm_docs (kind, ref_id, org_id, client_id, project_id) VALUES ('project', new.id, new.org_id, new.client_id, new.id);
-    INSERT INTO crm_fts (rowid, org, title, body) VALUES (last_insert_rowid(), 'o' || replace(new.org_id, '-', ''), new.name, coalesce(new.description, ''));
+    INSERT INTO crm_fts (rowid, scope, title, body) VALUES (last_insert_rowid(),
+        (SELECT tokens FROM crm_client_scope WHERE client_id = new.client_id) || ' kproject',
+        new.name, coalesce(new.description, ''));
 END;
 CREATE TRIGGER crm_projects_reindex AFTER UPDATE OF name, description ON crm_projects BEGIN
     UPDATE crm_fts SET title = new.name, body = coalesce(new.description, '')
@@ -242,7 +261,8 @@ END;
 
 CREATE TRIGGER crm_notes_index AFTER INSERT ON crm_notes BEGIN
     INSERT INTO crm_docs (kind, ref_id, org_id, client_id, project_id) VALUES ('note', new.id, new.org_id, new.client_id, new.project_id);
-    INSERT INTO crm_fts (rowid, org, title, body) VALUES (last_insert_rowid(), 'o' || replace(new.org_id, '-', ''), '', new.plain);
+    INSERT INTO crm_fts (rowid, scope, title, body) VALUES (last_insert_rowid(),
+        (SELECT tokens FROM crm_client_scope WHERE client_id = new.client_id) || ' knote', '', new.plain);
 END;
 CREATE TRIGGER crm_notes_reindex AFTER UPDATE OF plain ON crm_notes BEGIN
     UPDATE crm_fts SET body = new.plain WHERE rowid = (SELECT seq FROM crm_docs WHERE ref_id = new.id);
@@ -254,18 +274,22 @@ WHEN new.status = 'ready' AND (new.client_id IS NOT NULL OR new.project_id IS NO
     INSERT INTO crm_docs (kind, ref_id, org_id, client_id, project_id)
     SELECT 'file', new.id, new.org_id, c.id, p.id
     FROM crm_clients c LEFT JOIN crm_projects p ON p.id = new.project_id AND p.client_id = c.id
-    WHERE c.org_id = new.org_id AND c.id = coalesce(new.client_id, (SELECT client_id FROM crm_projects WHERE id = new.project_id));
-    INSERT INTO crm_fts (rowid, org, title, body)
-    SELECT seq, 'o' || replace(new.org_id, '-', ''), new.filename, '' FROM crm_docs WHERE ref_id = new.id;
+    WHERE c.org_id = new.org_id AND c.deleted_at IS NULL
+      AND c.id = coalesce(new.client_id, (SELECT client_id FROM crm_projects WHERE id = new.project_id));
+    INSERT INTO crm_fts (rowid, scope, title, body)
+    SELECT d.seq, s.tokens || ' kfile', new.filename, '' FROM crm_docs d JOIN crm_client_scope s ON s.client_id = d.client_id
+    WHERE d.ref_id = new.id;
 END;
 CREATE TRIGGER crm_files_ready AFTER UPDATE OF status ON files
 WHEN new.status = 'ready' AND old.status <> 'ready' AND (new.client_id IS NOT NULL OR new.project_id IS NOT NULL) BEGIN
     INSERT OR IGNORE INTO crm_docs (kind, ref_id, org_id, client_id, project_id)
     SELECT 'file', new.id, new.org_id, c.id, p.id
     FROM crm_clients c LEFT JOIN crm_projects p ON p.id = new.project_id AND p.client_id = c.id
-    WHERE c.org_id = new.org_id AND c.id = coalesce(new.client_id, (SELECT client_id FROM crm_projects WHERE id = new.project_id));
-    INSERT OR IGNORE INTO crm_fts (rowid, org, title, body)
-    SELECT seq, 'o' || replace(new.org_id, '-', ''), new.filename, '' FROM crm_docs WHERE ref_id = new.id;
+    WHERE c.org_id = new.org_id AND c.deleted_at IS NULL
+      AND c.id = coalesce(new.client_id, (SELECT client_id FROM crm_projects WHERE id = new.project_id));
+    INSERT OR IGNORE INTO crm_fts (rowid, scope, title, body)
+    SELECT d.seq, s.tokens || ' kfile', new.filename, '' FROM crm_docs d JOIN crm_client_scope s ON s.client_id = d.client_id
+    WHERE d.ref_id = new.id;
 END;
 
 -- Whatever leaves, leaves the index (a deleted client's rows go with it by cascade).

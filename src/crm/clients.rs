@@ -540,13 +540,19 @@ pub fn list(
         w.and("(c.assigned_to = ? OR c.coach_id = ?)", [text(a), text(a)]);
     }
     if let Some(s) = f.search.as_deref().filter(|s| !s.trim().is_empty()) {
-        match super::search::match_expr(reach.org_id(), s) {
-            Some(q) => w.and(
-                "c.id IN (SELECT d.client_id FROM crm_fts f JOIN crm_docs d ON d.seq = f.rowid
-                          WHERE crm_fts MATCH ? AND d.kind = 'client')",
-                [SqlValue::Text(q)],
+        let scope = reach.fts_scope(c)?;
+        match (scope, super::search::terms(s)) {
+            (Some(scope), Some(terms)) => w.and(
+                "c.id IN (SELECT d.client_id FROM crm_docs d
+                          WHERE d.seq IN (SELECT rowid FROM crm_fts WHERE crm_fts MATCH ?))",
+                [SqlValue::Text(super::search::query(
+                    &scope,
+                    &["client"],
+                    "{title body}",
+                    &terms,
+                ))],
             ),
-            None => w.and("0", []),
+            _ => w.and("0", []),
         };
     }
     Ok(w.page(c, COLUMNS, "crm_clients c", &order, page, from_row)?)
@@ -781,6 +787,12 @@ pub async fn remove(
 pub fn purge(tx: &Connection, grace_days: i64) -> rusqlite::Result<usize> {
     let before =
         clock::format(jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * grace_days));
+    // The feed names the client ("Client Ada Lovelace created"): it goes with them.
+    tx.prepare_cached(
+        "DELETE FROM crm_activity WHERE client_id IN
+           (SELECT id FROM crm_clients WHERE deleted_at IS NOT NULL AND deleted_at <= ?1)",
+    )?
+    .execute([&before])?;
     tx.prepare_cached("DELETE FROM crm_clients WHERE deleted_at IS NOT NULL AND deleted_at <= ?1")?
         .execute([before])
 }

@@ -30,8 +30,11 @@ pub fn feature() -> Feature {
         nav: portal::NAV,
         search: Some(portal::SEARCH_BOX),
         attachments: files::ATTACHMENTS,
-        recurring: &[jobs::DEADLINES, jobs::WEEKLY],
-        jobs: |h, s| jobs::register(h, s.config.clone(), s.reach()),
+        recurring: &[jobs::DEADLINES, jobs::WEEKLY, search::MERGE],
+        jobs: |h, s| {
+            jobs::register(h, s.config.clone(), s.reach());
+            search::register(h, &s.db);
+        },
         exporters: EXPORTERS,
         settings: &[TEAM_SCOPE],
         purge: &[|tx, grace| clients::purge(tx, i64::from(grace))],

@@ -257,10 +257,7 @@ pub async fn get_one(
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<Data<Note>> {
-    let n = Reach::read(&state, user, move |c, reach, _| {
-        reachable(c, &reach, &id)
-    })
-    .await?;
+    let n = Reach::read(&state, user, move |c, reach, _| reachable(c, &reach, &id)).await?;
     Ok(ok(n))
 }
 

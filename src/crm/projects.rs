@@ -388,10 +388,7 @@ pub async fn get_one(
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<Data<Project>> {
-    let p = Reach::read(&state, user, move |c, reach, _| {
-        reachable(c, &reach, &id)
-    })
-    .await?;
+    let p = Reach::read(&state, user, move |c, reach, _| reachable(c, &reach, &id)).await?;
     Ok(ok(p))
 }
 

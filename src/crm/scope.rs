@@ -129,6 +129,43 @@ impl Reach {
         }
     }
 
+    /// The same reach as a condition on the search index's `scope` column (the tokens V13's
+    /// triggers write), so a search ranks only rows the caller may see. `None`: nothing is in
+    /// reach.
+    pub fn fts_scope(&self, c: &Connection) -> rusqlite::Result<Option<String>> {
+        fn t(prefix: char, id: &str) -> String {
+            // Ids are UUIDs; anything else could not be a token and matches nothing.
+            let id: String = id.chars().filter(|ch| ch.is_ascii_alphanumeric()).collect();
+            format!("\"{prefix}{id}\"")
+        }
+        Ok(Some(match self {
+            Reach::Org { org } => format!("scope : {}", t('o', org)),
+            Reach::AssignedTo { org, user } => {
+                format!("scope : ({} AND {})", t('o', org), t('s', user))
+            }
+            Reach::Coached { org, user } => format!(
+                "scope : ({} AND ({} OR {}))",
+                t('o', org),
+                t('s', user),
+                t('h', user)
+            ),
+            Reach::Listed { org, user } => {
+                let ids: Vec<String> = c
+                    .prepare_cached(
+                        "SELECT value FROM json_each((SELECT access_scope FROM users WHERE id = ?1), '$.clientIds')
+                         WHERE type = 'text' LIMIT 1000",
+                    )?
+                    .query_map([user], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                if ids.is_empty() {
+                    return Ok(None);
+                }
+                let listed: Vec<String> = ids.iter().map(|i| t('c', i)).collect();
+                format!("scope : ({} AND ({}))", t('o', org), listed.join(" OR "))
+            }
+        }))
+    }
+
     /// Adds the condition to a filter.
     pub fn narrow(&self, alias: &str, f: &mut Filter) {
         let (sql, values) = self.condition(alias);

@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod filter;
+pub mod fts;
 pub mod lock;
 pub mod migrate;
 mod readers;

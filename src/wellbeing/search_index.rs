@@ -1,47 +1,25 @@
-//! Keeping the journal's full-text index compact. Every write transaction adds a small FTS5
-//! segment and automerge keeps a few per level, so a busy index holds a dozen segments and
-//! every search reads each one: on the benchmark's 200,000 entries a user's search took ~450 µs
-//! in 12 segments and ~90 µs in one. A nightly job merges them back into one,
-//! in small steps through the writer so nobody's write waits behind a whole rebuild.
+//! Keeping the journal's full-text index compact: a nightly merge into one segment
+//! (`db::fts` says why and how).
 
 use rusqlite::Connection;
 
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, fts};
 use crate::jobs::recurring::JobDef;
 use crate::jobs::{Handlers, job_kind};
 
-/// Leaf pages of merge work per writer step (a few milliseconds each).
-const PAGES_PER_STEP: i64 = 256;
-
 /// The number of segments in the journal's search index.
 pub fn segments(conn: &Connection) -> rusqlite::Result<i64> {
-    // `journal_fts_idx` is FTS5's own table of segments (one row per segment and leaf range).
-    conn.query_row(
-        "SELECT count(DISTINCT segid) FROM journal_fts_idx",
-        [],
-        |r| r.get(0),
-    )
+    fts::segments(conn, "journal_fts")
 }
 
 /// One step of merging every segment into one. False once there is nothing left to merge.
 pub fn merge_step(conn: &Connection) -> rusqlite::Result<bool> {
-    let before = conn.total_changes();
-    // A negative page count merges all segments whatever their level (an incremental
-    // 'optimize'); FTS5 reports work done as at least two changes.
-    conn.execute(
-        "INSERT INTO journal_fts (journal_fts, rank) VALUES ('merge', ?1)",
-        [-PAGES_PER_STEP],
-    )?;
-    Ok(conn.total_changes() - before >= 2)
+    fts::merge_step(conn, "journal_fts")
 }
 
 /// Merges the index into one segment, one writer step at a time. Returns the steps taken.
 pub async fn merge(db: &Db) -> Result<u32, DbError> {
-    let mut steps = 0;
-    while db.write(|tx| merge_step(tx).map_err(DbError::from)).await? {
-        steps += 1;
-    }
-    Ok(steps)
+    fts::merge(db, "journal_fts").await
 }
 
 pub const MERGE: JobDef = JobDef {

@@ -870,3 +870,144 @@ async fn a_team_member_given_approval_approves_others_replies_not_their_own() {
         "{audit}"
     );
 }
+
+/// The files of `p`'s data export, by name, once it is built.
+async fn export_of(s: &TestServer, p: &Person) -> std::collections::HashMap<String, String> {
+    use std::io::Read;
+    let (st, e) = p.send(s, Method::POST, "/me/export", json!({})).await;
+    assert_eq!(st, 202, "{e}");
+    let id = e["data"]["id"].as_str().unwrap().to_string();
+    for _ in 0..100 {
+        let (_, e) = p.get(s, &format!("/me/exports/{id}")).await;
+        if e["data"]["status"] == "ready" {
+            let r = p
+                .req(s, Method::GET, &format!("/me/exports/{id}/download"))
+                .send()
+                .await
+                .unwrap();
+            let bytes = r.bytes().await.unwrap().to_vec();
+            let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+            let mut out = std::collections::HashMap::new();
+            for i in 0..zip.len() {
+                let mut f = zip.by_index(i).unwrap();
+                let mut text = String::new();
+                if f.read_to_string(&mut text).is_ok() {
+                    out.insert(f.name().to_string(), text);
+                }
+            }
+            return out;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the export never became ready");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gdpr_export_holds_a_persons_client_record_and_what_they_wrote() {
+    let s = TestServer::start().await;
+    let o = org(&s, "Export").await;
+    let officer = TestUser::new(Role::Team).in_org(&o).create(&s).await;
+    let member = TestUser::member().in_org(&o).create(&s).await;
+    let c = created(&officer, &s, "/clients", json!({"kind": "person", "firstName": "Eli", "lastName": "Exported", "status": "active", "userId": member.id, "email": "eli@haven.test"})).await;
+    let cid = c["id"].as_str().unwrap();
+    created(
+        &officer,
+        &s,
+        &format!("/clients/{cid}/notes"),
+        json!({"content": "<p>Officer's note about Eli</p>"}),
+    )
+    .await;
+    created(&officer, &s, "/crm", json!({"clientId": cid, "type": "meeting", "body": "Met Eli at the studio", "attachments": []})).await;
+    created(
+        &officer,
+        &s,
+        &format!("/customers/{cid}/responses"),
+        json!({"subject": "Welcome", "body": "Glad to have you"}),
+    )
+    .await;
+    let mine = export_of(&s, &member).await;
+    assert!(
+        mine["crm_client_record.json"].contains("Exported")
+            && mine["crm_client_record.json"].contains("eli@haven.test"),
+        "{mine:?}"
+    );
+    let written = export_of(&s, &officer).await;
+    assert!(written["crm_notes_written.json"].contains("Officer's note about Eli"));
+    assert!(written["crm_timeline_written.json"].contains("Met Eli at the studio"));
+    assert!(written["crm_responses_written.json"].contains("Glad to have you"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_follows_a_reassignment_at_once() {
+    let s = TestServer::start().await;
+    let o = org(&s, "Reassign").await;
+    let admin = TestUser::admin().in_org(&o).create(&s).await;
+    let (st, b) = admin
+        .send(
+            &s,
+            Method::PATCH,
+            "/admin/settings",
+            json!({"crm.teamScope": "assigned"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    let (a, b_) = (
+        TestUser::new(Role::Team).in_org(&o).create(&s).await,
+        TestUser::new(Role::Team).in_org(&o).create(&s).await,
+    );
+    let c = created(
+        &admin,
+        &s,
+        "/clients",
+        json!({"kind": "person", "firstName": "Rhiannon", "status": "active", "assignedTo": a.id}),
+    )
+    .await;
+    let cid = c["id"].as_str().unwrap();
+    created(
+        &admin,
+        &s,
+        &format!("/clients/{cid}/notes"),
+        json!({"content": "talked about the heliotrope order"}),
+    )
+    .await;
+    let found = |p: &Person, q: &'static str| {
+        let p = p.clone();
+        let s = &s;
+        async move {
+            p.get(s, &format!("/search?q={q}")).await.1["data"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(
+        (
+            found(&a, "heliotrope").await,
+            found(&b_, "heliotrope").await
+        ),
+        (1, 0)
+    );
+    assert_eq!(
+        admin
+            .send(
+                &s,
+                Method::PATCH,
+                &format!("/clients/{cid}"),
+                json!({"assignedTo": b_.id})
+            )
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        (
+            found(&a, "heliotrope").await,
+            found(&b_, "heliotrope").await
+        ),
+        (0, 1)
+    );
+    assert_eq!(
+        (found(&a, "rhiannon").await, found(&b_, "rhiannon").await),
+        (0, 1)
+    );
+}
