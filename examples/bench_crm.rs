@@ -516,34 +516,6 @@ fn queries(dir: PathBuf) -> anyhow::Result<()> {
         .unwrap()
         .len()
     });
-    let o = org.replace('-', "");
-    for (label, sql) in [
-        (
-            "fts count",
-            "SELECT count(*) FROM crm_fts WHERE crm_fts MATCH ?1",
-        ),
-        (
-            "fts rank limit 20",
-            "SELECT count(*) FROM (SELECT rowid FROM crm_fts WHERE crm_fts MATCH ?1 ORDER BY rank LIMIT 20)",
-        ),
-        (
-            "fts bm25 weighted limit 20",
-            "SELECT count(*) FROM (SELECT rowid FROM crm_fts WHERE crm_fts MATCH ?1 AND rank MATCH 'bm25(0.0, 10.0, 1.0)' ORDER BY rank LIMIT 20)",
-        ),
-        (
-            "fts rowid desc limit 20",
-            "SELECT count(*) FROM (SELECT rowid FROM crm_fts WHERE crm_fts MATCH ?1 ORDER BY rowid DESC LIMIT 20)",
-        ),
-    ] {
-        let mut st = c.prepare(sql)?;
-        time(label, &mut |i| {
-            let q = format!(
-                "scope : \"o{o}\" AND {{title body}} : (\"{}\"*)",
-                words[i % words.len()]
-            );
-            st.query_row([q], |r| r.get::<_, i64>(0)).unwrap() as usize
-        });
-    }
     for (label, sql) in [(
         "activity (org)",
         "EXPLAIN QUERY PLAN SELECT a.seq FROM crm_activity a WHERE (a.seq < 9223372036854775807) AND (a.org_id = ?1) AND (EXISTS (SELECT 1 FROM crm_clients c WHERE c.id = a.client_id AND c.org_id = ?1 AND c.deleted_at IS NULL)) ORDER BY a.seq DESC LIMIT 51",

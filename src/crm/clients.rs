@@ -546,7 +546,7 @@ pub fn list(
                 "c.id IN (SELECT d.client_id FROM crm_docs d
                           WHERE d.seq IN (SELECT rowid FROM crm_fts WHERE crm_fts MATCH ?))",
                 [SqlValue::Text(super::search::query(
-                    &scope,
+                    Some(&scope),
                     &["client"],
                     "{title body}",
                     &terms,

@@ -139,17 +139,14 @@ impl Reach {
             format!("\"{prefix}{id}\"")
         }
         Ok(Some(match self {
+            // A person's and a client's tokens are ids no other org has: only the whole
+            // org's reach needs the org's token.
             Reach::Org { org } => format!("scope : {}", t('o', org)),
-            Reach::AssignedTo { org, user } => {
-                format!("scope : ({} AND {})", t('o', org), t('s', user))
+            Reach::AssignedTo { user, .. } => format!("scope : {}", t('s', user)),
+            Reach::Coached { user, .. } => {
+                format!("scope : ({} OR {})", t('s', user), t('h', user))
             }
-            Reach::Coached { org, user } => format!(
-                "scope : ({} AND ({} OR {}))",
-                t('o', org),
-                t('s', user),
-                t('h', user)
-            ),
-            Reach::Listed { org, user } => {
+            Reach::Listed { user, .. } => {
                 let ids: Vec<String> = c
                     .prepare_cached(
                         "SELECT value FROM json_each((SELECT access_scope FROM users WHERE id = ?1), '$.clientIds')
@@ -161,7 +158,7 @@ impl Reach {
                     return Ok(None);
                 }
                 let listed: Vec<String> = ids.iter().map(|i| t('c', i)).collect();
-                format!("scope : ({} AND ({}))", t('o', org), listed.join(" OR "))
+                format!("scope : ({})", listed.join(" OR "))
             }
         }))
     }

@@ -95,16 +95,100 @@ pub fn terms(input: &str) -> Option<String> {
     Some(terms.join(" AND "))
 }
 
-/// The FTS query: `terms` in `columns` (`{title body}` or `{title}`), within the caller's
-/// reach (`scope`, from `Reach::fts_scope`) and the kinds asked for.
-pub fn query(scope: &str, kinds: &[&str], columns: &str, terms: &str) -> String {
-    let kinds = if kinds.len() >= 4 {
-        String::new()
-    } else {
+/// The FTS query: `terms` in `columns` (`{title body}` or `{title}`), within `scope` (from
+/// `Reach::fts_scope`; `None` leaves the reach to SQL) and the kinds asked for.
+pub fn query(scope: Option<&str>, kinds: &[&str], columns: &str, terms: &str) -> String {
+    let mut parts: Vec<String> = scope.map(str::to_string).into_iter().collect();
+    if kinds.len() < 4 {
         let ks: Vec<String> = kinds.iter().map(|k| format!("\"k{k}\"")).collect();
-        format!(" AND scope : ({})", ks.join(" OR "))
+        parts.push(format!("scope : ({})", ks.join(" OR ")));
+    }
+    parts.push(format!("{columns} : ({terms})"));
+    parts.join(" AND ")
+}
+
+/// What the words of a search look like in a text: a prefix typed, or (from the typo pass)
+/// a whole indexed word.
+#[derive(Debug, Clone)]
+pub struct Needle {
+    pub text: String,
+    pub prefix: bool,
+}
+
+fn needles(input: &str) -> Vec<Needle> {
+    words(input)
+        .into_iter()
+        .map(|text| Needle { text, prefix: true })
+        .collect()
+}
+
+/// Up to `around` words of `text` from a little before its first match, HTML-escaped, the
+/// matching words in `<mark>`, `…` where it was cut; and whether anything matched.
+pub fn excerpt(text: &str, needles: &[Needle], around: usize) -> (String, bool) {
+    let spans: Vec<(usize, usize)> = {
+        let mut v = Vec::new();
+        let mut start = None;
+        for (i, ch) in text.char_indices() {
+            match (ch.is_alphanumeric(), start) {
+                (true, None) => start = Some(i),
+                (false, Some(s)) => {
+                    v.push((s, i));
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(s) = start {
+            v.push((s, text.len()));
+        }
+        v
     };
-    format!("{scope}{kinds} AND {columns} : ({terms})")
+    let hit = |s: &str| {
+        let w = s.to_lowercase();
+        needles.iter().any(|n| {
+            if n.prefix {
+                w.starts_with(&n.text)
+            } else {
+                w == n.text
+            }
+        })
+    };
+    let first = spans.iter().position(|(a, b)| hit(&text[*a..*b]));
+    if spans.is_empty() {
+        return (escape(text), false);
+    }
+    let from = first.map_or(0, |f| f.saturating_sub(around / 3));
+    let to = (from + around).min(spans.len());
+    let (start, end) = (spans[from].0, spans[to - 1].1);
+    let mut out = String::new();
+    if from > 0 {
+        out.push('…');
+    }
+    let mut at = start;
+    for (a, b) in &spans[from..to] {
+        out.push_str(&escape(&text[at..*a]));
+        let w = &text[*a..*b];
+        if hit(w) {
+            out.push_str("<mark>");
+            out.push_str(&escape(w));
+            out.push_str("</mark>");
+        } else {
+            out.push_str(&escape(w));
+        }
+        at = *b;
+    }
+    out.push_str(&escape(&text[at..end]));
+    if to < spans.len() {
+        out.push('…');
+    }
+    (out, first.is_some())
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// Edit distance (Levenshtein) between two short words.
@@ -125,11 +209,12 @@ fn distance(a: &str, b: &str) -> usize {
 
 /// The typo-tolerant terms: each word of four letters or more also matches the indexed terms
 /// within one edit (two from eight letters) that start with its first letter.
-fn fuzzy_terms(c: &Connection, input: &str) -> rusqlite::Result<Option<String>> {
+fn fuzzy_terms(c: &Connection, input: &str) -> rusqlite::Result<Option<(String, Vec<Needle>)>> {
     let ws = words(input);
     if ws.is_empty() {
         return Ok(None);
     }
+    let mut found = needles(input);
     let mut st = c.prepare_cached(
         "SELECT term FROM crm_fts_terms WHERE term >= ?1 AND term < ?2 AND col IN ('title', 'body') LIMIT 5000",
     )?;
@@ -152,95 +237,136 @@ fn fuzzy_terms(c: &Connection, input: &str) -> rusqlite::Result<Option<String>> 
                 if (close || prefix_close) && !alts.contains(&format!("\"{t}\"")) && alts.len() < 12
                 {
                     alts.push(format!("\"{}\"", t.replace('"', "")));
+                    found.push(Needle {
+                        text: t.clone(),
+                        prefix: false,
+                    });
                 }
             }
         }
         groups.push(format!("({})", alts.join(" OR ")));
     }
-    Ok(Some(groups.join(" AND ")))
+    Ok(Some((groups.join(" AND "), found)))
 }
 
-/// HTML-escapes FTS output and turns its markers (\x01 … \x02) into `<mark>`.
-fn marked(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 16);
-    for ch in s.chars() {
-        match ch {
-            '\u{1}' => out.push_str("<mark>"),
-            '\u{2}' => out.push_str("</mark>"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
+/// How many of the newest matches are ranked by relevance: BM25 reads every ranked match's
+/// length and positions, and ranking all of a word found in thousands of notes took 20–80 ms
+/// (`scripts/bench-crm`); the newest few hundred keep a search well under 20 ms.
+const WINDOW: u32 = 300;
+
+/// The newest matches of `expr` (FTS5 stops at the limit), with their BM25 (names weigh ten
+/// times the text), best first.
+fn newest(c: &Connection, expr: &str, n: u32) -> rusqlite::Result<Vec<(i64, f64)>> {
+    let mut rows: Vec<(i64, f64)> = c
+        .prepare_cached(
+            "SELECT rowid, bm25(crm_fts, 0.0, 10.0, 1.0) FROM crm_fts WHERE crm_fts MATCH ?1
+             ORDER BY rowid DESC LIMIT ?2",
+        )?
+        .query_map(params![expr, n], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    rows.sort_by(|a, b| a.1.total_cmp(&b.1));
+    Ok(rows)
+}
+
+/// Ranked candidates for `terms`: the newest matches in names first, then the newest
+/// `WINDOW` matches anywhere; and whether the window was full (there may be more).
+fn candidates(
+    c: &Connection,
+    scope: Option<&str>,
+    terms: &str,
+    kinds: &[&str],
+    limit: u32,
+) -> rusqlite::Result<(Vec<(i64, f64)>, bool)> {
+    let mut ranked = newest(c, &query(scope, kinds, "{title}", terms), limit)?;
+    let window = newest(c, &query(scope, kinds, "{title body}", terms), WINDOW)?;
+    let full = window.len() == WINDOW as usize;
+    for w in window {
+        if !ranked.iter().any(|r| r.0 == w.0) {
+            ranked.push(w);
         }
     }
-    out
+    Ok((ranked, full))
 }
 
-/// How many of the newest matches are ranked by relevance when a word is common: BM25 reads
-/// every match's length, and ranking all of a word found in thousands of notes took 20–80 ms.
-const WINDOW: u32 = 1000;
+/// The candidates within `reach`, decided in SQL, in their order, at most `limit`.
+fn within(
+    c: &Connection,
+    reach: &Reach,
+    ranked: Vec<(i64, f64)>,
+    limit: u32,
+) -> rusqlite::Result<Vec<(i64, f64)>> {
+    if ranked.is_empty() {
+        return Ok(ranked);
+    }
+    let (condition, mut values) = reach.condition("c");
+    let marks = vec!["?"; ranked.len()].join(", ");
+    let mut args: Vec<Value> = ranked.iter().map(|r| Value::Integer(r.0)).collect();
+    args.append(&mut values);
+    let allowed: std::collections::HashSet<i64> = c
+        .prepare(&format!(
+            "SELECT d.seq FROM crm_docs d JOIN crm_clients c ON c.id = d.client_id
+             WHERE d.seq IN ({marks}) AND {condition}"
+        ))?
+        .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(ranked
+        .into_iter()
+        .filter(|r| allowed.contains(&r.0))
+        .take(limit as usize)
+        .collect())
+}
 
-/// Ranked hits for `terms`: matches in names first (by BM25), then the newest `WINDOW`
-/// matches anywhere by BM25 (names weigh ten times the text); then their snippets, each row
-/// checked against the reach once more in SQL.
+/// Ranked hits for `terms` within `reach`. The whole org's reach first searches without its
+/// scope token (whose IDF alone cost BM25 ~10 ms on 420,000 rows), keeping what SQL says is
+/// in reach; only when that leaves too few while more matches exist does it search again
+/// inside the scope. Narrow reaches search inside their (small) scope tokens at once.
 fn run(
     c: &Connection,
     reach: &Reach,
     scope: &str,
     terms: &str,
+    needles: &[Needle],
     kinds: &[&str],
     limit: u32,
 ) -> rusqlite::Result<Vec<Hit>> {
-    let names = query(scope, kinds, "{title}", terms);
-    let anywhere = query(scope, kinds, "{title body}", terms);
-    let mut ranked: Vec<(i64, f64)> = c
-        .prepare_cached(
-            "SELECT rowid, bm25(crm_fts, 0.0, 10.0, 1.0) FROM crm_fts WHERE crm_fts MATCH ?1 ORDER BY rank LIMIT ?2",
-        )?
-        .query_map(params![names, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut window: Vec<(i64, f64)> = c
-        .prepare_cached(
-            "SELECT rowid, bm25(crm_fts, 0.0, 10.0, 1.0) FROM crm_fts WHERE crm_fts MATCH ?1 ORDER BY rowid DESC LIMIT ?2",
-        )?
-        .query_map(params![anywhere, WINDOW], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    window.sort_by(|a, b| a.1.total_cmp(&b.1));
-    for w in window {
-        if ranked.len() >= limit as usize {
-            break;
-        }
-        if !ranked.iter().any(|r| r.0 == w.0) {
-            ranked.push(w);
+    let mut chosen = None;
+    if reach.is_org() {
+        let (ranked, full) = candidates(c, None, terms, kinds, limit)?;
+        let kept = within(c, reach, ranked, limit)?;
+        if kept.len() >= limit as usize || !full {
+            chosen = Some(kept);
         }
     }
-    let (condition, values) = reach.condition("c");
-    let sql = format!(
-        "SELECT d.kind, d.ref_id, d.client_id, d.project_id,
-                highlight(crm_fts, 1, char(1), char(2)), snippet(crm_fts, 2, char(1), char(2), '…', 14), c.name
-         FROM crm_fts JOIN crm_docs d ON d.seq = crm_fts.rowid JOIN crm_clients c ON c.id = d.client_id
-         WHERE crm_fts MATCH ? AND crm_fts.rowid = ? AND {condition}"
-    );
-    let mut st = c.prepare_cached(&sql)?;
+    let chosen = match chosen {
+        Some(k) => k,
+        None => {
+            let (ranked, _) = candidates(c, Some(scope), terms, kinds, limit)?;
+            within(c, reach, ranked, limit)?
+        }
+    };
+    let mut st = c.prepare_cached(
+        "SELECT d.kind, d.ref_id, d.client_id, d.project_id, f.title, f.body, c.name
+         FROM crm_fts f JOIN crm_docs d ON d.seq = f.rowid JOIN crm_clients c ON c.id = d.client_id
+         WHERE f.rowid = ?1",
+    )?;
     let mut hits = Vec::new();
-    for (rowid, score) in ranked {
-        let mut args = vec![Value::Text(anywhere.clone()), Value::Integer(rowid)];
-        args.extend(values.iter().cloned());
+    for (rowid, score) in chosen {
         let hit = st
-            .query_row(rusqlite::params_from_iter(args.iter()), |r| {
+            .query_row([rowid], |r| {
                 let kind = match r.get::<_, String>(0)?.as_str() {
                     "client" => HitKind::Client,
                     "project" => HitKind::Project,
                     "note" => HitKind::Note,
                     _ => HitKind::File,
                 };
-                let title: String = r.get(4)?;
-                let body: String = r.get(5)?;
-                let client_name: String = r.get(6)?;
+                let (title, body, client): (String, String, String) =
+                    (r.get(4)?, r.get(5)?, r.get(6)?);
+                let (title, in_title) =
+                    excerpt(if title.is_empty() { &client } else { &title }, needles, 40);
+                let (text, in_text) = excerpt(&body, needles, 14);
                 // The passage that matched: in the text, else the name itself.
-                let snippet = if body.contains('\u{1}') || !title.contains('\u{1}') {
-                    body
+                let snippet = if in_text || !in_title {
+                    text
                 } else {
                     title.clone()
                 };
@@ -249,12 +375,8 @@ fn run(
                     id: r.get(1)?,
                     client_id: r.get(2)?,
                     project_id: r.get(3)?,
-                    title: if title.is_empty() {
-                        marked(&client_name)
-                    } else {
-                        marked(&title)
-                    },
-                    snippet: marked(&snippet),
+                    title,
+                    snippet,
                     score: -score,
                 })
             })
@@ -276,12 +398,12 @@ pub fn search(
     let (Some(scope), Some(exact)) = (reach.fts_scope(c)?, terms(q)) else {
         return Ok(Vec::new());
     };
-    let hits = run(c, reach, &scope, &exact, kinds, limit)?;
+    let hits = run(c, reach, &scope, &exact, &needles(q), kinds, limit)?;
     if !hits.is_empty() {
         return Ok(hits);
     }
     match fuzzy_terms(c, q)? {
-        Some(f) if f != exact => run(c, reach, &scope, &f, kinds, limit),
+        Some((f, found)) if f != exact => run(c, reach, &scope, &f, &found, kinds, limit),
         _ => Ok(hits),
     }
 }
@@ -368,11 +490,24 @@ mod tests {
         let t = terms("quillwort\" OR (* NEAR").unwrap();
         assert_eq!(t, "\"quillwort\"* AND \"or\"* AND \"near\"*");
         assert_eq!(
-            query("scope : \"oab\"", &["client"], "{title body}", &t),
+            query(Some("scope : \"oab\""), &["client"], "{title body}", &t),
             "scope : \"oab\" AND scope : (\"kclient\") AND {title body} : (\"quillwort\"* AND \"or\"* AND \"near\"*)"
         );
         assert!(terms("\"(*)").is_none());
-        assert_eq!(marked("a \u{1}<b>\u{2}"), "a <mark>&lt;b&gt;</mark>");
+        let n = needles("quill");
+        assert_eq!(
+            excerpt("The <b> Quillwort, then more", &n, 40),
+            (
+                "The &lt;b&gt; <mark>Quillwort</mark>, then more".to_string(),
+                true
+            )
+        );
+        let long: String = (0..40).map(|i| format!("w{i} ")).collect::<String>() + "quill end";
+        let (cut, found) = excerpt(&long, &n, 6);
+        assert!(
+            found && cut.starts_with('…') && cut.contains("<mark>quill</mark>"),
+            "{cut}"
+        );
         assert_eq!(distance("quilwort", "quillwort"), 1);
         assert_eq!(distance("kitten", "sitting"), 3);
     }
