@@ -284,10 +284,7 @@ async fn run(base: String, dir: PathBuf, requests: usize) -> anyhow::Result<()> 
         .collect();
     let http = reqwest::Client::new();
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    let mut w = || {
-        let full = words.choose(&mut rng).unwrap().clone();
-        full
-    };
+    let mut w = || words.choose(&mut rng).unwrap().clone();
     let picks: Vec<String> = (0..requests).map(|_| w()).collect();
     let prefixes: Vec<String> = (0..requests)
         .map(|_| {

@@ -191,10 +191,9 @@ pub fn page(
         w.sql(),
         limit + 1
     ))?;
-    let rows = st
-        .query_map(rusqlite::params_from_iter(w.values()), from_row)?
-        .collect();
-    rows
+
+    st.query_map(rusqlite::params_from_iter(w.values()), from_row)?
+        .collect()
 }
 
 async fn feed(

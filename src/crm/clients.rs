@@ -465,7 +465,7 @@ pub async fn create(
     ValidJson(n): ValidJson<NewClient>,
 ) -> ApiResult<Data<Client>> {
     let c = Reach::write(&state, user, move |tx, reach, user| {
-        insert(tx, &reach, &user, n)
+        insert(tx, reach, user, n)
     })
     .await?;
     Ok(created(c))
@@ -607,7 +607,7 @@ pub async fn get_one(
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<Data<Client>> {
     let client = Reach::read(&state, user, move |c, reach, _| {
-        let mut client = by_id(c, &reach, &id)?;
+        let mut client = by_id(c, reach, &id)?;
         client.summary = Some(summary(c, &client)?);
         Ok::<_, ApiError>(client)
     })
@@ -735,7 +735,7 @@ pub async fn update(
     ValidJson(p): ValidJson<ClientPatch>,
 ) -> ApiResult<Data<Client>> {
     let c = Reach::write(&state, user, move |tx, reach, user| {
-        change(tx, &reach, &user, &id, p)
+        change(tx, reach, user, &id, p)
     })
     .await?;
     Ok(ok(c))
@@ -751,7 +751,7 @@ pub async fn remove(
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<axum::http::StatusCode> {
     Reach::write(&state, user, move |tx, reach, user| {
-        let client = by_id(tx, &reach, &id)?;
+        let client = by_id(tx, reach, &id)?;
         let now = clock::now();
         tx.prepare_cached("UPDATE crm_clients SET deleted_at = ?2, updated_at = ?2 WHERE id = ?1")?
             .execute(params![id, now])?;
@@ -815,7 +815,7 @@ pub async fn archive(
     ValidJson(a): ValidJson<ArchiveRequest>,
 ) -> ApiResult<Data<Client>> {
     let c = Reach::write(&state, user, move |tx, reach, user| {
-            let before = by_id(tx, &reach, &id)?;
+            let before = by_id(tx, reach, &id)?;
             if before.archived == a.archived {
                 return Ok(before);
             }
@@ -843,7 +843,7 @@ pub async fn archive(
                     changes: None,
                 },
             )?;
-            by_id(tx, &reach, &id)
+            by_id(tx, reach, &id)
         })
         .await?;
     Ok(ok(c))

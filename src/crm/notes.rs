@@ -225,8 +225,8 @@ pub async fn add_to_client(
     ValidJson(body): ValidJson<NoteBody>,
 ) -> ApiResult<Data<Note>> {
     let n = Reach::write(&state, user, move |tx, reach, user| {
-        let client = clients::by_id(tx, &reach, &client_id)?;
-        insert(tx, &user, &client.id, None, &body)
+        let client = clients::by_id(tx, reach, &client_id)?;
+        insert(tx, user, &client.id, None, &body)
     })
     .await?;
     Ok(created(n))
@@ -242,8 +242,8 @@ pub async fn add_to_project(
     ValidJson(body): ValidJson<NoteBody>,
 ) -> ApiResult<Data<Note>> {
     let n = Reach::write(&state, user, move |tx, reach, user| {
-        let p = projects::reachable(tx, &reach, &project_id)?;
-        insert(tx, &user, &p.client_id, Some((&p.id, &p.name)), &body)
+        let p = projects::reachable(tx, reach, &project_id)?;
+        insert(tx, user, &p.client_id, Some((&p.id, &p.name)), &body)
     })
     .await?;
     Ok(created(n))
@@ -257,7 +257,7 @@ pub async fn get_one(
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<Data<Note>> {
-    let n = Reach::read(&state, user, move |c, reach, _| reachable(c, &reach, &id)).await?;
+    let n = Reach::read(&state, user, move |c, reach, _| reachable(c, reach, &id)).await?;
     Ok(ok(n))
 }
 
@@ -271,7 +271,7 @@ pub async fn update(
     ValidJson(body): ValidJson<NoteBody>,
 ) -> ApiResult<Data<Note>> {
     let n = Reach::write(&state, user, move |tx, reach, user| {
-            let before = reachable(tx, &reach, &id)?;
+            let before = reachable(tx, reach, &id)?;
             let (content, plain) = sanitize(&body.content)?;
             if content == before.content {
                 return Ok(before);
@@ -300,7 +300,7 @@ pub async fn update(
                     changes: None,
                 },
             )?;
-            reachable(tx, &reach, &id)
+            reachable(tx, reach, &id)
         })
         .await?;
     Ok(ok(n))
@@ -315,7 +315,7 @@ pub async fn remove(
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<axum::http::StatusCode> {
     Reach::write(&state, user, move |tx, reach, user| {
-        let n = reachable(tx, &reach, &id)?;
+        let n = reachable(tx, reach, &id)?;
         tx.prepare_cached("DELETE FROM crm_notes WHERE id = ?1")?
             .execute([&id])?;
         activity::record(
@@ -347,7 +347,7 @@ pub async fn versions(
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<Data<Vec<NoteVersion>>> {
     let v = Reach::read(&state, user, move |c, reach, _| {
-            reachable(c, &reach, &id)?;
+            reachable(c, reach, &id)?;
             let rows = c
                 .prepare_cached(
                     "SELECT version, content, author_id, created_at FROM crm_note_versions WHERE note_id = ?1 ORDER BY version",

@@ -346,7 +346,7 @@ pub async fn create(
     ValidJson(n): ValidJson<NewProject>,
 ) -> ApiResult<Data<Project>> {
     let p = Reach::write(&state, user, move |tx, reach, user| {
-            let client = clients::by_id(tx, &reach, &client_id)?;
+            let client = clients::by_id(tx, reach, &client_id)?;
             if let Some(a) = &n.assigned_to {
                 staff(tx, &user.org_id, a)?;
             }
@@ -372,8 +372,8 @@ pub async fn create(
                 n.assigned_to,
                 now
             ])?;
-            let p = reachable(tx, &reach, &id)?;
-            log(tx, &user, &p, ("project", &id), "project.created", format!("Project {} started for {}", p.name, client.name), None)?;
+            let p = reachable(tx, reach, &id)?;
+            log(tx, user, &p, ("project", &id), "project.created", format!("Project {} started for {}", p.name, client.name), None)?;
             Ok::<_, ApiError>(p)
         })
         .await?;
@@ -388,7 +388,7 @@ pub async fn get_one(
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<Data<Project>> {
-    let p = Reach::read(&state, user, move |c, reach, _| reachable(c, &reach, &id)).await?;
+    let p = Reach::read(&state, user, move |c, reach, _| reachable(c, reach, &id)).await?;
     Ok(ok(p))
 }
 
@@ -412,7 +412,7 @@ pub async fn update(
     ValidJson(p): ValidJson<ProjectPatch>,
 ) -> ApiResult<Data<Project>> {
     let out = Reach::write(&state, user, move |tx, reach, user| {
-            let before = reachable(tx, &reach, &id)?;
+            let before = reachable(tx, reach, &id)?;
             if let Some(a) = p.assigned_to.as_set() {
                 staff(tx, &user.org_id, a)?;
             }
@@ -440,14 +440,14 @@ pub async fn update(
                 p.assigned_to.apply(before.assigned_to.clone()),
                 clock::now()
             ])?;
-            let after = reachable(tx, &reach, &id)?;
+            let after = reachable(tx, reach, &id)?;
             if let Some(changes) = activity::diff(&json!(before), &json!(after), &AUDITED) {
                 let summary = if before.status != after.status {
                     format!("Project {} is now {}", after.name, after.status.as_str().replace('_', " "))
                 } else {
                     format!("Project {} updated", after.name)
                 };
-                log(tx, &user, &after, ("project", &id), "project.updated", summary, Some(changes))?;
+                log(tx, user, &after, ("project", &id), "project.updated", summary, Some(changes))?;
             }
             Ok::<_, ApiError>(after)
         })
@@ -464,12 +464,12 @@ pub async fn remove(
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<axum::http::StatusCode> {
     Reach::write(&state, user, move |tx, reach, user| {
-        let p = reachable(tx, &reach, &id)?;
+        let p = reachable(tx, reach, &id)?;
         tx.prepare_cached("DELETE FROM crm_projects WHERE id = ?1")?
             .execute([&id])?;
         log(
             tx,
-            &user,
+            user,
             &p,
             ("project", &id),
             "project.deleted",
@@ -537,7 +537,7 @@ pub async fn add_milestone(
     ValidJson(n): ValidJson<NewMilestone>,
 ) -> ApiResult<Data<Milestone>> {
     let m = Reach::write(&state, user, move |tx, reach, user| {
-            let p = reachable(tx, &reach, &project_id)?;
+            let p = reachable(tx, reach, &project_id)?;
             let id = uuid::Uuid::now_v7().to_string();
             let now = clock::now();
             tx.prepare_cached(
@@ -547,7 +547,7 @@ pub async fn add_milestone(
             )?
             .execute(params![id, user.org_id, p.id, n.title.trim(), n.due_date, n.done, now])?;
             let m = milestone(tx, &p.id, &id)?;
-            log(tx, &user, &p, ("milestone", &id), "milestone.created", format!("Milestone {} added to {}", m.title, p.name), None)?;
+            log(tx, user, &p, ("milestone", &id), "milestone.created", format!("Milestone {} added to {}", m.title, p.name), None)?;
             Ok::<_, ApiError>(m)
         })
         .await?;
@@ -565,7 +565,7 @@ pub async fn update_milestone(
     ValidJson(patch): ValidJson<MilestonePatch>,
 ) -> ApiResult<Data<Milestone>> {
     let m = Reach::write(&state, user, move |tx, reach, user| {
-            let p = reachable(tx, &reach, &project_id)?;
+            let p = reachable(tx, reach, &project_id)?;
             let before = milestone(tx, &p.id, &id)?;
             let done = patch.done.unwrap_or(before.done);
             let now = clock::now();
@@ -588,7 +588,7 @@ pub async fn update_milestone(
             };
             let changes = activity::diff(&json!(before), &json!(after), &["title", "dueDate", "done"]);
             if changes.is_some() {
-                log(tx, &user, &p, ("milestone", &id), action, summary, changes)?;
+                log(tx, user, &p, ("milestone", &id), action, summary, changes)?;
             }
             Ok::<_, ApiError>(after)
         })
@@ -606,13 +606,13 @@ pub async fn remove_milestone(
     ValidPath((project_id, id)): ValidPath<(String, String)>,
 ) -> ApiResult<axum::http::StatusCode> {
     Reach::write(&state, user, move |tx, reach, user| {
-        let p = reachable(tx, &reach, &project_id)?;
+        let p = reachable(tx, reach, &project_id)?;
         let m = milestone(tx, &p.id, &id)?;
         tx.prepare_cached("DELETE FROM crm_milestones WHERE id = ?1")?
             .execute([&id])?;
         log(
             tx,
-            &user,
+            user,
             &p,
             ("milestone", &id),
             "milestone.deleted",

@@ -216,15 +216,15 @@ pub async fn draft(
     ValidJson(n): ValidJson<NewResponse>,
 ) -> ApiResult<Data<Response>> {
     let r = Reach::write(&state, user, move |tx, reach, user| {
-            let client = clients::by_id(tx, &reach, &customer)?;
+            let client = clients::by_id(tx, reach, &customer)?;
             let id = uuid::Uuid::now_v7().to_string();
             tx.prepare_cached(
                 "INSERT INTO crm_responses (id, org_id, client_id, author_id, subject, body, status, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'draft', ?7, ?7)",
             )?
             .execute(params![id, user.org_id, client.id, user.id, n.subject.trim(), n.body.trim(), clock::now()])?;
-            let r = by_id(tx, &reach, &id)?;
-            step(tx, &user, &r, "response.drafted", format!("Reply \"{}\" to {} drafted", r.subject, client.name))?;
+            let r = by_id(tx, reach, &id)?;
+            step(tx, user, &r, "response.drafted", format!("Reply \"{}\" to {} drafted", r.subject, client.name))?;
             Ok::<_, ApiError>(r)
         })
         .await?;
@@ -369,8 +369,8 @@ pub async fn edit(
     ValidJson(p): ValidJson<ResponsePatch>,
 ) -> ApiResult<Data<Response>> {
     let r = Reach::write(&state, user, move |tx, reach, user| {
-        let r = by_id(tx, &reach, &id)?;
-        own(&user, &r)?;
+        let r = by_id(tx, reach, &id)?;
+        own(user, &r)?;
         if !r.status.editable() {
             return Err(conflict(
                 "A reply cannot be changed while it waits for approval or once approved",
@@ -385,10 +385,10 @@ pub async fn edit(
             p.body.as_deref().map(str::trim).unwrap_or(&r.body),
             clock::now()
         ])?;
-        let after = by_id(tx, &reach, &id)?;
+        let after = by_id(tx, reach, &id)?;
         step(
             tx,
-            &user,
+            user,
             &after,
             "response.edited",
             format!("Reply \"{}\" edited", after.subject),
@@ -424,8 +424,8 @@ pub async fn submit(
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<Data<Response>> {
     let r = Reach::write(&state, user, move |tx, reach, user| {
-            let r = by_id(tx, &reach, &id)?;
-            own(&user, &r)?;
+            let r = by_id(tx, reach, &id)?;
+            own(user, &r)?;
             if !r.status.editable() {
                 return Err(conflict("Only a draft or a rejected reply can be submitted"));
             }
@@ -435,8 +435,8 @@ pub async fn submit(
                 "UPDATE crm_responses SET status = 'pending_approval', submitted_at = ?2, updated_at = ?2 WHERE id = ?1",
             )?
             .execute(params![id, now])?;
-            let after = by_id(tx, &reach, &id)?;
-            step(tx, &user, &after, "response.submitted", format!("Reply \"{}\" submitted for approval", after.subject))?;
+            let after = by_id(tx, reach, &id)?;
+            step(tx, user, &after, "response.submitted", format!("Reply \"{}\" submitted for approval", after.subject))?;
             Ok(after)
         })
         .await?;

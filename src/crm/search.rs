@@ -441,7 +441,7 @@ async fn answer(
     kinds: &'static [&'static str],
 ) -> ApiResult<Data<Vec<Hit>>> {
     let hits = Reach::read(&state, user, move |c, reach, _| {
-        Ok::<_, ApiError>(search(c, &reach, &q.q, kinds, q.limit.unwrap_or(20))?)
+        Ok::<_, ApiError>(search(c, reach, &q.q, kinds, q.limit.unwrap_or(20))?)
     })
     .await?;
     Ok(ok(hits))
