@@ -696,6 +696,46 @@ async fn approval_flow(
     }
     let mail = crate::fixtures::mailed_text(s, email).await;
     anyhow::ensure!(mail.contains("arrives within three days"), "{mail}");
+    // The rest of the CRM's pages at both widths: the list, the header's search and a
+    // project's checklist (the approver is still signed in).
+    let (st, p) = admin
+        .send(
+            s,
+            reqwest::Method::POST,
+            &format!("/clients/{client}/projects"),
+            json!({"name": "Refund audit", "status": "active"}),
+        )
+        .await;
+    anyhow::ensure!(st == 201, "{p}");
+    let project = p["data"]["id"].as_str().unwrap_or_default().to_string();
+    for (width, milestone) in [(1280, "Check the ledger"), (375, "Call the bank")] {
+        b.step(&format!("clients, search and a project at {width} px"));
+        b.client.set_window_size(width, 2400).await?;
+        b.goto(s, "/team/clients?search=cy").await?;
+        b.see("Cy Customer").await?;
+        b.fill("#header-q", "refund").await?;
+        b.client
+            .find(Locator::Css("#header-q"))
+            .await?
+            .send_keys("\n")
+            .await?;
+        b.see("Refund audit").await?;
+        b.shot(&format!("search-{width}")).await;
+        b.goto(s, &format!("/team/projects/{project}")).await?;
+        b.fill("#milestone-title", milestone).await?;
+        b.click("form[action$='/milestones'] button[type=submit]")
+            .await?;
+        b.see("The milestone is added.").await?;
+        b.click(&format!("button[aria-label='Tick off {milestone}']"))
+            .await?;
+        b.see("Ticked off.").await?;
+        b.shot(&format!("project-{width}")).await;
+    }
+    let (_, p) = admin.get(s, &format!("/projects/{project}")).await;
+    let done = p["data"]["milestones"]
+        .as_array()
+        .map(|m| m.iter().filter(|m| m["done"] == true).count());
+    anyhow::ensure!(done == Some(2), "{p}");
     let (_, list) = admin.get(s, "/responses?status=approved").await;
     anyhow::ensure!(list["data"].as_array().map(Vec::len) == Some(2), "{list}");
     Ok(())
