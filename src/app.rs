@@ -36,7 +36,7 @@ use crate::notify::push;
 use crate::state::{AppState, Services};
 use crate::{
     admin, apidocs, appointments, assets, audit, auth, backups, compliance, crm, files, health,
-    invitations, jobs, notify, orgs, settings, setup, users, wellbeing,
+    invitations, jobs, notify, orgs, settings, setup, users, wellbeing, workplace,
 };
 
 /// Every feature, in the order their pages appear in the navigation. A new feature is one
@@ -58,6 +58,7 @@ pub fn features() -> Registry {
         auth::feature(),
         appointments::feature(),
         crm::feature(),
+        workplace::feature(),
     ])
 }
 
@@ -183,6 +184,7 @@ impl App {
         (name = "notifications", description = "In-app notifications, preferences, push devices and sending"),
         (name = "files", description = "Uploads, downloads and profile pictures"),
         (name = "compliance", description = "Data export, account deletion and consents"),
+        (name = "workplace", description = "Wellness domains, daily logs and offline sync, scores, WEMWBS, onboarding, analytics and reports"),
     ),
     modifiers(&BearerAuth),
     components(schemas(crate::http::error::ErrorBody, crate::http::error::ErrorCode, crate::http::FieldError, crate::http::Meta))

@@ -27,6 +27,16 @@ pub fn before(d: std::time::Duration) -> String {
     format(Timestamp::now().saturating_sub(d).unwrap_or(Timestamp::MIN))
 }
 
+/// The IANA zone named `tz`; UTC for a name the bundled database does not know.
+pub fn zone(tz: &str) -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::get(tz).unwrap_or(jiff::tz::TimeZone::UTC)
+}
+
+/// Today's date in the zone named `tz` ("today" is always someone's own today).
+pub fn today_in(tz: &str) -> jiff::civil::Date {
+    Timestamp::now().to_zoned_datetime(zone(tz)).date()
+}
+
 /// Parses any RFC 3339 instant (with offset) into a timestamp.
 pub fn parse(s: &str) -> Option<Timestamp> {
     s.parse::<Timestamp>().ok()

@@ -33,6 +33,7 @@ pub mod setup;
 pub mod state;
 pub mod users;
 pub mod wellbeing;
+pub mod workplace;
 
 /// The OpenAPI document as pretty JSON, from the same route list the server runs.
 pub fn openapi_document() -> anyhow::Result<String> {

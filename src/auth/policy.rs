@@ -136,6 +136,20 @@ permissions! {
     ResponsesApprove = "responses.approve",
     /// AI summaries of clients and projects, and the org's AI usage.
     AiSummaries = "ai.summarize",
+    /// One's own wellness logs, scores, WEMWBS assessments, onboarding answers and reports.
+    WellnessOwn = "wellness.own",
+    /// The org's wellness domains and onboarding questionnaire.
+    WellnessConfigure = "wellness.configure",
+    /// The org's anonymized analytics and org reports (cohorts under the minimum suppressed).
+    AnalyticsOrg = "analytics.org",
+    /// Every org's adoption, subscriptions and the appliance's health.
+    AnalyticsPlatform = "analytics.platform",
+    /// Orgs' plans, seats and renewal.
+    SubscriptionsManage = "subscriptions.manage",
+    /// The org's wording of the built-in messages.
+    TemplatesManage = "templates.manage",
+    /// Soft-delete people of the org and bring them back within the grace period.
+    PeopleRemove = "people.remove",
 }
 
 use Perm::*;
@@ -316,6 +330,13 @@ const TABLE: &[(Perm, &[(Role, Scope)])] = &[
         &[(Superadmin, Org), (Admin, Org), (Team, Granted)],
     ),
     (AiSummaries, CRM_READERS),
+    (WellnessOwn, EVERYONE_OWN),
+    (WellnessConfigure, &[(Superadmin, Org), (Admin, Org)]),
+    (AnalyticsOrg, &[(Superadmin, Org), (Admin, Org)]),
+    (AnalyticsPlatform, &[(Superadmin, Platform)]),
+    (SubscriptionsManage, &[(Superadmin, Platform)]),
+    (TemplatesManage, &[(Superadmin, Org), (Admin, Org)]),
+    (PeopleRemove, &[(Superadmin, Platform), (Admin, Org)]),
 ];
 
 /// Who reads the CRM: staff over the org (team members narrowed by `crm.teamScope`),

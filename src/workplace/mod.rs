@@ -1,0 +1,34 @@
+//! Workplace wellbeing (seed 000, "Reset Circle"): an org's wellness domains, each person's
+//! daily logs (also synced from the offline app), their rolling scores, bands and Reset
+//! Circle, the WEMWBS scale, the onboarding questionnaire, anonymized analytics that never
+//! compute a figure for a cohort under the minimum size, PDF and CSV reports, and reminders.
+
+pub mod domains;
+pub mod logs;
+pub mod onboarding;
+pub mod scores;
+pub mod sync;
+pub mod wemwbs;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::feature::Feature;
+use crate::state::AppState;
+
+/// Domains, logs, sync, scores, WEMWBS, onboarding, analytics, reports and reminders.
+pub fn feature() -> Feature {
+    Feature {
+        api: router,
+        ..Feature::named("workplace")
+    }
+}
+
+fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(domains::router())
+        .merge(logs::router())
+        .merge(sync::router())
+        .merge(scores::router())
+        .merge(wemwbs::router())
+        .merge(onboarding::router())
+}
