@@ -264,6 +264,9 @@ CREATE TABLE wp_reminders_sent (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX wp_reminders_sent_at ON wp_reminders_sent (user_id, sent_at);
 
+-- Who asked for an account's deletion: the person (theirs to undo) or an admin who removed them.
+ALTER TABLE deletion_requests ADD COLUMN requested_by TEXT;
+
 -- An org's plan, set by the operator. No row: self-hosted, no seat limit.
 CREATE TABLE org_subscriptions (
     org_id      TEXT PRIMARY KEY REFERENCES orgs (id),

@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::http::ApiError;
 use crate::jobs::Handlers;
 use crate::jobs::recurring::JobDef;
+use crate::notify::wording::Message;
 use crate::state::{AppState, Services};
 
 /// One feature's contributions. Start from [`Feature::named`] and fill in what it has.
@@ -51,6 +52,8 @@ pub struct Feature {
     /// What the feature adds to a member's progress timeline: each a query of one person's
     /// (`?1`) milestones as `kind, id, title, description, at` (the timeline unions them).
     pub timeline: &'static [&'static str],
+    /// The built-in messages whose wording each org may change (`/notification-templates`).
+    pub messages: &'static [Message],
 }
 
 impl Feature {
@@ -69,6 +72,7 @@ impl Feature {
             attachments: &[],
             purge: &[],
             timeline: &[],
+            messages: &[],
         }
     }
 }
@@ -159,6 +163,11 @@ impl Registry {
             .iter()
             .flat_map(|f| f.timeline.iter().copied())
             .collect()
+    }
+
+    /// Every feature's built-in messages.
+    pub fn messages(&self) -> impl Iterator<Item = &'static Message> + '_ {
+        self.features.iter().flat_map(|f| f.messages.iter())
     }
 
     pub fn settings(&self) -> impl Iterator<Item = &'static Setting> + '_ {

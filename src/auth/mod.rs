@@ -49,6 +49,7 @@ pub fn feature() -> Feature {
             },
         }],
         settings: &[signup::SIGNUP_MODE],
+        messages: &[recovery::VERIFY_EMAIL, recovery::RESET_PASSWORD],
         ..Feature::named("auth")
     }
 }

@@ -22,6 +22,7 @@ use crate::http::{
     ApiError, ApiResult, ClientInfo, ErrorCode, FieldError, ValidJson, Validate, accepted,
     no_content,
 };
+use crate::notify::wording::{Message, word};
 use crate::notify::{emails, queue_email};
 use crate::state::AppState;
 use crate::users::model::normalize_email;
@@ -108,6 +109,32 @@ async fn resend_verification(
     Ok(accepted(serde_json::json!({ "sent": true })))
 }
 
+/// "Confirm your e-mail address", with the `/verify-email?token=` link.
+pub const VERIFY_EMAIL: Message = Message {
+    key: "email-verification",
+    description: "After sign-up and on request: asks the person to confirm their e-mail address.",
+    subject: "Confirm your e-mail address for Haven",
+    body: "Please confirm that this is your e-mail address so {{orgName}} can reach you on Haven.",
+    variables: &[
+        ("firstName", "Alex"),
+        ("orgName", "Acme Care"),
+        ("link", ""),
+    ],
+};
+
+/// "Reset your password", with the `/reset-password?token=` link.
+pub const RESET_PASSWORD: Message = Message {
+    key: "password-reset",
+    description: "When someone asks to reset a forgotten password.",
+    subject: "Reset your Haven password",
+    body: "Someone asked to reset the password of your Haven account. If it was you, choose a new password.",
+    variables: &[
+        ("firstName", "Alex"),
+        ("orgName", "Acme Care"),
+        ("link", ""),
+    ],
+};
+
 /// Queues the "confirm your e-mail" message with a fresh single-use token.
 pub fn send_verification(
     tx: &crate::db::Tx,
@@ -118,7 +145,26 @@ pub fn send_verification(
 ) -> Result<(), ApiError> {
     let token = one_time::issue(tx, user_id, Purpose::VerifyEmail, VERIFY_TTL)?;
     let link = format!("{}/verify-email?token={token}", state.config.public_url());
-    let msg = emails::verify_email(email, first_name, &link).map_err(ApiError::internal)?;
+    let org_name = crate::orgs::store::name_of_user(tx, user_id)?;
+    let w = word(
+        tx,
+        &org_name.0,
+        &VERIFY_EMAIL,
+        &[
+            ("firstName", first_name),
+            ("orgName", &org_name.1),
+            ("link", &link),
+        ],
+    )?;
+    let msg = emails::worded(
+        email,
+        first_name,
+        &link,
+        &w,
+        "Confirm my e-mail address",
+        "The link works for 48 hours. If you did not create an account, ignore this message.",
+    )
+    .map_err(ApiError::internal)?;
     queue_email(
         tx,
         &format!("email:verify:{}", super::tokens::hash_token(&token)),
@@ -153,7 +199,17 @@ pub async fn forgot_password(
             if let Some((id, first_name)) = found {
                 let token = one_time::issue(tx, &id, Purpose::ResetPassword, RESET_TTL)?;
                 let link = format!("{}/reset-password?token={token}", st.config.public_url());
-                let msg = emails::reset_password(&email, &first_name, &link).map_err(ApiError::internal)?;
+                let (org_id, org_name) = crate::orgs::store::name_of_user(tx, &id)?;
+                let w = word(tx, &org_id, &RESET_PASSWORD, &[("firstName", &first_name), ("orgName", &org_name), ("link", &link)])?;
+                let msg = emails::worded(
+                    &email,
+                    &first_name,
+                    &link,
+                    &w,
+                    "Choose a new password",
+                    "The link works for one hour and only once. If you did not ask for it, ignore this message: your password stays as it is.",
+                )
+                .map_err(ApiError::internal)?;
                 queue_email(tx, &format!("email:reset:{}", super::tokens::hash_token(&token)), &msg)?;
             }
             Ok::<_, ApiError>(())

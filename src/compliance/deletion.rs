@@ -16,6 +16,7 @@ use crate::auth::{CurrentUser, crypto, sessions};
 use crate::clock;
 use crate::config::secrets::Key;
 use crate::http::{ApiError, ApiResult, Data, ErrorCode, accepted};
+use crate::notify::wording::{Message, word};
 use crate::notify::{emails, queue_email};
 use crate::state::AppState;
 use crate::users::model::Role;
@@ -32,6 +33,20 @@ pub struct DeletionScheduled {
     /// When the account and its data are erased.
     pub scheduled_for: String,
 }
+
+/// "Your account will be deleted on …": sent when the owner asks for erasure.
+pub const DELETION_SCHEDULED: Message = Message {
+    key: "account-deletion-scheduled",
+    description: "When a person asks for their account to be deleted: confirms the date of erasure.",
+    subject: "Your Haven account is scheduled for deletion",
+    body: "You asked us to delete your Haven account. You have been signed out everywhere, and on {{deletionDate}} your account and everything in it will be erased for good.",
+    variables: &[
+        ("firstName", "Alex"),
+        ("orgName", "Acme Care"),
+        ("link", ""),
+        ("deletionDate", "2026-12-31"),
+    ],
+};
 
 /// The pseudonym of an erased person in the audit log.
 pub fn pseudonym(key: &Key, user_id: &str) -> String {
@@ -70,8 +85,8 @@ async fn schedule(state: AppState, user: CurrentUser) -> ApiResult<Data<Deletion
             let now = clock::now();
             let when = clock::after(std::time::Duration::from_secs(grace));
             tx.prepare_cached(
-                "INSERT INTO deletion_requests (user_id, requested_at, scheduled_for) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (user_id) DO NOTHING",
+                "INSERT INTO deletion_requests (user_id, requested_at, scheduled_for, requested_by) VALUES (?1, ?2, ?3, ?1)
+                 ON CONFLICT (user_id) DO UPDATE SET requested_by = excluded.requested_by",
             )?
             .execute(params![user.id, now, when])?;
             tx.prepare_cached("UPDATE users SET deleted_at = ?2, updated_at = ?2 WHERE id = ?1")?
@@ -87,8 +102,22 @@ async fn schedule(state: AppState, user: CurrentUser) -> ApiResult<Data<Deletion
                     .entity_id(&alias)
                     .after(serde_json::json!({ "scheduledFor": when })),
             )?;
-            let mail = emails::deletion_scheduled(&email, &first_name, &link, &when[..10])
-                .map_err(ApiError::internal)?;
+            let org_name = crate::orgs::store::name_of_user(tx, &user.id)?.1;
+            let w = word(
+                tx,
+                &user.org_id,
+                &DELETION_SCHEDULED,
+                &[("firstName", &first_name), ("orgName", &org_name), ("link", &link), ("deletionDate", &when[..10])],
+            )?;
+            let mail = emails::worded(
+                &email,
+                &first_name,
+                &link,
+                &w,
+                "Contact your Haven administrator",
+                "If you did not ask for this, contact your administrator before that date: until then the account can still be restored.",
+            )
+            .map_err(ApiError::internal)?;
             queue_email(tx, &format!("email:deletion:{}", user.id), &mail)?;
             Ok(when)
         })

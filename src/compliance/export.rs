@@ -22,6 +22,7 @@ use crate::db::{Db, DbError};
 use crate::feature::Exporter;
 use crate::http::{ApiError, ApiResult, Data, ErrorCode, ValidPath, accepted, ok};
 use crate::jobs::{Handlers, NewItem, outbox};
+use crate::notify::wording::{Message, word};
 use crate::notify::{deliver, emails, queue_email};
 use crate::state::AppState;
 
@@ -265,6 +266,20 @@ pub fn to_csv(v: &serde_json::Value) -> Option<String> {
     Some(out)
 }
 
+/// "Your data export is ready", with a link to where the app downloads it.
+pub const EXPORT_READY: Message = Message {
+    key: "data-export-ready",
+    description: "When the copy of a person's data they asked for is ready to download.",
+    subject: "Your Haven data export is ready",
+    body: "The copy of your data that you asked for is ready: your profile, entries, goals, notifications, files and consents in one ZIP file.",
+    variables: &[
+        ("firstName", "Alex"),
+        ("orgName", "Acme Care"),
+        ("link", ""),
+        ("expiresOn", "2026-12-31"),
+    ],
+};
+
 /// Registers the build handler: build (a re-run after a crash just builds again), then mark
 /// ready and tell the person, in one transaction.
 pub fn register(
@@ -336,7 +351,13 @@ pub fn register(
                     serde_json::json!({ "exportId": id }),
                 )?;
                 let link = format!("{public_url}/me/exports/{id}");
-                if let Ok(mail) = emails::export_ready(&email, &first_name, &link, expires.get(..10).unwrap_or_default()) {
+                let (org_id, org_name) = crate::orgs::store::name_of_user(tx, &user_id)?;
+                let until = expires.get(..10).unwrap_or_default();
+                let w = word(tx, &org_id, &EXPORT_READY, &[("firstName", &first_name), ("orgName", &org_name), ("link", &link), ("expiresOn", until)])?;
+                let footnote = format!(
+                    "The export can be downloaded until {until}, from the app while signed in. If you did not ask for it, change your password."
+                );
+                if let Ok(mail) = emails::worded(&email, &first_name, &link, &w, "Download my data", &footnote) {
                     queue_email(tx, &format!("email:export-ready:{id}"), &mail)?;
                 }
                 Ok::<_, DbError>(())

@@ -5,6 +5,7 @@
 pub mod consents;
 pub mod deletion;
 pub mod export;
+pub mod removal;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -40,6 +41,7 @@ pub fn feature() -> Feature {
                 )
             },
         }],
+        messages: &[export::EXPORT_READY, deletion::DELETION_SCHEDULED],
         ..Feature::named("compliance")
     }
 }
@@ -73,4 +75,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(export::router())
         .merge(deletion::router())
         .merge(consents::router())
+        .merge(removal::router())
 }

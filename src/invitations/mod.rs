@@ -18,6 +18,7 @@ pub fn feature() -> Feature {
         recurring: &[store::EXPIRE],
         jobs: |h, _| store::register_jobs(h),
         settings: &[store::EXPIRY_DAYS],
+        messages: &[store::INVITATION],
         ..Feature::named("invitations")
     }
 }

@@ -14,6 +14,7 @@ use crate::feature::{Kind, Setting};
 use crate::http::{ApiError, ErrorCode};
 use crate::jobs::recurring::JobDef;
 use crate::jobs::{Handlers, job_kind};
+use crate::notify::wording::{Message, word};
 use crate::notify::{emails, queue_email};
 use crate::state::AppState;
 use crate::users::model::Role;
@@ -98,6 +99,22 @@ pub struct NewInvitation {
     pub expires_in_days: Option<i64>,
 }
 
+/// "You are invited to join <org>", with the `/invite?token=` link.
+pub const INVITATION: Message = Message {
+    key: "invitation",
+    description: "Invites someone to the organization (also partners and the first admin of a new org).",
+    subject: "You are invited to join {{orgName}} on Haven",
+    body: "{{inviterName}} invited you to join {{orgName}} on Haven with the role {{role}}. Accept the invitation to choose your password and sign in.",
+    variables: &[
+        ("firstName", "Alex"),
+        ("orgName", "Acme Care"),
+        ("role", "member"),
+        ("inviterName", "Sam Taylor"),
+        ("link", ""),
+        ("expiresOn", "2026-12-31"),
+    ],
+};
+
 /// Records an invitation and queues its e-mail, in the caller's transaction. A pending
 /// invitation to the same address in the same org is replaced (its link stops working).
 pub fn create_and_send(
@@ -149,6 +166,8 @@ pub fn create_and_send(
             },
         )?;
     }
+    // Checked after the replaced invitation let go of its seat.
+    crate::orgs::subscription::check_seat(tx, &inv.org_id)?;
     let id = uuid::Uuid::now_v7().to_string();
     let token = random_token();
     let expires = clock::after(std::time::Duration::from_secs(
@@ -172,15 +191,38 @@ pub fn create_and_send(
         None => None,
     };
     let link = format!("{}/invite?token={token}", state.config.public_url());
-    let msg = emails::invitation(&emails::Invitation {
-        to: &inv.email,
-        first_name: inv.first_name.as_deref().unwrap_or(""),
-        org_name: &org.name,
-        role: inv.role.as_str(),
-        inviter: inviter.as_deref().filter(|s| !s.is_empty()),
-        link: &link,
-        expires_on: &expires[..10],
-    })
+    let role = inv.role.as_str();
+    let expires_on = &expires[..10];
+    let w = word(
+        tx,
+        &inv.org_id,
+        &INVITATION,
+        &[
+            ("firstName", inv.first_name.as_deref().unwrap_or("")),
+            ("orgName", &org.name),
+            ("role", role),
+            (
+                "inviterName",
+                inviter
+                    .as_deref()
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or("The administrator"),
+            ),
+            ("link", &link),
+            ("expiresOn", expires_on),
+        ],
+    )?;
+    let footnote = format!(
+        "The link works once, until {expires_on}. If you did not expect this invitation, ignore this message."
+    );
+    let msg = emails::worded(
+        &inv.email,
+        inv.first_name.as_deref().unwrap_or(""),
+        &link,
+        &w,
+        "Accept the invitation",
+        &footnote,
+    )
     .map_err(ApiError::internal)?;
     queue_email(tx, &format!("email:invite:{id}"), &msg)?;
     audit::record(

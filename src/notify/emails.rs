@@ -38,7 +38,7 @@ struct ActionHtml<'a> {
     product: &'a str,
     subject: &'a str,
     first_name: &'a str,
-    intro: &'a str,
+    paragraphs: Vec<&'a str>,
     button: &'a str,
     link: &'a str,
     footnote: &'a str,
@@ -48,7 +48,7 @@ struct ActionHtml<'a> {
 #[template(path = "email/action.txt")]
 struct ActionText<'a> {
     first_name: &'a str,
-    intro: &'a str,
+    paragraphs: Vec<&'a str>,
     button: &'a str,
     link: &'a str,
     footnote: &'a str,
@@ -72,7 +72,13 @@ fn action_email(
     } else {
         first_name
     };
-    let (subject, intro, button, footnote) = (a.subject, a.intro, a.button, a.footnote);
+    let (subject, button, footnote) = (a.subject, a.button, a.footnote);
+    let paragraphs: Vec<&str> = a
+        .intro
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
     Ok(OutgoingEmail {
         to: to.to_string(),
         subject: subject.to_string(),
@@ -80,7 +86,7 @@ fn action_email(
             product: "Haven",
             subject,
             first_name,
-            intro,
+            paragraphs: paragraphs.clone(),
             button,
             link,
             footnote,
@@ -88,7 +94,7 @@ fn action_email(
         .render()?,
         text: ActionText {
             first_name,
-            intro,
+            paragraphs,
             button,
             link,
             footnote,
@@ -98,84 +104,25 @@ fn action_email(
     })
 }
 
-/// "Confirm your e-mail address", with the `/verify-email?token=` link.
-pub fn verify_email(
+/// A message whose subject and body are an org's wording ([`super::wording::word`]), with the
+/// link's button and a fixed footnote.
+pub fn worded(
     to: &str,
     first_name: &str,
     link: &str,
+    w: &super::wording::Wording,
+    button: &str,
+    footnote: &str,
 ) -> Result<OutgoingEmail, askama::Error> {
     action_email(
         to,
         first_name,
         link,
         Action {
-            subject: "Confirm your e-mail address for Haven",
-            intro: "Please confirm that this is your e-mail address so Haven can reach you.",
-            button: "Confirm my e-mail address",
-            footnote: "The link works for 48 hours. If you did not create an account, ignore this message.",
-        },
-    )
-}
-
-/// "Reset your password", with the `/reset-password?token=` link.
-pub fn reset_password(
-    to: &str,
-    first_name: &str,
-    link: &str,
-) -> Result<OutgoingEmail, askama::Error> {
-    action_email(
-        to,
-        first_name,
-        link,
-        Action {
-            subject: "Reset your Haven password",
-            intro: "Someone asked to reset the password of your Haven account. If it was you, choose a new password.",
-            button: "Choose a new password",
-            footnote: "The link works for one hour and only once. If you did not ask for it, ignore this message: your password stays as it is.",
-        },
-    )
-}
-
-/// What an invitation e-mail says.
-pub struct Invitation<'a> {
-    pub to: &'a str,
-    pub first_name: &'a str,
-    pub org_name: &'a str,
-    pub role: &'a str,
-    /// Who invited them, when a person did.
-    pub inviter: Option<&'a str>,
-    pub link: &'a str,
-    /// The day the link stops working, `YYYY-MM-DD`.
-    pub expires_on: &'a str,
-}
-
-/// "You are invited to join <org>", with the `/invite?token=` link.
-pub fn invitation(i: &Invitation) -> Result<OutgoingEmail, askama::Error> {
-    let subject = format!("You are invited to join {} on Haven", i.org_name);
-    let who = i.inviter.unwrap_or("The administrator");
-    let intro = format!(
-        "{who} invited you to join {} on Haven as {} {}. Accept the invitation to choose your password and sign in.",
-        i.org_name,
-        if i.role.starts_with(['a', 'e', 'i', 'o', 'u']) {
-            "an"
-        } else {
-            "a"
-        },
-        i.role,
-    );
-    let footnote = format!(
-        "The link works once, until {}. If you did not expect this invitation, ignore this message.",
-        i.expires_on
-    );
-    action_email(
-        i.to,
-        i.first_name,
-        i.link,
-        Action {
-            subject: &subject,
-            intro: &intro,
-            button: "Accept the invitation",
-            footnote: &footnote,
+            subject: &w.subject,
+            intro: &w.body,
+            button,
+            footnote,
         },
     )
 }
@@ -220,34 +167,26 @@ mod tests {
     }
 
     #[test]
-    fn action_emails_carry_the_link_in_both_parts() {
+    fn worded_emails_carry_the_link_in_both_parts_and_keep_paragraphs() {
         let link = "http://h.test/reset-password?token=abc&x=1";
-        let m = reset_password("a@b.c", "Ada", link).unwrap();
-        assert!(m.text.contains(link));
+        let w = crate::notify::wording::Wording {
+            subject: "Join Acme <Care>".into(),
+            body: "First paragraph.\n\nSecond <b>one</b>.".into(),
+        };
+        let m = worded("a@b.c", "", link, &w, "Open", "Footnote.").unwrap();
+        assert!(m.text.contains(link) && m.text.contains("Hello there"));
+        assert!(
+            m.text.contains("First paragraph.\n\nSecond <b>one</b>."),
+            "{}",
+            m.text
+        );
         assert!(
             m.html.contains("token=abc&#38;x=1") || m.html.contains("token=abc&amp;x=1"),
             "{}",
             m.html
         );
-        assert!(m.subject.contains("password"));
-        let inv = invitation(&Invitation {
-            to: "a@b.c",
-            first_name: "",
-            org_name: "Acme <Care>",
-            role: "admin",
-            inviter: Some("Olga"),
-            link: "http://h.test/invite?token=t",
-            expires_on: "2026-12-01",
-        })
-        .unwrap();
-        assert!(inv.subject.contains("invited") && inv.text.contains("as an admin"));
-        assert!(!inv.html.contains("<Care>"), "names are escaped");
-        assert!(
-            verify_email("a@b.c", "", "http://h.test/verify-email?token=t")
-                .unwrap()
-                .text
-                .contains("Hello there")
-        );
+        assert!(!m.html.contains("<b>one"), "the body is escaped");
+        assert_eq!(m.subject, "Join Acme <Care>");
     }
 }
 
@@ -308,52 +247,6 @@ pub fn notification(
         .render()?,
         attachments: Vec::new(),
     })
-}
-
-/// "Your data export is ready", with a link to where the app downloads it.
-pub fn export_ready(
-    to: &str,
-    first_name: &str,
-    link: &str,
-    expires_on: &str,
-) -> Result<OutgoingEmail, askama::Error> {
-    let footnote = format!(
-        "The export can be downloaded until {expires_on}, from the app while signed in. If you did not ask for it, change your password."
-    );
-    action_email(
-        to,
-        first_name,
-        link,
-        Action {
-            subject: "Your Haven data export is ready",
-            intro: "The copy of your data that you asked for is ready: your profile, entries, goals, notifications, files and consents in one ZIP file.",
-            button: "Download my data",
-            footnote: &footnote,
-        },
-    )
-}
-
-/// "Your account will be deleted on …": sent when the owner asks for erasure.
-pub fn deletion_scheduled(
-    to: &str,
-    first_name: &str,
-    link: &str,
-    on: &str,
-) -> Result<OutgoingEmail, askama::Error> {
-    let intro = format!(
-        "You asked us to delete your Haven account. You have been signed out everywhere, and on {on} your account and everything in it will be erased for good."
-    );
-    action_email(
-        to,
-        first_name,
-        link,
-        Action {
-            subject: "Your Haven account is scheduled for deletion",
-            intro: &intro,
-            button: "Contact your Haven administrator",
-            footnote: "If you did not ask for this, contact your administrator before that date: until then the account can still be restored.",
-        },
-    )
 }
 
 /// "A backup failed": to the appliance's operators.

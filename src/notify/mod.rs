@@ -11,6 +11,7 @@ pub mod portal;
 pub mod prefs;
 pub mod push;
 pub mod sms;
+pub mod wording;
 
 use std::sync::Arc;
 
@@ -22,7 +23,11 @@ use mail::{Mailer, OutgoingEmail};
 /// In-app notifications, e-mail and push, preferences, and the team's home page.
 pub fn feature() -> Feature {
     Feature {
-        api: || api::router().merge(phone::router()),
+        api: || {
+            api::router()
+                .merge(phone::router())
+                .merge(wording::router())
+        },
         pages: portal::pages,
         nav: portal::NAV,
         jobs: |h, s| {

@@ -1,10 +1,12 @@
 //! Organizations (tenants) and their departments. The superadmin creates orgs (optionally
-//! inviting the first admin); an org's admins edit it and manage its departments.
+//! inviting the first admin) and sets its subscription; an org's admins edit it and manage its
+//! departments.
 
 pub mod api;
 pub mod departments;
 pub mod portal;
 pub mod store;
+pub mod subscription;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -22,6 +24,7 @@ pub fn feature() -> Feature {
             OpenApiRouter::new()
                 .merge(api::router())
                 .merge(departments::router())
+                .merge(subscription::router())
         },
         pages: portal::pages,
         nav: portal::NAV,

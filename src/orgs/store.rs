@@ -22,6 +22,14 @@ pub fn default_id(conn: &Connection) -> rusqlite::Result<Option<String>> {
         .optional()
 }
 
+/// A person's org: its id and name.
+pub fn name_of_user(conn: &Connection, user_id: &str) -> rusqlite::Result<(String, String)> {
+    conn.prepare_cached(
+        "SELECT o.id, o.name FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.id = ?1",
+    )?
+    .query_row([user_id], |r| Ok((r.get(0)?, r.get(1)?)))
+}
+
 /// Creates an org (a new workspace) and returns its id.
 pub fn create(conn: &Connection, name: &str, timezone: &str) -> rusqlite::Result<String> {
     let id = uuid::Uuid::now_v7().to_string();

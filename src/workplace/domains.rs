@@ -240,7 +240,10 @@ impl Validate for DomainPatch {
     responses((status = 200, body = [Domain])), security(("bearer" = [])))]
 async fn list(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Data<Vec<Domain>>> {
     let org = user.org_id.clone();
-    Ok(ok(state.db.read(move |c| of_org(c, &org).map_err(ApiError::from)).await?))
+    Ok(ok(state
+        .db
+        .read(move |c| of_org(c, &org).map_err(ApiError::from))
+        .await?))
 }
 
 /// Adds a domain (admins). A key the org already has → 409.

@@ -50,8 +50,7 @@ pub struct WellnessLog {
     pub updated_at: String,
 }
 
-const COLUMNS: &str =
-    "l.id, l.date, d.key, l.score, l.note, l.created_at, l.updated_at FROM wp_logs l JOIN wp_domains d ON d.id = l.domain_id";
+const COLUMNS: &str = "l.id, l.date, d.key, l.score, l.note, l.created_at, l.updated_at FROM wp_logs l JOIN wp_domains d ON d.id = l.domain_id";
 
 fn from_row(r: &Row) -> rusqlite::Result<WellnessLog> {
     Ok(WellnessLog {
@@ -148,7 +147,12 @@ pub enum Outcome {
 }
 
 /// The id of the person's log for a day and domain.
-pub fn at(c: &Connection, user_id: &str, date: &str, domain_id: &str) -> rusqlite::Result<Option<(String, i64, Option<String>, String)>> {
+pub fn at(
+    c: &Connection,
+    user_id: &str,
+    date: &str,
+    domain_id: &str,
+) -> rusqlite::Result<Option<(String, i64, Option<String>, String)>> {
     c.prepare_cached(
         "SELECT id, score, note, updated_at FROM wp_logs WHERE user_id = ?1 AND date = ?2 AND domain_id = ?3",
     )?
@@ -312,7 +316,9 @@ fn resolve(
 ) -> Result<(String, Domain), Vec<FieldError>> {
     let field = |f: &str| format!("{prefix}{f}");
     let mut errors = Vec::new();
-    let day = check_day(p, &b.date, &field("date")).map_err(|e| errors.push(e)).ok();
+    let day = check_day(p, &b.date, &field("date"))
+        .map_err(|e| errors.push(e))
+        .ok();
     let domain = match domains::for_log(tx, &p.org_id, &b.domain, &field("domain")) {
         Ok(d) => Some(d),
         Err(e) => {
@@ -367,12 +373,7 @@ async fn get_one(
 }
 
 /// Moves or rewrites a log: the day, domain, score and note as sent.
-fn rewrite(
-    tx: &Connection,
-    p: &Person,
-    id: &str,
-    b: NewLog,
-) -> Result<WellnessLog, ApiError> {
+fn rewrite(tx: &Connection, p: &Person, id: &str, b: NewLog) -> Result<WellnessLog, ApiError> {
     let before = own(tx, &p.id, id)?;
     let (day, d) = resolve(tx, p, &b, "").map_err(ApiError::validation)?;
     if let Some((other, ..)) = at(tx, &p.id, &day, &d.id)?

@@ -72,13 +72,41 @@ fn q(key: &str, text: &str, kind: QuestionKind, options: &[&str], required: bool
 pub fn built_in() -> Vec<Question> {
     use QuestionKind::*;
     vec![
-        q("goal", "What would you most like to improve?", Choice,
-          &["sleep", "stress", "energy", "focus", "connection", "balance"], true),
-        q("wellbeing", "How would you rate your wellbeing today?", Scale,
-          &["Very poor", "Poor", "Okay", "Good", "Very good"], true),
-        q("reminders", "When would you like a reminder to log your day?", Choice,
-          &["morning", "evening", "both", "none"], false),
-        q("notes", "Is there anything else you would like us to know?", Text, &[], false),
+        q(
+            "goal",
+            "What would you most like to improve?",
+            Choice,
+            &[
+                "sleep",
+                "stress",
+                "energy",
+                "focus",
+                "connection",
+                "balance",
+            ],
+            true,
+        ),
+        q(
+            "wellbeing",
+            "How would you rate your wellbeing today?",
+            Scale,
+            &["Very poor", "Poor", "Okay", "Good", "Very good"],
+            true,
+        ),
+        q(
+            "reminders",
+            "When would you like a reminder to log your day?",
+            Choice,
+            &["morning", "evening", "both", "none"],
+            false,
+        ),
+        q(
+            "notes",
+            "Is there anything else you would like us to know?",
+            Text,
+            &[],
+            false,
+        ),
     ]
 }
 
@@ -103,29 +131,48 @@ fn check_questions(qs: &[Question], errors: &mut Vec<FieldError>) {
         let at = |f: &str| format!("[{i}].{f}");
         let key_ok = (1..=40).contains(&q.key.len())
             && q.key.starts_with(|c: char| c.is_ascii_alphabetic())
-            && q.key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            && q.key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !key_ok {
-            errors.push(FieldError::new(at("key"), "must be 1 to 40 letters, digits, _ or -, starting with a letter"));
+            errors.push(FieldError::new(
+                at("key"),
+                "must be 1 to 40 letters, digits, _ or -, starting with a letter",
+            ));
         } else if !keys.insert(q.key.as_str()) {
-            errors.push(FieldError::new(at("key"), "repeats an earlier question's key"));
+            errors.push(FieldError::new(
+                at("key"),
+                "repeats an earlier question's key",
+            ));
         }
         if q.text.trim().is_empty() || q.text.chars().count() > 300 {
             errors.push(FieldError::new(at("text"), "must be 1 to 300 characters"));
         }
         let opts = q.options.as_deref().unwrap_or_default();
         let distinct: std::collections::HashSet<&str> = opts.iter().map(|o| o.trim()).collect();
-        let opts_ok = opts.iter().all(|o| !o.trim().is_empty() && o.chars().count() <= 100)
+        let opts_ok = opts
+            .iter()
+            .all(|o| !o.trim().is_empty() && o.chars().count() <= 100)
             && distinct.len() == opts.len();
         match q.kind {
-            QuestionKind::Choice if opts.len() < 2 || opts.len() > 20 || !opts_ok => errors.push(
-                FieldError::new(at("options"), "a choice needs 2 to 20 different options of 1 to 100 characters"),
-            ),
-            QuestionKind::Scale if q.options.is_some() && (opts.len() < 2 || opts.len() > 11 || !opts_ok) => {
-                errors.push(FieldError::new(at("options"), "a scale's labels are 2 to 11 different texts"))
+            QuestionKind::Choice if opts.len() < 2 || opts.len() > 20 || !opts_ok => {
+                errors.push(FieldError::new(
+                    at("options"),
+                    "a choice needs 2 to 20 different options of 1 to 100 characters",
+                ))
             }
-            QuestionKind::Text if q.options.is_some() => {
-                errors.push(FieldError::new(at("options"), "a text question has no options"))
+            QuestionKind::Scale
+                if q.options.is_some() && (opts.len() < 2 || opts.len() > 11 || !opts_ok) =>
+            {
+                errors.push(FieldError::new(
+                    at("options"),
+                    "a scale's labels are 2 to 11 different texts",
+                ))
             }
+            QuestionKind::Text if q.options.is_some() => errors.push(FieldError::new(
+                at("options"),
+                "a text question has no options",
+            )),
             _ => {}
         }
     }
@@ -153,7 +200,10 @@ async fn questionnaire(
     user: CurrentUser,
 ) -> ApiResult<Data<Vec<Question>>> {
     let org = user.org_id.clone();
-    Ok(ok(state.db.read(move |c| of_org(c, &org).map_err(ApiError::from)).await?))
+    Ok(ok(state
+        .db
+        .read(move |c| of_org(c, &org).map_err(ApiError::from))
+        .await?))
 }
 
 /// Replaces the org's questions (admins); takes the array `GET` returns.
@@ -212,7 +262,10 @@ pub fn check_answers(qs: &[Question], answers: &BTreeMap<String, Value>) -> Vec<
     let mut errors = Vec::new();
     for key in answers.keys() {
         if !qs.iter().any(|q| &q.key == key) {
-            errors.push(FieldError::new(format!("answers.{key}"), "is not one of the questions"));
+            errors.push(FieldError::new(
+                format!("answers.{key}"),
+                "is not one of the questions",
+            ));
         }
     }
     for q in qs {
@@ -227,17 +280,30 @@ pub fn check_answers(qs: &[Question], answers: &BTreeMap<String, Value>) -> Vec<
         let problem = match q.kind {
             QuestionKind::Scale => match v.as_i64() {
                 Some(n) if (1..=q.scale_max()).contains(&n) && v.is_i64() => None,
-                _ => Some(format!("must be a whole number from 1 to {}", q.scale_max())),
+                _ => Some(format!(
+                    "must be a whole number from 1 to {}",
+                    q.scale_max()
+                )),
             },
             QuestionKind::Choice => match v.as_str() {
-                Some(s) if q.options.as_deref().unwrap_or_default().iter().any(|o| o == s) => None,
+                Some(s)
+                    if q.options
+                        .as_deref()
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|o| o == s) =>
+                {
+                    None
+                }
                 _ => Some(format!(
                     "must be one of: {}",
                     q.options.as_deref().unwrap_or_default().join(", ")
                 )),
             },
             QuestionKind::Text => match v.as_str() {
-                Some(s) if s.chars().count() <= 2000 && !(q.required && s.trim().is_empty()) => None,
+                Some(s) if s.chars().count() <= 2000 && !(q.required && s.trim().is_empty()) => {
+                    None
+                }
                 _ => Some("must be text of at most 2000 characters".into()),
             },
         };
@@ -336,9 +402,18 @@ mod tests {
         };
         assert!(fields(json!({"goal": "sleep", "wellbeing": 3})).is_empty());
         assert_eq!(fields(json!({"wellbeing": 3})), ["answers.goal"]);
-        assert_eq!(fields(json!({"goal": "flying", "wellbeing": 3})), ["answers.goal"]);
-        assert_eq!(fields(json!({"goal": "sleep", "wellbeing": 6})), ["answers.wellbeing"]);
-        assert_eq!(fields(json!({"goal": "sleep", "wellbeing": 2.5})), ["answers.wellbeing"]);
+        assert_eq!(
+            fields(json!({"goal": "flying", "wellbeing": 3})),
+            ["answers.goal"]
+        );
+        assert_eq!(
+            fields(json!({"goal": "sleep", "wellbeing": 6})),
+            ["answers.wellbeing"]
+        );
+        assert_eq!(
+            fields(json!({"goal": "sleep", "wellbeing": 2.5})),
+            ["answers.wellbeing"]
+        );
         assert_eq!(
             fields(json!({"goal": "sleep", "wellbeing": 3, "shoe": 44})),
             ["answers.shoe"]

@@ -177,7 +177,10 @@ async fn current(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> ApiResult<Data<CurrentScores>> {
-    Ok(ok(state.db.read(move |c| of_person(c, &user.id).map_err(ApiError::from)).await?))
+    Ok(ok(state
+        .db
+        .read(move |c| of_person(c, &user.id).map_err(ApiError::from))
+        .await?))
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema, PartialEq, Eq)]
@@ -354,9 +357,18 @@ mod tests {
     fn weeks_start_on_monday_and_quarters_on_their_first_day() {
         let d: Date = "2026-12-03".parse().unwrap(); // a Thursday
         assert_eq!(week_start(d).to_string(), "2026-11-30");
-        assert_eq!(week_start("2026-11-30".parse().unwrap()).to_string(), "2026-11-30");
-        assert_eq!(week_start("2026-12-06".parse().unwrap()).to_string(), "2026-11-30");
+        assert_eq!(
+            week_start("2026-11-30".parse().unwrap()).to_string(),
+            "2026-11-30"
+        );
+        assert_eq!(
+            week_start("2026-12-06".parse().unwrap()).to_string(),
+            "2026-11-30"
+        );
         assert_eq!(quarter_start(d).to_string(), "2026-10-01");
-        assert_eq!(quarter_start("2026-03-31".parse().unwrap()).to_string(), "2026-01-01");
+        assert_eq!(
+            quarter_start("2026-03-31".parse().unwrap()).to_string(),
+            "2026-01-01"
+        );
     }
 }

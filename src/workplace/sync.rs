@@ -74,21 +74,40 @@ impl Validate for SyncRequest {
             let at = |f: &str| format!("changes[{i}].{f}");
             let t = c.client_token.trim();
             if t.is_empty() || t.len() > 100 {
-                errors.push(FieldError::new(at("clientToken"), "must be 1 to 100 characters"));
+                errors.push(FieldError::new(
+                    at("clientToken"),
+                    "must be 1 to 100 characters",
+                ));
             }
             check_date(&at("date"), Some(&c.date), errors);
             if c.op == Op::Upsert && c.score.is_none() {
                 errors.push(FieldError::new(at("score"), "is required to upsert"));
             }
             if c.note.as_ref().is_some_and(|n| n.chars().count() > 1000) {
-                errors.push(FieldError::new(at("note"), "must be at most 1000 characters"));
+                errors.push(FieldError::new(
+                    at("note"),
+                    "must be at most 1000 characters",
+                ));
             }
-            if c.recorded_at.as_deref().is_some_and(|r| clock::parse(r).is_none()) {
-                errors.push(FieldError::new(at("recordedAt"), "must be an RFC 3339 instant"));
+            if c.recorded_at
+                .as_deref()
+                .is_some_and(|r| clock::parse(r).is_none())
+            {
+                errors.push(FieldError::new(
+                    at("recordedAt"),
+                    "must be an RFC 3339 instant",
+                ));
             }
         }
-        if self.since.as_deref().is_some_and(|s| cursor_version(s).is_none()) {
-            errors.push(FieldError::new("since", "must be a cursor this endpoint returned"));
+        if self
+            .since
+            .as_deref()
+            .is_some_and(|s| cursor_version(s).is_none())
+        {
+            errors.push(FieldError::new(
+                "since",
+                "must be a cursor this endpoint returned",
+            ));
         }
     }
 }
@@ -178,12 +197,21 @@ fn apply(tx: &Connection, p: &Person, c: &Change) -> rusqlite::Result<Applied> {
         Err(e) => return Ok(rejected(format!("date {}", e.message))),
     };
     let Some(d) = domains::by_key(tx, &p.org_id, &c.domain)? else {
-        return Ok(rejected(format!("`{}` is not one of the organization's wellness domains", c.domain)));
+        return Ok(rejected(format!(
+            "`{}` is not one of the organization's wellness domains",
+            c.domain
+        )));
     };
     let existing = logs::at(tx, &p.id, &day, &d.id)?;
-    let recorded = c.recorded_at.as_deref().and_then(clock::parse).map(clock::format);
+    let recorded = c
+        .recorded_at
+        .as_deref()
+        .and_then(clock::parse)
+        .map(clock::format);
     if let (Some((id, ..)), Some(rec)) = (&existing, &recorded)
-        && existing.as_ref().is_some_and(|(_, _, _, updated)| updated > rec)
+        && existing
+            .as_ref()
+            .is_some_and(|(_, _, _, updated)| updated > rec)
     {
         return Ok(Applied {
             client_token: token,
@@ -202,7 +230,10 @@ fn apply(tx: &Connection, p: &Person, c: &Change) -> rusqlite::Result<Applied> {
         },
         Op::Upsert => {
             if !d.active {
-                return Ok(rejected(format!("the domain `{}` is no longer in use", d.key)));
+                return Ok(rejected(format!(
+                    "the domain `{}` is no longer in use",
+                    d.key
+                )));
             }
             let score = c.score.unwrap_or_default();
             if let Err(e) = logs::check_score(&d, score, "score") {
@@ -226,7 +257,11 @@ fn apply(tx: &Connection, p: &Person, c: &Change) -> rusqlite::Result<Applied> {
 }
 
 /// The person's rows changed after `since` (all rows when `None`) and the clock now.
-fn changed(c: &Connection, user_id: &str, since: Option<i64>) -> rusqlite::Result<(Vec<SyncRow>, i64, bool)> {
+fn changed(
+    c: &Connection,
+    user_id: &str,
+    since: Option<i64>,
+) -> rusqlite::Result<(Vec<SyncRow>, i64, bool)> {
     let (now, pruned): (i64, i64) = c
         .prepare_cached("SELECT now, pruned FROM wp_sync_clock")?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -327,12 +362,17 @@ async fn sync(
 /// `wellness.reconcile`: forgets applied tokens and tombstones older than `keep_days` (a device
 /// that stays offline longer gets a full copy, `reset: true`).
 pub fn prune(tx: &Connection, keep_days: u32) -> rusqlite::Result<usize> {
-    let before = clock::before(std::time::Duration::from_secs(u64::from(keep_days) * 86_400));
+    let before = clock::before(std::time::Duration::from_secs(
+        u64::from(keep_days) * 86_400,
+    ));
     let horizon: Option<i64> = tx
         .prepare_cached("SELECT max(version) FROM wp_tombstones WHERE deleted_at < ?1")?
         .query_row([&before], |r| r.get(0))?;
     let mut n = tx.execute("DELETE FROM wp_tombstones WHERE deleted_at < ?1", [&before])?;
-    n += tx.execute("DELETE FROM wp_sync_tokens WHERE applied_at < ?1", [&before])?;
+    n += tx.execute(
+        "DELETE FROM wp_sync_tokens WHERE applied_at < ?1",
+        [&before],
+    )?;
     if let Some(h) = horizon {
         tx.execute("UPDATE wp_sync_clock SET pruned = max(pruned, ?1 + 1)", [h])?;
     }

@@ -17,7 +17,9 @@ use crate::auth::policy::{Perm, allow};
 use crate::clock;
 use crate::db::filter::{Filter, text};
 use crate::http::extract::NoFilters;
-use crate::http::{ApiError, ApiResult, Data, FieldError, Page, Paged, ValidJson, Validate, created, ok};
+use crate::http::{
+    ApiError, ApiResult, Data, FieldError, Page, Paged, ValidJson, Validate, created, ok,
+};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -221,9 +223,10 @@ async fn history(
     user: CurrentUser,
     q: Paged<NoFilters>,
 ) -> ApiResult<Page<Assessment>> {
-    let order = q
-        .page
-        .order_by(&[("takenAt", "taken_at"), ("total", "total")], "taken_at DESC")?;
+    let order = q.page.order_by(
+        &[("takenAt", "taken_at"), ("total", "total")],
+        "taken_at DESC",
+    )?;
     let mut w = Filter::new();
     w.and("user_id = ?", [text(user.id.clone())]);
     let page = q.page.clone();
