@@ -3,6 +3,7 @@
 //! Circle, the WEMWBS scale, the onboarding questionnaire, anonymized analytics that never
 //! compute a figure for a cohort under the minimum size, PDF and CSV reports, and reminders.
 
+pub mod analytics;
 pub mod domains;
 pub mod logs;
 pub mod onboarding;
@@ -19,6 +20,7 @@ use crate::state::AppState;
 pub fn feature() -> Feature {
     Feature {
         api: router,
+        settings: &[analytics::MIN_COHORT],
         ..Feature::named("workplace")
     }
 }
@@ -31,4 +33,5 @@ fn router() -> OpenApiRouter<AppState> {
         .merge(scores::router())
         .merge(wemwbs::router())
         .merge(onboarding::router())
+        .merge(analytics::router())
 }
