@@ -112,7 +112,7 @@ impl Span {
     }
 
     /// Per month of the span (`YYYY-MM`), the bits of its days inside the span.
-    fn month_masks(&self) -> BTreeMap<String, i64> {
+    pub fn month_masks(&self) -> BTreeMap<String, i64> {
         let mut out = BTreeMap::new();
         let mut d = self.from;
         loop {

@@ -7,6 +7,7 @@ pub mod analytics;
 pub mod domains;
 pub mod logs;
 pub mod onboarding;
+pub mod platform;
 pub mod scores;
 pub mod sync;
 pub mod wemwbs;
@@ -34,4 +35,5 @@ fn router() -> OpenApiRouter<AppState> {
         .merge(wemwbs::router())
         .merge(onboarding::router())
         .merge(analytics::router())
+        .merge(platform::router())
 }
