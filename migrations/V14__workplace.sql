@@ -254,6 +254,10 @@ CREATE TABLE wp_reports (
 CREATE INDEX wp_reports_user ON wp_reports (user_id, created_at);
 CREATE INDEX wp_reports_org ON wp_reports (org_id, type, created_at);
 CREATE INDEX wp_reports_expiry ON wp_reports (status, expires_at);
+-- A scheduled report exists once per person and week, and once per org and month.
+CREATE UNIQUE INDEX wp_reports_weekly_once ON wp_reports (user_id, from_date) WHERE scheduled = 1 AND type = 'user-weekly';
+CREATE UNIQUE INDEX wp_reports_monthly_once ON wp_reports (org_id, from_date) WHERE scheduled = 1 AND type = 'org-monthly';
+CREATE INDEX wp_reports_requested ON wp_reports (requested_by, status);
 
 -- Reminders and nudges sent: one per person and slot (`2026-12-01 09`, `inactive 2026-11-20`).
 CREATE TABLE wp_reminders_sent (

@@ -8,6 +8,7 @@ pub mod domains;
 pub mod logs;
 pub mod onboarding;
 pub mod platform;
+pub mod reports;
 pub mod scores;
 pub mod sync;
 pub mod wemwbs;
@@ -15,6 +16,7 @@ pub mod wemwbs;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::feature::Feature;
+use crate::jobs::job_kind;
 use crate::state::AppState;
 
 /// Domains, logs, sync, scores, WEMWBS, onboarding, analytics, reports and reminders.
@@ -22,6 +24,20 @@ pub fn feature() -> Feature {
     Feature {
         api: router,
         settings: &[analytics::MIN_COHORT],
+        recurring: &[
+            reports::schedule::WEEKLY,
+            reports::schedule::MONTHLY,
+            reports::schedule::CLEANUP,
+        ],
+        jobs: |h, s| {
+            reports::build::register(h, &s.db, s.config.clone(), s.reach());
+            reports::schedule::register(h);
+            let (db, dir) = (s.db.clone(), s.config.data.dir.clone());
+            h.external(&job_kind(reports::schedule::CLEANUP.name), move |_| {
+                reports::build::cleanup(db.clone(), dir.clone())
+            });
+        },
+        messages: &[reports::build::REPORT_READY],
         ..Feature::named("workplace")
     }
 }
@@ -36,4 +52,5 @@ fn router() -> OpenApiRouter<AppState> {
         .merge(onboarding::router())
         .merge(analytics::router())
         .merge(platform::router())
+        .merge(reports::router())
 }

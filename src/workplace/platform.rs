@@ -11,11 +11,11 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::analytics::Span;
 use crate::auth::policy::{Perm, allow};
 use crate::http::{ApiError, ApiResult, Data, ok};
 use crate::orgs::subscription::{self, Subscription};
 use crate::state::AppState;
-use super::analytics::Span;
 use crate::wellbeing::days_before;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -85,8 +85,13 @@ fn ratio(a: i64, b: i64) -> f64 {
 }
 
 fn collect(c: &Connection) -> rusqlite::Result<(Vec<OrgAdoption>, PlatformTotals)> {
-    let today = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
-    let (d7, d30) = (days_before(today, 6).to_string(), days_before(today, 29).to_string());
+    let today = jiff::Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .date();
+    let (d7, d30) = (
+        days_before(today, 6).to_string(),
+        days_before(today, 29).to_string(),
+    );
     let masks = Span {
         from: days_before(today, 29),
         to: today,
@@ -191,4 +196,3 @@ async fn platform(State(state): State<AppState>) -> ApiResult<Data<PlatformAnaly
         .await?;
     Ok(ok(out))
 }
-

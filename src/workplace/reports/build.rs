@@ -1,0 +1,726 @@
+//! Building a report: its figures read in one snapshot (a person's logs for their own report;
+//! the analytics' cohorts, minimum size kept, for org reports), drawn as a PDF or written as
+//! CSV (RFC 4180, formula cells defused), saved under `data.dir/reports/`, then marked ready
+//! and announced to its readers in one transaction.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::json;
+
+use super::pdf::{self, Doc, Rgb};
+use super::{BUILD_KIND, Format, KEEP_DAYS, ReportType, file_path};
+use crate::clock;
+use crate::config::Config;
+use crate::db::{Db, DbError, Tx};
+use crate::jobs::Handlers;
+use crate::notify::deliver::{self, Outgoing, Reach};
+use crate::notify::wording::{Message, word};
+use crate::workplace::analytics::{self, Cohort, Span, Split};
+use crate::workplace::domains::{self, Band, Domain};
+
+/// "Your report is ready".
+pub const REPORT_READY: Message = Message {
+    key: "report-ready",
+    description: "When a wellbeing report is ready: each person's weekly summary (Mondays), the monthly org report to admins (the 1st), and reports someone asked for.",
+    subject: "{{reportName}} is ready",
+    body: "{{reportName}} for {{period}} is ready. Open Haven to read or download it; it is kept for 30 days.",
+    variables: &[
+        ("firstName", "Alex"),
+        ("orgName", "Acme Care"),
+        ("reportName", "Your wellbeing summary"),
+        ("period", "2026-11-23 to 2026-11-29"),
+        ("link", ""),
+    ],
+};
+
+/// What the build needs to know about the report.
+pub struct Row {
+    pub id: String,
+    pub org_id: String,
+    pub kind: ReportType,
+    pub format: Format,
+    pub from: String,
+    pub to: String,
+    pub user_id: Option<String>,
+    pub requested_by: Option<String>,
+    pub status: String,
+}
+
+pub fn row(c: &Connection, id: &str) -> rusqlite::Result<Option<Row>> {
+    c.prepare_cached(
+        "SELECT id, org_id, type, format, from_date, to_date, user_id, requested_by, status FROM wp_reports WHERE id = ?1",
+    )?
+    .query_row([id], |r| {
+        Ok(Row {
+            id: r.get(0)?,
+            org_id: r.get(1)?,
+            kind: ReportType::parse(&r.get::<_, String>(2)?),
+            format: Format::parse(&r.get::<_, String>(3)?),
+            from: r.get(4)?,
+            to: r.get(5)?,
+            user_id: r.get(6)?,
+            requested_by: r.get(7)?,
+            status: r.get(8)?,
+        })
+    })
+    .optional()
+}
+
+/// The cells of a CSV row as text, with formula starters defused (a spreadsheet would run
+/// `=…`, `+…`, `-…`, `@…` as a formula); numbers are written as numbers.
+fn cell(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) && s.parse::<f64>().is_err() {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
+fn csv_bytes(header: &[String], rows: &[Vec<String>]) -> anyhow::Result<Vec<u8>> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(b"\xEF\xBB\xBF".to_vec());
+    w.write_record(header.iter().map(|h| cell(h)))?;
+    for r in rows {
+        w.write_record(r.iter().map(|c| cell(c)))?;
+    }
+    Ok(w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
+}
+
+fn num(v: Option<f64>) -> String {
+    v.map(|v| format!("{v}")).unwrap_or_default()
+}
+
+fn band_color(b: Band) -> Rgb {
+    match b {
+        Band::Red => pdf::RED,
+        Band::Amber => pdf::AMBER,
+        Band::Green => pdf::GREEN,
+    }
+}
+
+/// A short, practical suggestion for a domain.
+fn tip(d: &Domain) -> String {
+    match d.key.as_str() {
+        "sleep" => "Keep a regular bedtime and put screens away half an hour before sleep.".into(),
+        "nutrition" => "Plan one balanced meal ahead each day and keep water within reach.".into(),
+        "movement" => "A ten-minute walk after lunch adds up; take the stairs when you can.".into(),
+        "mindfulness" => {
+            "Try three minutes of slow breathing before your first task of the day.".into()
+        }
+        "connection" => "Reach out to one colleague or friend for a short chat this week.".into(),
+        "work-life" => {
+            "Set a clear end to your working day and silence work notifications after it.".into()
+        }
+        _ => format!(
+            "Pick one small, concrete step for {} and log how it goes.",
+            d.name.to_lowercase()
+        ),
+    }
+}
+
+struct PersonWeek {
+    name: String,
+    org: String,
+    domains: Vec<Domain>,
+    /// (date, domain id, score, note)
+    logs: Vec<(String, String, i64, Option<String>)>,
+}
+
+fn person_week(c: &Connection, r: &Row) -> rusqlite::Result<Option<PersonWeek>> {
+    let Some(user_id) = &r.user_id else {
+        return Ok(None);
+    };
+    let (name, org): (String, String) = c
+        .prepare_cached(
+            "SELECT trim(u.first_name || ' ' || u.last_name), o.name FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.id = ?1",
+        )?
+        .query_row([user_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let logs = c
+        .prepare_cached(
+            "SELECT date, domain_id, score, note FROM wp_logs WHERE user_id = ?1 AND date BETWEEN ?2 AND ?3 ORDER BY date",
+        )?
+        .query_map(params![user_id, r.from, r.to], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Some(PersonWeek {
+        name,
+        org,
+        domains: domains::of_org(c, &r.org_id)?,
+        logs,
+    }))
+}
+
+fn user_weekly(w: &PersonWeek, r: &Row) -> anyhow::Result<Vec<u8>> {
+    if r.format == Format::Csv {
+        let header: Vec<String> = ["date", "domain", "domain_name", "score", "note"]
+            .map(String::from)
+            .to_vec();
+        let rows: Vec<Vec<String>> = w
+            .logs
+            .iter()
+            .filter_map(|(date, id, score, note)| {
+                let d = w.domains.iter().find(|d| &d.id == id)?;
+                Some(vec![
+                    date.clone(),
+                    d.key.clone(),
+                    d.name.clone(),
+                    score.to_string(),
+                    note.clone().unwrap_or_default(),
+                ])
+            })
+            .collect();
+        return csv_bytes(&header, &rows);
+    }
+    let mut doc = Doc::new(
+        &format!("{} · {} · {} to {}", r.kind.title(), w.name, r.from, r.to),
+        &format!("Haven · {} · for {} only", w.org, w.name),
+    );
+    doc.paragraph(20.0, true, pdf::INK, r.kind.title());
+    doc.paragraph(
+        10.0,
+        false,
+        pdf::MUTED,
+        &format!("{} · {} · {} to {}", w.name, w.org, r.from, r.to),
+    );
+    let mut days: Vec<&str> = w.logs.iter().map(|l| l.0.as_str()).collect();
+    days.dedup();
+    let span_days = match (
+        r.from.parse::<jiff::civil::Date>(),
+        r.to.parse::<jiff::civil::Date>(),
+    ) {
+        (Ok(f), Ok(t)) => (t - f).get_days() + 1,
+        _ => 7,
+    };
+    let mut averages = Vec::new();
+    for d in &w.domains {
+        let scores: Vec<i64> = w.logs.iter().filter(|l| l.1 == d.id).map(|l| l.2).collect();
+        if !scores.is_empty() {
+            averages.push((
+                d,
+                scores.iter().sum::<i64>() as f64 / scores.len() as f64,
+                scores.len(),
+            ));
+        }
+    }
+    let overall = (!averages.is_empty()).then(|| {
+        averages.iter().map(|(d, a, _)| d.percent(*a)).sum::<f64>() / averages.len() as f64
+    });
+    doc.gap(8.0);
+    doc.paragraph(
+        11.0,
+        false,
+        pdf::INK,
+        &format!(
+            "Days logged: {} of {span_days} · Longest run of days in a row: {} · Overall: {}",
+            days.len(),
+            longest_run(&days),
+            overall
+                .map(|o| format!("{o:.0}%"))
+                .unwrap_or_else(|| "no logs".into())
+        ),
+    );
+    doc.heading("By domain (average, as a share of each domain's range)");
+    if averages.is_empty() {
+        doc.paragraph(
+            10.0,
+            false,
+            pdf::MUTED,
+            "Nothing was logged in this period.",
+        );
+    } else {
+        let bars: Vec<(String, Option<f64>, Rgb)> = averages
+            .iter()
+            .map(|(d, a, n)| {
+                (
+                    format!("{} ({a:.1} / {}, {n} days)", d.name, d.max_score),
+                    Some(d.percent(*a)),
+                    band_color(d.band(*a)),
+                )
+            })
+            .collect();
+        doc.bars(&bars, "");
+        doc.heading("Day by day");
+        let shown: Vec<&Domain> = w
+            .domains
+            .iter()
+            .filter(|d| averages.iter().any(|a| a.0.id == d.id))
+            .take(6)
+            .collect();
+        let mut widths = vec![80.0];
+        widths.extend(
+            shown
+                .iter()
+                .map(|_| (pdf::CONTENT - 80.0) / shown.len().max(1) as f32),
+        );
+        let mut header = vec!["Date"];
+        header.extend(shown.iter().map(|d| d.name.as_str()));
+        let rows: Vec<Vec<String>> = days
+            .iter()
+            .map(|day| {
+                let mut row = vec![day.to_string()];
+                row.extend(shown.iter().map(|d| {
+                    w.logs
+                        .iter()
+                        .find(|l| l.0 == *day && l.1 == d.id)
+                        .map(|l| l.2.to_string())
+                        .unwrap_or_else(|| "–".into())
+                }));
+                row
+            })
+            .collect();
+        doc.table(&widths, &header, &rows);
+        if let Some((d, _, _)) = averages
+            .iter()
+            .min_by(|a, b| a.0.percent(a.1).total_cmp(&b.0.percent(b.1)))
+        {
+            doc.heading(&format!("A suggestion for {}", d.name.to_lowercase()));
+            doc.paragraph(10.5, false, pdf::INK, &tip(d));
+        }
+    }
+    Ok(doc.finish())
+}
+
+/// The longest run of consecutive days in a sorted list of `YYYY-MM-DD`.
+fn longest_run(days: &[&str]) -> usize {
+    let dates: Vec<jiff::civil::Date> = days.iter().filter_map(|d| d.parse().ok()).collect();
+    let (mut best, mut run) = (0, 0);
+    for (i, d) in dates.iter().enumerate() {
+        run = if i > 0 && dates[i - 1].tomorrow().ok() == Some(*d) {
+            run + 1
+        } else {
+            1
+        };
+        best = best.max(run);
+    }
+    best
+}
+
+struct OrgFigures {
+    org: String,
+    min: i64,
+    domains: Vec<Domain>,
+    cohorts: Vec<Cohort>,
+}
+
+fn org_figures(c: &Connection, config: &Config, r: &Row) -> anyhow::Result<OrgFigures> {
+    let span = Span::resolve(c, &r.org_id, Some(&r.from), Some(&r.to))
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let min = analytics::min_cohort(c, config, &r.org_id)?;
+    let split = match r.kind {
+        ReportType::OrgDepartments => Split::Departments,
+        _ => Split::Whole { department: None },
+    };
+    let org: String = c.query_row("SELECT name FROM orgs WHERE id = ?1", [&r.org_id], |r| {
+        r.get(0)
+    })?;
+    Ok(OrgFigures {
+        org,
+        min,
+        domains: domains::of_org(c, &r.org_id)?,
+        cohorts: analytics::cohorts(c, &r.org_id, &split, span, min)?,
+    })
+}
+
+fn org_report(f: &OrgFigures, r: &Row) -> anyhow::Result<Vec<u8>> {
+    let active: Vec<&Domain> = f.domains.iter().filter(|d| d.active).collect();
+    if r.format == Format::Csv {
+        let mut header: Vec<String> = [
+            "cohort",
+            "department_id",
+            "suppressed",
+            "people",
+            "active",
+            "participation_rate",
+        ]
+        .map(String::from)
+        .to_vec();
+        header.extend(active.iter().map(|d| format!("avg_{}", d.key)));
+        header.extend(
+            [
+                "wemwbs_low",
+                "wemwbs_moderate",
+                "wemwbs_high",
+                "wemwbs_respondents",
+            ]
+            .map(String::from),
+        );
+        let rows: Vec<Vec<String>> = f
+            .cohorts
+            .iter()
+            .map(|c| {
+                let p = c.participation.as_ref();
+                let w = c.wemwbs.as_ref();
+                let mut row = vec![
+                    c.name.clone(),
+                    c.department_id.clone().unwrap_or_default(),
+                    c.suppressed.to_string(),
+                    p.map(|p| p.total.to_string()).unwrap_or_default(),
+                    p.map(|p| p.active.to_string()).unwrap_or_default(),
+                    num(p.map(|p| p.rate)),
+                ];
+                row.extend(active.iter().map(|d| {
+                    num(c
+                        .domain_averages
+                        .as_ref()
+                        .and_then(|a| a.get(&d.key).copied()))
+                }));
+                row.extend([
+                    w.map(|w| w.low.to_string()).unwrap_or_default(),
+                    w.map(|w| w.moderate.to_string()).unwrap_or_default(),
+                    w.map(|w| w.high.to_string()).unwrap_or_default(),
+                    w.map(|w| w.respondents.to_string()).unwrap_or_default(),
+                ]);
+                row
+            })
+            .collect();
+        return csv_bytes(&header, &rows);
+    }
+    let fewer = format!("fewer than {} people", f.min);
+    let mut doc = Doc::new(
+        &format!("{} · {} · {} to {}", r.kind.title(), f.org, r.from, r.to),
+        &format!(
+            "Haven · {} · anonymized: no figure describes {fewer}",
+            f.org
+        ),
+    );
+    doc.paragraph(20.0, true, pdf::INK, r.kind.title());
+    doc.paragraph(
+        10.0,
+        false,
+        pdf::MUTED,
+        &format!("{} · {} to {}", f.org, r.from, r.to),
+    );
+    doc.paragraph(
+        9.0,
+        false,
+        pdf::MUTED,
+        &format!("Every figure is anonymized: a group or figure that would describe {fewer} is not shown."),
+    );
+    let overall = |c: &Cohort| -> Option<f64> {
+        let a = c.domain_averages.as_ref()?;
+        let p: Vec<f64> = f
+            .domains
+            .iter()
+            .filter_map(|d| a.get(&d.key).map(|v| d.percent(*v)))
+            .collect();
+        (!p.is_empty()).then(|| p.iter().sum::<f64>() / p.len() as f64)
+    };
+    match r.kind {
+        ReportType::OrgDepartments => {
+            doc.heading("Departments side by side");
+            let rows: Vec<Vec<String>> = f
+                .cohorts
+                .iter()
+                .map(|c| match &c.participation {
+                    None => vec![c.name.clone(), fewer.clone(), String::new(), String::new()],
+                    Some(p) => vec![
+                        c.name.clone(),
+                        p.total.to_string(),
+                        format!("{} ({:.0}%)", p.active, p.rate * 100.0),
+                        overall(c)
+                            .map(|o| format!("{o:.0}%"))
+                            .unwrap_or_else(|| format!("{fewer} logged")),
+                    ],
+                })
+                .collect();
+            doc.table(
+                &[180.0, 90.0, 110.0, 115.0],
+                &["Department", "People", "Logged", "Overall"],
+                &rows,
+            );
+            doc.heading("Overall wellbeing by department (share of each domain's range)");
+            let bars: Vec<(String, Option<f64>, Rgb)> = f
+                .cohorts
+                .iter()
+                .map(|c| (c.name.clone(), overall(c), pdf::TEAL))
+                .collect();
+            doc.bars(&bars, &fewer);
+        }
+        _ => {
+            let Some(c) = f.cohorts.first() else {
+                return Ok(doc.finish());
+            };
+            doc.heading("Participation");
+            match &c.participation {
+                Some(p) => doc.paragraph(
+                    11.0,
+                    false,
+                    pdf::INK,
+                    &format!(
+                        "{} of {} people logged at least once ({:.0}%).",
+                        p.active,
+                        p.total,
+                        p.rate * 100.0
+                    ),
+                ),
+                None => doc.paragraph(
+                    11.0,
+                    false,
+                    pdf::MUTED,
+                    &format!("Not shown: the organization has {fewer}."),
+                ),
+            }
+            doc.heading("Domain averages (share of each domain's range)");
+            match &c.domain_averages {
+                Some(a) => {
+                    let bars: Vec<(String, Option<f64>, Rgb)> = active
+                        .iter()
+                        .map(|d| {
+                            let v = a.get(&d.key).copied();
+                            (
+                                match v {
+                                    Some(v) => format!("{} ({v:.1} / {})", d.name, d.max_score),
+                                    None => d.name.clone(),
+                                },
+                                v.map(|v| d.percent(v)),
+                                v.map(|v| band_color(d.band(v))).unwrap_or(pdf::MUTED),
+                            )
+                        })
+                        .collect();
+                    doc.bars(&bars, "no logs");
+                }
+                None => doc.paragraph(
+                    10.0,
+                    false,
+                    pdf::MUTED,
+                    &format!("Not shown: {fewer} logged in this period."),
+                ),
+            }
+            doc.heading("Warwick-Edinburgh Mental Wellbeing Scale (latest result per person)");
+            match &c.wemwbs {
+                Some(w) => {
+                    let share = |n: i64| Some(n as f64 / w.respondents.max(1) as f64 * 100.0);
+                    doc.bars(
+                        &[
+                            (format!("Low ({})", w.low), share(w.low), pdf::RED),
+                            (
+                                format!("Moderate ({})", w.moderate),
+                                share(w.moderate),
+                                pdf::AMBER,
+                            ),
+                            (format!("High ({})", w.high), share(w.high), pdf::GREEN),
+                        ],
+                        "",
+                    );
+                }
+                None => doc.paragraph(
+                    10.0,
+                    false,
+                    pdf::MUTED,
+                    &format!("Not shown: {fewer} took it in this period."),
+                ),
+            }
+            if let Some(trend) = &c.trend {
+                doc.heading("Weekly trend (overall, share of range)");
+                let points: Vec<(String, Option<f64>)> = trend
+                    .iter()
+                    .map(|p| (p.period_start[5..].to_string(), p.average))
+                    .collect();
+                doc.line_chart(
+                    &points,
+                    &format!("Weeks from Monday; a gap is a week in which {fewer} logged."),
+                );
+            }
+        }
+    }
+    Ok(doc.finish())
+}
+
+/// The report's file, built from one read snapshot.
+pub fn render(c: &Connection, config: &Config, r: &Row) -> anyhow::Result<Vec<u8>> {
+    match r.kind {
+        ReportType::UserWeekly => match person_week(c, r)? {
+            Some(w) => user_weekly(&w, r),
+            None => anyhow::bail!("a weekly report without its person"),
+        },
+        _ => org_report(&org_figures(c, config, r)?, r),
+    }
+}
+
+/// Who is told a report is ready: its person, whoever asked, or (scheduled org reports) the
+/// org's admins.
+fn readers(c: &Connection, r: &Row) -> rusqlite::Result<Vec<String>> {
+    if let Some(u) = r.user_id.as_ref().or(r.requested_by.as_ref()) {
+        return Ok(vec![u.clone()]);
+    }
+    c.prepare_cached(
+        "SELECT id FROM users WHERE org_id = ?1 AND role = 'admin' AND status = 'active' AND deleted_at IS NULL",
+    )?
+    .query_map([&r.org_id], |r| r.get(0))?
+    .collect()
+}
+
+/// Marks the report ready and tells its readers (in the same transaction).
+fn announce(tx: &Tx, reach: &Reach, r: &Row, size: usize) -> Result<(), DbError> {
+    let expires = clock::after(std::time::Duration::from_secs(KEEP_DAYS * 86_400));
+    tx.execute(
+        "UPDATE wp_reports SET status = 'ready', size_bytes = ?2, ready_at = ?3, expires_at = ?4, error = NULL WHERE id = ?1",
+        params![r.id, size as i64, clock::now(), expires],
+    )?;
+    let org_name: String =
+        tx.query_row("SELECT name FROM orgs WHERE id = ?1", [&r.org_id], |r| {
+            r.get(0)
+        })?;
+    let period = format!("{} to {}", r.from, r.to);
+    let link = match r.kind {
+        ReportType::UserWeekly => reach.public_url.clone(),
+        _ => format!("{}/admin/reports", reach.public_url),
+    };
+    for reader in readers(tx, r)? {
+        let first: Option<String> = tx
+            .prepare_cached("SELECT first_name FROM users WHERE id = ?1")?
+            .query_row([&reader], |r| r.get(0))
+            .optional()?;
+        let w = word(
+            tx,
+            &r.org_id,
+            &REPORT_READY,
+            &[
+                ("firstName", first.as_deref().unwrap_or("")),
+                ("orgName", &org_name),
+                ("reportName", r.kind.title()),
+                ("period", &period),
+                ("link", &link),
+            ],
+        )?;
+        deliver::send(
+            tx,
+            reach,
+            Outgoing {
+                user_id: &reader,
+                kind: "report_ready",
+                title: &w.subject,
+                body: &w.body,
+                data: json!({ "reportId": r.id, "type": r.kind.as_str() }),
+                channels: None,
+                attachment: None,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// Registers `report.build`: build outside the writer (a re-run after a crash builds again),
+/// then mark ready and announce in one transaction; after the last attempt, `failed`.
+pub fn register(handlers: &mut Handlers, db: &Db, config: Arc<Config>, reach: Reach) {
+    let db = db.clone();
+    handlers.external(BUILD_KIND, move |item| {
+        let (db, config, reach) = (db.clone(), config.clone(), reach.clone());
+        async move {
+            let id = item.payload["reportId"].as_str().unwrap_or_default().to_string();
+            let i = id.clone();
+            let cfg = config.clone();
+            let built: Result<Option<(Row, anyhow::Result<Vec<u8>>)>, DbError> = db
+                .read(move |c| {
+                    let Some(r) = row(c, &i)? else { return Ok(None) };
+                    if r.status != "pending" {
+                        return Ok(None);
+                    }
+                    let bytes = render(c, &cfg, &r);
+                    Ok(Some((r, bytes)))
+                })
+                .await;
+            let Some((r, bytes)) = built.map_err(|e| e.to_string())? else {
+                return Ok(()); // Gone (its person was erased) or already built.
+            };
+            let saved = bytes.and_then(|b| save(&config.data.dir, &r, &b).map(|_| b.len()));
+            match saved {
+                Ok(size) => db
+                    .write(move |tx| announce(tx, &reach, &r, size))
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => {
+                    if item.attempts >= item.max_attempts.unwrap_or(3) {
+                        let msg = e.to_string();
+                        let _ = db
+                            .write(move |tx| {
+                                tx.execute("UPDATE wp_reports SET status = 'failed', error = ?2 WHERE id = ?1", params![id, msg])
+                                    .map_err(DbError::from)
+                            })
+                            .await;
+                    }
+                    Err(e.to_string())
+                }
+            }
+        }
+    });
+}
+
+/// Writes the file whole or not at all.
+fn save(data_dir: &std::path::Path, r: &Row, bytes: &[u8]) -> anyhow::Result<PathBuf> {
+    let dest = file_path(data_dir, &r.id, r.format);
+    if let Some(dir) = dest.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let partial = dest.with_extension("partial");
+    std::fs::write(&partial, bytes)?;
+    std::fs::rename(&partial, &dest)?;
+    Ok(dest)
+}
+
+/// `reports.cleanup`: reports past their 30 days are `expired` and their files deleted.
+pub async fn cleanup(db: Db, data_dir: PathBuf) -> Result<(), String> {
+    let now = clock::now();
+    let gone: Vec<(String, String)> = db
+        .write(move |tx| {
+            let ids: Vec<(String, String)> = tx
+                .prepare_cached("SELECT id, format FROM wp_reports WHERE (status = 'ready' AND expires_at < ?1) OR status = 'failed'")?
+                .query_map([&now], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            tx.execute("UPDATE wp_reports SET status = 'expired' WHERE status = 'ready' AND expires_at < ?1", [&now])?;
+            Ok::<_, DbError>(ids)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    for (id, format) in gone {
+        let p = file_path(&data_dir, &id, Format::parse(&format));
+        if let Err(e) = std::fs::remove_file(&p)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(format!("cannot delete {}: {e}", p.display()));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_defuses_formulas_and_quotes_per_rfc_4180() {
+        let bytes = csv_bytes(
+            &["name".into(), "note".into()],
+            &[
+                vec!["=HYPERLINK(\"x\")".into(), "said \"hi\", left".into()],
+                vec!["-3".into(), "@me".into()],
+            ],
+        )
+        .unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        let text = text.trim_start_matches('\u{feff}');
+        assert_eq!(
+            text,
+            "name,note\r\n\"'=HYPERLINK(\"\"x\"\")\",\"said \"\"hi\"\", left\"\r\n-3,'@me\r\n"
+        );
+    }
+
+    #[test]
+    fn the_longest_run_counts_consecutive_days() {
+        assert_eq!(
+            longest_run(&[
+                "2026-11-01",
+                "2026-11-02",
+                "2026-11-04",
+                "2026-11-05",
+                "2026-11-06"
+            ]),
+            3
+        );
+        assert_eq!(longest_run(&[]), 0);
+    }
+}
