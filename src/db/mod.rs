@@ -52,7 +52,16 @@ impl Deref for Tx<'_> {
     }
 }
 
-impl Tx<'_> {
+impl<'a> Tx<'a> {
+    /// A handle over a plain connection, for unit tests of code that takes a `Tx`.
+    #[cfg(test)]
+    pub fn over(conn: &'a Connection, outbox_touched: &'a Cell<bool>) -> Tx<'a> {
+        Tx {
+            conn,
+            outbox_touched,
+        }
+    }
+
     /// Asks for the outbox worker to be woken once this batch commits.
     pub fn wake_outbox(&self) {
         self.outbox_touched.set(true);

@@ -341,6 +341,61 @@ async fn series(
     Ok(ok(out))
 }
 
+pub const NIGHTLY: crate::jobs::recurring::JobDef = crate::jobs::recurring::JobDef {
+    name: "wellness.scores",
+    schedule: "0 0 * * * *",
+    description: "Recomputes everyone's rolling 7-day scores at 02:00 in their org's zone",
+};
+
+/// The nightly recompute for every org where it is now 2 o'clock: each person's window
+/// rewritten, 500 people per transaction. Returns how many were.
+pub async fn nightly(
+    db: &crate::db::Db,
+    now: jiff::Timestamp,
+) -> Result<usize, crate::db::DbError> {
+    let orgs: Vec<String> = db
+        .read(move |c| {
+            let all: Vec<(String, String)> = c
+                .prepare_cached("SELECT id, timezone FROM orgs")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok::<_, crate::db::DbError>(
+                all.into_iter()
+                    .filter(|(_, tz)| now.to_zoned_datetime(crate::clock::zone(tz)).hour() == 2)
+                    .map(|(id, _)| id)
+                    .collect(),
+            )
+        })
+        .await?;
+    let mut done = 0;
+    for org in orgs {
+        let mut after = String::new();
+        loop {
+            let (o, a) = (org.clone(), after.clone());
+            let (n, last) = db
+                .write(move |tx| {
+                    let ids: Vec<String> = tx
+                        .prepare_cached(
+                            "SELECT id FROM users WHERE org_id = ?1 AND id > ?2 AND deleted_at IS NULL ORDER BY id LIMIT 500",
+                        )?
+                        .query_map(params![o, a], |r| r.get(0))?
+                        .collect::<rusqlite::Result<_>>()?;
+                    for id in &ids {
+                        refresh(tx, &Person::load(tx, id)?)?;
+                    }
+                    Ok::<_, crate::db::DbError>((ids.len(), ids.last().cloned()))
+                })
+                .await?;
+            done += n;
+            match last {
+                Some(l) if n == 500 => after = l,
+                _ => break,
+            }
+        }
+    }
+    Ok(done)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
