@@ -16,7 +16,7 @@ pub mod wemwbs;
 
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::feature::Feature;
+use crate::feature::{Exporter, Feature, Part};
 use crate::jobs::job_kind;
 use crate::jobs::recurring::JobDef;
 use crate::state::AppState;
@@ -59,6 +59,7 @@ pub fn feature() -> Feature {
                 reports::build::cleanup(db.clone(), dir.clone())
             });
         },
+        exporters: EXPORTERS,
         messages: &[
             reminders::REMINDER,
             reminders::NUDGE,
@@ -67,6 +68,83 @@ pub fn feature() -> Feature {
         ..Feature::named("workplace")
     }
 }
+
+/// What a person owns here: their logs, scores, assessments, onboarding answers and their
+/// own reports (with the files still kept).
+const EXPORTERS: &[Exporter] = &[
+    Exporter {
+        name: "wellness_logs",
+        collect: |c, u, _| {
+            Part::rows(
+                c,
+                "SELECT l.id, l.date, d.key AS domain, l.score, l.note, l.created_at, l.updated_at
+                 FROM wp_logs l JOIN wp_domains d ON d.id = l.domain_id WHERE l.user_id = ?1 ORDER BY l.date, d.position",
+                u,
+            )
+        },
+    },
+    Exporter {
+        name: "wellness_scores",
+        collect: |c, u, _| {
+            Part::rows(
+                c,
+                "SELECT CASE p.kind WHEN 'w' THEN 'week' ELSE 'quarter' END AS period, p.start, d.key AS domain,
+                        round(1.0 * p.total / p.n, 2) AS average, p.n AS logs
+                 FROM wp_user_periods p JOIN wp_domains d ON d.id = p.domain_id WHERE p.user_id = ?1
+                 UNION ALL
+                 SELECT 'rolling7', r.as_of, d.key, round(1.0 * r.total / r.n, 2), r.n
+                 FROM wp_rolling r JOIN wp_domains d ON d.id = r.domain_id WHERE r.user_id = ?1
+                 ORDER BY 1, 2, 3",
+                u,
+            )
+        },
+    },
+    Exporter {
+        name: "assessments",
+        collect: |c, u, _| {
+            Part::rows(
+                c,
+                "SELECT id, kind, answers, total, category, taken_at FROM wp_assessments WHERE user_id = ?1 ORDER BY taken_at",
+                u,
+            )
+        },
+    },
+    Exporter {
+        name: "onboarding_answers",
+        collect: |c, u, _| {
+            Part::rows(
+                c,
+                "SELECT answers, submitted_at FROM wp_onboarding_answers WHERE user_id = ?1",
+                u,
+            )
+        },
+    },
+    Exporter {
+        name: "wellness_reports",
+        collect: |c, u, dir| {
+            let mut part = Part::rows(
+                c,
+                "SELECT id, type, format, from_date, to_date, status, scheduled, created_at, ready_at, expires_at
+                 FROM wp_reports WHERE user_id = ?1 ORDER BY created_at",
+                u,
+            )?;
+            let ready: Vec<(String, String)> = c
+                .prepare(
+                    "SELECT id, format FROM wp_reports WHERE user_id = ?1 AND status = 'ready'",
+                )?
+                .query_map([u], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            for (id, format) in ready {
+                let path = reports::file_path(dir, &id, reports::Format::parse(&format));
+                if path.exists() {
+                    part.attachments
+                        .push((format!("reports/{id}.{format}"), path));
+                }
+            }
+            Ok(part)
+        },
+    },
+];
 
 /// How long offline devices' applied changes and deleted logs are remembered for sync.
 const SYNC_KEEP_DAYS: u32 = 180;

@@ -684,6 +684,46 @@ pub async fn cleanup(db: Db, data_dir: PathBuf) -> Result<(), String> {
             return Err(format!("cannot delete {}: {e}", p.display()));
         }
     }
+    orphans(db, &data_dir).await
+}
+
+/// Deletes report files whose report is gone (its person was erased) and half-written ones
+/// older than a day.
+async fn orphans(db: Db, data_dir: &std::path::Path) -> Result<(), String> {
+    let Ok(entries) = std::fs::read_dir(data_dir.join("reports")) else {
+        return Ok(());
+    };
+    let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
+    for e in entries.filter_map(Result::ok) {
+        let path = e.path();
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t < day_ago);
+        let Some(id) = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        if !old {
+            continue;
+        }
+        let known = db
+            .read(move |c| {
+                c.prepare_cached(
+                    "SELECT 1 FROM wp_reports WHERE id = ?1 AND status IN ('pending', 'ready')",
+                )?
+                .exists([&id])
+                .map_err(DbError::from)
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        if !known || path.extension().is_some_and(|x| x == "partial") {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
     Ok(())
 }
 
