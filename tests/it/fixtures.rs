@@ -211,6 +211,14 @@ pub async fn mailed_token(s: &TestServer, to: &str) -> String {
         .collect()
 }
 
+/// Today in UTC (test people live in UTC), `YYYY-MM-DD`.
+pub fn today() -> String {
+    jiff::Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .date()
+        .to_string()
+}
+
 /// `hour`:00 UTC on the first weekday at least `days` days ahead, as RFC 3339: inside the
 /// default practitioner hours (weekdays 09:00–17:00 in their zone, UTC for test people).
 pub fn weekday_at(days: i64, hour: i8) -> String {

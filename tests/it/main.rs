@@ -32,3 +32,4 @@ mod portal_pages;
 mod push;
 mod sms;
 mod wellbeing;
+mod workplace;

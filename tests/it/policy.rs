@@ -300,6 +300,26 @@ async fn orgs_never_reach_each_others_rows() {
     .await;
     crm(format!("/responses/{response_id}/submit"), json!({})).await;
 
+    // A's workplace rows: a domain, a member's log and their report.
+    let (_, doms) = a_admin.get(&s, "/wellness/domains").await;
+    let domain_id = doms["data"][0]["id"].as_str().unwrap().to_string();
+    let domain_key = doms["data"][0]["key"].as_str().unwrap().to_string();
+    let log_id = created(
+        "/wellness/logs",
+        json!({"date": crate::fixtures::today(), "domain": domain_key, "score": 3, "note": "alpha's"}),
+    )
+    .await;
+    let (st, rep) = a_member
+        .send(
+            &s,
+            Method::POST,
+            "/reports",
+            json!({"type": "user-weekly", "format": "csv"}),
+        )
+        .await;
+    assert_eq!(st, 202, "{rep}");
+    let report_id = rep["data"]["id"].as_str().unwrap().to_string();
+
     // Every by-id route, with A's id of the right kind and a body that passes validation.
     let fixtures: HashMap<&str, (String, Value)> = HashMap::from([
         (
@@ -469,6 +489,39 @@ async fn orgs_never_reach_each_others_rows() {
             "/api/v1/responses/{id}/reject",
             (response_id.clone(), json!({"notes": "hijacked"})),
         ),
+        (
+            "/api/v1/wellness/domains/{id}",
+            (domain_id.clone(), json!({"name": "hijacked"})),
+        ),
+        (
+            "/api/v1/wellness/logs/{id}",
+            (
+                log_id.clone(),
+                json!({"date": crate::fixtures::today(), "domain": domain_key, "score": 1}),
+            ),
+        ),
+        ("/api/v1/reports/{id}", (report_id.clone(), json!({}))),
+        (
+            "/api/v1/reports/{id}/download",
+            (report_id.clone(), json!({})),
+        ),
+        (
+            "/api/v1/users/{id}/reactivate",
+            (a_member.id.clone(), json!({})),
+        ),
+        // A key names the caller's own org's wording (no other org's can be named: the
+        // workplace tests prove B's change leaves A's alone); an unknown key is a 404.
+        (
+            "/api/v1/notification-templates/{key}",
+            (
+                "alpha-only".to_string(),
+                json!({"subject": "x", "body": "y"}),
+            ),
+        ),
+        (
+            "/api/v1/notification-templates/{key}/preview",
+            ("alpha-only".to_string(), json!({})),
+        ),
         // Platform-only: B's people lack the permission whatever the id.
         (
             "/api/v1/admin/jobs/{name}/run",
@@ -477,6 +530,10 @@ async fn orgs_never_reach_each_others_rows() {
         (
             "/api/v1/admin/outbox/{id}/retry",
             (uuid::Uuid::now_v7().to_string(), json!({})),
+        ),
+        (
+            "/api/v1/orgs/{id}/subscription",
+            (a_org.clone(), json!({"seats": 1})),
         ),
     ]);
     let ops = operations(&s).await;
@@ -552,6 +609,10 @@ async fn orgs_never_reach_each_others_rows() {
     assert_eq!(i["data"][0]["status"], "pending");
     let (st, _) = a_member.get(&s, "/auth/me").await;
     assert_eq!(st, 200, "A's member is still signed in");
+    let (_, l) = a_member.get(&s, &format!("/wellness/logs/{log_id}")).await;
+    assert_eq!(l["data"]["score"], 3, "A's log is untouched: {l}");
+    let (_, doms) = a_admin.get(&s, "/wellness/domains").await;
+    assert_ne!(doms["data"][0]["name"], "hijacked");
     let (_, m) = a_member.get(&s, &format!("/mood/entries/{mood_id}")).await;
     assert_eq!(m["data"]["mood"], 2);
     let (_, j) = a_member
@@ -612,6 +673,9 @@ async fn orgs_never_reach_each_others_rows() {
         &project_id,
         &note_id,
         &response_id,
+        &log_id,
+        &domain_id,
+        &report_id,
     ];
     for (method, path, _) in ops
         .iter()
