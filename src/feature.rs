@@ -188,6 +188,8 @@ pub enum Group {
     Home,
     People,
     Care,
+    /// Workplace wellbeing: analytics, reports and the programme's set-up.
+    Wellbeing,
     Clients,
     Community,
     Business,
@@ -203,6 +205,7 @@ impl Group {
             Group::Home | Group::Own => None,
             Group::People => Some("People"),
             Group::Care => Some("Care"),
+            Group::Wellbeing => Some("Wellbeing"),
             Group::Clients => Some("Clients"),
             Group::Community => Some("Community"),
             Group::Business => Some("Business"),

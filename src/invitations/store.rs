@@ -104,11 +104,12 @@ pub const INVITATION: Message = Message {
     key: "invitation",
     description: "Invites someone to the organization (also partners and the first admin of a new org).",
     subject: "You are invited to join {{orgName}} on Haven",
-    body: "{{inviterName}} invited you to join {{orgName}} on Haven with the role {{role}}. Accept the invitation to choose your password and sign in.",
+    body: "{{inviterName}} invited you to join {{orgName}} on Haven as {{roleWithArticle}}. Accept the invitation to choose your password and sign in.",
     variables: &[
         ("firstName", "Alex"),
         ("orgName", "Acme Care"),
         ("role", "member"),
+        ("roleWithArticle", "a member"),
         ("inviterName", "Sam Taylor"),
         ("link", ""),
         ("expiresOn", "2026-12-31"),
@@ -192,6 +193,12 @@ pub fn create_and_send(
     };
     let link = format!("{}/invite?token={token}", state.config.public_url());
     let role = inv.role.as_str();
+    let article = if role.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    let role_with_article = format!("{article} {role}");
     let expires_on = &expires[..10];
     let w = word(
         tx,
@@ -201,6 +208,7 @@ pub fn create_and_send(
             ("firstName", inv.first_name.as_deref().unwrap_or("")),
             ("orgName", &org.name),
             ("role", role),
+            ("roleWithArticle", &role_with_article),
             (
                 "inviterName",
                 inviter

@@ -11,6 +11,7 @@ pub mod portal;
 pub mod prefs;
 pub mod push;
 pub mod sms;
+pub mod templates_page;
 pub mod wording;
 
 use std::sync::Arc;

@@ -143,11 +143,18 @@ pub fn pages() -> Router<AppState> {
         .route(BASE, get(home))
         .route("/team/notifications/read", post(read_one))
         .route("/team/notifications/read-all", post(read_all))
+        .route(
+            super::templates_page::TEMPLATES,
+            get(super::templates_page::show),
+        )
+        .route("/admin/templates/{key}", post(super::templates_page::save))
+        .route(
+            "/admin/templates/{key}/preview",
+            post(super::templates_page::preview),
+        )
 }
 
-pub const NAV: &[NavEntry] = &[NavEntry::new(
-    Group::Home,
-    BASE,
-    "Home",
-    &[Perm::Notifications],
-)];
+pub const NAV: &[NavEntry] = &[
+    NavEntry::new(Group::Home, BASE, "Home", &[Perm::Notifications]),
+    super::templates_page::NAV,
+];

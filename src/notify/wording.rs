@@ -167,7 +167,10 @@ fn message<'a>(state: &'a AppState, key: &str) -> Result<&'a Message, ApiError> 
 /// Every built-in message with the org's wording of it.
 #[utoipa::path(get, path = "/notification-templates", tag = "notifications",
     responses((status = 200, body = [Template])), security(("bearer" = [])))]
-async fn list(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Data<Vec<Template>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> ApiResult<Data<Vec<Template>>> {
     let features = state.features.clone();
     let out = state
         .db
@@ -254,7 +257,7 @@ fn check_variables(m: &Message, field: &str, text: &str, errors: &mut Vec<FieldE
 #[utoipa::path(put, path = "/notification-templates/{key}", tag = "notifications", params(("key" = String, Path)),
     request_body = TemplateChange,
     responses((status = 200, body = Template), (status = 400), (status = 404)), security(("bearer" = [])))]
-async fn save(
+pub async fn save(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(key): ValidPath<String>,
@@ -334,7 +337,7 @@ pub struct Preview {
 #[utoipa::path(post, path = "/notification-templates/{key}/preview", tag = "notifications", params(("key" = String, Path)),
     request_body = PreviewRequest,
     responses((status = 200, body = Preview), (status = 400), (status = 404)), security(("bearer" = [])))]
-async fn preview(
+pub async fn preview(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(key): ValidPath<String>,

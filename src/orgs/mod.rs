@@ -7,6 +7,7 @@ pub mod departments;
 pub mod portal;
 pub mod store;
 pub mod subscription;
+pub mod subscriptions_page;
 
 use utoipa_axum::router::OpenApiRouter;
 

@@ -330,6 +330,14 @@ pub fn pages() -> Router<AppState> {
         .route("/admin/departments/rename", post(department_rename))
         .route("/admin/departments/remove", post(department_remove))
         .route(ORGS, get(orgs_page).post(org_create))
+        .route(
+            super::subscriptions_page::SUBSCRIPTIONS,
+            get(super::subscriptions_page::show),
+        )
+        .route(
+            "/admin/subscriptions/{org}",
+            post(super::subscriptions_page::save),
+        )
 }
 
 pub const NAV: &[NavEntry] = &[
@@ -345,4 +353,5 @@ pub const NAV: &[NavEntry] = &[
         "Organizations",
         &[Perm::OrgsAdminister],
     ),
+    super::subscriptions_page::NAV,
 ];

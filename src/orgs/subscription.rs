@@ -195,7 +195,7 @@ impl Validate for SubscriptionPatch {
 #[utoipa::path(patch, path = "/orgs/{id}/subscription", tag = "orgs", params(("id" = String, Path)),
     request_body = SubscriptionPatch,
     responses((status = 200, body = Subscription), (status = 400), (status = 404)), security(("bearer" = [])))]
-async fn update(
+pub async fn update(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,

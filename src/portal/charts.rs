@@ -66,6 +66,126 @@ pub fn bars(title: &str, points: &[(String, i64)], label_every: usize) -> String
     svg
 }
 
+/// Horizontal bars of values 0..100 (a share, a percent of a range), one row per label. A
+/// row without a value shows `missing` in words instead of a bar, never a number.
+pub fn percent_bars(title: &str, rows: &[(String, Option<f64>)], missing: &str) -> String {
+    const ROW: f64 = 28.0;
+    const LABEL: f64 = 180.0;
+    let height = ROW * rows.len().max(1) as f64 + 8.0;
+    let track = WIDTH - LABEL - 56.0;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg"><title>{}</title>"#,
+        escape(title),
+        escape(title)
+    );
+    for (i, (label, v)) in rows.iter().enumerate() {
+        let y = 4.0 + i as f64 * ROW;
+        let short: String = label.chars().take(28).collect();
+        let _ = write!(
+            svg,
+            r#"<text x="0" y="{:.1}">{}</text><rect class="track" x="{LABEL}" y="{:.1}" width="{track:.1}" height="14" rx="3"/>"#,
+            y + 15.0,
+            escape(&short),
+            y + 4.0
+        );
+        match v {
+            Some(v) => {
+                let w = (track * v.clamp(0.0, 100.0) / 100.0).max(1.0);
+                let _ = write!(
+                    svg,
+                    r#"<rect class="bar" x="{LABEL}" y="{:.1}" width="{w:.1}" height="14" rx="3"><title>{}: {v:.0}%</title></rect><text x="{:.1}" y="{:.1}">{v:.0}%</text>"#,
+                    y + 4.0,
+                    escape(label),
+                    LABEL + track + 6.0,
+                    y + 15.0
+                );
+            }
+            None => {
+                let _ = write!(
+                    svg,
+                    r#"<text class="muted" x="{:.1}" y="{:.1}">{}</text>"#,
+                    LABEL + 6.0,
+                    y + 15.0,
+                    escape(missing)
+                );
+            }
+        }
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// A line over labelled points of values 0..100, broken where a point has no value.
+pub fn line(title: &str, points: &[(String, Option<f64>)]) -> String {
+    let plot = HEIGHT - BOTTOM - TOP;
+    let n = points.len().max(2) as f64 - 1.0;
+    let x = |i: usize| LEFT + (WIDTH - LEFT - 10.0) * i as f64 / n;
+    let y = |v: f64| HEIGHT - BOTTOM - plot * v.clamp(0.0, 100.0) / 100.0;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg"><title>{}</title>"#,
+        escape(title),
+        escape(title)
+    );
+    for v in [0.0, 50.0, 100.0] {
+        let _ = write!(
+            svg,
+            r#"<line class="grid" x1="{LEFT}" y1="{:.1}" x2="{WIDTH}" y2="{:.1}"/><text x="{}" y="{:.1}" text-anchor="end">{v:.0}</text>"#,
+            y(v),
+            y(v),
+            LEFT - 4.0,
+            y(v) + 4.0
+        );
+    }
+    let mut path = String::new();
+    for (i, (label, v)) in points.iter().enumerate() {
+        match v {
+            Some(v) => {
+                let _ = write!(
+                    path,
+                    "{}{:.1},{:.1} ",
+                    if path.is_empty() { "M" } else { "L" },
+                    x(i),
+                    y(*v)
+                );
+                let _ = write!(
+                    svg,
+                    r#"<circle class="dot" cx="{:.1}" cy="{:.1}" r="3"><title>{}: {v:.0}</title></circle>"#,
+                    x(i),
+                    y(*v),
+                    escape(label)
+                );
+            }
+            None => {
+                if !path.is_empty() {
+                    let _ = write!(svg, r#"<path class="line" d="{}"/>"#, path.trim_end());
+                    path.clear();
+                }
+            }
+        }
+    }
+    if !path.is_empty() {
+        let _ = write!(svg, r#"<path class="line" d="{}"/>"#, path.trim_end());
+    }
+    let every = (points.len() / 6).max(1);
+    for (i, (label, _)) in points.iter().enumerate().step_by(every) {
+        let is_date = label.len() == 10 && label.as_bytes().get(4) == Some(&b'-');
+        let short = if is_date { &label[5..] } else { label.as_str() };
+        let _ = write!(
+            svg,
+            r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
+            x(i),
+            HEIGHT - 6.0,
+            escape(short)
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,5 +204,36 @@ mod tests {
         assert!(named.contains(">waiting</text>"));
         let empty = bars("Nothing", &[], 1);
         assert!(empty.contains("0 in all"));
+    }
+
+    #[test]
+    fn percent_bars_say_missing_values_in_words() {
+        let svg = percent_bars(
+            "By department",
+            &[("Sales".into(), Some(62.5)), ("Tiny".into(), None)],
+            "fewer than 5 people",
+        );
+        assert!(
+            svg.contains("<title>Sales: 62%</title>") || svg.contains("<title>Sales: 63%</title>")
+        );
+        assert!(svg.contains(">fewer than 5 people</text>"));
+        assert_eq!(
+            svg.matches("class=\"bar\"").count(),
+            1,
+            "no bar for a missing value"
+        );
+    }
+
+    #[test]
+    fn a_line_breaks_where_a_point_has_no_value() {
+        let pts: Vec<(String, Option<f64>)> = vec![
+            ("2026-11-02".into(), Some(40.0)),
+            ("2026-11-09".into(), Some(60.0)),
+            ("2026-11-16".into(), None),
+            ("2026-11-23".into(), Some(50.0)),
+        ];
+        let svg = line("Trend", &pts);
+        assert_eq!(svg.matches("<path class=\"line\"").count(), 2);
+        assert_eq!(svg.matches("<circle").count(), 3);
     }
 }

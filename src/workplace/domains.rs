@@ -249,7 +249,7 @@ async fn list(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Dat
 /// Adds a domain (admins). A key the org already has → 409.
 #[utoipa::path(post, path = "/wellness/domains", tag = "workplace", request_body = NewDomain,
     responses((status = 201, body = Domain), (status = 400), (status = 409)), security(("bearer" = [])))]
-async fn create(
+pub async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidJson(b): ValidJson<NewDomain>,
@@ -303,7 +303,7 @@ async fn create(
 #[utoipa::path(patch, path = "/wellness/domains/{id}", tag = "workplace", request_body = DomainPatch,
     params(("id" = String, Path)),
     responses((status = 200, body = Domain), (status = 400), (status = 404), (status = 422)), security(("bearer" = [])))]
-async fn update(
+pub async fn update(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,

@@ -8,6 +8,7 @@ pub mod domains;
 pub mod logs;
 pub mod onboarding;
 pub mod platform;
+pub mod portal;
 pub mod reminders;
 pub mod reports;
 pub mod scores;
@@ -25,6 +26,8 @@ use crate::state::AppState;
 pub fn feature() -> Feature {
     Feature {
         api: router,
+        pages: portal::pages,
+        nav: portal::NAV,
         settings: &[analytics::MIN_COHORT, reminders::INACTIVE_DAYS],
         recurring: &[
             scores::NIGHTLY,

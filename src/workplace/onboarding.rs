@@ -209,7 +209,7 @@ async fn questionnaire(
 /// Replaces the org's questions (admins); takes the array `GET` returns.
 #[utoipa::path(put, path = "/onboarding/questionnaire", tag = "workplace", request_body = Questionnaire,
     responses((status = 200, body = [Question]), (status = 400)), security(("bearer" = [])))]
-async fn save_questionnaire(
+pub async fn save_questionnaire(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidJson(Questionnaire(qs)): ValidJson<Questionnaire>,

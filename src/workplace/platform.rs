@@ -150,7 +150,7 @@ fn collect(c: &Connection) -> rusqlite::Result<(Vec<OrgAdoption>, PlatformTotals
 /// Every org's adoption and subscription, and the appliance's health (the operator).
 #[utoipa::path(get, path = "/analytics/platform", tag = "workplace",
     responses((status = 200, body = PlatformAnalytics)), security(("bearer" = [])))]
-async fn platform(State(state): State<AppState>) -> ApiResult<Data<PlatformAnalytics>> {
+pub async fn platform(State(state): State<AppState>) -> ApiResult<Data<PlatformAnalytics>> {
     let scheduler = if state.recurring.is_started() && state.worker.is_alive() {
         "ok"
     } else {

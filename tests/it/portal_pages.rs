@@ -98,11 +98,18 @@ async fn every_page_renders_for_the_roles_it_is_for() {
         ("/account", "Set up two-step sign-in"),
         ("/team", "Your notifications"),
         ("/team/people", "Directory"),
+        ("/admin/wellbeing", "Departments side by side"),
+        ("/admin/reports", "Ask for a report"),
+        ("/admin/wellness-domains", "A new domain"),
+        ("/admin/questionnaire", "Save the questionnaire"),
+        ("/admin/templates", "Message wording"),
     ];
     let platform_pages: &[(&str, &str)] = &[
         ("/admin/orgs", "Create an organization"),
         ("/admin/jobs", "Background jobs"),
         ("/admin/backups", "Take a backup now"),
+        ("/admin/platform", "System health"),
+        ("/admin/subscriptions", "Seats count the people"),
     ];
     let mut a = Visitor::signed_in(&s, &admin).await;
     for (path, marker) in admin_pages {
@@ -1420,4 +1427,199 @@ async fn sql_text(s: &TestServer, q: &'static str, p: String) -> String {
         .read(move |c| c.query_row(q, [p], |r| r.get(0)).map_err(DbError::from))
         .await
         .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workplace_forms_keep_the_apis_rules() {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000).await;
+    let admin = with_password(&s, Role::Admin).await;
+    let superadmin = with_password(&s, Role::Superadmin).await;
+    let mut a = Visitor::signed_in(&s, &admin).await;
+
+    // Domains: a range that strands no log is saved; thresholds out of order are named.
+    let (_, body) = a.page("/admin/wellness-domains").await;
+    let sleep_at = body
+        .find("Sleep <small>(sleep)</small>")
+        .expect("the sleep domain");
+    let action = &body[..sleep_at];
+    let id_at =
+        action.rfind("/admin/wellness-domains/").unwrap() + "/admin/wellness-domains/".len();
+    let sleep: String = action[id_at..].chars().take_while(|c| *c != '"').collect();
+    let path = format!("/admin/wellness-domains/{sleep}");
+    let (st, body) = a
+        .submit(
+            &path,
+            &[
+                ("name", "Rest"),
+                ("minScore", "0"),
+                ("maxScore", "10"),
+                ("amber", "8"),
+                ("green", "6"),
+                ("active", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body.contains("thresholds.green: Must be from thresholds.amber to maxScore."),
+        "{body}"
+    );
+    let (st, body) = a
+        .submit(
+            &path,
+            &[
+                ("name", "Rest"),
+                ("minScore", "0"),
+                ("maxScore", "10"),
+                ("amber", "4"),
+                ("green", "7"),
+                ("active", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(body.contains("Rest is saved."), "{body}");
+    let (st, body) = a
+        .submit(
+            "/admin/wellness-domains",
+            &[
+                ("key", "Bad Key"),
+                ("name", "Water"),
+                ("minScore", "0"),
+                ("maxScore", "8"),
+                ("amber", "3"),
+                ("green", "6"),
+            ],
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("value=\"Bad Key\""), "what was typed is kept");
+
+    // The questionnaire: a choice without options is refused next to it; a good one saved.
+    let (st, body) = a
+        .submit(
+            "/admin/questionnaire",
+            &[
+                ("q0_key", "team"),
+                ("q0_text", "Which team?"),
+                ("q0_kind", "choice"),
+                ("q0_options", ""),
+            ],
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body.contains("A choice needs 2 to 20 different options"),
+        "{body}"
+    );
+    let (st, body) = a
+        .submit(
+            "/admin/questionnaire",
+            &[
+                ("q0_key", "team"),
+                ("q0_text", "Which team?"),
+                ("q0_kind", "choice"),
+                ("q0_options", "Ops\nSales"),
+                ("q0_required", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(
+        body.contains("The questionnaire is saved") && body.contains("Which team?"),
+        "{body}"
+    );
+
+    // Wording: an unknown variable is refused; a preview fills the variables in.
+    let (st, body) = a
+        .submit(
+            "/admin/templates/invitation",
+            &[("subject", "Hi {{shoeSize}}"), ("body", "Join")],
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("is not a variable of this message"), "{body}");
+    let (_, preview) = a
+        .submit(
+            "/admin/templates/invitation/preview",
+            &[
+                ("subject", "Join {{orgName}}"),
+                ("body", "Hello {{firstName}}"),
+            ],
+        )
+        .await;
+    assert!(
+        preview.contains("Hello Alex") && !preview.contains("{{"),
+        "{preview}"
+    );
+
+    // Reports: asked for, built, downloadable from the page.
+    let (_, _) = a.page("/admin/reports").await;
+    let (st, body) = a
+        .submit(
+            "/admin/reports",
+            &[
+                ("type", "org-monthly"),
+                ("format", "csv"),
+                ("from", ""),
+                ("to", ""),
+            ],
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(body.contains("The report is being built"), "{body}");
+    let mut link = None;
+    for _ in 0..50 {
+        let (_, body) = a.page("/admin/reports").await;
+        if let Some(i) = body.find("/download\"") {
+            let start = body[..i].rfind("/admin/reports/").unwrap();
+            link = Some(body[start..i + 9].to_string());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let link = link.expect("the report became ready");
+    let (st, csv, _) = get(&a.b, &s, &link).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(csv.contains("cohort,department_id,suppressed"), "{csv}");
+
+    // The operator sets seats; an admin may not.
+    let (st, _) = a
+        .submit(
+            &format!("/admin/subscriptions/{}", admin.org_id),
+            &[("plan", "x")],
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let mut op = Visitor::signed_in(&s, &superadmin).await;
+    op.page("/admin/subscriptions").await;
+    let (st, body) = op
+        .submit(
+            &format!("/admin/subscriptions/{}", admin.org_id),
+            &[
+                ("plan", "growth"),
+                ("seats", "0"),
+                ("status", "active"),
+                ("renewsAt", ""),
+            ],
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("seats: Must be from 1 to 1000000"), "{body}");
+    let (st, body) = op
+        .submit(
+            &format!("/admin/subscriptions/{}", admin.org_id),
+            &[
+                ("plan", "growth"),
+                ("seats", "25"),
+                ("status", "active"),
+                ("renewsAt", "2027-03-01"),
+            ],
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(
+        body.contains("The subscription is saved") && body.contains("value=\"25\""),
+        "{body}"
+    );
 }

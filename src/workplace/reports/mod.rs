@@ -273,7 +273,7 @@ const MAX_PENDING: i64 = 5;
 /// Org reports need `analytics.org` (admins).
 #[utoipa::path(post, path = "/reports", tag = "workplace", request_body = ReportRequest,
     responses((status = 202, body = Report), (status = 400), (status = 403), (status = 429)), security(("bearer" = [])))]
-async fn request(
+pub async fn request(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidJson(b): ValidJson<ReportRequest>,
@@ -363,7 +363,7 @@ impl Validate for ReportFilters {
 /// The caller's reports (and the org's, for admins), newest first.
 #[utoipa::path(get, path = "/reports", tag = "workplace", params(crate::http::PageQuery, ReportFilters),
     responses((status = 200, body = [Report]), (status = 400)), security(("bearer" = [])))]
-async fn list(
+pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
     q: Paged<ReportFilters>,
@@ -403,7 +403,7 @@ async fn get_one(
 #[utoipa::path(get, path = "/reports/{id}/download", tag = "workplace", params(("id" = String, Path)),
     responses((status = 200, content((String = "application/pdf"), (String = "text/csv"))), (status = 404), (status = 409), (status = 410)),
     security(("bearer" = [])))]
-async fn download(
+pub async fn download(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,

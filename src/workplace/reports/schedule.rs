@@ -232,11 +232,8 @@ mod tests {
     fn each_scheduled_report_is_made_once_and_only_for_people_who_logged() {
         use crate::workplace::logs::{Person, upsert};
         let (c, org, user) = crate::wellbeing::test_member();
-        c.execute(
-            "UPDATE users SET role = 'admin' WHERE id = ?1",
-            [&user],
-        )
-        .unwrap();
+        c.execute("UPDATE users SET role = 'admin' WHERE id = ?1", [&user])
+            .unwrap();
         let quiet = crate::users::store::insert(
             &c,
             &crate::users::store::NewUser {
@@ -251,23 +248,43 @@ mod tests {
         )
         .unwrap();
         let doms = crate::workplace::domains::of_org(&c, &org).unwrap();
-        let p = Person { id: user.clone(), org_id: org.clone(), department_id: None, today: "2026-11-29".parse().unwrap() };
+        let p = Person {
+            id: user.clone(),
+            org_id: org.clone(),
+            department_id: None,
+            today: "2026-11-29".parse().unwrap(),
+        };
         upsert(&c, &p, "2026-11-25", &doms[0], 5, None).unwrap();
         let touched = std::cell::Cell::new(false);
         let tx = crate::db::Tx::over(&c, &touched);
         let monday = at("2026-11-30T08:00:00Z");
         assert_eq!(weekly_batch(&tx, "", "run-1", monday).unwrap(), 1);
-        assert_eq!(weekly_batch(&tx, "", "run-2", monday).unwrap(), 0, "once per person and week");
+        assert_eq!(
+            weekly_batch(&tx, "", "run-2", monday).unwrap(),
+            0,
+            "once per person and week"
+        );
         let (who, from, to): (String, String, String) = c
-            .query_row("SELECT user_id, from_date, to_date FROM wp_reports", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_row(
+                "SELECT user_id, from_date, to_date FROM wp_reports",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
             .unwrap();
-        assert_eq!((who, from.as_str(), to.as_str()), (user.clone(), "2026-11-23", "2026-11-29"));
+        assert_eq!(
+            (who, from.as_str(), to.as_str()),
+            (user.clone(), "2026-11-23", "2026-11-29")
+        );
         assert_ne!(quiet, user);
         let first = at("2026-12-01T07:00:00Z");
         assert_eq!(monthly(&tx, first).unwrap(), 1);
         assert_eq!(monthly(&tx, first).unwrap(), 0);
         let builds: i64 = c
-            .query_row("SELECT count(*) FROM outbox WHERE kind = 'report.build'", [], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM outbox WHERE kind = 'report.build'",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(builds, 2);
     }
