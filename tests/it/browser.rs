@@ -740,3 +740,121 @@ async fn approval_flow(
     anyhow::ensure!(list["data"].as_array().map(Vec::len) == Some(2), "{list}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_runs_the_wellbeing_programme_on_a_desk_and_a_phone() {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000).await;
+    let admin = with_password(&s, Role::Admin).await;
+    // Six people who logged sleep today: enough for the dashboard to show the org's figures.
+    for score in [4, 5, 6, 7, 8, 9] {
+        let m = TestUser::member().in_org(&admin.org_id).create(&s).await;
+        let (st, b) = m
+            .send(
+                &s,
+                reqwest::Method::POST,
+                "/wellness/logs",
+                json!({"date": crate::fixtures::today(), "domain": "sleep", "score": score}),
+            )
+            .await;
+        assert_eq!(st, 201, "{b}");
+    }
+    let mut b = Browser::start("wellbeing").await;
+    let outcome = wellbeing_programme(&s, &mut b, &admin).await;
+    b.finish(outcome).await;
+}
+
+/// Scrolls the element into the middle of the window, then clicks it (a long page puts it
+/// below the fold, where the driver cannot click).
+async fn press(b: &Browser, css: &str) -> anyhow::Result<()> {
+    let e = b
+        .client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await?;
+    let arg = serde_json::to_value(&e)?;
+    b.client
+        .execute(
+            "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});",
+            vec![arg],
+        )
+        .await?;
+    e.click().await?;
+    Ok(())
+}
+
+/// Fails when the page is wider than the window (something would need sideways scrolling).
+async fn fits(b: &Browser, width: u32) -> anyhow::Result<()> {
+    let w = b
+        .client
+        .execute("return document.documentElement.scrollWidth;", vec![])
+        .await?;
+    anyhow::ensure!(
+        w.as_u64().unwrap_or(u64::MAX) <= u64::from(width),
+        "the page is {w} px wide in a {width} px window"
+    );
+    Ok(())
+}
+
+async fn wellbeing_programme(
+    s: &TestServer,
+    b: &mut Browser,
+    admin: &Person,
+) -> anyhow::Result<()> {
+    b.step("sign in");
+    b.sign_in(s, &admin.email, PASSWORD).await?;
+    b.signed_in().await?;
+    for width in [1280u32, 375] {
+        b.client.set_window_size(width, 2400).await?;
+        b.step(&format!("the dashboard at {width} px"));
+        b.goto(s, "/admin/wellbeing").await?;
+        b.see("Departments side by side").await?;
+        b.see("6 (86%)").await?;
+        let chart = b.text_of("figure svg title").await.unwrap_or_default();
+        anyhow::ensure!(
+            chart.contains("Overall wellbeing by department") || chart.is_empty(),
+            "{chart}"
+        );
+        fits(b, width).await?;
+        b.shot(&format!("wellbeing-{width}")).await;
+
+        b.step(&format!("a report at {width} px"));
+        b.goto(s, "/admin/reports").await?;
+        b.click("#format option[value='pdf']").await?;
+        b.click("main form[action='/admin/reports'] button[type=submit]")
+            .await?;
+        b.see("The report is being built").await?;
+        b.see("Download PDF").await?;
+        fits(b, width).await?;
+        b.shot(&format!("reports-{width}")).await;
+
+        b.step(&format!("wording with a preview at {width} px"));
+        b.goto(s, "/admin/templates").await?;
+        b.fill(
+            "#subject-wellness-reminder",
+            &format!("Log today, {{{{firstName}}}} ({width})"),
+        )
+        .await?;
+        press(b, "#t-wellness-reminder button[hx-post]").await?;
+        b.see(&format!("Log today, Alex ({width})")).await?;
+        fits(b, width).await?;
+        b.shot(&format!("templates-{width}")).await;
+        press(b, "#t-wellness-reminder button[type=submit]:not([name])").await?;
+        b.see("The wording is saved.").await?;
+
+        b.step(&format!("a domain at {width} px"));
+        b.goto(s, "/admin/wellness-domains").await?;
+        b.fill("#new-key", &format!("water-{width}")).await?;
+        b.fill("#new-name", &format!("Water {width}")).await?;
+        press(
+            b,
+            "main form[action='/admin/wellness-domains'] button[type=submit]",
+        )
+        .await?;
+        b.see(&format!("Water {width} is added.")).await?;
+        fits(b, width).await?;
+    }
+    let (_, doms) = admin.get(s, "/wellness/domains").await;
+    anyhow::ensure!(doms.to_string().contains("water-375"), "{doms}");
+    Ok(())
+}
