@@ -121,6 +121,7 @@ pub fn word(
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = MessageTemplate)]
 pub struct Template {
     pub key: String,
     pub description: String,
@@ -188,10 +189,10 @@ pub async fn list(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateChange {
-    /// One line, at most 200 characters.
-    #[schema(max_length = 200)]
+    /// One line, 1 to 200 characters; with `body` (or leave both out and send `reset`).
+    #[schema(min_length = 1, max_length = 200)]
     pub subject: Option<String>,
-    #[schema(max_length = 5000)]
+    #[schema(min_length = 1, max_length = 5000)]
     pub body: Option<String>,
     /// `true` goes back to the built-in text (subject and body must then be left out).
     pub reset: Option<bool>,

@@ -54,7 +54,10 @@ pub struct Question {
 
 impl Question {
     fn scale_max(&self) -> i64 {
-        self.options.as_ref().map_or(5, |o| o.len() as i64)
+        match self.options.as_deref() {
+            Some(o) if !o.is_empty() => o.len() as i64,
+            _ => 5,
+        }
     }
 }
 
@@ -220,6 +223,10 @@ pub async fn save_questionnaire(
             q.text = q.text.trim().to_string();
             if let Some(o) = &mut q.options {
                 o.iter_mut().for_each(|s| *s = s.trim().to_string());
+            }
+            // No options and an empty list are the same; a text question keeps none.
+            if q.options.as_ref().is_some_and(Vec::is_empty) || q.kind == QuestionKind::Text {
+                q.options = None;
             }
             q
         })

@@ -98,6 +98,7 @@ impl ReportType {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = ReportFormat)]
 pub enum Format {
     Pdf,
     Csv,
@@ -125,6 +126,7 @@ impl Format {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = WellnessReport)]
 pub struct Report {
     pub id: String,
     #[serde(rename = "type")]
@@ -242,6 +244,7 @@ pub fn create(tx: &Tx, r: NewReport) -> rusqlite::Result<String> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = WellnessReportRequest)]
 pub struct ReportRequest {
     #[serde(rename = "type")]
     pub kind: ReportType,
