@@ -143,6 +143,38 @@ CREATE TABLE wp_user_months (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX wp_user_months_user ON wp_user_months (user_id);
 
+-- Who logged in which week (from Monday; bit w for weekday w, Sunday 0), with the department
+-- they logged in first that week; and, per department and week, how many did: the trend's
+-- contributors, read without counting anyone.
+CREATE TABLE wp_user_weeks (
+    org_id         TEXT NOT NULL,
+    week           TEXT NOT NULL,
+    user_id        TEXT NOT NULL,
+    department_id  TEXT NOT NULL,
+    days           INTEGER NOT NULL,
+    PRIMARY KEY (org_id, week, user_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX wp_user_weeks_user ON wp_user_weeks (user_id);
+
+CREATE TABLE wp_dept_weeks (
+    org_id         TEXT NOT NULL,
+    department_id  TEXT NOT NULL,
+    week           TEXT NOT NULL,
+    loggers        INTEGER NOT NULL,
+    PRIMARY KEY (org_id, week, department_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TRIGGER wp_user_weeks_added AFTER INSERT ON wp_user_weeks BEGIN
+    INSERT INTO wp_dept_weeks (org_id, department_id, week, loggers) VALUES (new.org_id, new.department_id, new.week, 1)
+    ON CONFLICT DO UPDATE SET loggers = loggers + 1;
+END;
+
+CREATE TRIGGER wp_user_weeks_removed AFTER DELETE ON wp_user_weeks BEGIN
+    UPDATE wp_dept_weeks SET loggers = loggers - 1
+    WHERE org_id = old.org_id AND week = old.week AND department_id = old.department_id;
+    DELETE FROM wp_dept_weeks WHERE org_id = old.org_id AND week = old.week AND department_id = old.department_id AND loggers <= 0;
+END;
+
 -- The derived tables follow the logs in the same statement, also when a purge cascades.
 CREATE TRIGGER wp_logs_added AFTER INSERT ON wp_logs BEGIN
     INSERT INTO wp_user_periods (user_id, kind, start, domain_id, total, n)
@@ -155,6 +187,9 @@ CREATE TRIGGER wp_logs_added AFTER INSERT ON wp_logs BEGIN
     INSERT INTO wp_user_months (org_id, month, user_id, department_id, days)
     VALUES (new.org_id, substr(new.date, 1, 7), new.user_id, coalesce(new.department_id, ''), 1 << (CAST(substr(new.date, 9, 2) AS INTEGER) - 1))
     ON CONFLICT DO UPDATE SET days = days | excluded.days, department_id = excluded.department_id;
+    INSERT INTO wp_user_weeks (org_id, week, user_id, department_id, days)
+    VALUES (new.org_id, date(new.date, '-6 days', 'weekday 1'), new.user_id, coalesce(new.department_id, ''), 1 << CAST(strftime('%w', new.date) AS INTEGER))
+    ON CONFLICT DO UPDATE SET days = days | excluded.days;
 END;
 
 CREATE TRIGGER wp_logs_removed AFTER DELETE ON wp_logs BEGIN
@@ -172,6 +207,11 @@ CREATE TRIGGER wp_logs_removed AFTER DELETE ON wp_logs BEGIN
         WHERE user_id = old.user_id AND date BETWEEN substr(old.date, 1, 7) || '-01' AND substr(old.date, 1, 7) || '-31')
     WHERE org_id = old.org_id AND month = substr(old.date, 1, 7) AND user_id = old.user_id;
     DELETE FROM wp_user_months WHERE org_id = old.org_id AND month = substr(old.date, 1, 7) AND user_id = old.user_id AND days = 0;
+    UPDATE wp_user_weeks SET days = (
+        SELECT coalesce(sum(DISTINCT 1 << CAST(strftime('%w', date) AS INTEGER)), 0) FROM wp_logs
+        WHERE user_id = old.user_id AND date BETWEEN date(old.date, '-6 days', 'weekday 1') AND date(old.date, '-6 days', 'weekday 1', '+6 days'))
+    WHERE org_id = old.org_id AND week = date(old.date, '-6 days', 'weekday 1') AND user_id = old.user_id;
+    DELETE FROM wp_user_weeks WHERE org_id = old.org_id AND week = date(old.date, '-6 days', 'weekday 1') AND user_id = old.user_id AND days = 0;
 END;
 
 -- A changed score, day or domain: the old one out, the new one in (the same statements as above).
@@ -190,6 +230,11 @@ CREATE TRIGGER wp_logs_changed AFTER UPDATE OF score, date, domain_id ON wp_logs
         WHERE user_id = old.user_id AND date BETWEEN substr(old.date, 1, 7) || '-01' AND substr(old.date, 1, 7) || '-31')
     WHERE org_id = old.org_id AND month = substr(old.date, 1, 7) AND user_id = old.user_id;
     DELETE FROM wp_user_months WHERE org_id = old.org_id AND month = substr(old.date, 1, 7) AND user_id = old.user_id AND days = 0;
+    UPDATE wp_user_weeks SET days = (
+        SELECT coalesce(sum(DISTINCT 1 << CAST(strftime('%w', date) AS INTEGER)), 0) FROM wp_logs
+        WHERE user_id = old.user_id AND date BETWEEN date(old.date, '-6 days', 'weekday 1') AND date(old.date, '-6 days', 'weekday 1', '+6 days'))
+    WHERE org_id = old.org_id AND week = date(old.date, '-6 days', 'weekday 1') AND user_id = old.user_id;
+    DELETE FROM wp_user_weeks WHERE org_id = old.org_id AND week = date(old.date, '-6 days', 'weekday 1') AND user_id = old.user_id AND days = 0;
     INSERT INTO wp_user_periods (user_id, kind, start, domain_id, total, n)
     VALUES (new.user_id, 'w', date(new.date, '-6 days', 'weekday 1'), new.domain_id, new.score, 1),
            (new.user_id, 'q', printf('%s-%02d-01', substr(new.date, 1, 4), ((CAST(substr(new.date, 6, 2) AS INTEGER) - 1) / 3) * 3 + 1), new.domain_id, new.score, 1)
@@ -200,6 +245,9 @@ CREATE TRIGGER wp_logs_changed AFTER UPDATE OF score, date, domain_id ON wp_logs
     INSERT INTO wp_user_months (org_id, month, user_id, department_id, days)
     VALUES (new.org_id, substr(new.date, 1, 7), new.user_id, coalesce(new.department_id, ''), 1 << (CAST(substr(new.date, 9, 2) AS INTEGER) - 1))
     ON CONFLICT DO UPDATE SET days = days | excluded.days, department_id = excluded.department_id;
+    INSERT INTO wp_user_weeks (org_id, week, user_id, department_id, days)
+    VALUES (new.org_id, date(new.date, '-6 days', 'weekday 1'), new.user_id, coalesce(new.department_id, ''), 1 << CAST(strftime('%w', new.date) AS INTEGER))
+    ON CONFLICT DO UPDATE SET days = days | excluded.days;
 END;
 
 -- Warwick-Edinburgh Mental Wellbeing Scale results (`answers`: the 14 answers, 1..5).

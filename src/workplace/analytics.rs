@@ -124,23 +124,6 @@ impl Span {
         }
         out
     }
-
-    /// Per week (its Monday) and month, the bits of the week's days inside the span.
-    fn week_masks(&self) -> Vec<serde_json::Value> {
-        let mut acc: BTreeMap<(String, String), i64> = BTreeMap::new();
-        let mut d = self.from;
-        loop {
-            let key = (week_start(d).to_string(), d.strftime("%Y-%m").to_string());
-            *acc.entry(key).or_insert(0) |= 1i64 << (d.day() - 1);
-            if d >= self.to {
-                break;
-            }
-            d = d.tomorrow().unwrap_or(self.to);
-        }
-        acc.into_iter()
-            .map(|((w, m), k)| json!({ "w": w, "m": m, "k": k }))
-            .collect()
-    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -165,11 +148,11 @@ pub struct WemwbsDistribution {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TrendPoint {
-    /// The Monday of the week.
+    /// The Monday of the week (whole weeks that touch the period).
     #[schema(value_type = formats::Day)]
     pub period_start: String,
-    /// The mean of the domains' averages as a percent of each one's range (0..100); `null`
-    /// when fewer people than the minimum logged that week.
+    /// The mean of the domains' averages over the whole week, as a percent of each one's
+    /// range (0..100); `null` when fewer people than the minimum logged that week.
     pub average: Option<f64>,
 }
 
@@ -374,7 +357,8 @@ fn wemwbs(
         })
 }
 
-/// Per cohort and week: sums per domain, only for weeks in which at least `min` people logged.
+/// Per cohort and whole week touching the span (from Monday): sums per domain, only for the
+/// weeks in which at least `min` people of the cohort logged (`wp_dept_weeks`, kept by trigger).
 fn trend(
     c: &Connection,
     org_id: &str,
@@ -383,39 +367,38 @@ fn trend(
     shown: &[String],
     min: i64,
 ) -> rusqlite::Result<(Vec<(String, String, String, i64, i64)>, Vec<String>)> {
-    let weeks = span.week_masks();
-    let starts: Vec<String> = {
-        let mut s: Vec<String> = weeks
-            .iter()
-            .filter_map(|w| w["w"].as_str().map(str::to_string))
-            .collect();
-        s.dedup();
-        s
-    };
+    let (first, last) = (week_start(span.from), week_start(span.to));
+    let mut starts = Vec::new();
+    let mut w = first;
+    while w <= last {
+        starts.push(w.to_string());
+        w = w
+            .checked_add(jiff::Span::new().days(7))
+            .unwrap_or(last.tomorrow().unwrap_or(last));
+    }
     let sql = format!(
-        "WITH wk AS (
-             SELECT json_extract(value, '$.w') AS w, json_extract(value, '$.m') AS m, json_extract(value, '$.k') AS mask
-             FROM json_each(:weeks)),
-         loggers AS (
-             SELECT {mkey} AS k, wk.w AS w, count(DISTINCT um.user_id) AS n
-             FROM wk JOIN wp_user_months um ON um.org_id = :org AND um.month = wk.m
-             WHERE (um.days & wk.mask) <> 0{mnarrow}
+        "WITH loggers AS (
+             SELECT {wkey} AS k, week AS w, sum(loggers) AS n FROM wp_dept_weeks dw
+             WHERE dw.org_id = :org AND dw.week BETWEEN :wfrom AND :wlast{wnarrow}
              GROUP BY 1, 2)
          SELECT s.k, s.w, s.domain_id, s.t, s.n FROM (
              SELECT {dkey} AS k, date(d.date, '-6 days', 'weekday 1') AS w, d.domain_id, sum(d.total) AS t, sum(d.n) AS n
              FROM wp_dept_days d
-             WHERE d.org_id = :org AND d.date BETWEEN :from AND :to AND {dkey} IN (SELECT value FROM json_each(:shown)){dnarrow}
+             WHERE d.org_id = :org AND d.date BETWEEN :wfrom AND :wto AND {dkey} IN (SELECT value FROM json_each(:shown)){dnarrow}
              GROUP BY 1, 2, 3) s
          JOIN loggers l ON l.k = s.k AND l.w = s.w AND l.n >= :min",
-        mkey = split.key("nullif(um.department_id, '')"),
-        mnarrow = split.narrow("nullif(um.department_id, '')"),
+        wkey = split.key("nullif(dw.department_id, '')"),
+        wnarrow = split.narrow("nullif(dw.department_id, '')"),
         dkey = split.key("nullif(d.department_id, '')"),
         dnarrow = split.narrow("nullif(d.department_id, '')"),
     );
+    let wto = last.checked_add(jiff::Span::new().days(6)).unwrap_or(last);
     let rows = Args::new(org_id, split, span)
         .shown(shown)
         .with(":min", min)
-        .with(":weeks", serde_json::to_string(&weeks).unwrap_or_default())
+        .with(":wfrom", first.to_string())
+        .with(":wlast", last.to_string())
+        .with(":wto", wto.to_string())
         .run(c, &sql, |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })?;
@@ -632,22 +615,115 @@ mod tests {
         let m = s.month_masks();
         assert_eq!(m["2026-11"], (1 << 28) | (1 << 29));
         assert_eq!(m["2026-12"], 0b11);
-        let w = s.week_masks();
-        // Sunday the 29th is in the week of Monday the 23rd; Mon 30 .. Wed 2 in the next.
-        assert_eq!(w.len(), 3, "{w:?}");
-        assert_eq!(
-            w[0],
-            json!({"w": "2026-11-23", "m": "2026-11", "k": 1 << 28})
-        );
-        assert_eq!(
-            w[1],
-            json!({"w": "2026-11-30", "m": "2026-11", "k": 1 << 29})
-        );
-        assert_eq!(w[2], json!({"w": "2026-11-30", "m": "2026-12", "k": 0b11}));
         let one = Span {
             from: "2026-12-01".parse().unwrap(),
             to: "2026-12-01".parse().unwrap(),
         };
         assert_eq!(one.month_masks()["2026-12"], 1);
+    }
+
+    /// Every table the triggers keep equals what its definition computes from the logs, after
+    /// a few hundred random creations, changes, moves and deletions.
+    #[test]
+    fn the_trigger_kept_tables_match_the_logs_after_random_edits() {
+        use crate::workplace::logs::{Person, delete, upsert};
+        use rand::{Rng, SeedableRng};
+        let (c, org, first) = crate::wellbeing::test_member();
+        let mut people = vec![first];
+        for i in 0..3 {
+            people.push(
+                crate::users::store::insert(
+                    &c,
+                    &crate::users::store::NewUser {
+                        org_id: &org,
+                        email: &format!("p{i}@b.c"),
+                        password_hash: None,
+                        role: crate::users::model::Role::Member,
+                        first_name: "P",
+                        last_name: "Q",
+                        email_verified: true,
+                    },
+                )
+                .unwrap(),
+            );
+        }
+        let doms = crate::workplace::domains::of_org(&c, &org).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let today: Date = "2026-12-01".parse().unwrap();
+        for _ in 0..400 {
+            let who = &people[rng.random_range(0..people.len())];
+            let dept = ["", "d1", "d2"][rng.random_range(0..3)];
+            let p = Person {
+                id: who.clone(),
+                org_id: org.clone(),
+                department_id: (!dept.is_empty()).then(|| dept.to_string()),
+                today,
+            };
+            let day = days_before(today, rng.random_range(0..40)).to_string();
+            let d = &doms[rng.random_range(0..3)];
+            match rng.random_range(0..4) {
+                0 | 1 => {
+                    upsert(&c, &p, &day, d, rng.random_range(1..=10), None).unwrap();
+                }
+                2 => {
+                    let id: Option<String> = c
+                        .query_row(
+                            "SELECT id FROM wp_logs WHERE user_id = ?1 ORDER BY random() LIMIT 1",
+                            [who],
+                            |r| r.get(0),
+                        )
+                        .ok();
+                    if let Some(id) = id {
+                        delete(&c, who, &id).unwrap();
+                    }
+                }
+                _ => {
+                    // A move to another day (ignored when that day is taken).
+                    let _ = c.execute(
+                        "UPDATE wp_logs SET date = ?2 WHERE id = (SELECT id FROM wp_logs WHERE user_id = ?1 ORDER BY random() LIMIT 1)",
+                        params![who, day],
+                    );
+                }
+            }
+        }
+        let same = |kept: &str, computed: &str| {
+            let diff: i64 = c
+                .query_row(
+                    &format!(
+                        "SELECT (SELECT count(*) FROM (SELECT * FROM ({kept}) EXCEPT SELECT * FROM ({computed})))
+                              + (SELECT count(*) FROM (SELECT * FROM ({computed}) EXCEPT SELECT * FROM ({kept})))
+                              + (SELECT count(*) = 0 FROM ({kept}))"
+                    ),
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(diff, 0, "{kept}");
+        };
+        let week = "date(date, '-6 days', 'weekday 1')";
+        same(
+            "SELECT user_id, kind, start, domain_id, total, n FROM wp_user_periods WHERE kind = 'w'",
+            &format!(
+                "SELECT user_id, 'w', {week}, domain_id, sum(score), count(*) FROM wp_logs GROUP BY 1, 3, 4"
+            ),
+        );
+        same(
+            "SELECT org_id, department_id, date, domain_id, total, n FROM wp_dept_days",
+            "SELECT org_id, coalesce(department_id, ''), date, domain_id, sum(score), count(*) FROM wp_logs GROUP BY 1, 2, 3, 4",
+        );
+        same(
+            "SELECT org_id, month, user_id, days FROM wp_user_months",
+            "SELECT org_id, substr(date, 1, 7), user_id, sum(DISTINCT 1 << (CAST(substr(date, 9, 2) AS INTEGER) - 1)) FROM wp_logs GROUP BY 1, 2, 3",
+        );
+        same(
+            "SELECT org_id, week, user_id, days FROM wp_user_weeks",
+            &format!(
+                "SELECT org_id, {week}, user_id, sum(DISTINCT 1 << CAST(strftime('%w', date) AS INTEGER)) FROM wp_logs GROUP BY 1, 2, 3"
+            ),
+        );
+        same(
+            "SELECT org_id, week, department_id, loggers FROM wp_dept_weeks",
+            "SELECT org_id, week, department_id, count(*) FROM wp_user_weeks GROUP BY 1, 2, 3",
+        );
     }
 }
