@@ -263,7 +263,8 @@ CREATE TABLE wp_assessments (
     taken_at       TEXT NOT NULL
 ) STRICT;
 CREATE INDEX wp_assessments_user ON wp_assessments (user_id, taken_at);
-CREATE INDEX wp_assessments_org ON wp_assessments (org_id, taken_at);
+-- Covers the analytics' "latest per person in the period": walked in person order, no sort.
+CREATE INDEX wp_assessments_org ON wp_assessments (org_id, user_id, taken_at, category, department_id);
 
 -- An org's onboarding questions (JSON array); the built-in set until an admin saves one.
 CREATE TABLE wp_questionnaires (
@@ -318,6 +319,9 @@ CREATE INDEX wp_reminders_sent_at ON wp_reminders_sent (user_id, sent_at);
 
 -- Who asked for an account's deletion: the person (theirs to undo) or an admin who removed them.
 ALTER TABLE deletion_requests ADD COLUMN requested_by TEXT;
+
+-- The analytics' head count per department, read from the index alone.
+CREATE INDEX users_org_people ON users (org_id, department_id, role, status) WHERE deleted_at IS NULL;
 
 -- An org's plan, set by the operator. No row: self-hosted, no seat limit.
 CREATE TABLE org_subscriptions (

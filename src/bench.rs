@@ -118,6 +118,7 @@ async fn bench_db_writes(
         readers: 2,
         max_batch: 512,
         timeout: Duration::from_secs(30),
+        ..DatabaseConfig::default()
     };
     let db = Db::open(path, &cfg)?;
     db.write(|tx| tx.execute_batch(SCHEMA).map_err(DbError::from))
@@ -236,6 +237,7 @@ async fn bench_reads(
         readers: 4,
         max_batch: 512,
         timeout: Duration::from_secs(30),
+        ..DatabaseConfig::default()
     };
     let db = Db::open(path, &cfg)?;
     let pooled = db_reads(&db, n, span, false).await;

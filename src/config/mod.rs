@@ -95,6 +95,8 @@ pub struct DatabaseConfig {
     /// Longest a request waits for a connection or for the writer.
     #[serde(with = "serde_duration")]
     pub timeout: Duration,
+    /// Page cache of the writer and of each pooled reader, in MiB (filled only as used).
+    pub cache_mib: u32,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -275,6 +277,7 @@ impl Default for DatabaseConfig {
             readers: 4,
             max_batch: 512,
             timeout: Duration::from_secs(5),
+            cache_mib: 32,
         }
     }
 }
@@ -653,6 +656,9 @@ impl Config {
         }
         if !(1..=64).contains(&self.database.readers) {
             return bad("database.readers", "must be between 1 and 64");
+        }
+        if !(2..=4096).contains(&self.database.cache_mib) {
+            return bad("database.cache_mib", "must be between 2 and 4096");
         }
         if !(1..=10_000).contains(&self.database.max_batch) {
             return bad("database.max_batch", "must be between 1 and 10000");

@@ -86,12 +86,16 @@ impl Db {
     /// Opens (creating if needed) the database at `path`. Migrations are not run here; see
     /// [`migrate::run`].
     pub fn open(path: &Path, cfg: &DatabaseConfig) -> Result<Db, DbError> {
+        let cache = format!("PRAGMA cache_size = -{};", u64::from(cfg.cache_mib) * 1024);
         let writer_conn = open_connection(path, cfg.durability, false)?;
+        writer_conn.execute_batch(&cache)?;
         let outbox_signal = Arc::new(Notify::new());
         let writer = Writer::spawn(writer_conn, cfg.max_batch, outbox_signal.clone())?;
         let mut conns = Vec::with_capacity(cfg.readers);
         for _ in 0..cfg.readers {
-            conns.push(open_connection(path, cfg.durability, true)?);
+            let c = open_connection(path, cfg.durability, true)?;
+            c.execute_batch(&cache)?;
+            conns.push(c);
         }
         Ok(Db {
             inner: Arc::new(Inner {

@@ -9,6 +9,7 @@ fn open(dir: &tempfile::TempDir) -> Db {
         readers: 2,
         max_batch: 64,
         timeout: Duration::from_secs(5),
+        ..DatabaseConfig::default()
     };
     Db::open(&dir.path().join("t.db"), &cfg).unwrap()
 }
