@@ -36,6 +36,10 @@ enum Cmd {
         #[arg(long, default_value_t = 90)]
         days: i64,
     },
+    Queries {
+        #[arg(long)]
+        dir: PathBuf,
+    },
     Run {
         #[arg(long)]
         base: String,
@@ -479,6 +483,28 @@ async fn run(base: String, dir: PathBuf, requests: usize) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// Times the analytics in-process (no HTTP) on the seed.
+fn queries(dir: PathBuf) -> anyhow::Result<()> {
+    use haven::workplace::analytics::{Span, Split, cohorts};
+    let c = haven::db::open_connection(&dir.join("haven.db"), haven::config::Durability::Normal, true)?;
+    c.execute_batch("PRAGMA cache_size = -32768;")?;
+    let org: String = c.query_row("SELECT id FROM orgs LIMIT 1", [], |r| r.get(0))?;
+    let today = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+    for (label, days) in [("30 days", 29), ("90 days", 89)] {
+        let span = Span { from: today.checked_sub(jiff::Span::new().days(days)).unwrap(), to: today };
+        for split in [Split::Departments, Split::Whole { department: None }] {
+            let mut lat = Vec::new();
+            for _ in 0..30 {
+                let t = Instant::now();
+                cohorts(&c, &org, &split, span, 5)?;
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            print(&format!("cohorts {split:?} {label}"), lat);
+        }
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().cmd {
@@ -488,5 +514,6 @@ async fn main() -> anyhow::Result<()> {
             dir,
             requests,
         } => run(base, dir, requests).await,
+        Cmd::Queries { dir } => queries(dir),
     }
 }

@@ -320,8 +320,41 @@ CREATE INDEX wp_reminders_sent_at ON wp_reminders_sent (user_id, sent_at);
 -- Who asked for an account's deletion: the person (theirs to undo) or an admin who removed them.
 ALTER TABLE deletion_requests ADD COLUMN requested_by TEXT;
 
--- The analytics' head count per department, read from the index alone.
-CREATE INDEX users_org_people ON users (org_id, department_id, role, status) WHERE deleted_at IS NULL;
+-- The analytics' head count per department ('' for none): active people, not removed, not the
+-- operators or partners. Kept by trigger however a person is added, moved, suspended or erased.
+CREATE TABLE wp_dept_people (
+    org_id         TEXT NOT NULL,
+    department_id  TEXT NOT NULL,
+    people         INTEGER NOT NULL,
+    PRIMARY KEY (org_id, department_id)
+) STRICT, WITHOUT ROWID;
+
+INSERT INTO wp_dept_people (org_id, department_id, people)
+SELECT org_id, coalesce(department_id, ''), count(*) FROM users
+WHERE deleted_at IS NULL AND status = 'active' AND role NOT IN ('superadmin', 'partner')
+GROUP BY 1, 2;
+
+CREATE TRIGGER wp_people_added AFTER INSERT ON users
+WHEN new.deleted_at IS NULL AND new.status = 'active' AND new.role NOT IN ('superadmin', 'partner') BEGIN
+    INSERT INTO wp_dept_people (org_id, department_id, people) VALUES (new.org_id, coalesce(new.department_id, ''), 1)
+    ON CONFLICT DO UPDATE SET people = people + 1;
+END;
+
+CREATE TRIGGER wp_people_removed AFTER DELETE ON users
+WHEN old.deleted_at IS NULL AND old.status = 'active' AND old.role NOT IN ('superadmin', 'partner') BEGIN
+    UPDATE wp_dept_people SET people = people - 1 WHERE org_id = old.org_id AND department_id = coalesce(old.department_id, '');
+END;
+
+CREATE TRIGGER wp_people_left AFTER UPDATE OF org_id, department_id, role, status, deleted_at ON users
+WHEN old.deleted_at IS NULL AND old.status = 'active' AND old.role NOT IN ('superadmin', 'partner') BEGIN
+    UPDATE wp_dept_people SET people = people - 1 WHERE org_id = old.org_id AND department_id = coalesce(old.department_id, '');
+END;
+
+CREATE TRIGGER wp_people_joined AFTER UPDATE OF org_id, department_id, role, status, deleted_at ON users
+WHEN new.deleted_at IS NULL AND new.status = 'active' AND new.role NOT IN ('superadmin', 'partner') BEGIN
+    INSERT INTO wp_dept_people (org_id, department_id, people) VALUES (new.org_id, coalesce(new.department_id, ''), 1)
+    ON CONFLICT DO UPDATE SET people = people + 1;
+END;
 
 -- An org's plan, set by the operator. No row: self-hosted, no seat limit.
 CREATE TABLE org_subscriptions (

@@ -40,6 +40,7 @@ pub fn feature() -> Feature {
                     replace(a.type, '_', ' ') || ' session completed', coalesce(a.completed_at, a.ends_at)
              FROM appointments a JOIN users u ON u.id = a.practitioner_id WHERE a.client_id = ?1 AND a.status = 'completed'",
         ],
+        messages: &[notices::REMINDER],
         ..Feature::named("appointments")
     }
 }

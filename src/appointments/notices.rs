@@ -11,6 +11,7 @@ use crate::db::{DbError, Tx};
 use crate::notify::deliver::{self, Outgoing, Reach};
 use crate::notify::mail::EmailAttachment;
 use crate::notify::prefs::Channel;
+use crate::notify::wording::{Message, word};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -122,21 +123,50 @@ pub fn tell(
 }
 
 /// A reminder to both parties, `before` being `1d` or `1h`.
+/// "Session tomorrow" / "Session in an hour", in each org's wording.
+pub const REMINDER: Message = Message {
+    key: "session-reminder",
+    description: "Reminds the client and the practitioner of a session, a day and an hour before it.",
+    subject: "Session {{soon}}",
+    body: "Your session with {{with}} starts {{when}}.",
+    variables: &[
+        ("firstName", "Alex"),
+        ("orgName", "Acme Care"),
+        ("soon", "tomorrow"),
+        ("with", "Dr Sam Taylor"),
+        ("when", "Tue 2 Dec, 10:00 (Europe/Berlin)"),
+        ("link", ""),
+    ],
+};
+
 pub fn remind(tx: &Tx, reach: &Reach, s: &Session, before: &str) -> Result<(), DbError> {
-    let title = if before == "1d" {
-        "Session tomorrow"
-    } else {
-        "Session in an hour"
-    };
+    let soon = if before == "1d" { "tomorrow" } else { "in an hour" };
     for to in [&s.client_id, &s.practitioner_id] {
         let when = local_time(s.start(), &timezone(tx, to)?);
-        let body = format!("Your session with {} starts {when}.", other(s, to));
+        let (org_id, org_name) = crate::orgs::store::name_of_user(tx, to)?;
+        let first: String = tx
+            .prepare_cached("SELECT first_name FROM users WHERE id = ?1")?
+            .query_row([to], |r| r.get(0))?;
+        let with = other(s, to);
+        let w = word(
+            tx,
+            &org_id,
+            &REMINDER,
+            &[
+                ("firstName", &first),
+                ("orgName", &org_name),
+                ("soon", soon),
+                ("with", &with),
+                ("when", &when),
+                ("link", &reach.public_url),
+            ],
+        )?;
         send(
             tx,
             reach,
             s,
             to,
-            ("session_reminder", title, body),
+            ("session_reminder", &w.subject, w.body),
             Some(REMINDER_CHANNELS),
         )?;
     }

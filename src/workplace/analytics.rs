@@ -210,28 +210,30 @@ impl Split {
     }
 }
 
-/// The gate: per cohort, its people, the people who logged in the period and whether it may
-/// be shown (both at least `min`) — one query, so the decision is SQL's.
+/// The gate: per cohort, its people, the people who logged in the period, whether it may be
+/// shown (its people at least `min`) and whether its averages may (its loggers too) — one
+/// query, so the decisions are SQL's.
 fn gate(
     c: &Connection,
     org_id: &str,
     split: &Split,
     span: Span,
     min: i64,
-) -> rusqlite::Result<Vec<(String, i64, i64, bool)>> {
+) -> rusqlite::Result<Vec<(String, i64, i64, bool, bool)>> {
     let sql = format!(
         "WITH people AS (
-             SELECT {ukey} AS k, count(*) AS n FROM users u
-             WHERE u.org_id = :org AND u.deleted_at IS NULL AND u.status = 'active' AND u.role NOT IN ('superadmin', 'partner'){unarrow}
+             SELECT {ukey} AS k, sum(p.people) AS n FROM wp_dept_people p
+             WHERE p.org_id = :org AND p.people > 0{unarrow}
              GROUP BY 1),
          logged AS (
              SELECT {mkey} AS k, count(DISTINCT m.user_id) AS n
              FROM json_each(:masks) j JOIN wp_user_months m ON m.org_id = :org AND m.month = j.key
              WHERE (m.days & j.value) <> 0{mnarrow}
              GROUP BY 1)
-         SELECT p.k, p.n, min(coalesce(l.n, 0), p.n), p.n >= :min FROM people p LEFT JOIN logged l ON l.k = p.k",
-        ukey = split.key("u.department_id"),
-        unarrow = split.narrow("u.department_id"),
+         SELECT p.k, p.n, min(coalesce(l.n, 0), p.n), p.n >= :min, p.n >= :min AND min(coalesce(l.n, 0), p.n) >= :min
+         FROM people p LEFT JOIN logged l ON l.k = p.k",
+        ukey = split.key("nullif(p.department_id, '')"),
+        unarrow = split.narrow("nullif(p.department_id, '')"),
         mkey = split.key("nullif(m.department_id, '')"),
         mnarrow = split.narrow("nullif(m.department_id, '')"),
     );
@@ -240,7 +242,7 @@ fn gate(
         serde_json::to_string(&span.month_masks()).unwrap_or_default(),
     );
     a.run(c, &sql, |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
     })
 }
 
@@ -435,11 +437,7 @@ pub fn cohorts(
     let doms = domains::of_org(c, org_id)?;
     let gates = gate(c, org_id, split, span, min)?;
     let shown: Vec<String> = gates.iter().filter(|g| g.3).map(|g| g.0.clone()).collect();
-    let logged_enough: Vec<String> = gates
-        .iter()
-        .filter(|g| g.3 && g.2 >= min)
-        .map(|g| g.0.clone())
-        .collect();
+    let logged_enough: Vec<String> = gates.iter().filter(|g| g.4).map(|g| g.0.clone()).collect();
     let avgs = averages(c, org_id, split, span, &logged_enough)?;
     let dist = wemwbs(c, org_id, split, span, &shown, min)?;
     let (weeks, starts) = trend(c, org_id, split, span, &shown, min)?;
@@ -724,6 +722,18 @@ mod tests {
         same(
             "SELECT org_id, week, department_id, loggers FROM wp_dept_weeks",
             "SELECT org_id, week, department_id, count(*) FROM wp_user_weeks GROUP BY 1, 2, 3",
+        );
+        // People moved, suspended, removed and erased: the head counts follow.
+        c.execute("UPDATE users SET department_id = 'd1' WHERE id = ?1", [&people[1]]).unwrap();
+        c.execute("UPDATE users SET status = 'suspended' WHERE id = ?1", [&people[2]]).unwrap();
+        c.execute("UPDATE users SET deleted_at = '2026-12-01T00:00:00.000Z' WHERE id = ?1", [&people[3]]).unwrap();
+        c.execute("UPDATE users SET role = 'partner' WHERE id = ?1", [&people[0]]).unwrap();
+        c.execute("UPDATE users SET role = 'member', department_id = 'd2' WHERE id = ?1", [&people[0]]).unwrap();
+        c.execute("DELETE FROM users WHERE id = ?1", [&people[2]]).unwrap();
+        same(
+            "SELECT org_id, department_id, people FROM wp_dept_people WHERE people <> 0",
+            "SELECT org_id, coalesce(department_id, ''), count(*) FROM users
+             WHERE deleted_at IS NULL AND status = 'active' AND role NOT IN ('superadmin', 'partner') GROUP BY 1, 2",
         );
     }
 }

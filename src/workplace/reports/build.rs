@@ -36,6 +36,7 @@ pub const REPORT_READY: Message = Message {
 };
 
 /// What the build needs to know about the report.
+#[derive(Clone)]
 pub struct Row {
     pub id: String,
     pub org_id: String,
@@ -121,7 +122,7 @@ fn tip(d: &Domain) -> String {
     }
 }
 
-struct PersonWeek {
+pub struct PersonWeek {
     name: String,
     org: String,
     domains: Vec<Domain>,
@@ -299,7 +300,7 @@ fn longest_run(days: &[&str]) -> usize {
     best
 }
 
-struct OrgFigures {
+pub struct OrgFigures {
     org: String,
     min: i64,
     domains: Vec<Domain>,
@@ -532,14 +533,35 @@ fn org_report(f: &OrgFigures, r: &Row) -> anyhow::Result<Vec<u8>> {
 
 /// The report's file, built from one read snapshot.
 pub fn render(c: &Connection, config: &Config, r: &Row) -> anyhow::Result<Vec<u8>> {
-    match r.kind {
+    draw(gather(c, config, r)?, r)
+}
+
+/// A report's figures, read in one snapshot.
+pub enum Figures {
+    Person(PersonWeek),
+    Org(OrgFigures),
+}
+
+pub fn gather(c: &Connection, config: &Config, r: &Row) -> anyhow::Result<Figures> {
+    Ok(match r.kind {
         ReportType::UserWeekly => match person_week(c, r)? {
-            Some(w) => user_weekly(&w, r),
+            Some(w) => Figures::Person(w),
             None => anyhow::bail!("a weekly report without its person"),
         },
-        _ => org_report(&org_figures(c, config, r)?, r),
+        _ => Figures::Org(org_figures(c, config, r)?),
+    })
+}
+
+/// The file, drawn from the figures (no database needed).
+pub fn draw(f: Figures, r: &Row) -> anyhow::Result<Vec<u8>> {
+    match f {
+        Figures::Person(w) => user_weekly(&w, r),
+        Figures::Org(o) => org_report(&o, r),
     }
 }
+
+/// Reports are drawn one at a time: background work that leaves the other core to the API.
+static DRAWING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
 /// Who is told a report is ready: its person, whoever asked, or (scheduled org reports) the
 /// org's admins.
@@ -614,18 +636,30 @@ pub fn register(handlers: &mut Handlers, db: &Db, config: Arc<Config>, reach: Re
             let id = item.payload["reportId"].as_str().unwrap_or_default().to_string();
             let i = id.clone();
             let cfg = config.clone();
-            let built: Result<Option<(Row, anyhow::Result<Vec<u8>>)>, DbError> = db
+            // The figures are read on a reader; the drawing happens off it, so a reader is
+            // never held while a PDF is drawn.
+            let read: Result<Option<(Row, anyhow::Result<Figures>)>, DbError> = db
                 .read(move |c| {
                     let Some(r) = row(c, &i)? else { return Ok(None) };
                     if r.status != "pending" {
                         return Ok(None);
                     }
-                    let bytes = render(c, &cfg, &r);
-                    Ok(Some((r, bytes)))
+                    let figures = gather(c, &cfg, &r);
+                    Ok(Some((r, figures)))
                 })
                 .await;
-            let Some((r, bytes)) = built.map_err(|e| e.to_string())? else {
+            let Some((r, figures)) = read.map_err(|e| e.to_string())? else {
                 return Ok(()); // Gone (its person was erased) or already built.
+            };
+            let bytes = match figures {
+                Ok(f) => {
+                    let _turn = DRAWING.acquire().await.map_err(|e| e.to_string())?;
+                    let row = r.clone();
+                    tokio::task::spawn_blocking(move || draw(f, &row))
+                        .await
+                        .map_err(|e| e.to_string())?
+                }
+                Err(e) => Err(e),
             };
             let saved = bytes.and_then(|b| save(&config.data.dir, &r, &b).map(|_| b.len()));
             match saved {
