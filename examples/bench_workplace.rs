@@ -486,12 +486,21 @@ async fn run(base: String, dir: PathBuf, requests: usize) -> anyhow::Result<()> 
 /// Times the analytics in-process (no HTTP) on the seed.
 fn queries(dir: PathBuf) -> anyhow::Result<()> {
     use haven::workplace::analytics::{Span, Split, cohorts};
-    let c = haven::db::open_connection(&dir.join("haven.db"), haven::config::Durability::Normal, true)?;
+    let c = haven::db::open_connection(
+        &dir.join("haven.db"),
+        haven::config::Durability::Normal,
+        true,
+    )?;
     c.execute_batch("PRAGMA cache_size = -32768;")?;
     let org: String = c.query_row("SELECT id FROM orgs LIMIT 1", [], |r| r.get(0))?;
-    let today = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+    let today = jiff::Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .date();
     for (label, days) in [("30 days", 29), ("90 days", 89)] {
-        let span = Span { from: today.checked_sub(jiff::Span::new().days(days)).unwrap(), to: today };
+        let span = Span {
+            from: today.checked_sub(jiff::Span::new().days(days)).unwrap(),
+            to: today,
+        };
         for split in [Split::Departments, Split::Whole { department: None }] {
             let mut lat = Vec::new();
             for _ in 0..30 {

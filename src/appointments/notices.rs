@@ -140,7 +140,11 @@ pub const REMINDER: Message = Message {
 };
 
 pub fn remind(tx: &Tx, reach: &Reach, s: &Session, before: &str) -> Result<(), DbError> {
-    let soon = if before == "1d" { "tomorrow" } else { "in an hour" };
+    let soon = if before == "1d" {
+        "tomorrow"
+    } else {
+        "in an hour"
+    };
     for to in [&s.client_id, &s.practitioner_id] {
         let when = local_time(s.start(), &timezone(tx, to)?);
         let (org_id, org_name) = crate::orgs::store::name_of_user(tx, to)?;

@@ -592,7 +592,8 @@ mod tests {
         for p in Perm::ALL {
             let s = scope(Member, *p);
             match p {
-                Account | Wellbeing | Notifications | Files | Sessions | FeedbackGive => {
+                Account | Wellbeing | Notifications | Files | Sessions | FeedbackGive
+                | WellnessOwn => {
                     assert_eq!(s, Some(Own), "{p}")
                 }
                 OrgView | PractitionersView => assert_eq!(s, Some(Org), "{p}"),

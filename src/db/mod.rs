@@ -77,6 +77,8 @@ pub struct Db {
 struct Inner {
     path: PathBuf,
     writer: Writer,
+    /// The checkpoint thread: dropping the sender stops it.
+    checkpoints: std::sync::Mutex<Option<Checkpoints>>,
     readers: ReaderPool,
     timeout: Duration,
     outbox_signal: Arc<Notify>,
@@ -89,6 +91,15 @@ impl Db {
         let cache = format!("PRAGMA cache_size = -{};", u64::from(cfg.cache_mib) * 1024);
         let writer_conn = open_connection(path, cfg.durability, false)?;
         writer_conn.execute_batch(&cache)?;
+        // Checkpoints run on a thread of their own (below), never inside a commit: copying a
+        // thousand scattered pages back into a multi-gigabyte file stalled every write queued
+        // behind it (POST p99 128 ms against 16 ms on a 2.9 GB database).
+        writer_conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
+        let checkpoints = std::sync::Mutex::new(Some(checkpoints(open_connection(
+            path,
+            cfg.durability,
+            false,
+        )?)?));
         let outbox_signal = Arc::new(Notify::new());
         let writer = Writer::spawn(writer_conn, cfg.max_batch, outbox_signal.clone())?;
         let mut conns = Vec::with_capacity(cfg.readers);
@@ -101,6 +112,7 @@ impl Db {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
                 writer,
+                checkpoints,
                 readers: ReaderPool::new(path, cfg.durability, conns),
                 timeout: cfg.timeout,
                 outbox_signal,
@@ -159,7 +171,44 @@ impl Db {
     pub async fn close(&self) {
         self.inner.readers.close();
         self.inner.writer.shutdown().await;
+        let running = self
+            .inner
+            .checkpoints
+            .lock()
+            .ok()
+            .and_then(|mut c| c.take());
+        if let Some(Checkpoints { stop, thread }) = running {
+            drop(stop);
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
     }
+}
+
+/// The checkpoint thread and what stops it (dropping `stop`).
+struct Checkpoints {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// Copies the write-ahead log back into the database file every half second (a passive
+/// checkpoint: it never blocks the writer or the readers, and copies what no reader still
+/// needs), on its own connection and thread.
+fn checkpoints(conn: Connection) -> Result<Checkpoints, DbError> {
+    use std::sync::mpsc::RecvTimeoutError;
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("haven-checkpoint".into())
+        .spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(Duration::from_millis(500))
+            {
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "a WAL checkpoint failed; the next one retries");
+                }
+            }
+        })
+        .map_err(|e| DbError::Migration(format!("cannot start the checkpoint thread: {e}")))?;
+    Ok(Checkpoints { stop, thread })
 }
 
 /// Process-wide SQLite settings, applied once before the first connection opens.

@@ -724,12 +724,33 @@ mod tests {
             "SELECT org_id, week, department_id, count(*) FROM wp_user_weeks GROUP BY 1, 2, 3",
         );
         // People moved, suspended, removed and erased: the head counts follow.
-        c.execute("UPDATE users SET department_id = 'd1' WHERE id = ?1", [&people[1]]).unwrap();
-        c.execute("UPDATE users SET status = 'suspended' WHERE id = ?1", [&people[2]]).unwrap();
-        c.execute("UPDATE users SET deleted_at = '2026-12-01T00:00:00.000Z' WHERE id = ?1", [&people[3]]).unwrap();
-        c.execute("UPDATE users SET role = 'partner' WHERE id = ?1", [&people[0]]).unwrap();
-        c.execute("UPDATE users SET role = 'member', department_id = 'd2' WHERE id = ?1", [&people[0]]).unwrap();
-        c.execute("DELETE FROM users WHERE id = ?1", [&people[2]]).unwrap();
+        c.execute(
+            "UPDATE users SET department_id = 'd1' WHERE id = ?1",
+            [&people[1]],
+        )
+        .unwrap();
+        c.execute(
+            "UPDATE users SET status = 'suspended' WHERE id = ?1",
+            [&people[2]],
+        )
+        .unwrap();
+        c.execute(
+            "UPDATE users SET deleted_at = '2026-12-01T00:00:00.000Z' WHERE id = ?1",
+            [&people[3]],
+        )
+        .unwrap();
+        c.execute(
+            "UPDATE users SET role = 'partner' WHERE id = ?1",
+            [&people[0]],
+        )
+        .unwrap();
+        c.execute(
+            "UPDATE users SET role = 'member', department_id = 'd2' WHERE id = ?1",
+            [&people[0]],
+        )
+        .unwrap();
+        c.execute("DELETE FROM users WHERE id = ?1", [&people[2]])
+            .unwrap();
         same(
             "SELECT org_id, department_id, people FROM wp_dept_people WHERE people <> 0",
             "SELECT org_id, coalesce(department_id, ''), count(*) FROM users

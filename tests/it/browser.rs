@@ -286,7 +286,7 @@ async fn admin_journey(
     anyhow::ensure!(nav.is_displayed().await?, "Menu opens the navigation");
     b.see("OPERATIONS").await?;
     b.shot("menu-375").await;
-    b.click("#menu a[href='/admin/audit']").await?;
+    press(b, "#menu a[href='/admin/audit']").await?;
     b.see("Verify the chain now").await?;
     b.client.set_window_size(1280, 2400).await?;
     b.goto(s, "/admin/users").await?;
@@ -374,9 +374,8 @@ async fn admin_journey(
     b.step("toggle a setting");
     anyhow::ensure!(setting(s, org, "notifications.reminders.enabled").await == json!(true));
     b.goto(s, "/admin/settings").await?;
-    b.click("#setting-notifications-reminders-enabled").await?;
-    b.click("form[action='/admin/settings'] button[type=submit]")
-        .await?;
+    press(b, "#setting-notifications-reminders-enabled").await?;
+    press(b, "form[action='/admin/settings'] button[type=submit]").await?;
     b.see("The setting is saved.").await?;
     anyhow::ensure!(
         setting(s, org, "notifications.reminders.enabled").await == json!(false),
@@ -481,9 +480,8 @@ async fn refusals(
             vec![],
         )
         .await?;
-    b.click("#setting-notifications-reminders-enabled").await?;
-    b.click("form[action='/admin/settings'] button[type=submit]")
-        .await?;
+    press(b, "#setting-notifications-reminders-enabled").await?;
+    press(b, "form[action='/admin/settings'] button[type=submit]").await?;
     b.see("This form has expired").await?;
     anyhow::ensure!(
         setting(s, org, "notifications.reminders.enabled").await == json!(true),
