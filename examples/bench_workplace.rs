@@ -418,12 +418,12 @@ async fn run(base: String, dir: PathBuf, requests: usize) -> anyhow::Result<()> 
     let t = Instant::now();
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut readers = Vec::new();
-    for i in 0..4 {
+    for (i, member) in members.iter().take(4).enumerate() {
         let (http, done, admin, member) = (
             http.clone(),
             done.clone(),
             admin.clone(),
-            members[i].clone(),
+            member.clone(),
         );
         let urls = [
             api("/analytics/departments"),

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde_json::json;
@@ -79,7 +79,7 @@ fn text(f: &Form, name: &str) -> String {
 pub async fn save(
     State(state): State<AppState>,
     u: PortalUser,
-    Path(key): Path<String>,
+    ValidPath(key): ValidPath<String>,
     CsrfForm(f, session): CsrfForm<Form>,
 ) -> Response {
     if !u.may(&[Perm::TemplatesManage]) {
@@ -120,7 +120,7 @@ pub async fn save(
 pub async fn preview(
     State(state): State<AppState>,
     u: PortalUser,
-    Path(key): Path<String>,
+    ValidPath(key): ValidPath<String>,
     CsrfForm(f, _): CsrfForm<Form>,
 ) -> Response {
     if !u.may(&[Perm::TemplatesManage]) {

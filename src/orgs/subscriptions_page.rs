@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
 
@@ -88,7 +88,7 @@ pub async fn show(State(state): State<AppState>, u: PortalUser) -> Response {
 pub async fn save(
     State(state): State<AppState>,
     u: PortalUser,
-    Path(org): Path<String>,
+    ValidPath(org): ValidPath<String>,
     CsrfForm(f, session): CsrfForm<BTreeMap<String, String>>,
 ) -> Response {
     if !u.may(&[Perm::SubscriptionsManage]) {

@@ -210,6 +210,12 @@ impl Split {
     }
 }
 
+/// A cohort's key, people, loggers, whether it is shown and whether its averages are.
+type GateRow = (String, i64, i64, bool, bool);
+
+/// A cohort's key, week, domain id, sum and count.
+type WeekSum = (String, String, String, i64, i64);
+
 /// The gate: per cohort, its people, the people who logged in the period, whether it may be
 /// shown (its people at least `min`) and whether its averages may (its loggers too) — one
 /// query, so the decisions are SQL's.
@@ -219,7 +225,7 @@ fn gate(
     split: &Split,
     span: Span,
     min: i64,
-) -> rusqlite::Result<Vec<(String, i64, i64, bool, bool)>> {
+) -> rusqlite::Result<Vec<GateRow>> {
     let sql = format!(
         "WITH people AS (
              SELECT {ukey} AS k, sum(p.people) AS n FROM wp_dept_people p
@@ -368,7 +374,7 @@ fn trend(
     span: Span,
     shown: &[String],
     min: i64,
-) -> rusqlite::Result<(Vec<(String, String, String, i64, i64)>, Vec<String>)> {
+) -> rusqlite::Result<(Vec<WeekSum>, Vec<String>)> {
     let (first, last) = (week_start(span.from), week_start(span.to));
     let mut starts = Vec::new();
     let mut w = first;

@@ -146,13 +146,16 @@ pub enum Outcome {
     Unchanged,
 }
 
-/// The id of the person's log for a day and domain.
+/// A log's id, score, note and last change.
+pub type LogAt = (String, i64, Option<String>, String);
+
+/// The person's log for a day and domain.
 pub fn at(
     c: &Connection,
     user_id: &str,
     date: &str,
     domain_id: &str,
-) -> rusqlite::Result<Option<(String, i64, Option<String>, String)>> {
+) -> rusqlite::Result<Option<LogAt>> {
     c.prepare_cached(
         "SELECT id, score, note, updated_at FROM wp_logs WHERE user_id = ?1 AND date = ?2 AND domain_id = ?3",
     )?

@@ -2,7 +2,7 @@
 //! operator's view of every org.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -101,8 +101,10 @@ fn row(doms: &[Domain], c: &Cohort, fewer: &str) -> Row {
 pub async fn show(
     State(state): State<AppState>,
     u: PortalUser,
-    Query(q): Query<Period>,
+    RawQuery(raw): RawQuery,
 ) -> Response {
+    let q: Period =
+        serde_urlencoded::from_str(raw.as_deref().unwrap_or_default()).unwrap_or_default();
     if !u.may(&[Perm::AnalyticsOrg]) {
         return refused::forbidden(&u);
     }

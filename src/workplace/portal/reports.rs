@@ -2,7 +2,7 @@
 //! status while the worker builds them, and downloads.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -118,7 +118,7 @@ pub async fn request(
 pub async fn download(
     State(state): State<AppState>,
     u: PortalUser,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<String>,
 ) -> Response {
     if !u.may(&[Perm::AnalyticsOrg]) {
         return refused::forbidden(&u);

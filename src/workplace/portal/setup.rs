@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
 
@@ -116,7 +116,7 @@ pub async fn add_domain(
 pub async fn edit_domain(
     State(state): State<AppState>,
     u: PortalUser,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<String>,
     CsrfForm(f, session): CsrfForm<Form>,
 ) -> Response {
     if !u.may(&[Perm::WellnessConfigure]) {

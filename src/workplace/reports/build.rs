@@ -87,7 +87,7 @@ fn csv_bytes(header: &[String], rows: &[Vec<String>]) -> anyhow::Result<Vec<u8>>
     for r in rows {
         w.write_record(r.iter().map(|c| cell(c)))?;
     }
-    Ok(w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
+    w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 fn num(v: Option<f64>) -> String {
