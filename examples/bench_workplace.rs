@@ -419,12 +419,8 @@ async fn run(base: String, dir: PathBuf, requests: usize) -> anyhow::Result<()> 
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut readers = Vec::new();
     for (i, member) in members.iter().take(4).enumerate() {
-        let (http, done, admin, member) = (
-            http.clone(),
-            done.clone(),
-            admin.clone(),
-            member.clone(),
-        );
+        let (http, done, admin, member) =
+            (http.clone(), done.clone(), admin.clone(), member.clone());
         let urls = [
             api("/analytics/departments"),
             api("/analytics/org"),
