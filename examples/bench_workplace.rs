@@ -176,6 +176,13 @@ fn seed(dir: PathBuf, people: usize, days: i64) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     let week = "date(date, '-6 days', 'weekday 1')";
+    let day = "(CAST(strftime('%j', date) AS INTEGER) - 1)";
+    let words = (0..6)
+        .map(|w| {
+            format!("sum(DISTINCT CASE WHEN {day} / 64 = {w} THEN 1 << ({day} % 64) ELSE 0 END)")
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
     let quarter = "printf('%s-%02d-01', substr(date, 1, 4), ((CAST(substr(date, 6, 2) AS INTEGER) - 1) / 3) * 3 + 1)";
     tx.execute_batch(&format!(
         "INSERT INTO wp_user_periods (user_id, kind, start, domain_id, total, n)
@@ -184,10 +191,11 @@ fn seed(dir: PathBuf, people: usize, days: i64) -> anyhow::Result<()> {
            SELECT user_id, 'q', {quarter}, domain_id, sum(score), count(*) FROM wp_logs GROUP BY user_id, 3, domain_id;
          INSERT INTO wp_dept_days (org_id, department_id, date, domain_id, total, n)
            SELECT org_id, coalesce(department_id, ''), date, domain_id, sum(score), count(*) FROM wp_logs GROUP BY 1, 2, 3, 4;
-         INSERT INTO wp_user_months (org_id, month, user_id, department_id, days)
-           SELECT org_id, substr(date, 1, 7), user_id, max(coalesce(department_id, '')),
-                  sum(DISTINCT 1 << (CAST(substr(date, 9, 2) AS INTEGER) - 1))
-           FROM wp_logs GROUP BY 1, 2, 3;
+         INSERT INTO wp_dept_week_sums (org_id, week, department_id, domain_id, total, n)
+           SELECT org_id, {week}, department_id, domain_id, sum(total), sum(n) FROM wp_dept_days GROUP BY 1, 2, 3, 4;
+         INSERT INTO wp_user_years (org_id, year, department_id, user_id, w0, w1, w2, w3, w4, w5)
+           SELECT org_id, substr(date, 1, 4), max(coalesce(department_id, '')), user_id, {words}
+           FROM wp_logs GROUP BY org_id, 2, user_id;
          INSERT INTO wp_user_weeks (org_id, week, user_id, department_id, days)
            SELECT org_id, {week}, user_id, max(coalesce(department_id, '')),
                   sum(DISTINCT 1 << CAST(strftime('%w', date) AS INTEGER))
@@ -409,6 +417,20 @@ async fn run(base: String, dir: PathBuf, requests: usize) -> anyhow::Result<()> 
         )
         .unwrap_or(0)
     };
+    // The same reads first without the batch, for comparison.
+    let quiet = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let baseline = mixed_reads(&http, &members, &admin, &api, quiet.clone());
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    quiet.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut lat = Vec::new();
+    for r in baseline {
+        lat.extend(r.await?);
+    }
+    print(
+        "analytics, scores and logs, concurrency 4, before the batch (15 s)",
+        lat,
+    );
+
     let r = http
         .post(api("/admin/jobs/reports.weekly/run"))
         .bearer_auth(&operator)
@@ -417,32 +439,7 @@ async fn run(base: String, dir: PathBuf, requests: usize) -> anyhow::Result<()> 
     anyhow::ensure!(r.status() == 202, "run: {}", r.status());
     let t = Instant::now();
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut readers = Vec::new();
-    for (i, member) in members.iter().take(4).enumerate() {
-        let (http, done, admin, member) =
-            (http.clone(), done.clone(), admin.clone(), member.clone());
-        let urls = [
-            api("/analytics/departments"),
-            api("/analytics/org"),
-            api("/wellness/scores/current"),
-            api("/wellness/logs?limit=20"),
-        ];
-        readers.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut k = i;
-            while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                let url = &urls[k % urls.len()];
-                let token = if k % urls.len() < 2 { &admin } else { &member };
-                let s = Instant::now();
-                let r = http.get(url).bearer_auth(token).send().await.unwrap();
-                assert!(r.status().is_success(), "{url}: {}", r.status());
-                r.bytes().await.unwrap();
-                lat.push(s.elapsed().as_secs_f64() * 1000.0);
-                k += 1;
-            }
-            lat
-        }));
-    }
+    let readers = mixed_reads(&http, &members, &admin, &api, done.clone());
     let mut last_report = Instant::now();
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -477,6 +474,48 @@ async fn run(base: String, dir: PathBuf, requests: usize) -> anyhow::Result<()> 
         lat,
     );
     Ok(())
+}
+
+/// Four readers asking, in turn, for the department and org analytics (as the admin) and
+/// their scores and logs (as members), until `done`; each returns its latencies in ms.
+fn mixed_reads(
+    http: &reqwest::Client,
+    members: &[String],
+    admin: &str,
+    api: &dyn Fn(&str) -> String,
+    done: Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<Vec<f64>>> {
+    let mut readers = Vec::new();
+    for (i, member) in members.iter().take(4).enumerate() {
+        let (http, done, admin, member) = (
+            http.clone(),
+            done.clone(),
+            admin.to_string(),
+            member.clone(),
+        );
+        let urls = [
+            api("/analytics/departments"),
+            api("/analytics/org"),
+            api("/wellness/scores/current"),
+            api("/wellness/logs?limit=20"),
+        ];
+        readers.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut k = i;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let url = &urls[k % urls.len()];
+                let token = if k % urls.len() < 2 { &admin } else { &member };
+                let s = Instant::now();
+                let r = http.get(url).bearer_auth(token).send().await.unwrap();
+                assert!(r.status().is_success(), "{url}: {}", r.status());
+                r.bytes().await.unwrap();
+                lat.push(s.elapsed().as_secs_f64() * 1000.0);
+                k += 1;
+            }
+            lat
+        }));
+    }
+    readers
 }
 
 /// Times the analytics in-process (no HTTP) on the seed.

@@ -40,7 +40,12 @@ pub fn feature() -> Feature {
                     replace(a.type, '_', ' ') || ' session completed', coalesce(a.completed_at, a.ends_at)
              FROM appointments a JOIN users u ON u.id = a.practitioner_id WHERE a.client_id = ?1 AND a.status = 'completed'",
         ],
-        messages: &[notices::REMINDER],
+        messages: &[
+            notices::BOOKED,
+            notices::MOVED,
+            notices::CANCELLED,
+            notices::REMINDER,
+        ],
         ..Feature::named("appointments")
     }
 }

@@ -11,7 +11,7 @@ use crate::db::{DbError, Tx};
 use crate::notify::deliver::{self, Outgoing, Reach};
 use crate::notify::mail::EmailAttachment;
 use crate::notify::prefs::Channel;
-use crate::notify::wording::{Message, word};
+use crate::notify::wording::{Message, Wording, word};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -80,6 +80,79 @@ fn send(
     Ok(())
 }
 
+/// The variables every session message offers, with the samples previews show.
+macro_rules! session_variables {
+    ($($extra:expr),*) => {
+        &[
+            ("firstName", "Alex"),
+            ("orgName", "Acme Care"),
+            ("with", "Dr Sam Taylor"),
+            ("when", "Tue 2 Dec, 10:00 (Europe/Berlin)"),
+            ("link", "https://care.example.com"),
+            $($extra),*
+        ]
+    };
+}
+
+pub const BOOKED: Message = Message {
+    key: "session-booked",
+    description: "Tells a client or practitioner that the other booked a session with them.",
+    subject: "Session booked",
+    body: "A session with {{with}} is booked for {{when}}.",
+    variables: session_variables!(),
+};
+
+pub const MOVED: Message = Message {
+    key: "session-moved",
+    description: "Tells a client or practitioner that the other moved their session.",
+    subject: "Session moved",
+    body: "Your session with {{with}} is now on {{when}}.",
+    variables: session_variables!(),
+};
+
+pub const CANCELLED: Message = Message {
+    key: "session-cancelled",
+    description: "Tells a client or practitioner that the other cancelled their session (`reason` is empty when none was given).",
+    subject: "Session cancelled",
+    body: "Your session with {{with}} on {{when}} is cancelled. {{reason}}",
+    variables: session_variables!(("reason", "Unwell today")),
+};
+
+/// "Session tomorrow" / "Session in an hour", in each org's wording.
+pub const REMINDER: Message = Message {
+    key: "session-reminder",
+    description: "Reminds the client and the practitioner of a session, a day and an hour before it.",
+    subject: "Session {{soon}}",
+    body: "Your session with {{with}} starts {{when}}.",
+    variables: session_variables!(("soon", "tomorrow")),
+};
+
+/// `m` worded by `to`'s org for `to`, with the session's values and `extra`.
+fn worded(
+    tx: &Tx,
+    reach: &Reach,
+    s: &Session,
+    to: &str,
+    m: &Message,
+    extra: &[(&str, &str)],
+) -> rusqlite::Result<Wording> {
+    let when = local_time(s.start(), &timezone(tx, to)?);
+    let (org_id, org_name) = crate::orgs::store::name_of_user(tx, to)?;
+    let first: String = tx
+        .prepare_cached("SELECT first_name FROM users WHERE id = ?1")?
+        .query_row([to], |r| r.get(0))?;
+    let with = other(s, to);
+    let mut values = vec![
+        ("firstName", first.as_str()),
+        ("orgName", org_name.as_str()),
+        ("with", with.as_str()),
+        ("when", when.as_str()),
+        ("link", reach.public_url.as_str()),
+    ];
+    values.extend_from_slice(extra);
+    word(tx, &org_id, m, &values)
+}
+
 /// Tells the parties `actor` is not about a change to `s`.
 pub fn tell(
     tx: &Tx,
@@ -88,57 +161,30 @@ pub fn tell(
     actor: &str,
     change: Change,
 ) -> Result<(), DbError> {
+    let (kind, message) = match change {
+        Change::Booked => ("session_booked", &BOOKED),
+        Change::Moved => ("session_rescheduled", &MOVED),
+        Change::Cancelled => ("session_cancelled", &CANCELLED),
+    };
+    let reason = s.cancel_reason.clone().unwrap_or_default();
     for to in [&s.client_id, &s.practitioner_id] {
         if to == actor {
             continue;
         }
-        let when = local_time(s.start(), &timezone(tx, to)?);
-        let with = other(s, to);
-        let (kind, title, body) = match change {
-            Change::Booked => (
-                "session_booked",
-                "Session booked",
-                format!("A session with {with} is booked for {when}."),
-            ),
-            Change::Moved => (
-                "session_rescheduled",
-                "Session moved",
-                format!("Your session with {with} is now on {when}."),
-            ),
-            Change::Cancelled => (
-                "session_cancelled",
-                "Session cancelled",
-                format!(
-                    "Your session with {with} on {when} is cancelled{}.",
-                    s.cancel_reason
-                        .as_deref()
-                        .map(|r| format!(": {r}"))
-                        .unwrap_or_default()
-                ),
-            ),
-        };
-        send(tx, reach, s, to, (kind, title, body), None)?;
+        let w = worded(tx, reach, s, to, message, &[("reason", &reason)])?;
+        send(
+            tx,
+            reach,
+            s,
+            to,
+            (kind, &w.subject, w.body.trim_end().to_string()),
+            None,
+        )?;
     }
     Ok(())
 }
 
 /// A reminder to both parties, `before` being `1d` or `1h`.
-/// "Session tomorrow" / "Session in an hour", in each org's wording.
-pub const REMINDER: Message = Message {
-    key: "session-reminder",
-    description: "Reminds the client and the practitioner of a session, a day and an hour before it.",
-    subject: "Session {{soon}}",
-    body: "Your session with {{with}} starts {{when}}.",
-    variables: &[
-        ("firstName", "Alex"),
-        ("orgName", "Acme Care"),
-        ("soon", "tomorrow"),
-        ("with", "Dr Sam Taylor"),
-        ("when", "Tue 2 Dec, 10:00 (Europe/Berlin)"),
-        ("link", ""),
-    ],
-};
-
 pub fn remind(tx: &Tx, reach: &Reach, s: &Session, before: &str) -> Result<(), DbError> {
     let soon = if before == "1d" {
         "tomorrow"
@@ -146,25 +192,7 @@ pub fn remind(tx: &Tx, reach: &Reach, s: &Session, before: &str) -> Result<(), D
         "in an hour"
     };
     for to in [&s.client_id, &s.practitioner_id] {
-        let when = local_time(s.start(), &timezone(tx, to)?);
-        let (org_id, org_name) = crate::orgs::store::name_of_user(tx, to)?;
-        let first: String = tx
-            .prepare_cached("SELECT first_name FROM users WHERE id = ?1")?
-            .query_row([to], |r| r.get(0))?;
-        let with = other(s, to);
-        let w = word(
-            tx,
-            &org_id,
-            &REMINDER,
-            &[
-                ("firstName", &first),
-                ("orgName", &org_name),
-                ("soon", soon),
-                ("with", &with),
-                ("when", &when),
-                ("link", &reach.public_url),
-            ],
-        )?;
+        let w = worded(tx, reach, s, to, &REMINDER, &[("soon", soon)])?;
         send(
             tx,
             reach,

@@ -19,6 +19,7 @@ use crate::db::Tx;
 use crate::jobs::recurring::JobDef;
 use crate::jobs::{Handlers, job_kind};
 use crate::notify::deliver::{self, Outgoing, Reach as Delivery};
+use crate::notify::wording::{Message, word};
 use crate::users::model::Role;
 
 pub const DEADLINES: JobDef = JobDef {
@@ -151,6 +152,48 @@ fn timezone_of(tx: &Connection, user: &str) -> rusqlite::Result<Option<String>> 
     )
 }
 
+pub const PROJECT_DUE: Message = Message {
+    key: "project-due",
+    description: "Reminds a project's owner and assignee three days and a day before it is due.",
+    subject: "Project {{project}} is due {{when}}",
+    body: "{{project}} is due on {{due}}.",
+    variables: &[
+        ("orgName", "Acme Care"),
+        ("project", "Website relaunch"),
+        ("milestone", ""),
+        ("due", "2026-12-04"),
+        ("when", "in 3 days"),
+    ],
+};
+
+pub const MILESTONE_DUE: Message = Message {
+    key: "milestone-due",
+    description: "Reminds a project's owner and assignee three days and a day before one of its milestones is due.",
+    subject: "Milestone {{milestone}} is due {{when}}",
+    body: "{{milestone}} of project {{project}} is due on {{due}}.",
+    variables: &[
+        ("orgName", "Acme Care"),
+        ("project", "Website relaunch"),
+        ("milestone", "Design approved"),
+        ("due", "2026-12-04"),
+        ("when", "tomorrow"),
+    ],
+};
+
+pub const WEEKLY_SUMMARY: Message = Message {
+    key: "clients-weekly",
+    description: "Monday morning: what changed among a person's clients last week and what is due this week (`summary`).",
+    subject: "Your week with your clients",
+    body: "{{summary}}",
+    variables: &[
+        ("orgName", "Acme Care"),
+        (
+            "summary",
+            "3 clients changed last week. Due this week: Website relaunch (Thu 4 Dec).",
+        ),
+    ],
+};
+
 /// Sends the deadline reminders due at `now`; returns how many were sent.
 pub fn deadlines(tx: &Tx, reach: &Delivery, now: jiff::Timestamp) -> rusqlite::Result<usize> {
     // Every zone's "today" lies within a day of UTC's.
@@ -192,24 +235,32 @@ pub fn deadlines(tx: &Tx, reach: &Delivery, now: jiff::Timestamp) -> rusqlite::R
                 1 => "tomorrow".to_string(),
                 n => format!("in {n} days"),
             };
-            let title = if d.kind == "project" {
-                format!("Project {} is due {when}", d.title)
+            let (org_id, org_name) = crate::orgs::store::name_of_user(tx, person)?;
+            let (message, milestone) = if d.kind == "project" {
+                (&PROJECT_DUE, "")
             } else {
-                format!("Milestone {} is due {when}", d.title)
+                (&MILESTONE_DUE, d.title.as_str())
             };
-            let body = if d.kind == "project" {
-                format!("{} is due on {}.", d.project, d.due)
-            } else {
-                format!("{} of project {} is due on {}.", d.title, d.project, d.due)
-            };
+            let w = word(
+                tx,
+                &org_id,
+                message,
+                &[
+                    ("orgName", &org_name),
+                    ("project", &d.project),
+                    ("milestone", milestone),
+                    ("due", &d.due),
+                    ("when", &when),
+                ],
+            )?;
             deliver::send(
                 tx,
                 reach,
                 Outgoing {
                     user_id: person,
                     kind: DEADLINE_KIND,
-                    title: &title,
-                    body: &body,
+                    title: &w.subject,
+                    body: &w.body,
                     data: serde_json::json!({"projectId": d.project_id, "kind": d.kind, "id": d.id, "dueDate": d.due}),
                     channels: None,
                     attachment: None,
@@ -260,19 +311,29 @@ pub fn weekly(
             grants: Vec::new(),
         };
         let r = Reach::of(tx, config, &user)?;
-        let body = summary_text(tx, &r, now, local.date())?;
-        let Some(body) = body else { continue };
+        let Some(summary) = summary_text(tx, &r, now, local.date())? else {
+            continue;
+        };
         if !once(tx, &key)? {
             continue;
         }
+        let org_name: String = tx
+            .prepare_cached("SELECT name FROM orgs WHERE id = ?1")?
+            .query_row([&user.org_id], |r| r.get(0))?;
+        let w = word(
+            tx,
+            &user.org_id,
+            &WEEKLY_SUMMARY,
+            &[("orgName", &org_name), ("summary", &summary)],
+        )?;
         deliver::send(
             tx,
             reach,
             Outgoing {
                 user_id: &id,
                 kind: WEEKLY_KIND,
-                title: "Your week with your clients",
-                body: &body,
+                title: &w.subject,
+                body: &w.body,
                 data: serde_json::json!({"week": local.date().to_string()}),
                 channels: None,
                 attachment: None,

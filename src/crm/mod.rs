@@ -38,6 +38,12 @@ pub fn feature() -> Feature {
         exporters: EXPORTERS,
         settings: &[TEAM_SCOPE],
         purge: &[|tx, grace| clients::purge(tx, i64::from(grace))],
+        messages: &[
+            responses::CUSTOMER_REPLY,
+            jobs::PROJECT_DUE,
+            jobs::MILESTONE_DUE,
+            jobs::WEEKLY_SUMMARY,
+        ],
         ..Feature::named("crm")
     }
 }

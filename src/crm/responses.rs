@@ -25,6 +25,7 @@ use crate::http::{
     created, ok,
 };
 use crate::notify::mail::OutgoingEmail;
+use crate::notify::wording::{Message, word};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -493,67 +494,81 @@ fn decidable(tx: &Connection, user: &CurrentUser, id: &str) -> Result<Response, 
     Ok(r)
 }
 
+/// The e-mail around an approved reply, in the org's wording.
+pub const CUSTOMER_REPLY: Message = Message {
+    key: "customer-reply",
+    description: "Carries an approved reply to the customer: `subject` and `reply` are the reply as written, `sender` its author.",
+    subject: "{{subject}}",
+    body: "Hello {{firstName}},\n\n{{reply}}\n\n{{sender}}\n{{orgName}}",
+    variables: &[
+        ("firstName", "Jamie"),
+        ("orgName", "Acme Care"),
+        ("subject", "Your order"),
+        (
+            "reply",
+            "Thank you for your patience: your order left our warehouse today.",
+        ),
+        ("sender", "Sam Taylor"),
+    ],
+};
+
 #[derive(Template)]
 #[template(path = "crm/response_email.html")]
 struct EmailHtml<'a> {
     product: &'a str,
     subject: &'a str,
-    first_name: &'a str,
-    paragraphs: Vec<&'a str>,
-    sender: &'a str,
-    org: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "crm/response_email.txt")]
-struct EmailText<'a> {
-    first_name: &'a str,
-    paragraphs: Vec<&'a str>,
-    sender: &'a str,
-    org: &'a str,
+    /// Paragraphs (split at blank lines), each as its lines.
+    paragraphs: Vec<Vec<&'a str>>,
 }
 
 /// Queues the approved reply to the customer in the approving transaction.
 fn send(tx: &Tx, r: &Response) -> Result<(), ApiError> {
     let (to, first) = customer_email(tx, &r.customer_id)?;
-    let org: String = tx
+    let (org_id, org): (String, String) = tx
         .prepare_cached(
-            "SELECT o.name FROM orgs o JOIN crm_clients c ON c.org_id = o.id WHERE c.id = ?1",
+            "SELECT o.id, o.name FROM orgs o JOIN crm_clients c ON c.org_id = o.id WHERE c.id = ?1",
         )?
-        .query_row([&r.customer_id], |row| row.get(0))?;
+        .query_row([&r.customer_id], |row| Ok((row.get(0)?, row.get(1)?)))?;
     let first = if first.trim().is_empty() {
         "there"
     } else {
         first.trim()
     };
     let sender = r.author_name.as_deref().unwrap_or(&org);
-    let paragraphs: Vec<&str> = r
+    let w = word(
+        tx,
+        &org_id,
+        &CUSTOMER_REPLY,
+        &[
+            ("firstName", first),
+            ("orgName", &org),
+            ("subject", &r.subject),
+            ("reply", &r.body),
+            ("sender", sender),
+        ],
+    )?;
+    let paragraphs: Vec<Vec<&str>> = w
         .body
         .split("\n\n")
-        .map(str::trim)
+        .map(|p| {
+            p.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+        })
         .filter(|p| !p.is_empty())
         .collect();
     let email = OutgoingEmail {
         to,
-        subject: r.subject.clone(),
+        subject: w.subject.clone(),
         html: EmailHtml {
             product: &org,
-            subject: &r.subject,
-            first_name: first,
-            paragraphs: paragraphs.clone(),
-            sender,
-            org: &org,
-        }
-        .render()
-        .map_err(ApiError::internal)?,
-        text: EmailText {
-            first_name: first,
+            subject: &w.subject,
             paragraphs,
-            sender,
-            org: &org,
         }
         .render()
         .map_err(ApiError::internal)?,
+        text: w.body.clone(),
         attachments: Vec::new(),
     };
     crate::notify::queue_email(tx, &format!("crm:response:{}", r.id), &email)?;

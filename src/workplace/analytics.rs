@@ -8,9 +8,10 @@
 //! as the minimum too (people who logged in the period, people who took the WEMWBS in it,
 //! people who logged that week), or it is `null`: narrowing by dates cannot single anyone out.
 //!
-//! Nothing here reads the logs: averages come from `wp_dept_days` (sums per department, day and
-//! domain) and distinct people from `wp_user_months` (a bit per day logged), both kept by
-//! trigger with every log change.
+//! Nothing here reads the logs: averages and the trend come from `wp_dept_week_sums` and
+//! `wp_dept_days` (sums per department, week or day, and domain), distinct people from
+//! `wp_user_years` (a bit per day logged), the WEMWBS from each person's latest result in the
+//! period (`next_taken_at`) — all kept by trigger with every change.
 
 use std::collections::BTreeMap;
 
@@ -111,12 +112,20 @@ impl Span {
         Ok(Span { from, to })
     }
 
-    /// Per month of the span (`YYYY-MM`), the bits of its days inside the span.
-    pub fn month_masks(&self) -> BTreeMap<String, i64> {
-        let mut out = BTreeMap::new();
+    /// Per calendar year the span touches (at most two), the bits of its days inside the span
+    /// as `wp_user_years` holds them: day d of the year (from 0) is bit d % 64 of word d / 64.
+    pub fn year_masks(&self) -> Vec<(String, [i64; 6])> {
+        let mut out: Vec<(String, [i64; 6])> = Vec::new();
         let mut d = self.from;
         loop {
-            *out.entry(d.strftime("%Y-%m").to_string()).or_insert(0) |= 1i64 << (d.day() - 1);
+            let year = d.year().to_string();
+            if out.last().is_none_or(|(y, _)| *y != year) {
+                out.push((year, [0; 6]));
+            }
+            let doy = (d.day_of_year() - 1) as usize;
+            if let Some((_, words)) = out.last_mut() {
+                words[doy / 64] |= 1i64 << (doy % 64);
+            }
             if d >= self.to {
                 break;
             }
@@ -124,6 +133,103 @@ impl Span {
         }
         out
     }
+
+    /// The whole weeks (Monday to Sunday) inside the span, as the first and last Monday, and
+    /// the days left at its edges: `from..=e1` and `e2..=to` (both empty when the span starts
+    /// on a Monday and ends on a Sunday; `e2` after `to` when no whole week fits).
+    fn whole_weeks(&self) -> (Date, Date, Date, Date) {
+        let days = |d: Date, n: i64| d.checked_add(jiff::Span::new().days(n)).unwrap_or(d);
+        let first = week_start(self.from);
+        let first = if first == self.from {
+            first
+        } else {
+            days(first, 7)
+        };
+        let last = week_start(self.to);
+        let last = if days(last, 6) == self.to {
+            last
+        } else {
+            days(last, -7)
+        };
+        if first > last {
+            return (first, last, self.to, days(self.to, 1));
+        }
+        (first, last, days(first, -1), days(last, 7))
+    }
+
+    /// `:y1`, `:a0`..`:a5`, `:y2`, `:b0`..`:b5`: the year masks as named parameters for
+    /// [`loggers`] (a second year `''` that matches nothing when the span has one).
+    pub(super) fn with_years(&self, mut args: Args) -> Args {
+        let years = self.year_masks();
+        for (i, (name, words)) in [(":y1", WORD_PARAMS[0]), (":y2", WORD_PARAMS[1])]
+            .into_iter()
+            .enumerate()
+        {
+            let (year, masks) = years.get(i).cloned().unwrap_or_default();
+            args = args.with(name, year);
+            for (p, v) in words.into_iter().zip(masks) {
+                args = args.with(p, v);
+            }
+        }
+        args
+    }
+}
+
+const WORD_PARAMS: [[&str; 6]; 2] = [
+    [":a0", ":a1", ":a2", ":a3", ":a4", ":a5"],
+    [":b0", ":b1", ":b2", ":b3", ":b4", ":b5"],
+];
+
+/// `wp_user_years`' condition "logged on a day of the span in `year`", for the row `y`
+/// and the masks `:a0`..`:a5` (first year) or `:b0`..`:b5` (second).
+fn logged_in(y: &str, second: bool) -> String {
+    let m = if second { 'b' } else { 'a' };
+    format!(
+        "((({y}.w0 & :{m}0) | ({y}.w1 & :{m}1) | ({y}.w2 & :{m}2) | ({y}.w3 & :{m}3) | ({y}.w4 & :{m}4) | ({y}.w5 & :{m}5)) <> 0)"
+    )
+}
+
+/// The rows `y` of `wp_user_years` that count the people of `org` who logged in the span once
+/// each: the second year's loggers, and those of the first who did not log in the second.
+fn counted_once(org: &str) -> String {
+    format!(
+        "y.org_id = {org} AND ((y.year = :y2 AND {second}) OR (y.year = :y1 AND {first} AND (:y2 = ''
+            OR NOT EXISTS (SELECT 1 FROM wp_user_years z WHERE z.org_id = y.org_id AND z.year = :y2 AND z.user_id = y.user_id AND {z}))))",
+        second = logged_in("y", true),
+        first = logged_in("y", false),
+        z = logged_in("z", true),
+    )
+}
+
+/// Per cohort (`k`), the people who logged in the span (`n`). Each person's row of a year
+/// carries the department they last logged in; within one year the rows are counted in the
+/// department index's order (no sort, no distinct).
+fn loggers(split: &Split, span: Span) -> String {
+    let within = if span.from.year() == span.to.year() {
+        format!(
+            "y.org_id = :org AND y.year = :y1 AND {}",
+            logged_in("y", false)
+        )
+    } else {
+        counted_once(":org")
+    };
+    format!(
+        "SELECT {key} AS k, count(*) AS n FROM wp_user_years y WHERE {within}{narrow}{group}",
+        key = split.key("y.department_id"),
+        narrow = split.narrow("y.department_id"),
+        group = match split {
+            Split::Departments => " GROUP BY y.department_id",
+            Split::Whole { .. } => "",
+        }
+    )
+}
+
+/// How many people of the org `o.id` logged in the span (for the platform's adoption).
+pub(super) fn org_loggers_sql() -> String {
+    format!(
+        "(SELECT count(*) FROM wp_user_years y WHERE {})",
+        counted_once("o.id")
+    )
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -184,20 +290,20 @@ pub enum Split {
 }
 
 impl Split {
-    /// The SQL grouping key over a table with a `department_id` column ('' for none).
+    /// The SQL grouping key over a department column (`''` for none).
     fn key(&self, col: &str) -> String {
         match self {
-            Split::Departments => format!("coalesce({col}, '')"),
+            Split::Departments => col.to_string(),
             Split::Whole { .. } => "''".into(),
         }
     }
 
-    /// A condition narrowing to the chosen department (`:dept`).
+    /// A condition narrowing a department column to the chosen department (`:dept`).
     fn narrow(&self, col: &str) -> String {
         match self {
             Split::Whole {
                 department: Some(_),
-            } => format!(" AND coalesce({col}, '') = :dept"),
+            } => format!(" AND {col} = :dept"),
             _ => String::new(),
         }
     }
@@ -231,22 +337,14 @@ fn gate(
              SELECT {ukey} AS k, sum(p.people) AS n FROM wp_dept_people p
              WHERE p.org_id = :org AND p.people > 0{unarrow}
              GROUP BY 1),
-         logged AS (
-             SELECT {mkey} AS k, count(DISTINCT m.user_id) AS n
-             FROM json_each(:masks) j JOIN wp_user_months m ON m.org_id = :org AND m.month = j.key
-             WHERE (m.days & j.value) <> 0{mnarrow}
-             GROUP BY 1)
+         logged AS ({logged})
          SELECT p.k, p.n, min(coalesce(l.n, 0), p.n), p.n >= :min, p.n >= :min AND min(coalesce(l.n, 0), p.n) >= :min
          FROM people p LEFT JOIN logged l ON l.k = p.k",
-        ukey = split.key("nullif(p.department_id, '')"),
-        unarrow = split.narrow("nullif(p.department_id, '')"),
-        mkey = split.key("nullif(m.department_id, '')"),
-        mnarrow = split.narrow("nullif(m.department_id, '')"),
+        ukey = split.key("p.department_id"),
+        unarrow = split.narrow("p.department_id"),
+        logged = loggers(split, span),
     );
-    let a = Args::new(org_id, split, span).with(":min", min).with(
-        ":masks",
-        serde_json::to_string(&span.month_masks()).unwrap_or_default(),
-    );
+    let a = span.with_years(Args::new(org_id, split, span).with(":min", min));
     a.run(c, &sql, |r| {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
     })
@@ -254,7 +352,8 @@ fn gate(
 
 /// A query's named parameters: `:org`, `:from`, `:to`, `:dept` and whatever it adds; only
 /// those the statement names are bound.
-struct Args(Vec<(&'static str, rusqlite::types::Value)>);
+#[derive(Default)]
+pub(super) struct Args(Vec<(&'static str, rusqlite::types::Value)>);
 
 impl Args {
     fn new(org_id: &str, split: &Split, span: Span) -> Args {
@@ -272,7 +371,7 @@ impl Args {
         Args(v)
     }
 
-    fn with(mut self, name: &'static str, v: impl Into<rusqlite::types::Value>) -> Args {
+    pub(super) fn with(mut self, name: &'static str, v: impl Into<rusqlite::types::Value>) -> Args {
         self.0.push((name, v.into()));
         self
     }
@@ -281,7 +380,7 @@ impl Args {
         self.with(":shown", serde_json::to_string(keys).unwrap_or_default())
     }
 
-    fn run<T>(
+    pub(super) fn run<T>(
         &self,
         c: &Connection,
         sql: &str,
@@ -298,7 +397,8 @@ impl Args {
     }
 }
 
-/// Averages per cohort and domain, for the shown cohorts whose loggers reach `min`.
+/// Averages per cohort and domain, for the shown cohorts whose loggers reach `min`: the whole
+/// weeks of the span from `wp_dept_week_sums`, the days at its edges from `wp_dept_days`.
 fn averages(
     c: &Connection,
     org_id: &str,
@@ -307,21 +407,34 @@ fn averages(
     shown: &[String],
 ) -> rusqlite::Result<Vec<(String, String, i64, i64)>> {
     let sql = format!(
-        "SELECT {key} AS k, d.domain_id, sum(d.total), sum(d.n) FROM wp_dept_days d
-         WHERE d.org_id = :org AND d.date BETWEEN :from AND :to AND {key} IN (SELECT value FROM json_each(:shown)){narrow}
+        "SELECT k, domain_id, sum(t), sum(n) FROM (
+             SELECT {wkey} AS k, w.domain_id, w.total AS t, w.n FROM wp_dept_week_sums w
+             WHERE w.org_id = :org AND w.week BETWEEN :w1 AND :w2{wnarrow}
+             UNION ALL
+             SELECT {dkey} AS k, d.domain_id, d.total AS t, d.n FROM wp_dept_days d
+             WHERE d.org_id = :org AND (d.date BETWEEN :from AND :e1 OR d.date BETWEEN :e2 AND :to){dnarrow})
+         WHERE k IN (SELECT value FROM json_each(:shown))
          GROUP BY 1, 2",
-        key = split.key("nullif(d.department_id, '')"),
-        narrow = split.narrow("nullif(d.department_id, '')"),
+        wkey = split.key("w.department_id"),
+        wnarrow = split.narrow("w.department_id"),
+        dkey = split.key("d.department_id"),
+        dnarrow = split.narrow("d.department_id"),
     );
+    let (w1, w2, e1, e2) = span.whole_weeks();
     Args::new(org_id, split, span)
         .shown(shown)
+        .with(":w1", w1.to_string())
+        .with(":w2", w2.to_string())
+        .with(":e1", e1.to_string())
+        .with(":e2", e2.to_string())
         .run(c, &sql, |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })
 }
 
-/// The latest WEMWBS per person in the period, counted per cohort and category; figures only
-/// where at least `min` people answered.
+/// The latest WEMWBS per person in the period (the one taken in it whose person's next was
+/// taken after it, or never), counted per cohort and category; figures only where at least
+/// `min` people answered.
 fn wemwbs(
     c: &Connection,
     org_id: &str,
@@ -331,18 +444,28 @@ fn wemwbs(
     min: i64,
 ) -> rusqlite::Result<Vec<(String, Option<WemwbsDistribution>)>> {
     let sql = format!(
-        "WITH latest AS (
-             SELECT {key} AS k, category, max(taken_at) FROM wp_assessments a
-             WHERE a.org_id = :org AND a.taken_at BETWEEN :from_at AND :to_at{narrow}
-             GROUP BY a.user_id),
-         counts AS (
-             SELECT k, count(*) AS n, total(category = 'low') AS low, total(category = 'moderate') AS moderate,
-                    total(category = 'high') AS high
-             FROM latest WHERE k IN (SELECT value FROM json_each(:shown)) GROUP BY k)
+        "WITH counts AS (
+             SELECT k, sum(n) AS n, sum(low) AS low, sum(moderate) AS moderate, sum(high) AS high FROM (
+                 SELECT {key} AS k, count(*) AS n, total(category = 'low') AS low,
+                        total(category = 'moderate') AS moderate, total(category = 'high') AS high
+                 FROM wp_assessments a
+                 WHERE a.org_id = :org AND a.next_taken_at IS NULL AND a.taken_at BETWEEN :from_at AND :to_at{narrow}
+                 {group}
+                 UNION ALL
+                 SELECT {key} AS k, count(*) AS n, total(category = 'low') AS low,
+                        total(category = 'moderate') AS moderate, total(category = 'high') AS high
+                 FROM wp_assessments a
+                 WHERE a.org_id = :org AND a.next_taken_at > :to_at AND a.taken_at BETWEEN :from_at AND :to_at{narrow}
+                 {group})
+             WHERE k IN (SELECT value FROM json_each(:shown)) GROUP BY k)
          SELECT k, n >= :min, CASE WHEN n >= :min THEN low END, CASE WHEN n >= :min THEN moderate END,
                 CASE WHEN n >= :min THEN high END, CASE WHEN n >= :min THEN n END FROM counts",
-        key = split.key("a.department_id"),
-        narrow = split.narrow("a.department_id"),
+        key = split.key("coalesce(a.department_id, '')"),
+        narrow = split.narrow("coalesce(a.department_id, '')"),
+        group = match split {
+            Split::Departments => "GROUP BY 1",
+            Split::Whole { .. } => "",
+        },
     );
     Args::new(org_id, split, span)
         .shown(shown)
@@ -366,7 +489,8 @@ fn wemwbs(
 }
 
 /// Per cohort and whole week touching the span (from Monday): sums per domain, only for the
-/// weeks in which at least `min` people of the cohort logged (`wp_dept_weeks`, kept by trigger).
+/// weeks in which at least `min` people of the cohort logged (`wp_dept_week_sums` and
+/// `wp_dept_weeks`, kept by trigger).
 fn trend(
     c: &Connection,
     org_id: &str,
@@ -390,23 +514,21 @@ fn trend(
              WHERE dw.org_id = :org AND dw.week BETWEEN :wfrom AND :wlast{wnarrow}
              GROUP BY 1, 2)
          SELECT s.k, s.w, s.domain_id, s.t, s.n FROM (
-             SELECT {dkey} AS k, date(d.date, '-6 days', 'weekday 1') AS w, d.domain_id, sum(d.total) AS t, sum(d.n) AS n
-             FROM wp_dept_days d
-             WHERE d.org_id = :org AND d.date BETWEEN :wfrom AND :wto AND {dkey} IN (SELECT value FROM json_each(:shown)){dnarrow}
+             SELECT {dkey} AS k, d.week AS w, d.domain_id, sum(d.total) AS t, sum(d.n) AS n
+             FROM wp_dept_week_sums d
+             WHERE d.org_id = :org AND d.week BETWEEN :wfrom AND :wlast AND {dkey} IN (SELECT value FROM json_each(:shown)){dnarrow}
              GROUP BY 1, 2, 3) s
          JOIN loggers l ON l.k = s.k AND l.w = s.w AND l.n >= :min",
-        wkey = split.key("nullif(dw.department_id, '')"),
-        wnarrow = split.narrow("nullif(dw.department_id, '')"),
-        dkey = split.key("nullif(d.department_id, '')"),
-        dnarrow = split.narrow("nullif(d.department_id, '')"),
+        wkey = split.key("dw.department_id"),
+        wnarrow = split.narrow("dw.department_id"),
+        dkey = split.key("d.department_id"),
+        dnarrow = split.narrow("d.department_id"),
     );
-    let wto = last.checked_add(jiff::Span::new().days(6)).unwrap_or(last);
     let rows = Args::new(org_id, split, span)
         .shown(shown)
         .with(":min", min)
         .with(":wfrom", first.to_string())
         .with(":wlast", last.to_string())
-        .with(":wto", wto.to_string())
         .run(c, &sql, |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })?;
@@ -447,6 +569,14 @@ pub fn cohorts(
     let avgs = averages(c, org_id, split, span, &logged_enough)?;
     let dist = wemwbs(c, org_id, split, span, &shown, min)?;
     let (weeks, starts) = trend(c, org_id, split, span, &shown, min)?;
+    // Each cohort's week sums, found by key and week rather than by scanning all of them.
+    let mut by_week: BTreeMap<(&str, &str), Vec<(&str, i64, i64)>> = BTreeMap::new();
+    for r in &weeks {
+        by_week
+            .entry((r.0.as_str(), r.1.as_str()))
+            .or_default()
+            .push((r.2.as_str(), r.3, r.4));
+    }
 
     let names = names(c, org_id, split)?;
     let mut keys: Vec<String> = names.keys().cloned().collect();
@@ -493,14 +623,13 @@ pub fn cohorts(
             let trend = starts
                 .iter()
                 .map(|w| {
-                    let sums: Vec<(&str, i64, i64)> = weeks
-                        .iter()
-                        .filter(|r| r.0 == k && &r.1 == w)
-                        .map(|r| (r.2.as_str(), r.3, r.4))
-                        .collect();
+                    let sums = by_week
+                        .get(&(k.as_str(), w.as_str()))
+                        .map(Vec::as_slice)
+                        .unwrap_or_default();
                     TrendPoint {
                         period_start: w.clone(),
-                        average: mean_percent(&doms, &sums),
+                        average: mean_percent(&doms, sums),
                     }
                 })
                 .collect();
@@ -612,18 +741,49 @@ mod tests {
 
     #[test]
     fn masks_cover_exactly_the_days_of_the_span() {
-        let s = Span {
-            from: "2026-11-29".parse().unwrap(),
-            to: "2026-12-02".parse().unwrap(),
+        let span = |from: &str, to: &str| Span {
+            from: from.parse().unwrap(),
+            to: to.parse().unwrap(),
         };
-        let m = s.month_masks();
-        assert_eq!(m["2026-11"], (1 << 28) | (1 << 29));
-        assert_eq!(m["2026-12"], 0b11);
-        let one = Span {
-            from: "2026-12-01".parse().unwrap(),
-            to: "2026-12-01".parse().unwrap(),
-        };
-        assert_eq!(one.month_masks()["2026-12"], 1);
+        assert_eq!(
+            span("2026-12-30", "2027-01-02").year_masks(),
+            vec![
+                ("2026".to_string(), [0, 0, 0, 0, 0, (1 << 43) | (1 << 44)]),
+                ("2027".to_string(), [0b11, 0, 0, 0, 0, 0])
+            ]
+        );
+        // The 64th day of the year is the sign bit of the first word.
+        assert_eq!(
+            span("2026-03-05", "2026-03-06").year_masks(),
+            vec![("2026".to_string(), [i64::MIN, 1, 0, 0, 0, 0])]
+        );
+        let year = span("2028-01-01", "2028-12-31").year_masks();
+        assert_eq!(year[0].1, [-1, -1, -1, -1, -1, (1 << 46) - 1]);
+    }
+
+    /// Whole weeks and edge days cover each day of any span exactly once.
+    #[test]
+    fn whole_weeks_and_edges_partition_the_span() {
+        let start: Date = "2026-11-01".parse().unwrap();
+        let day = |n: i64| start.checked_add(jiff::Span::new().days(n)).unwrap();
+        for a in 0..30 {
+            for len in 0..40 {
+                let span = Span {
+                    from: day(a),
+                    to: day(a + len),
+                };
+                let (w1, w2, e1, e2) = span.whole_weeks();
+                for n in a..=a + len {
+                    let d = day(n);
+                    let in_week = w1 <= w2
+                        && d >= w1
+                        && d <= w2.checked_add(jiff::Span::new().days(6)).unwrap();
+                    let at_edge = (d >= span.from && d <= e1) || (d >= e2 && d <= span.to);
+                    assert!(in_week != at_edge, "{span:?} {d}");
+                }
+                assert_eq!(w1.weekday(), jiff::civil::Weekday::Monday);
+            }
+        }
     }
 
     /// Every table the triggers keep equals what its definition computes from the logs, after
@@ -653,7 +813,7 @@ mod tests {
         }
         let doms = crate::workplace::domains::of_org(&c, &org).unwrap();
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
-        let today: Date = "2026-12-01".parse().unwrap();
+        let today: Date = "2027-01-15".parse().unwrap();
         for _ in 0..400 {
             let who = &people[rng.random_range(0..people.len())];
             let dept = ["", "d1", "d2"][rng.random_range(0..3)];
@@ -715,9 +875,26 @@ mod tests {
             "SELECT org_id, department_id, date, domain_id, total, n FROM wp_dept_days",
             "SELECT org_id, coalesce(department_id, ''), date, domain_id, sum(score), count(*) FROM wp_logs GROUP BY 1, 2, 3, 4",
         );
+        let day = "(CAST(strftime('%j', date) AS INTEGER) - 1)";
+        let words: Vec<String> = (0..6)
+            .map(|w| {
+                format!(
+                    "sum(DISTINCT CASE WHEN {day} / 64 = {w} THEN 1 << ({day} % 64) ELSE 0 END)"
+                )
+            })
+            .collect();
         same(
-            "SELECT org_id, month, user_id, days FROM wp_user_months",
-            "SELECT org_id, substr(date, 1, 7), user_id, sum(DISTINCT 1 << (CAST(substr(date, 9, 2) AS INTEGER) - 1)) FROM wp_logs GROUP BY 1, 2, 3",
+            "SELECT org_id, year, user_id, w0, w1, w2, w3, w4, w5 FROM wp_user_years",
+            &format!(
+                "SELECT org_id, substr(date, 1, 4), user_id, {} FROM wp_logs GROUP BY 1, 2, 3",
+                words.join(", ")
+            ),
+        );
+        same(
+            "SELECT org_id, week, department_id, domain_id, total, n FROM wp_dept_week_sums",
+            &format!(
+                "SELECT org_id, {week}, coalesce(department_id, ''), domain_id, sum(score), count(*) FROM wp_logs GROUP BY 1, 2, 3, 4"
+            ),
         );
         same(
             "SELECT org_id, week, user_id, days FROM wp_user_weeks",
@@ -762,5 +939,48 @@ mod tests {
             "SELECT org_id, coalesce(department_id, ''), count(*) FROM users
              WHERE deleted_at IS NULL AND status = 'active' AND role NOT IN ('superadmin', 'partner') GROUP BY 1, 2",
         );
+    }
+
+    /// Every result knows when its person's next was taken, whatever order they arrive and
+    /// leave in (ties on the instant decided by id).
+    #[test]
+    fn each_assessment_knows_its_persons_next_one() {
+        use rand::{Rng, SeedableRng};
+        let (c, org, user) = crate::wellbeing::test_member();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        for i in 0..300 {
+            if rng.random_range(0..4) == 0 {
+                c.execute(
+                    "DELETE FROM wp_assessments WHERE id = (SELECT id FROM wp_assessments ORDER BY random() LIMIT 1)",
+                    [],
+                )
+                .unwrap();
+                continue;
+            }
+            let at = format!("2026-11-{:02}T10:00:00.000Z", rng.random_range(1..=20));
+            c.execute(
+                "INSERT INTO wp_assessments (id, org_id, user_id, kind, answers, total, category, taken_at)
+                 VALUES (?1, ?2, ?3, 'wemwbs', '[]', 50, 'moderate', ?4)",
+                params![format!("a{:03}", rng.random_range(0..1000) * 1000 + i), org, user, at],
+            )
+            .unwrap();
+        }
+        let wrong: i64 = c
+            .query_row(
+                "SELECT count(*) FROM wp_assessments a WHERE a.next_taken_at IS NOT (
+                     SELECT min(b.taken_at) FROM wp_assessments b WHERE b.user_id = a.user_id
+                     AND (b.taken_at > a.taken_at OR (b.taken_at = a.taken_at AND b.id > a.id)))",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let latest: i64 = c
+            .query_row(
+                "SELECT count(*) FROM wp_assessments WHERE next_taken_at IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!((wrong, latest), (0, 1));
     }
 }

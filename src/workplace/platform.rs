@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::analytics::Span;
+use super::analytics::{Args, Span, org_loggers_sql};
 use crate::auth::policy::{Perm, allow};
 use crate::http::{ApiError, ApiResult, Data, ok};
 use crate::orgs::subscription::{self, Subscription};
@@ -92,25 +92,30 @@ fn collect(c: &Connection) -> rusqlite::Result<(Vec<OrgAdoption>, PlatformTotals
         days_before(today, 6).to_string(),
         days_before(today, 29).to_string(),
     );
-    let masks = Span {
+    let span = Span {
         from: days_before(today, 29),
         to: today,
-    }
-    .month_masks();
-    let masks = serde_json::to_string(&masks).unwrap_or_default();
-    let base: Vec<(String, String, String, i64, i64, i64)> = c
-        .prepare(
-            "SELECT o.id, o.name, o.created_at,
-                    (SELECT count(*) FROM users u WHERE u.org_id = o.id AND u.deleted_at IS NULL AND u.role <> 'superadmin'),
-                    (SELECT count(*) FROM users u WHERE u.org_id = o.id AND u.deleted_at IS NULL AND u.role <> 'superadmin' AND u.last_active_day >= ?1),
-                    (SELECT count(DISTINCT m.user_id) FROM json_each(?2) j JOIN wp_user_months m
-                        ON m.org_id = o.id AND m.month = j.key AND (m.days & j.value) <> 0)
-             FROM orgs o ORDER BY o.created_at",
-        )?
-        .query_map(rusqlite::params![d30, masks], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+    };
+    let sql = format!(
+        "SELECT o.id, o.name, o.created_at,
+                (SELECT count(*) FROM users u WHERE u.org_id = o.id AND u.deleted_at IS NULL AND u.role <> 'superadmin'),
+                (SELECT count(*) FROM users u WHERE u.org_id = o.id AND u.deleted_at IS NULL AND u.role <> 'superadmin' AND u.last_active_day >= :d30),
+                {}
+         FROM orgs o ORDER BY o.created_at",
+        org_loggers_sql()
+    );
+    let base: Vec<(String, String, String, i64, i64, i64)> = span
+        .with_years(Args::default().with(":d30", d30.clone()))
+        .run(c, &sql, |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })?;
     let mut orgs = Vec::with_capacity(base.len());
     for (id, name, created_at, people, active30, logging) in base {
         let Some(subscription) = subscription::of_org(c, &id)? else {

@@ -120,13 +120,22 @@ async fn deadline_reminders_go_once_to_owner_and_assignee_as_they_choose() {
             .is_empty(),
         "turned off by its owner"
     );
-    // Two days on, the projects' 1-day reminders.
+    // Two days on, the projects' 1-day reminders, in the org's own wording.
+    let (st, b) = admin
+        .send(
+            &s,
+            Method::PUT,
+            "/notification-templates/project-due",
+            json!({"subject": "Heads-up: {{project}} {{when}}", "body": "{{project}} ({{due}})"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
     assert_eq!(run(now + jiff::SignedDuration::from_hours(48)).await, 4);
     let to_officer = notifications(&s, &officer, "deadline_reminder").await;
     assert!(
         to_officer
             .iter()
-            .any(|n| n["title"] == "Project Launch is due tomorrow"),
+            .any(|n| n["title"] == "Heads-up: Launch tomorrow"),
         "{to_officer:?}"
     );
 }

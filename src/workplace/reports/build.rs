@@ -560,8 +560,59 @@ pub fn draw(f: Figures, r: &Row) -> anyhow::Result<Vec<u8>> {
     }
 }
 
-/// Reports are drawn one at a time: background work that leaves the other core to the API.
-static DRAWING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+type DrawJob = (
+    Figures,
+    Row,
+    tokio::sync::oneshot::Sender<anyhow::Result<Vec<u8>>>,
+);
+
+/// Reports are drawn one at a time on a thread of their own at a lower CPU priority (nice
+/// 10): background work that gives way to the API whenever both want a core.
+fn drawer() -> &'static std::sync::mpsc::Sender<DrawJob> {
+    static DRAWER: std::sync::OnceLock<std::sync::mpsc::Sender<DrawJob>> =
+        std::sync::OnceLock::new();
+    DRAWER.get_or_init(|| {
+        let (jobs, incoming) = std::sync::mpsc::channel::<DrawJob>();
+        let spawned = std::thread::Builder::new()
+            .name("haven-reports".into())
+            .spawn(move || {
+                yield_to_the_api();
+                for (f, row, done) in incoming {
+                    let drawn =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| draw(f, &row)))
+                            .unwrap_or_else(|_| {
+                                Err(anyhow::anyhow!("drawing the report panicked"))
+                            });
+                    let _ = done.send(drawn);
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "could not start the report drawing thread");
+        }
+        jobs
+    })
+}
+
+static BUILDING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Lowers the calling thread's CPU priority (Linux: per thread).
+fn yield_to_the_api() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 10) {
+        tracing::warn!(error = %e, "could not lower the report thread's priority");
+    }
+}
+
+/// Draws on the report thread.
+async fn draw_in_background(f: Figures, row: Row) -> anyhow::Result<Vec<u8>> {
+    let (done, drawn) = tokio::sync::oneshot::channel();
+    drawer()
+        .send((f, row, done))
+        .map_err(|_| anyhow::anyhow!("the report drawing thread is not running"))?;
+    drawn
+        .await
+        .map_err(|_| anyhow::anyhow!("the report drawing thread stopped"))?
+}
 
 /// Who is told a report is ready: its person, whoever asked, or (scheduled org reports) the
 /// org's admins.
@@ -636,8 +687,11 @@ pub fn register(handlers: &mut Handlers, db: &Db, config: Arc<Config>, reach: Re
             let id = item.payload["reportId"].as_str().unwrap_or_default().to_string();
             let i = id.clone();
             let cfg = config.clone();
-            // The figures are read on a reader; the drawing happens off it, so a reader is
-            // never held while a PDF is drawn.
+            // At most two reports in hand at once (one gathered while the other is drawn): the
+            // outbox runs several items together, and more would only queue for the drawing
+            // thread while holding the readers the API needs. The figures are read on a
+            // reader; the drawing happens off it, so a reader is never held while a PDF is drawn.
+            let _turn = BUILDING.acquire().await.map_err(|e| e.to_string())?;
             let read: Result<Option<(Row, anyhow::Result<Figures>)>, DbError> = db
                 .read(move |c| {
                     let Some(r) = row(c, &i)? else { return Ok(None) };
@@ -652,13 +706,7 @@ pub fn register(handlers: &mut Handlers, db: &Db, config: Arc<Config>, reach: Re
                 return Ok(()); // Gone (its person was erased) or already built.
             };
             let bytes = match figures {
-                Ok(f) => {
-                    let _turn = DRAWING.acquire().await.map_err(|e| e.to_string())?;
-                    let row = r.clone();
-                    tokio::task::spawn_blocking(move || draw(f, &row))
-                        .await
-                        .map_err(|e| e.to_string())?
-                }
+                Ok(f) => draw_in_background(f, r.clone()).await,
                 Err(e) => Err(e),
             };
             let saved = bytes.and_then(|b| save(&config.data.dir, &r, &b).map(|_| b.len()));
