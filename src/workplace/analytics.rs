@@ -319,6 +319,9 @@ impl Split {
 /// A cohort's key, people, loggers, whether it is shown and whether its averages are.
 type GateRow = (String, i64, i64, bool, bool);
 
+/// A domain id, sum and count.
+type DomainSum<'a> = (&'a str, i64, i64);
+
 /// A cohort's key, week, domain id, sum and count.
 type WeekSum = (String, String, String, i64, i64);
 
@@ -570,7 +573,7 @@ pub fn cohorts(
     let dist = wemwbs(c, org_id, split, span, &shown, min)?;
     let (weeks, starts) = trend(c, org_id, split, span, &shown, min)?;
     // Each cohort's week sums, found by key and week rather than by scanning all of them.
-    let mut by_week: BTreeMap<(&str, &str), Vec<(&str, i64, i64)>> = BTreeMap::new();
+    let mut by_week: BTreeMap<(&str, &str), Vec<DomainSum>> = BTreeMap::new();
     for r in &weeks {
         by_week
             .entry((r.0.as_str(), r.1.as_str()))
