@@ -138,7 +138,7 @@ impl App {
         }
         let shutdown = CancellationToken::new();
         let drain = state.config.server.shutdown_timeout;
-        let worker_task = tokio::spawn(worker.run(shutdown.clone(), drain));
+        let worker_task = crate::jobs::background::spawn(worker.run(shutdown.clone(), drain));
         let touch_task = tokio::spawn(state.touches.clone().flush_every(
             db.clone(),
             Duration::from_secs(5),

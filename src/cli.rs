@@ -117,6 +117,12 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if matches!(cli.command, Command::Serve)
+        && let Err(e) = crate::jobs::background::start(config.server.workers())
+    {
+        eprintln!("haven: cannot start the background runtime: {e}");
+        return ExitCode::FAILURE;
+    }
     match runtime.block_on(run(cli.command, config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -3,6 +3,7 @@
 //! restarts and runs once per idempotency key.
 
 pub mod api;
+pub mod background;
 pub mod housekeeping;
 pub mod outbox;
 pub mod portal;

@@ -576,7 +576,7 @@ fn drawer() -> &'static std::sync::mpsc::Sender<DrawJob> {
         let spawned = std::thread::Builder::new()
             .name("haven-reports".into())
             .spawn(move || {
-                yield_to_the_api();
+                crate::jobs::background::lower_priority();
                 for (f, row, done) in incoming {
                     let drawn =
                         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| draw(f, &row)))
@@ -594,14 +594,6 @@ fn drawer() -> &'static std::sync::mpsc::Sender<DrawJob> {
 }
 
 static BUILDING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
-
-/// Lowers the calling thread's CPU priority (Linux: per thread).
-fn yield_to_the_api() {
-    #[cfg(target_os = "linux")]
-    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 10) {
-        tracing::warn!(error = %e, "could not lower the report thread's priority");
-    }
-}
 
 /// Draws on the report thread.
 async fn draw_in_background(f: Figures, row: Row) -> anyhow::Result<Vec<u8>> {
