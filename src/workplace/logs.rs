@@ -357,7 +357,7 @@ async fn create(
                 return Err(duplicate());
             }
             let (id, _) = upsert(tx, &p, &day, &d, b.score, b.note.as_deref())?;
-            scores::refresh(tx, &p)?;
+            scores::added(tx, &p, &day, &d.id, b.score)?;
             own(tx, &p.id, &id)
         })
         .await?;

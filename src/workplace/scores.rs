@@ -46,6 +46,35 @@ pub fn refresh(tx: &Connection, p: &Person) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// After one new log: when the stored window is today's, the log joins it (one row, or none
+/// for a day outside it); otherwise the window is computed again. The common write — today's
+/// log — then costs one upsert instead of re-reading the week.
+pub fn added(
+    tx: &Connection,
+    p: &Person,
+    date: &str,
+    domain_id: &str,
+    score: i64,
+) -> rusqlite::Result<()> {
+    let today = p.today.to_string();
+    let as_of: Option<String> = tx
+        .prepare_cached("SELECT as_of FROM wp_rolling_as_of WHERE user_id = ?1")?
+        .query_row([&p.id], |r| r.get(0))
+        .optional()?;
+    if as_of.as_deref() != Some(today.as_str()) {
+        return refresh(tx, p);
+    }
+    if date < days_before(p.today, 6).to_string().as_str() || date > today.as_str() {
+        return Ok(());
+    }
+    tx.prepare_cached(
+        "INSERT INTO wp_rolling (user_id, domain_id, as_of, total, n) VALUES (?1, ?2, ?3, ?4, 1)
+         ON CONFLICT DO UPDATE SET total = total + excluded.total, n = n + 1",
+    )?
+    .execute(params![p.id, domain_id, today, score])?;
+    Ok(())
+}
+
 /// Sums per domain id over the 7 days ending `today`: the stored window when it is for that
 /// day, else computed from at most 7 days of logs (a person whose day turned before the
 /// nightly run reached them).
@@ -399,6 +428,64 @@ pub async fn nightly(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// New logs joining the stored window one by one leave it equal to the window computed
+    /// from scratch, whatever their days (in it, before it, ahead of it) and domains.
+    #[test]
+    fn a_new_log_joins_the_window_as_a_full_recompute_would() {
+        use rand::{Rng, SeedableRng};
+        let (c, org, user) = crate::wellbeing::test_member();
+        let today: Date = "2026-12-03".parse().unwrap();
+        let p = Person {
+            id: user.clone(),
+            org_id: org.clone(),
+            department_id: None,
+            today,
+        };
+        let doms: Vec<String> = c
+            .prepare("SELECT id FROM wp_domains WHERE org_id = ?1")
+            .unwrap()
+            .query_map([&org], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let window = |c: &Connection| -> Vec<(String, String, i64, i64)> {
+            c.prepare(
+                "SELECT domain_id, as_of, total, n FROM wp_rolling WHERE user_id = ?1 ORDER BY 1",
+            )
+            .unwrap()
+            .query_map([&user], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+        };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        for i in 0..120 {
+            let date = days_before(today, rng.random_range(-2..12)).to_string();
+            let domain = &doms[rng.random_range(0..doms.len())];
+            let score: i64 = rng.random_range(0..=10);
+            let inserted = c
+                .execute(
+                    "INSERT OR IGNORE INTO wp_logs (id, org_id, user_id, domain_id, date, score, version, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, '', '')",
+                    params![format!("l{i}"), org, user, domain, date, score],
+                )
+                .unwrap();
+            if inserted == 1 {
+                added(&c, &p, &date, domain, score).unwrap();
+            }
+            let kept = window(&c);
+            refresh(&c, &p).unwrap();
+            assert_eq!(kept, window(&c), "after log {i} on {date}");
+            if rng.random_bool(0.2) {
+                // The stored window is sometimes yesterday's (before the nightly run).
+                c.execute("UPDATE wp_rolling_as_of SET as_of = '2026-12-02'", [])
+                    .unwrap();
+            }
+        }
+    }
 
     #[test]
     fn balance_is_100_when_even_and_0_when_split() {
