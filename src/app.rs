@@ -69,6 +69,7 @@ pub struct App {
     shutdown: CancellationToken,
     worker_task: JoinHandle<()>,
     touch_task: JoinHandle<()>,
+    sweep_task: JoinHandle<()>,
     scheduler: Option<JobScheduler>,
     _lock: Option<DataDirLock>,
 }
@@ -126,6 +127,7 @@ impl App {
             push,
             sms,
             features,
+            realtime: crate::realtime::Realtime::default(),
         };
         let router = build_with(state.clone(), extra)?;
 
@@ -144,6 +146,11 @@ impl App {
             Duration::from_secs(5),
             shutdown.clone(),
         ));
+        let sweep_task = tokio::spawn(crate::realtime::sweep_every(
+            state.clone(),
+            Duration::from_secs(5),
+            shutdown.clone(),
+        ));
         let scheduler = recurring.start(db).await?;
         Ok(App {
             state,
@@ -151,6 +158,7 @@ impl App {
             shutdown,
             worker_task,
             touch_task,
+            sweep_task,
             scheduler: Some(scheduler),
             _lock: Some(lock),
         })
@@ -165,6 +173,7 @@ impl App {
         self.shutdown.cancel();
         let _ = (&mut self.worker_task).await;
         let _ = (&mut self.touch_task).await;
+        let _ = (&mut self.sweep_task).await;
         self.state.db.close().await;
     }
 }
@@ -234,6 +243,7 @@ pub fn build_with(state: AppState, extra: OpenApiRouter<AppState>) -> anyhow::Re
         policy::gate,
     ));
 
+    crate::realtime::serve(&state);
     let cfg = &state.config.server;
     let body_limit = usize::try_from(cfg.json_body_limit).unwrap_or(usize::MAX);
     let mut router = documented
@@ -261,6 +271,9 @@ pub fn build_with(state: AppState, extra: OpenApiRouter<AppState>) -> anyhow::Re
         .layer(from_fn(layers::json_errors))
         .layer(from_fn(layers::security_headers))
         .layer(from_fn(observe::observe))
+        // Socket.IO answers /socket.io/ before any of the above: its long-polls outlive the
+        // request timeout and its frames are not JSON API responses.
+        .layer(state.realtime.layer())
         .with_state(state))
 }
 

@@ -11,9 +11,11 @@
 use std::path::{Path, PathBuf};
 
 use axum::Router;
+use futures_util::future::BoxFuture;
 use rusqlite::Connection;
 use serde::Serialize;
 use serde_json::Value;
+use socketioxide::extract::SocketRef;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::CurrentUser;
@@ -24,6 +26,9 @@ use crate::jobs::Handlers;
 use crate::jobs::recurring::JobDef;
 use crate::notify::wording::Message;
 use crate::state::{AppState, Services};
+
+/// Told that a person came online (`true`) or went offline.
+pub type PresenceHook = fn(AppState, CurrentUser, bool) -> BoxFuture<'static, ()>;
 
 /// One feature's contributions. Start from [`Feature::named`] and fill in what it has.
 pub struct Feature {
@@ -54,6 +59,11 @@ pub struct Feature {
     pub timeline: &'static [&'static str],
     /// The built-in messages whose wording each org may change (`/notification-templates`).
     pub messages: &'static [Message],
+    /// Attaches the feature's event handlers to a socket that has just connected (its person
+    /// is in its extensions as a `CurrentUser`).
+    pub socket: fn(&SocketRef, &AppState),
+    /// Told when a person comes online (their first socket) or goes offline (their last).
+    pub presence: Option<PresenceHook>,
 }
 
 impl Feature {
@@ -73,6 +83,8 @@ impl Feature {
             purge: &[],
             timeline: &[],
             messages: &[],
+            socket: |_, _| {},
+            presence: None,
         }
     }
 }
@@ -85,6 +97,18 @@ pub struct Registry {
 impl Registry {
     pub fn new(features: Vec<Feature>) -> Registry {
         Registry { features }
+    }
+
+    /// Attaches every feature's event handlers to a socket that has just connected.
+    pub fn attach_socket(&self, s: &SocketRef, state: &AppState) {
+        for f in &self.features {
+            (f.socket)(s, state);
+        }
+    }
+
+    /// Every feature's presence hook.
+    pub fn presence_hooks(&self) -> impl Iterator<Item = PresenceHook> + '_ {
+        self.features.iter().filter_map(|f| f.presence)
     }
 
     /// Each feature's name and its JSON routes' document (the tests compare their schemas).
@@ -324,6 +348,10 @@ pub enum Kind {
     /// A list of distinct, non-blank lines (checklist items, step titles).
     Lines {
         max_items: usize,
+        max_len: usize,
+    },
+    /// A paragraph or more of plain text (line breaks kept; other control characters refused).
+    Text {
         max_len: usize,
     },
 }

@@ -27,6 +27,7 @@ pub mod memory;
 pub mod notify;
 pub mod orgs;
 pub mod portal;
+pub mod realtime;
 pub mod server;
 pub mod settings;
 pub mod setup;

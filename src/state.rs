@@ -20,6 +20,7 @@ use crate::notify::deliver::Reach;
 use crate::notify::mail::Mailer;
 use crate::notify::push::PushProvider;
 use crate::notify::sms::SmsProvider;
+use crate::realtime::Realtime;
 
 /// Cheap handles shared by every request.
 #[derive(Clone)]
@@ -47,6 +48,8 @@ pub struct AppState {
     pub sms: Option<Arc<dyn SmsProvider>>,
     /// Every feature and what it contributes (navigation, settings, export datasets).
     pub features: Arc<Registry>,
+    /// The Socket.IO server: who is connected, and the rooms that reach them.
+    pub realtime: Realtime,
 }
 
 impl AppState {

@@ -50,6 +50,11 @@ fn settings_schemas(features: &Registry) -> (Value, Value) {
             Kind::Bool => json!({ "type": "boolean" }),
             Kind::Int { min, max } => json!({ "type": "integer", "minimum": min, "maximum": max }),
             Kind::Choice { options } => json!({ "type": "string", "enum": options }),
+            // Not blank; line breaks and tabs allowed, no other control characters.
+            Kind::Text { max_len } => json!({
+                "type": "string", "minLength": 1, "maxLength": max_len,
+                "pattern": r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$"
+            }),
             Kind::Lines { max_items, max_len } => json!({
                 "type": "array", "minItems": 1, "maxItems": max_items, "uniqueItems": true,
                 "items": { "type": "string", "minLength": 1, "maxLength": max_len, "pattern": r"^\S(.*\S)?$" }

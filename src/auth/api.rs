@@ -141,6 +141,7 @@ async fn logout(
     body: Option<ValidJson<LogoutBody>>,
 ) -> ApiResult<StatusCode> {
     let all = body.and_then(|b| b.0.all_devices).unwrap_or(false);
+    let (user_id, session_id) = (user.id.clone(), user.session_id.clone());
     state
         .db
         .write(move |tx| {
@@ -158,6 +159,12 @@ async fn logout(
             Ok::<_, ApiError>(())
         })
         .await?;
+    // Its sockets end with it (the sweep would catch them within seconds; this is at once).
+    if all {
+        state.realtime.end_person(&user_id);
+    } else {
+        state.realtime.end_session(&session_id);
+    }
     Ok(no_content())
 }
 

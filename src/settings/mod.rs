@@ -45,6 +45,16 @@ fn problem(kind: Kind, value: &Value) -> Option<String> {
             (!fits).then(|| lines_rule(max_items, max_len))
         }
         (Kind::Lines { max_items, max_len }, _) => Some(lines_rule(max_items, max_len)),
+        (Kind::Text { max_len }, Value::String(s))
+            if !s.trim().is_empty()
+                && s.chars().count() <= max_len
+                && !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') =>
+        {
+            None
+        }
+        (Kind::Text { max_len }, _) => Some(format!(
+            "must be 1 to {max_len} characters of text (line breaks allowed, no other control characters)"
+        )),
     }
 }
 
@@ -222,6 +232,22 @@ mod tests {
             &mut errors,
         );
         assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn text_takes_paragraphs_but_not_blanks_or_control_characters() {
+        let kind = Kind::Text { max_len: 30 };
+        assert_eq!(problem(kind, &json!("Call 0800 123\nany hour")), None);
+        for bad in [
+            json!(""),
+            json!(" \n\t "),
+            json!("x".repeat(31)),
+            json!("bell\u{7}"),
+            json!("cr\r\nlf"),
+            json!(["a"]),
+        ] {
+            assert!(problem(kind, &bad).is_some(), "{bad}");
+        }
     }
 
     #[test]

@@ -96,6 +96,7 @@ async fn render(
                 Kind::Lines { max_items, max_len } => {
                     ("lines", max_items as i64, max_len as i64, &[][..])
                 }
+                Kind::Text { max_len } => ("text", 1, max_len as i64, &[][..]),
             };
             let checked = match &typed {
                 Some(t) => t.contains_key(s.key),
@@ -146,6 +147,11 @@ fn patch(
             },
             Kind::Choice { .. } => match raw {
                 Some(r) => Value::String(r),
+                None => continue,
+            },
+            // Browsers send line breaks as CR LF; the setting keeps LF.
+            Kind::Text { .. } => match raw {
+                Some(r) => Value::String(r.replace("\r\n", "\n")),
                 None => continue,
             },
             // One item per line; blank lines are dropped.

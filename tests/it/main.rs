@@ -7,6 +7,7 @@ mod files;
 mod fixtures;
 mod google;
 mod google_calendar;
+mod sockets;
 mod support;
 
 mod appointments;
@@ -30,6 +31,7 @@ mod policy;
 mod portal;
 mod portal_pages;
 mod push;
+mod realtime;
 mod sms;
 mod wellbeing;
 mod workplace;

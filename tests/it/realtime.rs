@@ -1,0 +1,62 @@
+//! The Socket.IO endpoint itself: a connection needs a live access token, and a session that
+//! ends while connected ends its sockets (logout at once, any other revocation by the sweep).
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::fixtures::TestUser;
+use crate::sockets::Sock;
+use crate::support::TestServer;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_needs_a_live_token_and_ends_with_its_session() {
+    let s = TestServer::start().await;
+    let m = TestUser::member().create(&s).await;
+    let live = Sock::connect(&s, &m.token).await;
+    assert_eq!(s.state.realtime.connections(), 1);
+    assert!(s.state.realtime.is_online(&m.id));
+
+    // No token, a malformed one, a forged signature: refused before the socket exists.
+    let (head, rest) = m.token.split_once('.').unwrap();
+    let payload = rest.split_once('.').unwrap().0;
+    for auth in [
+        None,
+        Some(json!({})),
+        Some(json!({"token": "not-a-token"})),
+        Some(json!({"token": format!("{head}.{payload}.{}", "A".repeat(43))})),
+    ] {
+        let why = Sock::refused(&s, auth.clone()).await;
+        assert!(why.contains("token"), "{auth:?}: {why}");
+    }
+    assert_eq!(s.state.realtime.connections(), 1);
+
+    // Logging out ends the session's sockets at once, and the token no longer connects.
+    let mark = live.mark();
+    let (st, _) = m.send(&s, Method::POST, "/auth/logout", json!({})).await;
+    assert_eq!(st, 204);
+    live.closed(mark).await;
+    assert!(
+        Sock::refused(&s, Some(json!({"token": m.token})))
+            .await
+            .contains("session")
+    );
+
+    // A session revoked any other way (here straight in the database) is found by the sweep.
+    let other = TestUser::member().create(&s).await;
+    let sock = Sock::connect(&s, &other.token).await;
+    let mark = sock.mark();
+    let sid = other.session_id.clone();
+    s.state
+        .db
+        .write(move |tx| {
+            tx.execute(
+                "UPDATE auth_sessions SET revoked_at = '2000-01-01T00:00:00.000Z' WHERE id = ?1",
+                [&sid],
+            )
+            .map_err(haven::db::DbError::from)
+        })
+        .await
+        .unwrap();
+    sock.closed(mark).await;
+    assert!(!s.state.realtime.is_online(&other.id));
+}
