@@ -35,8 +35,8 @@ use crate::notify::mail::Mailer;
 use crate::notify::push;
 use crate::state::{AppState, Services};
 use crate::{
-    admin, apidocs, appointments, assets, audit, auth, backups, compliance, crm, files, health,
-    invitations, jobs, notify, orgs, settings, setup, users, wellbeing, workplace,
+    admin, apidocs, appointments, assets, audit, auth, backups, community, compliance, crm, files,
+    health, invitations, jobs, notify, orgs, settings, setup, users, wellbeing, workplace,
 };
 
 /// Every feature, in the order their pages appear in the navigation. A new feature is one
@@ -59,6 +59,7 @@ pub fn features() -> Registry {
         appointments::feature(),
         crm::feature(),
         workplace::feature(),
+        community::feature(),
     ])
 }
 
@@ -194,6 +195,7 @@ impl App {
         (name = "files", description = "Uploads, downloads and profile pictures"),
         (name = "compliance", description = "Data export, account deletion and consents"),
         (name = "workplace", description = "Wellness domains, daily logs and offline sync, scores, WEMWBS, onboarding, analytics and reports"),
+        (name = "community", description = "Support groups, anonymous one-to-one chat and moderation (live over Socket.IO at /socket.io/)"),
     ),
     modifiers(&BearerAuth),
     components(schemas(crate::http::error::ErrorBody, crate::http::error::ErrorCode, crate::http::FieldError, crate::http::Meta))

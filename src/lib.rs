@@ -12,6 +12,7 @@ pub mod backups;
 pub mod bench;
 pub mod cli;
 pub mod clock;
+pub mod community;
 pub mod compliance;
 pub mod config;
 pub mod crm;

@@ -150,6 +150,14 @@ permissions! {
     TemplatesManage = "templates.manage",
     /// Soft-delete people of the org and bring them back within the grace period.
     PeopleRemove = "people.remove",
+    /// Support groups and anonymous chat: join, read and post where one is a member, talk to
+    /// listeners, block, report.
+    Community = "community.use",
+    /// Create support groups and run them (approve requests, edit, delete): staff any in the
+    /// org; practitioners and (when `community.membersCreateGroups`) members their own.
+    GroupsManage = "groups.manage",
+    /// The moderation queue and, with a stated reason that is audited, who wrote what.
+    Moderate = "community.moderate",
 }
 
 use Perm::*;
@@ -337,6 +345,27 @@ const TABLE: &[(Perm, &[(Role, Scope)])] = &[
     (SubscriptionsManage, &[(Superadmin, Platform)]),
     (TemplatesManage, &[(Superadmin, Org), (Admin, Org)]),
     (PeopleRemove, &[(Superadmin, Platform), (Admin, Org)]),
+    (
+        Community,
+        &[
+            (Superadmin, Own),
+            (Admin, Own),
+            (Team, Own),
+            (Practitioner, Own),
+            (Member, Own),
+        ],
+    ),
+    (
+        GroupsManage,
+        &[
+            (Superadmin, Org),
+            (Admin, Org),
+            (Team, Org),
+            (Practitioner, Own),
+            (Member, Own),
+        ],
+    ),
+    (Moderate, &[(Superadmin, Org), (Admin, Org), (Team, Org)]),
 ];
 
 /// Who reads the CRM: staff over the org (team members narrowed by `crm.teamScope`),
@@ -593,7 +622,7 @@ mod tests {
             let s = scope(Member, *p);
             match p {
                 Account | Wellbeing | Notifications | Files | Sessions | FeedbackGive
-                | WellnessOwn => {
+                | WellnessOwn | Community | GroupsManage => {
                     assert_eq!(s, Some(Own), "{p}")
                 }
                 OrgView | PractitionersView => assert_eq!(s, Some(Org), "{p}"),

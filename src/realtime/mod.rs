@@ -120,6 +120,13 @@ impl Realtime {
         }
     }
 
+    /// Takes every connection of a person out of a room (they left what it stands for).
+    pub async fn leave_room(&self, user_id: &str, room: String) {
+        if let Err(e) = self.io.to(user_room(user_id)).leave(room).await {
+            tracing::warn!(error = %e, "sockets did not leave a room");
+        }
+    }
+
     /// Disconnects every socket opened with this session (its token no longer works).
     pub fn end_session(&self, session_id: &str) {
         let sids: Vec<Sid> = self
@@ -245,7 +252,8 @@ pub fn serve(state: &AppState) {
             };
             s.join(user_room(&user.id));
             state.features.attach_socket(&s, &state);
-            let first = state.realtime.arrived(&user.id, s.id, &user.session_id);
+            // Disconnect handling first, then counting: a socket gone in between is counted
+            // and at once forgotten again below, never left counted.
             let leaving = state.clone();
             s.on_disconnect(async move |s: SocketRef| {
                 if let Some(user) = s.extensions.get::<CurrentUser>()
@@ -254,6 +262,11 @@ pub fn serve(state: &AppState) {
                     announce(&leaving, &user, false).await;
                 }
             });
+            let first = state.realtime.arrived(&user.id, s.id, &user.session_id);
+            if !s.connected() {
+                state.realtime.left(&user.id, s.id);
+                return;
+            }
             if first {
                 announce(&state, &user, true).await;
             }

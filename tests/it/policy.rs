@@ -320,6 +320,36 @@ async fn orgs_never_reach_each_others_rows() {
     assert_eq!(st, 202, "{rep}");
     let report_id = rep["data"]["id"].as_str().unwrap().to_string();
 
+    // A's community: a private group with a member waiting to join and a message in it.
+    let (st, g) = a_admin
+        .send(
+            &s,
+            Method::POST,
+            "/groups",
+            json!({"name": "Alpha circle", "category": "Peer", "privacy": "private"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{g}");
+    let group_id = g["data"]["id"].as_str().unwrap().to_string();
+    let (st, _) = a_member
+        .send(
+            &s,
+            Method::POST,
+            &format!("/groups/{group_id}/join"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (st, posted) = a_admin
+        .send(
+            &s,
+            Method::POST,
+            &format!("/groups/{group_id}/messages"),
+            json!({"content": "alpha's words", "isAnonymous": true}),
+        )
+        .await;
+    assert_eq!(st, 201, "{posted}");
+
     // Every by-id route, with A's id of the right kind and a body that passes validation.
     let fixtures: HashMap<&str, (String, Value)> = HashMap::from([
         (
@@ -535,6 +565,31 @@ async fn orgs_never_reach_each_others_rows() {
             "/api/v1/orgs/{id}/subscription",
             (a_org.clone(), json!({"seats": 1})),
         ),
+        (
+            "/api/v1/groups/{id}",
+            (group_id.clone(), json!({"name": "hijacked"})),
+        ),
+        ("/api/v1/groups/{id}/join", (group_id.clone(), json!({}))),
+        ("/api/v1/groups/{id}/leave", (group_id.clone(), json!({}))),
+        (
+            "/api/v1/groups/{id}/requests",
+            (group_id.clone(), json!({})),
+        ),
+        (
+            "/api/v1/groups/{id}/requests/{userId}/approve",
+            (format!("{group_id}|{}", a_member.id), json!({})),
+        ),
+        (
+            "/api/v1/groups/{id}/requests/{userId}",
+            (format!("{group_id}|{}", a_member.id), json!({})),
+        ),
+        (
+            "/api/v1/groups/{id}/messages",
+            (
+                group_id.clone(),
+                json!({"content": "from beta", "isAnonymous": false}),
+            ),
+        ),
     ]);
     let ops = operations(&s).await;
     let by_id: Vec<_> = ops.iter().filter(|(_, p, _)| p.contains('{')).collect();
@@ -584,6 +639,22 @@ async fn orgs_never_reach_each_others_rows() {
     assert_eq!(p["data"]["milestones"][0]["done"], false);
     let (_, n) = a_admin.get(&s, &format!("/notes/{note_id}")).await;
     assert_eq!(n["data"]["version"], 1);
+    let (_, g) = a_admin.get(&s, &format!("/groups/{group_id}")).await;
+    assert_eq!(
+        (
+            g["data"]["name"].as_str(),
+            g["data"]["memberCount"].as_i64()
+        ),
+        (Some("Alpha circle"), Some(1))
+    );
+    let (_, waiting) = a_admin
+        .get(&s, &format!("/groups/{group_id}/requests"))
+        .await;
+    assert_eq!(waiting["data"][0]["userId"], a_member.id.as_str());
+    let (_, said) = a_admin
+        .get(&s, &format!("/groups/{group_id}/messages"))
+        .await;
+    assert_eq!(said["data"].as_array().map(Vec::len), Some(1));
     let (_, r) = a_admin.get(&s, &format!("/responses/{response_id}")).await;
     assert_eq!(r["data"]["status"], "pending_approval");
     let (_, booked) = a_member.get(&s, &format!("/sessions/{session_id}")).await;

@@ -13,7 +13,8 @@ async fn a_socket_needs_a_live_token_and_ends_with_its_session() {
     let s = TestServer::start().await;
     let m = TestUser::member().create(&s).await;
     let live = Sock::connect(&s, &m.token).await;
-    assert_eq!(s.state.realtime.connections(), 1);
+    // The server counts a socket just after it answers the connect.
+    eventually(|| s.state.realtime.connections() == 1).await;
     assert!(s.state.realtime.is_online(&m.id));
 
     // No token, a malformed one, a forged signature: refused before the socket exists.
@@ -58,5 +59,17 @@ async fn a_socket_needs_a_live_token_and_ends_with_its_session() {
         .await
         .unwrap();
     sock.closed(mark).await;
-    assert!(!s.state.realtime.is_online(&other.id));
+    eventually(|| !s.state.realtime.is_online(&other.id)).await;
+}
+
+/// Waits (up to 5 s) until `cond` holds.
+async fn eventually(cond: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the condition never held"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
