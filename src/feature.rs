@@ -345,8 +345,10 @@ pub enum Kind {
     Choice {
         options: &'static [&'static str],
     },
-    /// A list of distinct, non-blank lines (checklist items, step titles).
+    /// A list of distinct, non-blank lines (checklist items, step titles), `min_items` to
+    /// `max_items` of them.
     Lines {
+        min_items: usize,
         max_items: usize,
         max_len: usize,
     },

@@ -55,8 +55,12 @@ fn settings_schemas(features: &Registry) -> (Value, Value) {
                 "type": "string", "minLength": 1, "maxLength": max_len,
                 "pattern": r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$"
             }),
-            Kind::Lines { max_items, max_len } => json!({
-                "type": "array", "minItems": 1, "maxItems": max_items, "uniqueItems": true,
+            Kind::Lines {
+                min_items,
+                max_items,
+                max_len,
+            } => json!({
+                "type": "array", "minItems": min_items, "maxItems": max_items, "uniqueItems": true,
                 "items": { "type": "string", "minLength": 1, "maxLength": max_len, "pattern": r"^\S(.*\S)?$" }
             }),
         };

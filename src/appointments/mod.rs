@@ -70,6 +70,7 @@ pub const FREE_SESSION_MINUTES: Setting = Setting {
 pub const PREP_GUIDE: Setting = Setting {
     key: "appointments.prepGuide",
     kind: Kind::Lines {
+        min_items: 1,
         max_items: 30,
         max_len: 200,
     },
@@ -88,6 +89,7 @@ pub const PREP_GUIDE: Setting = Setting {
 pub const TRAINING_STEPS: Setting = Setting {
     key: "coach.trainingSteps",
     kind: Kind::Lines {
+        min_items: 1,
         max_items: 30,
         max_len: 200,
     },

@@ -51,6 +51,7 @@ pub const CRISIS_RESOURCES: Setting = Setting {
 pub const LISTENERS_ON_DUTY: Setting = Setting {
     key: "community.listenersOnDuty",
     kind: Kind::Lines {
+        min_items: 0,
         max_items: 200,
         max_len: 254,
     },

@@ -30,11 +30,18 @@ fn problem(kind: Kind, value: &Value) -> Option<String> {
         (Kind::Int { min, max }, _) => Some(format!("must be a whole number from {min} to {max}")),
         (Kind::Choice { options }, Value::String(s)) if options.contains(&s.as_str()) => None,
         (Kind::Choice { options }, _) => Some(format!("must be one of: {}", options.join(", "))),
-        (Kind::Lines { max_items, max_len }, Value::Array(items)) => {
+        (
+            Kind::Lines {
+                min_items,
+                max_items,
+                max_len,
+            },
+            Value::Array(items),
+        ) => {
             let lines: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
             let distinct: std::collections::HashSet<&str> = lines.iter().copied().collect();
             let fits = lines.len() == items.len()
-                && (1..=max_items).contains(&lines.len())
+                && (min_items..=max_items).contains(&lines.len())
                 && distinct.len() == lines.len()
                 && lines.iter().all(|l| {
                     !l.trim().is_empty()
@@ -42,9 +49,16 @@ fn problem(kind: Kind, value: &Value) -> Option<String> {
                         && l.chars().count() <= max_len
                         && !l.contains(['\n', '\r', '\u{2028}', '\u{2029}'])
                 });
-            (!fits).then(|| lines_rule(max_items, max_len))
+            (!fits).then(|| lines_rule(min_items, max_items, max_len))
         }
-        (Kind::Lines { max_items, max_len }, _) => Some(lines_rule(max_items, max_len)),
+        (
+            Kind::Lines {
+                min_items,
+                max_items,
+                max_len,
+            },
+            _,
+        ) => Some(lines_rule(min_items, max_items, max_len)),
         (Kind::Text { max_len }, Value::String(s))
             if !s.trim().is_empty()
                 && s.chars().count() <= max_len
@@ -58,9 +72,9 @@ fn problem(kind: Kind, value: &Value) -> Option<String> {
     }
 }
 
-fn lines_rule(max_items: usize, max_len: usize) -> String {
+fn lines_rule(min_items: usize, max_items: usize, max_len: usize) -> String {
     format!(
-        "must be a list of 1 to {max_items} distinct lines, each 1 to {max_len} characters without surrounding spaces"
+        "must be a list of {min_items} to {max_items} distinct lines, each 1 to {max_len} characters without surrounding spaces"
     )
 }
 

@@ -93,9 +93,9 @@ async fn render(
                 Kind::Bool => ("bool", 0, 0, &[][..]),
                 Kind::Int { min, max } => ("int", min, max, &[][..]),
                 Kind::Choice { options } => ("choice", 0, 0, options),
-                Kind::Lines { max_items, max_len } => {
-                    ("lines", max_items as i64, max_len as i64, &[][..])
-                }
+                Kind::Lines {
+                    max_items, max_len, ..
+                } => ("lines", max_items as i64, max_len as i64, &[][..]),
                 Kind::Text { max_len } => ("text", 1, max_len as i64, &[][..]),
             };
             let checked = match &typed {
