@@ -112,6 +112,7 @@ impl App {
             sms,
             ..
         } = services;
+        let message_limiter = RateLimiter::new(config.community.messages_per_minute, "");
         let state = AppState {
             db: db.clone(),
             google: Arc::new(GoogleVerifier::new(&config.auth.google)?),
@@ -124,6 +125,7 @@ impl App {
             tokens: Arc::new(tokens),
             touches: Arc::new(Touches::default()),
             auth_limiter,
+            message_limiter,
             openapi: Arc::new(OnceLock::new()),
             push,
             sms,

@@ -40,6 +40,8 @@ pub struct AppState {
     pub touches: Arc<Touches>,
     /// Per-IP limit on `/api/v1/auth/*`.
     pub auth_limiter: Arc<RateLimiter>,
+    /// Per-person limit on community messages (`community.messages_per_minute`).
+    pub message_limiter: Arc<RateLimiter<String>>,
     /// The OpenAPI document, serialized once when the router is built.
     pub openapi: Arc<OnceLock<Bytes>>,
     /// The push provider; `None` when push is not configured.

@@ -12,8 +12,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::messages::{Message, NewMessage, REMOVED, Shown};
-use super::{MEMBERS_CREATE_GROUPS, aliases};
+use super::messages::{self, Message, NewMessage, Place, shown_name};
+use super::{MEMBERS_CREATE_GROUPS, aliases, safety};
 use crate::audit::{self, Event};
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, Scope, allow};
@@ -276,7 +276,7 @@ async fn list(
         w.and(&sql, [text(&user.id)]);
     }
     let page = q.page.clone();
-    let online = state.realtime.online_people();
+    let online = state.realtime.online_in(&user.org_id);
     let (items, total) = state
         .db
         .read(move |c| {
@@ -341,7 +341,7 @@ async fn create(
     ValidJson(b): ValidJson<NewGroup>,
 ) -> ApiResult<Data<Group>> {
     let config = state.config.clone();
-    let online = state.realtime.online_people();
+    let online = state.realtime.online_in(&user.org_id);
     let g = state
         .db
         .write(move |tx| {
@@ -417,7 +417,7 @@ async fn get_one(
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<Data<Group>> {
-    let online = state.realtime.online_people();
+    let online = state.realtime.online_in(&user.org_id);
     Ok(ok(state
         .db
         .read(move |c| seen(c, &user, &online, &id))
@@ -460,7 +460,7 @@ async fn update(
     ValidPath(id): ValidPath<String>,
     ValidJson(b): ValidJson<GroupPatch>,
 ) -> ApiResult<Data<Group>> {
-    let online = state.realtime.online_people();
+    let online = state.realtime.online_in(&user.org_id);
     let g = state
         .db
         .write(move |tx| {
@@ -537,7 +537,7 @@ async fn join(
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<Data<Group>> {
-    let online = state.realtime.online_people();
+    let online = state.realtime.online_in(&user.org_id);
     let g = state
         .db
         .write(move |tx| {
@@ -564,7 +564,7 @@ async fn leave(
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<Data<Group>> {
-    let online = state.realtime.online_people();
+    let online = state.realtime.online_in(&user.org_id);
     let who = user.id.clone();
     let g = state
         .db
@@ -632,7 +632,7 @@ async fn approve(
     user: CurrentUser,
     ValidPath((id, who)): ValidPath<(String, String)>,
 ) -> ApiResult<Data<Group>> {
-    let online = state.realtime.online_people();
+    let online = state.realtime.online_in(&user.org_id);
     let g = state
         .db
         .write(move |tx| {
@@ -730,47 +730,13 @@ fn as_member(c: &Connection, user: &CurrentUser, id: &str) -> Result<Group, ApiE
     Ok(g)
 }
 
-const MESSAGE_COLUMNS: &str =
-    "msg.id, msg.group_id, msg.sender_id, msg.content, msg.anonymous, msg.hidden,
-    msg.created_at, m.alias_id, m.alias_n,
-    CASE WHEN coalesce(json_extract(u.privacy_settings, '$.anonymousMode'), 0) THEN NULL
-         ELSE nullif(trim(u.first_name || ' ' || u.last_name), '') END,
-    msg.seq";
-
-/// A group message as `reader` sees it; anonymous mode counts as posting anonymously.
-fn message_row(reader: &str) -> impl Fn(&rusqlite::Row) -> rusqlite::Result<(Message, i64)> + '_ {
-    move |r| {
-        let sender_id: Option<String> = r.get(2)?;
-        let hidden: Option<String> = r.get(5)?;
-        let name: Option<String> = r.get(9)?;
-        let anonymous: bool = r.get::<_, bool>(4)? || (sender_id.is_some() && name.is_none());
-        let alias_id: Option<String> = r.get(7)?;
-        let shown = Shown {
-            sender_id: sender_id.as_deref(),
-            anonymous,
-            alias_id: alias_id.as_deref(),
-            alias_n: r.get(8)?,
-            name: name.as_deref(),
-        };
-        let content: Option<String> = r.get(3)?;
-        Ok((
-            Message {
-                id: r.get(0)?,
-                group_id: r.get(1)?,
-                conversation_id: None,
-                sender: shown.sender(),
-                removed: hidden.is_some() || content.is_none(),
-                content: if hidden.is_some() { None } else { content }
-                    .unwrap_or_else(|| REMOVED.to_string()),
-                timestamp: r.get(6)?,
-                is_anonymous: anonymous,
-                mine: sender_id.as_deref() == Some(reader),
-                crisis_resources: None,
-            },
-            r.get(10)?,
-        ))
-    }
-}
+/// A group message's columns for `messages::read_row`: anonymous mode counts as posting
+/// anonymously.
+const MESSAGE_COLUMNS: &str = concat!(
+    "msg.id, msg.group_id, msg.sender_id, msg.content, msg.anonymous, msg.hidden, msg.created_at, m.alias_id, m.alias_n, ",
+    shown_name!(u),
+    ", msg.seq"
+);
 
 fn group_messages(
     c: &Connection,
@@ -785,7 +751,10 @@ fn group_messages(
          LEFT JOIN users u ON u.id = msg.sender_id
          WHERE msg.group_id = ?1 AND msg.seq < ?2 ORDER BY msg.seq DESC LIMIT ?3"
     ))?
-    .query_map(params![group_id, before, limit], message_row(reader))?
+    .query_map(
+        params![group_id, before, limit],
+        messages::read_row(reader, Place::Group),
+    )?
     .collect()
 }
 
@@ -814,15 +783,18 @@ async fn messages(
 }
 
 /// Posts to a group (members only), by name or under one's alias there; the group's room
-/// receives it as `groupMessage`.
+/// receives it as `groupMessage`. A post that reads as a crisis is flagged to the moderators
+/// and answered with the org's crisis resources.
 #[utoipa::path(post, path = "/groups/{id}/messages", tag = "community", params(("id" = String, Path)), request_body = NewMessage,
-    responses((status = 201, body = Message), (status = 400), (status = 403), (status = 404)), security(("bearer" = [])))]
+    responses((status = 201, body = Message), (status = 400), (status = 403), (status = 404), (status = 429)), security(("bearer" = [])))]
 async fn post(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
     ValidJson(b): ValidJson<NewMessage>,
 ) -> ApiResult<Data<Message>> {
+    safety::may_send(&state, &user.id)?;
+    let (config, reach) = (state.config.clone(), state.reach());
     let msg = state
         .db
         .write(move |tx| {
@@ -834,14 +806,19 @@ async fn post(
                 params![msg_id, user.org_id, id, user.id, b.content, b.is_anonymous, clock::now()],
             )?;
             let seq = tx.last_insert_rowid();
-            let mut rows = group_messages(tx, &user.id, &id, seq + 1, 1)?;
-            rows.pop()
+            let resources =
+                safety::check_crisis(tx, &config, &reach, &user.org_id, &msg_id, &b.content)?;
+            let mut msg = group_messages(tx, &user.id, &id, seq + 1, 1)?
+                .pop()
                 .map(|(m, _)| m)
-                .ok_or_else(|| ApiError::internal("the message just written is not there"))
+                .ok_or_else(|| ApiError::internal("the message just written is not there"))?;
+            msg.crisis_resources = resources;
+            Ok::<_, ApiError>(msg)
         })
         .await?;
     let for_room = Message {
         mine: false,
+        crisis_resources: None,
         ..msg.clone()
     };
     state

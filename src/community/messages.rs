@@ -87,6 +87,75 @@ impl crate::http::Validate for NewMessage {
     }
 }
 
+/// The name a person is shown by (`$u` their users row): none when they keep anonymous mode
+/// on, so they are shown by their alias wherever they write.
+macro_rules! shown_name {
+    ($u:ident) => {
+        concat!(
+            "CASE WHEN coalesce(json_extract(",
+            stringify!($u),
+            ".privacy_settings, '$.anonymousMode'), 0) THEN NULL ELSE nullif(trim(",
+            stringify!($u),
+            ".first_name || ' ' || ",
+            stringify!($u),
+            ".last_name), '') END"
+        )
+    };
+}
+pub(crate) use shown_name;
+
+/// Where a message was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    Group,
+    Conversation,
+}
+
+/// A message as `reader` sees it, with its cursor, from the columns: id, group or
+/// conversation id, sender id, content, anonymous, hidden, created at, the sender's alias id
+/// and number there, the sender's shown name (`shown_name!`), seq.
+pub fn read_row(
+    reader: &str,
+    place: Place,
+) -> impl Fn(&rusqlite::Row) -> rusqlite::Result<(Message, i64)> + '_ {
+    move |r| {
+        let sender_id: Option<String> = r.get(2)?;
+        let hidden: Option<String> = r.get(5)?;
+        let name: Option<String> = r.get(9)?;
+        let anonymous: bool = r.get::<_, bool>(4)? || (sender_id.is_some() && name.is_none());
+        let alias_id: Option<String> = r.get(7)?;
+        let shown = Shown {
+            sender_id: sender_id.as_deref(),
+            anonymous,
+            alias_id: alias_id.as_deref(),
+            alias_n: r.get(8)?,
+            name: name.as_deref(),
+        };
+        let content: Option<String> = r.get(3)?;
+        let at: Option<String> = r.get(1)?;
+        let (group_id, conversation_id) = match place {
+            Place::Group => (at, None),
+            Place::Conversation => (None, at),
+        };
+        Ok((
+            Message {
+                id: r.get(0)?,
+                group_id,
+                conversation_id,
+                sender: shown.sender(),
+                removed: hidden.is_some() || content.is_none(),
+                content: if hidden.is_some() { None } else { content }
+                    .unwrap_or_else(|| REMOVED.to_string()),
+                timestamp: r.get(6)?,
+                is_anonymous: anonymous,
+                mine: sender_id.as_deref() == Some(reader),
+                crisis_resources: None,
+            },
+            r.get(10)?,
+        ))
+    }
+}
+
 /// How a message's sender is shown: from the message's row and the sender's alias where it was
 /// written. `named` is the sender's real name when they did not post anonymously.
 pub struct Shown<'a> {

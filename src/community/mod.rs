@@ -5,9 +5,13 @@
 //! caller's org, and staff see who wrote what only through an audited moderation view.
 
 pub mod aliases;
+pub mod chat;
+pub mod crisis;
 pub mod groups;
 pub mod live;
 pub mod messages;
+pub mod moderation;
+pub mod safety;
 
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
@@ -27,7 +31,10 @@ pub fn feature() -> Feature {
 }
 
 fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(groups::router())
+    OpenApiRouter::new()
+        .merge(groups::router())
+        .merge(chat::router())
+        .merge(moderation::router())
 }
 
 pub const MEMBERS_CREATE_GROUPS: Setting = Setting {

@@ -31,6 +31,7 @@ pub struct Config {
     pub push: PushConfig,
     pub sms: SmsConfig,
     pub calendar: CalendarConfig,
+    pub community: CommunityConfig,
     pub crm: CrmConfig,
     pub ai: AiConfig,
     pub files: FilesConfig,
@@ -379,6 +380,23 @@ pub struct FcmConfig {
     pub project_id: String,
     /// The FCM API's base URL.
     pub endpoint: String,
+}
+
+/// The community's limits.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CommunityConfig {
+    /// Messages (chat and group posts) one person may send per minute; a burst of this many,
+    /// then one every 60/n seconds.
+    pub messages_per_minute: u32,
+}
+
+impl Default for CommunityConfig {
+    fn default() -> Self {
+        CommunityConfig {
+            messages_per_minute: 60,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

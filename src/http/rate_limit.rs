@@ -1,5 +1,7 @@
-//! Per-IP rate limits (token buckets in memory): the `/auth/*` endpoints get
-//! `auth.rate_limit_per_minute` requests per minute per client address. Refused requests get
+//! Token-bucket rate limits in memory, per key: per client IP on the `/auth/*` endpoints (the
+//! middleware below), per person where a feature limits what people send (community messages).
+//! The `/auth/*` endpoints get `auth.rate_limit_per_minute` requests per minute per client
+//! address. Refused requests get
 //! 429 RATE_LIMITED with `Retry-After`; every limited response carries `RateLimit-Limit`,
 //! `RateLimit-Remaining` and `RateLimit-Reset` (seconds).
 
@@ -18,12 +20,12 @@ use super::error::{ApiError, ErrorCode};
 /// The paths the sign-in limit applies to (the OpenAPI document lists 429 on each).
 pub const AUTH_PREFIX: &str = "/api/v1/auth/";
 
-pub struct RateLimiter {
+pub struct RateLimiter<K = IpAddr> {
     /// Requests allowed per minute (the bucket's size).
     per_minute: u32,
-    /// Only paths under this prefix are limited.
+    /// Only paths under this prefix are limited (the HTTP middleware's concern).
     prefix: &'static str,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    buckets: Mutex<HashMap<K, Bucket>>,
 }
 
 #[derive(Clone, Copy)]
@@ -41,7 +43,7 @@ pub struct Decision {
     pub reset: u64,
 }
 
-impl RateLimiter {
+impl<K: std::hash::Hash + Eq> RateLimiter<K> {
     pub fn new(per_minute: u32, prefix: &'static str) -> Arc<Self> {
         Arc::new(RateLimiter {
             per_minute: per_minute.max(1),
@@ -51,7 +53,8 @@ impl RateLimiter {
     }
 
     /// Takes one token for `ip` if there is one.
-    pub fn check(&self, ip: IpAddr, now: Instant) -> Decision {
+    /// Takes one token from `key`'s bucket when it has one.
+    pub fn check(&self, key: K, now: Instant) -> Decision {
         let size = f64::from(self.per_minute);
         let per_sec = size / 60.0;
         let Ok(mut buckets) = self.buckets.lock() else {
@@ -67,7 +70,7 @@ impl RateLimiter {
             buckets
                 .retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * per_sec < size);
         }
-        let b = buckets.entry(ip).or_insert(Bucket {
+        let b = buckets.entry(key).or_insert(Bucket {
             tokens: size,
             at: now,
         });

@@ -12,7 +12,7 @@
 //! removing the person) ends them too: logout disconnects at once, and a sweep every few
 //! seconds disconnects every socket whose session is no longer live.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,12 +38,19 @@ pub fn user_room(user_id: &str) -> String {
 pub struct Realtime {
     io: SocketIo,
     layer: SocketIoLayer,
-    people: Arc<Mutex<HashMap<String, Connections>>>,
+    people: Arc<Mutex<People>>,
+}
+
+/// Who is connected: each person's sockets, and the people online in each org.
+#[derive(Default)]
+struct People {
+    by_user: HashMap<String, Connections>,
+    by_org: HashMap<String, HashSet<String>>,
 }
 
 /// One person's live sockets and the session each came in with.
-#[derive(Default)]
 struct Connections {
+    org_id: String,
     sockets: HashMap<Sid, String>,
 }
 
@@ -55,7 +62,7 @@ impl Default for Realtime {
         Realtime {
             io,
             layer,
-            people: Arc::new(Mutex::new(HashMap::new())),
+            people: Arc::new(Mutex::new(People::default())),
         }
     }
 }
@@ -70,21 +77,24 @@ impl Realtime {
     pub fn is_online(&self, user_id: &str) -> bool {
         self.people
             .lock()
-            .map(|p| p.contains_key(user_id))
+            .map(|p| p.by_user.contains_key(user_id))
             .unwrap_or(false)
     }
 
     /// How many of these people have a live connection.
     pub fn online_among<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> usize {
         let Ok(p) = self.people.lock() else { return 0 };
-        ids.into_iter().filter(|id| p.contains_key(*id)).count()
+        ids.into_iter()
+            .filter(|id| p.by_user.contains_key(*id))
+            .count()
     }
 
-    /// The people with a live connection now.
-    pub fn online_people(&self) -> Vec<String> {
+    /// The people of an org with a live connection now.
+    pub fn online_in(&self, org_id: &str) -> Vec<String> {
         self.people
             .lock()
-            .map(|p| p.keys().cloned().collect())
+            .ok()
+            .and_then(|p| p.by_org.get(org_id).map(|s| s.iter().cloned().collect()))
             .unwrap_or_default()
     }
 
@@ -92,7 +102,7 @@ impl Realtime {
     pub fn connections(&self) -> usize {
         self.people
             .lock()
-            .map(|p| p.values().map(|c| c.sockets.len()).sum())
+            .map(|p| p.by_user.values().map(|c| c.sockets.len()).sum())
             .unwrap_or(0)
     }
 
@@ -133,7 +143,8 @@ impl Realtime {
             .people
             .lock()
             .map(|p| {
-                p.values()
+                p.by_user
+                    .values()
                     .flat_map(|c| c.sockets.iter())
                     .filter(|(_, s)| s.as_str() == session_id)
                     .map(|(sid, _)| *sid)
@@ -149,7 +160,8 @@ impl Realtime {
             .people
             .lock()
             .map(|p| {
-                p.get(user_id)
+                p.by_user
+                    .get(user_id)
                     .map(|c| c.sockets.keys().copied().collect())
                     .unwrap_or_default()
             })
@@ -166,13 +178,26 @@ impl Realtime {
     }
 
     /// Records a new socket; true when it is the person's first (they came online).
-    fn arrived(&self, user_id: &str, sid: Sid, session_id: &str) -> bool {
+    fn arrived(&self, user: &CurrentUser, sid: Sid) -> bool {
         let Ok(mut p) = self.people.lock() else {
             return false;
         };
-        let c = p.entry(user_id.to_string()).or_default();
-        c.sockets.insert(sid, session_id.to_string());
-        c.sockets.len() == 1
+        let c = p
+            .by_user
+            .entry(user.id.clone())
+            .or_insert_with(|| Connections {
+                org_id: user.org_id.clone(),
+                sockets: HashMap::new(),
+            });
+        c.sockets.insert(sid, user.session_id.clone());
+        let first = c.sockets.len() == 1;
+        if first {
+            p.by_org
+                .entry(user.org_id.clone())
+                .or_default()
+                .insert(user.id.clone());
+        }
+        first
     }
 
     /// Forgets a socket; true when it was the person's last (they went offline).
@@ -180,15 +205,22 @@ impl Realtime {
         let Ok(mut p) = self.people.lock() else {
             return false;
         };
-        let Some(c) = p.get_mut(user_id) else {
+        let Some(c) = p.by_user.get_mut(user_id) else {
             return false;
         };
         c.sockets.remove(&sid);
-        if c.sockets.is_empty() {
-            p.remove(user_id);
-            return true;
+        if !c.sockets.is_empty() {
+            return false;
         }
-        false
+        let org_id = c.org_id.clone();
+        p.by_user.remove(user_id);
+        if let Some(org) = p.by_org.get_mut(&org_id) {
+            org.remove(user_id);
+            if org.is_empty() {
+                p.by_org.remove(&org_id);
+            }
+        }
+        true
     }
 
     /// Every live socket's session.
@@ -196,7 +228,8 @@ impl Realtime {
         self.people
             .lock()
             .map(|p| {
-                p.values()
+                p.by_user
+                    .values()
                     .flat_map(|c| c.sockets.iter().map(|(sid, s)| (*sid, s.clone())))
                     .collect()
             })
@@ -262,7 +295,7 @@ pub fn serve(state: &AppState) {
                     announce(&leaving, &user, false).await;
                 }
             });
-            let first = state.realtime.arrived(&user.id, s.id, &user.session_id);
+            let first = state.realtime.arrived(&user, s.id);
             if !s.connected() {
                 state.realtime.left(&user.id, s.id);
                 return;

@@ -1,0 +1,773 @@
+//! One-to-one conversations (seed 001). `/chat/start` pairs a person with an available listener
+//! — a member or admin who allows messages, or a practitioner the org lists as on duty — and
+//! both talk as "Anonymous User #n", an alias drawn for that conversation alone; anyone may
+//! also write to a person by id when that person allows messages. Either side can block the
+//! other, which ends the conversation for both; nobody is ever paired with someone who blocked
+//! them, or whom they blocked.
+//!
+//! A message is written through the writer before it is acknowledged or emitted: the partner's
+//! connections receive `newMessage`, the sender's other connections too, and a partner with no
+//! live connection gets a push (as their preferences allow).
+
+use axum::extract::State;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use socketioxide::extract::SocketRef;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::messages::{self, Message, Place, REMOVED, Sender, Shown, check_content, shown_name};
+use super::{LISTENERS_ON_DUTY, aliases, safety};
+use crate::auth::CurrentUser;
+use crate::auth::policy::{Perm, allow};
+use crate::clock;
+use crate::db::Tx;
+use crate::db::filter::{Filter, text};
+use crate::http::envelope::Feed;
+use crate::http::extract::NoFilters;
+use crate::http::{
+    ApiError, ApiResult, Data, ErrorCode, FeedQuery, FieldError, Page, Paged, ValidJson, ValidPath,
+    ValidQuery, Validate, created, no_content,
+};
+use crate::notify::deliver::{self, Outgoing};
+use crate::notify::prefs::Channel;
+use crate::realtime::user_room;
+use crate::settings;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(allow(Perm::Community, routes!(start)))
+        .routes(allow(Perm::Community, routes!(conversations)))
+        .routes(allow(Perm::Community, routes!(messages)))
+        .routes(allow(Perm::Community, routes!(send_message)))
+        .routes(allow(Perm::Community, routes!(read)))
+        .routes(allow(Perm::Community, routes!(block, unblock)))
+}
+
+/// The other person in a conversation, as the caller knows them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Partner {
+    /// Their pseudonym in this conversation when anonymous (never a user id), else their user
+    /// id; `null` once their account is erased.
+    pub id: Option<String>,
+    pub name: String,
+    /// They have a live connection now (always false across a block).
+    pub online: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Started {
+    pub conversation_id: String,
+    pub partner: Partner,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Conversation {
+    pub id: String,
+    pub partner: Partner,
+    /// The newest message's text ("Message removed" once removed); `null` before the first.
+    pub last_message: Option<String>,
+    /// The newest message's time, or when the conversation began.
+    #[schema(value_type = String, format = DateTime)]
+    pub timestamp: String,
+    /// Messages from the partner after the caller's read marker.
+    pub unread_count: i64,
+    /// Paired by `/chat/start`: both sides are anonymous.
+    pub anonymous: bool,
+    /// One of the two blocked the other: no more messages either way.
+    pub blocked: bool,
+}
+
+/// One side of a conversation.
+struct Side {
+    user_id: Option<String>,
+    alias_id: String,
+    alias_n: i64,
+    anonymous: bool,
+    name: Option<String>,
+}
+
+/// `Side`'s columns for the participant row `$p` and its users row `$u`.
+macro_rules! side_columns {
+    ($p:ident, $u:ident) => {
+        concat!(
+            stringify!($p),
+            ".user_id, ",
+            stringify!($p),
+            ".alias_id, ",
+            stringify!($p),
+            ".alias_n, ",
+            stringify!($p),
+            ".anonymous, ",
+            shown_name!($u)
+        )
+    };
+}
+
+fn side(r: &Row, at: usize) -> rusqlite::Result<Side> {
+    Ok(Side {
+        user_id: r.get(at)?,
+        alias_id: r.get(at + 1)?,
+        alias_n: r.get(at + 2)?,
+        anonymous: r.get(at + 3)?,
+        name: r.get(at + 4)?,
+    })
+}
+
+impl Side {
+    /// How the other side sees this one (an alias when anonymous or in anonymous mode).
+    fn shown(&self) -> Sender {
+        Shown {
+            sender_id: self.user_id.as_deref(),
+            anonymous: self.anonymous || self.name.is_none(),
+            alias_id: Some(&self.alias_id),
+            alias_n: Some(self.alias_n),
+            name: self.name.as_deref(),
+        }
+        .sender()
+    }
+
+    fn partner(&self, state: &AppState, blocked: bool) -> Partner {
+        let Sender { id, name } = self.shown();
+        let online = !blocked
+            && self
+                .user_id
+                .as_deref()
+                .is_some_and(|u| state.realtime.is_online(u));
+        Partner { id, name, online }
+    }
+}
+
+/// A conversation as one of its people is in it.
+struct Pair {
+    conversation_id: String,
+    me: Side,
+    them: Side,
+    blocked: bool,
+}
+
+/// The caller's side and their partner's in a conversation of their org; 404 otherwise.
+fn pair(c: &Connection, user: &CurrentUser, conversation_id: &str) -> Result<Pair, ApiError> {
+    c.prepare_cached(concat!(
+        "SELECT ",
+        side_columns!(p, u),
+        ", ",
+        side_columns!(q, v),
+        ", EXISTS (SELECT 1 FROM cm_blocks b WHERE (b.user_id = p.user_id AND b.blocked_id = q.user_id)
+                   OR (b.user_id = q.user_id AND b.blocked_id = p.user_id))
+         FROM cm_conversations c
+         JOIN cm_participants p ON p.conversation_id = c.id AND p.user_id = ?2
+         JOIN cm_participants q ON q.conversation_id = c.id AND q.rowid <> p.rowid
+         LEFT JOIN users u ON u.id = p.user_id
+         LEFT JOIN users v ON v.id = q.user_id
+         WHERE c.id = ?1 AND c.org_id = ?3"
+    ))?
+    .query_row(params![conversation_id, user.id, user.org_id], |r| {
+        Ok(Pair {
+            conversation_id: conversation_id.to_string(),
+            me: side(r, 0)?,
+            them: side(r, 5)?,
+            blocked: r.get(10)?,
+        })
+    })
+    .optional()?
+    .ok_or_else(ApiError::not_found)
+}
+
+fn blocked_between(c: &Connection, a: &str, b: &str) -> rusqlite::Result<bool> {
+    c.prepare_cached(
+        "SELECT 1 FROM cm_blocks WHERE (user_id = ?1 AND blocked_id = ?2) OR (user_id = ?2 AND blocked_id = ?1)",
+    )?
+    .exists(params![a, b])
+}
+
+/// Adds a person to a conversation under an alias that differs from the other side's.
+fn add_side(
+    tx: &Tx,
+    conversation_id: &str,
+    user_id: &str,
+    anonymous: bool,
+    not: Option<i64>,
+) -> rusqlite::Result<()> {
+    let (alias_id, alias_n) = aliases::fresh(|n| Ok(Some(n) == not))?;
+    tx.execute(
+        "INSERT INTO cm_participants (conversation_id, user_id, alias_id, alias_n, anonymous, joined_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![conversation_id, user_id, alias_id, alias_n, anonymous, clock::now()],
+    )?;
+    Ok(())
+}
+
+/// Starts a conversation between two people (the first is its starter); its id.
+fn open(
+    tx: &Tx,
+    org_id: &str,
+    paired: bool,
+    (a, a_anonymous): (&str, bool),
+    (b, b_anonymous): (&str, bool),
+) -> rusqlite::Result<String> {
+    let id = uuid::Uuid::now_v7().to_string();
+    tx.execute(
+        "INSERT INTO cm_conversations (id, org_id, paired, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![id, org_id, paired, clock::now()],
+    )?;
+    add_side(tx, &id, a, a_anonymous, None)?;
+    let first: i64 = tx.query_row(
+        "SELECT alias_n FROM cm_participants WHERE conversation_id = ?1",
+        [&id],
+        |r| r.get(0),
+    )?;
+    add_side(tx, &id, b, b_anonymous, Some(first))?;
+    Ok(id)
+}
+
+/// The listener `/chat/start` would choose for `user` now: online people first, then those
+/// not already talking with them, with the fewest conversations active in the last day, paired
+/// longest ago, and the longest-standing accounts.
+fn choose_listener(
+    c: &Connection,
+    user: &CurrentUser,
+    on_duty: &serde_json::Value,
+    online: &[String],
+) -> rusqlite::Result<Option<String>> {
+    let day_ago = clock::format(jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24));
+    c.prepare_cached(&format!(
+        "SELECT u.id FROM users u
+         WHERE {ELIGIBLE}
+         ORDER BY u.id IN (SELECT value FROM json_each(?4)) DESC,
+           EXISTS (SELECT 1 FROM cm_participants p
+                   JOIN cm_participants q ON q.conversation_id = p.conversation_id AND q.user_id = ?2
+                   JOIN cm_conversations c ON c.id = p.conversation_id AND c.paired = 1
+                   WHERE p.user_id = u.id),
+           (SELECT count(*) FROM cm_participants p JOIN cm_conversations c ON c.id = p.conversation_id
+            WHERE p.user_id = u.id AND c.paired = 1 AND coalesce(c.last_message_at, c.created_at) > ?5),
+           coalesce((SELECT max(c.created_at) FROM cm_participants p
+                     JOIN cm_conversations c ON c.id = p.conversation_id AND c.paired = 1
+                     WHERE p.user_id = u.id), ''),
+           u.created_at, u.id
+         LIMIT 1"
+    ))?
+    .query_row(
+        params![
+            user.org_id,
+            user.id,
+            on_duty.to_string(),
+            json!(online).to_string(),
+            day_ago
+        ],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+/// Who may be paired with ?2 in org ?1 (?3: the practitioners on duty, by id or e-mail).
+const ELIGIBLE: &str = "u.org_id = ?1 AND u.id <> ?2 AND u.status = 'active' AND u.deleted_at IS NULL
+    AND ((u.role IN ('member', 'admin') AND coalesce(json_extract(u.privacy_settings, '$.allowMessages'), 1))
+         OR (u.role = 'practitioner' AND (u.id IN (SELECT value FROM json_each(?3))
+                                          OR lower(u.email) IN (SELECT lower(value) FROM json_each(?3)))))
+    AND NOT EXISTS (SELECT 1 FROM cm_blocks b WHERE (b.user_id = u.id AND b.blocked_id = ?2)
+                                              OR (b.user_id = ?2 AND b.blocked_id = u.id))";
+
+/// Pairs the caller with an available listener of their org in a new conversation where both
+/// are anonymous. 409 NO_LISTENER_AVAILABLE when nobody can take it now.
+#[utoipa::path(post, path = "/chat/start", tag = "community",
+    responses((status = 201, body = Started), (status = 409)), security(("bearer" = [])))]
+async fn start(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Data<Started>> {
+    let online = state.realtime.online_in(&user.org_id);
+    let config = state.config.clone();
+    let who = user.clone();
+    let chosen = state
+        .db
+        .read(move |c| {
+            let on_duty = settings::get(c, &config, &who.org_id, &LISTENERS_ON_DUTY)?;
+            Ok::<_, ApiError>(choose_listener(c, &who, &on_duty, &online)?)
+        })
+        .await?;
+    let Some(listener) = chosen else {
+        return Err(ApiError::domain(
+            ErrorCode::Conflict,
+            "NO_LISTENER_AVAILABLE",
+            "Nobody is available to listen right now; please try again soon",
+        ));
+    };
+    let (config, reach) = (state.config.clone(), state.reach());
+    let started = state
+        .db
+        .write(move |tx| {
+            // Still eligible now that the writer decides (a block may have landed meanwhile).
+            let on_duty = settings::get(tx, &config, &user.org_id, &LISTENERS_ON_DUTY)?;
+            let still = tx
+                .prepare_cached(&format!(
+                    "SELECT 1 FROM users u WHERE u.id = ?4 AND {ELIGIBLE}"
+                ))?
+                .exists(params![user.org_id, user.id, on_duty.to_string(), listener])?;
+            if !still {
+                return Err(ApiError::domain(
+                    ErrorCode::Conflict,
+                    "NO_LISTENER_AVAILABLE",
+                    "The listener just became unavailable; please try again",
+                ));
+            }
+            let id = open(tx, &user.org_id, true, (&user.id, true), (&listener, true))?;
+            deliver::send(
+                tx,
+                &reach,
+                Outgoing {
+                    user_id: &listener,
+                    kind: "chat_request",
+                    title: "Someone would like to talk",
+                    body: "An anonymous member started a conversation with you.",
+                    data: json!({ "conversationId": id }),
+                    channels: Some(&[Channel::InApp, Channel::Push]),
+                    attachment: None,
+                },
+            )?;
+            pair(tx, &user, &id)
+        })
+        .await?;
+    Ok(created(Started {
+        partner: started.them.partner(&state, false),
+        conversation_id: started.conversation_id,
+    }))
+}
+
+/// The caller's conversations, most recently active first.
+#[utoipa::path(get, path = "/chat/conversations", tag = "community", params(crate::http::PageQuery),
+    responses((status = 200, body = [Conversation]), (status = 400)), security(("bearer" = [])))]
+async fn conversations(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    q: Paged<NoFilters>,
+) -> ApiResult<Page<Conversation>> {
+    let order = q.page.order_by(
+        &[("timestamp", "coalesce(c.last_message_at, c.created_at)")],
+        "coalesce(c.last_message_at, c.created_at) DESC, c.id DESC",
+    )?;
+    let mut w = Filter::new();
+    w.and("p.user_id = ?", [text(&user.id)])
+        .and("c.org_id = ?", [text(&user.org_id)]);
+    let page = q.page.clone();
+    let (rows, total) = state
+        .db
+        .read(move |c| {
+            w.page(
+                c,
+                concat!(
+                    "c.id, c.paired, coalesce(c.last_message_at, c.created_at), lm.seq, lm.content, lm.hidden, ",
+                    side_columns!(q, v),
+                    ", (SELECT count(*) FROM cm_messages m WHERE m.conversation_id = c.id AND m.seq > p.read_seq
+                        AND m.sender_id IS NOT p.user_id),
+                     EXISTS (SELECT 1 FROM cm_blocks b WHERE (b.user_id = p.user_id AND b.blocked_id = q.user_id)
+                             OR (b.user_id = q.user_id AND b.blocked_id = p.user_id))"
+                ),
+                "cm_participants p JOIN cm_conversations c ON c.id = p.conversation_id
+                 JOIN cm_participants q ON q.conversation_id = c.id AND q.rowid <> p.rowid
+                 LEFT JOIN users v ON v.id = q.user_id
+                 LEFT JOIN cm_messages lm ON lm.seq = c.last_seq AND c.last_seq > 0",
+                &order,
+                &page,
+                |r| {
+                    let last: Option<i64> = r.get(3)?;
+                    let content: Option<String> = r.get(4)?;
+                    let hidden: Option<String> = r.get(5)?;
+                    let last_message = last.map(|_| match (content, hidden) {
+                        (Some(text), None) => text,
+                        _ => REMOVED.to_string(),
+                    });
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, bool>(1)?,
+                        r.get::<_, String>(2)?,
+                        last_message,
+                        side(r, 6)?,
+                        r.get::<_, i64>(11)?,
+                        r.get::<_, bool>(12)?,
+                    ))
+                },
+            )
+            .map_err(ApiError::from)
+        })
+        .await?;
+    let items = rows
+        .into_iter()
+        .map(
+            |(id, paired, timestamp, last_message, them, unread_count, blocked)| Conversation {
+                id,
+                partner: them.partner(&state, blocked),
+                last_message,
+                timestamp,
+                unread_count,
+                anonymous: paired,
+                blocked,
+            },
+        )
+        .collect();
+    Ok(Page::new(items, total, &q.page))
+}
+
+fn conversation_messages(
+    c: &Connection,
+    reader: &str,
+    conversation_id: &str,
+    before: i64,
+    limit: u32,
+) -> rusqlite::Result<Vec<(Message, i64)>> {
+    c.prepare_cached(concat!(
+        "SELECT msg.id, msg.conversation_id, msg.sender_id, msg.content, p.anonymous, msg.hidden,
+                msg.created_at, p.alias_id, p.alias_n, ",
+        shown_name!(u),
+        ", msg.seq
+         FROM cm_messages msg
+         LEFT JOIN cm_participants p ON p.conversation_id = msg.conversation_id AND p.user_id = msg.sender_id
+         LEFT JOIN users u ON u.id = msg.sender_id
+         WHERE msg.conversation_id = ?1 AND msg.seq < ?2 ORDER BY msg.seq DESC LIMIT ?3"
+    ))?
+    .query_map(
+        params![conversation_id, before, limit],
+        messages::read_row(reader, Place::Conversation),
+    )?
+    .collect()
+}
+
+/// A conversation's messages, newest first; `meta.nextCursor` pages back.
+#[utoipa::path(get, path = "/chat/conversations/{id}/messages", tag = "community",
+    params(("id" = String, Path), FeedQuery),
+    responses((status = 200, body = [Message]), (status = 400), (status = 404)), security(("bearer" = [])))]
+async fn messages(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ValidPath(id): ValidPath<String>,
+    ValidQuery(q): ValidQuery<FeedQuery>,
+) -> ApiResult<Feed<Message>> {
+    let limit = q.limit();
+    let rows = state
+        .db
+        .read(move |c| {
+            pair(c, &user, &id)?;
+            Ok::<_, ApiError>(conversation_messages(
+                c,
+                &user.id,
+                &id,
+                q.before_seq(),
+                limit + 1,
+            )?)
+        })
+        .await?;
+    let feed = Feed::from_rows(rows, limit, |(_, seq)| seq.to_string());
+    Ok(Feed {
+        items: feed.items.into_iter().map(|(m, _)| m).collect(),
+        next_cursor: feed.next_cursor,
+    })
+}
+
+/// A message for a conversation, or for a person by id (their conversation with the sender
+/// is found or begun).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChatMessage {
+    /// Plain text, 1 to 4,000 characters; line breaks and tabs allowed, no other control
+    /// characters.
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$"
+    )]
+    pub content: String,
+    /// An existing conversation of the caller's (or `recipientId`).
+    pub conversation_id: Option<String>,
+    /// A person of the caller's org who allows messages (or `conversationId`).
+    pub recipient_id: Option<String>,
+    /// Write under an alias when starting a conversation by `recipientId`; within a
+    /// conversation each side keeps the way it began.
+    #[serde(default)]
+    pub is_anonymous: bool,
+}
+
+impl Validate for ChatMessage {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        check_content(&self.content, errors);
+        for (field, v) in [
+            ("conversationId", &self.conversation_id),
+            ("recipientId", &self.recipient_id),
+        ] {
+            if v.as_ref().is_some_and(|s| s.is_empty() || s.len() > 64) {
+                errors.push(FieldError::new(field, "must be an id"));
+            }
+        }
+        if self.conversation_id.is_some() == self.recipient_id.is_some() {
+            errors.push(FieldError::new(
+                "conversationId",
+                "give exactly one of conversationId and recipientId",
+            ));
+        }
+    }
+}
+
+/// Sends a message in a conversation (or to a person by id); 403 when the recipient does not
+/// allow messages or one of the two blocked the other, and then nothing is created. The
+/// partner receives `newMessage`; a message that reads as a crisis answers with the org's
+/// crisis resources.
+#[utoipa::path(post, path = "/chat/messages", tag = "community", request_body = ChatMessage,
+    responses((status = 201, body = Message), (status = 400), (status = 403), (status = 404), (status = 429)),
+    security(("bearer" = [])))]
+async fn send_message(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ValidJson(b): ValidJson<ChatMessage>,
+) -> ApiResult<Data<Message>> {
+    Ok(created(send(&state, user, b, None).await?))
+}
+
+/// Sends a message (REST and the socket's `sendMessage`): written first, then emitted to the
+/// partner and to the sender's other connections (all but `from`, the socket it came on).
+pub async fn send(
+    state: &AppState,
+    user: CurrentUser,
+    b: ChatMessage,
+    from: Option<&SocketRef>,
+) -> Result<Message, ApiError> {
+    safety::may_send(state, &user.id)?;
+    let (config, reach, realtime) = (state.config.clone(), state.reach(), state.realtime.clone());
+    let me = user.id.clone();
+    let (mut msg, partner) = state
+        .db
+        .write(move |tx| {
+            let pair = match (&b.conversation_id, &b.recipient_id) {
+                (Some(id), _) => pair(tx, &user, id)?,
+                (None, Some(to)) => conversation_with(tx, &user, to, b.is_anonymous)?,
+                (None, None) => return Err(ApiError::field("conversationId", "is required")),
+            };
+            let Some(partner) = pair.them.user_id.clone() else {
+                return Err(ApiError::forbidden().with_cause("the other person has left"));
+            };
+            if pair.blocked {
+                return Err(ApiError::new(
+                    ErrorCode::Forbidden,
+                    "This conversation is blocked; no more messages can be sent in it",
+                ));
+            }
+            let id = uuid::Uuid::now_v7().to_string();
+            let now = clock::now();
+            tx.execute(
+                "INSERT INTO cm_messages (id, org_id, conversation_id, sender_id, content, anonymous, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![id, user.org_id, pair.conversation_id, user.id, b.content, pair.me.anonymous, now],
+            )?;
+            let seq = tx.last_insert_rowid();
+            tx.execute(
+                "UPDATE cm_conversations SET last_seq = ?2, last_message_at = ?3 WHERE id = ?1",
+                params![pair.conversation_id, seq, now],
+            )?;
+            tx.execute(
+                "UPDATE cm_participants SET read_seq = ?3 WHERE conversation_id = ?1 AND user_id = ?2",
+                params![pair.conversation_id, user.id, seq],
+            )?;
+            let resources =
+                safety::check_crisis(tx, &config, &reach, &user.org_id, &id, &b.content)?;
+            if !realtime.is_online(&partner) {
+                let from = pair.me.shown().name;
+                deliver::send(
+                    tx,
+                    &reach,
+                    Outgoing {
+                        user_id: &partner,
+                        kind: "chat_message",
+                        title: "New message",
+                        body: &format!("{from} sent you a message"),
+                        data: json!({ "conversationId": pair.conversation_id, "messageId": id }),
+                        channels: Some(&[Channel::Push]),
+                        attachment: None,
+                    },
+                )?;
+            }
+            let mut msg = conversation_messages(tx, &user.id, &pair.conversation_id, seq + 1, 1)?
+                .pop()
+                .map(|(m, _)| m)
+                .ok_or_else(|| ApiError::internal("the message just written is not there"))?;
+            msg.crisis_resources = resources;
+            Ok((msg, partner))
+        })
+        .await?;
+    let theirs = Message {
+        mine: false,
+        crisis_resources: None,
+        ..msg.clone()
+    };
+    state
+        .realtime
+        .to_user(&partner, "newMessage", &theirs)
+        .await;
+    let resources = msg.crisis_resources.take();
+    match from {
+        Some(s) => {
+            let _ = s.to(user_room(&me)).emit("newMessage", &msg).await;
+        }
+        None => state.realtime.to_user(&me, "newMessage", &msg).await,
+    }
+    msg.crisis_resources = resources;
+    Ok(msg)
+}
+
+/// The caller's direct (not paired) conversation with a person of their org, begun when there
+/// is none — but only when that person allows messages and neither blocked the other.
+fn conversation_with(
+    tx: &Tx,
+    user: &CurrentUser,
+    to: &str,
+    anonymous: bool,
+) -> Result<Pair, ApiError> {
+    let recipient: Option<(bool, bool)> = tx
+        .prepare_cached(
+            "SELECT coalesce(json_extract(privacy_settings, '$.allowMessages'), 1),
+                    coalesce(json_extract(privacy_settings, '$.anonymousMode'), 0)
+             FROM users WHERE id = ?1 AND org_id = ?2 AND status = 'active' AND deleted_at IS NULL",
+        )?
+        .query_row(params![to, user.org_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((allows, their_anonymity)) = recipient else {
+        return Err(ApiError::not_found());
+    };
+    if to == user.id {
+        return Err(ApiError::field("recipientId", "cannot be yourself"));
+    }
+    if blocked_between(tx, &user.id, to)? {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "You cannot send messages to this person",
+        ));
+    }
+    let existing: Option<String> = tx
+        .prepare_cached(
+            "SELECT c.id FROM cm_participants a
+             JOIN cm_participants b ON b.conversation_id = a.conversation_id AND b.user_id = ?2
+             JOIN cm_conversations c ON c.id = a.conversation_id AND c.paired = 0
+             WHERE a.user_id = ?1 ORDER BY c.created_at LIMIT 1",
+        )?
+        .query_row(params![user.id, to], |r| r.get(0))
+        .optional()?;
+    let id = match existing {
+        Some(id) => id,
+        None => {
+            if !allows {
+                return Err(ApiError::new(
+                    ErrorCode::Forbidden,
+                    "This person does not accept messages",
+                ));
+            }
+            open(
+                tx,
+                &user.org_id,
+                false,
+                (&user.id, anonymous),
+                (to, their_anonymity),
+            )?
+        }
+    };
+    pair(tx, user, &id)
+}
+
+/// Marks every message of the conversation read by the caller.
+#[utoipa::path(post, path = "/chat/conversations/{id}/read", tag = "community", params(("id" = String, Path)),
+    responses((status = 204), (status = 404)), security(("bearer" = [])))]
+async fn read(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ValidPath(id): ValidPath<String>,
+) -> ApiResult<axum::http::StatusCode> {
+    state
+        .db
+        .write(move |tx| {
+            pair(tx, &user, &id)?;
+            tx.execute(
+                "UPDATE cm_participants SET read_seq = (SELECT last_seq FROM cm_conversations WHERE id = ?1)
+                 WHERE conversation_id = ?1 AND user_id = ?2",
+                params![id, user.id],
+            )?;
+            Ok::<_, ApiError>(())
+        })
+        .await?;
+    Ok(no_content())
+}
+
+/// Blocks the other person: no more messages either way here, and they are never paired with
+/// the caller again.
+#[utoipa::path(post, path = "/chat/conversations/{id}/block", tag = "community", params(("id" = String, Path)),
+    responses((status = 204), (status = 404)), security(("bearer" = [])))]
+async fn block(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ValidPath(id): ValidPath<String>,
+) -> ApiResult<axum::http::StatusCode> {
+    state
+        .db
+        .write(move |tx| {
+            let pair = pair(tx, &user, &id)?;
+            if let Some(them) = pair.them.user_id {
+                tx.execute(
+                    "INSERT OR IGNORE INTO cm_blocks (user_id, blocked_id, created_at) VALUES (?1, ?2, ?3)",
+                    params![user.id, them, clock::now()],
+                )?;
+            }
+            Ok::<_, ApiError>(())
+        })
+        .await?;
+    Ok(no_content())
+}
+
+/// Lifts the caller's block of the other person (a block they placed themselves stays).
+#[utoipa::path(delete, path = "/chat/conversations/{id}/block", tag = "community", params(("id" = String, Path)),
+    responses((status = 204), (status = 404)), security(("bearer" = [])))]
+async fn unblock(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ValidPath(id): ValidPath<String>,
+) -> ApiResult<axum::http::StatusCode> {
+    state
+        .db
+        .write(move |tx| {
+            let pair = pair(tx, &user, &id)?;
+            tx.execute(
+                "DELETE FROM cm_blocks WHERE user_id = ?1 AND blocked_id = ?2",
+                params![user.id, pair.them.user_id],
+            )?;
+            Ok::<_, ApiError>(())
+        })
+        .await?;
+    Ok(no_content())
+}
+
+/// The partner's user id and the pseudonym they know the caller by in each of the caller's
+/// conversations (blocked ones left out): whom `presence` goes to.
+pub fn partners(c: &Connection, user_id: &str) -> rusqlite::Result<Vec<(String, String, String)>> {
+    c.prepare_cached(
+        "SELECT q.user_id, p.conversation_id,
+                CASE WHEN p.anonymous OR coalesce(json_extract(u.privacy_settings, '$.anonymousMode'), 0)
+                     THEN p.alias_id ELSE p.user_id END
+         FROM cm_participants p
+         JOIN cm_participants q ON q.conversation_id = p.conversation_id AND q.rowid <> p.rowid
+         JOIN users u ON u.id = p.user_id
+         WHERE p.user_id = ?1 AND q.user_id IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM cm_blocks b WHERE (b.user_id = p.user_id AND b.blocked_id = q.user_id)
+                           OR (b.user_id = q.user_id AND b.blocked_id = p.user_id))
+         ORDER BY p.conversation_id DESC LIMIT 1000",
+    )?
+    .query_map([user_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+    .collect()
+}
+
+/// The partner's user id in a conversation of the caller's, unless one blocked the other
+/// (`typing`).
+pub fn partner_of(
+    c: &Connection,
+    user: &CurrentUser,
+    conversation_id: &str,
+) -> Result<Option<String>, ApiError> {
+    let pair = pair(c, user, conversation_id)?;
+    Ok(pair.them.user_id.filter(|_| !pair.blocked))
+}
