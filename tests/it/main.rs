@@ -13,6 +13,7 @@ mod support;
 mod appointments;
 mod browser;
 mod cli;
+mod community;
 mod compliance;
 mod contract;
 mod crash;

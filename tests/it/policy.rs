@@ -349,6 +349,28 @@ async fn orgs_never_reach_each_others_rows() {
         )
         .await;
     assert_eq!(st, 201, "{posted}");
+    // A's conversation: the member writes to the admin, who reports the message.
+    let (st, said) = a_member
+        .send(
+            &s,
+            Method::POST,
+            "/chat/messages",
+            json!({"recipientId": a_admin.id, "content": "alpha to alpha", "isAnonymous": false}),
+        )
+        .await;
+    assert_eq!(st, 201, "{said}");
+    let conversation_id = said["data"]["conversationId"].as_str().unwrap().to_string();
+    let message_id = said["data"]["id"].as_str().unwrap().to_string();
+    let (st, rep) = a_admin
+        .send(
+            &s,
+            Method::POST,
+            &format!("/messages/{message_id}/report"),
+            json!({"reason": "alpha's report"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{rep}");
+    let community_report = rep["data"]["id"].as_str().unwrap().to_string();
 
     // Every by-id route, with A's id of the right kind and a body that passes validation.
     let fixtures: HashMap<&str, (String, Value)> = HashMap::from([
@@ -590,6 +612,34 @@ async fn orgs_never_reach_each_others_rows() {
                 json!({"content": "from beta", "isAnonymous": false}),
             ),
         ),
+        (
+            "/api/v1/chat/conversations/{id}/messages",
+            (conversation_id.clone(), json!({})),
+        ),
+        (
+            "/api/v1/chat/conversations/{id}/read",
+            (conversation_id.clone(), json!({})),
+        ),
+        (
+            "/api/v1/chat/conversations/{id}/block",
+            (conversation_id.clone(), json!({})),
+        ),
+        (
+            "/api/v1/messages/{id}/report",
+            (message_id.clone(), json!({"reason": "from beta"})),
+        ),
+        (
+            "/api/v1/moderation/reports/{id}/resolve",
+            (
+                community_report.clone(),
+                json!({"action": "hide_message", "notes": "beta"}),
+            ),
+        ),
+        // The reason is required, so it rides along with the id.
+        (
+            "/api/v1/moderation/conversations/{id}",
+            (format!("{conversation_id}?reason=beta"), json!({})),
+        ),
     ]);
     let ops = operations(&s).await;
     let by_id: Vec<_> = ops.iter().filter(|(_, p, _)| p.contains('{')).collect();
@@ -655,6 +705,24 @@ async fn orgs_never_reach_each_others_rows() {
         .get(&s, &format!("/groups/{group_id}/messages"))
         .await;
     assert_eq!(said["data"].as_array().map(Vec::len), Some(1));
+    let (_, conv) = a_admin
+        .get(
+            &s,
+            &format!("/chat/conversations/{conversation_id}/messages"),
+        )
+        .await;
+    assert_eq!(conv["data"][0]["content"], "alpha to alpha", "{conv}");
+    let (_, queue) = a_admin.get(&s, "/moderation/reports").await;
+    assert_eq!(queue["data"][0]["id"], community_report.as_str(), "{queue}");
+    let (st, _) = a_admin
+        .send(
+            &s,
+            Method::POST,
+            "/chat/messages",
+            json!({"conversationId": conversation_id, "content": "still open", "isAnonymous": false}),
+        )
+        .await;
+    assert_eq!(st, 201, "no block from B landed on A's conversation");
     let (_, r) = a_admin.get(&s, &format!("/responses/{response_id}")).await;
     assert_eq!(r["data"]["status"], "pending_approval");
     let (_, booked) = a_member.get(&s, &format!("/sessions/{session_id}")).await;

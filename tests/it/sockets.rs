@@ -2,9 +2,6 @@
 //! protocol): connects with `auth: {token}`, records every event the server sends, and waits
 //! (bounded) for one that matches.
 
-// The community tests use all of it; the realtime test only connects and waits for the end.
-#![allow(dead_code)]
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -121,6 +118,11 @@ impl Sock {
         self.seen.events.lock().unwrap().len()
     }
 
+    /// Every event since `since`, in order.
+    pub fn seen_since(&self, since: usize) -> Vec<(String, Value)> {
+        self.seen.events.lock().unwrap()[since..].to_vec()
+    }
+
     /// The first `event` since `since` whose payload matches.
     pub async fn wait(&self, event: &str, since: usize, pred: impl Fn(&Value) -> bool) -> Value {
         self.seen.wait(event, since, pred).await
@@ -143,8 +145,12 @@ impl Sock {
                 move |payload: Payload, _: Client| {
                     let tx = tx.clone();
                     async move {
+                        // rust_socketio hands an ack's arguments over as one array.
                         let first = match payload {
-                            Payload::Text(mut v) if !v.is_empty() => v.remove(0),
+                            Payload::Text(mut v) if !v.is_empty() => match v.remove(0) {
+                                Value::Array(mut args) if !args.is_empty() => args.remove(0),
+                                one => one,
+                            },
                             _ => Value::Null,
                         };
                         if let Some(tx) = tx.lock().unwrap().take() {

@@ -1,0 +1,248 @@
+//! The community end to end with two real Socket.IO clients: a conversation (presence, a
+//! message acknowledged then delivered, typing, a REST reply emitted the same way), a report
+//! that reaches the moderators, a block that stops messages and pairing both ways, and a
+//! moderator hiding the message. Then crisis language reaching moderators by e-mail, and the
+//! per-person send limit.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::fixtures::{self, Person, TestUser, mailed_text, notifications};
+use crate::sockets::Sock;
+use crate::support::TestServer;
+
+/// An org with an admin who takes no chats, and two members.
+async fn circle(s: &TestServer) -> (Person, Person, Person) {
+    let org = fixtures::org(s, "Circle").await;
+    let admin = TestUser::admin().in_org(&org).create(s).await;
+    let (st, _) = admin
+        .send(
+            s,
+            Method::PATCH,
+            "/users/privacy",
+            json!({"allowMessages": false}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let seeker = TestUser::member().in_org(&org).create(s).await;
+    let listener = TestUser::member().in_org(&org).create(s).await;
+    (admin, seeker, listener)
+}
+
+fn is_alias(name: &Value) -> bool {
+    name.as_str()
+        .and_then(|n| n.strip_prefix("Anonymous User #"))
+        .is_some_and(|n| n.parse::<u32>().is_ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_people_talk_live_then_one_reports_and_blocks() {
+    let s = TestServer::start().await;
+    let (admin, seeker, listener) = circle(&s).await;
+
+    let (st, started) = seeker
+        .send(&s, Method::POST, "/chat/start", json!({}))
+        .await;
+    assert_eq!(st, 201, "{started}");
+    let conv = started["data"]["conversationId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let partner = started["data"]["partner"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(is_alias(&started["data"]["partner"]["name"]), "{started}");
+    assert_ne!(partner, listener.id, "the partner's id is a pseudonym");
+
+    // The listener comes online: the seeker hears it under the listener's pseudonym.
+    let a = Sock::connect(&s, &seeker.token).await;
+    let b = Sock::connect(&s, &listener.token).await;
+    a.wait("presence", 0, |p| {
+        p["userId"] == partner.as_str() && p["online"] == true
+    })
+    .await;
+
+    // A message over the socket is saved, acknowledged, then delivered without the real id.
+    let ack = a
+        .call(
+            "sendMessage",
+            json!({"conversationId": conv, "content": "is anyone there?", "isAnonymous": true}),
+        )
+        .await;
+    let first = ack["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the ack is the saved message: {ack}"))
+        .to_string();
+    let got = b.wait("newMessage", 0, |m| m["id"] == first.as_str()).await;
+    assert_eq!(got["content"], "is anyone there?");
+    assert!(is_alias(&got["sender"]["name"]), "{got}");
+    assert!(
+        !got.to_string().contains(&seeker.id),
+        "the seeker's user id leaked: {got}"
+    );
+    let (_, listed) = listener
+        .get(&s, &format!("/chat/conversations/{conv}/messages"))
+        .await;
+    assert_eq!(listed["data"][0]["id"], first.as_str());
+
+    // Typing reaches the partner; a REST reply is emitted the same way as a socket message.
+    b.emit("typing", json!({"conversationId": conv})).await;
+    a.wait("typing", 0, |t| t["conversationId"] == conv.as_str())
+        .await;
+    let (st, reply) = listener
+        .send(
+            &s,
+            Method::POST,
+            "/chat/messages",
+            json!({"conversationId": conv, "content": "I'm here", "isAnonymous": true}),
+        )
+        .await;
+    assert_eq!(st, 201, "{reply}");
+    let got = a
+        .wait("newMessage", 0, |m| m["id"] == reply["data"]["id"])
+        .await;
+    assert_eq!(got["sender"]["id"], partner.as_str());
+
+    // A report reaches the moderators, who see the message but not who wrote it.
+    let (st, rep) = listener
+        .send(
+            &s,
+            Method::POST,
+            &format!("/messages/{first}/report"),
+            json!({"reason": "made me uneasy"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{rep}");
+    let report = rep["data"]["id"].as_str().unwrap().to_string();
+    let (_, queue) = admin.get(&s, "/moderation/reports").await;
+    assert_eq!(queue["data"][0]["messageId"], first.as_str(), "{queue}");
+    assert!(!queue.to_string().contains(&seeker.id), "{queue}");
+    assert_eq!(notifications(&s, &admin, "community_report").await.len(), 1);
+
+    // The listener blocks: the seeker's next message is refused and never delivered.
+    let (st, _) = listener
+        .send(
+            &s,
+            Method::POST,
+            &format!("/chat/conversations/{conv}/block"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, 204);
+    let mark = b.mark();
+    let ack = a
+        .call(
+            "sendMessage",
+            json!({"conversationId": conv, "content": "hello?", "isAnonymous": true}),
+        )
+        .await;
+    assert_eq!(ack["error"]["code"], "FORBIDDEN", "{ack}");
+    assert!(
+        !b.seen_since(mark).iter().any(|(n, _)| n == "newMessage"),
+        "a message crossed the block"
+    );
+    let (_, listed) = listener
+        .get(&s, &format!("/chat/conversations/{conv}/messages"))
+        .await;
+    assert_eq!(listed["data"][0]["content"], "I'm here");
+    // Nor are they paired again, and nobody else can listen here.
+    let (st, again) = seeker
+        .send(&s, Method::POST, "/chat/start", json!({}))
+        .await;
+    assert_eq!(
+        (st, again["error"]["code"].as_str()),
+        (409, Some("NO_LISTENER_AVAILABLE")),
+        "{again}"
+    );
+    // Across a block, going offline is not announced.
+    let a_mark = a.mark();
+    b.close().await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !a.seen_since(a_mark).iter().any(|(n, _)| n == "presence"),
+        "presence crossed a block"
+    );
+
+    // The moderator hides the message: it reads "Message removed" to both.
+    let (st, done) = admin
+        .send(
+            &s,
+            Method::POST,
+            &format!("/moderation/reports/{report}/resolve"),
+            json!({"action": "hide_message", "notes": "unkind"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{done}");
+    assert_eq!(done["data"]["status"], "resolved");
+    let (_, listed) = seeker
+        .get(&s, &format!("/chat/conversations/{conv}/messages"))
+        .await;
+    let hidden = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == first.as_str())
+        .unwrap();
+    assert_eq!(
+        (hidden["content"].as_str(), hidden["removed"].as_bool()),
+        (Some("Message removed"), Some(true))
+    );
+    a.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crisis_words_reach_moderators_at_once_and_sending_is_limited() {
+    let s = TestServer::with(|c| c.community.messages_per_minute = 5).await;
+    let (admin, seeker, listener) = circle(&s).await;
+    let (_, started) = seeker
+        .send(&s, Method::POST, "/chat/start", json!({}))
+        .await;
+    let conv = started["data"]["conversationId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let say = |who: &Person, text: &str| {
+        let body = json!({"conversationId": conv, "content": text, "isAnonymous": true});
+        let s = &s;
+        let who = who.clone();
+        async move { who.send(s, Method::POST, "/chat/messages", body).await }
+    };
+
+    let (st, m) = say(&seeker, "honestly I just want to die").await;
+    assert_eq!(st, 201, "{m}");
+    assert!(
+        m["data"]["crisisResources"]
+            .as_str()
+            .is_some_and(|r| r.contains("116 123")),
+        "{m}"
+    );
+    let (_, queue) = admin.get(&s, "/moderation/reports?kind=crisis").await;
+    assert_eq!(queue["data"][0]["messageId"], m["data"]["id"], "{queue}");
+    assert_eq!(notifications(&s, &admin, "community_crisis").await.len(), 1);
+    let mail = mailed_text(&s, &admin.email).await;
+    assert!(mail.contains("needs attention now"), "{mail}");
+    // The partner's copy carries no resources; only the sender is shown them.
+    let (_, theirs) = listener
+        .get(&s, &format!("/chat/conversations/{conv}/messages"))
+        .await;
+    assert!(theirs["data"][0].get("crisisResources").is_none());
+
+    // Five a minute here: the sixth is refused with a wait, and nothing is written.
+    for i in 0..4 {
+        let (st, _) = say(&seeker, &format!("line {i}")).await;
+        assert_eq!(st, 201);
+    }
+    let (st, refused) = say(&seeker, "one too many").await;
+    assert_eq!(
+        (st, refused["error"]["code"].as_str()),
+        (429, Some("RATE_LIMITED"))
+    );
+    let (_, theirs) = listener
+        .get(&s, &format!("/chat/conversations/{conv}/messages"))
+        .await;
+    assert_eq!(theirs["data"][0]["content"], "line 3");
+    // The limit is per person: the listener still writes.
+    let (st, _) = say(&listener, "I'm with you").await;
+    assert_eq!(st, 201);
+}
