@@ -419,7 +419,7 @@ fn conversation_messages(
     limit: u32,
 ) -> rusqlite::Result<Vec<(Message, i64)>> {
     c.prepare_cached(concat!(
-        "SELECT msg.id, msg.conversation_id, msg.sender_id, msg.content, p.anonymous, msg.hidden,
+        "SELECT msg.id, msg.conversation_id, msg.sender_id, msg.content, coalesce(p.anonymous, msg.anonymous), msg.hidden,
                 msg.created_at, p.alias_id, p.alias_n, ",
         shown_name!(u),
         ", msg.seq

@@ -16,7 +16,7 @@ pub mod safety;
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::feature::{Feature, Kind, Setting};
+use crate::feature::{Exporter, Feature, Kind, Part, Setting};
 use crate::state::AppState;
 
 /// Groups, chat, moderation.
@@ -24,6 +24,7 @@ pub fn feature() -> Feature {
     Feature {
         api: router,
         settings: &[MEMBERS_CREATE_GROUPS, CRISIS_RESOURCES, LISTENERS_ON_DUTY],
+        exporters: EXPORTERS,
         socket: live::attach,
         presence: Some(live::presence),
         ..Feature::named("community")
@@ -65,3 +66,60 @@ pub const LISTENERS_ON_DUTY: Setting = Setting {
     default: |_| json!([]),
     description: "Practitioners who take anonymous chats now (/chat/start), one e-mail address or user id per line; members who allow messages take them too.",
 };
+
+/// What a person wrote and where, their side only: never the words of the people they talked
+/// with, nor anyone's real identity behind an alias.
+const EXPORTERS: &[Exporter] = &[
+    Exporter {
+        name: "community_messages",
+        collect: |c, u, _| {
+            Part::rows(
+                c,
+                "SELECT m.id, CASE WHEN m.group_id IS NULL THEN 'conversation' ELSE 'group' END AS place,
+                        coalesce(m.group_id, m.conversation_id) AS place_id, g.name AS group_name,
+                        m.content, m.anonymous AS written_anonymously, m.hidden AS removed_by, m.created_at
+                 FROM cm_messages m LEFT JOIN cm_groups g ON g.id = m.group_id
+                 WHERE m.sender_id = ?1 ORDER BY m.seq",
+                u,
+            )
+        },
+    },
+    Exporter {
+        name: "community_groups",
+        collect: |c, u, _| {
+            Part::rows(
+                c,
+                "SELECT g.id, g.name, g.category, m.status, 'Anonymous User #' || m.alias_n AS alias,
+                        g.owner_id = ?1 AS runs_it, m.created_at AS first_joined_at
+                 FROM cm_group_members m JOIN cm_groups g ON g.id = m.group_id
+                 WHERE m.user_id = ?1 ORDER BY m.created_at",
+                u,
+            )
+        },
+    },
+    Exporter {
+        name: "community_conversations",
+        collect: |c, u, _| {
+            Part::rows(
+                c,
+                "SELECT p.conversation_id AS id, c.paired AS anonymous_chat,
+                        'Anonymous User #' || p.alias_n AS alias, p.joined_at AS started_at,
+                        c.last_message_at
+                 FROM cm_participants p JOIN cm_conversations c ON c.id = p.conversation_id
+                 WHERE p.user_id = ?1 ORDER BY p.joined_at",
+                u,
+            )
+        },
+    },
+    Exporter {
+        name: "community_reports",
+        collect: |c, u, _| {
+            Part::rows(
+                c,
+                "SELECT id, message_id, reason, status, created_at FROM cm_reports
+                 WHERE reporter_id = ?1 ORDER BY created_at",
+                u,
+            )
+        },
+    },
+];

@@ -246,3 +246,109 @@ async fn crisis_words_reach_moderators_at_once_and_sending_is_limited() {
     let (st, _) = say(&listener, "I'm with you").await;
     assert_eq!(st, 201);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_export_holds_ones_own_words_and_erasure_leaves_message_removed() {
+    let s = TestServer::with(|c| c.compliance.deletion_grace_days = 0).await;
+    let (_admin, seeker, listener) = circle(&s).await;
+    let (_, started) = seeker
+        .send(&s, Method::POST, "/chat/start", json!({}))
+        .await;
+    let conv = started["data"]["conversationId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (who, text) in [
+        (&seeker, "my own words"),
+        (&listener, "the listener's words"),
+    ] {
+        let (st, _) = who
+            .send(
+                &s,
+                Method::POST,
+                "/chat/messages",
+                json!({"conversationId": conv, "content": text, "isAnonymous": true}),
+            )
+            .await;
+        assert_eq!(st, 201);
+    }
+
+    // The seeker's datasets: their message, their alias, never the listener's words or id.
+    let dataset = |name: &'static str| {
+        let (db, dir, uid) = (
+            s.state.db.clone(),
+            s.state.config.data.dir.clone(),
+            seeker.id.clone(),
+        );
+        let exporter = s
+            .state
+            .features
+            .exporters()
+            .into_iter()
+            .find(|e| e.name == name)
+            .unwrap_or_else(|| panic!("no {name} dataset"));
+        async move {
+            db.read(move |c| {
+                (exporter.collect)(c, &uid, &dir)
+                    .map(|p| p.json)
+                    .map_err(haven::db::DbError::from)
+            })
+            .await
+            .unwrap()
+            .to_string()
+        }
+    };
+    let words = dataset("community_messages").await;
+    assert!(words.contains("my own words"), "{words}");
+    assert!(!words.contains("the listener's words"), "{words}");
+    let convs = dataset("community_conversations").await;
+    assert!(
+        convs.contains(&conv) && convs.contains("Anonymous User #"),
+        "{convs}"
+    );
+    assert!(!convs.contains(&listener.id), "{convs}");
+
+    // The seeker's account is erased: the listener keeps the thread, without the words.
+    let (st, _) = seeker
+        .send(&s, Method::DELETE, "/users/account", json!({}))
+        .await;
+    assert_eq!(st, 202);
+    let key = s.state.secrets.data_encryption.clone();
+    s.state
+        .db
+        .write(move |tx| {
+            haven::compliance::deletion::purge_due(tx, &key).map_err(haven::db::DbError::from)
+        })
+        .await
+        .unwrap();
+    let (_, listed) = listener
+        .get(&s, &format!("/chat/conversations/{conv}/messages"))
+        .await;
+    let contents: Vec<_> = listed["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{listed}"))
+        .iter()
+        .map(|m| (m["content"].as_str().unwrap(), m["removed"] == true))
+        .collect();
+    assert_eq!(
+        contents,
+        [("the listener's words", false), ("Message removed", true)]
+    );
+    let words_left = s
+        .state
+        .db
+        .read(|c| {
+            c.query_row(
+                "SELECT count(*) FROM cm_messages WHERE content = 'my own words'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(haven::db::DbError::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(words_left, 0);
+    let (st, list) = listener.get(&s, "/chat/conversations").await;
+    assert_eq!(st, 200);
+    assert_eq!(list["data"][0]["id"], conv.as_str(), "{list}");
+}
