@@ -64,6 +64,27 @@ pub struct Feature {
     pub socket: fn(&SocketRef, &AppState),
     /// Told when a person comes online (their first socket) or goes offline (their last).
     pub presence: Option<PresenceHook>,
+    /// The Socket.IO events the feature listens to and sends (the OpenAPI document's
+    /// `x-socketio`).
+    pub events: &'static [SocketEvent],
+}
+
+/// Who sends a Socket.IO event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sender {
+    Client,
+    Server,
+}
+
+/// One Socket.IO event, as the document describes it.
+pub struct SocketEvent {
+    pub name: &'static str,
+    pub from: Sender,
+    pub description: &'static str,
+    /// The JSON Schema of its argument (a `$ref` to a component where one exists).
+    pub payload: fn() -> Value,
+    /// The schema of the server's acknowledgement, for client events that get one.
+    pub ack: Option<fn() -> Value>,
 }
 
 impl Feature {
@@ -85,6 +106,7 @@ impl Feature {
             messages: &[],
             socket: |_, _| {},
             presence: None,
+            events: &[],
         }
     }
 }
@@ -104,6 +126,11 @@ impl Registry {
         for f in &self.features {
             (f.socket)(s, state);
         }
+    }
+
+    /// Every feature's Socket.IO events.
+    pub fn events(&self) -> impl Iterator<Item = &'static SocketEvent> + '_ {
+        self.features.iter().flat_map(|f| f.events.iter())
     }
 
     /// Every feature's presence hook.

@@ -11,7 +11,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::auth::policy::{self, PERMISSION_EXTENSION, Perm};
-use crate::feature::{Kind, Registry};
+use crate::feature::{Kind, Registry, Sender};
 use crate::http::rate_limit::AUTH_PREFIX as RATE_LIMITED;
 use crate::users::model::Role;
 
@@ -25,6 +25,7 @@ const METHODS: &[&str] = &["get", "put", "post", "delete", "patch"];
 /// org settings' keys.
 pub fn describe(doc: &mut Value, features: &Registry) {
     add_components(doc, features);
+    add_socketio(doc, features);
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };
@@ -38,6 +39,31 @@ pub fn describe(doc: &mut Value, features: &Registry) {
             }
         }
     }
+}
+
+/// The Socket.IO channel as an extension (OpenAPI has no words for events): where it is, how
+/// it authenticates, and each event with its argument and acknowledgement.
+fn add_socketio(doc: &mut Value, features: &Registry) {
+    let events = |from: Sender| -> Value {
+        features
+            .events()
+            .filter(|e| e.from == from)
+            .map(|e| {
+                let mut v = json!({ "name": e.name, "description": e.description, "payload": (e.payload)() });
+                if let Some(ack) = e.ack {
+                    v["ack"] = ack();
+                }
+                v
+            })
+            .collect()
+    };
+    doc["x-socketio"] = json!({
+        "path": "/socket.io/",
+        "protocol": "Socket.IO v5 (Engine.IO v4), WebSocket or long-polling",
+        "auth": "Connect with `auth: {token}`, the API's access token; a missing, invalid, expired or revoked token is refused with a connect error. A connection ends with its session.",
+        "clientEvents": events(Sender::Client),
+        "serverEvents": events(Sender::Server),
+    });
 }
 
 /// The org settings every feature declares: as answered (every key) and as a patch (any key,

@@ -14,6 +14,7 @@ use socketioxide::extract::{AckSender, Data, SocketRef, TryData};
 use super::chat::{self, ChatMessage};
 use super::groups::{self, room};
 use crate::auth::CurrentUser;
+use crate::feature::{Sender, SocketEvent};
 use crate::http::{ApiError, FieldError, Validate};
 use crate::state::AppState;
 
@@ -37,6 +38,104 @@ fn refusal(e: &ApiError) -> Value {
 struct GroupRef {
     group_id: String,
 }
+
+fn message() -> Value {
+    json!({ "$ref": "#/components/schemas/Message" })
+}
+
+fn refused_or(ok: Value) -> Value {
+    json!({ "oneOf": [ok, {
+        "type": "object", "required": ["error"],
+        "properties": { "error": { "$ref": "#/components/schemas/ErrorObject" } }
+    }] })
+}
+
+fn group_ref() -> Value {
+    json!({ "type": "object", "required": ["groupId"], "properties": { "groupId": { "type": "string" } } })
+}
+
+fn conversation_ref() -> Value {
+    json!({ "type": "object", "required": ["conversationId"],
+            "properties": { "conversationId": { "type": "string" } } })
+}
+
+/// The events this module listens to and sends.
+pub const EVENTS: &[SocketEvent] = &[
+    SocketEvent {
+        name: "sendMessage",
+        from: Sender::Client,
+        description: "Sends a message, as POST /chat/messages does; acknowledged with the saved message (or the error the REST call would answer).",
+        payload: || json!({ "$ref": "#/components/schemas/ChatMessage" }),
+        ack: Some(|| refused_or(message())),
+    },
+    SocketEvent {
+        name: "joinGroup",
+        from: Sender::Client,
+        description: "Puts this connection in a group's room (members only): it then hears groupMessage and groupPresence.",
+        payload: group_ref,
+        ack: Some(|| {
+            json!({ "type": "object", "properties": {
+                "ok": { "type": "boolean" }, "onlineCount": { "type": "integer" },
+                "error": { "$ref": "#/components/schemas/ErrorObject" } } })
+        }),
+    },
+    SocketEvent {
+        name: "leaveGroup",
+        from: Sender::Client,
+        description: "Takes this connection out of a group's room.",
+        payload: group_ref,
+        ack: Some(|| json!({ "type": "object", "properties": { "ok": { "type": "boolean" } } })),
+    },
+    SocketEvent {
+        name: "typing",
+        from: Sender::Client,
+        description: "Tells the partner in a conversation that one is typing (they receive typing).",
+        payload: conversation_ref,
+        ack: None,
+    },
+    SocketEvent {
+        name: "newMessage",
+        from: Sender::Server,
+        description: "A message in one of the person's conversations: from the partner, or their own from another connection (mine: true). Sent for socket and REST messages alike.",
+        payload: message,
+        ack: None,
+    },
+    SocketEvent {
+        name: "groupMessage",
+        from: Sender::Server,
+        description: "A post in a group whose room this connection joined.",
+        payload: message,
+        ack: None,
+    },
+    SocketEvent {
+        name: "typing",
+        from: Sender::Server,
+        description: "The partner in a conversation is typing.",
+        payload: conversation_ref,
+        ack: None,
+    },
+    SocketEvent {
+        name: "presence",
+        from: Sender::Server,
+        description: "A conversation partner came online or went offline; userId is the id the receiver knows them by (a pseudonym in anonymous conversations). Not sent across a block.",
+        payload: || {
+            json!({ "type": "object", "required": ["userId", "online"], "properties": {
+                "userId": { "type": "string" }, "online": { "type": "boolean" },
+                "conversationId": { "type": "string" } } })
+        },
+        ack: None,
+    },
+    SocketEvent {
+        name: "groupPresence",
+        from: Sender::Server,
+        description: "How many of a group's members are online, whenever it changes (and on joinGroup).",
+        payload: || {
+            json!({ "type": "object", "required": ["groupId", "onlineCount"], "properties": {
+                "groupId": { "type": "string" }, "onlineCount": { "type": "integer" } } })
+        },
+        ack: None,
+    },
+];
 
 /// Attaches `joinGroup` and `leaveGroup` to a new socket.
 pub fn attach(s: &SocketRef, state: &AppState) {
@@ -168,5 +267,63 @@ async fn group_rooms_hear(state: &AppState, user: &CurrentUser) {
             }
         }
         Err(e) => tracing::warn!(error = %e, "cannot count a group's members online"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    match (k.as_str(), x) {
+                        ("$ref", Value::String(r)) => out.push(r.clone()),
+                        _ => refs(x, out),
+                    }
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn the_document_lists_exactly_the_api_events_and_their_schemas_exist() {
+        let doc = crate::app::openapi().unwrap();
+        let io = &doc["x-socketio"];
+        let names = |side: &str| -> Vec<String> {
+            io[side]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["name"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(
+            names("clientEvents"),
+            ["sendMessage", "joinGroup", "leaveGroup", "typing"]
+        );
+        assert_eq!(
+            names("serverEvents"),
+            [
+                "newMessage",
+                "groupMessage",
+                "typing",
+                "presence",
+                "groupPresence"
+            ]
+        );
+        let mut found = Vec::new();
+        refs(io, &mut found);
+        assert!(!found.is_empty());
+        for r in found {
+            let name = r.trim_start_matches("#/components/schemas/");
+            assert!(
+                doc["components"]["schemas"].get(name).is_some(),
+                "{r} is not in the document"
+            );
+        }
     }
 }

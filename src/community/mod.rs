@@ -27,6 +27,7 @@ pub fn feature() -> Feature {
         exporters: EXPORTERS,
         socket: live::attach,
         presence: Some(live::presence),
+        events: live::EVENTS,
         ..Feature::named("community")
     }
 }
