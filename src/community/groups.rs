@@ -238,7 +238,7 @@ impl Validate for GroupFilters {
 /// The org's support groups, by name.
 #[utoipa::path(get, path = "/groups", tag = "community", params(crate::http::PageQuery, GroupFilters),
     responses((status = 200, body = [Group]), (status = 400)), security(("bearer" = [])))]
-async fn list(
+pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
     q: Paged<GroupFilters>,
@@ -335,7 +335,7 @@ impl Validate for NewGroup {
 /// org's `community.membersCreateGroups` is on.
 #[utoipa::path(post, path = "/groups", tag = "community", request_body = NewGroup,
     responses((status = 201, body = Group), (status = 400), (status = 403)), security(("bearer" = [])))]
-async fn create(
+pub async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidJson(b): ValidJson<NewGroup>,
@@ -412,7 +412,7 @@ fn enter(tx: &Connection, group_id: &str, user_id: &str, status: &str) -> rusqli
 /// One group, with the caller's place in it (non-members see it too).
 #[utoipa::path(get, path = "/groups/{id}", tag = "community", params(("id" = String, Path)),
     responses((status = 200, body = Group), (status = 404)), security(("bearer" = [])))]
-async fn get_one(
+pub async fn get_one(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
@@ -454,7 +454,7 @@ impl Validate for GroupPatch {
 /// Changes a group (its owner or staff).
 #[utoipa::path(patch, path = "/groups/{id}", tag = "community", params(("id" = String, Path)), request_body = GroupPatch,
     responses((status = 200, body = Group), (status = 400), (status = 403), (status = 404)), security(("bearer" = [])))]
-async fn update(
+pub async fn update(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
@@ -505,7 +505,7 @@ async fn update(
 /// Deletes a group with its messages (its owner or staff).
 #[utoipa::path(delete, path = "/groups/{id}", tag = "community", params(("id" = String, Path)),
     responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
-async fn remove(
+pub async fn remove(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
@@ -594,7 +594,7 @@ pub struct JoinRequest {
 /// Who waits to join a private group (its owner or staff).
 #[utoipa::path(get, path = "/groups/{id}/requests", tag = "community", params(("id" = String, Path)),
     responses((status = 200, body = [JoinRequest]), (status = 403), (status = 404)), security(("bearer" = [])))]
-async fn requests(
+pub async fn requests(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
@@ -627,7 +627,7 @@ async fn requests(
 #[utoipa::path(post, path = "/groups/{id}/requests/{userId}/approve", tag = "community",
     params(("id" = String, Path), ("userId" = String, Path)),
     responses((status = 200, body = Group), (status = 403), (status = 404)), security(("bearer" = [])))]
-async fn approve(
+pub async fn approve(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath((id, who)): ValidPath<(String, String)>,
@@ -662,7 +662,7 @@ async fn approve(
 #[utoipa::path(delete, path = "/groups/{id}/requests/{userId}", tag = "community",
     params(("id" = String, Path), ("userId" = String, Path)),
     responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
-async fn decline(
+pub async fn decline(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath((id, who)): ValidPath<(String, String)>,
@@ -682,6 +682,17 @@ async fn decline(
         })
         .await?;
     Ok(no_content())
+}
+
+/// A group's members (not those waiting or gone), by name: who they are, for whoever runs it.
+pub fn members(c: &Connection, group_id: &str) -> rusqlite::Result<Vec<(String, String, String)>> {
+    c.prepare_cached(
+        "SELECT m.user_id, trim(u.first_name || ' ' || u.last_name), m.updated_at
+         FROM cm_group_members m JOIN users u ON u.id = m.user_id
+         WHERE m.group_id = ?1 AND m.status = 'member' ORDER BY u.last_name, u.first_name, u.id",
+    )?
+    .query_map([group_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+    .collect()
 }
 
 /// Members online now in a group the caller belongs to; 404 outside their org, 403 when

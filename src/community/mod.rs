@@ -11,6 +11,7 @@ pub mod groups;
 pub mod live;
 pub mod messages;
 pub mod moderation;
+pub mod portal;
 pub mod safety;
 
 use serde_json::json;
@@ -23,6 +24,8 @@ use crate::state::AppState;
 pub fn feature() -> Feature {
     Feature {
         api: router,
+        pages: portal::pages,
+        nav: portal::NAV,
         settings: &[MEMBERS_CREATE_GROUPS, CRISIS_RESOURCES, LISTENERS_ON_DUTY],
         exporters: EXPORTERS,
         socket: live::attach,

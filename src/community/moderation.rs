@@ -285,7 +285,7 @@ impl Validate for ReportFilters {
 /// decided ones, most recent first.
 #[utoipa::path(get, path = "/moderation/reports", tag = "community", params(crate::http::PageQuery, ReportFilters),
     responses((status = 200, body = [Report]), (status = 400)), security(("bearer" = [])))]
-async fn queue(
+pub async fn queue(
     State(state): State<AppState>,
     user: CurrentUser,
     q: Paged<ReportFilters>,
@@ -349,7 +349,7 @@ impl Validate for Resolution {
     request_body = Resolution,
     responses((status = 200, body = Report), (status = 400), (status = 403), (status = 404), (status = 409)),
     security(("bearer" = [])))]
-async fn resolve(
+pub async fn resolve(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
@@ -503,7 +503,7 @@ pub struct Review {
     params(("id" = String, Path), ReviewQuery),
     responses((status = 200, body = Review), (status = 400), (status = 403), (status = 404)),
     security(("bearer" = [])))]
-async fn review(
+pub async fn review(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,

@@ -1623,3 +1623,134 @@ async fn workplace_forms_keep_the_apis_rules() {
         "{body}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn community_pages_run_groups_moderation_and_the_audited_reveal() {
+    use reqwest::Method;
+    use serde_json::json;
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000).await;
+    let admin = with_password(&s, Role::Admin).await;
+    let member = with_password(&s, Role::Member).await;
+    let writer = crate::fixtures::TestUser::member().create(&s).await;
+    let mut a = Visitor::signed_in(&s, &admin).await;
+
+    // A group started from the page; a bad form keeps what was typed and creates nothing.
+    let (st, body) = a.page("/team/groups").await;
+    assert_eq!(st, 200);
+    assert!(body.contains("people online now"), "{body}");
+    let (st, body) = a
+        .submit(
+            "/team/groups",
+            &[("name", " "), ("category", "Grief"), ("privacy", "private")],
+        )
+        .await;
+    assert_eq!(st, 422);
+    assert!(body.contains("aria-invalid") && body.contains("value=\"Grief\""));
+    let (st, body) = a
+        .submit(
+            "/team/groups",
+            &[
+                ("name", "Grief circle"),
+                ("category", "Grief"),
+                ("privacy", "private"),
+                ("next_session", "2031-03-04T18:30"),
+            ],
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    assert!(body.contains("Grief circle") && body.contains("Nobody is waiting"));
+    let (_, groups) = admin.get(&s, "/groups?search=Grief").await;
+    assert_eq!(groups["data"].as_array().map(Vec::len), Some(1), "{groups}");
+    let gid = groups["data"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(groups["data"][0]["nextSession"], "2031-03-04T18:30:00.000Z");
+
+    // Someone asks to join; the page lets them in.
+    let (st, _) = member
+        .send(&s, Method::POST, &format!("/groups/{gid}/join"), json!({}))
+        .await;
+    assert_eq!(st, 200);
+    let (_, body) = a.page(&format!("/team/groups/{gid}")).await;
+    assert!(body.contains("Let Test member in"), "{body}");
+    let (st, body) = a
+        .submit(
+            &format!("/team/groups/{gid}/requests/{}/approve", member.id),
+            &[],
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert!(body.contains("They are in the group now.") && body.contains("Nobody is waiting"));
+    let (_, g) = member.get(&s, &format!("/groups/{gid}")).await;
+    assert_eq!(g["data"]["joined"], true);
+
+    // A reported message waits in the queue; hiding it from the page hides it everywhere.
+    let (st, sent) = writer
+        .send(
+            &s,
+            Method::POST,
+            "/chat/messages",
+            json!({"recipientId": member.id, "content": "you are awful", "isAnonymous": true}),
+        )
+        .await;
+    assert_eq!(st, 201, "{sent}");
+    let (mid, conv) = (
+        sent["data"]["id"].as_str().unwrap().to_string(),
+        sent["data"]["conversationId"].as_str().unwrap().to_string(),
+    );
+    let (_, rep) = member
+        .send(
+            &s,
+            Method::POST,
+            &format!("/messages/{mid}/report"),
+            json!({"reason": "unkind"}),
+        )
+        .await;
+    let rid = rep["data"]["id"].as_str().unwrap().to_string();
+    let (st, body) = a.page("/team/moderation").await;
+    assert_eq!(st, 200);
+    assert!(body.contains("you are awful") && body.contains("unkind"));
+    assert!(
+        !body.contains(&writer.email),
+        "the queue shows no one's identity"
+    );
+    let (st, body) = a
+        .submit(
+            &format!("/team/moderation/{rid}/resolve"),
+            &[
+                ("action", "hide_message"),
+                ("notes", "rude"),
+                ("back", "/team/moderation"),
+            ],
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert!(body.contains("The message is hidden.") && body.contains("Nothing waits"));
+    let (_, msgs) = member
+        .get(&s, &format!("/chat/conversations/{conv}/messages"))
+        .await;
+    assert_eq!(msgs["data"][0]["content"], "Message removed");
+
+    // Who is behind the aliases: asked why first, an empty reason refused, then audited.
+    let path = format!("/team/moderation/conversations/{conv}");
+    let (st, body) = a.page(&path).await;
+    assert_eq!(st, 200);
+    assert!(body.contains("Why you need to see who they are"));
+    assert!(!body.contains(&writer.email));
+    let (st, body) = a.page(&format!("{path}?reason=")).await;
+    assert_eq!(st, 422);
+    assert!(body.contains("aria-invalid"));
+    let (st, body) = a.page(&format!("{path}?reason=checking+a+report")).await;
+    assert_eq!(st, 200);
+    assert!(body.contains(&writer.email) && body.contains(&member.email));
+    let looked = sql_i64(
+        &s,
+        "SELECT count(*) FROM audit_log WHERE action = 'community.conversation.review' AND actor_id = ?1 AND after LIKE '%checking a report%'",
+        admin.id.clone(),
+    )
+    .await;
+    assert_eq!(looked, 1);
+
+    // Members get the portal's friendly refusal.
+    let mut m = Visitor::signed_in(&s, &member).await;
+    let (st, _) = m.page("/team/groups").await;
+    assert_eq!(st, 403);
+}
