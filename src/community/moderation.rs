@@ -181,7 +181,7 @@ pub struct Reported {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Report {
+pub struct ModerationReport {
     pub id: String,
     /// `report` (a person reported it) or `crisis` (Haven flagged crisis language).
     pub kind: String,
@@ -214,7 +214,7 @@ const REPORT_FROM: &str = "cm_reports r JOIN cm_messages msg ON msg.id = r.messa
     LEFT JOIN cm_group_members m ON m.group_id = msg.group_id AND m.user_id = msg.sender_id
     LEFT JOIN users u ON u.id = msg.sender_id";
 
-fn report_row(r: &rusqlite::Row) -> rusqlite::Result<Report> {
+fn report_row(r: &rusqlite::Row) -> rusqlite::Result<ModerationReport> {
     let action: Option<String> = r.get(5)?;
     let sender_id: Option<String> = r.get(15)?;
     let name: Option<String> = r.get(19)?;
@@ -227,7 +227,7 @@ fn report_row(r: &rusqlite::Row) -> rusqlite::Result<Report> {
         name: name.as_deref(),
     }
     .sender();
-    Ok(Report {
+    Ok(ModerationReport {
         id: r.get(0)?,
         kind: r.get(1)?,
         reason: r.get(2)?,
@@ -284,12 +284,12 @@ impl Validate for ReportFilters {
 /// The org's moderation queue: crisis flags first, then the oldest; `?status=resolved` for the
 /// decided ones, most recent first.
 #[utoipa::path(get, path = "/moderation/reports", tag = "community", params(crate::http::PageQuery, ReportFilters),
-    responses((status = 200, body = [Report]), (status = 400)), security(("bearer" = [])))]
+    responses((status = 200, body = [ModerationReport]), (status = 400)), security(("bearer" = [])))]
 pub async fn queue(
     State(state): State<AppState>,
     user: CurrentUser,
     q: Paged<ReportFilters>,
-) -> ApiResult<Page<Report>> {
+) -> ApiResult<Page<ModerationReport>> {
     let status = q.filters.status.clone().unwrap_or_else(|| "open".into());
     let default = if status == "open" {
         "r.kind = 'crisis' DESC, r.created_at, r.id"
@@ -318,7 +318,7 @@ pub async fn queue(
     Ok(Page::new(items, total, &q.page))
 }
 
-fn find_report(c: &Connection, user: &CurrentUser, id: &str) -> Result<Report, ApiError> {
+fn find_report(c: &Connection, user: &CurrentUser, id: &str) -> Result<ModerationReport, ApiError> {
     c.prepare_cached(&format!(
         "SELECT {REPORT_COLUMNS} FROM {REPORT_FROM} WHERE r.id = ?1 AND r.org_id = ?2"
     ))?
@@ -347,14 +347,14 @@ impl Validate for Resolution {
 /// when it is already resolved.
 #[utoipa::path(post, path = "/moderation/reports/{id}/resolve", tag = "community", params(("id" = String, Path)),
     request_body = Resolution,
-    responses((status = 200, body = Report), (status = 400), (status = 403), (status = 404), (status = 409)),
+    responses((status = 200, body = ModerationReport), (status = 400), (status = 403), (status = 404), (status = 409)),
     security(("bearer" = [])))]
 pub async fn resolve(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
     ValidJson(b): ValidJson<Resolution>,
-) -> ApiResult<Data<Report>> {
+) -> ApiResult<Data<ModerationReport>> {
     let (report, suspended) = state
         .db
         .write(move |tx| {

@@ -22,7 +22,7 @@ use socketioxide::SocketIo;
 use socketioxide::extract::{SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
-use socketioxide::socket::Sid;
+use socketioxide::socket::{DisconnectReason, Sid};
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::CurrentUser;
@@ -288,7 +288,8 @@ pub fn serve(state: &AppState) {
             // Disconnect handling first, then counting: a socket gone in between is counted
             // and at once forgotten again below, never left counted.
             let leaving = state.clone();
-            s.on_disconnect(async move |s: SocketRef| {
+            s.on_disconnect(async move |s: SocketRef, reason: DisconnectReason| {
+                tracing::debug!(%reason, sid = %s.id, "a socket disconnected");
                 if let Some(user) = s.extensions.get::<CurrentUser>()
                     && leaving.realtime.left(&user.id, s.id)
                 {

@@ -856,3 +856,110 @@ async fn wellbeing_programme(
     anyhow::ensure!(doms.to_string().contains("water-375"), "{doms}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_run_groups_and_the_moderation_queue_on_a_desk_and_a_phone() {
+    let s = TestServer::start().await;
+    let admin = with_password(&s, Role::Admin).await;
+    let member = TestUser::member().create(&s).await;
+    let writer = TestUser::member().create(&s).await;
+    let mut b = Browser::start("community").await;
+    let outcome = community_pages(&s, &mut b, &admin, &member, &writer).await;
+    b.finish(outcome).await;
+}
+
+async fn community_pages(
+    s: &TestServer,
+    b: &mut Browser,
+    admin: &Person,
+    member: &Person,
+    writer: &Person,
+) -> anyhow::Result<()> {
+    use reqwest::Method;
+    b.step("sign in");
+    b.sign_in(s, &admin.email, PASSWORD).await?;
+    for width in [1280, 375] {
+        b.client.set_window_size(width, 2400).await?;
+        b.step(&format!("start a private group at {width} px"));
+        b.goto(s, "/team/groups").await?;
+        b.see("people online now").await?;
+        let name = format!("Circle {width}");
+        b.fill("#group-name", &name).await?;
+        b.fill("#group-category", "Peer").await?;
+        b.click("#group-privacy option[value=private]").await?;
+        b.click("main form[action='/team/groups'][method=post] button[type=submit]")
+            .await?;
+        b.see("Nobody is waiting").await?;
+        b.shot(&format!("group-{width}")).await;
+        let (_, found) = admin.get(s, &format!("/groups?search={width}")).await;
+        let gid = found["data"][0]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        anyhow::ensure!(!gid.is_empty(), "{found}");
+
+        b.step(&format!("let a waiting member in at {width} px"));
+        let (st, _) = member
+            .send(s, Method::POST, &format!("/groups/{gid}/join"), json!({}))
+            .await;
+        anyhow::ensure!(st == 200);
+        b.goto(s, &format!("/team/groups/{gid}")).await?;
+        b.click(&format!(
+            "form[action='/team/groups/{gid}/requests/{}/approve'] button",
+            member.id
+        ))
+        .await?;
+        b.see("They are in the group now.").await?;
+        let (_, g) = member.get(s, &format!("/groups/{gid}")).await;
+        anyhow::ensure!(g["data"]["joined"] == true, "{g}");
+
+        b.step(&format!("hide a reported message at {width} px"));
+        let text = format!("nasty words {width}");
+        let (_, sent) = writer
+            .send(
+                s,
+                Method::POST,
+                "/chat/messages",
+                json!({"recipientId": member.id, "content": text, "isAnonymous": true}),
+            )
+            .await;
+        let mid = sent["data"]["id"].as_str().unwrap_or_default().to_string();
+        let (st, rep) = member
+            .send(
+                s,
+                Method::POST,
+                &format!("/messages/{mid}/report"),
+                json!({"reason": "hurtful"}),
+            )
+            .await;
+        anyhow::ensure!(st == 201, "{rep}");
+        let rid = rep["data"]["id"].as_str().unwrap_or_default().to_string();
+        b.goto(s, "/team/moderation").await?;
+        b.see(&text).await?;
+        b.shot(&format!("moderation-{width}")).await;
+        b.click(&format!("#action-{rid} option[value=hide_message]"))
+            .await?;
+        b.click(&format!(
+            "form[action='/team/moderation/{rid}/resolve'] button"
+        ))
+        .await?;
+        b.see("The message is hidden.").await?;
+    }
+
+    b.step("the online count follows people as they connect");
+    b.client.set_window_size(1280, 2400).await?;
+    b.goto(s, "/team/groups").await?;
+    b.see("0 people online now").await?;
+    let live = crate::sockets::Sock::connect(s, &member.token).await;
+    for _ in 0..150 {
+        if b.text_of("#online-now, .online")
+            .await?
+            .contains("1 person")
+        {
+            live.close().await;
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the online count never changed")
+}

@@ -2,6 +2,7 @@
 //! documented route exists.
 
 use reqwest::Method;
+use serde_json::Value;
 
 use crate::support::{TestServer, json};
 
@@ -86,4 +87,58 @@ async fn routes_outside_the_document_are_not_json_api_routes() {
     ours.sort();
     served.sort();
     assert_eq!(ours, served);
+}
+
+/// The Socket.IO events (`x-socketio`) are exactly API.md's, and every schema they name exists.
+fn refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                match (k.as_str(), x) {
+                    ("$ref", Value::String(r)) => out.push(r.clone()),
+                    _ => refs(x, out),
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn the_document_lists_exactly_the_api_events_and_their_schemas_exist() {
+    let doc = haven::app::openapi().unwrap();
+    let io = &doc["x-socketio"];
+    let names = |side: &str| -> Vec<String> {
+        io[side]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        names("clientEvents"),
+        ["sendMessage", "joinGroup", "leaveGroup", "typing"]
+    );
+    assert_eq!(
+        names("serverEvents"),
+        [
+            "newMessage",
+            "groupMessage",
+            "typing",
+            "presence",
+            "groupPresence"
+        ]
+    );
+    let mut found = Vec::new();
+    refs(io, &mut found);
+    assert!(!found.is_empty());
+    for r in found {
+        let name = r.trim_start_matches("#/components/schemas/");
+        assert!(
+            doc["components"]["schemas"].get(name).is_some(),
+            "{r} is not in the document"
+        );
+    }
 }

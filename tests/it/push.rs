@@ -246,3 +246,78 @@ async fn without_a_provider_push_is_reported_unconfigured() {
     assert_eq!(b["data"]["deliveries"]["inApp"], "delivered");
     assert_eq!(b["data"]["deliveries"]["email"], "queued");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_direct_message_pushes_only_to_a_partner_who_is_offline() {
+    let (d, account) = fcm_double().await;
+    let key_dir = tempfile::tempdir().unwrap();
+    let key_file = key_dir.path().join("fcm.json");
+    std::fs::write(&key_file, account).unwrap();
+    let base = d.base.clone();
+    let s = TestServer::with(move |c| {
+        c.push.provider = haven::config::PushProviderKind::Fcm;
+        c.push.fcm.service_account_file = Some(key_file);
+        c.push.fcm.endpoint = base;
+    })
+    .await;
+    let writer = TestUser::member().create(&s).await;
+    let reader = TestUser::member().create(&s).await;
+    let (st, _) = reader
+        .send(
+            &s,
+            Method::POST,
+            "/devices",
+            json!({"token": "good-token", "platform": "android"}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let say = |text: &'static str| {
+        let (writer, s, to) = (writer.clone(), &s, reader.id.clone());
+        async move {
+            let (st, b) = writer
+                .send(
+                    s,
+                    Method::POST,
+                    "/chat/messages",
+                    json!({"recipientId": to, "content": text, "isAnonymous": true}),
+                )
+                .await;
+            assert_eq!(st, 201, "{b}");
+            b
+        }
+    };
+    // Offline: one push, which names neither the words nor the writer.
+    let first = say("private words").await;
+    wait_for(&d, 1).await;
+    {
+        let seen = d.seen.lock().await;
+        let (_, m) = &seen.sends[0];
+        assert_eq!(m["notification"]["title"], "New message");
+        assert_eq!(m["data"]["conversationId"], first["data"]["conversationId"]);
+        let all = m.to_string();
+        assert!(
+            !all.contains("private words") && !all.contains(&writer.id),
+            "{all}"
+        );
+    }
+    // Only a push: no in-app notice, no e-mail.
+    assert!(
+        crate::fixtures::notifications(&s, &reader, "chat_message")
+            .await
+            .is_empty()
+    );
+    // Online: the message arrives live and nothing is pushed.
+    let live = crate::sockets::Sock::connect(&s, &reader.token).await;
+    for _ in 0..50 {
+        if s.state.realtime.is_online(&reader.id) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let second = say("more words").await;
+    live.wait("newMessage", 0, |m| m["id"] == second["data"]["id"])
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(d.seen.lock().await.sends.len(), 1);
+    live.close().await;
+}

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::{MODERATION, online_text};
 use crate::auth::policy::Perm;
-use crate::community::moderation::{self, Report, ReportFilters, Review, ReviewQuery};
+use crate::community::moderation::{self, ModerationReport, ReportFilters, Review, ReviewQuery};
 use crate::http::{Paged, ValidPath, ValidQuery};
 use crate::portal::forms::{self, Problems};
 use crate::portal::nav::Chrome;
@@ -25,7 +25,7 @@ pub struct QueuePage {
     pub chrome: Chrome,
     pub problems: Problems,
     pub status: String,
-    pub reports: Vec<Report>,
+    pub reports: Vec<ModerationReport>,
     pub pager: Pager,
     pub back: String,
     pub online: String,
