@@ -878,6 +878,7 @@ async fn community_pages(
     use reqwest::Method;
     b.step("sign in");
     b.sign_in(s, &admin.email, PASSWORD).await?;
+    b.signed_in().await?;
     for width in [1280, 375] {
         b.client.set_window_size(width, 2400).await?;
         b.step(&format!("start a private group at {width} px"));
