@@ -160,26 +160,54 @@ impl Clock {
     }
 }
 
+/// A connection the server has accepted (its Socket.IO `connect` arrived); a handshake that
+/// never completes is dropped and tried again, so every client counted is really connected.
 async fn connect(base: &str, token: &str, clock: Arc<Clock>) -> Client {
-    let mut b = ClientBuilder::new(base.to_string())
-        .transport_type(TransportType::Websocket)
-        .reconnect(false)
-        .auth(json!({ "token": token }));
-    for event in ["newMessage", "groupMessage"] {
-        let clock = clock.clone();
-        b = b.on(event, move |payload: Payload, _: Client| {
+    for _ in 0..5 {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let tx = Arc::new(Mutex::new(Some(tx)));
+        let mut b = ClientBuilder::new(base.to_string())
+            .transport_type(TransportType::Websocket)
+            .reconnect(false)
+            .auth(json!({ "token": token }))
+            .on(
+                rust_socketio::Event::Connect,
+                move |_: Payload, _: Client| {
+                    let tx = tx.clone();
+                    async move {
+                        if let Some(tx) = tx.lock().unwrap().take() {
+                            let _ = tx.send(());
+                        }
+                    }
+                    .boxed()
+                },
+            );
+        for event in ["newMessage", "groupMessage"] {
             let clock = clock.clone();
-            async move {
-                if let Payload::Text(v) = payload
-                    && let Some(first) = v.first()
-                {
-                    clock.arrived(event, first);
+            b = b.on(event, move |payload: Payload, _: Client| {
+                let clock = clock.clone();
+                async move {
+                    if let Payload::Text(v) = payload
+                        && let Some(first) = v.first()
+                    {
+                        clock.arrived(event, first);
+                    }
                 }
-            }
-            .boxed()
-        });
+                .boxed()
+            });
+        }
+        let Ok(client) = b.connect().await else {
+            continue;
+        };
+        if tokio::time::timeout(Duration::from_secs(5), rx)
+            .await
+            .is_ok()
+        {
+            return client;
+        }
+        let _ = client.disconnect().await;
     }
-    b.connect().await.expect("a connection")
+    panic!("a client could not connect in five tries");
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -354,6 +382,17 @@ async fn run(base: String, dir: PathBuf, pid: u32) -> anyhow::Result<()> {
     if let Some(r) = refused.lock().unwrap().first() {
         println!("first refusal: {r}");
     }
+    // Acknowledged means written: every acknowledged message is in the database.
+    let db = rusqlite::Connection::open_with_flags(
+        dir.join("haven.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )?;
+    let stored: i64 = db.query_row(
+        "SELECT count(*) FROM cm_messages WHERE conversation_id IS NOT NULL AND content LIKE 'dm-%'",
+        [],
+        |r| r.get(0),
+    )?;
+    println!("{stored} direct messages stored for {acked} acknowledged");
     for c in clients.iter() {
         let _ = c.disconnect().await;
     }

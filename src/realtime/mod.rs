@@ -272,7 +272,9 @@ async fn authenticate(state: &AppState, auth: Option<Value>) -> Result<CurrentUs
 pub fn serve(state: &AppState) {
     let guard = state.clone();
     let middleware = async move |s: SocketRef, TryData(auth): TryData<Value>| {
-        let user = authenticate(&guard, auth.ok()).await?;
+        let user = authenticate(&guard, auth.ok()).await.inspect_err(|why| {
+            tracing::debug!(%why, "a socket connection was refused");
+        })?;
         s.extensions.insert(user);
         Ok::<(), Refused>(())
     };
