@@ -459,11 +459,7 @@ async fn messages(
             )?)
         })
         .await?;
-    let feed = Feed::from_rows(rows, limit, |(_, seq)| seq.to_string());
-    Ok(Feed {
-        items: feed.items.into_iter().map(|(m, _)| m).collect(),
-        next_cursor: feed.next_cursor,
-    })
+    Ok(messages::feed(rows, limit))
 }
 
 /// A message for a conversation, or for a person by id (their conversation with the sender

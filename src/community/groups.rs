@@ -786,11 +786,7 @@ async fn messages(
             Ok::<_, ApiError>(group_messages(c, &user.id, &id, q.before_seq(), limit + 1)?)
         })
         .await?;
-    let feed = Feed::from_rows(rows, limit, |(_, seq)| seq.to_string());
-    Ok(Feed {
-        items: feed.items.into_iter().map(|(m, _)| m).collect(),
-        next_cursor: feed.next_cursor,
-    })
+    Ok(messages::feed(rows, limit))
 }
 
 /// Posts to a group (members only), by name or under one's alias there; the group's room

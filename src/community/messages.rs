@@ -156,6 +156,16 @@ pub fn read_row(
     }
 }
 
+/// A page of messages read with their cursors (one more than `limit` asked for, to know
+/// whether older ones remain), newest first.
+pub fn feed(rows: Vec<(Message, i64)>, limit: u32) -> crate::http::envelope::Feed<Message> {
+    let page = crate::http::envelope::Feed::from_rows(rows, limit, |(_, seq)| seq.to_string());
+    crate::http::envelope::Feed {
+        items: page.items.into_iter().map(|(m, _)| m).collect(),
+        next_cursor: page.next_cursor,
+    }
+}
+
 /// How a message's sender is shown: from the message's row and the sender's alias where it was
 /// written. `named` is the sender's real name when they did not post anonymously.
 pub struct Shown<'a> {
