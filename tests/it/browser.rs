@@ -938,6 +938,17 @@ async fn community_pages(
         b.goto(s, "/team/moderation").await?;
         b.see(&text).await?;
         b.shot(&format!("moderation-{width}")).await;
+        b.step(&format!("see who is in the conversation at {width} px"));
+        b.click("a[href^='/team/moderation/conversations/']")
+            .await?;
+        b.see("Why you need to see who they are").await?;
+        b.fill("#reason", &format!("report review {width}")).await?;
+        b.click("main form[method=get] button[type=submit]").await?;
+        b.see(&writer.email).await?;
+        b.see("This look is in the audit log").await?;
+        b.shot(&format!("reveal-{width}")).await;
+        b.goto(s, "/team/moderation").await?;
+        b.see(&text).await?;
         b.click(&format!("#action-{rid} option[value=hide_message]"))
             .await?;
         b.click(&format!(
