@@ -35,8 +35,9 @@ use crate::notify::mail::Mailer;
 use crate::notify::push;
 use crate::state::{AppState, Services};
 use crate::{
-    admin, apidocs, appointments, assets, audit, auth, backups, community, compliance, crm, files,
-    health, invitations, jobs, notify, orgs, settings, setup, users, wellbeing, workplace,
+    admin, apidocs, appointments, assets, audit, auth, backups, business, community, compliance,
+    crm, files, health, invitations, jobs, notify, orgs, settings, setup, users, wellbeing,
+    workplace,
 };
 
 /// Every feature, in the order their pages appear in the navigation. A new feature is one
@@ -60,6 +61,7 @@ pub fn features() -> Registry {
         crm::feature(),
         workplace::feature(),
         community::feature(),
+        business::feature(),
     ])
 }
 
@@ -113,6 +115,7 @@ impl App {
             ..
         } = services;
         let message_limiter = RateLimiter::new(config.community.messages_per_minute, "");
+        let tool_limiter = RateLimiter::new(config.business.submissions_per_minute, "");
         let state = AppState {
             db: db.clone(),
             google: Arc::new(GoogleVerifier::new(&config.auth.google)?),
@@ -126,6 +129,7 @@ impl App {
             touches: Arc::new(Touches::default()),
             auth_limiter,
             message_limiter,
+            tool_limiter,
             openapi: Arc::new(OnceLock::new()),
             push,
             sms,

@@ -42,6 +42,8 @@ pub struct AppState {
     pub auth_limiter: Arc<RateLimiter>,
     /// Per-person limit on community messages (`community.messages_per_minute`).
     pub message_limiter: Arc<RateLimiter<String>>,
+    /// Quiz and BMI submissions per person (`business.submissions_per_minute`).
+    pub tool_limiter: Arc<RateLimiter<String>>,
     /// The OpenAPI document, serialized once when the router is built.
     pub openapi: Arc<OnceLock<Bytes>>,
     /// The push provider; `None` when push is not configured.

@@ -563,7 +563,7 @@ fn figures(
     })
 }
 
-fn rate_of(c: &Connection, coach: &str) -> rusqlite::Result<Option<Money>> {
+pub fn rate_of(c: &Connection, coach: &str) -> rusqlite::Result<Option<Money>> {
     Ok(c.prepare_cached(
         "SELECT rate_amount, rate_currency FROM practitioner_profiles WHERE user_id = ?1",
     )?

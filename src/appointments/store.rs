@@ -187,3 +187,87 @@ pub fn external_busy(
         &[&practitioner_id, &clock::format(from), &clock::format(to)],
     )
 }
+
+/// Sessions `user` completed as a client in `org` (the business's milestones count them).
+pub fn completed_as_client(c: &Connection, org_id: &str, user: &str) -> rusqlite::Result<i64> {
+    c.prepare_cached(
+        "SELECT count(*) FROM appointments WHERE client_id = ?1 AND org_id = ?2 AND status = 'completed'",
+    )?
+    .query_row(params![user, org_id], |r| r.get(0))
+}
+
+/// Feedback `user` gave in `org` (the business's milestones count it).
+pub fn feedback_given(c: &Connection, org_id: &str, user: &str) -> rusqlite::Result<i64> {
+    c.prepare_cached("SELECT count(*) FROM feedback WHERE author_id = ?1 AND org_id = ?2")?
+        .query_row(params![user, org_id], |r| r.get(0))
+}
+
+/// One practitioner's sessions starting in a period.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Not cancelled.
+    pub sessions: i64,
+    pub completed: i64,
+    pub no_shows: i64,
+    pub cancelled: i64,
+    /// Minutes of completed sessions.
+    pub minutes: i64,
+}
+
+/// Sessions starting in `[from, to)` per practitioner of the org, in one pass (the business's
+/// KPI report).
+pub fn counts_by_practitioner(
+    c: &Connection,
+    org_id: &str,
+    (from, to): (&str, &str),
+) -> rusqlite::Result<std::collections::HashMap<String, Counts>> {
+    c.prepare_cached(
+        "SELECT practitioner_id, count(*) FILTER (WHERE status <> 'cancelled'), count(*) FILTER (WHERE status = 'completed'),
+                count(*) FILTER (WHERE status = 'no_show'), count(*) FILTER (WHERE status = 'cancelled'),
+                coalesce(sum((unixepoch(ends_at) - unixepoch(starts_at)) / 60) FILTER (WHERE status = 'completed'), 0)
+         FROM appointments WHERE org_id = ?1 AND starts_at >= ?2 AND starts_at < ?3 GROUP BY practitioner_id",
+    )?
+    .query_map(params![org_id, from, to], |r| {
+        Ok((
+            r.get(0)?,
+            Counts {
+                sessions: r.get(1)?,
+                completed: r.get(2)?,
+                no_shows: r.get(3)?,
+                cancelled: r.get(4)?,
+                minutes: r.get(5)?,
+            },
+        ))
+    })?
+    .collect()
+}
+
+/// Feedback given in `[from, to)` per practitioner it is about: (sum of ratings, count).
+pub fn feedback_by_practitioner(
+    c: &Connection,
+    org_id: &str,
+    (from, to): (&str, &str),
+) -> rusqlite::Result<Vec<(Option<String>, i64, i64)>> {
+    c.prepare_cached(
+        "SELECT practitioner_id, sum(rating), count(*) FROM feedback
+         WHERE org_id = ?1 AND created_at >= ?2 AND created_at < ?3 GROUP BY practitioner_id",
+    )?
+    .query_map(params![org_id, from, to], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })?
+    .collect()
+}
+
+/// Who saw whom: (practitioner, client) for sessions (not cancelled) starting in `[from, to)`.
+pub fn client_pairs(
+    c: &Connection,
+    org_id: &str,
+    (from, to): (&str, &str),
+) -> rusqlite::Result<Vec<(String, String)>> {
+    c.prepare_cached(
+        "SELECT DISTINCT practitioner_id, client_id FROM appointments
+         WHERE org_id = ?1 AND starts_at >= ?2 AND starts_at < ?3 AND status <> 'cancelled'",
+    )?
+    .query_map(params![org_id, from, to], |r| Ok((r.get(0)?, r.get(1)?)))?
+    .collect()
+}

@@ -158,6 +158,34 @@ permissions! {
     GroupsManage = "groups.manage",
     /// The moderation queue and, with a stated reason that is audited, who wrote what.
     Moderate = "community.moderate",
+    /// Invoices: staff the org's (practitioners their clients'), a member their own.
+    InvoicesView = "invoices.view",
+    /// Issue, remind, void invoices and record payments received by hand.
+    InvoicesManage = "invoices.manage",
+    /// Define milestone rules.
+    MilestonesManage = "milestones.manage",
+    /// Milestones and progress: staff anyone's in the org, practitioners their clients', a
+    /// member their own.
+    MilestonesView = "milestones.view",
+    /// Evaluate milestones now and dispatch the gifts they earned.
+    GiftsDispatch = "gifts.dispatch",
+    /// Take quizzes, use the BMI tool and see one's results (staff: the org's; practitioners:
+    /// their clients').
+    Quizzes = "quizzes.take",
+    /// Add and edit the org's quizzes.
+    QuizzesManage = "quizzes.manage",
+    /// Read the resource centre and testimonials.
+    ContentView = "content.view",
+    /// Write articles, videos, tools and testimonials.
+    ContentManage = "content.manage",
+    /// Shop: products on sale, one's cart, checkout and one's orders.
+    Store = "store.shop",
+    /// Run the store: products and stock, every order, shipping.
+    StoreManage = "store.manage",
+    /// KPI reports per coach (a practitioner, their own).
+    KpiReports = "reports.kpi",
+    /// Keep a KPI report now.
+    KpiGenerate = "reports.kpi.generate",
 }
 
 use Perm::*;
@@ -366,6 +394,74 @@ const TABLE: &[(Perm, &[(Role, Scope)])] = &[
         ],
     ),
     (Moderate, &[(Superadmin, Org), (Admin, Org), (Team, Org)]),
+    (
+        InvoicesView,
+        &[
+            (Superadmin, Org),
+            (Admin, Org),
+            (Team, Org),
+            (Practitioner, Assigned),
+            (Member, Own),
+        ],
+    ),
+    (
+        InvoicesManage,
+        &[(Superadmin, Org), (Admin, Org), (Team, Org)],
+    ),
+    (MilestonesManage, &[(Superadmin, Org), (Admin, Org)]),
+    (
+        MilestonesView,
+        &[
+            (Superadmin, Org),
+            (Admin, Org),
+            (Team, Org),
+            (Practitioner, Assigned),
+            (Member, Own),
+        ],
+    ),
+    (
+        GiftsDispatch,
+        &[(Superadmin, Org), (Admin, Org), (Team, Org)],
+    ),
+    (
+        Quizzes,
+        &[
+            (Superadmin, Org),
+            (Admin, Org),
+            (Team, Org),
+            (Practitioner, Assigned),
+            (Member, Own),
+            (Partner, Own),
+        ],
+    ),
+    (QuizzesManage, &[(Superadmin, Org), (Admin, Org)]),
+    (
+        ContentView,
+        &[
+            (Superadmin, Org),
+            (Admin, Org),
+            (Team, Org),
+            (Practitioner, Org),
+            (Member, Org),
+            (Partner, Org),
+        ],
+    ),
+    (
+        ContentManage,
+        &[(Superadmin, Org), (Admin, Org), (Team, Org)],
+    ),
+    (Store, EVERYONE_OWN),
+    (StoreManage, &[(Superadmin, Org), (Admin, Org), (Team, Org)]),
+    (
+        KpiReports,
+        &[
+            (Superadmin, Org),
+            (Admin, Org),
+            (Team, Org),
+            (Practitioner, Own),
+        ],
+    ),
+    (KpiGenerate, &[(Superadmin, Org), (Admin, Org)]),
 ];
 
 /// Who reads the CRM: staff over the org (team members narrowed by `crm.teamScope`),

@@ -2,9 +2,6 @@
 //! flagged to the org's moderators the moment it is written (an open report, an in-app notice
 //! and an e-mail) while its sender is answered with the org's crisis resources.
 
-use std::time::Instant;
-
-use axum::http::HeaderValue;
 use rusqlite::params;
 use serde_json::json;
 
@@ -12,7 +9,7 @@ use super::{CRISIS_RESOURCES, crisis};
 use crate::clock;
 use crate::config::Config;
 use crate::db::Tx;
-use crate::http::{ApiError, ErrorCode};
+use crate::http::ApiError;
 use crate::notify::deliver::{self, Outgoing, Reach};
 use crate::notify::prefs::Channel;
 use crate::settings;
@@ -25,20 +22,10 @@ pub const REPORT_KIND: &str = "community_report";
 
 /// Spends one of the person's messages this minute, or refuses with 429 RATE_LIMITED.
 pub fn may_send(state: &AppState, user_id: &str) -> Result<(), ApiError> {
-    let d = state
-        .message_limiter
-        .check(user_id.to_string(), Instant::now());
-    if d.allowed {
-        return Ok(());
-    }
-    Err(ApiError::new(
-        ErrorCode::RateLimited,
+    state.message_limiter.spend(
+        user_id.to_string(),
         "You are sending messages too quickly; wait a moment and try again",
     )
-    .with_header(
-        axum::http::header::RETRY_AFTER,
-        HeaderValue::from(d.retry_after.max(1)),
-    ))
 }
 
 /// When `content` reads as a crisis: opens a report on the message, tells the org's

@@ -33,6 +33,9 @@ pub struct Config {
     pub calendar: CalendarConfig,
     pub community: CommunityConfig,
     pub crm: CrmConfig,
+    pub payments: PaymentsConfig,
+    pub business: BusinessConfig,
+    pub gifts: GiftsConfig,
     pub ai: AiConfig,
     pub files: FilesConfig,
     pub compliance: ComplianceConfig,
@@ -446,6 +449,45 @@ pub struct CrmConfig {
     pub chatbot_secret_file: Option<PathBuf>,
 }
 
+/// The payment gateway's signed webhook (`POST /api/v1/payments/webhook`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PaymentsConfig {
+    /// The secret the gateway signs webhooks with (`Haven-Signature`); every webhook is
+    /// refused while it is empty.
+    pub webhook_secret: Secret,
+    /// A file holding the secret (wins over `webhook_secret`).
+    pub webhook_secret_file: Option<PathBuf>,
+}
+
+/// The coaching business's public tools.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusinessConfig {
+    /// Quiz and BMI submissions each person may make per minute (429 beyond).
+    pub submissions_per_minute: u32,
+}
+
+impl Default for BusinessConfig {
+    fn default() -> Self {
+        BusinessConfig {
+            submissions_per_minute: 30,
+        }
+    }
+}
+
+/// Gifts dispatched by webhook (milestones): where they go and what signs them.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GiftsConfig {
+    /// The URL a `webhook` gift is POSTed to (signed like incoming webhooks); empty: the
+    /// webhook channel is refused.
+    pub webhook_url: String,
+    pub webhook_secret: Secret,
+    /// A file holding the secret (wins over `webhook_secret`).
+    pub webhook_secret_file: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AiProviderKind {
@@ -658,6 +700,22 @@ impl Config {
         }
         if ai.timeout.is_zero() {
             return bad("ai.timeout", "must be more than zero");
+        }
+        if self.business.submissions_per_minute == 0 {
+            return bad("business.submissions_per_minute", "must be above zero");
+        }
+        let gift = &self.gifts.webhook_url;
+        if !(gift.is_empty() || gift.starts_with("http://") || gift.starts_with("https://")) {
+            return bad("gifts.webhook_url", "must start with http:// or https://");
+        }
+        if !gift.is_empty()
+            && self.gifts.webhook_secret.is_empty()
+            && self.gifts.webhook_secret_file.is_none()
+        {
+            return bad(
+                "gifts.webhook_secret",
+                "is required (or gifts.webhook_secret_file) with gifts.webhook_url",
+            );
         }
         let url = &self.server.public_url;
         if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {

@@ -28,6 +28,21 @@ impl Secret {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The value of a `<key>` / `<key>_file` pair: the file's contents (trimmed) when a file
+    /// is named, else the inline value. The error names `file_key`.
+    pub fn or_file(
+        &self,
+        file: Option<&std::path::Path>,
+        file_key: &str,
+    ) -> Result<String, String> {
+        match file {
+            Some(p) => std::fs::read_to_string(p)
+                .map(|s| s.trim().to_string())
+                .map_err(|e| format!("{file_key} ({}): {e}", p.display())),
+            None => Ok(self.0.clone()),
+        }
+    }
 }
 
 /// Serialized (e.g. when listing the effective config) without the value.

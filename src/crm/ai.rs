@@ -285,7 +285,7 @@ impl Subject {
 }
 
 fn money(m: &crate::http::formats::Money) -> String {
-    format!("{}.{:02} {}", m.amount / 100, m.amount % 100, m.currency)
+    m.display()
 }
 
 fn project_lines(

@@ -85,41 +85,10 @@ impl Validate for NoteBody {
 
 /// Sanitized HTML and its plain text; 400 when nothing readable is left.
 pub fn sanitize(html: &str) -> Result<(String, String), ApiError> {
-    let clean = ammonia::clean(html);
-    let plain = plain_text(&clean);
-    if plain.is_empty() {
-        return Err(ApiError::field(
-            "content",
-            "has no text once unsafe markup is removed",
-        ));
-    }
-    Ok((clean, plain))
+    crate::http::html::sanitize("content", html)
 }
 
-/// The text of sanitized HTML: tags become spaces, entities characters, whitespace one space.
-pub fn plain_text(clean: &str) -> String {
-    let mut out = String::with_capacity(clean.len());
-    let mut in_tag = false;
-    for ch in clean.chars() {
-        match (in_tag, ch) {
-            (false, '<') => {
-                in_tag = true;
-                out.push(' ');
-            }
-            (true, '>') => in_tag = false,
-            (false, c) => out.push(c),
-            (true, _) => {}
-        }
-    }
-    let decoded = out
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&nbsp;", " ")
-        .replace("&amp;", "&");
-    decoded.split_whitespace().collect::<Vec<_>>().join(" ")
-}
+pub use crate::http::html::plain_text;
 
 const COLUMNS: &str = "n.id, n.client_id, n.project_id, n.author_id,
     (SELECT nullif(trim(u.first_name || ' ' || u.last_name), '') FROM users u WHERE u.id = n.author_id),

@@ -27,6 +27,8 @@ pub enum Reach {
     AssignedTo { org: String, user: String },
     /// Clients the caller coaches or is assigned to (practitioners).
     Coached { org: String, user: String },
+    /// The clients the caller is (their own client record: a member's invoices).
+    Own { org: String, user: String },
     /// The clients listed in the caller's invitation scope (partners).
     Listed { org: String, user: String },
 }
@@ -46,6 +48,7 @@ impl Reach {
             }
             (_, Scope::Org | Scope::Platform) => Reach::Org { org },
             (Role::Partner, _) => Reach::Listed { org, user: me },
+            (Role::Member, _) => Reach::Own { org, user: me },
             _ => Reach::Coached { org, user: me },
         })
     }
@@ -95,6 +98,7 @@ impl Reach {
             Reach::Org { org }
             | Reach::AssignedTo { org, .. }
             | Reach::Coached { org, .. }
+            | Reach::Own { org, .. }
             | Reach::Listed { org, .. } => org,
         }
     }
@@ -118,6 +122,10 @@ impl Reach {
             Reach::Coached { org, user } => (
                 format!("{base} AND ({a}.assigned_to = ? OR {a}.coach_id = ?)"),
                 vec![text(org), text(user), text(user)],
+            ),
+            Reach::Own { org, user } => (
+                format!("{base} AND {a}.user_id = ?"),
+                vec![text(org), text(user)],
             ),
             Reach::Listed { org, user } => (
                 format!(
@@ -146,6 +154,8 @@ impl Reach {
             Reach::Coached { user, .. } => {
                 format!("scope : ({} OR {})", t('s', user), t('h', user))
             }
+            // Members search nothing in the CRM (the policy table keeps them out).
+            Reach::Own { .. } => return Ok(None),
             Reach::Listed { user, .. } => {
                 let ids: Vec<String> = c
                     .prepare_cached(

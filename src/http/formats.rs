@@ -193,6 +193,11 @@ pub struct Money {
 }
 
 impl Money {
+    /// For people: `47.48 EUR`, `1200 JPY`, `1.250 KWD` (the currency's own minor unit).
+    pub fn display(&self) -> String {
+        display_minor(self.amount, &self.currency)
+    }
+
     /// What is wrong with it, as (field, message) under `at`.
     pub fn problems(&self, at: &str, errors: &mut Vec<crate::http::FieldError>) {
         use crate::http::FieldError;
@@ -255,6 +260,34 @@ pub fn components() -> Vec<(Cow<'static, str>, RefOr<Schema>)> {
         of::<Kind>(),
         of::<TimeZone>(),
     ]
+}
+
+/// Digits after the decimal point in `currency` (ISO 4217): 0 for the yen and its kind, 3 for
+/// the dinars, 2 for the rest.
+pub fn minor_digits(currency: &str) -> u32 {
+    match currency {
+        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX"
+        | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
+        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
+        _ => 2,
+    }
+}
+
+/// `amount` minor units of `currency` as people write it: `47.48 EUR`.
+pub fn display_minor(amount: i64, currency: &str) -> String {
+    let digits = minor_digits(currency);
+    let sign = if amount < 0 { "-" } else { "" };
+    let a = amount.unsigned_abs();
+    if digits == 0 {
+        return format!("{sign}{a} {currency}");
+    }
+    let unit = 10u64.pow(digits);
+    format!(
+        "{sign}{}.{:0width$} {currency}",
+        a / unit,
+        a % unit,
+        width = digits as usize
+    )
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod formats;
+pub mod html;
 pub mod idempotency;
 pub mod layers;
 pub mod observe;

@@ -44,6 +44,19 @@ pub struct Decision {
 }
 
 impl<K: std::hash::Hash + Eq> RateLimiter<K> {
+    /// Spends one of `key`'s requests now, or refuses with 429 `RATE_LIMITED` (saying
+    /// `message`, with `Retry-After`).
+    pub fn spend(&self, key: K, message: &'static str) -> Result<(), ApiError> {
+        let d = self.check(key, Instant::now());
+        if d.allowed {
+            return Ok(());
+        }
+        Err(ApiError::new(ErrorCode::RateLimited, message).with_header(
+            axum::http::header::RETRY_AFTER,
+            HeaderValue::from(d.retry_after.max(1)),
+        ))
+    }
+
     pub fn new(per_minute: u32, prefix: &'static str) -> Arc<Self> {
         Arc::new(RateLimiter {
             per_minute: per_minute.max(1),

@@ -414,6 +414,12 @@ async fn remove(
     super::delete_own(&state, "goals", user.id, id).await
 }
 
+/// Goals `user` completed (the business's milestones count them).
+pub fn completed_count(c: &Connection, user: &str) -> rusqlite::Result<i64> {
+    c.prepare_cached("SELECT count(*) FROM goals WHERE user_id = ?1 AND completed_at IS NOT NULL")?
+        .query_row([user], |r| r.get(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

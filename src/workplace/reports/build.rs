@@ -9,7 +9,6 @@ use std::sync::Arc;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::json;
 
-use super::pdf::{self, Doc, Rgb};
 use super::{BUILD_KIND, Format, KEEP_DAYS, ReportType, file_path};
 use crate::clock;
 use crate::config::Config;
@@ -17,6 +16,7 @@ use crate::db::{Db, DbError, Tx};
 use crate::jobs::Handlers;
 use crate::notify::deliver::{self, Outgoing, Reach};
 use crate::notify::wording::{Message, word};
+use crate::pdf::{self, Doc, Rgb};
 use crate::workplace::analytics::{self, Cohort, Span, Split};
 use crate::workplace::domains::{self, Band, Domain};
 

@@ -7,7 +7,6 @@
 //! org's admins and keep the analytics' minimum cohort size.
 
 pub mod build;
-pub mod pdf;
 pub mod schedule;
 
 use std::path::{Path, PathBuf};
