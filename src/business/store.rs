@@ -1175,7 +1175,12 @@ pub fn expire_unpaid(tx: &Tx, config: &crate::config::Config) -> Result<usize, A
             .collect::<rusqlite::Result<_>>()?;
         for id in stale {
             release(tx, &id, &now)?;
-            audit::record(tx, Event::new("order.expired", "order").org(&org).entity_id(&id))?;
+            audit::record(
+                tx,
+                Event::new("order.expired", "order")
+                    .org(&org)
+                    .entity_id(&id),
+            )?;
             n += 1;
         }
     }

@@ -183,16 +183,38 @@ fn whole_numbers(v: Value) -> Value {
     }
 }
 
-/// Deserializes, and on failure keeps going (dropping each offending field) to name as many
-/// bad fields as serde can find in one answer. Returns what deserialized once the bad fields
-/// were dropped (if anything did) and the errors.
+/// Stand-ins for a missing field, tried in turn until one has the field's type, so that the
+/// fields after it are still read (serde names only the first missing field of a struct).
+const STAND_INS: [fn() -> Value; 6] = [
+    || Value::from(0),
+    || Value::from(""),
+    || Value::from(false),
+    || Value::Array(Vec::new()),
+    || Value::Object(serde_json::Map::new()),
+    || Value::Null,
+];
+
+/// Deserializes, and on failure keeps going (dropping each offending field, standing in for
+/// each missing one) to name as many bad fields as serde can find in one answer. Returns what
+/// deserialized once the bad fields were dropped (if anything did) and the errors.
 fn deserialize_collecting<T: DeserializeOwned>(mut value: Value) -> (Option<T>, Vec<FieldError>) {
     let mut errors: Vec<FieldError> = Vec::new();
+    // Paths holding a stand-in, and which one.
+    let mut standing: Vec<(Vec<String>, usize)> = Vec::new();
     for _ in 0..64 {
         match serde_path_to_error::deserialize::<_, T>(&value) {
             Ok(t) => return (Some(t), errors),
             Err(e) => {
                 let segments: Vec<String> = e.path().iter().map(segment_key).collect();
+                // An error inside a stand-in: try the next kind of value there.
+                if let Some(i) = standing.iter().position(|(p, _)| segments.starts_with(p)) {
+                    let (path, tried) = &mut standing[i];
+                    *tried += 1;
+                    match STAND_INS.get(*tried) {
+                        Some(v) if set(&mut value, path, v()) => continue,
+                        _ => break,
+                    }
+                }
                 let msg = e.inner().to_string();
                 let (field_path, message, removable) =
                     if let Some(name) = quoted_after(&msg, "unknown field `") {
@@ -202,7 +224,19 @@ fn deserialize_collecting<T: DeserializeOwned>(mut value: Value) -> (Option<T>, 
                             Some(with(&segments, name)),
                         )
                     } else if let Some(name) = quoted_after(&msg, "missing field `") {
-                        (join(&segments, &name), "is required".to_string(), None)
+                        let path = with(&segments, name.clone());
+                        let field = join(&segments, &name);
+                        if errors.iter().any(|f| f.field == field)
+                            || !set(&mut value, &path, STAND_INS[0]())
+                        {
+                            if !errors.iter().any(|f| f.field == field) {
+                                errors.push(FieldError::new(field, "is required"));
+                            }
+                            break;
+                        }
+                        errors.push(FieldError::new(field, "is required"));
+                        standing.push((path, 0));
+                        continue;
                     } else {
                         (display(&segments), humanize(&msg), Some(segments.clone()))
                     };
@@ -218,6 +252,36 @@ fn deserialize_collecting<T: DeserializeOwned>(mut value: Value) -> (Option<T>, 
         }
     }
     (None, errors)
+}
+
+/// Puts `v` at `path` (an object key under objects and array items); false when it cannot.
+fn set(value: &mut Value, path: &[String], v: Value) -> bool {
+    let Some((last, parents)) = path.split_last() else {
+        return false;
+    };
+    let mut cur = value;
+    for seg in parents {
+        cur = match (cur, seg.strip_prefix('[').and_then(|s| s.strip_suffix(']'))) {
+            (Value::Array(a), Some(i)) => {
+                match i.parse::<usize>().ok().and_then(|i| a.get_mut(i)) {
+                    Some(v) => v,
+                    None => return false,
+                }
+            }
+            (Value::Object(o), None) => match o.get_mut(seg) {
+                Some(v) => v,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    match cur {
+        Value::Object(o) => {
+            o.insert(last.clone(), v);
+            true
+        }
+        _ => false,
+    }
 }
 
 fn segment_key(s: &serde_path_to_error::Segment) -> String {
@@ -495,6 +559,10 @@ mod tests {
         let e = parse_json::<Body>(br#"{"email": "a@b.c", "firstName": "A", "tags": ["x", 3]}"#)
             .unwrap_err();
         assert_eq!(fields(e), ["tags[1]"]);
+        // Every missing field is named, beside a wrong one.
+        let mut f = fields(parse_json::<Body>(br#"{"age": "x"}"#).unwrap_err());
+        f.sort();
+        assert_eq!(f, ["age", "email", "firstName"]);
     }
 
     #[test]

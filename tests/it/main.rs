@@ -12,6 +12,7 @@ mod support;
 
 mod appointments;
 mod browser;
+mod business;
 mod cli;
 mod community;
 mod compliance;

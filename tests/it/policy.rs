@@ -372,6 +372,63 @@ async fn orgs_never_reach_each_others_rows() {
     assert_eq!(st, 201, "{rep}");
     let community_report = rep["data"]["id"].as_str().unwrap().to_string();
 
+    // A's business: an invoice, a product in the member's cart and another ordered, a
+    // milestone rule, a piece of content, a testimonial and a quiz of A's own.
+    let invoice_id = crm(
+        "/invoices".into(),
+        json!({"clientId": client_id, "items": [{"description": "Session", "quantity": 1, "unitPrice": 5000}],
+               "currency": "EUR", "dueAt": "2031-01-01T00:00:00Z"}),
+    )
+    .await;
+    let product = |title: &str| {
+        json!({"type": "merch", "title": title, "sku": format!("A-{}", uuid::Uuid::now_v7()), "stock": 5,
+               "active": true, "price": {"amount": 1000, "currency": "EUR"}})
+    };
+    let product_id = crm("/products".into(), product("Alpha shirt")).await;
+    let ordered_id = crm("/products".into(), product("Alpha mug")).await;
+    let member_post = |path: &'static str, body: Value| {
+        let m = a_member.clone();
+        let s = &s;
+        async move {
+            let (st, b) = m.send(s, Method::POST, path, body).await;
+            assert_eq!(st, 201, "{path}: {b}");
+            b["data"]["id"].as_str().unwrap().to_string()
+        }
+    };
+    member_post(
+        "/cart/items",
+        json!({"productId": ordered_id, "quantity": 1}),
+    )
+    .await;
+    let order_id = member_post("/checkout", json!({})).await;
+    let cart_item_id = member_post(
+        "/cart/items",
+        json!({"productId": product_id, "quantity": 1}),
+    )
+    .await;
+    let rule_id = crm(
+        "/milestones/definitions".into(),
+        json!({"type": "sessions_completed", "threshold": 3, "gift": "Alpha voucher"}),
+    )
+    .await;
+    let content_id = crm(
+        "/contents".into(),
+        json!({"type": "article", "title": "Alpha read", "body": "<p>alpha</p>", "tags": ["alpha"]}),
+    )
+    .await;
+    let testimonial_id = crm(
+        "/testimonials".into(),
+        json!({"authorName": "Alpha", "text": "alpha", "rating": 5, "category": "coaching"}),
+    )
+    .await;
+    let quiz = json!({"slug": "alpha-quiz", "title": "Alpha quiz", "questions": [{"id": "q", "text": "?",
+        "options": [{"value": "a", "label": "A", "points": 0}, {"value": "b", "label": "B", "points": 1}]}],
+        "bands": [{"min": 0, "max": 1, "key": "all", "label": "All", "advice": "Keep going", "tags": []}]});
+    let (st, q) = a_admin
+        .send(&s, Method::POST, "/quizzes", quiz.clone())
+        .await;
+    assert_eq!(st, 201, "{q}");
+
     // Every by-id route, with A's id of the right kind and a body that passes validation.
     let fixtures: HashMap<&str, (String, Value)> = HashMap::from([
         (
@@ -640,6 +697,51 @@ async fn orgs_never_reach_each_others_rows() {
             "/api/v1/moderation/conversations/{id}",
             (format!("{conversation_id}?reason=beta"), json!({})),
         ),
+        ("/api/v1/invoices/{id}", (invoice_id.clone(), json!({}))),
+        ("/api/v1/invoices/{id}/pdf", (invoice_id.clone(), json!({}))),
+        (
+            "/api/v1/invoices/{id}/remind",
+            (invoice_id.clone(), json!({})),
+        ),
+        (
+            "/api/v1/invoices/{id}/void",
+            (invoice_id.clone(), json!({"reason": "beta"})),
+        ),
+        (
+            "/api/v1/invoices/{id}/payments",
+            (
+                invoice_id.clone(),
+                json!({"amount": 5000, "method": "cash"}),
+            ),
+        ),
+        (
+            "/api/v1/milestones/definitions/{id}",
+            (rule_id.clone(), json!({"active": false})),
+        ),
+        (
+            "/api/v1/products/{id}",
+            (product_id.clone(), json!({"stock": 0})),
+        ),
+        ("/api/v1/cart/items/{id}", (cart_item_id.clone(), json!({}))),
+        ("/api/v1/orders/{id}", (order_id.clone(), json!({}))),
+        ("/api/v1/orders/{id}/cancel", (order_id.clone(), json!({}))),
+        ("/api/v1/orders/{id}/ship", (order_id.clone(), json!({}))),
+        (
+            "/api/v1/contents/{id}",
+            (content_id.clone(), json!({"title": "hijacked"})),
+        ),
+        (
+            "/api/v1/testimonials/{id}",
+            (testimonial_id.clone(), json!({})),
+        ),
+        (
+            "/api/v1/quizzes/{slug}",
+            ("alpha-quiz".to_string(), quiz.clone()),
+        ),
+        (
+            "/api/v1/quizzes/{slug}/submit",
+            ("alpha-quiz".to_string(), json!({"answers": ["b"]})),
+        ),
     ]);
     let ops = operations(&s).await;
     let by_id: Vec<_> = ops.iter().filter(|(_, p, _)| p.contains('{')).collect();
@@ -714,6 +816,29 @@ async fn orgs_never_reach_each_others_rows() {
     assert_eq!(conv["data"][0]["content"], "alpha to alpha", "{conv}");
     let (_, queue) = a_admin.get(&s, "/moderation/reports").await;
     assert_eq!(queue["data"][0]["id"], community_report.as_str(), "{queue}");
+    let (_, inv) = a_admin.get(&s, &format!("/invoices/{invoice_id}")).await;
+    assert_eq!(
+        (
+            inv["data"]["status"].as_str(),
+            inv["data"]["amountPaid"].as_i64()
+        ),
+        (Some("pending"), Some(0)),
+        "{inv}"
+    );
+    let (_, p) = a_admin.get(&s, &format!("/products/{product_id}")).await;
+    assert_eq!(p["data"]["stock"], 5);
+    let (_, o) = a_member.get(&s, &format!("/orders/{order_id}")).await;
+    assert_eq!(o["data"]["status"], "placed");
+    let (_, cart) = a_member.get(&s, "/cart").await;
+    assert_eq!(cart["data"]["items"][0]["id"], cart_item_id.as_str());
+    let (_, rules) = a_admin.get(&s, "/milestones/definitions").await;
+    assert_eq!(rules["data"][0]["active"], true);
+    let (_, c) = a_member.get(&s, &format!("/contents/{content_id}")).await;
+    assert_eq!(c["data"]["title"], "Alpha read");
+    let (_, t) = a_member.get(&s, "/testimonials").await;
+    assert_eq!(t["data"][0]["id"], testimonial_id.as_str());
+    let (st, _) = a_member.get(&s, "/quizzes/alpha-quiz").await;
+    assert_eq!(st, 200);
     let (st, _) = a_admin
         .send(
             &s,
