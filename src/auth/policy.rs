@@ -718,10 +718,11 @@ mod tests {
             let s = scope(Member, *p);
             match p {
                 Account | Wellbeing | Notifications | Files | Sessions | FeedbackGive
-                | WellnessOwn | Community | GroupsManage => {
+                | WellnessOwn | Community | GroupsManage | InvoicesView | MilestonesView
+                | Quizzes | Store => {
                     assert_eq!(s, Some(Own), "{p}")
                 }
-                OrgView | PractitionersView => assert_eq!(s, Some(Org), "{p}"),
+                OrgView | PractitionersView | ContentView => assert_eq!(s, Some(Org), "{p}"),
                 _ => assert_eq!(s, None, "{p}"),
             }
         }

@@ -38,6 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+#[schema(as = KpiPeriod)]
 #[serde(rename_all = "lowercase")]
 pub enum Period {
     Weekly,

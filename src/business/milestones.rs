@@ -103,6 +103,7 @@ fn progress(c: &Connection, org: &str, user: &str, kind: RuleType) -> rusqlite::
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = MilestoneRule)]
 #[serde(rename_all = "camelCase")]
 pub struct Rule {
     pub id: String,
@@ -345,6 +346,7 @@ fn gift_in(c: &Connection, org: &str, id: &str) -> Result<Gift, ApiError> {
 
 /// One rule as it stands for one person.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = ClientMilestone)]
 #[serde(rename_all = "camelCase")]
 pub struct Milestone {
     /// The milestone's id once reached.

@@ -50,6 +50,7 @@ pub struct QuizOption {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = QuizQuestion)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Question {
     #[schema(min_length = 1, max_length = 50)]
@@ -62,6 +63,7 @@ pub struct Question {
 
 /// Scores from `min` to `max` (inclusive) land here.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = QuizBand)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Band {
     pub min: i64,
