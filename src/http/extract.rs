@@ -226,15 +226,13 @@ fn deserialize_collecting<T: DeserializeOwned>(mut value: Value) -> (Option<T>, 
                     } else if let Some(name) = quoted_after(&msg, "missing field `") {
                         let path = with(&segments, name.clone());
                         let field = join(&segments, &name);
-                        if errors.iter().any(|f| f.field == field)
-                            || !set(&mut value, &path, STAND_INS[0]())
-                        {
-                            if !errors.iter().any(|f| f.field == field) {
-                                errors.push(FieldError::new(field, "is required"));
-                            }
+                        // A field dropped for its type is missing now: it is named already.
+                        if !errors.iter().any(|f| f.field == field) {
+                            errors.push(FieldError::new(field, "is required"));
+                        }
+                        if !set(&mut value, &path, STAND_INS[0]()) {
                             break;
                         }
-                        errors.push(FieldError::new(field, "is required"));
                         standing.push((path, 0));
                         continue;
                     } else {
@@ -563,6 +561,10 @@ mod tests {
         let mut f = fields(parse_json::<Body>(br#"{"age": "x"}"#).unwrap_err());
         f.sort();
         assert_eq!(f, ["age", "email", "firstName"]);
+        // A wrong first field does not hide a missing later one.
+        let mut f = fields(parse_json::<Body>(br#"{"email": 5}"#).unwrap_err());
+        f.sort();
+        assert_eq!(f, ["email", "firstName"]);
     }
 
     #[test]
