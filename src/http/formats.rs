@@ -290,9 +290,56 @@ pub fn display_minor(amount: i64, currency: &str) -> String {
     )
 }
 
+/// What a person typed as an amount of `currency` (`12.5`, `12,50`, `1200`) in minor units;
+/// `None` for anything else (more decimals than the currency has, signs, letters).
+pub fn parse_major(s: &str, currency: &str) -> Option<i64> {
+    let s = s.trim().replace([' ', '\u{a0}'], "");
+    let digits = minor_digits(currency) as usize;
+    let (whole, frac) = match s.split_once(['.', ',']) {
+        Some((w, f)) => (w, f),
+        None => (s.as_str(), ""),
+    };
+    let all_digits = |x: &str| x.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty()
+        || whole.len() > 12
+        || !all_digits(whole)
+        || !all_digits(frac)
+        || frac.len() > digits
+    {
+        return None;
+    }
+    let unit = 10i64.pow(digits as u32);
+    let frac_value: i64 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<digits$}").parse().ok()?
+    };
+    whole
+        .parse::<i64>()
+        .ok()?
+        .checked_mul(unit)?
+        .checked_add(frac_value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::is_plain_email;
+
+    #[test]
+    fn amounts_typed_by_people() {
+        use super::{display_minor, parse_major};
+        assert_eq!(parse_major("12.5", "EUR"), Some(1250));
+        assert_eq!(parse_major("12,50", "EUR"), Some(1250));
+        assert_eq!(parse_major("1200", "JPY"), Some(1200));
+        assert_eq!(parse_major("1.5", "JPY"), None);
+        assert_eq!(parse_major("1.250", "KWD"), Some(1250));
+        assert_eq!(parse_major("-3", "EUR"), None);
+        assert_eq!(parse_major("1.234", "EUR"), None);
+        assert_eq!(parse_major("", "EUR"), None);
+        assert_eq!(display_minor(4748, "EUR"), "47.48 EUR");
+        assert_eq!(display_minor(5, "EUR"), "0.05 EUR");
+        assert_eq!(display_minor(1200, "JPY"), "1200 JPY");
+    }
 
     #[test]
     fn plain_addresses() {
