@@ -1754,3 +1754,244 @@ async fn community_pages_run_groups_moderation_and_the_audited_reveal() {
     let (st, _) = m.page("/team/groups").await;
     assert_eq!(st, 403);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn business_pages_issue_invoices_run_the_store_and_show_kpis() {
+    use reqwest::Method;
+    use serde_json::json;
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000).await;
+    let admin = with_password(&s, Role::Admin).await;
+    let member = with_password(&s, Role::Member).await;
+    let (st, c) = admin
+        .send(
+            &s,
+            Method::POST,
+            "/clients",
+            json!({"kind": "person", "firstName": "Robin", "email": "robin@haven.test", "status": "active", "tags": []}),
+        )
+        .await;
+    assert_eq!(st, 201, "{c}");
+    let cid = c["data"]["id"].as_str().unwrap().to_string();
+    let mut a = Visitor::signed_in(&s, &admin).await;
+    for (path, marker) in [
+        ("/team/invoices", "Issue an invoice"),
+        ("/team/store", "Add a product"),
+        ("/team/milestones", "Gifts waiting to be sent"),
+        ("/team/content", "Write a resource"),
+        ("/team/quiz-results", "No results yet"),
+        ("/team/kpi", "Completion rate"),
+    ] {
+        let (st, body) = a.page(path).await;
+        assert_eq!(st, 200, "{path}");
+        assert!(body.contains(marker), "{path} lacks {marker:?}");
+        assert_eq!(
+            body.matches("aria-current=\"page\"").count(),
+            1,
+            "{path} navigation"
+        );
+    }
+    let mut m = Visitor::signed_in(&s, &member).await;
+    for path in [
+        "/team/invoices",
+        "/team/store",
+        "/team/milestones",
+        "/team/content",
+        "/team/kpi",
+    ] {
+        assert_eq!(m.page(path).await.0, 403, "{path} for a member");
+    }
+
+    // An invoice: a wrong price is named next to its line and the lines stay; then issued.
+    a.page("/team/invoices").await;
+    let line = [
+        ("description_1", "Coaching"),
+        ("quantity_1", "3"),
+        ("price_1", "12.50"),
+        ("description_2", "Meal plan"),
+        ("quantity_2", "2"),
+        ("price_2", "4.99x"),
+    ];
+    let mut form = vec![
+        ("client", cid.as_str()),
+        ("currency", "EUR"),
+        ("due", "2031-01-31"),
+    ];
+    form.extend_from_slice(&line);
+    let (st, body) = a.submit("/team/invoices", &form).await;
+    assert_eq!(st, 422, "{body}");
+    assert!(
+        body.contains("aria-invalid")
+            && body.contains("value=\"Meal plan\"")
+            && body.contains("value=\"4.99x\"")
+    );
+    assert_eq!(
+        sql_i64(
+            &s,
+            "SELECT count(*) FROM invoices WHERE client_id = ?1",
+            cid.clone()
+        )
+        .await,
+        0
+    );
+    form.retain(|(k, _)| *k != "price_2");
+    form.push(("price_2", "4.99"));
+    let (st, body) = a.submit("/team/invoices", &form).await;
+    assert_eq!(st, 200, "{body}");
+    assert!(
+        body.contains("Invoice INV-00001 is issued.") && body.contains("47.48 EUR"),
+        "{body}"
+    );
+    let iid = sql_text(
+        &s,
+        "SELECT id FROM invoices WHERE client_id = ?1",
+        cid.clone(),
+    )
+    .await;
+    let (st, body) = a.submit(&format!("/team/invoices/{iid}/remind"), &[]).await;
+    assert_eq!(st, 200);
+    assert!(
+        body.contains("A reminder of INV-00001 is on its way to Robin"),
+        "{body}"
+    );
+    assert!(
+        mailed_text(&s, "robin@haven.test")
+            .await
+            .contains("INV-00001")
+    );
+    let (st, body) = a
+        .submit(
+            &format!("/team/invoices/{iid}/payment"),
+            &[("currency", "EUR"), ("amount", "47.48"), ("method", "cash")],
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert!(
+        body.contains("Payment recorded: INV-00001 is paid."),
+        "{body}"
+    );
+    let pdf =
+        a.b.get(format!("{}/team/invoices/{iid}/pdf", s.base))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    assert!(pdf.bytes().await.unwrap().starts_with(b"%PDF"));
+
+    // The store: a price with too many decimals is refused; then stock changes from its row.
+    a.page("/team/store").await;
+    let product = [
+        ("type", "merch"),
+        ("title", "Grow shirt"),
+        ("sku", "SHIRT-1"),
+        ("currency", "EUR"),
+        ("stock", "5"),
+        ("active", "on"),
+    ];
+    let mut form = product.to_vec();
+    form.push(("price", "25.005"));
+    let (st, body) = a.submit("/team/store", &form).await;
+    assert_eq!(st, 422, "{body}");
+    assert!(body.contains("value=\"Grow shirt\""));
+    form.retain(|(k, _)| *k != "price");
+    form.push(("price", "25"));
+    let (st, body) = a.submit("/team/store", &form).await;
+    assert_eq!(st, 200, "{body}");
+    assert!(body.contains("“Grow shirt” is in the store."));
+    let pid = sql_text(
+        &s,
+        "SELECT id FROM products WHERE sku = ?1",
+        "SHIRT-1".into(),
+    )
+    .await;
+    let (_, body) = a
+        .submit(
+            &format!("/team/store/products/{pid}"),
+            &[
+                ("currency", "EUR"),
+                ("price", "25.00"),
+                ("discount", "10"),
+                ("stock", "7"),
+            ],
+        )
+        .await;
+    assert!(
+        body.contains("“Grow shirt”: 7 in stock, off sale."),
+        "{body}"
+    );
+
+    // A milestone rule, and content whose unsafe markup never reaches the preview.
+    a.page("/team/milestones").await;
+    let (_, body) = a
+        .submit(
+            "/team/milestones",
+            &[
+                ("type", "sessions_completed"),
+                ("threshold", "0"),
+                ("gift", "Towel"),
+            ],
+        )
+        .await;
+    assert!(body.contains("aria-invalid"), "{body}");
+    let (_, body) = a
+        .submit(
+            "/team/milestones",
+            &[
+                ("type", "sessions_completed"),
+                ("threshold", "5"),
+                ("gift", "Towel"),
+            ],
+        )
+        .await;
+    assert!(
+        body.contains("Reaching 5 sessions completed now earns Towel."),
+        "{body}"
+    );
+    a.page("/team/content").await;
+    let (st, body) = a
+        .submit(
+            "/team/content",
+            &[
+                ("type", "article"),
+                ("title", "Sleep well"),
+                ("visibility", "members"),
+                ("tags", "sleep"),
+                (
+                    "body",
+                    "<p>Dim the <b>lights</b></p><script>alert(1)</script>",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    assert!(
+        body.contains("<b>lights</b>") && !body.contains("<script>alert"),
+        "{body}"
+    );
+    let (st, body) = a
+        .submit(
+            "/team/testimonials",
+            &[
+                ("authorName", "Dee"),
+                ("text", "Great"),
+                ("rating", "6"),
+                ("category", "coaching"),
+            ],
+        )
+        .await;
+    assert_eq!(st, 422);
+    assert!(body.contains("value=\"Dee\""));
+
+    // The KPI dashboard and its CSV.
+    let csv =
+        a.b.get(format!("{}/team/kpi.csv?period=yearly", s.base))
+            .send()
+            .await
+            .unwrap();
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(csv.text().await.unwrap().starts_with("scope,coach_id"));
+}
