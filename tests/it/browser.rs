@@ -975,3 +975,107 @@ async fn community_pages(
     }
     anyhow::bail!("the online count never changed")
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_run_the_coaching_business_on_a_desk_and_a_phone() {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000).await;
+    let admin = with_password(&s, Role::Admin).await;
+    let coach = TestUser::new(Role::Practitioner).create(&s).await;
+    let (st, c) = admin
+        .send(
+            &s,
+            reqwest::Method::POST,
+            "/clients",
+            json!({"kind": "person", "firstName": "Robin", "lastName": "Hale", "email": "robin@haven.test",
+                   "status": "active", "tags": [], "assignedTo": coach.id}),
+        )
+        .await;
+    assert_eq!(st, 201, "{c}");
+    let mut b = Browser::start("business").await;
+    let outcome = business_pages(&s, &mut b, &admin).await;
+    b.finish(outcome).await;
+}
+
+async fn business_pages(s: &TestServer, b: &mut Browser, admin: &Person) -> anyhow::Result<()> {
+    b.step("sign in");
+    b.sign_in(s, &admin.email, PASSWORD).await?;
+    b.signed_in().await?;
+    for width in [1280u32, 375] {
+        b.client.set_window_size(width, 2400).await?;
+        b.step(&format!("issue an invoice at {width} px"));
+        b.goto(s, "/team/invoices").await?;
+        b.click("#inv-client option:nth-child(2)").await?;
+        // A date field takes typing in the browser's locale; set the value as a picker would.
+        b.client
+            .execute("document.querySelector('#inv-due').value = '2031-01-31';", vec![])
+            .await?;
+        b.fill("input[name=description_1]", &format!("Coaching {width}"))
+            .await?;
+        b.fill("input[name=quantity_1]", "3").await?;
+        b.fill("input[name=price_1]", "12.50").await?;
+        press(
+            b,
+            "main form[action='/team/invoices'][method=post] button[type=submit]",
+        )
+        .await?;
+        b.see("is issued.").await?;
+        b.see("37.50 EUR").await?;
+        fits(b, width).await?;
+        b.shot(&format!("invoice-{width}")).await;
+        press(b, "form[action$='/remind'] button").await?;
+        b.see("A reminder of").await?;
+
+        b.step(&format!("a product and its stock at {width} px"));
+        b.goto(s, "/team/store").await?;
+        b.fill("#p-title", &format!("Shirt {width}")).await?;
+        b.fill("#p-sku", &format!("SHIRT-{width}")).await?;
+        b.fill("#p-price", "25").await?;
+        b.fill("#p-stock", "4").await?;
+        press(b, "main form[action='/team/store'][method=post] button[type=submit]").await?;
+        b.see(&format!("“Shirt {width}” is in the store.")).await?;
+        fits(b, width).await?;
+        b.shot(&format!("store-{width}")).await;
+
+        b.step(&format!("a milestone rule at {width} px"));
+        b.goto(s, "/team/milestones").await?;
+        b.fill("#rule-threshold", &width.to_string()).await?;
+        b.fill("#rule-gift", "Smoothie voucher").await?;
+        press(
+            b,
+            "main form[action='/team/milestones'][method=post] button[type=submit]",
+        )
+        .await?;
+        b.see(&format!(
+            "Reaching {width} sessions completed now earns Smoothie voucher."
+        ))
+        .await?;
+        fits(b, width).await?;
+
+        b.step(&format!(
+            "a resource with its cleaned preview at {width} px"
+        ));
+        b.goto(s, "/team/content").await?;
+        b.fill("#c-title", &format!("Sleep {width}")).await?;
+        b.fill(
+            "#c-body",
+            "<p>Dim the <b>lights</b></p><img src=x onerror=alert(1)>",
+        )
+        .await?;
+        press(b, "main form[action='/team/content'][method=post] button[type=submit]").await?;
+        b.see("this is how readers see it").await?;
+        let preview = b.text_of(".preview article").await.unwrap_or_default();
+        anyhow::ensure!(preview.contains("Dim the lights"), "{preview}");
+        fits(b, width).await?;
+        b.shot(&format!("content-{width}")).await;
+
+        b.step(&format!("the KPI dashboard at {width} px"));
+        b.goto(s, "/team/kpi?period=yearly").await?;
+        b.see("Completion rate").await?;
+        b.see("Download CSV").await?;
+        fits(b, width).await?;
+        b.shot(&format!("kpi-{width}")).await;
+    }
+    let (_, invoices) = admin.get(s, "/invoices?status=pending").await;
+    anyhow::ensure!(invoices["meta"]["total"] == 2, "{invoices}");
+    Ok(())
+}
