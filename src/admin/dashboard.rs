@@ -61,9 +61,9 @@ pub struct Summary {
     pub active_users: Window,
     /// Sign-ins (new sessions) this month.
     pub sign_ins_this_month: i64,
-    /// Coaching/therapy sessions this month; `null` until the appointments feature is enabled.
+    /// Coaching/therapy sessions this month (not cancelled).
     pub sessions_this_month: Option<i64>,
-    /// Revenue this month in minor units per currency; `null` until billing is enabled.
+    /// Money received this month (paid invoices and orders) in minor units per currency.
     #[schema(value_type = Option<Object>)]
     pub revenue_this_month: Option<BTreeMap<String, i64>>,
     pub pending_invitations: i64,
@@ -205,8 +205,16 @@ fn compute_with(
         signups,
         active_users,
         sign_ins_this_month,
-        sessions_this_month: None,
-        revenue_this_month: None,
+        sessions_this_month: Some(crate::appointments::store::sessions_since(
+            conn,
+            org.as_deref(),
+            &month,
+        )?),
+        revenue_this_month: Some(crate::business::invoices::revenue_since(
+            conn,
+            org.as_deref(),
+            &month,
+        )?),
         pending_invitations,
         queue: QueueHealth {
             pending: q.pending,

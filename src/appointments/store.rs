@@ -271,3 +271,11 @@ pub fn client_pairs(
     .query_map(params![org_id, from, to], |r| Ok((r.get(0)?, r.get(1)?)))?
     .collect()
 }
+
+/// Sessions (not cancelled) starting since `from`: one org's, or every org's (`None`).
+pub fn sessions_since(c: &Connection, org_id: Option<&str>, from: &str) -> rusqlite::Result<i64> {
+    c.prepare_cached(
+        "SELECT count(*) FROM appointments WHERE starts_at >= ?2 AND status <> 'cancelled' AND (?1 IS NULL OR org_id = ?1)",
+    )?
+    .query_row(params![org_id, from], |r| r.get(0))
+}

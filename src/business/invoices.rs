@@ -826,28 +826,34 @@ pub fn mark_overdue(tx: &Tx, public_url: &str) -> Result<usize, ApiError> {
     Ok(due.len())
 }
 
-/// Revenue received by an org between two instants, per currency (the admin dashboard).
-pub fn revenue(
+/// Money received since `from` (paid invoices and orders), per currency: one org's, or
+/// every org's (`None`, the platform's dashboard).
+pub fn revenue_since(
     c: &Connection,
-    org: &str,
+    org: Option<&str>,
     from: &str,
-    to: &str,
-) -> rusqlite::Result<Vec<(String, i64)>> {
+) -> rusqlite::Result<std::collections::BTreeMap<String, i64>> {
     c.prepare_cached(
         "SELECT currency, sum(amount) FROM payments
-         WHERE org_id = ?1 AND status = 'captured' AND created_at >= ?2 AND created_at < ?3
-         GROUP BY currency ORDER BY sum(amount) DESC",
+         WHERE status = 'captured' AND created_at >= ?2 AND (?1 IS NULL OR org_id = ?1) GROUP BY currency",
     )?
-    .query_map(params![org, from, to], |r| Ok((r.get(0)?, r.get(1)?)))?
+    .query_map(params![org, from], |r| Ok((r.get(0)?, r.get(1)?)))?
     .collect()
 }
 
-/// Open invoices of a CRM client: (count, what they owe per currency) — the client summary.
-pub fn open_of_client(c: &Connection, client_id: &str) -> rusqlite::Result<u32> {
-    c.prepare_cached(
-        "SELECT count(*) FROM invoices WHERE client_id = ?1 AND status IN ('pending', 'overdue')",
-    )?
-    .query_row([client_id], |r| r.get(0))
+/// A CRM client's unpaid invoices for its summary: `{count, amountDue: [{amount, currency}]}`.
+pub fn open_of_client(c: &Connection, client_id: &str) -> rusqlite::Result<serde_json::Value> {
+    let rows: Vec<(String, i64, i64)> = c
+        .prepare_cached(
+            "SELECT currency, count(*), sum(max(total - amount_paid, 0)) FROM invoices
+             WHERE client_id = ?1 AND status IN ('pending', 'overdue') GROUP BY currency ORDER BY currency",
+        )?
+        .query_map([client_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(json!({
+        "count": rows.iter().map(|r| r.1).sum::<i64>(),
+        "amountDue": rows.iter().map(|(c, _, a)| json!({"amount": a, "currency": c})).collect::<Vec<_>>(),
+    }))
 }
 
 #[cfg(test)]

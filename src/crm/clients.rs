@@ -115,7 +115,7 @@ pub struct Client {
 pub struct ClientSummary {
     /// The client's next session (when they have a member account and a session booked).
     pub next_session: Option<NextSession>,
-    /// Unpaid invoices: `null` until Haven invoices (the business feature).
+    /// Unpaid invoices: `{count, amountDue: [{amount, currency}]}`.
     #[schema(value_type = Option<Object>)]
     pub open_invoices: Option<Value>,
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -182,7 +182,7 @@ pub fn summary(c: &Connection, client: &Client) -> rusqlite::Result<ClientSummar
             Some(u) => handover::next_session(c, u)?,
             None => None,
         },
-        open_invoices: None,
+        open_invoices: Some(crate::business::invoices::open_of_client(c, &client.id)?),
         last_contact_at: client.last_contact_at.clone(),
         open_projects: count(
             "SELECT count(*) FROM crm_projects WHERE client_id = ?1 AND status IN ('planned', 'active', 'on_hold')",

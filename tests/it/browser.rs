@@ -1007,7 +1007,10 @@ async fn business_pages(s: &TestServer, b: &mut Browser, admin: &Person) -> anyh
         b.click("#inv-client option:nth-child(2)").await?;
         // A date field takes typing in the browser's locale; set the value as a picker would.
         b.client
-            .execute("document.querySelector('#inv-due').value = '2031-01-31';", vec![])
+            .execute(
+                "document.querySelector('#inv-due').value = '2031-01-31';",
+                vec![],
+            )
             .await?;
         b.fill("input[name=description_1]", &format!("Coaching {width}"))
             .await?;
@@ -1031,7 +1034,11 @@ async fn business_pages(s: &TestServer, b: &mut Browser, admin: &Person) -> anyh
         b.fill("#p-sku", &format!("SHIRT-{width}")).await?;
         b.fill("#p-price", "25").await?;
         b.fill("#p-stock", "4").await?;
-        press(b, "main form[action='/team/store'][method=post] button[type=submit]").await?;
+        press(
+            b,
+            "main form[action='/team/store'][method=post] button[type=submit]",
+        )
+        .await?;
         b.see(&format!("“Shirt {width}” is in the store.")).await?;
         fits(b, width).await?;
         b.shot(&format!("store-{width}")).await;
@@ -1061,7 +1068,11 @@ async fn business_pages(s: &TestServer, b: &mut Browser, admin: &Person) -> anyh
             "<p>Dim the <b>lights</b></p><img src=x onerror=alert(1)>",
         )
         .await?;
-        press(b, "main form[action='/team/content'][method=post] button[type=submit]").await?;
+        press(
+            b,
+            "main form[action='/team/content'][method=post] button[type=submit]",
+        )
+        .await?;
         b.see("this is how readers see it").await?;
         let preview = b.text_of(".preview article").await.unwrap_or_default();
         anyhow::ensure!(preview.contains("Dim the lights"), "{preview}");

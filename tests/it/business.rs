@@ -266,6 +266,15 @@ async fn invoice_numbers_never_repeat_and_events_apply_once() {
         )
         .await;
     assert_eq!(st, 409, "a paid invoice cannot be voided");
+    // The client's summary counts what is unpaid; the dashboard what came in this month.
+    let (_, c) = admin.get(&s, &format!("/clients/{cid}")).await;
+    assert_eq!(c["data"]["summary"]["openInvoices"]["count"], 22, "{c}");
+    let (_, d) = admin.get(&s, "/admin/dashboard/summary").await;
+    assert_eq!(
+        d["data"]["revenueThisMonth"]["EUR"],
+        5000 + 3000 + 2000,
+        "{d}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
