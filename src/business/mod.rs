@@ -4,6 +4,7 @@
 
 pub mod bmi;
 pub mod contents;
+pub mod gateway;
 pub mod invoices;
 pub mod kpi;
 pub mod milestones;

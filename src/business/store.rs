@@ -40,6 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(allow(Perm::Store, routes!(orders)))
         .routes(allow(Perm::Store, routes!(order)))
         .routes(allow(Perm::Store, routes!(cancel)))
+        .routes(allow(Perm::Store, routes!(pay_order)))
         .routes(allow(Perm::StoreManage, routes!(ship)))
 }
 
@@ -724,6 +725,8 @@ pub struct Order {
     pub discount: i64,
     pub total: i64,
     pub tracking: Option<String>,
+    /// The gateway's page where the buyer pays (`null` without a gateway, or once paid).
+    pub checkout_url: Option<String>,
     #[schema(value_type = String, format = DateTime)]
     pub placed_at: String,
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -737,7 +740,8 @@ pub struct Order {
 }
 
 const ORDER_COLUMNS: &str = "o.id, o.user_id, trim(u.first_name || ' ' || u.last_name), o.status, o.currency, o.subtotal,
-    o.discount, o.total, o.tracking, o.placed_at, o.paid_at, o.shipped_at, o.fulfilled_at, o.cancelled_at";
+    o.discount, o.total, o.tracking, o.placed_at, o.paid_at, o.shipped_at, o.fulfilled_at, o.cancelled_at,
+    CASE WHEN o.status = 'placed' THEN o.checkout_url END";
 const ORDER_FROM: &str = "orders o JOIN users u ON u.id = o.user_id";
 
 fn order_row(r: &rusqlite::Row) -> rusqlite::Result<Order> {
@@ -757,6 +761,7 @@ fn order_row(r: &rusqlite::Row) -> rusqlite::Result<Order> {
         shipped_at: r.get(11)?,
         fulfilled_at: r.get(12)?,
         cancelled_at: r.get(13)?,
+        checkout_url: r.get(14)?,
     })
 }
 
@@ -889,8 +894,79 @@ pub async fn checkout(
     user: CurrentUser,
     _body: Option<ValidJson<Checkout>>,
 ) -> ApiResult<Data<Order>> {
-    let order = state.db.write(move |tx| place(tx, &user)).await?;
+    let buyer = user.clone();
+    let order = state.db.write(move |tx| place(tx, &buyer)).await?;
+    // The order stands whatever the gateway does: a buyer can open the checkout again later.
+    let order = match open_checkout(&state, &user, order.clone()).await {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::warn!(order = %order.id, error = %e, "no checkout page for the order yet");
+            order
+        }
+    };
     Ok(created(order))
+}
+
+/// Opens the gateway's checkout for a placed order (once: a second call returns the same
+/// page). Without a gateway, the order is returned as it is.
+async fn open_checkout(
+    state: &AppState,
+    user: &CurrentUser,
+    order: Order,
+) -> Result<Order, ApiError> {
+    if order.status != OrderStatus::Placed || order.checkout_url.is_some() || order.total == 0 {
+        return Ok(order);
+    }
+    let Some(g) = super::gateway::configured(&state.config).map_err(ApiError::internal)? else {
+        return Ok(order);
+    };
+    let session = g
+        .checkout(&order)
+        .await
+        .map_err(|e| ApiError::of(ErrorCode::UpstreamError).with_cause(e))?;
+    let (me, id) = (user.clone(), order.id.clone());
+    state
+        .db
+        .write(move |tx| {
+            tx.prepare_cached(
+                "UPDATE orders SET checkout_url = ?2, gateway_ref = ?3, updated_at = ?4 WHERE id = ?1 AND status = 'placed'",
+            )?
+            .execute(params![id, session.url, session.id, clock::now()])?;
+            order_for(tx, &me, &id)
+        })
+        .await
+}
+
+/// The gateway's checkout page for one's placed order (made now if there is none yet):
+/// 422 `NO_PAYMENT_GATEWAY` when the studio takes payment by hand, 502 when the gateway fails.
+#[utoipa::path(post, path = "/orders/{id}/pay", tag = "business", params(("id" = String, Path)),
+    responses((status = 200, body = Order), (status = 404), (status = 409), (status = 422), (status = 502)),
+    security(("bearer" = [])))]
+pub async fn pay_order(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ValidPath(id): ValidPath<String>,
+) -> ApiResult<Data<Order>> {
+    let me = user.clone();
+    let order = state.db.read(move |c| order_for(c, &me, &id)).await?;
+    if order.status != OrderStatus::Placed {
+        return Err(ApiError::domain(
+            ErrorCode::Conflict,
+            "ORDER_NOT_PAYABLE",
+            format!("The order is {}", order.status.as_str()),
+        ));
+    }
+    if super::gateway::configured(&state.config)
+        .map_err(ApiError::internal)?
+        .is_none()
+    {
+        return Err(ApiError::domain(
+            ErrorCode::Unprocessable,
+            "NO_PAYMENT_GATEWAY",
+            "This studio takes payment directly; it will tell you how",
+        ));
+    }
+    Ok(ok(open_checkout(&state, &user, order).await?))
 }
 
 /// Marks a placed order paid; one holding only digital products is fulfilled at once.

@@ -449,8 +449,18 @@ pub struct CrmConfig {
     pub chatbot_secret_file: Option<PathBuf>,
 }
 
-/// The payment gateway's signed webhook (`POST /api/v1/payments/webhook`).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GatewayKind {
+    /// No gateway: orders wait for a payment staff record by hand.
+    None,
+    /// Stripe's Checkout Sessions API (or anything speaking it).
+    Stripe,
+}
+
+/// The payment gateway: hosted checkout for store orders, and its signed webhook
+/// (`POST /api/v1/payments/webhook`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PaymentsConfig {
     /// The secret the gateway signs webhooks with (`Haven-Signature`); every webhook is
@@ -458,6 +468,35 @@ pub struct PaymentsConfig {
     pub webhook_secret: Secret,
     /// A file holding the secret (wins over `webhook_secret`).
     pub webhook_secret_file: Option<PathBuf>,
+    pub provider: GatewayKind,
+    /// The gateway API's base URL.
+    pub api_base: String,
+    /// The gateway's secret API key.
+    pub api_key: Secret,
+    /// A file holding the API key (wins over `api_key`).
+    pub api_key_file: Option<PathBuf>,
+    /// Where the gateway sends the buyer after paying (`{orderId}` is replaced).
+    pub success_url: String,
+    /// Where the gateway sends a buyer who gives up.
+    pub cancel_url: String,
+    #[serde(with = "serde_duration")]
+    pub timeout: Duration,
+}
+
+impl Default for PaymentsConfig {
+    fn default() -> Self {
+        PaymentsConfig {
+            webhook_secret: Secret::default(),
+            webhook_secret_file: None,
+            provider: GatewayKind::None,
+            api_base: "https://api.stripe.com".into(),
+            api_key: Secret::default(),
+            api_key_file: None,
+            success_url: String::new(),
+            cancel_url: String::new(),
+            timeout: Duration::from_secs(20),
+        }
+    }
 }
 
 /// The coaching business's public tools.
@@ -700,6 +739,21 @@ impl Config {
         }
         if ai.timeout.is_zero() {
             return bad("ai.timeout", "must be more than zero");
+        }
+        let pay = &self.payments;
+        if pay.provider != GatewayKind::None {
+            if !(pay.api_base.starts_with("http://") || pay.api_base.starts_with("https://")) {
+                return bad("payments.api_base", "must start with http:// or https://");
+            }
+            if pay.api_key.is_empty() && pay.api_key_file.is_none() {
+                return bad(
+                    "payments.api_key",
+                    "is required (or payments.api_key_file) with a provider",
+                );
+            }
+            if pay.timeout.is_zero() {
+                return bad("payments.timeout", "must be more than zero");
+            }
         }
         if self.business.submissions_per_minute == 0 {
             return bad("business.submissions_per_minute", "must be above zero");

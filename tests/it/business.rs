@@ -981,3 +981,186 @@ async fn contents_search_by_stem_and_quizzes_recommend_what_fits() {
     let (st, b) = admin.send(&s, Method::POST, "/quizzes", bad).await;
     assert_eq!(st, 400, "{b}");
 }
+
+type Sessions = Arc<Mutex<Vec<(HeaderMap, String)>>>;
+
+/// A server speaking Stripe's Checkout Sessions API: it checks the key and answers a session,
+/// or fails while `failing` holds.
+async fn stripe(failing: Arc<std::sync::atomic::AtomicBool>) -> (Sessions, String) {
+    let got: Sessions = Arc::default();
+    let app = axum::Router::new()
+        .route(
+            "/v1/checkout/sessions",
+            axum::routing::post(
+                |State((g, failing)): State<(Sessions, Arc<std::sync::atomic::AtomicBool>)>, h: HeaderMap, body: String| async move {
+                    if h.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer sk_test_haven") {
+                        return (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": {"message": "bad key"}})));
+                    }
+                    if failing.load(std::sync::atomic::Ordering::SeqCst) {
+                        return (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({"error": {"message": "down"}})));
+                    }
+                    let mut list = g.lock().await;
+                    list.push((h, body));
+                    let id = format!("cs_test_{}", list.len());
+                    (StatusCode::OK, axum::Json(json!({"id": id, "object": "checkout.session", "url": format!("https://pay.test/{id}")})))
+                },
+            ),
+        )
+        .with_state((got.clone(), failing));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (got, base)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkout_opens_a_stripe_session_and_the_webhook_settles_it() {
+    let failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (got, base) = stripe(failing.clone()).await;
+    let s = TestServer::with(|c| {
+        c.payments.webhook_secret = haven::config::Secret::new(SECRET);
+        c.payments.provider = haven::config::GatewayKind::Stripe;
+        c.payments.api_base = base.clone();
+        c.payments.api_key = haven::config::Secret::new("sk_test_haven");
+        c.payments.success_url = "https://grow.test/thanks?order={orderId}".into();
+    })
+    .await;
+    let o = org(&s, "Gateway").await;
+    let admin = TestUser::admin().in_org(&o).create(&s).await;
+    let buyer = TestUser::member().in_org(&o).create(&s).await;
+    let p = created(
+        &admin,
+        &s,
+        "/products",
+        json!({"type": "merch", "title": "Band", "sku": "BAND", "stock": 9,
+        "active": true, "price": {"amount": 1999, "currency": "EUR"}}),
+    )
+    .await;
+    created(
+        &buyer,
+        &s,
+        "/cart/items",
+        json!({"productId": p["id"], "quantity": 2}),
+    )
+    .await;
+    let order = created(&buyer, &s, "/checkout", json!({})).await;
+    let oid = order["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        order["checkoutUrl"], "https://pay.test/cs_test_1",
+        "{order}"
+    );
+    {
+        let calls = got.lock().await;
+        let (h, body) = &calls[0];
+        assert_eq!(h["idempotency-key"], format!("order-{oid}").as_str());
+        let form: std::collections::HashMap<String, String> =
+            serde_urlencoded::from_str(body).unwrap();
+        assert_eq!(form["mode"], "payment");
+        assert_eq!(form["client_reference_id"], oid);
+        assert_eq!(
+            form["success_url"],
+            format!("https://grow.test/thanks?order={oid}")
+        );
+        assert_eq!(
+            (
+                form["line_items[0][quantity]"].as_str(),
+                form["line_items[0][price_data][unit_amount]"].as_str(),
+                form["line_items[0][price_data][currency]"].as_str()
+            ),
+            ("2", "1999", "eur")
+        );
+    }
+    // Asking again gives the same page, without a second session.
+    let (st, again) = buyer
+        .send(&s, Method::POST, &format!("/orders/{oid}/pay"), json!({}))
+        .await;
+    assert_eq!(
+        (st, again["data"]["checkoutUrl"].as_str()),
+        (200, Some("https://pay.test/cs_test_1"))
+    );
+    assert_eq!(got.lock().await.len(), 1);
+    // A gateway that is down: the order still stands, and asking for the page is a 502.
+    failing.store(true, std::sync::atomic::Ordering::SeqCst);
+    created(
+        &buyer,
+        &s,
+        "/cart/items",
+        json!({"productId": p["id"], "quantity": 1}),
+    )
+    .await;
+    let second = created(&buyer, &s, "/checkout", json!({})).await;
+    assert!(
+        second["checkoutUrl"].is_null() && second["status"] == "placed",
+        "{second}"
+    );
+    let sid = second["id"].as_str().unwrap();
+    let (st, b) = buyer
+        .send(&s, Method::POST, &format!("/orders/{sid}/pay"), json!({}))
+        .await;
+    assert_eq!(
+        (st, b["error"]["code"].as_str()),
+        (502, Some("UPSTREAM_ERROR")),
+        "{b}"
+    );
+    failing.store(false, std::sync::atomic::Ordering::SeqCst);
+    let (st, b) = buyer
+        .send(&s, Method::POST, &format!("/orders/{sid}/pay"), json!({}))
+        .await;
+    assert_eq!(
+        (st, b["data"]["checkoutUrl"].as_str()),
+        (200, Some("https://pay.test/cs_test_2")),
+        "{b}"
+    );
+    // The gateway's webhook settles the first order; its page is gone, and paying again is 409.
+    let (_, r) = webhook(&s, &paid("evt_stripe_1", ("orderId", &oid), 3998, "EUR")).await;
+    assert_eq!(r["data"]["outcome"], "applied");
+    let (_, got_order) = buyer.get(&s, &format!("/orders/{oid}")).await;
+    assert_eq!(
+        (
+            got_order["data"]["status"].as_str(),
+            got_order["data"]["checkoutUrl"].is_null()
+        ),
+        (Some("paid"), true)
+    );
+    let (st, _) = buyer
+        .send(&s, Method::POST, &format!("/orders/{oid}/pay"), json!({}))
+        .await;
+    assert_eq!(st, 409);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_gateway_orders_wait_for_payment_by_hand() {
+    let s = TestServer::start().await;
+    let o = org(&s, "Manual").await;
+    let admin = TestUser::admin().in_org(&o).create(&s).await;
+    let buyer = TestUser::member().in_org(&o).create(&s).await;
+    let p = created(
+        &admin,
+        &s,
+        "/products",
+        json!({"type": "merch", "title": "Mat", "sku": "MAT", "stock": 2,
+        "active": true, "price": {"amount": 3000, "currency": "EUR"}}),
+    )
+    .await;
+    created(
+        &buyer,
+        &s,
+        "/cart/items",
+        json!({"productId": p["id"], "quantity": 1}),
+    )
+    .await;
+    let order = created(&buyer, &s, "/checkout", json!({})).await;
+    assert!(order["checkoutUrl"].is_null());
+    let (st, b) = buyer
+        .send(
+            &s,
+            Method::POST,
+            &format!("/orders/{}/pay", order["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (st, b["error"]["code"].as_str()),
+        (422, Some("NO_PAYMENT_GATEWAY"))
+    );
+}
