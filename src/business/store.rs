@@ -41,6 +41,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(allow(Perm::Store, routes!(order)))
         .routes(allow(Perm::Store, routes!(cancel)))
         .routes(allow(Perm::Store, routes!(pay_order)))
+        .routes(allow(Perm::Store, routes!(download)))
         .routes(allow(Perm::StoreManage, routes!(ship)))
 }
 
@@ -84,6 +85,8 @@ pub struct Product {
     pub stock: i64,
     pub active: bool,
     pub tags: Vec<String>,
+    /// A digital product's file (uploaded through `/files`), delivered once an order is paid.
+    pub file_id: Option<String>,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: String,
     #[schema(value_type = String, format = DateTime)]
@@ -95,7 +98,7 @@ pub fn discounted(price: i64, discount_bps: i64) -> i64 {
     price - (price * discount_bps + 5_000) / 10_000
 }
 
-const PRODUCT_COLUMNS: &str = "id, type, title, description, sku, price, currency, discount_bps, stock, active, tags, created_at, updated_at";
+const PRODUCT_COLUMNS: &str = "id, type, title, description, sku, price, currency, discount_bps, stock, active, tags, created_at, updated_at, file_id";
 
 fn product_row(r: &rusqlite::Row) -> rusqlite::Result<Product> {
     let (price, currency, bps): (i64, String, i64) = (r.get(5)?, r.get(6)?, r.get(7)?);
@@ -119,7 +122,19 @@ fn product_row(r: &rusqlite::Row) -> rusqlite::Result<Product> {
         tags: serde_json::from_str(&r.get::<_, String>(10)?).unwrap_or_default(),
         created_at: r.get(11)?,
         updated_at: r.get(12)?,
+        file_id: r.get(13)?,
     })
+}
+
+/// 422 unless `id` is a finished upload of the org.
+fn check_file(c: &Connection, org: &str, id: &str) -> Result<(), ApiError> {
+    match crate::files::store::get(c, id)? {
+        Some(f) if f.org_id == org && f.status == "ready" => Ok(()),
+        _ => Err(ApiError::refused(
+            "fileId",
+            "must be a file uploaded to this organization",
+        )),
+    }
 }
 
 fn product_in(c: &Connection, org: &str, id: &str) -> Result<Product, ApiError> {
@@ -243,6 +258,8 @@ pub struct NewProduct {
     pub discount: Option<i64>,
     #[schema(max_items = 20)]
     pub tags: Option<Vec<String>>,
+    /// A digital product's file, delivered when an order is paid.
+    pub file_id: Option<String>,
 }
 
 fn check_title(field: &str, v: Option<&String>, errors: &mut Vec<FieldError>) {
@@ -355,11 +372,14 @@ pub async fn add_product(
             {
                 return Err(sku_taken());
             }
+            if let Some(f) = &n.file_id {
+                check_file(tx, &user.org_id, f)?;
+            }
             let id = uuid::Uuid::now_v7().to_string();
             let now = clock::now();
             tx.prepare_cached(
-                "INSERT INTO products (id, org_id, type, title, description, sku, price, currency, discount_bps, stock, active, tags, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+                "INSERT INTO products (id, org_id, type, title, description, sku, price, currency, discount_bps, stock, active, tags, file_id, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?14, ?13, ?13)",
             )?
             .execute(params![
                 id,
@@ -374,7 +394,8 @@ pub async fn add_product(
                 n.stock,
                 n.active,
                 tags_json(n.tags.as_deref().unwrap_or_default()),
-                now
+                now,
+                n.file_id
             ])?;
             audit::record(
                 tx,
@@ -425,6 +446,7 @@ pub struct ProductPatch {
     pub discount: Option<i64>,
     #[schema(max_items = 20)]
     pub tags: Option<Vec<String>>,
+    pub file_id: Option<String>,
 }
 
 impl Validate for ProductPatch {
@@ -463,10 +485,13 @@ pub async fn edit_product(
             {
                 return Err(sku_taken());
             }
+            if let Some(f) = &p.file_id {
+                check_file(tx, &user.org_id, f)?;
+            }
             let price = p.price.clone().unwrap_or(before.price.clone());
             tx.prepare_cached(
                 "UPDATE products SET title = ?2, description = ?3, sku = ?4, price = ?5, currency = ?6, stock = ?7,
-                     active = ?8, discount_bps = ?9, tags = ?10, updated_at = ?11 WHERE id = ?1",
+                     active = ?8, discount_bps = ?9, tags = ?10, updated_at = ?11, file_id = ?12 WHERE id = ?1",
             )?
             .execute(params![
                 id,
@@ -483,7 +508,8 @@ pub async fn edit_product(
                 p.active.unwrap_or(before.active),
                 p.discount.unwrap_or(before.discount) * 100,
                 tags_json(p.tags.as_deref().unwrap_or(&before.tags)),
-                clock::now()
+                clock::now(),
+                p.file_id.as_ref().or(before.file_id.as_ref())
             ])?;
             let after = product_in(tx, &user.org_id, &id)?;
             audit::record(
@@ -709,6 +735,8 @@ pub struct OrderItem {
     /// Paid per unit, after the discount.
     pub unit_price: i64,
     pub amount: i64,
+    /// Where the buyer downloads a digital product once the order is fulfilled.
+    pub download_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -767,11 +795,18 @@ fn order_row(r: &rusqlite::Row) -> rusqlite::Result<Order> {
 
 fn items_of(c: &Connection, order: &str) -> rusqlite::Result<Vec<OrderItem>> {
     c.prepare_cached(
-        "SELECT product_id, title, type, sku, quantity, unit_price, amount FROM order_items WHERE order_id = ?1 ORDER BY title",
+        "SELECT i.product_id, i.title, i.type, i.sku, i.quantity, i.unit_price, i.amount,
+                o.status = 'fulfilled' AND i.type = 'digital' AND p.file_id IS NOT NULL
+         FROM order_items i JOIN orders o ON o.id = i.order_id JOIN products p ON p.id = i.product_id
+         WHERE i.order_id = ?1 ORDER BY i.title",
     )?
     .query_map([order], |r| {
+        let product_id: String = r.get(0)?;
         Ok(OrderItem {
-            product_id: r.get(0)?,
+            download_url: r
+                .get::<_, bool>(7)?
+                .then(|| format!("/api/v1/orders/{order}/downloads/{product_id}")),
+            product_id,
             title: r.get(1)?,
             kind: ProductType::parse(&r.get::<_, String>(2)?),
             sku: r.get(3)?,
@@ -1274,4 +1309,40 @@ mod tests {
         assert_eq!(discounted(999, 1500), 849); // 149.85 off → 150
         assert_eq!(discounted(100, 10_000), 0);
     }
+}
+
+/// A digital product of one's fulfilled order, as a file.
+#[utoipa::path(get, path = "/orders/{id}/downloads/{productId}", tag = "business",
+    params(("id" = String, Path), ("productId" = String, Path)),
+    responses((status = 200, content_type = "*/*", body = Vec<u8>, description = "The product's file"), (status = 404), (status = 409)),
+    security(("bearer" = [])))]
+pub async fn download(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ValidPath((id, product)): ValidPath<(String, String)>,
+) -> ApiResult<axum::response::Response> {
+    let file = state
+        .db
+        .read(move |c| {
+            let o = order_for(c, &user, &id)?;
+            let item = o
+                .items
+                .iter()
+                .find(|i| i.product_id == product)
+                .ok_or_else(ApiError::not_found)?;
+            if item.download_url.is_none() {
+                return Err(ApiError::domain(
+                    ErrorCode::Conflict,
+                    "NOT_DOWNLOADABLE",
+                    "There is nothing to download until the order is paid",
+                ));
+            }
+            let file_id: String = c
+                .prepare_cached("SELECT file_id FROM products WHERE id = ?1")?
+                .query_row([&product], |r| r.get(0))?;
+            crate::files::store::get(c, &file_id)?.ok_or_else(ApiError::not_found)
+        })
+        .await?;
+    let d = crate::files::api::content_disposition(&file.info.filename);
+    crate::files::api::serve_blob(&state, &file, Some(d)).await
 }

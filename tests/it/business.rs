@@ -291,11 +291,31 @@ async fn a_digital_order_paid_by_the_gateway_is_fulfilled_and_counts_for_milesto
         json!({"type": "orders_paid", "threshold": 1, "gift": "Water bottle"}),
     )
     .await;
+    let (st, f) = admin
+        .upload(
+            &s,
+            "/files/upload",
+            "plan.pdf",
+            b"%PDF-1.4 twelve weeks of training".to_vec(),
+            "application/pdf",
+        )
+        .await;
+    assert_eq!(st, 201, "{f}");
+    let (st, bad) = admin
+        .send(
+            &s,
+            Method::POST,
+            "/products",
+            json!({"type": "digital", "title": "x", "sku": "X", "stock": 1, "active": true,
+            "price": {"amount": 1, "currency": "EUR"}, "fileId": uuid::Uuid::now_v7().to_string()}),
+        )
+        .await;
+    assert_eq!(st, 422, "{bad}");
     let plan = created(
         &admin,
         &s,
         "/products",
-        json!({"type": "digital", "title": "12-week plan", "sku": "PLAN-12",
+        json!({"type": "digital", "title": "12-week plan", "sku": "PLAN-12", "fileId": f["data"]["id"],
         "stock": 100, "active": true, "price": {"amount": 1500, "currency": "EUR"}}),
     )
     .await;
@@ -308,10 +328,29 @@ async fn a_digital_order_paid_by_the_gateway_is_fulfilled_and_counts_for_milesto
     .await;
     let order = created(&buyer, &s, "/checkout", json!({})).await;
     let oid = order["id"].as_str().unwrap();
+    let link = format!("/orders/{oid}/downloads/{}", plan["id"].as_str().unwrap());
+    let (st, _) = buyer.get(&s, &link).await;
+    assert_eq!(st, 409, "nothing to download before it is paid");
     let (_, r) = webhook(&s, &paid("evt_order", ("orderId", oid), 1500, "EUR")).await;
     assert_eq!(r["data"]["outcome"], "applied", "{r}");
     let (_, got) = buyer.get(&s, &format!("/orders/{oid}")).await;
     assert_eq!(got["data"]["status"], "fulfilled");
+    assert_eq!(
+        got["data"]["items"][0]["downloadUrl"],
+        format!("/api/v1{link}").as_str()
+    );
+    let bytes = buyer
+        .req(&s, Method::GET, &link)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(&bytes[..], b"%PDF-1.4 twelve weeks of training");
+    let stranger = TestUser::member().in_org(&o).create(&s).await;
+    let (st, _) = stranger.get(&s, &link).await;
+    assert_eq!(st, 404, "another buyer cannot download it");
     // The payment queued an evaluation; the worker reaches the milestone.
     let mut gift = Value::Null;
     for _ in 0..50 {

@@ -726,6 +726,10 @@ async fn orgs_never_reach_each_others_rows() {
         ("/api/v1/orders/{id}", (order_id.clone(), json!({}))),
         ("/api/v1/orders/{id}/cancel", (order_id.clone(), json!({}))),
         ("/api/v1/orders/{id}/pay", (order_id.clone(), json!({}))),
+        (
+            "/api/v1/orders/{id}/downloads/{productId}",
+            (format!("{order_id}|{ordered_id}"), json!({})),
+        ),
         ("/api/v1/orders/{id}/ship", (order_id.clone(), json!({}))),
         (
             "/api/v1/contents/{id}",
