@@ -195,7 +195,7 @@ pub fn page(
     w.and(
         "c.visibility IN (SELECT value FROM json_each(?))",
         [text(
-            &serde_json::to_string(visible(user)).unwrap_or_default(),
+            serde_json::to_string(visible(user)).unwrap_or_default(),
         )],
     );
     w.and_some(

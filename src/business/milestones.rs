@@ -368,7 +368,9 @@ pub struct Milestone {
 /// Every active rule (and every rule already reached) for `user`, with progress and gifts.
 pub fn milestones_of(c: &Connection, org: &str, user: &str) -> Result<Vec<Milestone>, ApiError> {
     let mut counts: HashMap<RuleType, i64> = HashMap::new();
-    let rows: Vec<(String, String, i64, Option<String>, Option<String>)> = c
+    // (rule, type, threshold, milestone, achieved at)
+    type Row = (String, String, i64, Option<String>, Option<String>);
+    let rows: Vec<Row> = c
         .prepare_cached(
             "SELECT r.id, r.type, r.threshold, m.id, m.achieved_at FROM milestone_rules r
              LEFT JOIN milestones m ON m.rule_id = r.id AND m.user_id = ?2
