@@ -1021,6 +1021,33 @@ async fn contents_search_by_stem_and_quizzes_recommend_what_fits() {
     assert_eq!(st, 400, "{b}");
 }
 
+/// A new merch product (SKU, stock, price in cents) and `buyer`'s order of `n` of it.
+async fn ordered(
+    s: &TestServer,
+    admin: &Person,
+    buyer: &Person,
+    (sku, stock, price): (&str, i64, i64),
+    n: i64,
+) -> (Value, Value) {
+    let p = created(
+        admin,
+        s,
+        "/products",
+        json!({"type": "merch", "title": sku, "sku": sku, "stock": stock,
+        "active": true, "price": {"amount": price, "currency": "EUR"}}),
+    )
+    .await;
+    created(
+        buyer,
+        s,
+        "/cart/items",
+        json!({"productId": p["id"], "quantity": n}),
+    )
+    .await;
+    let order = created(buyer, s, "/checkout", json!({})).await;
+    (p, order)
+}
+
 type Sessions = Arc<Mutex<Vec<(HeaderMap, String)>>>;
 
 /// A server speaking Stripe's Checkout Sessions API: it checks the key and answers a session,
@@ -1067,22 +1094,7 @@ async fn checkout_opens_a_stripe_session_and_the_webhook_settles_it() {
     let o = org(&s, "Gateway").await;
     let admin = TestUser::admin().in_org(&o).create(&s).await;
     let buyer = TestUser::member().in_org(&o).create(&s).await;
-    let p = created(
-        &admin,
-        &s,
-        "/products",
-        json!({"type": "merch", "title": "Band", "sku": "BAND", "stock": 9,
-        "active": true, "price": {"amount": 1999, "currency": "EUR"}}),
-    )
-    .await;
-    created(
-        &buyer,
-        &s,
-        "/cart/items",
-        json!({"productId": p["id"], "quantity": 2}),
-    )
-    .await;
-    let order = created(&buyer, &s, "/checkout", json!({})).await;
+    let (p, order) = ordered(&s, &admin, &buyer, ("BAND", 9, 1999), 2).await;
     let oid = order["id"].as_str().unwrap().to_string();
     assert_eq!(
         order["checkoutUrl"], "https://pay.test/cs_test_1",
@@ -1173,22 +1185,7 @@ async fn without_a_gateway_orders_wait_for_payment_by_hand() {
     let o = org(&s, "Manual").await;
     let admin = TestUser::admin().in_org(&o).create(&s).await;
     let buyer = TestUser::member().in_org(&o).create(&s).await;
-    let p = created(
-        &admin,
-        &s,
-        "/products",
-        json!({"type": "merch", "title": "Mat", "sku": "MAT", "stock": 2,
-        "active": true, "price": {"amount": 3000, "currency": "EUR"}}),
-    )
-    .await;
-    created(
-        &buyer,
-        &s,
-        "/cart/items",
-        json!({"productId": p["id"], "quantity": 1}),
-    )
-    .await;
-    let order = created(&buyer, &s, "/checkout", json!({})).await;
+    let (_, order) = ordered(&s, &admin, &buyer, ("MAT", 2, 3000), 1).await;
     assert!(order["checkoutUrl"].is_null());
     let (st, b) = buyer
         .send(
