@@ -214,20 +214,30 @@ pub struct Counts {
     pub minutes: i64,
 }
 
-/// Sessions starting in `[from, to)` per practitioner of the org, in one pass (the business's
-/// KPI report).
+/// Who the KPI queries cover: the org's practitioners, or one of them (whose own index is read).
+fn who(org_id: &str, coach: Option<&str>) -> (&'static str, String) {
+    match coach {
+        Some(c) => ("practitioner_id = ?1", c.to_string()),
+        None => ("org_id = ?1", org_id.to_string()),
+    }
+}
+
+/// Sessions starting in `[from, to)` per practitioner of the org (or only `coach`), in one
+/// pass (the business's KPI report).
 pub fn counts_by_practitioner(
     c: &Connection,
     org_id: &str,
+    coach: Option<&str>,
     (from, to): (&str, &str),
 ) -> rusqlite::Result<std::collections::HashMap<String, Counts>> {
-    c.prepare_cached(
+    let (cond, key) = who(org_id, coach);
+    c.prepare_cached(&format!(
         "SELECT practitioner_id, count(*) FILTER (WHERE status <> 'cancelled'), count(*) FILTER (WHERE status = 'completed'),
                 count(*) FILTER (WHERE status = 'no_show'), count(*) FILTER (WHERE status = 'cancelled'),
                 coalesce(sum((unixepoch(ends_at) - unixepoch(starts_at)) / 60) FILTER (WHERE status = 'completed'), 0)
-         FROM appointments WHERE org_id = ?1 AND starts_at >= ?2 AND starts_at < ?3 GROUP BY practitioner_id",
-    )?
-    .query_map(params![org_id, from, to], |r| {
+         FROM appointments WHERE {cond} AND starts_at >= ?2 AND starts_at < ?3 GROUP BY practitioner_id"
+    ))?
+    .query_map(params![key, from, to], |r| {
         Ok((
             r.get(0)?,
             Counts {
@@ -246,13 +256,15 @@ pub fn counts_by_practitioner(
 pub fn feedback_by_practitioner(
     c: &Connection,
     org_id: &str,
+    coach: Option<&str>,
     (from, to): (&str, &str),
 ) -> rusqlite::Result<Vec<(Option<String>, i64, i64)>> {
-    c.prepare_cached(
+    let (cond, key) = who(org_id, coach);
+    c.prepare_cached(&format!(
         "SELECT practitioner_id, sum(rating), count(*) FROM feedback
-         WHERE org_id = ?1 AND created_at >= ?2 AND created_at < ?3 GROUP BY practitioner_id",
-    )?
-    .query_map(params![org_id, from, to], |r| {
+         WHERE {cond} AND created_at >= ?2 AND created_at < ?3 GROUP BY practitioner_id"
+    ))?
+    .query_map(params![key, from, to], |r| {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?))
     })?
     .collect()
@@ -262,13 +274,15 @@ pub fn feedback_by_practitioner(
 pub fn client_pairs(
     c: &Connection,
     org_id: &str,
+    coach: Option<&str>,
     (from, to): (&str, &str),
 ) -> rusqlite::Result<Vec<(String, String)>> {
-    c.prepare_cached(
+    let (cond, key) = who(org_id, coach);
+    c.prepare_cached(&format!(
         "SELECT DISTINCT practitioner_id, client_id FROM appointments
-         WHERE org_id = ?1 AND starts_at >= ?2 AND starts_at < ?3 AND status <> 'cancelled'",
-    )?
-    .query_map(params![org_id, from, to], |r| Ok((r.get(0)?, r.get(1)?)))?
+         WHERE {cond} AND starts_at >= ?2 AND starts_at < ?3 AND status <> 'cancelled'"
+    ))?
+    .query_map(params![key, from, to], |r| Ok((r.get(0)?, r.get(1)?)))?
     .collect()
 }
 

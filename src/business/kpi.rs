@@ -254,10 +254,11 @@ pub fn build(
                 .collect::<Result<_, _>>()?
         }
     };
-    let counts = sessions::counts_by_practitioner(c, org, (&from, &to))?;
-    let feedback = sessions::feedback_by_practitioner(c, org, (&from, &to))?;
-    let now_pairs = sessions::client_pairs(c, org, (&from, &to))?;
-    let before_pairs = sessions::client_pairs(c, org, (&pfrom, &pto))?;
+    // Narrowed to the coach asked about (checked above to be the org's).
+    let counts = sessions::counts_by_practitioner(c, org, coach, (&from, &to))?;
+    let feedback = sessions::feedback_by_practitioner(c, org, coach, (&from, &to))?;
+    let now_pairs = sessions::client_pairs(c, org, coach, (&from, &to))?;
+    let before_pairs = sessions::client_pairs(c, org, coach, (&pfrom, &pto))?;
     // Revenue per coach: payments on invoices of the clients they coach (or are assigned).
     let mut by_coach: HashMap<String, BTreeMap<String, i64>> = HashMap::new();
     let rows: Vec<(Option<String>, String, i64)> = c
