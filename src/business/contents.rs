@@ -329,6 +329,12 @@ impl Validate for NewContent {
     }
 }
 
+/// The body cleaned; nothing readable left is a refusal (the HTML itself was well formed).
+fn clean(body: &str) -> Result<(String, String), ApiError> {
+    html::sanitize("body", body)
+        .map_err(|_| ApiError::refused("body", "has no text once unsafe markup is removed"))
+}
+
 fn clean_tags(tags: &[String]) -> Vec<String> {
     let mut t: Vec<String> = tags
         .iter()
@@ -354,7 +360,7 @@ fn write_tags(tx: &Connection, org: &str, id: &str, tags: &[String]) -> rusqlite
 
 /// Writes a new piece of content (the portal's editor comes through here too).
 pub fn insert(tx: &Tx, user: &CurrentUser, n: &NewContent) -> Result<Content, ApiError> {
-    let (body, plain) = html::sanitize("body", &n.body)?;
+    let (body, plain) = clean(&n.body)?;
     let tags = clean_tags(&n.tags);
     let id = uuid::Uuid::now_v7().to_string();
     let now = clock::now();
@@ -446,7 +452,7 @@ pub async fn edit(
             let before = content_for(tx, &user, &id)?;
             let (body, plain) = match &p.body {
                 Some(b) => {
-                    let (b, t) = html::sanitize("body", b)?;
+                    let (b, t) = clean(b)?;
                     (b, Some(t))
                 }
                 None => (before.body.clone(), None),
@@ -550,6 +556,13 @@ pub struct TestimonialFilters {
 
 impl Validate for TestimonialFilters {
     fn validate(&self, errors: &mut Vec<FieldError>) {
+        if self
+            .category
+            .as_ref()
+            .is_some_and(|c| c.chars().count() > 50)
+        {
+            errors.push(FieldError::new("category", "must be at most 50 characters"));
+        }
         if self.min_rating.is_some_and(|r| !(1..=5).contains(&r)) {
             errors.push(FieldError::new("minRating", "must be from 1 to 5"));
         }

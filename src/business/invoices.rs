@@ -203,8 +203,8 @@ pub fn compute(items: &[NewLine], tax_bps: i64) -> (Vec<Line>, Totals) {
         })
         .collect();
     let subtotal: i64 = lines.iter().map(|l| l.amount).sum();
-    // Half up: (s × bps + 5000) / 10000 in integers.
-    let tax = (subtotal * tax_bps + 5_000) / 10_000;
+    // Half up: (s × bps + 5000) / 10000 in integers, wide enough for the largest invoice.
+    let tax = ((i128::from(subtotal) * i128::from(tax_bps) + 5_000) / 10_000) as i64;
     (
         lines,
         Totals {
@@ -884,6 +884,12 @@ mod tests {
         assert_eq!(compute(&[line(3, 1250), line(2, 499)], 2000).1.tax, 950);
         // 25 × 10 % = 2.5 → 3
         assert_eq!(compute(&[line(1, 25)], 1000).1.tax, 3);
+        // The largest invoice the rules allow does not overflow.
+        let big: Vec<NewLine> = (0..100).map(|_| line(100_000, 10_000_000_000)).collect();
+        assert_eq!(
+            compute(&big, 10_000).1.total,
+            2 * 100 * 100_000 * 10_000_000_000
+        );
     }
 
     #[test]

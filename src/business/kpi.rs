@@ -561,7 +561,7 @@ pub fn store(
 }
 
 /// Builds a report now and keeps it (`{period, date, coachId}` as the query takes them).
-#[utoipa::path(post, path = "/reports/generate", tag = "business", request_body = KpiQuery,
+#[utoipa::path(post, path = "/reports/generate", tag = "business", request_body = Option<KpiQuery>,
     responses((status = 201, body = StoredReport), (status = 404)), security(("bearer" = [])))]
 pub async fn generate(
     State(state): State<AppState>,

@@ -549,11 +549,21 @@ pub struct MilestoneQuery {
     pub client_id: Option<String>,
 }
 
-impl Validate for MilestoneQuery {}
+impl Validate for MilestoneQuery {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        if self
+            .client_id
+            .as_ref()
+            .is_some_and(|c| c.is_empty() || c.len() > 64)
+        {
+            errors.push(FieldError::new("clientId", "must be an id"));
+        }
+    }
+}
 
 /// A person's milestones: every rule with their progress, reached ones with their gift.
 #[utoipa::path(get, path = "/milestones", tag = "business", params(MilestoneQuery),
-    responses((status = 200, body = [Milestone]), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = [Milestone]), (status = 404), (status = 422)), security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -578,7 +588,17 @@ pub struct EvaluateRequest {
     pub client_id: Option<String>,
 }
 
-impl Validate for EvaluateRequest {}
+impl Validate for EvaluateRequest {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        if self
+            .client_id
+            .as_ref()
+            .is_some_and(|c| c.is_empty() || c.len() > 64)
+        {
+            errors.push(FieldError::new("clientId", "must be an id"));
+        }
+    }
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -590,8 +610,8 @@ pub struct Evaluation {
 }
 
 /// Evaluates the rules now for one person or the whole org; idempotent.
-#[utoipa::path(post, path = "/milestones/evaluate", tag = "business", request_body = EvaluateRequest,
-    responses((status = 200, body = Evaluation), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/milestones/evaluate", tag = "business", request_body = Option<EvaluateRequest>,
+    responses((status = 200, body = Evaluation), (status = 404), (status = 422)), security(("bearer" = [])))]
 pub async fn evaluate(
     State(state): State<AppState>,
     user: CurrentUser,

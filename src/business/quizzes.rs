@@ -66,7 +66,9 @@ pub struct Question {
 #[schema(as = QuizBand)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Band {
+    #[schema(minimum = 0, maximum = 5000)]
     pub min: i64,
+    #[schema(minimum = 0, maximum = 5000)]
     pub max: i64,
     #[schema(min_length = 1, max_length = 50)]
     pub key: String,
@@ -350,7 +352,7 @@ impl Validate for QuizBody {
             if b.min != next {
                 covered = false;
             }
-            next = b.max + 1;
+            next = b.max.saturating_add(1);
         }
         if !covered || next <= max {
             errors.push(FieldError::new(
@@ -674,7 +676,24 @@ pub struct ResultFilters {
     pub user_id: Option<String>,
 }
 
-impl Validate for ResultFilters {}
+impl Validate for ResultFilters {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        if self
+            .quiz
+            .as_ref()
+            .is_some_and(|q| q.is_empty() || q.len() > 50)
+        {
+            errors.push(FieldError::new("quiz", "must be a quiz's slug"));
+        }
+        if self
+            .user_id
+            .as_ref()
+            .is_some_and(|u| u.is_empty() || u.len() > 64)
+        {
+            errors.push(FieldError::new("userId", "must be an id"));
+        }
+    }
+}
 
 /// Kept quiz results, newest first: one's own; staff the org's; practitioners their clients'.
 pub fn result_page(

@@ -922,7 +922,7 @@ pub struct Checkout {}
 impl Validate for Checkout {}
 
 /// Checks out the caller's cart: one order, its stock taken at once (see [`place`]).
-#[utoipa::path(post, path = "/checkout", tag = "business", request_body = Checkout,
+#[utoipa::path(post, path = "/checkout", tag = "business", request_body = Option<Checkout>,
     responses((status = 201, body = Order), (status = 409), (status = 422)), security(("bearer" = [])))]
 pub async fn checkout(
     State(state): State<AppState>,
@@ -1099,7 +1099,17 @@ pub struct OrderFilters {
     pub user_id: Option<String>,
 }
 
-impl Validate for OrderFilters {}
+impl Validate for OrderFilters {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        if self
+            .user_id
+            .as_ref()
+            .is_some_and(|u| u.is_empty() || u.len() > 64)
+        {
+            errors.push(FieldError::new("userId", "must be an id"));
+        }
+    }
+}
 
 /// Orders, newest first: the caller's own, or (running the store) the org's.
 pub fn order_page(
@@ -1230,7 +1240,7 @@ impl Validate for Shipment {
 }
 
 /// Marks a paid order with merchandise shipped (staff); 409 unless it is paid.
-#[utoipa::path(post, path = "/orders/{id}/ship", tag = "business", params(("id" = String, Path)), request_body = Shipment,
+#[utoipa::path(post, path = "/orders/{id}/ship", tag = "business", params(("id" = String, Path)), request_body = Option<Shipment>,
     responses((status = 200, body = Order), (status = 404), (status = 409)), security(("bearer" = [])))]
 pub async fn ship(
     State(state): State<AppState>,
