@@ -307,7 +307,12 @@ impl Validate for QuizBody {
         }
         for (i, b) in self.bands.iter().enumerate() {
             let at = format!("bands[{i}]");
-            if b.min > b.max {
+            if !(0..=5000).contains(&b.min) || !(0..=5000).contains(&b.max) {
+                errors.push(FieldError::new(
+                    format!("{at}.max"),
+                    "must be scores from 0 to 5000",
+                ));
+            } else if b.min > b.max {
                 errors.push(FieldError::new(
                     format!("{at}.max"),
                     "must not be below min",
