@@ -1200,3 +1200,72 @@ async fn without_a_gateway_orders_wait_for_payment_by_hand() {
         (422, Some("NO_PAYMENT_GATEWAY"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unpaid_orders_give_their_stock_back_and_the_monthly_kpi_goes_to_admins() {
+    let s = TestServer::start().await;
+    let o = org(&s, "Jobs").await;
+    let admin = TestUser::admin().in_org(&o).create(&s).await;
+    TestUser::new(Role::Practitioner)
+        .in_org(&o)
+        .create(&s)
+        .await;
+    let buyer = TestUser::member().in_org(&o).create(&s).await;
+    let (st, b) = admin
+        .send(
+            &s,
+            Method::PATCH,
+            "/admin/settings",
+            json!({"store.holdHours": 1}),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    let (p, order) = ordered(&s, &admin, &buyer, ("HOLD", 3, 500), 2).await;
+    let oid = order["id"].as_str().unwrap().to_string();
+    // An order placed two hours ago is past its hold; the job cancels it and returns its stock.
+    let id = oid.clone();
+    s.state
+        .db
+        .write(move |tx| {
+            tx.execute(
+                "UPDATE orders SET placed_at = ?2 WHERE id = ?1",
+                rusqlite::params![
+                    id,
+                    haven::clock::before(std::time::Duration::from_secs(7200))
+                ],
+            )?;
+            Ok::<_, haven::db::DbError>(())
+        })
+        .await
+        .unwrap();
+    let config = s.state.config.clone();
+    let expired = s
+        .state
+        .db
+        .write(move |tx| haven::business::store::expire_unpaid(tx, &config))
+        .await
+        .unwrap();
+    assert_eq!(expired, 1);
+    let (_, got) = buyer.get(&s, &format!("/orders/{oid}")).await;
+    assert_eq!(got["data"]["status"], "cancelled");
+    let (_, prod) = admin
+        .get(&s, &format!("/products/{}", p["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(prod["data"]["stock"], 3);
+
+    // The monthly report: kept, and mailed to the org's admins with the CSV attached.
+    let url = s.state.config.public_url();
+    s.state
+        .db
+        .write(move |tx| haven::business::kpi::monthly(tx, &url))
+        .await
+        .unwrap();
+    let text = mailed_text(&s, &admin.email).await;
+    assert!(
+        text.contains("KPI report") && text.contains("kpi-monthly-") && text.contains("text/csv"),
+        "{text}"
+    );
+    let (_, archive) = admin.get(&s, "/reports/kpi/archive").await;
+    assert_eq!(archive["data"][0]["generatedBy"], Value::Null, "{archive}");
+    assert_eq!(archive["data"][0]["period"], "monthly");
+}
