@@ -51,6 +51,12 @@ fn minutes(s: &str) -> Option<u32> {
     (s.len() == 5 && (h < 24 && m < 60 || h == 24 && m == 0)).then_some(h * 60 + m)
 }
 
+/// A range's closing time: `23:59` is how people (and time pickers) say "until midnight", so it
+/// closes at 24:00 — a session from 23:30 may run to the end of the day.
+fn end_minutes(s: &str) -> Option<u32> {
+    minutes(s).map(|m| if m == 23 * 60 + 59 { 24 * 60 } else { m })
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Weekly {
@@ -285,7 +291,7 @@ impl Hours {
     pub fn new(a: &Availability) -> Hours {
         let mut weekly: HashMap<DayOfWeek, Vec<(u32, u32)>> = HashMap::new();
         for w in &a.weekly {
-            if let (Some(s), Some(e)) = (minutes(&w.start), minutes(&w.end)) {
+            if let (Some(s), Some(e)) = (minutes(&w.start), end_minutes(&w.end)) {
                 weekly.entry(w.day).or_default().push((s, e));
             }
         }
@@ -296,7 +302,7 @@ impl Hours {
                 let ranges = o
                     .ranges
                     .iter()
-                    .filter_map(|r| Some((minutes(&r.start)?, minutes(&r.end)?)))
+                    .filter_map(|r| Some((minutes(&r.start)?, end_minutes(&r.end)?)))
                     .collect();
                 Some((o.date.parse().ok()?, ranges))
             })
@@ -540,6 +546,23 @@ mod tests {
             at("2026-01-04T10:00:00Z", 60),
             Err(Refusal::Outside(_))
         )); // Sunday
+    }
+
+    #[test]
+    fn a_day_open_until_2359_runs_to_midnight() {
+        let mut a = week("UTC");
+        a.buffer_minutes = 0;
+        for w in &mut a.weekly {
+            (w.start, w.end) = ("00:00".into(), "23:59".into());
+        }
+        let h = Hours::new(&a);
+        let now = ts("2026-01-01T00:00:00Z");
+        let at = |s: &str, m: i64| h.check(ts(s), plus(ts(s), m), now, &[], &[], &[]);
+        assert_eq!(at("2026-01-05T23:30:00Z", 30), Ok(()));
+        assert!(matches!(
+            at("2026-01-05T23:30:00Z", 60),
+            Err(Refusal::Outside(_))
+        ));
     }
 
     #[test]
