@@ -55,8 +55,9 @@ pub fn configured(config: &Config) -> Result<Option<Box<dyn Gateway>>, String> {
     }
 }
 
-/// One HTTP client for every gateway call (connections are reused).
-fn http() -> &'static reqwest::Client {
+/// One HTTP client for the business's outgoing calls (gateway, gift webhooks): connections
+/// are reused.
+pub(super) fn http() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT.get_or_init(reqwest::Client::new)
 }

@@ -516,12 +516,7 @@ pub fn page(
     w.and_some("i.status = ?", f.status.map(|s| s.as_str().to_string()));
     w.and_some("i.client_id = ?", f.client_id.clone());
     if let Some(s) = f.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        let like = format!(
-            "%{}%",
-            s.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        let like = crate::db::filter::contains_pattern(s);
         w.and(
             "(i.number LIKE ? ESCAPE '\\' OR c.name LIKE ? ESCAPE '\\')",
             [text(&like), text(&like)],

@@ -150,11 +150,9 @@ fn register(h: &mut Handlers, s: &Services) {
                 jiff::Timestamp::now().as_second(),
                 raw.as_bytes(),
             );
-            let res = reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(15))
-                .build()
-                .map_err(|e| e.to_string())?
+            let res = gateway::http()
                 .post(&gifts.webhook_url)
+                .timeout(std::time::Duration::from_secs(15))
                 .header("Content-Type", "application/json")
                 .header("Haven-Signature", header)
                 .header("Idempotency-Key", format!("gift_{gift}"))

@@ -214,12 +214,7 @@ pub async fn products(
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
             {
-                let like = format!(
-                    "%{}%",
-                    s.replace('\\', "\\\\")
-                        .replace('%', "\\%")
-                        .replace('_', "\\_")
-                );
+                let like = crate::db::filter::contains_pattern(s);
                 w.and(
                     "(title LIKE ? ESCAPE '\\' OR sku LIKE ? ESCAPE '\\')",
                     [text(&like), text(&like)],

@@ -1079,6 +1079,11 @@ async fn business_pages(s: &TestServer, b: &mut Browser, admin: &Person) -> anyh
         fits(b, width).await?;
         b.shot(&format!("content-{width}")).await;
 
+        b.step(&format!("quiz results at {width} px"));
+        b.goto(s, "/team/quiz-results").await?;
+        b.see("Quiz results").await?;
+        fits(b, width).await?;
+
         b.step(&format!("the KPI dashboard at {width} px"));
         b.goto(s, "/team/kpi?period=yearly").await?;
         b.see("Completion rate").await?;

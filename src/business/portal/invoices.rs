@@ -154,14 +154,10 @@ async fn body(state: &AppState, u: &PortalUser, f: &HashMap<String, String>) -> 
         if d.is_empty() && q.is_empty() && p.is_empty() {
             continue;
         }
-        let quantity = q
-            .parse::<i64>()
-            .map(Value::from)
-            .unwrap_or(Value::from(if q.is_empty() { "1".to_string() } else { q }));
-        let quantity = if quantity == json!("1") {
-            json!(1)
-        } else {
-            quantity
+        // A blank quantity is one; anything else not a number goes through for the API to name.
+        let quantity = match q.as_str() {
+            "" => json!(1),
+            q => q.parse::<i64>().map(Value::from).unwrap_or(Value::from(q)),
         };
         let price = parse_major(&p, &currency)
             .map(Value::from)
