@@ -20,6 +20,7 @@ use tower_http::timeout::TimeoutLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::auth::github::GithubVerifier;
 use crate::auth::google::GoogleVerifier;
 use crate::auth::policy::{self, Gate, RoutePolicy};
 use crate::auth::sessions::Touches;
@@ -119,6 +120,7 @@ impl App {
         let state = AppState {
             db: db.clone(),
             google: Arc::new(GoogleVerifier::new(&config.auth.google)?),
+            github: Arc::new(GithubVerifier::new(&config.auth.github)?),
             secrets,
             config,
             mailer,

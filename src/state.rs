@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 use axum::body::Bytes;
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use crate::auth::github::GithubVerifier;
 use crate::auth::google::GoogleVerifier;
 use crate::auth::sessions::Touches;
 use crate::auth::tokens::AccessTokens;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub tokens: Arc<AccessTokens>,
     /// Checks Google ID tokens (keeps Google's keys cached).
     pub google: Arc<GoogleVerifier>,
+    /// Checks GitHub access tokens.
+    pub github: Arc<GithubVerifier>,
     /// Sessions used since the last flush of `last_used_at`.
     pub touches: Arc<Touches>,
     /// Per-IP limit on `/api/v1/auth/*`.

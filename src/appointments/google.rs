@@ -14,13 +14,12 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use futures_util::future::BoxFuture;
 use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -672,7 +671,7 @@ async fn connect(
 pub async fn start(state: &AppState, user: CurrentUser) -> ApiResult<String> {
     let provider = from_config(&state.config).ok_or_else(not_set_up)?;
     let (flow, verifier) = (random_token(), random_token());
-    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let challenge = crate::auth::tokens::pkce_challenge(&verifier);
     let url = provider.authorization_url(&flow, &challenge, &redirect_uri(&state.config));
     state
         .db

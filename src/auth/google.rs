@@ -1,38 +1,19 @@
-//! Google sign-in: the app sends the ID token Google gave it; Haven checks its RS256 signature
-//! against Google's published keys (JWKS, fetched from `auth.google.jwks_url` and cached as
-//! its `Cache-Control` says), its `iss`, its `aud` (one of our client ids), its `exp` and that
-//! Google verified the e-mail. The account is found by the linked Google id, else linked by
-//! e-mail, else created the way open sign-up creates accounts.
+//! Google sign-in: an ID token Google gave the app (or the portals' code flow) is checked —
+//! its RS256 signature against Google's published keys (JWKS, fetched from
+//! `auth.google.jwks_url` and cached as its `Cache-Control` says), its `iss`, its `aud` (one of
+//! our client ids), its `exp` and that Google verified the e-mail. [`super::social`] finds the
+//! account.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
-use axum::response::IntoResponse;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use rusqlite::{OptionalExtension, params};
 use serde::Deserialize;
 use tokio::sync::Mutex;
-use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
-use super::login::{self, LoginOutcome};
-use super::policy::{Perm, allow};
-use super::signup::{NewAccount, create_open_account};
-use crate::audit::{self, Event};
-use crate::clock;
+use super::social::{ExternalIdentity, Provider, SocialError};
 use crate::config::GoogleConfig;
-use crate::http::{ApiError, ApiResult, ClientInfo, ErrorCode, FieldError, ValidJson, Validate};
-use crate::state::AppState;
-use crate::users::model::normalize_email;
-
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(allow(Perm::Public, routes!(social_login)))
-        .routes(allow(Perm::Public, routes!(google)))
-}
 
 /// What a verified Google ID token says about its person.
 #[derive(Debug, Clone, Deserialize)]
@@ -47,29 +28,18 @@ pub struct GoogleIdentity {
     pub family_name: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
+    /// Echoes the `nonce` of the portals' authorization request.
+    #[serde(default)]
+    pub nonce: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum GoogleError {
-    #[error("Google sign-in is not enabled on this server")]
-    NotConfigured,
-    #[error("the Google token is not valid: {0}")]
-    Invalid(String),
-    #[error("Google's signing keys could not be fetched: {0}")]
-    Upstream(String),
-}
-
-impl From<GoogleError> for ApiError {
-    fn from(e: GoogleError) -> Self {
-        match e {
-            GoogleError::NotConfigured => ApiError::new(ErrorCode::Unprocessable, e.to_string()),
-            GoogleError::Invalid(_) => ApiError::new(ErrorCode::Unauthorized, e.to_string()),
-            GoogleError::Upstream(_) => ApiError::new(
-                ErrorCode::UpstreamError,
-                "Google could not be reached to check the token; try again",
-            )
-            .with_cause(e),
-        }
+impl From<GoogleIdentity> for ExternalIdentity {
+    fn from(id: GoogleIdentity) -> Self {
+        let (first, last) = match (&id.given_name, &id.family_name) {
+            (Some(g), f) if !g.trim().is_empty() => (g.clone(), f.clone().unwrap_or_default()),
+            _ => (id.name.clone().unwrap_or_default(), String::new()),
+        };
+        ExternalIdentity::named(Provider::Google, id.sub, id.email, &first, &last)
     }
 }
 
@@ -82,6 +52,8 @@ struct CachedKeys {
 /// Checks Google ID tokens; keeps the key set between requests.
 pub struct GoogleVerifier {
     config: GoogleConfig,
+    /// The portals' web client's secret (read once, from the file when one is named).
+    web_secret: String,
     http: reqwest::Client,
     cache: Mutex<Option<CachedKeys>>,
 }
@@ -93,8 +65,16 @@ const REFETCH_AT_MOST_EVERY: Duration = Duration::from_secs(30);
 
 impl GoogleVerifier {
     pub fn new(config: &GoogleConfig) -> anyhow::Result<Self> {
+        let web_secret = config
+            .web_client_secret
+            .or_file(
+                config.web_client_secret_file.as_deref(),
+                "auth.google.web_client_secret_file",
+            )
+            .map_err(anyhow::Error::msg)?;
         Ok(GoogleVerifier {
             config: config.clone(),
+            web_secret,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()?,
@@ -102,37 +82,126 @@ impl GoogleVerifier {
         })
     }
 
+    /// Whether the portals offer "Sign in with Google".
+    pub fn web_enabled(&self) -> bool {
+        !self.config.web_client_id.is_empty()
+    }
+
+    /// Where the portals send the browser: Google's consent page for the web client, asking
+    /// for the person's e-mail, bound to this attempt by `state`, `nonce` and the PKCE
+    /// `challenge`.
+    pub fn authorization_url(
+        &self,
+        state: &str,
+        nonce: &str,
+        challenge: &str,
+        redirect: &str,
+    ) -> String {
+        let q: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &self.config.web_client_id)
+            .append_pair("redirect_uri", redirect)
+            .append_pair("scope", "openid email profile")
+            .append_pair("state", state)
+            .append_pair("nonce", nonce)
+            .append_pair("code_challenge", challenge)
+            .append_pair("code_challenge_method", "S256")
+            .append_pair("prompt", "select_account")
+            .finish();
+        format!("{}?{q}", self.config.auth_url)
+    }
+
+    /// Trades the authorization code (with the PKCE verifier) for an ID token at Google's
+    /// token endpoint and checks that token like any other; `nonce` must come back in it.
+    pub async fn exchange(
+        &self,
+        code: &str,
+        verifier: &str,
+        redirect: &str,
+        nonce: &str,
+    ) -> Result<GoogleIdentity, SocialError> {
+        #[derive(Deserialize)]
+        struct TokenAnswer {
+            id_token: Option<String>,
+        }
+        let google = Provider::Google;
+        let res = self
+            .http
+            .post(&self.config.token_url)
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", redirect),
+                ("client_id", &self.config.web_client_id),
+                ("client_secret", &self.web_secret),
+                ("code_verifier", verifier),
+            ])
+            .send()
+            .await
+            .map_err(|e| SocialError::Upstream(google, e.to_string()))?;
+        let status = res.status();
+        if status.is_client_error() {
+            return Err(SocialError::Invalid(
+                google,
+                format!("Google refused the sign-in code (HTTP {status})"),
+            ));
+        }
+        if !status.is_success() {
+            return Err(SocialError::Upstream(google, format!("HTTP {status}")));
+        }
+        let answer: TokenAnswer = res
+            .json()
+            .await
+            .map_err(|e| SocialError::Upstream(google, format!("an unexpected answer: {e}")))?;
+        let token = answer
+            .id_token
+            .ok_or_else(|| SocialError::Upstream(google, "no ID token in the answer".into()))?;
+        let id = self.verify(&token).await?;
+        if id.nonce.as_deref() != Some(nonce) {
+            return Err(SocialError::Invalid(
+                google,
+                "it was not issued for this sign-in".into(),
+            ));
+        }
+        Ok(id)
+    }
+
     /// The identity in a valid token.
-    pub async fn verify(&self, token: &str) -> Result<GoogleIdentity, GoogleError> {
-        if self.config.client_ids.is_empty() {
-            return Err(GoogleError::NotConfigured);
+    pub async fn verify(&self, token: &str) -> Result<GoogleIdentity, SocialError> {
+        let audiences = self.config.audiences();
+        if audiences.is_empty() {
+            return Err(SocialError::NotConfigured(Provider::Google));
         }
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|e| GoogleError::Invalid(e.to_string()))?;
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|e| SocialError::Invalid(Provider::Google, e.to_string()))?;
         if header.alg != Algorithm::RS256 {
-            return Err(GoogleError::Invalid("it is not signed with RS256".into()));
+            return Err(SocialError::Invalid(
+                Provider::Google,
+                "it is not signed with RS256".into(),
+            ));
         }
-        let kid = header
-            .kid
-            .ok_or_else(|| GoogleError::Invalid("it names no signing key".into()))?;
+        let kid = header.kid.ok_or_else(|| {
+            SocialError::Invalid(Provider::Google, "it names no signing key".into())
+        })?;
         let key = self.key(&kid).await?;
         let mut v = Validation::new(Algorithm::RS256);
-        v.set_audience(&self.config.client_ids);
+        v.set_audience(&audiences);
         v.set_issuer(&self.config.issuers);
         v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         v.leeway = 30;
         let id = jsonwebtoken::decode::<GoogleIdentity>(token, &key, &v)
-            .map_err(|e| GoogleError::Invalid(e.to_string()))?
+            .map_err(|e| SocialError::Invalid(Provider::Google, e.to_string()))?
             .claims;
         if !id.email_verified {
-            return Err(GoogleError::Invalid(
+            return Err(SocialError::Invalid(
+                Provider::Google,
                 "Google has not verified its e-mail address".into(),
             ));
         }
         Ok(id)
     }
 
-    async fn key(&self, kid: &str) -> Result<DecodingKey, GoogleError> {
+    async fn key(&self, kid: &str) -> Result<DecodingKey, SocialError> {
         let mut cache = self.cache.lock().await;
         let now = Instant::now();
         if let Some(c) = cache.as_ref() {
@@ -141,7 +210,10 @@ impl GoogleVerifier {
                 Some(k) if fresh => return Ok(k.clone()),
                 // Fresh keys but an unknown kid: refetch (Google may have rotated), not too often.
                 None if fresh && now.duration_since(c.fetched) < REFETCH_AT_MOST_EVERY => {
-                    return Err(GoogleError::Invalid("its signing key is unknown".into()));
+                    return Err(SocialError::Invalid(
+                        Provider::Google,
+                        "its signing key is unknown".into(),
+                    ));
                 }
                 _ => {}
             }
@@ -149,18 +221,23 @@ impl GoogleVerifier {
         let fetched = self.fetch().await?;
         let key = fetched.keys.get(kid).cloned();
         *cache = Some(fetched);
-        key.ok_or_else(|| GoogleError::Invalid("its signing key is unknown".into()))
+        key.ok_or_else(|| {
+            SocialError::Invalid(Provider::Google, "its signing key is unknown".into())
+        })
     }
 
-    async fn fetch(&self) -> Result<CachedKeys, GoogleError> {
+    async fn fetch(&self) -> Result<CachedKeys, SocialError> {
         let res = self
             .http
             .get(&self.config.jwks_url)
             .send()
             .await
-            .map_err(|e| GoogleError::Upstream(e.to_string()))?;
+            .map_err(|e| SocialError::Upstream(Provider::Google, e.to_string()))?;
         if !res.status().is_success() {
-            return Err(GoogleError::Upstream(format!("HTTP {}", res.status())));
+            return Err(SocialError::Upstream(
+                Provider::Google,
+                format!("HTTP {}", res.status()),
+            ));
         }
         let lifetime = res
             .headers()
@@ -171,7 +248,7 @@ impl GoogleVerifier {
         let set: JwkSet = res
             .json()
             .await
-            .map_err(|e| GoogleError::Upstream(format!("not a key set: {e}")))?;
+            .map_err(|e| SocialError::Upstream(Provider::Google, format!("not a key set: {e}")))?;
         let keys = set
             .keys
             .iter()
@@ -206,144 +283,6 @@ pub fn max_age(cache_control: &str) -> Option<Duration> {
         }
     }
     age
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SocialLoginBody {
-    #[schema(pattern = "^google$")]
-    pub provider: String,
-    /// The ID token from Google Sign-In (a JWT).
-    #[schema(
-        pattern = r"^[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*$",
-        max_length = 8192
-    )]
-    pub token: String,
-}
-
-impl Validate for SocialLoginBody {
-    fn validate(&self, errors: &mut Vec<FieldError>) {
-        if self.provider != "google" {
-            errors.push(FieldError::new("provider", "must be google"));
-        }
-        if self.token.trim().is_empty() || self.token.len() > 8192 {
-            errors.push(FieldError::new("token", "must be a Google ID token"));
-        }
-    }
-}
-
-/// The account a Google identity signs into, linking or creating it.
-fn account_for(
-    tx: &crate::db::Tx,
-    state: &AppState,
-    id: &GoogleIdentity,
-    client: &ClientInfo,
-) -> Result<LoginOutcome, ApiError> {
-    let email = normalize_email(&id.email);
-    let linked: Option<(String, String, String, bool)> = tx
-        .prepare_cached("SELECT id, org_id, status, mfa_enabled_at IS NOT NULL FROM users WHERE google_sub = ?1 AND deleted_at IS NULL")?
-        .query_row([&id.sub], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .optional()?;
-    let (user_id, org_id, status, mfa) = match linked {
-        Some(found) => found,
-        None => {
-            let by_email: Option<(String, String, String, bool, Option<String>)> = tx
-                .prepare_cached("SELECT id, org_id, status, mfa_enabled_at IS NOT NULL, google_sub FROM users WHERE email = ?1 AND deleted_at IS NULL")?
-                .query_row([&email], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
-                .optional()?;
-            match by_email {
-                Some((_, _, _, _, Some(_))) => {
-                    return Err(ApiError::new(
-                        ErrorCode::Unauthorized,
-                        "This e-mail address is linked to a different Google account",
-                    ));
-                }
-                Some((uid, org, status, mfa, None)) => {
-                    tx.prepare_cached("UPDATE users SET google_sub = ?2, email_verified_at = coalesce(email_verified_at, ?3) WHERE id = ?1")?
-                        .execute(params![uid, id.sub, clock::now()])?;
-                    audit::record(
-                        tx,
-                        Event::own_account("auth.google_link", &org, &uid).ip(client.ip.as_deref()),
-                    )?;
-                    (uid, org, status, mfa)
-                }
-                None => {
-                    let (first, last) = names(id);
-                    let uid = create_open_account(
-                        tx,
-                        state,
-                        &NewAccount {
-                            email: &email,
-                            password_hash: None,
-                            first_name: &first,
-                            last_name: &last,
-                            email_verified: true,
-                            method: "google",
-                        },
-                        client.ip.as_deref(),
-                    )?;
-                    tx.prepare_cached("UPDATE users SET google_sub = ?2 WHERE id = ?1")?
-                        .execute(params![uid, id.sub])?;
-                    let org: String =
-                        tx.query_row("SELECT org_id FROM users WHERE id = ?1", [&uid], |r| {
-                            r.get(0)
-                        })?;
-                    (uid, org, "active".to_string(), false)
-                }
-            }
-        }
-    };
-    if status != "active" {
-        return Ok(LoginOutcome::Wrong);
-    }
-    if mfa {
-        return login::mfa_step(tx, &user_id);
-    }
-    login::finish(tx, state, &user_id, &org_id, "google", client)
-}
-
-/// First and last name from the token (the e-mail's local part when Google gives none).
-fn names(id: &GoogleIdentity) -> (String, String) {
-    let clip = |s: &str| s.trim().chars().take(100).collect::<String>();
-    match (&id.given_name, &id.family_name) {
-        (Some(g), f) if !g.trim().is_empty() => (clip(g), clip(f.as_deref().unwrap_or(""))),
-        _ => {
-            let fallback = id
-                .name
-                .clone()
-                .filter(|n| !n.trim().is_empty())
-                .unwrap_or_else(|| id.email.split('@').next().unwrap_or("").to_string());
-            (clip(&fallback), String::new())
-        }
-    }
-}
-
-/// Sign in with a Google ID token; the account is linked by e-mail or created.
-#[utoipa::path(post, path = "/auth/social-login", tag = "auth", request_body = SocialLoginBody,
-    responses((status = 200, body = super::api::AuthResult), (status = 400), (status = 401), (status = 403), (status = 422), (status = 502)))]
-async fn social_login(
-    State(state): State<AppState>,
-    client: ClientInfo,
-    ValidJson(body): ValidJson<SocialLoginBody>,
-) -> ApiResult<impl IntoResponse> {
-    let identity = state.google.verify(body.token.trim()).await?;
-    let st = state.clone();
-    let outcome = state
-        .db
-        .write(move |tx| account_for(tx, &st, &identity, &client))
-        .await?;
-    login::answer(outcome)
-}
-
-/// Alias of `POST /auth/social-login`.
-#[utoipa::path(post, path = "/auth/google", tag = "auth", request_body = SocialLoginBody,
-    responses((status = 200, body = super::api::AuthResult), (status = 400), (status = 401), (status = 403), (status = 422), (status = 502)))]
-async fn google(
-    state: State<AppState>,
-    client: ClientInfo,
-    body: ValidJson<SocialLoginBody>,
-) -> ApiResult<impl IntoResponse> {
-    social_login(state, client, body).await
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod crypto;
 pub mod current;
+pub mod github;
 pub mod google;
 pub mod login;
 pub mod mfa;
@@ -14,6 +15,7 @@ pub mod portal;
 pub mod recovery;
 pub mod sessions;
 pub mod signup;
+pub mod social;
 pub mod tokens;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -30,7 +32,7 @@ pub fn feature() -> Feature {
                 .merge(api::router())
                 .merge(signup::router())
                 .merge(login::router())
-                .merge(google::router())
+                .merge(social::router())
                 .merge(recovery::router())
                 .merge(mfa::router())
         },

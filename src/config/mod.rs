@@ -131,6 +131,7 @@ pub struct AuthConfig {
     pub refresh_token_ttl: Duration,
     pub signup_mode: SignupMode,
     pub google: GoogleConfig,
+    pub github: GithubConfig,
 }
 
 /// Google sign-in: ID tokens are checked against Google's published keys.
@@ -144,6 +145,51 @@ pub struct GoogleConfig {
     pub jwks_url: String,
     /// Accepted `iss` values.
     pub issuers: Vec<String>,
+    /// The portals' "Sign in with Google" (authorization code with PKCE): a "web application"
+    /// OAuth client whose redirect URI is `<server.public_url>/login/google/callback`. Empty
+    /// leaves the button off. Its tokens are accepted like `client_ids`'.
+    pub web_client_id: String,
+    pub web_client_secret: Secret,
+    /// A file holding the web client's secret (wins over `web_client_secret`).
+    pub web_client_secret_file: Option<PathBuf>,
+    pub auth_url: String,
+    pub token_url: String,
+}
+
+impl GoogleConfig {
+    /// Every client id whose ID tokens are accepted (the apps' and the portals').
+    pub fn audiences(&self) -> Vec<String> {
+        let mut all = self.client_ids.clone();
+        if !self.web_client_id.is_empty() {
+            all.push(self.web_client_id.clone());
+        }
+        all
+    }
+}
+
+/// GitHub sign-in (seed 001): the app sends an OAuth access token GitHub gave it; Haven checks
+/// it was issued to this OAuth app and asks GitHub for the person's verified primary e-mail.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GithubConfig {
+    /// The OAuth app's client id; empty turns GitHub sign-in off.
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// A file holding the client secret (wins over `client_secret`).
+    pub client_secret_file: Option<PathBuf>,
+    /// GitHub's REST API (change only to point at GitHub Enterprise or a test double).
+    pub api_base: String,
+}
+
+impl Default for GithubConfig {
+    fn default() -> Self {
+        GithubConfig {
+            client_id: String::new(),
+            client_secret: Secret::default(),
+            client_secret_file: None,
+            api_base: "https://api.github.com".into(),
+        }
+    }
 }
 
 impl Default for GoogleConfig {
@@ -155,6 +201,11 @@ impl Default for GoogleConfig {
                 "https://accounts.google.com".into(),
                 "accounts.google.com".into(),
             ],
+            web_client_id: String::new(),
+            web_client_secret: Secret::default(),
+            web_client_secret_file: None,
+            auth_url: "https://accounts.google.com/o/oauth2/v2/auth".into(),
+            token_url: "https://oauth2.googleapis.com/token".into(),
         }
     }
 }
@@ -296,6 +347,7 @@ impl Default for AuthConfig {
             refresh_token_ttl: Duration::from_secs(30 * 86_400),
             signup_mode: SignupMode::JoinDefault,
             google: GoogleConfig::default(),
+            github: GithubConfig::default(),
         }
     }
 }
@@ -823,6 +875,32 @@ impl Config {
             return bad(
                 "push.fcm.service_account_file",
                 "is required when push.provider = \"fcm\"",
+            );
+        }
+        let web = &self.auth.google;
+        if !web.web_client_id.is_empty()
+            && web.web_client_secret.is_empty()
+            && web.web_client_secret_file.is_none()
+        {
+            return bad(
+                "auth.google.web_client_secret",
+                "is required (or auth.google.web_client_secret_file) with auth.google.web_client_id",
+            );
+        }
+        let gh = &self.auth.github;
+        if !gh.client_id.is_empty()
+            && gh.client_secret.is_empty()
+            && gh.client_secret_file.is_none()
+        {
+            return bad(
+                "auth.github.client_secret",
+                "is required (or auth.github.client_secret_file) with auth.github.client_id",
+            );
+        }
+        if !gh.api_base.starts_with("http://") && !gh.api_base.starts_with("https://") {
+            return bad(
+                "auth.github.api_base",
+                "must start with http:// or https://",
             );
         }
         let g = &self.calendar.google;

@@ -7,6 +7,7 @@
 
 pub mod charts;
 pub mod forms;
+pub mod google;
 pub mod links;
 pub mod nav;
 pub mod pages;
@@ -41,6 +42,8 @@ pub fn router(state: &AppState, pages: Router<AppState>) -> Router<AppState> {
         .route("/", get(pages::root))
         .route("/login", get(pages::login_page).post(pages::login_submit))
         .route("/login/mfa", post(pages::mfa_submit))
+        .route(google::START, get(google::start))
+        .route(google::CALLBACK, get(google::callback))
         .route("/logout", post(pages::logout))
         .route(
             "/verify-email",

@@ -168,6 +168,8 @@ pub struct LoginPage {
     pub error: Option<String>,
     pub message: Option<String>,
     pub mfa: bool,
+    /// "Sign in with Google" is offered.
+    pub google: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -179,14 +181,18 @@ pub struct LoginQuery {
 impl Validate for LoginQuery {}
 
 /// Only paths on this site: never an open redirect.
-fn safe_next(next: Option<&str>) -> String {
+pub fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
         _ => "/".into(),
     }
 }
 
-pub async fn login_page(session: Session, ValidQuery(q): ValidQuery<LoginQuery>) -> Response {
+pub async fn login_page(
+    State(state): State<AppState>,
+    session: Session,
+    ValidQuery(q): ValidQuery<LoginQuery>,
+) -> Response {
     let csrf = session::csrf_token(&session).await;
     page(
         StatusCode::OK,
@@ -197,6 +203,7 @@ pub async fn login_page(session: Session, ValidQuery(q): ValidQuery<LoginQuery>)
             error: None,
             message: q.signed_out.map(|_| "You are signed out.".to_string()),
             mfa: false,
+            google: super::google::offered(&state),
         },
     )
 }
@@ -213,7 +220,7 @@ pub struct LoginForm {
 const MFA_TOKEN: &str = "mfa_token";
 const NEXT: &str = "next";
 
-async fn outcome(
+pub async fn outcome(
     state: &AppState,
     session: Session,
     email: String,
@@ -235,6 +242,7 @@ async fn outcome(
                 error: Some(error),
                 message: None,
                 mfa,
+                google: super::google::offered(state),
             },
         )
     };
@@ -266,10 +274,16 @@ async fn outcome(
                     error: None,
                     message: None,
                     mfa: true,
+                    google: false,
                 },
             )
         }
         Err(e) if e.code == ErrorCode::AuthAccountLocked => again(e.message.to_string(), false),
+        Err(e) if e.code == ErrorCode::Unauthorized => again(e.message.to_string(), false),
+        Err(e) if e.code == ErrorCode::UpstreamError => again(
+            "Google could not be reached to finish signing in; try again.".into(),
+            false,
+        ),
         Err(e) if e.code == ErrorCode::Gone => {
             again("This sign-in took too long; start again.".into(), false)
         }
@@ -294,7 +308,7 @@ pub fn over_budget(state: &AppState, client: &ClientInfo) -> Option<u64> {
 }
 
 /// The same per-address budget as the API's `/auth/*`: one limit whatever door is used.
-async fn over_limit(
+pub async fn over_limit(
     state: &AppState,
     client: &ClientInfo,
     session: &Session,
@@ -314,6 +328,7 @@ async fn over_limit(
             )),
             message: None,
             mfa,
+            google: !mfa && super::google::offered(state),
         },
     );
     if let Ok(v) = wait.to_string().parse() {
@@ -342,6 +357,7 @@ pub async fn login_submit(
                 error: Some("Enter your e-mail and password.".into()),
                 message: None,
                 mfa: false,
+                google: super::google::offered(&state),
             },
         );
     }
@@ -385,6 +401,7 @@ pub async fn mfa_submit(
                     error: Some("That code is not right; try the current one.".into()),
                     message: None,
                     mfa: true,
+                    google: false,
                 },
             );
         }

@@ -142,7 +142,7 @@ pub fn export_profile(c: &Connection, user_id: &str) -> rusqlite::Result<serde_j
         "SELECT id, email, role, status, first_name, last_name, phone, date_of_birth, location,
                 occupation, bio, interests, timezone, locale, avatar_url, privacy_settings,
                 preferences, email_verified_at, mfa_enabled_at IS NOT NULL AS mfa_enabled,
-                google_sub IS NOT NULL AS google_linked, department_id, org_id, created_at, updated_at
+                google_sub IS NOT NULL AS google_linked, github_id IS NOT NULL AS github_linked, department_id, org_id, created_at, updated_at
          FROM users WHERE id = ?1",
         user_id,
     )?;

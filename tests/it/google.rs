@@ -318,3 +318,225 @@ async fn unreachable_keys_unconfigured_sign_in_and_invite_only_mode() {
         "{body}"
     );
 }
+
+const WEB: &str = "haven-portal.apps.googleusercontent.com";
+const WEB_SECRET: &str = "portal-secret";
+
+/// One consent Google remembers until the code is traded: the PKCE challenge, the nonce and
+/// redirect it was asked with, and whom it names.
+struct Consent {
+    challenge: String,
+    nonce: String,
+    redirect: String,
+    sub: String,
+    email: String,
+}
+
+/// Google's token endpoint: trades a code once, for the right client, redirect and verifier.
+async fn token_endpoint(
+    codes: Arc<Mutex<std::collections::HashMap<String, Consent>>>,
+    key: Arc<Key>,
+) -> String {
+    #[allow(clippy::disallowed_methods)]
+    let app = axum::Router::new().route(
+        "/token",
+        axum::routing::post(move |body: String| {
+            let (codes, key) = (codes.clone(), key.clone());
+            async move {
+                let form: std::collections::HashMap<String, String> =
+                    serde_urlencoded::from_str(&body).unwrap();
+                let bad = |e: &str| {
+                    (axum::http::StatusCode::BAD_REQUEST, axum::Json(json!({"error": e}))).into_response()
+                };
+                if form.get("grant_type").map(String::as_str) != Some("authorization_code")
+                    || form.get("client_id").map(String::as_str) != Some(WEB)
+                    || form.get("client_secret").map(String::as_str) != Some(WEB_SECRET)
+                {
+                    return bad("invalid_client");
+                }
+                let Some(c) = codes.lock().await.remove(form.get("code").map(String::as_str).unwrap_or("")) else {
+                    return bad("invalid_grant");
+                };
+                let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+                let hashed = URL_SAFE_NO_PAD.encode(<sha2::Sha256 as sha2::Digest>::digest(verifier.as_bytes()));
+                if hashed != c.challenge || form.get("redirect_uri") != Some(&c.redirect) {
+                    return bad("invalid_grant");
+                }
+                let now = jiff::Timestamp::now().as_second();
+                let id = key.sign(&json!({"iss": "https://accounts.google.com", "aud": WEB, "sub": c.sub,
+                    "email": c.email, "email_verified": true, "nonce": c.nonce, "iat": now, "exp": now + 600}));
+                axum::Json(json!({"access_token": "ya29.x", "id_token": id, "token_type": "Bearer", "expires_in": 3599})).into_response()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/token", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+fn query_of(url: &str) -> std::collections::HashMap<String, String> {
+    serde_urlencoded::from_str(url.split_once('?').unwrap().1).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_portal_signs_in_with_google_by_code_pkce_and_state() {
+    use crate::portal::{browser, get};
+    let key = Arc::new(Key::new("k1"));
+    let jwks = Jwks::start(vec![key.jwk()], 300).await;
+    let codes = Arc::new(Mutex::new(std::collections::HashMap::new()));
+    let token_url = token_endpoint(codes.clone(), key.clone()).await;
+    let jwks_url = jwks.url.clone();
+    let s = TestServer::with(move |c| {
+        c.auth.rate_limit_per_minute = 100_000;
+        c.auth.google.jwks_url = jwks_url;
+        c.auth.google.web_client_id = WEB.into();
+        c.auth.google.web_client_secret = haven::config::Secret::new(WEB_SECRET);
+        c.auth.google.auth_url = "https://accounts.example/o/oauth2/v2/auth".into();
+        c.auth.google.token_url = token_url;
+    })
+    .await;
+    let admin = crate::fixtures::TestUser::new(haven::users::model::Role::Admin)
+        .create(&s)
+        .await;
+    let b = browser();
+    let (st, page, _) = get(&b, &s, "/login?next=/admin/audit").await;
+    assert_eq!(st, 200);
+    assert!(
+        page.contains("href=\"/login/google?next=/admin/audit\""),
+        "{page}"
+    );
+
+    // Google, as the browser meets it: the consent page is asked for with our client, PKCE
+    // S256, a state and a nonce; it then sends the browser back with a code.
+    let consent = |b: reqwest::Client, email: String, sub: &'static str| {
+        let (s_base, codes) = (s.base.clone(), codes.clone());
+        async move {
+            let r = b
+                .get(format!("{s_base}/login/google?next=/admin/audit"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 303);
+            let to = r.headers()["location"].to_str().unwrap().to_string();
+            assert!(
+                to.starts_with("https://accounts.example/o/oauth2/v2/auth?"),
+                "{to}"
+            );
+            let q = query_of(&to);
+            assert_eq!(
+                (
+                    q["client_id"].as_str(),
+                    q["response_type"].as_str(),
+                    q["code_challenge_method"].as_str()
+                ),
+                (WEB, "code", "S256")
+            );
+            assert!(
+                q["redirect_uri"].ends_with("/login/google/callback"),
+                "{to}"
+            );
+            assert!(
+                q["scope"].contains("email") && q["state"].len() >= 32 && q["nonce"].len() >= 32
+            );
+            let code = format!("code-{}", q["state"]);
+            codes.lock().await.insert(
+                code.clone(),
+                Consent {
+                    challenge: q["code_challenge"].clone(),
+                    nonce: q["nonce"].clone(),
+                    redirect: q["redirect_uri"].clone(),
+                    sub: sub.into(),
+                    email,
+                },
+            );
+            (q["state"].clone(), code)
+        }
+    };
+
+    let (state, code) = consent(b.clone(), admin.email.to_uppercase(), "g-admin").await;
+    // A forged state is refused, and the attempt is spent.
+    let (st, page, _) = get(
+        &b,
+        &s,
+        &format!("/login/google/callback?code={code}&state=forged{state}"),
+    )
+    .await;
+    assert_eq!(st, 401, "{page}");
+    assert!(page.contains("does not match"), "{page}");
+    let (st, page, _) = get(
+        &b,
+        &s,
+        &format!("/login/google/callback?code={code}&state={state}"),
+    )
+    .await;
+    assert_eq!(st, 401);
+    assert!(page.contains("already used"), "{page}");
+
+    let (state, code) = consent(b.clone(), admin.email.to_uppercase(), "g-admin").await;
+    let (st, _, loc) = get(
+        &b,
+        &s,
+        &format!("/login/google/callback?code={code}&state={state}"),
+    )
+    .await;
+    assert_eq!((st.as_u16(), loc.as_deref()), (303, Some("/admin/audit")));
+    let (st, page, _) = get(&b, &s, "/admin/audit").await;
+    assert_eq!(st, 200, "signed in: {page}");
+
+    // Someone without an account is not made one by the portal.
+    let stranger = browser();
+    let (state, code) = consent(stranger.clone(), "nobody@example.org".into(), "g-new").await;
+    let (st, page, _) = get(
+        &stranger,
+        &s,
+        &format!("/login/google/callback?code={code}&state={state}"),
+    )
+    .await;
+    assert_eq!(st, 401);
+    assert!(page.contains("No account here uses"), "{page}");
+    // Cancelled at Google.
+    let (state, _) = consent(stranger.clone(), "nobody@example.org".into(), "g-new").await;
+    let (st, page, _) = get(
+        &stranger,
+        &s,
+        &format!("/login/google/callback?error=access_denied&state={state}"),
+    )
+    .await;
+    assert_eq!(st, 401);
+    assert!(page.contains("cancelled"), "{page}");
+    // A code Google does not honour (here: traded already) is refused with a plain message.
+    let (state, code) = consent(stranger.clone(), "nobody@example.org".into(), "g-new").await;
+    codes.lock().await.clear();
+    let (st, page, _) = get(
+        &stranger,
+        &s,
+        &format!("/login/google/callback?code={code}&state={state}"),
+    )
+    .await;
+    assert_eq!(st, 401);
+    assert!(page.contains("refused the sign-in code"), "{page}");
+
+    let (linked, people): (i64, i64) = s
+        .state
+        .db
+        .read(|c| {
+            c.query_row(
+                "SELECT (SELECT count(*) FROM users WHERE google_sub = 'g-admin'),
+                        (SELECT count(*) FROM users WHERE email = 'nobody@example.org')",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(haven::db::DbError::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!((linked, people), (1, 0));
+
+    // Without a web client the button is not offered and the route leads back to sign-in.
+    let off = TestServer::start().await;
+    let (_, page, _) = get(&browser(), &off, "/login").await;
+    assert!(!page.contains("Sign in with Google"));
+    let (st, _, loc) = get(&browser(), &off, "/login/google").await;
+    assert_eq!((st.as_u16(), loc.as_deref()), (303, Some("/login")));
+}

@@ -5,6 +5,7 @@
 
 mod files;
 mod fixtures;
+mod github;
 mod google;
 mod google_calendar;
 mod sockets;
