@@ -42,6 +42,15 @@ enum Command {
     Restore { path: PathBuf },
     /// Print the OpenAPI document.
     Openapi,
+    /// Print the database schema the migrations make (SQL), or its entity-relationship diagram.
+    Schema {
+        /// As a Mermaid `erDiagram`.
+        #[arg(long)]
+        mermaid: bool,
+        /// The diagram as docs/schema.md holds it (with --mermaid).
+        #[arg(long, requires = "mermaid")]
+        markdown: bool,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]
@@ -162,6 +171,19 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let doc = crate::openapi_document()?;
             println!("{doc}");
             Ok(())
+        }
+        Command::Schema { mermaid, markdown } => {
+            use crate::db::diagram;
+            let out = match (mermaid, markdown) {
+                (true, true) => diagram::document()?,
+                (true, false) => diagram::of_migrations()?,
+                _ => diagram::sql()?,
+            };
+            // A closed pipe (`| head`) is not an error worth a panic.
+            match std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(()),
+            }
         }
         Command::Audit {
             command: AuditCommand::Verify,
