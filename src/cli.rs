@@ -42,6 +42,15 @@ enum Command {
     Restore { path: PathBuf },
     /// Print the OpenAPI document.
     Openapi,
+    /// Print a Postman v2.1 collection of the API (or, with --environment, its environment).
+    Postman {
+        /// Print the environment instead: baseUrl (server.public_url), email and password.
+        #[arg(long)]
+        environment: bool,
+        /// The e-mail address the environment signs in with.
+        #[arg(long, default_value = "", requires = "environment")]
+        email: String,
+    },
     /// Print the database schema the migrations make (SQL), or its entity-relationship diagram.
     Schema {
         /// As a Mermaid `erDiagram`.
@@ -172,6 +181,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("{doc}");
             Ok(())
         }
+        Command::Postman { environment, email } => {
+            use crate::apidocs::postman;
+            let out = if environment {
+                postman::environment(&config.public_url(), &email, "")
+            } else {
+                postman::collection(&serde_json::from_str(&crate::openapi_document()?)?)
+            };
+            print_out(&serde_json::to_string_pretty(&out)?)
+        }
         Command::Schema { mermaid, markdown } => {
             use crate::db::diagram;
             let out = match (mermaid, markdown) {
@@ -179,11 +197,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 (true, false) => diagram::of_migrations()?,
                 _ => diagram::sql()?,
             };
-            // A closed pipe (`| head`) is not an error worth a panic.
-            match std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes()) {
-                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-                _ => Ok(()),
-            }
+            print_out(&out)
         }
         Command::Audit {
             command: AuditCommand::Verify,
@@ -200,6 +214,20 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::BenchDb(args) => bench::run(args, config.server.workers()).await,
+    }
+}
+
+/// Prints a command's output; a closed pipe (`| head`) is not an error worth a panic.
+fn print_out(out: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match std::io::Write::write_all(&mut stdout, out.as_bytes()).and_then(|()| {
+        match out.ends_with('\n') {
+            true => Ok(()),
+            false => std::io::Write::write_all(&mut stdout, b"\n"),
+        }
+    }) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
     }
 }
 

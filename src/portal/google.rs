@@ -136,10 +136,10 @@ async fn sign_in(
         .await?;
     let (st, client) = (state.clone(), client.clone());
     let id = identity.into();
-    Ok(state
+    state
         .db
         .write(move |tx| social::account_for(tx, &st, &id, &client, NewPeople::Refuse))
-        .await?)
+        .await
 }
 
 /// The sign-in page's button, as the page shows it when Google sign-in is set up.

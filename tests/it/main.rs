@@ -33,6 +33,7 @@ mod packaging;
 mod policy;
 mod portal;
 mod portal_pages;
+mod postman;
 mod push;
 mod realtime;
 mod sms;
