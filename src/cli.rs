@@ -29,6 +29,13 @@ struct Cli {
 enum Command {
     /// Run the server (migrates first, backing up a non-empty database).
     Serve,
+    /// Serve Haven filled with sample data for every seed system, printing a sign-in per role.
+    Demo {
+        /// Keep the data here (made on the first run, served as it is afterwards); without it a
+        /// temporary directory is used and removed when the demo stops.
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage accounts.
@@ -114,6 +121,13 @@ pub fn main() -> ExitCode {
     crate::db::configure_sqlite();
     let cli = Cli::parse();
     let config = match config::load(cli.config.as_deref()) {
+        // The demo talks to a person at a terminal: only warnings in the log (on stderr).
+        Ok(mut c) if matches!(cli.command, Command::Demo { .. }) => {
+            if c.log.level == config::LogConfig::default().level {
+                c.log.level = "warn".into();
+            }
+            c
+        }
         Ok(c) => c,
         Err(e) => {
             eprintln!("haven: {e}");
@@ -135,7 +149,7 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if matches!(cli.command, Command::Serve)
+    if matches!(cli.command, Command::Serve | Command::Demo { .. })
         && let Err(e) = crate::jobs::background::start(config.server.workers())
     {
         eprintln!("haven: cannot start the background runtime: {e}");
@@ -154,6 +168,7 @@ pub fn main() -> ExitCode {
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve => server::serve(config).await,
+        Command::Demo { data } => crate::demo::run(config, data).await,
         Command::Migrate => {
             let applied = setup::prepare(&config, true)?;
             if applied.is_empty() {

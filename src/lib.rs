@@ -18,6 +18,7 @@ pub mod compliance;
 pub mod config;
 pub mod crm;
 pub mod db;
+pub mod demo;
 pub mod feature;
 pub mod files;
 pub mod health;

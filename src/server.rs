@@ -94,7 +94,7 @@ async fn announce_setup(app: &App, addr: SocketAddr) -> anyhow::Result<()> {
 /// The signals that stop Haven, registered at once: a SIGTERM that came before a lazily
 /// registered handler was first polled (while starting, right after the setup link is
 /// printed) killed the process instead of shutting it down gracefully.
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
