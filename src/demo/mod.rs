@@ -101,6 +101,8 @@ pub async fn run(mut config: Config, data: Option<PathBuf>) -> anyhow::Result<()
     config.data.dir = dir.clone();
     // Sample people have sample addresses: their mail stays in <data>/outbox as files.
     config.mail.transport = MailTransport::File;
+    // Someone trying every role signs in more often than the production limit expects.
+    config.auth.rate_limit_per_minute = config.auth.rate_limit_per_minute.max(60);
     let result = seed_and_serve(config, temporary).await;
     if temporary {
         let _ = std::fs::remove_dir_all(&dir);

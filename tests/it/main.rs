@@ -20,6 +20,7 @@ mod compliance;
 mod contract;
 mod crash;
 mod crm;
+mod demo;
 mod first_run;
 mod idempotency;
 mod identity;
