@@ -200,8 +200,26 @@ async fn seed(app: &App, webhook_secret: String) -> anyhow::Result<()> {
     freelance::seed(&mut d).await?;
     coaching::seed(&mut d).await?;
     service::seed(&mut d).await?;
+    joined_months_ago(&d.state).await?;
     d.people.sign_out_seeding().await?;
     d.bar.finish_with_message("done");
+    Ok(())
+}
+
+/// The sample people joined before the history they have (a quarter of logs, three months of
+/// sessions): their accounts are dated 95 to 120 days back, as an import would date them.
+async fn joined_months_ago(state: &AppState) -> anyhow::Result<()> {
+    state
+        .db
+        .write(|tx| {
+            tx.execute(
+                "UPDATE users SET created_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-' || (95 + rowid % 26) || ' days')
+                 WHERE email LIKE '%demo.haven.test'",
+                [],
+            )
+            .map_err(crate::db::DbError::from)
+        })
+        .await?;
     Ok(())
 }
 

@@ -138,7 +138,33 @@ impl Browser {
     }
 
     async fn goto(&self, s: &TestServer, path: &str) -> anyhow::Result<()> {
-        self.client.goto(&format!("{}{path}", s.base)).await?;
+        self.goto_url(&format!("{}{path}", s.base)).await
+    }
+
+    async fn goto_url(&self, url: &str) -> anyhow::Result<()> {
+        self.client.goto(url).await?;
+        Ok(())
+    }
+
+    /// Signs in on the server at `base` (a server the test did not start, such as the demo).
+    async fn sign_in_at(&self, base: &str, email: &str, password: &str) -> anyhow::Result<()> {
+        self.client.delete_all_cookies().await?;
+        self.goto_url(&format!("{base}/login")).await?;
+        self.fill("#email", email).await?;
+        self.fill("#password", password).await?;
+        self.click("form[action='/login'] button[type=submit]")
+            .await?;
+        self.signed_in().await
+    }
+
+    /// A screenshot the guides use: kept with the others, and copied to `HAVEN_SCREENSHOTS`
+    /// (`docs/screenshots` when the guides' pictures are renewed) when it is set.
+    async fn guide_shot(&self, name: &str) -> anyhow::Result<()> {
+        let path = self.shot(name).await;
+        if let Ok(dir) = std::env::var("HAVEN_SCREENSHOTS") {
+            std::fs::create_dir_all(&dir)?;
+            std::fs::copy(&path, PathBuf::from(dir).join(format!("{name}.png")))?;
+        }
         Ok(())
     }
 
@@ -1093,5 +1119,83 @@ async fn business_pages(s: &TestServer, b: &mut Browser, admin: &Person) -> anyh
     }
     let (_, invoices) = admin.get(s, "/invoices?status=pending").await;
     anyhow::ensure!(invoices["meta"]["total"] == 2, "{invoices}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_portals_and_api_docs_show_the_sample_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let run = tokio::task::spawn_blocking(move || crate::demo::DemoRun::start(&data))
+        .await
+        .unwrap();
+    let mut b = Browser::start("demo").await;
+    let outcome = demo_tour(&run, &mut b).await;
+    b.finish(outcome).await;
+    run.stop();
+}
+
+/// Each portal's home as each kind of user first sees it, with the demo's data, at desk and
+/// phone widths; the pictures are the guides'.
+async fn demo_tour(run: &crate::demo::DemoRun, b: &mut Browser) -> anyhow::Result<()> {
+    let pw = crate::demo::PASSWORD;
+    b.step("the operator");
+    b.sign_in_at(&run.base, &run.email("Default", "superadmin"), pw)
+        .await?;
+    b.goto_url(&format!("{}/admin", run.base)).await?;
+    b.see("Needs attention").await?;
+    b.guide_shot("operator-home").await?;
+
+    b.step("a workplace programme's admin");
+    b.sign_in_at(&run.base, &run.email("Northwind Logistics", "admin"), pw)
+        .await?;
+    b.goto_url(&format!("{}/admin", run.base)).await?;
+    b.see("Sign-ups per week").await?;
+    b.guide_shot("admin-home").await?;
+    b.goto_url(&format!("{}/admin/wellbeing", run.base)).await?;
+    b.see("Warehouse").await?;
+    b.guide_shot("admin-wellbeing").await?;
+    b.client.set_window_size(375, 812).await?;
+    b.goto_url(&format!("{}/admin", run.base)).await?;
+    b.see("Sign-ups per week").await?;
+    fits(b, 375).await?;
+    b.guide_shot("admin-home-375").await?;
+    b.client.set_window_size(1280, 2400).await?;
+
+    b.step("a coach");
+    b.sign_in_at(&run.base, &run.email("GROW Fitness", "practitioner"), pw)
+        .await?;
+    b.goto_url(&format!("{}/team", run.base)).await?;
+    b.see("Session booked").await?;
+    b.guide_shot("team-home").await?;
+    b.goto_url(&format!("{}/team/kpi?period=quarterly", run.base))
+        .await?;
+    b.see("Completion").await?;
+    b.guide_shot("team-kpi").await?;
+    b.client.set_window_size(375, 812).await?;
+    b.goto_url(&format!("{}/team", run.base)).await?;
+    fits(b, 375).await?;
+    b.guide_shot("team-home-375").await?;
+    b.client.set_window_size(1280, 2400).await?;
+
+    b.step("the studio's invoices");
+    b.sign_in_at(&run.base, &run.email("GROW Fitness", "admin"), pw)
+        .await?;
+    b.goto_url(&format!("{}/team/invoices", run.base)).await?;
+    b.see("paid").await?;
+    b.guide_shot("team-invoices").await?;
+
+    b.step("a customer-service officer");
+    b.sign_in_at(&run.base, &run.email("Nexus Support", "team"), pw)
+        .await?;
+    b.goto_url(&format!("{}/team/replies", run.base)).await?;
+    b.see("Delivery delay").await?;
+    b.guide_shot("team-replies").await?;
+
+    b.step("the API docs");
+    b.goto_url(&format!("{}/api/docs", run.base)).await?;
+    b.see("Haven API").await?;
+    b.see("/api/v1/auth/login").await?;
+    b.guide_shot("api-docs").await?;
     Ok(())
 }
