@@ -37,6 +37,7 @@ mod portal_pages;
 mod postman;
 mod push;
 mod realtime;
+mod seeds;
 mod sms;
 mod wellbeing;
 mod workplace;
