@@ -337,31 +337,9 @@ async fn upcoming(
     coaches: &[Account],
     clients: &[(Account, String)],
 ) -> anyhow::Result<()> {
-    let now = jiff::Timestamp::now();
-    let from = crate::clock::format(now.checked_add(jiff::SignedDuration::from_hours(24))?);
-    let to = crate::clock::format(now.checked_add(jiff::SignedDuration::from_hours(24 * 14))?);
     for (i, (person, _)) in clients.iter().enumerate() {
         let coach = &coaches[i % coaches.len()];
-        let slots = d
-            .api
-            .get(
-                person,
-                &format!(
-                    "/practitioners/{}/slots?from={from}&to={to}&duration=60",
-                    coach.id
-                ),
-            )
-            .await?;
-        let starts: Vec<&str> = slots
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| {
-                s.as_str()
-                    .or_else(|| s["start"].as_str())
-                    .or_else(|| s["startsAt"].as_str())
-            })
-            .collect();
+        let starts = d.free_starts(person, &coach.id, (24, 24 * 14), 60).await?;
         // Every fifth slot: sessions spread over the fortnight, never touching.
         if let Some(start) = starts.get((i / coaches.len()) * 5 + 2) {
             d.api
@@ -401,28 +379,10 @@ async fn passes(
         .ok_or_else(|| anyhow::anyhow!("no pass code in {made}"))?;
     let newcomer = d.people.make(org, "grow", Role::Member).await?;
     let coach = &coaches[0];
-    let now = jiff::Timestamp::now();
-    let from = crate::clock::format(now.checked_add(jiff::SignedDuration::from_hours(48))?);
-    let to = crate::clock::format(now.checked_add(jiff::SignedDuration::from_hours(24 * 10))?);
-    let slots = d
-        .api
-        .get(
-            &newcomer,
-            &format!(
-                "/practitioners/{}/slots?from={from}&to={to}&duration=30",
-                coach.id
-            ),
-        )
-        .await?;
-    let start = slots
-        .as_array()
-        .and_then(|s| s.last())
-        .and_then(|s| {
-            s.as_str()
-                .or_else(|| s["start"].as_str())
-                .or_else(|| s["startsAt"].as_str())
-        })
-        .map(str::to_string)
+    let start = d
+        .free_starts(&newcomer, &coach.id, (48, 24 * 10), 30)
+        .await?
+        .pop()
         .ok_or_else(|| anyhow::anyhow!("no free slot for the first session"))?;
     d.api
         .post(

@@ -66,6 +66,37 @@ impl Demo {
     }
 }
 
+impl Demo {
+    /// The free start times `who` sees in `practitioner`'s calendar for a session of `minutes`,
+    /// from `from_hours` to `to_hours` hours from now.
+    pub async fn free_starts(
+        &self,
+        who: &Account,
+        practitioner: &str,
+        (from_hours, to_hours): (i64, i64),
+        minutes: i64,
+    ) -> anyhow::Result<Vec<String>> {
+        let now = jiff::Timestamp::now();
+        let at = |h: i64| -> anyhow::Result<String> {
+            Ok(crate::clock::format(
+                now.checked_add(jiff::SignedDuration::from_hours(h))?,
+            ))
+        };
+        let path = format!(
+            "/practitioners/{practitioner}/slots?from={}&to={}&duration={minutes}",
+            at(from_hours)?,
+            at(to_hours)?
+        );
+        let slots = self.api.get(who, &path).await?;
+        Ok(slots
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["start"].as_str().map(str::to_string))
+            .collect())
+    }
+}
+
 /// A practitioner's weekly hours as `PUT /practitioners/{id}/availability` takes them:
 /// `days` open from `open` to `close`, with a buffer, notice and booking horizon in minutes
 /// and days, and a daily limit.

@@ -226,32 +226,9 @@ async fn upcoming_sessions(
     therapists: &[Account],
     clients: &[Account],
 ) -> anyhow::Result<()> {
-    let now = jiff::Timestamp::now();
-    let from = crate::clock::format(now.checked_add(jiff::SignedDuration::from_hours(24))?);
-    let to = crate::clock::format(now.checked_add(jiff::SignedDuration::from_hours(24 * 21))?);
     for (i, c) in clients.iter().enumerate() {
         let t = &therapists[i % therapists.len()];
-        let slots = d
-            .api
-            .get(
-                c,
-                &format!(
-                    "/practitioners/{}/slots?from={from}&to={to}&duration=50",
-                    t.id
-                ),
-            )
-            .await?;
-        let slots: Vec<String> = slots
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| {
-                s.as_str()
-                    .or_else(|| s["start"].as_str())
-                    .or_else(|| s["startsAt"].as_str())
-                    .map(str::to_string)
-            })
-            .collect();
+        let slots = d.free_starts(c, &t.id, (24, 24 * 21), 50).await?;
         if slots.is_empty() {
             continue;
         }
