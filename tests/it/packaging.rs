@@ -28,6 +28,8 @@ fn the_deb_holds_the_binary_config_unit_and_scripts() {
         "haven.service",
         "./usr/share/doc/haven/config.toml.example",
         "./usr/share/doc/haven/README.md",
+        "./usr/share/doc/haven/guides/deployment.md",
+        "./usr/share/doc/haven/guides/runbooks.md",
     ] {
         assert!(
             files.contains(path),
