@@ -175,6 +175,7 @@ pub async fn seed(d: &mut Demo) -> anyhow::Result<()> {
         d.step("GROW Fitness: clients, sessions, feedback and invoices");
     }
 
+    partner(d, &org, &clients).await?;
     upcoming(d, &coaches, &clients).await?;
     passes(d, &org, &desk, &coaches).await?;
     d.step("GROW Fitness: sessions ahead and free passes");
@@ -328,6 +329,24 @@ async fn tools(d: &mut Demo, person: &Account, i: usize) -> anyhow::Result<()> {
             )
             .await?;
     }
+    Ok(())
+}
+
+/// A co-coach from a partner gym who sees exactly two clients: the access an accepted partner
+/// invitation gives (`POST /partners/invite` with a scope), written as accepting it would.
+async fn partner(d: &mut Demo, org: &str, clients: &[(Account, String)]) -> anyhow::Result<()> {
+    let p = d.people.make(org, "grow", Role::Partner).await?;
+    let scope = json!({"clientIds": [clients[0].1, clients[1].1]}).to_string();
+    d.state
+        .db
+        .write(move |tx| {
+            tx.execute(
+                "UPDATE users SET access_scope = ?2 WHERE id = ?1",
+                [&p.id, &scope],
+            )
+            .map_err(crate::db::DbError::from)
+        })
+        .await?;
     Ok(())
 }
 

@@ -206,6 +206,12 @@ async fn the_demo_prints_working_sign_ins_and_serves_every_seed_systems_data() {
         "{orders}"
     );
     assert!(count(&get(b, &grow, "/reports/kpi/archive").await) >= 1);
+    let partner = token(b, &run.email("GROW Fitness", "partner")).await;
+    assert_eq!(
+        count(&get(b, &partner, "/clients?limit=100").await),
+        2,
+        "a partner sees their scope"
+    );
 
     // 004: an officer sees only their own customers; responses in every state.
     let officer = token(b, &run.email("Nexus Support", "team")).await;
