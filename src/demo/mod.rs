@@ -156,6 +156,12 @@ async fn seed_and_serve(config: Config, temporary: bool) -> anyhow::Result<()> {
             "Serving the demo data already in {}",
             config.data.dir.display()
         );
+    } else if has_people(&app.state).await? {
+        app.shutdown().await;
+        anyhow::bail!(
+            "{} holds a Haven that is not a demo; give --data an empty or new directory",
+            config.data.dir.display()
+        );
     } else {
         let started = std::time::Instant::now();
         seed(&app, secret).await?;
@@ -199,6 +205,17 @@ async fn already_seeded(state: &AppState) -> anyhow::Result<bool> {
         })
         .await?
         .is_some())
+}
+
+/// Whether the directory already serves people (a real Haven the demo must not touch).
+async fn has_people(state: &AppState) -> anyhow::Result<bool> {
+    Ok(state
+        .db
+        .read(|c| {
+            c.query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))
+                .map_err(crate::db::DbError::from)
+        })
+        .await?)
 }
 
 async fn seed(app: &App, webhook_secret: String) -> anyhow::Result<()> {

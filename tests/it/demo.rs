@@ -234,6 +234,41 @@ async fn the_demo_prints_working_sign_ins_and_serves_every_seed_systems_data() {
     assert_eq!(again.sign_ins, first);
     again.stop();
 
+    // A directory with a real Haven in it is left alone.
+    let real = dir.path().join("real");
+    let made = Command::new(env!("CARGO_BIN_EXE_haven"))
+        .args([
+            "user",
+            "create",
+            "--email",
+            "boss@example.org",
+            "--password",
+            "Real-Password-42",
+            "--role",
+            "superadmin",
+        ])
+        .env("HAVEN_DATA__DIR", &real)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let refused = Command::new(env!("CARGO_BIN_EXE_haven"))
+        .args(["demo", "--data"])
+        .arg(&real)
+        .env("HAVEN_SERVER__LISTEN", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not a demo"));
+    let c = rusqlite::Connection::open(real.join("haven.db")).unwrap();
+    let people: i64 = c
+        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(people, 1, "nothing was added");
+
     // Another fresh run makes the same sample.
     let other = dir.path().join("other");
     DemoRun::start(&other).stop();
