@@ -81,14 +81,6 @@ impl Realtime {
             .unwrap_or(false)
     }
 
-    /// How many of these people have a live connection.
-    pub fn online_among<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> usize {
-        let Ok(p) = self.people.lock() else { return 0 };
-        ids.into_iter()
-            .filter(|id| p.by_user.contains_key(*id))
-            .count()
-    }
-
     /// The people of an org with a live connection now.
     pub fn online_in(&self, org_id: &str) -> Vec<String> {
         self.people
