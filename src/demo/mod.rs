@@ -64,9 +64,7 @@ impl Demo {
             .await?;
         Ok(org["id"].as_str().unwrap_or_default().to_string())
     }
-}
 
-impl Demo {
     /// The free start times `who` sees in `practitioner`'s calendar for a session of `minutes`,
     /// from `from_hours` to `to_hours` hours from now.
     pub async fn free_starts(
