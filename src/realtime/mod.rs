@@ -260,47 +260,58 @@ async fn authenticate(state: &AppState, auth: Option<Value>) -> Result<CurrentUs
 }
 
 /// Serves the default namespace: authentication, the person's room, presence, and each
-/// feature's event handlers.
+/// feature's event handlers. The handlers are named functions so that traces and coverage
+/// reports can tell them apart.
 pub fn serve(state: &AppState) {
     let guard = state.clone();
-    let middleware = async move |s: SocketRef, TryData(auth): TryData<Value>| {
-        let user = authenticate(&guard, auth.ok()).await.inspect_err(|why| {
-            tracing::debug!(%why, "a socket connection was refused");
-        })?;
-        s.extensions.insert(user);
-        Ok::<(), Refused>(())
-    };
-    let on_connect = {
-        let state = state.clone();
-        async move |s: SocketRef| {
-            let Some(user) = s.extensions.get::<CurrentUser>() else {
-                let _ = s.disconnect();
-                return;
-            };
-            s.join(user_room(&user.id));
-            state.features.attach_socket(&s, &state);
-            // Disconnect handling first, then counting: a socket gone in between is counted
-            // and at once forgotten again below, never left counted.
-            let leaving = state.clone();
-            s.on_disconnect(async move |s: SocketRef, reason: DisconnectReason| {
-                tracing::debug!(%reason, sid = %s.id, "a socket disconnected");
-                if let Some(user) = s.extensions.get::<CurrentUser>()
-                    && leaving.realtime.left(&user.id, s.id)
-                {
-                    announce(&leaving, &user, false).await;
-                }
-            });
-            let first = state.realtime.arrived(&user, s.id);
-            if !s.connected() {
-                state.realtime.left(&user.id, s.id);
-                return;
-            }
-            if first {
-                announce(&state, &user, true).await;
-            }
-        }
-    };
+    let middleware =
+        move |s: SocketRef, TryData(auth): TryData<Value>| admit(guard.clone(), s, auth.ok());
+    let host = state.clone();
+    let on_connect = move |s: SocketRef| connected(host.clone(), s);
     state.realtime.io.ns("/", on_connect.with(middleware));
+}
+
+/// Lets a socket in only with a live access token; the person rides on the socket.
+async fn admit(state: AppState, s: SocketRef, auth: Option<Value>) -> Result<(), Refused> {
+    let user = authenticate(&state, auth).await.inspect_err(|why| {
+        tracing::debug!(%why, "a socket connection was refused");
+    })?;
+    s.extensions.insert(user);
+    Ok(())
+}
+
+/// A socket is in: its person's room, the features' handlers, then presence.
+async fn connected(state: AppState, s: SocketRef) {
+    let Some(user) = s.extensions.get::<CurrentUser>() else {
+        let _ = s.disconnect();
+        return;
+    };
+    s.join(user_room(&user.id));
+    state.features.attach_socket(&s, &state);
+    // Disconnect handling first, then counting: a socket gone in between is counted and at
+    // once forgotten again below, never left counted.
+    let leaving = state.clone();
+    s.on_disconnect(move |s: SocketRef, reason: DisconnectReason| {
+        disconnected(leaving.clone(), s, reason)
+    });
+    let first = state.realtime.arrived(&user, s.id);
+    if !s.connected() {
+        state.realtime.left(&user.id, s.id);
+        return;
+    }
+    if first {
+        announce(&state, &user, true).await;
+    }
+}
+
+/// A socket is gone; when it was its person's last, they went offline.
+async fn disconnected(state: AppState, s: SocketRef, reason: DisconnectReason) {
+    tracing::debug!(%reason, sid = %s.id, "a socket disconnected");
+    if let Some(user) = s.extensions.get::<CurrentUser>()
+        && state.realtime.left(&user.id, s.id)
+    {
+        announce(&state, &user, false).await;
+    }
 }
 
 /// Tells every feature that a person came online or went offline.

@@ -1,8 +1,9 @@
 //! The community end to end with two real Socket.IO clients: a conversation (presence, a
 //! message acknowledged then delivered, typing, a REST reply emitted the same way), a report
 //! that reaches the moderators, a block that stops messages and pairing both ways, and a
-//! moderator hiding the message. Then crisis language reaching moderators by e-mail, and the
-//! per-person send limit.
+//! moderator hiding the message. Then crisis language reaching moderators by e-mail, the
+//! per-person send limit, and a group heard live until one leaves, with a suspension that
+//! closes the sender's socket.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -351,4 +352,116 @@ async fn the_export_holds_ones_own_words_and_erasure_leaves_message_removed() {
     let (st, list) = listener.get(&s, "/chat/conversations").await;
     assert_eq!(st, 200);
     assert_eq!(list["data"][0]["id"], conv.as_str(), "{list}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_is_heard_live_until_one_leaves_and_a_suspended_sender_is_cut_off() {
+    let s = TestServer::start().await;
+    let (admin, poster, reader) = circle(&s).await;
+    let (st, g) = admin
+        .send(
+            &s,
+            Method::POST,
+            "/groups",
+            json!({"name": "Evening circle", "description": "A quiet hour", "category": "Anxiety", "privacy": "public"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{g}");
+    let group = g["data"]["id"].as_str().unwrap().to_string();
+    let (a, b) = (
+        Sock::connect(&s, &poster.token).await,
+        Sock::connect(&s, &reader.token).await,
+    );
+    for (p, sock) in [(&poster, &a), (&reader, &b)] {
+        let (st, _) = p
+            .send(
+                &s,
+                Method::POST,
+                &format!("/groups/{group}/join"),
+                json!({}),
+            )
+            .await;
+        assert!((200..300).contains(&st), "join: {st}");
+        let ack = sock.call("joinGroup", json!({"groupId": group})).await;
+        assert_eq!(ack["ok"], true, "{ack}");
+    }
+    // Someone outside the group cannot listen in.
+    let outsider = TestUser::member().in_org(&poster.org_id).create(&s).await;
+    let c = Sock::connect(&s, &outsider.token).await;
+    let ack = c.call("joinGroup", json!({"groupId": group})).await;
+    assert_eq!(ack["error"]["code"], "FORBIDDEN", "{ack}");
+
+    let say = async |text: &str| {
+        let (st, m) = poster
+            .send(
+                &s,
+                Method::POST,
+                &format!("/groups/{group}/messages"),
+                json!({"content": text}),
+            )
+            .await;
+        assert_eq!(st, 201, "{m}");
+        m["data"]["id"].as_str().unwrap().to_string()
+    };
+    let first = say("hello, circle").await;
+    let heard = b
+        .wait("groupMessage", 0, |m| m["id"] == first.as_str())
+        .await;
+    assert_eq!(heard["content"], "hello, circle");
+
+    // The reader reports it before leaving.
+    let (st, rep) = reader
+        .send(
+            &s,
+            Method::POST,
+            &format!("/messages/{first}/report"),
+            json!({"reason": "spam"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{rep}");
+    // The reader leaves: the next message reaches the poster's socket but not theirs.
+    let (st, _) = reader
+        .send(
+            &s,
+            Method::DELETE,
+            &format!("/groups/{group}/leave"),
+            json!({}),
+        )
+        .await;
+    assert!((200..300).contains(&st), "leave: {st}");
+    let mark = b.mark();
+    let second = say("still here?").await;
+    a.wait("groupMessage", 0, |m| m["id"] == second.as_str())
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !b.seen_since(mark)
+            .iter()
+            .chain(c.seen_since(0).iter())
+            .any(|(n, _)| n == "groupMessage"),
+        "a group message reached someone outside the group"
+    );
+
+    // The report ends in suspension: the poster's socket closes at once.
+    let mark = a.mark();
+    let (st, done) = admin
+        .send(
+            &s,
+            Method::POST,
+            &format!(
+                "/moderation/reports/{}/resolve",
+                rep["data"]["id"].as_str().unwrap()
+            ),
+            json!({"action": "suspend_user", "notes": "spam"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{done}");
+    tokio::time::timeout(std::time::Duration::from_secs(1), a.closed(mark))
+        .await
+        .expect("the suspended person's socket stayed open");
+    assert!(
+        Sock::refused(&s, Some(json!({"token": poster.token})))
+            .await
+            .contains("session")
+    );
 }

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::fixtures::TestUser;
+use crate::fixtures::{self, TestUser};
 use crate::sockets::Sock;
 use crate::support::TestServer;
 
@@ -60,6 +60,46 @@ async fn a_socket_needs_a_live_token_and_ends_with_its_session() {
         .unwrap();
     sock.closed(mark).await;
     eventually(|| !s.state.realtime.is_online(&other.id)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_everywhere_ends_every_socket_of_the_person_at_once() {
+    let s = TestServer::start().await;
+    let m = TestUser::member().create(&s).await;
+    let (phone_token, _) = fixtures::new_session(&s, &m.id).await;
+    let laptop = Sock::connect(&s, &m.token).await;
+    let phone = Sock::connect(&s, &phone_token).await;
+    let bystander = TestUser::member().create(&s).await;
+    let _theirs = Sock::connect(&s, &bystander.token).await;
+    eventually(|| s.state.realtime.connections() == 3).await;
+
+    let (laptop_mark, phone_mark) = (laptop.mark(), phone.mark());
+    let (st, _) = m
+        .send(
+            &s,
+            Method::POST,
+            "/auth/logout",
+            json!({"allDevices": true}),
+        )
+        .await;
+    assert_eq!(st, 204);
+    // At once, not at the next sweep (every 5 s).
+    let quickly = std::time::Duration::from_secs(1);
+    tokio::time::timeout(quickly, laptop.closed(laptop_mark))
+        .await
+        .expect("the laptop's socket was not closed by the logout");
+    tokio::time::timeout(quickly, phone.closed(phone_mark))
+        .await
+        .expect("the phone's socket was not closed by the logout");
+    eventually(|| !s.state.realtime.is_online(&m.id)).await;
+    // Someone else's connection is untouched.
+    assert!(s.state.realtime.is_online(&bystander.id));
+    assert_eq!(s.state.realtime.connections(), 1);
+    assert!(
+        Sock::refused(&s, Some(json!({"token": phone_token})))
+            .await
+            .contains("session")
+    );
 }
 
 /// Waits (up to 5 s) until `cond` holds.
