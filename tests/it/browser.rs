@@ -1199,3 +1199,81 @@ async fn demo_tour(run: &crate::demo::DemoRun, b: &mut Browser) -> anyhow::Resul
     b.guide_shot("api-docs").await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_sign_in_with_google_on_a_phone_and_a_desk() {
+    let email = format!("ada-{}@practice.test", uuid::Uuid::now_v7().simple());
+    let google = crate::google::LocalGoogle::start(vec![
+        ("g-ada", email.clone()),
+        ("g-stranger", "stranger@example.org".into()),
+    ])
+    .await;
+    let s = TestServer::with(|c| google.configure(c)).await;
+    let admin = TestUser::admin().email(&email).create(&s).await;
+    let mut b = Browser::start("google").await;
+    let outcome = google_sign_in(&s, &mut b, &admin).await;
+    b.finish(outcome).await;
+}
+
+/// Through Google's consent page and back: cancelled, an account Haven does not know, then
+/// the admin, at phone and desk widths.
+async fn google_sign_in(s: &TestServer, b: &mut Browser, admin: &Person) -> anyhow::Result<()> {
+    b.step("the button on a phone");
+    b.client.set_window_size(375, 812).await?;
+    b.goto(s, "/login?next=/admin/audit").await?;
+    b.see("Sign in with Google").await?;
+    fits(b, 375).await?;
+    b.shot("google-login-375").await;
+
+    b.step("cancelled at Google");
+    press(b, "a[href^='/login/google']").await?;
+    b.see("Choose an account").await?;
+    press(b, "#cancel").await?;
+    b.see("cancelled").await?;
+    anyhow::ensure!(
+        b.client.current_url().await?.path().starts_with("/login"),
+        "a cancelled sign-in left the sign-in page"
+    );
+
+    b.step("an account Haven does not know");
+    press(b, "a[href^='/login/google']").await?;
+    press(b, "button[value='g-stranger']").await?;
+    b.see("No account here uses").await?;
+
+    b.step("the admin on a desk");
+    b.client.set_window_size(1280, 2400).await?;
+    b.goto(s, "/login?next=/admin/audit").await?;
+    press(b, "a[href^='/login/google']").await?;
+    press(b, "button[value='g-ada']").await?;
+    b.signed_in().await?;
+    anyhow::ensure!(
+        b.client.current_url().await?.path() == "/admin/audit",
+        "not sent on to the page asked for"
+    );
+    b.see("Audit log").await?;
+    b.see("auth.login").await?;
+    b.shot("google-signed-in-1280").await;
+
+    b.step("the account is linked and the sign-in audited");
+    let (linked, event): (i64, i64) = {
+        let id = admin.id.clone();
+        s.state
+            .db
+            .read(move |c| {
+                c.query_row(
+                    "SELECT (SELECT count(*) FROM users WHERE id = ?1 AND google_sub = 'g-ada'),
+                            (SELECT count(*) FROM audit_log WHERE user_id = ?1 AND action = 'auth.login'
+                              AND after ->> '$.method' = 'google')",
+                    [&id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(DbError::from)
+            })
+            .await?
+    };
+    anyhow::ensure!(
+        linked == 1 && event >= 1,
+        "linked {linked}, audited {event}"
+    );
+    Ok(())
+}

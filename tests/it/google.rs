@@ -1,4 +1,7 @@
 //! Google sign-in against a local server that publishes a JWKS, with RSA keys the test makes.
+//! The portal's redirect flow meets a local consent page and token endpoint ([`LocalGoogle`]).
+// That server is Google's, not Haven's: it uses axum's plain extractors.
+#![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -319,8 +322,11 @@ async fn unreachable_keys_unconfigured_sign_in_and_invite_only_mode() {
     );
 }
 
-const WEB: &str = "haven-portal.apps.googleusercontent.com";
+pub const WEB: &str = "haven-portal.apps.googleusercontent.com";
 const WEB_SECRET: &str = "portal-secret";
+const CONSENT: &str = "/o/oauth2/v2/auth";
+
+type Codes = Arc<Mutex<std::collections::HashMap<String, Consent>>>;
 
 /// One consent Google remembers until the code is traded: the PKCE challenge, the nonce and
 /// redirect it was asked with, and whom it names.
@@ -332,13 +338,134 @@ struct Consent {
     email: String,
 }
 
-/// Google's token endpoint: trades a code once, for the right client, redirect and verifier.
-async fn token_endpoint(
-    codes: Arc<Mutex<std::collections::HashMap<String, Consent>>>,
+/// Google's sign-in as a browser meets it, on loopback: the consent page lists the accounts
+/// the test gives it and sends the browser back to the redirect with a code (or with
+/// `access_denied` when cancelled); the token endpoint trades a code once, for the right
+/// client, redirect and verifier, for an ID token signed with `key`.
+pub struct LocalGoogle {
+    base: String,
+    codes: Codes,
+    _jwks: Jwks,
+    jwks_url: String,
+}
+
+impl LocalGoogle {
+    /// Google with these accounts signed in at it: (subject, e-mail).
+    pub async fn start(accounts: Vec<(&'static str, String)>) -> LocalGoogle {
+        let key = Arc::new(Key::new("k1"));
+        let jwks = Jwks::start(vec![key.jwk()], 300).await;
+        let codes: Codes = Arc::default();
+        let base = accounts_server(codes.clone(), key, accounts).await;
+        LocalGoogle {
+            base,
+            codes,
+            jwks_url: jwks.url.clone(),
+            _jwks: jwks,
+        }
+    }
+
+    /// Makes this Google the portal's web client.
+    pub fn configure(&self, c: &mut haven::config::Config) {
+        c.auth.google.jwks_url = self.jwks_url.clone();
+        c.auth.google.web_client_id = WEB.into();
+        c.auth.google.web_client_secret = haven::config::Secret::new(WEB_SECRET);
+        c.auth.google.auth_url = format!("{}{CONSENT}", self.base);
+        c.auth.google.token_url = format!("{}/token", self.base);
+    }
+}
+
+/// The consent page and the token endpoint (see [`LocalGoogle`]).
+async fn accounts_server(
+    codes: Codes,
     key: Arc<Key>,
+    accounts: Vec<(&'static str, String)>,
 ) -> String {
-    #[allow(clippy::disallowed_methods)]
-    let app = axum::Router::new().route(
+    use axum::extract::{Form, Query};
+    type Fields = std::collections::HashMap<String, String>;
+    let accounts = Arc::new(accounts);
+    let page = {
+        let accounts = accounts.clone();
+        move |Query(q): Query<Fields>| {
+            let accounts = accounts.clone();
+            async move {
+                let asked = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
+                // Google refuses a malformed request on its own page; it never redirects.
+                if asked("client_id") != WEB
+                    || asked("response_type") != "code"
+                    || asked("code_challenge_method") != "S256"
+                    || !asked("scope").split(' ').any(|s| s == "openid")
+                    || asked("state").is_empty()
+                    || asked("nonce").is_empty()
+                    || !asked("redirect_uri").ends_with("/login/google/callback")
+                {
+                    return (
+                        axum::http::StatusCode::BAD_REQUEST,
+                        axum::response::Html("<h1>Error 400: invalid_request</h1>".to_string()),
+                    )
+                        .into_response();
+                }
+                let hidden: String = ["redirect_uri", "state", "nonce", "code_challenge"]
+                    .iter()
+                    .map(|k| {
+                        format!(
+                            r#"<input type="hidden" name="{k}" value="{}">"#,
+                            html_escape(asked(k))
+                        )
+                    })
+                    .collect();
+                let choices: String = accounts
+                    .iter()
+                    .map(|(sub, email)| {
+                        format!(
+                            r#"<button name="account" value="{sub}">{}</button>"#,
+                            html_escape(email)
+                        )
+                    })
+                    .collect();
+                axum::response::Html(format!(
+                    r#"<!doctype html><title>Sign in - Google Accounts</title><h1>Choose an account</h1>
+                    <p>to continue to Haven</p><form method="post" action="{CONSENT}">{hidden}{choices}
+                    <button id="cancel" name="account" value="">Cancel</button></form>"#
+                ))
+                .into_response()
+            }
+        }
+    };
+    let choose = {
+        let codes = codes.clone();
+        move |Form(f): Form<Fields>| {
+            let (codes, accounts) = (codes.clone(), accounts.clone());
+            async move {
+                let field = |k: &str| f.get(k).cloned().unwrap_or_default();
+                let back = |q: &[(&str, String)]| {
+                    axum::response::Redirect::to(&format!(
+                        "{}?{}",
+                        field("redirect_uri"),
+                        serde_urlencoded::to_string(q).unwrap()
+                    ))
+                };
+                let chosen = accounts.iter().find(|(sub, _)| *sub == field("account"));
+                let Some((sub, email)) = chosen else {
+                    return back(&[("error", "access_denied".into()), ("state", field("state"))]);
+                };
+                let code = format!("4/{}", uuid::Uuid::new_v4().simple());
+                codes.lock().await.insert(
+                    code.clone(),
+                    Consent {
+                        challenge: field("code_challenge"),
+                        nonce: field("nonce"),
+                        redirect: field("redirect_uri"),
+                        sub: sub.to_string(),
+                        email: email.clone(),
+                    },
+                );
+                back(&[("code", code), ("state", field("state"))])
+            }
+        }
+    };
+    let app = axum::Router::new()
+        .route(CONSENT, axum::routing::get(page).post(choose))
+        .route(
         "/token",
         axum::routing::post(move |body: String| {
             let (codes, key) = (codes.clone(), key.clone());
@@ -370,9 +497,16 @@ async fn token_endpoint(
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/token", listener.local_addr().unwrap());
+    let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    url
+    base
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn query_of(url: &str) -> std::collections::HashMap<String, String> {
@@ -382,18 +516,11 @@ fn query_of(url: &str) -> std::collections::HashMap<String, String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_portal_signs_in_with_google_by_code_pkce_and_state() {
     use crate::portal::{browser, get};
-    let key = Arc::new(Key::new("k1"));
-    let jwks = Jwks::start(vec![key.jwk()], 300).await;
-    let codes = Arc::new(Mutex::new(std::collections::HashMap::new()));
-    let token_url = token_endpoint(codes.clone(), key.clone()).await;
-    let jwks_url = jwks.url.clone();
-    let s = TestServer::with(move |c| {
+    let google = LocalGoogle::start(vec![]).await;
+    let codes = google.codes.clone();
+    let s = TestServer::with(|c| {
         c.auth.rate_limit_per_minute = 100_000;
-        c.auth.google.jwks_url = jwks_url;
-        c.auth.google.web_client_id = WEB.into();
-        c.auth.google.web_client_secret = haven::config::Secret::new(WEB_SECRET);
-        c.auth.google.auth_url = "https://accounts.example/o/oauth2/v2/auth".into();
-        c.auth.google.token_url = token_url;
+        google.configure(c);
     })
     .await;
     let admin = crate::fixtures::TestUser::new(haven::users::model::Role::Admin)
@@ -410,7 +537,7 @@ async fn the_portal_signs_in_with_google_by_code_pkce_and_state() {
     // Google, as the browser meets it: the consent page is asked for with our client, PKCE
     // S256, a state and a nonce; it then sends the browser back with a code.
     let consent = |b: reqwest::Client, email: String, sub: &'static str| {
-        let (s_base, codes) = (s.base.clone(), codes.clone());
+        let (s_base, codes, at_google) = (s.base.clone(), codes.clone(), google.base.clone());
         async move {
             let r = b
                 .get(format!("{s_base}/login/google?next=/admin/audit"))
@@ -419,10 +546,7 @@ async fn the_portal_signs_in_with_google_by_code_pkce_and_state() {
                 .unwrap();
             assert_eq!(r.status(), 303);
             let to = r.headers()["location"].to_str().unwrap().to_string();
-            assert!(
-                to.starts_with("https://accounts.example/o/oauth2/v2/auth?"),
-                "{to}"
-            );
+            assert!(to.starts_with(&format!("{at_google}{CONSENT}?")), "{to}");
             let q = query_of(&to);
             assert_eq!(
                 (

@@ -49,6 +49,11 @@ impl TestServer {
         let dir = tempfile::tempdir().unwrap();
         let mut config = test_config(dir.path());
         edit(&mut config);
+        // Bound before the app starts, so links it makes (e-mails, OAuth redirects) reach it.
+        let listener = tokio::net::TcpListener::bind(config.server.listen)
+            .await
+            .unwrap();
+        config.server.listen = listener.local_addr().unwrap();
         let app = App::start_with(config, test_routes()).await.unwrap();
         let state = app.state.clone();
         state
@@ -56,7 +61,6 @@ impl TestServer {
             .write(|tx| tx.execute_batch(WIDGETS).map_err(DbError::from))
             .await
             .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(haven::server::run(app, listener, async {
