@@ -268,11 +268,13 @@ pub fn build_with(state: AppState, extra: OpenApiRouter<AppState>) -> anyhow::Re
     if let Some(cors) = cors_layer(&cfg.cors_origins) {
         router = router.layer(cors);
     }
+    let limits = Arc::new(rate_limit::Limits {
+        global: (cfg.rate_limit_per_minute > 0)
+            .then(|| RateLimiter::new(cfg.rate_limit_per_minute, "/")),
+        auth: state.auth_limiter.clone(),
+    });
     Ok(router
-        .layer(from_fn_with_state(
-            state.auth_limiter.clone(),
-            rate_limit::limit,
-        ))
+        .layer(from_fn_with_state(limits, rate_limit::limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             cfg.request_timeout,
@@ -281,6 +283,10 @@ pub fn build_with(state: AppState, extra: OpenApiRouter<AppState>) -> anyhow::Re
         .layer(from_fn(layers::json_errors))
         .layer(from_fn(layers::security_headers))
         .layer(from_fn(observe::observe))
+        .layer(from_fn_with_state(
+            Arc::new(cfg.trusted_proxies.clone()),
+            crate::http::client::resolve,
+        ))
         // Socket.IO answers /socket.io/ before any of the above: its long-polls outlive the
         // request timeout and its frames are not JSON API responses.
         .layer(state.realtime.layer())

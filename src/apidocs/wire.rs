@@ -3,7 +3,7 @@
 //! assembled document, wraps each payload in the envelope every answer has (`{data, meta}`,
 //! a page's `meta` with its totals, the error body) and adds the answers that come from how the
 //! route is registered rather than from its handler: 401 where a token is needed, 403 where the
-//! policy table can refuse, 429 where the sign-in limit applies, 400 where parameters or a body
+//! policy table can refuse, 429 (the per-address limits), 400 where parameters or a body
 //! are read, 413 and 415 where a body is, 404 where a path names something. (kanidm's
 //! `apidocs/response_schema.rs` derives its responses the same way.) Generated clients then
 //! read the real shapes, and schemathesis (`scripts/test`) keeps it true.
@@ -12,7 +12,6 @@ use serde_json::{Map, Value, json};
 
 use crate::auth::policy::{self, PERMISSION_EXTENSION, Perm};
 use crate::feature::{Kind, Registry, Sender};
-use crate::http::rate_limit::AUTH_PREFIX as RATE_LIMITED;
 use crate::users::model::Role;
 
 /// Operations that answer other than the JSON envelopes and document every answer themselves
@@ -209,9 +208,9 @@ fn describe_operation(path: &str, op: &mut Map<String, Value>) {
                 added.push(403);
             }
         }
-        if path.starts_with(RATE_LIMITED) {
-            added.push(429);
-        }
+        // Every API route counts towards the per-address limit (and `/auth/*` towards the
+        // sign-in limit too).
+        added.push(429);
         if has_body || !params.is_empty() {
             added.push(400);
         }
@@ -315,7 +314,9 @@ fn description(status: u16) -> &'static str {
             "Well-formed, but refused by a rule of the domain (`UNPROCESSABLE` or a domain code, naming the field)"
         }
         423 => "The account is locked for a while after failed sign-ins (`AUTH_ACCOUNT_LOCKED`)",
-        429 => "Too many requests from this address; see Retry-After (`RATE_LIMITED`)",
+        429 => {
+            "Too many requests from this address; see Retry-After and the RateLimit-* headers (`RATE_LIMITED`)"
+        }
         502 => "A service Haven depends on did not answer as it should",
         503 => "Not ready, or the request took too long",
         _ => "See the error body",

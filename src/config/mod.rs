@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use units::{serde_duration, serde_size};
+use units::{serde_duration, serde_networks, serde_size};
 
 pub use load::{ConfigError, load, load_from};
 pub use secrets::{Secret, Secrets};
@@ -58,6 +58,11 @@ pub struct ServerConfig {
     pub shutdown_timeout: Duration,
     /// Async runtime threads; 0 = twice the CPU cores, at least 4 (see `ServerConfig::workers`).
     pub worker_threads: usize,
+    /// Proxies whose `X-Forwarded-For`/`Forwarded` say who the client is (see `http::client`).
+    #[serde(with = "serde_networks")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Requests per minute per client address on every route (0: no limit).
+    pub rate_limit_per_minute: u32,
 }
 
 impl ServerConfig {
@@ -313,6 +318,11 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(20),
             worker_threads: 0,
+            trusted_proxies: ["127.0.0.0/8", "::1/128"]
+                .iter()
+                .filter_map(|n| n.parse().ok())
+                .collect(),
+            rate_limit_per_minute: 600,
         }
     }
 }

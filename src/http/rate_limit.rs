@@ -1,20 +1,25 @@
-//! Token-bucket rate limits in memory, per key: per client IP on the `/auth/*` endpoints (the
-//! middleware below), per person where a feature limits what people send (community messages).
-//! The `/auth/*` endpoints get `auth.rate_limit_per_minute` requests per minute per client
-//! address. Refused requests get
-//! 429 RATE_LIMITED with `Retry-After`; every limited response carries `RateLimit-Limit`,
-//! `RateLimit-Remaining` and `RateLimit-Reset` (seconds).
+//! Token-bucket rate limits in memory, per key: per client address on every route and,
+//! tighter, on the `/auth/*` endpoints (the middleware below); per person where a feature limits
+//! what people send (community messages).
+//!
+//! Every route but `/health` and `/metrics` gets `server.rate_limit_per_minute` requests per
+//! minute per client address (the address `http::client` works out, so one behind a trusted
+//! proxy is the real client's); requests a process on this machine makes directly are not
+//! counted. The `/auth/*` endpoints also get `auth.rate_limit_per_minute`, local or not.
+//! Refused requests get 429 RATE_LIMITED with `Retry-After`; every counted response carries
+//! `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds) of the tighter limit.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::client::ClientAddr;
 use super::error::{ApiError, ErrorCode};
 
 /// The paths the sign-in limit applies to (the OpenAPI document lists 429 on each).
@@ -107,19 +112,53 @@ impl<K: std::hash::Hash + Eq> RateLimiter<K> {
     }
 }
 
-pub async fn limit(State(limiter): State<Arc<RateLimiter>>, req: Request, next: Next) -> Response {
-    if !req.uri().path().starts_with(limiter.prefix) {
+/// The limits the HTTP middleware applies.
+pub struct Limits {
+    /// Every route (None: `server.rate_limit_per_minute = 0`).
+    pub global: Option<Arc<RateLimiter>>,
+    /// Sign-in and the other `/auth/*` endpoints.
+    pub auth: Arc<RateLimiter>,
+}
+
+/// Paths never limited: monitoring must see a server that is turning clients away.
+const UNLIMITED: &[&str] = &["/health", "/metrics"];
+
+pub async fn limit(State(limits): State<Arc<Limits>>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if UNLIMITED.contains(&path) {
         return next.run(req).await;
     }
-    let ip = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    let d = limiter.check(ip, Instant::now());
-    let mut res = if d.allowed {
-        next.run(req).await
-    } else {
+    let (parts, body) = req.into_parts();
+    let client = super::client::client_addr(&parts).unwrap_or(ClientAddr {
+        ip: IpAddr::from([0, 0, 0, 0]),
+        local: false,
+    });
+    let req = Request::from_parts(parts, body);
+    let now = Instant::now();
+    // The decision shown in the headers: a refusal, otherwise the one with fewer left.
+    let mut shown: Option<(u32, Decision)> = None;
+    let mut count = |limiter: &RateLimiter| {
+        let d = limiter.check(client.ip, now);
+        let allowed = d.allowed;
+        if shown
+            .as_ref()
+            .is_none_or(|(_, s)| !allowed || (s.allowed && d.remaining < s.remaining))
+        {
+            shown = Some((limiter.per_minute, d));
+        }
+        allowed
+    };
+    let mut allowed = true;
+    if let Some(global) = limits.global.as_deref().filter(|_| !client.local) {
+        allowed = count(global);
+    }
+    if allowed && req.uri().path().starts_with(limits.auth.prefix) {
+        allowed = count(&limits.auth);
+    }
+    let Some((per_minute, d)) = shown else {
+        return next.run(req).await;
+    };
+    let mut res = if !allowed {
         ApiError::new(
             ErrorCode::RateLimited,
             "Too many requests; slow down and try again shortly",
@@ -129,9 +168,11 @@ pub async fn limit(State(limiter): State<Arc<RateLimiter>>, req: Request, next: 
             HeaderValue::from(d.retry_after.max(1)),
         )
         .into_response()
+    } else {
+        next.run(req).await
     };
     let h = res.headers_mut();
-    h.insert("ratelimit-limit", HeaderValue::from(limiter.per_minute));
+    h.insert("ratelimit-limit", HeaderValue::from(per_minute));
     h.insert("ratelimit-remaining", HeaderValue::from(d.remaining));
     h.insert("ratelimit-reset", HeaderValue::from(d.reset));
     res

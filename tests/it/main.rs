@@ -35,6 +35,7 @@ mod policy;
 mod portal;
 mod portal_pages;
 mod postman;
+mod proxy;
 mod push;
 mod realtime;
 mod seeds;

@@ -308,3 +308,12 @@ async fn slow(
     tokio::time::sleep(Duration::from_millis(q.ms)).await;
     Ok(ok(serde_json::json!({ "slept": q.ms })))
 }
+
+/// A port nothing listens on now (for a helper process the test starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
