@@ -1,6 +1,8 @@
 //! "Needs attention" on the dashboard: what an operator should look at, each with the page that
-//! deals with it — a broken audit chain, work that failed for good, a recurring job whose last
-//! run failed, no recent verified backup. Each item is shown only to those who may act on it.
+//! deals with it — a broken audit chain, work that failed for good or is late, a recurring job
+//! whose last run failed, low disk space, no recent verified backup. Each item is shown only to
+//! those who may act on it. The conditions shared with `/metrics` and the operators' e-mails
+//! come from `health::watch`.
 
 use std::time::Duration;
 
@@ -8,6 +10,7 @@ use crate::audit::Verification;
 use crate::audit::checks;
 use crate::auth::policy::Perm;
 use crate::db::DbError;
+use crate::health::watch::{self, Condition};
 use crate::portal::session::PortalUser;
 use crate::state::AppState;
 use crate::{backups, clock};
@@ -25,14 +28,15 @@ pub fn operates(u: &PortalUser) -> bool {
     u.may(&[Perm::JobsManage]) || u.may(&[Perm::BackupsManage])
 }
 
-/// What needs `u`'s attention; `dead` is the outbox's count of items that failed for good.
-pub async fn for_user(state: &AppState, u: &PortalUser, dead: u64) -> Result<Vec<Item>, DbError> {
+/// What needs `u`'s attention.
+pub async fn for_user(state: &AppState, u: &PortalUser) -> Result<Vec<Item>, DbError> {
     let (audit, jobs, backups) = (
         u.may(&[Perm::AuditView]),
         u.may(&[Perm::JobsManage]),
         u.may(&[Perm::BackupsManage]),
     );
     let recurring = state.recurring.clone();
+    let (dir, alerts) = (state.config.data.dir.clone(), state.config.alerts.clone());
     let stale_before = clock::before(BACKUP_AGE);
     state
         .db
@@ -47,14 +51,17 @@ pub async fn for_user(state: &AppState, u: &PortalUser, dead: u64) -> Result<Vec
                     href: "/admin/audit",
                 });
             }
-            if jobs && dead > 0 {
-                items.push(Item {
-                    text: match dead {
-                        1 => "1 background item failed for good and waits for a retry.".into(),
-                        n => format!("{n} background items failed for good and wait for a retry."),
-                    },
-                    href: "/admin/jobs",
-                });
+            for (condition, text) in watch::read(c, &dir)?.active(&alerts) {
+                let theirs = match condition {
+                    Condition::DeadItems | Condition::Late => jobs,
+                    Condition::DiskLow => jobs || backups,
+                };
+                if theirs {
+                    items.push(Item {
+                        text,
+                        href: condition.href(),
+                    });
+                }
             }
             let status = if jobs || backups {
                 recurring.status(c)?

@@ -1,4 +1,5 @@
-//! The admin's overview: `GET /admin/dashboard/summary`.
+//! The admin's overview: `GET /admin/dashboard/summary`, the portal's home with "Needs
+//! attention", and `ops.watch`, which e-mails the operators when a condition begins.
 
 pub mod attention;
 pub mod dashboard;
@@ -6,6 +7,8 @@ pub mod portal;
 pub mod trends;
 
 use crate::feature::Feature;
+use crate::health::watch;
+use crate::jobs::job_kind;
 
 /// The admin's dashboard: its figures as JSON and as the admin portal's home.
 pub fn feature() -> Feature {
@@ -13,6 +16,17 @@ pub fn feature() -> Feature {
         api: dashboard::router,
         pages: portal::pages,
         nav: portal::NAV,
+        recurring: &[watch::WATCH],
+        jobs: |h, s| {
+            let (dir, alerts, link) = (
+                s.config.data.dir.clone(),
+                s.config.alerts.clone(),
+                s.config.public_url(),
+            );
+            h.internal(&job_kind(watch::WATCH.name), move |tx, _| {
+                watch::watch(tx, &dir, &alerts, &link).map_err(|e| e.to_string())
+            });
+        },
         ..Feature::named("admin")
     }
 }

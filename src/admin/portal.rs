@@ -48,7 +48,7 @@ pub async fn home(State(state): State<AppState>, u: PortalUser) -> Response {
             return refused::failed("the dashboard's figures", &e);
         }
     };
-    let attention = match attention::for_user(&state, &u, s.queue.dead).await {
+    let attention = match attention::for_user(&state, &u).await {
         // The operator is told that all is well; others see the panel only when it has news.
         Ok(items) if !items.is_empty() || attention::operates(&u) => Some(items),
         Ok(_) => None,

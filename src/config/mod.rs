@@ -40,6 +40,7 @@ pub struct Config {
     pub files: FilesConfig,
     pub compliance: ComplianceConfig,
     pub backup: BackupConfig,
+    pub alerts: AlertsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -762,6 +763,26 @@ impl Default for BackupConfig {
     }
 }
 
+/// When the conditions operators are warned about begin (see `health::watch`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// Free space on the data directory's disk below this share (percent) is "low".
+    pub disk_free_percent: u8,
+    /// Background work due longer ago than this and not yet picked up is "late".
+    #[serde(with = "serde_duration")]
+    pub late_after: Duration,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            disk_free_percent: 10,
+            late_after: Duration::from_secs(300),
+        }
+    }
+}
+
 impl Config {
     /// Where backups are written.
     pub fn backup_dir(&self) -> PathBuf {
@@ -857,6 +878,9 @@ impl Config {
         }
         if self.database.timeout.is_zero() {
             return bad("database.timeout", "must be above zero");
+        }
+        if !(1..=99).contains(&self.alerts.disk_free_percent) {
+            return bad("alerts.disk_free_percent", "must be between 1 and 99");
         }
         if self.auth.rate_limit_per_minute == 0 {
             return bad("auth.rate_limit_per_minute", "must be above zero");

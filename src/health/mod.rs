@@ -1,5 +1,7 @@
 //! `/health` (liveness and readiness with named checks) and `/metrics` (Prometheus text).
 
+pub mod watch;
+
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -139,6 +141,25 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
         }
     }
     metrics::gauge!("haven_db_writer_queue_depth").set(state.db.writer_queue_depth() as f64);
+    let (dir, recurring) = (state.config.data.dir.clone(), state.recurring.clone());
+    let watched = state
+        .db
+        .read(move |c| Ok::<_, DbError>((watch::read(c, &dir)?, recurring.status(c)?)))
+        .await;
+    if let Ok((conditions, jobs)) = watched {
+        conditions.export();
+        for j in jobs {
+            let failed = j
+                .last_outcome
+                .as_deref()
+                .is_some_and(|o| o.starts_with("error: "));
+            metrics::gauge!("haven_recurring_job_failed", "job" => j.name).set(if failed {
+                1.0
+            } else {
+                0.0
+            });
+        }
+    }
     let mut res = state.metrics.render().into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -249,6 +249,31 @@ pub fn notification(
     })
 }
 
+/// A condition an operator should look at began (`health::watch`).
+pub fn operator_condition(
+    to: &str,
+    first_name: &str,
+    link: &str,
+    title: &str,
+    detail: &str,
+) -> Result<OutgoingEmail, askama::Error> {
+    let subject = format!("Haven: {}", title.to_lowercase());
+    let intro = format!(
+        "{detail} The runbooks in Haven's guides say what to do. You will not be told again until it has cleared and begun anew."
+    );
+    action_email(
+        to,
+        first_name,
+        link,
+        Action {
+            subject: &subject,
+            intro: &intro,
+            button: "Open the admin portal",
+            footnote: "You receive this because you operate this Haven server.",
+        },
+    )
+}
+
 /// "A backup failed": to the appliance's operators.
 pub fn backup_failed(
     to: &str,

@@ -30,6 +30,7 @@ fn the_deb_holds_the_binary_config_unit_and_scripts() {
         "./usr/share/doc/haven/README.md",
         "./usr/share/doc/haven/guides/deployment.md",
         "./usr/share/doc/haven/guides/runbooks.md",
+        "./usr/share/haven/prometheus/haven-alerts.yml",
     ] {
         assert!(
             files.contains(path),
