@@ -318,7 +318,9 @@ fn description(status: u16) -> &'static str {
             "Too many requests from this address; see Retry-After and the RateLimit-* headers (`RATE_LIMITED`)"
         }
         502 => "A service Haven depends on did not answer as it should",
-        503 => "Not ready, or the request took too long",
+        503 => {
+            "Not ready, a service it needs (such as the virus scanner) cannot answer, or the request took too long"
+        }
         _ => "See the error body",
     }
 }

@@ -698,6 +698,21 @@ pub struct FilesConfig {
     /// How long a signed upload URL works.
     #[serde(with = "serde_duration")]
     pub signed_url_ttl: Duration,
+    /// Virus scanning of uploads before they are stored.
+    pub scan: ScanMode,
+    /// clamd's address: `host:port`, or the path of its Unix socket.
+    pub clamd: String,
+    /// Longest wait for clamd's verdict on one upload.
+    #[serde(with = "serde_duration")]
+    pub scan_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScanMode {
+    Off,
+    /// Every upload goes through ClamAV's clamd first.
+    Clamd,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -744,6 +759,9 @@ impl Default for FilesConfig {
             max_avatar: 5 * 1024 * 1024,
             avatar_pixels: 512,
             signed_url_ttl: Duration::from_secs(15 * 60),
+            scan: ScanMode::Off,
+            clamd: "/run/clamav/clamd.ctl".into(),
+            scan_timeout: Duration::from_secs(60),
         }
     }
 }

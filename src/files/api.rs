@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
+use super::scan;
 use super::sniff::{self, Kind};
 use super::store::{self, FileInfo, Incoming, NewFile, Received, Refused};
 use crate::auth::policy::{Perm, allow};
@@ -161,13 +162,12 @@ pub async fn receive(
 ) -> Result<(Uploaded, Kind), ApiError> {
     let mp = multipart(state, req).await?;
     let up = read_upload(state, mp, limit, texts).await?;
-    match up.received.kind.filter(|k| allowed.contains(k)) {
-        Some(kind) => Ok((up, kind)),
-        None => {
-            let _ = tokio::fs::remove_file(&up.received.tmp).await;
-            Err(unsupported(allowed))
-        }
-    }
+    let Some(kind) = up.received.kind.filter(|k| allowed.contains(k)) else {
+        let _ = tokio::fs::remove_file(&up.received.tmp).await;
+        return Err(unsupported(allowed));
+    };
+    scan::check(&state.config.files, &up.received.tmp).await?;
+    Ok((up, kind))
 }
 
 // Deserialize only so the document says which parts there are (serde's names and
@@ -189,7 +189,7 @@ pub struct UploadForm {
 /// the uploader reaches, else 422).
 #[utoipa::path(post, path = "/files/upload", tag = "files",
     request_body(content = UploadForm, content_type = "multipart/form-data"),
-    responses((status = 201, body = FileInfo), (status = 400), (status = 413), (status = 415), (status = 422)), security(("bearer" = [])))]
+    responses((status = 201, body = FileInfo), (status = 400), (status = 413), (status = 415), (status = 422), (status = 503)), security(("bearer" = [])))]
 async fn upload(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -555,7 +555,7 @@ pub struct ContentReceived {
 /// wrong or expired).
 #[utoipa::path(put, path = "/files/{id}/content", tag = "files", params(("id" = String, Path), SignedParams),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 200, body = ContentReceived), (status = 403), (status = 404), (status = 409), (status = 413)))]
+    responses((status = 200, body = ContentReceived), (status = 403), (status = 404), (status = 409), (status = 413), (status = 415), (status = 422), (status = 503)))]
 async fn put_content(
     State(state): State<AppState>,
     ValidPath(id): ValidPath<String>,
@@ -624,6 +624,7 @@ async fn put_content(
             Kind::from_mime(&f.info.content_type).unwrap_or(Kind::Text)
         ]));
     }
+    scan::check(&state.config.files, &r.tmp).await?;
     let dir = state.config.data.dir.clone();
     let size = r.size;
     state

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod avatar;
+pub mod scan;
 pub mod sniff;
 pub mod store;
 

@@ -14,6 +14,7 @@ mod support;
 mod appointments;
 mod browser;
 mod business;
+mod clamav;
 mod cli;
 mod community;
 mod compliance;
