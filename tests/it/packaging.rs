@@ -118,3 +118,62 @@ fn the_unit_is_hardened_and_verifies() {
     let report = String::from_utf8_lossy(&security.stdout);
     eprintln!("{}", report.lines().last().unwrap_or(""));
 }
+
+fn repo_file(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// The container files configure Haven only with keys it knows and values it accepts, run it
+/// as a non-root user with its data in a volume, and check health where Haven answers it.
+/// (Building and starting the image needs a container registry, which this machine cannot
+/// reach; the files are checked against the same loader the binary uses.)
+#[test]
+fn the_container_files_speak_havens_config() {
+    let docker = repo_file("Dockerfile");
+    let compose = repo_file("compose.yaml");
+    let mut env: Vec<(String, String)> = Vec::new();
+    let unquote = |v: &str| v.trim().trim_matches('"').trim_matches('\'').to_string();
+    for line in docker.lines().chain(compose.lines()) {
+        let line = line
+            .trim()
+            .trim_start_matches("ENV ")
+            .trim_end_matches('\\')
+            .trim();
+        let Some(at) = line.find("HAVEN_") else {
+            continue;
+        };
+        let pair = &line[at..];
+        if let Some((k, v)) = pair.split_once(['=', ':'])
+            && k.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        {
+            env.push((k.to_string(), unquote(v)));
+        }
+    }
+    assert!(env.len() >= 10, "{env:?}");
+    // The secret named in compose must exist for the loader to read it.
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("smtp_password");
+    std::fs::write(&secret, "x").unwrap();
+    for (k, v) in env.iter_mut() {
+        if k.ends_with("_FILE") {
+            *v = secret.display().to_string();
+        }
+    }
+    let c = haven::config::load_from("", None, &env).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.data.dir.display().to_string(), "/var/lib/haven");
+    assert_eq!(c.server.listen.port(), 8080);
+    assert_eq!(c.files.scan, haven::config::ScanMode::Clamd);
+    assert!(
+        c.server
+            .trusted_proxies
+            .iter()
+            .any(|n| n.contains(&"172.17.0.1".parse::<std::net::IpAddr>().unwrap()))
+    );
+
+    assert!(docker.contains("\nUSER haven\n") && docker.contains("--uid 10001"));
+    assert!(docker.contains("VOLUME /var/lib/haven"));
+    assert!(docker.contains("http://127.0.0.1:8080/health"));
+    assert!(compose.contains("haven-data:/var/lib/haven"));
+    assert!(repo_file(".dockerignore").lines().any(|l| l == "target/"));
+}
