@@ -91,8 +91,7 @@ impl App {
         let db = setup::open_database(&config, true)?;
         let secrets = Secrets::load_or_generate(&config)?;
         let tokens = AccessTokens::new(&secrets.token_signing, config.auth.access_token_ttl);
-        let auth_limiter =
-            RateLimiter::new(config.auth.rate_limit_per_minute, rate_limit::AUTH_PREFIX);
+        let auth_limiter = RateLimiter::new(config.auth.rate_limit_per_minute);
         let features = Arc::new(features());
         let recurring = Arc::new(Recurring::new(&features.recurring(), &config.jobs)?);
         let services = Services {
@@ -115,8 +114,8 @@ impl App {
             sms,
             ..
         } = services;
-        let message_limiter = RateLimiter::new(config.community.messages_per_minute, "");
-        let tool_limiter = RateLimiter::new(config.business.submissions_per_minute, "");
+        let message_limiter = RateLimiter::new(config.community.messages_per_minute);
+        let tool_limiter = RateLimiter::new(config.business.submissions_per_minute);
         let state = AppState {
             db: db.clone(),
             google: Arc::new(GoogleVerifier::new(&config.auth.google)?),
@@ -270,7 +269,7 @@ pub fn build_with(state: AppState, extra: OpenApiRouter<AppState>) -> anyhow::Re
     }
     let limits = Arc::new(rate_limit::Limits {
         global: (cfg.rate_limit_per_minute > 0)
-            .then(|| RateLimiter::new(cfg.rate_limit_per_minute, "/")),
+            .then(|| RateLimiter::new(cfg.rate_limit_per_minute)),
         auth: state.auth_limiter.clone(),
     });
     Ok(router

@@ -239,6 +239,17 @@ mod tests {
             ),
             ("HAVEN_MAIL__TRANSPORT", "smtp", "mail.smtp.host"),
             ("HAVEN_METRICS__MODE", "token", "metrics.token"),
+            (
+                "HAVEN_SERVER__TRUSTED_PROXIES",
+                "[\"10.0.0.0/33\"]",
+                "server.trusted_proxies",
+            ),
+            ("HAVEN_FILES__SCAN", "sometimes", "files.scan"),
+            (
+                "HAVEN_ALERTS__DISK_FREE_PERCENT",
+                "0",
+                "alerts.disk_free_percent",
+            ),
         ] {
             let e = load_from("", None, &env(&[(k, v)]))
                 .unwrap_err()

@@ -178,8 +178,10 @@ async fn seed_and_serve(config: Config, temporary: bool) -> anyhow::Result<()> {
 
     let app = App::start(config).await?;
     let base = format!("http://{}", listener.local_addr()?);
+    // Ctrl-C is caught from before "Stop with Ctrl-C" is printed, not from after.
+    let stop = crate::server::shutdown_signal();
     print_sign_ins(&app.state, &base).await?;
-    crate::server::run(app, listener, crate::server::shutdown_signal()).await
+    crate::server::run(app, listener, stop).await
 }
 
 /// Seeding sends bursts no person would: the per-person limits are lifted while it runs.
@@ -190,8 +192,6 @@ fn seeding_config(config: &Config, webhook_secret: &str) -> Config {
     c.community.messages_per_minute = 100_000;
     c.business.submissions_per_minute = 100_000;
     c.auth.rate_limit_per_minute = 100_000;
-    // In-process requests have no client address: all of them would share one budget.
-    c.server.rate_limit_per_minute = 0;
     c
 }
 

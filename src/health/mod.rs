@@ -126,27 +126,28 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
         }
         MetricsMode::Open => {}
     }
-    if let Ok(c) = state
+    metrics::gauge!("haven_db_writer_queue_depth").set(state.db.writer_queue_depth() as f64);
+    // One reader for everything read at scrape time.
+    let (dir, recurring) = (state.config.data.dir.clone(), state.recurring.clone());
+    let read = state
         .db
-        .read(|c| outbox::counts(c).map_err(DbError::from))
-        .await
-    {
+        .read(move |c| {
+            Ok::<_, DbError>((
+                outbox::counts(c)?,
+                watch::read(c, &dir)?,
+                recurring.status(c)?,
+            ))
+        })
+        .await;
+    if let Ok((counts, conditions, jobs)) = read {
         for (status, n) in [
-            ("pending", c.pending),
-            ("running", c.running),
-            ("done", c.done),
-            ("dead", c.dead),
+            ("pending", counts.pending),
+            ("running", counts.running),
+            ("done", counts.done),
+            ("dead", counts.dead),
         ] {
             metrics::gauge!("haven_outbox_items", "status" => status).set(n as f64);
         }
-    }
-    metrics::gauge!("haven_db_writer_queue_depth").set(state.db.writer_queue_depth() as f64);
-    let (dir, recurring) = (state.config.data.dir.clone(), state.recurring.clone());
-    let watched = state
-        .db
-        .read(move |c| Ok::<_, DbError>((watch::read(c, &dir)?, recurring.status(c)?)))
-        .await;
-    if let Ok((conditions, jobs)) = watched {
         conditions.export();
         for j in jobs {
             let failed = j

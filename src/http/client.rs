@@ -10,6 +10,7 @@ use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::http::Extensions;
 use axum::http::header::{self, HeaderMap};
 use axum::http::request::Parts;
 use axum::middleware::Next;
@@ -39,16 +40,15 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(300).collect());
-        let ip = client_addr(parts).map(|c| c.ip.to_string());
+        let ip = client_addr(&parts.extensions).map(|c| c.ip.to_string());
         Ok(ClientInfo { user_agent, ip })
     }
 }
 
 /// The request's client address: [`resolve`]'s when it ran, otherwise the peer's.
-pub fn client_addr(parts: &Parts) -> Option<ClientAddr> {
-    parts.extensions.get::<ClientAddr>().copied().or_else(|| {
-        parts
-            .extensions
+pub fn client_addr(extensions: &Extensions) -> Option<ClientAddr> {
+    extensions.get::<ClientAddr>().copied().or_else(|| {
+        extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| ClientAddr {
                 ip: c.0.ip(),

@@ -8,7 +8,7 @@ use haven::config::ScanMode;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::fixtures::TestUser;
+use crate::fixtures::{Person, TestUser};
 use crate::support::{TestServer, free_port};
 
 /// The anti-virus industry's harmless test file: every scanner must call it infected.
@@ -120,6 +120,12 @@ async fn files_rows(s: &TestServer) -> i64 {
         .unwrap()
 }
 
+/// A multipart upload of a text file.
+async fn upload_text(s: &TestServer, who: &Person, bytes: Vec<u8>) -> (u16, serde_json::Value) {
+    who.upload(s, "/files/upload", "notes.txt", bytes, "text/plain")
+        .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clamd_refuses_the_eicar_file_on_both_upload_paths_and_nothing_is_kept() {
     let clamd = Clamd::start().await;
@@ -132,15 +138,7 @@ async fn clamd_refuses_the_eicar_file_on_both_upload_paths_and_nothing_is_kept()
     let m = TestUser::member().create(&s).await;
 
     // A multipart upload of the test file: 422 FILE_INFECTED naming the signature.
-    let (st, b) = m
-        .upload(
-            &s,
-            "/files/upload",
-            "notes.txt",
-            EICAR.as_bytes().to_vec(),
-            "text/plain",
-        )
-        .await;
+    let (st, b) = upload_text(&s, &m, EICAR.as_bytes().to_vec()).await;
     assert_eq!(
         (st, b["error"]["code"].as_str()),
         (422, Some("FILE_INFECTED")),
@@ -180,15 +178,7 @@ async fn clamd_refuses_the_eicar_file_on_both_upload_paths_and_nothing_is_kept()
     assert_eq!((files_rows(&s).await, stored_blobs(&s)), (0, 0));
 
     // A clean file is stored and reads back.
-    let (st, b) = m
-        .upload(
-            &s,
-            "/files/upload",
-            "plan.txt",
-            b"A plan for the week.\n".to_vec(),
-            "text/plain",
-        )
-        .await;
+    let (st, b) = upload_text(&s, &m, b"A plan for the week.\n".to_vec()).await;
     assert_eq!(st, 201, "{b}");
     assert_eq!(files_rows(&s).await, 1);
 
@@ -200,25 +190,9 @@ async fn clamd_refuses_the_eicar_file_on_both_upload_paths_and_nothing_is_kept()
     })
     .await;
     let m2 = TestUser::member().create(&local).await;
-    let (st, _) = m2
-        .upload(
-            &local,
-            "/files/upload",
-            "plan.txt",
-            b"Fine.\n".to_vec(),
-            "text/plain",
-        )
-        .await;
+    let (st, _) = upload_text(&local, &m2, b"Fine.\n".to_vec()).await;
     assert_eq!(st, 201);
-    let (st, b) = m2
-        .upload(
-            &local,
-            "/files/upload",
-            "x.txt",
-            EICAR.as_bytes().to_vec(),
-            "text/plain",
-        )
-        .await;
+    let (st, b) = upload_text(&local, &m2, EICAR.as_bytes().to_vec()).await;
     assert_eq!(
         (st, b["error"]["code"].as_str()),
         (422, Some("FILE_INFECTED"))
@@ -234,15 +208,7 @@ async fn without_a_scanner_that_answers_uploads_are_refused_not_waved_through() 
     })
     .await;
     let m = TestUser::member().create(&s).await;
-    let (st, b) = m
-        .upload(
-            &s,
-            "/files/upload",
-            "plan.txt",
-            b"A plan.\n".to_vec(),
-            "text/plain",
-        )
-        .await;
+    let (st, b) = upload_text(&s, &m, b"A plan.\n".to_vec()).await;
     assert_eq!(
         (st, b["error"]["code"].as_str()),
         (503, Some("SERVICE_UNAVAILABLE")),
