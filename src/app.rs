@@ -94,8 +94,10 @@ impl App {
         let auth_limiter = RateLimiter::new(config.auth.rate_limit_per_minute);
         let features = Arc::new(features());
         let recurring = Arc::new(Recurring::new(&features.recurring(), &config.jobs)?);
+        let blobs = crate::files::blobs::open(&config.files, &config.data.dir)?;
         let services = Services {
             db: db.clone(),
+            blobs: blobs.clone(),
             mailer: Arc::new(Mailer::from_config(&config)?),
             push: push::from_config(&config)?,
             sms: crate::notify::sms::from_config(&config)?,
@@ -118,6 +120,7 @@ impl App {
         let tool_limiter = RateLimiter::new(config.business.submissions_per_minute);
         let state = AppState {
             db: db.clone(),
+            blobs,
             google: Arc::new(GoogleVerifier::new(&config.auth.google)?),
             github: Arc::new(GithubVerifier::new(&config.auth.github)?),
             secrets,

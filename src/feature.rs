@@ -309,8 +309,16 @@ pub struct Exporter {
 /// What an exporter collected.
 pub struct Part {
     pub json: Value,
-    /// Files to include as they are: (path in the ZIP, file on disk).
-    pub attachments: Vec<(String, PathBuf)>,
+    /// Files to include as they are: (path in the ZIP, where the bytes are).
+    pub attachments: Vec<(String, ExportFile)>,
+}
+
+/// Where the bytes of an export's file are.
+pub enum ExportFile {
+    /// A file Haven wrote under its data directory (a report).
+    Path(PathBuf),
+    /// An upload, in the blob store (`files::blobs`), by its SHA-256.
+    Blob(String),
 }
 
 impl Part {

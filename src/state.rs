@@ -2,6 +2,7 @@
 //! module, never the `app` module (which assembles them), so dependencies point one way: features
 //! down to `state` and the shared services, `app` down to the features.
 
+use crate::files::blobs::BlobStore;
 use std::sync::{Arc, OnceLock};
 
 use axum::body::Bytes;
@@ -28,6 +29,8 @@ use crate::realtime::Realtime;
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
+    /// Where uploaded bytes are kept (`files.storage`).
+    pub blobs: Arc<dyn BlobStore>,
     pub secrets: Arc<Secrets>,
     pub mailer: Arc<Mailer>,
     pub worker: Worker,
@@ -74,6 +77,8 @@ impl AppState {
 /// handlers that features register with it.
 pub struct Services {
     pub db: Db,
+    /// Where uploaded bytes are kept (`files.storage`).
+    pub blobs: Arc<dyn BlobStore>,
     pub config: Arc<Config>,
     pub secrets: Arc<Secrets>,
     pub mailer: Arc<Mailer>,

@@ -4,11 +4,13 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -19,7 +21,8 @@ use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
 use crate::clock;
 use crate::db::{Db, DbError};
-use crate::feature::Exporter;
+use crate::feature::{ExportFile, Exporter};
+use crate::files::blobs::BlobStore;
 use crate::http::{ApiError, ApiResult, Data, ErrorCode, ValidPath, accepted, ok};
 use crate::jobs::{Handlers, NewItem, outbox};
 use crate::notify::wording::{Message, word};
@@ -176,6 +179,7 @@ pub fn build_zip(
     exporters: &[&Exporter],
     user_id: &str,
     data_dir: &Path,
+    blobs: &dyn BlobStore,
     dest: &Path,
 ) -> anyhow::Result<u64> {
     std::fs::create_dir_all(exports_dir(data_dir))?;
@@ -195,13 +199,28 @@ pub fn build_zip(
             zip.write_all(table.as_bytes())?;
             index.push(format!("{}.csv", ex.name));
         }
-        for (name, path) in part.attachments {
-            // A blob removed since the row was read is left out, not fatal.
-            let Ok(mut f) = std::fs::File::open(&path) else {
-                continue;
-            };
-            zip.start_file(&name, opts)?;
-            std::io::copy(&mut f, &mut zip)?;
+        for (name, source) in part.attachments {
+            // A file removed since the row was read is left out, not fatal.
+            match source {
+                ExportFile::Path(path) => {
+                    let Ok(mut f) = std::fs::File::open(&path) else {
+                        continue;
+                    };
+                    zip.start_file(&name, opts)?;
+                    std::io::copy(&mut f, &mut zip)?;
+                }
+                ExportFile::Blob(sha) => {
+                    // On a blocking thread of the runtime (the reader's), so it may wait on I/O.
+                    let rt = tokio::runtime::Handle::current();
+                    let Ok(mut bytes) = rt.block_on(blobs.get(&sha)) else {
+                        continue;
+                    };
+                    zip.start_file(&name, opts)?;
+                    while let Some(chunk) = rt.block_on(bytes.next()) {
+                        zip.write_all(&chunk?)?;
+                    }
+                }
+            }
             index.push(name);
         }
     }
@@ -285,6 +304,7 @@ pub const EXPORT_READY: Message = Message {
 pub fn register(
     handlers: &mut Handlers,
     db: &Db,
+    blobs: Arc<dyn BlobStore>,
     data_dir: PathBuf,
     ttl_days: u32,
     public_url: String,
@@ -294,6 +314,7 @@ pub fn register(
     let exporters = std::sync::Arc::new(exporters);
     handlers.external(BUILD_KIND, move |item| {
         let (db, data_dir, public_url) = (db.clone(), data_dir.clone(), public_url.clone());
+        let blobs = blobs.clone();
         let exporters = exporters.clone();
         async move {
             let id = item.payload["exportId"].as_str().unwrap_or_default().to_string();
@@ -320,7 +341,7 @@ pub fn register(
             let (u, dir) = (user_id.clone(), data_dir.clone());
             // A database failure and a failure to write the ZIP both end up as the item's error.
             let built = db
-                .read(move |c| Ok::<_, DbError>(build_zip(c, &exporters, &u, &dir, &dest)))
+                .read(move |c| Ok::<_, DbError>(build_zip(c, &exporters, &u, &dir, blobs.as_ref(), &dest)))
                 .await
                 .map_err(anyhow::Error::from)
                 .and_then(|r| r);

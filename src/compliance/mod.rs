@@ -50,6 +50,7 @@ fn register_jobs(handlers: &mut Handlers, s: &Services) {
     export::register(
         handlers,
         &s.db,
+        s.blobs.clone(),
         s.config.data.dir.clone(),
         s.config.compliance.export_ttl_days,
         s.config.public_url(),

@@ -245,6 +245,8 @@ mod tests {
                 "server.trusted_proxies",
             ),
             ("HAVEN_FILES__SCAN", "sometimes", "files.scan"),
+            ("HAVEN_FILES__STORAGE", "s3", "files.s3.bucket"),
+            ("HAVEN_FILES__STORAGE", "ftp", "files.storage"),
             (
                 "HAVEN_ALERTS__DISK_FREE_PERCENT",
                 "0",

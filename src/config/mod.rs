@@ -705,6 +705,57 @@ pub struct FilesConfig {
     /// Longest wait for clamd's verdict on one upload.
     #[serde(with = "serde_duration")]
     pub scan_timeout: Duration,
+    /// Where stored bytes live.
+    pub storage: StorageKind,
+    /// How long stored bytes no file names are kept before `files.cleanup` deletes them.
+    #[serde(with = "serde_duration")]
+    pub orphan_grace: Duration,
+    /// The bucket, with `storage = "s3"`.
+    pub s3: S3Config,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    /// Under `<data.dir>/files`.
+    Local,
+    /// In a bucket of any S3-compatible service.
+    S3,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3Config {
+    pub bucket: String,
+    /// The service's URL; AWS's regional endpoint when empty.
+    pub endpoint: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    pub secret_access_key_file: Option<PathBuf>,
+    /// Keys start with this (several Havens can share a bucket).
+    pub prefix: String,
+    /// `bucket.host/key` addressing (AWS, R2) instead of `host/bucket/key` (MinIO, most others).
+    pub virtual_hosted: bool,
+    /// Downloads answer with a redirect to a URL signed for this long (0 = Haven streams them).
+    #[serde(with = "serde_duration")]
+    pub signed_downloads: Duration,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        S3Config {
+            bucket: String::new(),
+            endpoint: String::new(),
+            region: "us-east-1".into(),
+            access_key_id: String::new(),
+            secret_access_key: Secret::default(),
+            secret_access_key_file: None,
+            prefix: String::new(),
+            virtual_hosted: false,
+            signed_downloads: Duration::ZERO,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -762,6 +813,9 @@ impl Default for FilesConfig {
             scan: ScanMode::Off,
             clamd: "/run/clamav/clamd.ctl".into(),
             scan_timeout: Duration::from_secs(60),
+            storage: StorageKind::Local,
+            orphan_grace: Duration::from_secs(3600),
+            s3: S3Config::default(),
         }
     }
 }
@@ -896,6 +950,34 @@ impl Config {
         }
         if self.database.timeout.is_zero() {
             return bad("database.timeout", "must be above zero");
+        }
+        if self.files.storage == StorageKind::S3 {
+            let s3 = &self.files.s3;
+            if s3.bucket.is_empty() {
+                return bad("files.s3.bucket", "is required with files.storage = \"s3\"");
+            }
+            let e = &s3.endpoint;
+            if !(e.is_empty() || e.starts_with("http://") || e.starts_with("https://")) {
+                return bad("files.s3.endpoint", "must start with http:// or https://");
+            }
+            if s3.access_key_id.is_empty() {
+                return bad(
+                    "files.s3.access_key_id",
+                    "is required with files.storage = \"s3\"",
+                );
+            }
+            if s3.secret_access_key.is_empty() && s3.secret_access_key_file.is_none() {
+                return bad(
+                    "files.s3.secret_access_key",
+                    "is required (or files.s3.secret_access_key_file) with files.storage = \"s3\"",
+                );
+            }
+            if s3.signed_downloads > Duration::from_secs(7 * 86_400) {
+                return bad(
+                    "files.s3.signed_downloads",
+                    "must be at most 7 days (S3's limit)",
+                );
+            }
         }
         if !(1..=99).contains(&self.alerts.disk_free_percent) {
             return bad("alerts.disk_free_percent", "must be between 1 and 99");

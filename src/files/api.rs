@@ -11,9 +11,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
-use super::scan;
 use super::sniff::{self, Kind};
 use super::store::{self, FileInfo, Incoming, NewFile, Received, Refused};
+use super::{blobs, scan};
 use crate::auth::policy::{Perm, allow};
 use crate::auth::{CurrentUser, crypto};
 use crate::clock;
@@ -211,7 +211,6 @@ async fn upload(
             .filter(|v| !v.is_empty())
     };
     let (client_id, project_id) = (field("clientId"), field("projectId"));
-    let dir = state.config.data.dir.clone();
     let r = up.received;
     let filename = up.filename;
     let (features, config) = (state.features.clone(), state.config.clone());
@@ -220,52 +219,44 @@ async fn upload(
             .into_iter()
             .filter_map(|(f, v)| v.clone().map(|v| (f, v)))
             .collect();
-    let tmp = r.tmp.clone();
-    let info = state
-        .db
-        .write(move |tx| {
-            // What the file is attached to is checked before its bytes are kept.
-            for (field, target) in &targets {
-                let a = features
-                    .attachment(field)
-                    .ok_or_else(|| ApiError::refused(*field, "nothing here takes attachments"))?;
-                (a.check)(tx, &config, &user, target)?;
-            }
-            store::settle_blob(&dir, &r).map_err(ApiError::internal)?;
-            let id = uuid::Uuid::now_v7().to_string();
-            store::insert(
-                tx,
-                &NewFile {
-                    id: &id,
-                    org_id: &user.org_id,
-                    owner_id: &user.id,
-                    purpose: "upload",
-                    status: "ready",
-                    filename: &filename,
-                    content_type: kind.mime(),
-                    size: r.size as i64,
-                    sha256: Some(&r.sha256),
-                    client_id: client_id.as_deref(),
-                    project_id: project_id.as_deref(),
-                    expires_at: None,
-                },
-            )?;
-            let file = crate::feature::AttachedFile {
+    let (sha, size) = (r.sha256.clone(), r.size as i64);
+    let info = blobs::keep(&state, &r.sha256, &r.tmp, kind.mime(), move |tx| {
+        for (field, target) in &targets {
+            let a = features
+                .attachment(field)
+                .ok_or_else(|| ApiError::refused(*field, "nothing here takes attachments"))?;
+            (a.check)(tx, &config, &user, target)?;
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        store::insert(
+            tx,
+            &NewFile {
                 id: &id,
+                org_id: &user.org_id,
+                owner_id: &user.id,
+                purpose: "upload",
+                status: "ready",
                 filename: &filename,
-            };
-            for (field, target) in &targets {
-                if let Some(a) = features.attachment(field) {
-                    (a.attached)(tx, &user, target, &file)?;
-                }
+                content_type: kind.mime(),
+                size,
+                sha256: Some(&sha),
+                client_id: client_id.as_deref(),
+                project_id: project_id.as_deref(),
+                expires_at: None,
+            },
+        )?;
+        let file = crate::feature::AttachedFile {
+            id: &id,
+            filename: &filename,
+        };
+        for (field, target) in &targets {
+            if let Some(a) = features.attachment(field) {
+                (a.attached)(tx, &user, target, &file)?;
             }
-            Ok::<_, ApiError>(store::get(tx, &id)?.ok_or_else(ApiError::not_found)?.info)
-        })
-        .await;
-    if info.is_err() {
-        // Refused before its bytes were kept: the temporary file goes too.
-        let _ = tokio::fs::remove_file(&tmp).await;
-    }
+        }
+        Ok(store::get(tx, &id)?.ok_or_else(ApiError::not_found)?.info)
+    })
+    .await;
     Ok(created(info?))
 }
 
@@ -359,10 +350,11 @@ pub async fn serve_blob(
     disposition: Option<String>,
 ) -> ApiResult<Response> {
     let sha = f.sha256.as_deref().ok_or_else(ApiError::not_found)?;
-    let file = tokio::fs::File::open(store::blob_path(&state.config.data.dir, sha))
-        .await
-        .map_err(|e| ApiError::internal(format!("blob {sha} is missing: {e}")))?;
-    let mut resp = Body::from_stream(tokio_util::io::ReaderStream::new(file)).into_response();
+    let bytes = state.blobs.get(sha).await.map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => ApiError::internal(format!("blob {sha} is missing")),
+        _ => blobs::unavailable(e),
+    })?;
+    let mut resp = Body::from_stream(bytes).into_response();
     let h = resp.headers_mut();
     let set = |h: &mut axum::http::HeaderMap, k, v: String| {
         if let Ok(v) = v.parse() {
@@ -381,13 +373,34 @@ pub async fn serve_blob(
 
 /// The file's bytes, as an attachment.
 #[utoipa::path(get, path = "/files/{id}/download", tag = "files", params(("id" = String, Path)),
-    responses((status = 200, content_type = "*/*", body = Vec<u8>, description = "The file's bytes, with the type they were judged to be"), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, content_type = "*/*", body = Vec<u8>, description = "The file's bytes, with the type they were judged to be"),
+        (status = 302, description = "With files.s3.signed_downloads: the bytes are at `Location`, a URL that works without credentials for that long", headers(("Location" = String))),
+        (status = 404), (status = 503)), security(("bearer" = [])))]
 async fn download(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<Response> {
     let f = visible(&state, &user, id).await?;
+    // With `files.s3.signed_downloads` the bytes come straight from the bucket.
+    if let Some(sha) = &f.sha256 {
+        let signed = state
+            .blobs
+            .signed_url(sha)
+            .await
+            .map_err(blobs::unavailable)?;
+        if let Some(url) = signed {
+            let mut resp = StatusCode::FOUND.into_response();
+            if let Ok(v) = url.parse() {
+                resp.headers_mut().insert(header::LOCATION, v);
+            }
+            resp.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-store"),
+            );
+            return Ok(resp);
+        }
+    }
     let d = content_disposition(&f.info.filename);
     serve_blob(&state, &f, Some(d)).await
 }
@@ -400,7 +413,6 @@ async fn remove(
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<StatusCode> {
-    let dir = state.config.data.dir.clone();
     let features = state.features.clone();
     state
         .db
@@ -422,9 +434,7 @@ async fn remove(
                     rusqlite::params![f.owner_id, id],
                 )?;
             }
-            if let Some(sha) = &f.sha256 {
-                store::drop_blob_if_unused(tx, &dir, sha)?;
-            }
+            // The bytes go with files.cleanup once nothing names them (see files::blobs).
             Ok::<_, ApiError>(())
         })
         .await?;
@@ -625,23 +635,18 @@ async fn put_content(
         ]));
     }
     scan::check(&state.config.files, &r.tmp).await?;
-    let dir = state.config.data.dir.clone();
-    let size = r.size;
-    state
-        .db
-        .write(move |tx| {
-            store::settle_blob(&dir, &r).map_err(ApiError::internal)?;
-            let n = tx.execute(
-                "UPDATE files SET status = 'uploaded', sha256 = ?2, updated_at = ?3 WHERE id = ?1 AND status = 'signed'",
-                rusqlite::params![id, r.sha256, clock::now()],
-            )?;
-            if n == 0 {
-                store::drop_blob_if_unused(tx, &dir, &r.sha256)?;
-                return Err(ApiError::new(ErrorCode::Conflict, "the bytes of this upload were already received"));
-            }
-            Ok(())
-        })
-        .await?;
+    let (size, sha) = (r.size, r.sha256.clone());
+    blobs::keep(&state, &r.sha256, &r.tmp, &f.info.content_type, move |tx| {
+        let n = tx.execute(
+            "UPDATE files SET status = 'uploaded', sha256 = ?2, updated_at = ?3 WHERE id = ?1 AND status = 'signed'",
+            rusqlite::params![id, sha, clock::now()],
+        )?;
+        if n == 0 {
+            return Err(ApiError::new(ErrorCode::Conflict, "the bytes of this upload were already received"));
+        }
+        Ok(())
+    })
+    .await?;
     Ok(ok(ContentReceived {
         file_id: f.info.id,
         size_bytes: size,

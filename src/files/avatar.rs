@@ -15,8 +15,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::api::{receive, serve_blob, unlimited};
-use super::sniff;
 use super::store::{self, Incoming, NewFile};
+use super::{blobs, sniff};
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
 use crate::clock;
@@ -117,48 +117,41 @@ async fn upload_picture(
         .map_or(up.filename.as_str(), |(s, _)| s)
         .to_string();
     let filename = format!("{stem}.png");
-    let dir = state.config.data.dir.clone();
     let f = filename.clone();
-    let url = state
-        .db
-        .write(move |tx| {
-            store::settle_blob(&dir, &r).map_err(ApiError::internal)?;
-            let old: Vec<Option<String>> = tx
-                .prepare_cached(
-                    "DELETE FROM files WHERE owner_id = ?1 AND purpose = 'avatar' RETURNING sha256",
-                )?
-                .query_map([&user.id], |row| row.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            let id = uuid::Uuid::now_v7().to_string();
-            store::insert(
-                tx,
-                &NewFile {
-                    id: &id,
-                    org_id: &user.org_id,
-                    owner_id: &user.id,
-                    purpose: "avatar",
-                    status: "ready",
-                    filename: &f,
-                    content_type: "image/png",
-                    size: r.size as i64,
-                    sha256: Some(&r.sha256),
-                    client_id: None,
-                    project_id: None,
-                    expires_at: None,
-                },
-            )?;
-            for sha in old.into_iter().flatten() {
-                store::drop_blob_if_unused(tx, &dir, &sha)?;
-            }
-            // The file id in the URL changes with each picture, so caches never show an old one.
-            let url = format!("/api/v1/users/{}/avatar?v={id}", user.id);
-            tx.execute(
-                "UPDATE users SET avatar_url = ?2, updated_at = ?3 WHERE id = ?1",
-                rusqlite::params![user.id, url, clock::now()],
-            )?;
-            Ok::<_, ApiError>(url)
-        })
-        .await?;
+    let (sha, size) = (r.sha256.clone(), r.size as i64);
+    let url = blobs::keep(&state, &r.sha256, &r.tmp, "image/png", move |tx| {
+        // The old picture's bytes go with files.cleanup once nothing names them.
+        tx.execute(
+            "DELETE FROM files WHERE owner_id = ?1 AND purpose = 'avatar'",
+            [&user.id],
+        )?;
+        let id = uuid::Uuid::now_v7().to_string();
+        store::insert(
+            tx,
+            &NewFile {
+                id: &id,
+                org_id: &user.org_id,
+                owner_id: &user.id,
+                purpose: "avatar",
+                status: "ready",
+                filename: &f,
+                content_type: "image/png",
+                size,
+                sha256: Some(&sha),
+                client_id: None,
+                project_id: None,
+                expires_at: None,
+            },
+        )?;
+        // The file id in the URL changes with each picture, so caches never show an old one.
+        let url = format!("/api/v1/users/{}/avatar?v={id}", user.id);
+        tx.execute(
+            "UPDATE users SET avatar_url = ?2, updated_at = ?3 WHERE id = ?1",
+            rusqlite::params![user.id, url, clock::now()],
+        )?;
+        Ok(url)
+    })
+    .await?;
     Ok(created(Picture { url, filename }))
 }
 

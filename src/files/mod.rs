@@ -1,9 +1,10 @@
-//! Files (seeds 001, 002, 003): uploads stored once per content under the data directory,
+//! Files (seeds 001, 002, 003): uploads stored once per content on local disk or in S3,
 //! judged by their bytes, private to their owner and the org's staff; the two-step signed
 //! upload; profile pictures re-encoded by Haven.
 
 pub mod api;
 pub mod avatar;
+pub mod blobs;
 pub mod scan;
 pub mod sniff;
 pub mod store;
@@ -21,11 +22,23 @@ pub fn feature() -> Feature {
         api: router,
         recurring: &[CLEANUP],
         jobs: |h, s| {
-            let data_dir = s.config.data.dir.clone();
-            h.internal(&job_kind(CLEANUP.name), move |tx, _| {
-                store::cleanup(tx, &data_dir)
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
+            let (data_dir, db, blobs) = (s.config.data.dir.clone(), s.db.clone(), s.blobs.clone());
+            let grace = s.config.files.orphan_grace;
+            h.external(&job_kind(CLEANUP.name), move |_| {
+                let (data_dir, db, blobs) = (data_dir.clone(), db.clone(), blobs.clone());
+                async move {
+                    let dropped = db
+                        .write(move |tx| {
+                            store::cleanup(tx, &data_dir).map_err(crate::db::DbError::from)
+                        })
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let swept = blobs::sweep(&db, blobs.as_ref(), grace)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    tracing::info!(dropped, swept, "files.cleanup");
+                    Ok(())
+                }
             });
         },
         exporters: &[Exporter {

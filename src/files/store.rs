@@ -1,7 +1,6 @@
-//! Files on disk and in the database. Bytes are written as they arrive to a temporary file
-//! (hashed and checked on the way, never held whole in memory), then moved to their
-//! content address `<data>/files/<aa>/<sha256>` inside the writer, in the same step that
-//! inserts the row, so a blob and the rows naming it never race with a deletion.
+//! Files in the database, and bytes as they arrive. Bytes are written as they arrive to a
+//! temporary file under `<data>/files/tmp` (hashed and checked on the way, never held whole in
+//! memory); `files::blobs` then stores them by content address, locally or in S3.
 
 use std::path::{Path, PathBuf};
 
@@ -15,7 +14,7 @@ use super::sniff::{self, Kind, TextCheck};
 use crate::auth::CurrentUser;
 use crate::auth::policy::{self, Perm, Scope};
 use crate::clock;
-use crate::feature::Part;
+use crate::feature::{ExportFile, Part};
 
 /// A file as the API shows it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -99,10 +98,6 @@ pub fn may_access(user: &CurrentUser, f: &FileRow) -> bool {
 
 pub fn root(data_dir: &Path) -> PathBuf {
     data_dir.join("files")
-}
-
-pub fn blob_path(data_dir: &Path, sha: &str) -> PathBuf {
-    root(data_dir).join(sha.get(..2).unwrap_or("00")).join(sha)
 }
 
 /// Why bytes were refused while they arrived.
@@ -197,32 +192,6 @@ impl Incoming {
     }
 }
 
-/// Moves received bytes to their content address (inside the writer; see the module docs).
-/// Content already stored is kept and the temporary copy dropped.
-pub fn settle_blob(data_dir: &Path, r: &Received) -> std::io::Result<()> {
-    let dest = blob_path(data_dir, &r.sha256);
-    if dest.exists() {
-        let _ = std::fs::remove_file(&r.tmp);
-        return Ok(());
-    }
-    if let Some(dir) = dest.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::rename(&r.tmp, &dest)
-}
-
-/// Deletes the blob `sha` when no row names it any more (inside the writer, so no upload of
-/// the same content can slip in between the check and the deletion).
-pub fn drop_blob_if_unused(conn: &Connection, data_dir: &Path, sha: &str) -> rusqlite::Result<()> {
-    let used = conn
-        .prepare_cached("SELECT 1 FROM files WHERE sha256 = ?1 LIMIT 1")?
-        .exists([sha])?;
-    if !used {
-        let _ = std::fs::remove_file(blob_path(data_dir, sha));
-    }
-    Ok(())
-}
-
 pub struct NewFile<'a> {
     pub id: &'a str,
     pub org_id: &'a str,
@@ -253,7 +222,7 @@ pub fn insert(c: &Connection, f: &NewFile) -> rusqlite::Result<()> {
 }
 
 /// The export's `files.json` and the uploaded files themselves under `files/`.
-pub fn export(c: &Connection, user_id: &str, data_dir: &Path) -> rusqlite::Result<Part> {
+pub fn export(c: &Connection, user_id: &str, _data_dir: &Path) -> rusqlite::Result<Part> {
     let rows: Vec<FileRow> = c
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM files WHERE owner_id = ?1 AND status = 'ready' ORDER BY created_at"
@@ -265,7 +234,7 @@ pub fn export(c: &Connection, user_id: &str, data_dir: &Path) -> rusqlite::Resul
     for f in rows {
         let name = format!("files/{}-{}", &f.info.id, f.info.filename);
         if let Some(sha) = &f.sha256 {
-            attachments.push((name.clone(), blob_path(data_dir, sha)));
+            attachments.push((name.clone(), ExportFile::Blob(sha.clone())));
         }
         let mut v = serde_json::to_value(&f.info).unwrap_or_default();
         v["pathInExport"] = serde_json::Value::String(name);
@@ -277,47 +246,24 @@ pub fn export(c: &Connection, user_id: &str, data_dir: &Path) -> rusqlite::Resul
     })
 }
 
-/// `files.cleanup`: signed uploads never completed, blobs no row names (after a crash between
-/// moving bytes and committing), and stale temporary files.
+/// `files.cleanup`'s first half, in the writer: signed uploads never completed, and temporary
+/// files older than an hour (left by a crash mid-upload). The bytes no row names any more go
+/// in the second half, [`super::blobs::sweep`].
 pub fn cleanup(conn: &Connection, data_dir: &Path) -> rusqlite::Result<usize> {
-    let now = clock::now();
-    let stale: Vec<Option<String>> = conn
-        .prepare_cached(
-            "DELETE FROM files WHERE status != 'ready' AND expires_at < ?1 RETURNING sha256",
-        )?
-        .query_map([&now], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut removed = stale.len();
-    for sha in stale.into_iter().flatten() {
-        drop_blob_if_unused(conn, data_dir, &sha)?;
-    }
+    let mut removed = conn
+        .prepare_cached("DELETE FROM files WHERE status != 'ready' AND expires_at < ?1")?
+        .execute([clock::now()])?;
     let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-    let old = |p: &Path| {
-        std::fs::metadata(p)
-            .and_then(|m| m.modified())
-            .is_ok_and(|t| t < hour_ago)
-    };
-    let Ok(dirs) = std::fs::read_dir(root(data_dir)) else {
+    let Ok(entries) = std::fs::read_dir(root(data_dir).join("tmp")) else {
         return Ok(removed);
     };
-    for d in dirs.flatten() {
-        let Ok(entries) = std::fs::read_dir(d.path()) else {
-            continue;
-        };
-        let is_tmp = d.file_name() == "tmp";
-        for e in entries.flatten() {
-            let p = e.path();
-            if !old(&p) {
-                continue;
-            }
-            let name = e.file_name().to_string_lossy().to_string();
-            let unused = is_tmp
-                || !conn
-                    .prepare_cached("SELECT 1 FROM files WHERE sha256 = ?1 LIMIT 1")?
-                    .exists([&name])?;
-            if unused && std::fs::remove_file(&p).is_ok() {
-                removed += 1;
-            }
+    for e in entries.flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t < hour_ago);
+        if old && std::fs::remove_file(e.path()).is_ok() {
+            removed += 1;
         }
     }
     Ok(removed)

@@ -17,7 +17,7 @@ pub mod wemwbs;
 
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::feature::{Exporter, Feature, Part};
+use crate::feature::{ExportFile, Exporter, Feature, Part};
 use crate::jobs::job_kind;
 use crate::jobs::recurring::JobDef;
 use crate::state::AppState;
@@ -141,7 +141,7 @@ const EXPORTERS: &[Exporter] = &[
                 let path = reports::file_path(dir, &id, reports::Format::parse(&format));
                 if path.exists() {
                     part.attachments
-                        .push((format!("reports/{id}.{format}"), path));
+                        .push((format!("reports/{id}.{format}"), ExportFile::Path(path)));
                 }
             }
             Ok(part)

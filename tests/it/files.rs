@@ -36,6 +36,14 @@ fn blobs(s: &TestServer) -> usize {
         .count()
 }
 
+/// What the hourly `files.cleanup` does to bytes nothing names.
+async fn sweep(s: &TestServer) {
+    let grace = s.state.config.files.orphan_grace;
+    haven::files::blobs::sweep(&s.state.db, s.state.blobs.as_ref(), grace)
+        .await
+        .unwrap();
+}
+
 async fn upload(
     s: &TestServer,
     p: &Person,
@@ -48,7 +56,11 @@ async fn upload(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn types_limits_names_access_and_shared_bytes() {
-    let s = TestServer::with(|c| c.files.max_upload = 64 * 1024).await;
+    let s = TestServer::with(|c| {
+        c.files.max_upload = 64 * 1024;
+        c.files.orphan_grace = std::time::Duration::ZERO;
+    })
+    .await;
     let member = TestUser::member().create(&s).await;
     let peer = TestUser::member().create(&s).await;
     let team = TestUser::new(haven::users::model::Role::Team)
@@ -146,6 +158,7 @@ async fn types_limits_names_access_and_shared_bytes() {
         .send(&s, Method::DELETE, &format!("/files/{id}"), json!({}))
         .await;
     assert_eq!(st, 204);
+    sweep(&s).await;
     assert_eq!(blobs(&s), before, "still named by the copy");
     let copy = again["data"]["id"].as_str().unwrap();
     let r = peer
@@ -156,6 +169,8 @@ async fn types_limits_names_access_and_shared_bytes() {
     assert_eq!(r.bytes().await.unwrap().as_ref(), b"walk daily\n");
     peer.send(&s, Method::DELETE, &format!("/files/{copy}"), json!({}))
         .await;
+    assert_eq!(blobs(&s), before, "kept until files.cleanup");
+    sweep(&s).await;
     assert_eq!(blobs(&s), before - 1, "gone with the last file");
     let tmp = std::fs::read_dir(s.dir.path().join("data/files/tmp"))
         .unwrap()
