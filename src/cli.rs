@@ -72,6 +72,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Stored files.
+    Files {
+        #[command(subcommand)]
+        command: FilesCommand,
+    },
     /// E-mail tools.
     Mail {
         #[command(subcommand)]
@@ -105,6 +110,22 @@ struct CreateUser {
 enum AuditCommand {
     /// Recompute the audit log's hash chain; names the first entry that does not check out.
     Verify,
+}
+
+#[derive(Subcommand)]
+enum FilesCommand {
+    /// Move the files under the data directory into the bucket of [files.s3], each verified by
+    /// its SHA-256 before the copy on disk is removed (Haven must be stopped; then set
+    /// files.storage = "s3" and start it).
+    Migrate {
+        #[arg(long, value_enum)]
+        to: MigrateTarget,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum MigrateTarget {
+    S3,
 }
 
 #[derive(Subcommand)]
@@ -226,6 +247,28 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 .send(&email, &uuid::Uuid::now_v7().to_string())
                 .await?;
             println!("test message sent to {to}");
+            Ok(())
+        }
+        Command::Files {
+            command: FilesCommand::Migrate {
+                to: MigrateTarget::S3,
+            },
+        } => {
+            let moved = crate::files::migrate::to_s3(&config).await?;
+            println!(
+                "moved {} files ({:.1} MiB) to the bucket, each verified by SHA-256",
+                moved.files,
+                moved.bytes as f64 / 1_048_576.0
+            );
+            for (sha, why) in &moved.failed {
+                eprintln!("{sha}: {why}");
+            }
+            if !moved.failed.is_empty() {
+                anyhow::bail!(
+                    "{} files stay on disk; run again once fixed",
+                    moved.failed.len()
+                );
+            }
             Ok(())
         }
         Command::BenchDb(args) => bench::run(args, config.server.workers()).await,

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod avatar;
 pub mod blobs;
+pub mod migrate;
 pub mod scan;
 pub mod sniff;
 pub mod store;

@@ -39,6 +39,7 @@ mod postman;
 mod proxy;
 mod push;
 mod realtime;
+mod s3;
 mod seeds;
 mod sms;
 mod wellbeing;

@@ -48,7 +48,11 @@ impl TestServer {
     }
 
     pub async fn with(edit: impl FnOnce(&mut Config)) -> TestServer {
-        let dir = tempfile::tempdir().unwrap();
+        Self::in_dir(tempfile::tempdir().unwrap(), edit).await
+    }
+
+    /// A server on `dir` as a previous one left it (the data directory is `dir/data`).
+    pub async fn in_dir(dir: tempfile::TempDir, edit: impl FnOnce(&mut Config)) -> TestServer {
         let mut config = test_config(dir.path());
         edit(&mut config);
         // Bound before the app starts, so links it makes (e-mails, OAuth redirects) reach it.
@@ -103,6 +107,15 @@ impl TestServer {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
+    }
+
+    /// Stops the server and hands back its directory, as it was left.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        self.trigger_stop();
+        if let Some(t) = self.task.take() {
+            t.await.unwrap().unwrap();
+        }
+        self.dir
     }
 
     /// Waits for the server to finish; returns what `server::run` returned.
