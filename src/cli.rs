@@ -72,6 +72,12 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Print Litestream's configuration for this database, made from [litestream] (or write it to
+    /// --output, readable by its owner only).
+    LitestreamConfig {
+        #[arg(long, value_name = "PATH")]
+        output: Option<PathBuf>,
+    },
     /// Stored files.
     Files {
         #[command(subcommand)]
@@ -249,6 +255,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("test message sent to {to}");
             Ok(())
         }
+        Command::LitestreamConfig { output } => match output {
+            Some(path) => crate::backups::litestream::write(&config, &path),
+            None => print_out(&crate::backups::litestream::config_yaml(&config)?),
+        },
         Command::Files {
             command: FilesCommand::Migrate {
                 to: MigrateTarget::S3,

@@ -3,6 +3,7 @@
 //! before it counts, keeps the newest `backup.keep`, and tells the operators when it fails.
 
 pub mod api;
+pub mod litestream;
 pub mod portal;
 
 use std::path::PathBuf;

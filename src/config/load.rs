@@ -247,6 +247,7 @@ mod tests {
             ("HAVEN_FILES__SCAN", "sometimes", "files.scan"),
             ("HAVEN_FILES__STORAGE", "s3", "files.s3.bucket"),
             ("HAVEN_FILES__STORAGE", "ftp", "files.storage"),
+            ("HAVEN_LITESTREAM__ENABLED", "true", "litestream.bucket"),
             (
                 "HAVEN_ALERTS__DISK_FREE_PERCENT",
                 "0",

@@ -41,6 +41,7 @@ pub struct Config {
     pub compliance: ComplianceConfig,
     pub backup: BackupConfig,
     pub alerts: AlertsConfig,
+    pub litestream: LitestreamConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -835,6 +836,46 @@ impl Default for BackupConfig {
     }
 }
 
+/// Continuous replication of the database by Litestream (`haven litestream-config` writes its
+/// configuration from this).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LitestreamConfig {
+    /// Litestream replicates this database: Haven leaves the WAL's truncation to it.
+    pub enabled: bool,
+    pub bucket: String,
+    /// Where in the bucket the replica lives.
+    pub path: String,
+    /// The service's URL; AWS's regional endpoint when empty.
+    pub endpoint: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    pub secret_access_key_file: Option<PathBuf>,
+    /// `bucket.host/key` addressing (AWS, R2) instead of `host/bucket/key`.
+    pub virtual_hosted: bool,
+    /// How often Litestream ships new WAL frames (the most a lost machine can lose).
+    #[serde(with = "serde_duration")]
+    pub sync_interval: Duration,
+}
+
+impl Default for LitestreamConfig {
+    fn default() -> Self {
+        LitestreamConfig {
+            enabled: false,
+            bucket: String::new(),
+            path: "haven/haven.db".into(),
+            endpoint: String::new(),
+            region: "us-east-1".into(),
+            access_key_id: String::new(),
+            secret_access_key: Secret::default(),
+            secret_access_key_file: None,
+            virtual_hosted: false,
+            sync_interval: Duration::from_secs(1),
+        }
+    }
+}
+
 /// When the conditions operators are warned about begin (see `health::watch`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -977,6 +1018,21 @@ impl Config {
                     "files.s3.signed_downloads",
                     "must be at most 7 days (S3's limit)",
                 );
+            }
+        }
+        if self.litestream.enabled {
+            let l = &self.litestream;
+            if l.bucket.is_empty() {
+                return bad("litestream.bucket", "is required with litestream.enabled");
+            }
+            if !(l.endpoint.is_empty()
+                || l.endpoint.starts_with("http://")
+                || l.endpoint.starts_with("https://"))
+            {
+                return bad("litestream.endpoint", "must start with http:// or https://");
+            }
+            if l.sync_interval.is_zero() {
+                return bad("litestream.sync_interval", "must be above zero");
             }
         }
         if !(1..=99).contains(&self.alerts.disk_free_percent) {

@@ -28,7 +28,9 @@ pub const RECURRING: &[JobDef] = &[
     },
 ];
 
-pub fn register(handlers: &mut Handlers, db: &Db) {
+/// `replicated`: Litestream ships the WAL (`litestream.enabled`), so the nightly checkpoint is
+/// passive; a truncating one would wait on Litestream's read lock while blocking Haven's writer.
+pub fn register(handlers: &mut Handlers, db: &Db, replicated: bool) {
     handlers.internal(&job_kind("outbox.cleanup"), |tx, _| {
         let week_ago = clock::before(std::time::Duration::from_secs(7 * 86_400));
         outbox::purge_finished(tx, &week_ago)
@@ -49,8 +51,11 @@ pub fn register(handlers: &mut Handlers, db: &Db) {
                 let conn = Connection::open(&path).map_err(|e| e.to_string())?;
                 conn.busy_timeout(std::time::Duration::from_secs(30))
                     .map_err(|e| e.to_string())?;
-                conn.execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);")
-                    .map_err(|e| e.to_string())
+                conn.execute_batch(match replicated {
+                    true => "PRAGMA optimize; PRAGMA wal_checkpoint(PASSIVE);",
+                    false => "PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);",
+                })
+                .map_err(|e| e.to_string())
             })
             .await
             .map_err(|e| e.to_string())?

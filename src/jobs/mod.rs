@@ -28,7 +28,7 @@ pub fn feature() -> Feature {
         pages: portal::pages,
         nav: portal::NAV,
         recurring: housekeeping::RECURRING,
-        jobs: |h, s| housekeeping::register(h, &s.db),
+        jobs: |h, s| housekeeping::register(h, &s.db, s.config.litestream.enabled),
         ..Feature::named("jobs")
     }
 }

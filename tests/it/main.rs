@@ -26,6 +26,7 @@ mod first_run;
 mod idempotency;
 mod identity;
 mod lifecycle;
+mod litestream;
 mod mail;
 mod notify;
 mod openapi;

@@ -31,6 +31,7 @@ fn the_deb_holds_the_binary_config_unit_and_scripts() {
         "./usr/share/doc/haven/guides/deployment.md",
         "./usr/share/doc/haven/guides/runbooks.md",
         "./usr/share/haven/prometheus/haven-alerts.yml",
+        "./lib/systemd/system/haven-litestream.service",
     ] {
         assert!(
             files.contains(path),
