@@ -161,7 +161,16 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    logging::init(&config.log, !matches!(cli.command, Command::Serve));
+    let to_stderr = !matches!(cli.command, Command::Serve);
+    // Traces are for the server; a one-off command exports none.
+    let telemetry = match cli.command {
+        Command::Serve | Command::Demo { .. } => config.telemetry.clone(),
+        _ => config::TelemetryConfig::default(),
+    };
+    if let Err(e) = logging::init(&config.log, &telemetry, to_stderr) {
+        eprintln!("haven: telemetry.otlp_endpoint: {e}");
+        return ExitCode::from(2);
+    }
     // server.worker_threads sizes the runtime; blocking threads (database reads, argon2) are
     // capped so a burst cannot grow the process by a thread stack and a malloc arena each.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -182,7 +191,9 @@ pub fn main() -> ExitCode {
         eprintln!("haven: cannot start the background runtime: {e}");
         return ExitCode::FAILURE;
     }
-    match runtime.block_on(run(cli.command, config)) {
+    let outcome = runtime.block_on(run(cli.command, config));
+    crate::telemetry::flush();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "haven failed");

@@ -36,6 +36,7 @@ pub mod server;
 pub mod settings;
 pub mod setup;
 pub mod state;
+pub mod telemetry;
 pub mod users;
 pub mod wellbeing;
 pub mod workplace;

@@ -1,20 +1,22 @@
 //! Logs: on stdout for `serve`, stderr for other commands so their output stays clean;
 //! human-readable on a terminal and JSON lines otherwise (`log.format = "auto"`), or as
-//! configured. `RUST_LOG` overrides `log.level`.
+//! configured. `RUST_LOG` overrides `log.level`. With `telemetry.otlp_endpoint` the request and
+//! job spans are also exported as traces (`telemetry`); the log filter does not apply to them.
 
 use std::io::IsTerminal;
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
 
-use crate::config::{LogConfig, LogFormat};
+use crate::config::{LogConfig, LogFormat, TelemetryConfig};
 
-pub fn init(cfg: &LogConfig, to_stderr: bool) {
+type Boxed = Box<dyn Layer<Registry> + Send + Sync>;
+
+pub fn init(cfg: &LogConfig, telemetry: &TelemetryConfig, to_stderr: bool) -> anyhow::Result<()> {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&cfg.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(true);
     let terminal = if to_stderr {
         std::io::stderr().is_terminal()
     } else {
@@ -25,22 +27,27 @@ pub fn init(cfg: &LogConfig, to_stderr: bool) {
         LogFormat::Pretty => false,
         LogFormat::Auto => !terminal,
     };
-    let builder = builder.with_ansi(terminal && !json);
-    let result = match (json, to_stderr) {
-        (true, false) => builder
+    let base = tracing_subscriber::fmt::layer()
+        .with_target(true)
+        .with_ansi(terminal && !json);
+    let logs: Boxed = match (json, to_stderr) {
+        (true, false) => base
             .json()
             .flatten_event(true)
             .with_current_span(false)
-            .try_init(),
-        (true, true) => builder
+            .boxed(),
+        (true, true) => base
             .json()
             .flatten_event(true)
             .with_current_span(false)
             .with_writer(std::io::stderr)
-            .try_init(),
-        (false, false) => builder.try_init(),
-        (false, true) => builder.with_writer(std::io::stderr).try_init(),
+            .boxed(),
+        (false, false) => base.boxed(),
+        (false, true) => base.with_writer(std::io::stderr).boxed(),
     };
+    let mut layers: Vec<Boxed> = vec![logs.with_filter(filter).boxed()];
+    layers.extend(crate::telemetry::layer(telemetry)?.map(Layer::boxed));
     // A second init (tests) keeps the first subscriber.
-    let _ = result;
+    let _ = Registry::default().with(layers).try_init();
+    Ok(())
 }

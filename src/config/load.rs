@@ -249,6 +249,11 @@ mod tests {
             ("HAVEN_FILES__STORAGE", "ftp", "files.storage"),
             ("HAVEN_LITESTREAM__ENABLED", "true", "litestream.bucket"),
             (
+                "HAVEN_TELEMETRY__OTLP_ENDPOINT",
+                "collector:4318",
+                "telemetry.otlp_endpoint",
+            ),
+            (
                 "HAVEN_ALERTS__DISK_FREE_PERCENT",
                 "0",
                 "alerts.disk_free_percent",

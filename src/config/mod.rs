@@ -28,6 +28,7 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub metrics: MetricsConfig,
     pub log: LogConfig,
+    pub telemetry: TelemetryConfig,
     pub push: PushConfig,
     pub sms: SmsConfig,
     pub calendar: CalendarConfig,
@@ -308,6 +309,28 @@ pub struct LogConfig {
     /// A tracing filter, e.g. `info` or `haven=debug,tower_http=info`; `RUST_LOG` wins.
     pub level: String,
     pub format: LogFormat,
+}
+
+/// Traces exported over OTLP/HTTP (see `telemetry`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// The collector's OTLP/HTTP URL (`http://collector:4318`); empty = no traces.
+    pub otlp_endpoint: String,
+    /// Headers sent with each export (a vendor's API key).
+    pub otlp_headers: std::collections::HashMap<String, String>,
+    /// `service.name` on every span.
+    pub service_name: String,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        TelemetryConfig {
+            otlp_endpoint: String::new(),
+            otlp_headers: Default::default(),
+            service_name: "haven".into(),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -1019,6 +1042,13 @@ impl Config {
                     "must be at most 7 days (S3's limit)",
                 );
             }
+        }
+        let otlp = &self.telemetry.otlp_endpoint;
+        if !(otlp.is_empty() || otlp.starts_with("http://") || otlp.starts_with("https://")) {
+            return bad(
+                "telemetry.otlp_endpoint",
+                "must start with http:// or https://",
+            );
         }
         if self.litestream.enabled {
             let l = &self.litestream;

@@ -8,8 +8,11 @@ use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 
+use tracing::Instrument;
+
 use super::error::ErrorCause;
 use super::request_id;
+use crate::telemetry;
 
 pub async fn observe(req: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -23,7 +26,29 @@ pub async fn observe(req: Request, next: Next) -> Response {
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
 
-    let mut res = request_id::scope(id.clone(), next.run(req)).await;
+    let caller = req
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(telemetry::parse_traceparent);
+    let mut res = request_id::scope(id.clone(), async {
+        // Made inside the scope: the span's trace id is the request's (see `telemetry`).
+        let span = tracing::info_span!(target: telemetry::SPAN_TARGET, "request",
+            otel.name = format!("{method} {route}"), otel.kind = "server",
+            http.request.method = %method, http.route = %route, url.path = %path,
+            http.response.status_code = tracing::field::Empty, otel.status_code = tracing::field::Empty,
+            haven.request_id = %id);
+        if let Some(sc) = caller {
+            let _ = tracing_opentelemetry::OpenTelemetrySpanExt::set_parent(&span, telemetry::remote_parent(sc));
+        }
+        let res = next.run(req).instrument(span.clone()).await;
+        span.record("http.response.status_code", res.status().as_u16());
+        if res.status().is_server_error() {
+            span.record("otel.status_code", "error");
+        }
+        res
+    })
+    .await;
 
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(request_id::HEADER, v);

@@ -23,8 +23,15 @@ pub async fn scope<F: std::future::Future>(id: String, fut: F) -> F::Output {
     TRACE_ID.scope(id, fut).await
 }
 
+/// The id of the request being served, if any.
+pub fn try_current() -> Option<String> {
+    TRACE_ID.try_with(|s| s.clone()).ok()
+}
+
+/// A new id: 32 lowercase hex digits (a time-ordered UUID), which is also a W3C trace id, so a
+/// request's logs and its exported trace share one id.
 pub fn generate() -> String {
-    uuid::Uuid::now_v7().to_string()
+    uuid::Uuid::now_v7().simple().to_string()
 }
 
 /// Keeps the characters that are safe in logs and headers (`A-Z a-z 0-9 - _ . : / + = @`),
@@ -38,12 +45,17 @@ pub fn sanitize(raw: &str) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
-/// The request's id: the client's, sanitized, or a generated one.
+/// The request's id: the client's `X-Request-Id`, sanitized; else the trace id of its W3C
+/// `traceparent`; else a generated one.
 pub fn from_headers(headers: &HeaderMap) -> String {
-    headers
-        .get(HEADER)
-        .and_then(|v| v.to_str().ok())
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    header(HEADER)
         .and_then(sanitize)
+        .or_else(|| {
+            header("traceparent")
+                .and_then(crate::telemetry::parse_traceparent)
+                .map(|sc| sc.trace_id().to_string())
+        })
         .unwrap_or_else(generate)
 }
 

@@ -53,7 +53,7 @@ impl Worker {
             let mut set = JoinSet::new();
             for item in items {
                 let w = self.clone();
-                set.spawn(async move { w.process(item).await });
+                set.spawn(async move { w.traced(item).await });
             }
             while set.join_next().await.is_some() {}
         }
@@ -87,7 +87,7 @@ impl Worker {
                         claimed = items.len();
                         for item in items {
                             let w = self.clone();
-                            inflight.spawn(async move { w.process(item).await });
+                            inflight.spawn(async move { w.traced(item).await });
                         }
                     }
                     Err(e) => tracing::error!(error = %e, "cannot claim outbox items"),
@@ -141,6 +141,14 @@ impl Worker {
             }
             None => poll,
         }
+    }
+
+    /// `process` in a span of its own (exported with `telemetry.otlp_endpoint`).
+    async fn traced(&self, item: OutboxItem) {
+        let span = tracing::info_span!(target: crate::telemetry::SPAN_TARGET, "job",
+            otel.name = %item.kind, otel.kind = "consumer", haven.job.kind = %item.kind,
+            haven.outbox.id = %item.id, haven.job.attempt = item.attempts);
+        tracing::Instrument::instrument(self.process(item), span).await
     }
 
     async fn process(&self, item: OutboxItem) {

@@ -10,6 +10,7 @@ mod google;
 mod google_calendar;
 mod sockets;
 mod support;
+mod traces;
 
 mod appointments;
 mod browser;
