@@ -167,7 +167,7 @@ async fn download(
             ),
             (header::CACHE_CONTROL, "private, no-store".to_string()),
         ],
-        Body::from_stream(tokio_util::io::ReaderStream::new(file)),
+        Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024)),
     )
         .into_response())
 }

@@ -128,7 +128,8 @@ impl BlobStore for LocalBlobs {
 
     async fn get(&self, sha: &str) -> io::Result<ByteStream> {
         let file = tokio::fs::File::open(self.path(sha)).await?;
-        Ok(tokio_util::io::ReaderStream::new(file).boxed())
+        // 64 KiB reads: the default 4 KiB chunks cost a third of the download rate.
+        Ok(tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024).boxed())
     }
 
     async fn delete(&self, sha: &str) -> io::Result<()> {
