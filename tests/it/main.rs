@@ -19,6 +19,7 @@ mod clamav;
 mod cli;
 mod community;
 mod compliance;
+mod container;
 mod contract;
 mod crash;
 mod crm;
