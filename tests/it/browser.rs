@@ -1245,10 +1245,19 @@ async fn google_sign_in(s: &TestServer, b: &mut Browser, admin: &Person) -> anyh
     b.goto(s, "/login?next=/admin/audit").await?;
     press(b, "a[href^='/login/google']").await?;
     press(b, "button[value='g-ada']").await?;
-    b.signed_in().await?;
+    // The browser passes through Google's page and Haven's callback first: wait for where it
+    // ends up (checking at once raced the redirects under load).
+    let mut landed = String::new();
+    for _ in 0..100 {
+        landed = b.client.current_url().await?.path().to_string();
+        if landed == "/admin/audit" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     anyhow::ensure!(
-        b.client.current_url().await?.path() == "/admin/audit",
-        "not sent on to the page asked for"
+        landed == "/admin/audit",
+        "not sent on to the page asked for (at {landed})"
     );
     b.see("Audit log").await?;
     b.see("auth.login").await?;
