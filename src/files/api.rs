@@ -390,10 +390,9 @@ async fn download(
             .await
             .map_err(blobs::unavailable)?;
         if let Some(url) = signed {
+            let location = header::HeaderValue::from_str(&url).map_err(blobs::unavailable)?;
             let mut resp = StatusCode::FOUND.into_response();
-            if let Ok(v) = url.parse() {
-                resp.headers_mut().insert(header::LOCATION, v);
-            }
+            resp.headers_mut().insert(header::LOCATION, location);
             resp.headers_mut().insert(
                 header::CACHE_CONTROL,
                 header::HeaderValue::from_static("no-store"),
