@@ -83,6 +83,11 @@ enum Command {
         #[command(subcommand)]
         command: FilesCommand,
     },
+    /// Move an org between Havens.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
     /// E-mail tools.
     Mail {
         #[command(subcommand)]
@@ -126,6 +131,27 @@ enum FilesCommand {
     Migrate {
         #[arg(long, value_enum)]
         to: MigrateTarget,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Write one org (its people, data, files and pending work) to an archive, from one
+    /// consistent snapshot (Haven may run; writes after the snapshot are not in it). Prints the
+    /// archive's key, which the import needs.
+    Export {
+        /// The org's id, or its name when no other org has it.
+        org: String,
+        #[arg(long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Add an exported org to this Haven (Haven must be stopped): all of it in one transaction,
+    /// or nothing when anything conflicts.
+    Import {
+        archive: PathBuf,
+        /// The key `haven org export` printed.
+        #[arg(long)]
+        key: String,
     },
 }
 
@@ -290,6 +316,44 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     moved.failed.len()
                 );
             }
+            Ok(())
+        }
+        Command::Org {
+            command: OrgCommand::Export { org, output },
+        } => {
+            let done = crate::orgs::transfer::export::export(&config, &org, &output).await?;
+            let m = &done.manifest;
+            println!(
+                "exported org {} ({}) to {}: {} rows, {} files",
+                m.org_name,
+                m.org_id,
+                output.display(),
+                m.rows.values().sum::<u64>(),
+                m.files.len()
+            );
+            for (table, n) in &m.left_out {
+                println!(
+                    "  {table}: {n} references to people outside the org cleared or rows left out"
+                );
+            }
+            println!(
+                "archive key (the import needs it; keep it apart from the file): {}",
+                done.key
+            );
+            Ok(())
+        }
+        Command::Org {
+            command: OrgCommand::Import { archive, key },
+        } => {
+            let done = crate::orgs::transfer::import::import(&config, &archive, &key).await?;
+            println!(
+                "imported org {} ({}): {} rows, {} files, {} audit entries added to this Haven's chain",
+                done.manifest.org_name,
+                done.manifest.org_id,
+                done.rows,
+                done.manifest.files.len(),
+                done.audit_entries
+            );
             Ok(())
         }
         Command::BenchDb(args) => bench::run(args, config.server.workers()).await,

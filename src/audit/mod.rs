@@ -3,7 +3,7 @@
 //! with [`record`] in the same transaction as the change they describe.
 
 pub mod api;
-mod chain;
+pub mod chain;
 pub mod checks;
 pub mod portal;
 
@@ -92,11 +92,6 @@ impl<'a> Event<'a> {
 /// Appends `e` to the chain inside the caller's transaction and returns the new row's id.
 /// The writer is single, so reading the previous hash and inserting cannot interleave.
 pub fn record(tx: &Connection, e: Event) -> rusqlite::Result<String> {
-    let prev: String = tx
-        .prepare_cached("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1")?
-        .query_row([], |r| r.get(0))
-        .optional()?
-        .unwrap_or_else(|| chain::GENESIS.to_string());
     let row = chain::Row {
         id: uuid::Uuid::now_v7().to_string(),
         at: clock::now(),
@@ -110,6 +105,18 @@ pub fn record(tx: &Connection, e: Event) -> rusqlite::Result<String> {
         after: e.after.map(|v| v.to_string()),
         ip: e.ip.map(str::to_string),
     };
+    append(tx, &row)?;
+    Ok(row.id)
+}
+
+/// Appends `row` as it is (its id and time kept) to the chain: `record`, and an org's entries
+/// arriving with `haven org import`.
+pub fn append(tx: &Connection, row: &chain::Row) -> rusqlite::Result<()> {
+    let prev: String = tx
+        .prepare_cached("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1")?
+        .query_row([], |r| r.get(0))
+        .optional()?
+        .unwrap_or_else(|| chain::GENESIS.to_string());
     let hash = row.hash(&prev);
     tx.prepare_cached(
         "INSERT INTO audit_log (id, at, org_id, actor_id, user_id, action, entity, entity_id, before, after, ip, prev_hash, hash)
@@ -119,5 +126,5 @@ pub fn record(tx: &Connection, e: Event) -> rusqlite::Result<String> {
         row.id, row.at, row.org_id, row.actor_id, row.user_id, row.action, row.entity, row.entity_id,
         row.before, row.after, row.ip, prev, hash
     ])?;
-    Ok(row.id)
+    Ok(())
 }

@@ -8,6 +8,7 @@ pub mod portal;
 pub mod store;
 pub mod subscription;
 pub mod subscriptions_page;
+pub mod transfer;
 
 use utoipa_axum::router::OpenApiRouter;
 

@@ -33,6 +33,7 @@ mod mail;
 mod notify;
 mod openapi;
 mod ops;
+mod org_transfer;
 mod outbox;
 mod packaging;
 mod policy;

@@ -1,0 +1,142 @@
+//! `haven org export` / `haven org import`: an org moves whole from one Haven to another.
+//!
+//! An org's rows never mix with another's, so they can be lifted out: the archive is a ZIP
+//! holding `manifest.json`, `org.db` (a SQLite database with Haven's schema holding only the
+//! org's rows, chosen by `scope::plan`), the bytes of its files under `files/<sha256>`, and its
+//! ready reports and personal-data exports under `data/`. Export reads one consistent snapshot
+//! and may run beside a serving Haven; import takes the data directory's lock and writes in one
+//! transaction, so it lands whole or not at all.
+//!
+//! What does not travel as it is: sign-in sessions and tokens (people sign in again), the
+//! instance's queue (only the org's pending work moves), and the two kinds of sealed secrets
+//! (TOTP seeds, calendar tokens), which the export seals again with a key of the archive's own,
+//! printed once, and the import seals for the target's key. Integer sequence numbers are
+//! shifted past the target's, full-text indexes are rebuilt, and the org's audit entries are
+//! appended to the target's hash chain after each is checked against its own hash, followed by an
+//! `org.imported` entry naming how many came and the source's last hash.
+
+pub mod export;
+pub mod import;
+pub mod scope;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::crypto;
+use crate::config::secrets::Key;
+
+/// The archive layout's version; an import refuses others.
+pub const FORMAT: u32 = 1;
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    pub format: u32,
+    pub haven_version: String,
+    /// The highest migration applied to `org.db`.
+    pub schema_version: i64,
+    pub org_id: String,
+    pub org_name: String,
+    pub exported_at: String,
+    /// Rows per table.
+    pub rows: std::collections::BTreeMap<String, u64>,
+    /// References to rows outside the org that were cleared, or rows left out for them, per
+    /// table (a superadmin who invited someone; a superadmin's own rows).
+    pub left_out: std::collections::BTreeMap<String, u64>,
+    /// Stored files: SHA-256 and type.
+    pub files: Vec<(String, String)>,
+    /// Other files under the data directory (ready reports and exports), by relative path.
+    pub data: Vec<String>,
+    /// Proves a key is the archive's before anything is opened with it.
+    pub key_check: String,
+}
+
+/// A new archive key and how it is written down.
+pub fn new_key() -> (Key, String) {
+    let mut k = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut k);
+    (Key(k), URL_SAFE_NO_PAD.encode(k))
+}
+
+pub fn parse_key(text: &str) -> anyhow::Result<Key> {
+    let bytes = URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| {
+        anyhow::anyhow!("--key: not an archive key (43 characters, as export printed it)")
+    })?;
+    let k: [u8; 32] = bytes.try_into().map_err(|_| {
+        anyhow::anyhow!("--key: not an archive key (43 characters, as export printed it)")
+    })?;
+    Ok(Key(k))
+}
+
+pub fn key_check(key: &Key, org_id: &str) -> String {
+    hex::encode(crypto::mac(key, &[b"haven-org-archive", org_id.as_bytes()]))
+}
+
+/// Opens every sealed value of `conn`'s `main` with `from` and seals it for `to`.
+pub fn reseal(conn: &rusqlite::Connection, from: &Key, to: &Key) -> anyhow::Result<u64> {
+    use base64::engine::general_purpose::STANDARD;
+    let mut n = 0;
+    for s in scope::SEALED {
+        let (t, c, ctx) = (scope::q(s.table), scope::q(s.column), scope::q(s.context));
+        let rows: Vec<(String, rusqlite::types::Value)> = conn
+            .prepare(&format!(
+                "SELECT {ctx}, {c} FROM main.{t} WHERE {c} IS NOT NULL"
+            ))?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (context, value) in rows {
+            let sealed = match (&value, s.base64) {
+                (rusqlite::types::Value::Blob(b), false) => b.clone(),
+                (rusqlite::types::Value::Text(t), true) => STANDARD.decode(t)?,
+                _ => anyhow::bail!("{}.{} of {context}: unexpected type", s.table, s.column),
+            };
+            let plain = crypto::open(from, &sealed, context.as_bytes())
+                .map_err(|e| anyhow::anyhow!("{}.{} of {context}: {e}", s.table, s.column))?;
+            let again = crypto::seal(to, &plain, context.as_bytes())?;
+            let value = match s.base64 {
+                true => rusqlite::types::Value::Text(STANDARD.encode(again)),
+                false => rusqlite::types::Value::Blob(again),
+            };
+            conn.execute(
+                &format!("UPDATE main.{t} SET {c} = ?1 WHERE {ctx} = ?2"),
+                rusqlite::params![value, context],
+            )?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// A working directory beside where the result goes, removed when dropped.
+pub struct WorkDir(std::path::PathBuf);
+
+impl WorkDir {
+    pub fn new(beside: &std::path::Path, what: &str) -> std::io::Result<WorkDir> {
+        let dir = beside.join(format!(
+            ".haven-org-{what}-{}",
+            uuid::Uuid::now_v7().simple()
+        ));
+        std::fs::create_dir_all(&dir)?;
+        Ok(WorkDir(dir))
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The highest migration a database has applied.
+pub fn schema_version(conn: &rusqlite::Connection, schema: &str) -> rusqlite::Result<i64> {
+    conn.query_row(
+        &format!("SELECT coalesce(max(version), 0) FROM {schema}.refinery_schema_history"),
+        [],
+        |r| r.get(0),
+    )
+}
