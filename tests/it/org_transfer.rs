@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use haven::users::model::Role;
 use reqwest::Method;
 use serde_json::json;
 
@@ -166,6 +167,42 @@ async fn an_org_moves_whole_to_another_haven() {
               json!({"userIds": [member.id], "title": "Group session", "body": "Friday", "type": "info", "sendAt": send_at}))
         .await;
     assert_eq!(st, 201, "{b}");
+    // A superadmin filed under the org is the platform's, not the org's: not exported.
+    let platform = TestUser::new(Role::Superadmin)
+        .in_org(&moving)
+        .create(&s)
+        .await;
+    let (st, _) = platform
+        .send(&s, Method::POST, "/mood/entries", json!({"mood": 4}))
+        .await;
+    assert_eq!(st, 201);
+    // The member's personal-data export, ready to download, moves with them.
+    let (st, e) = member.send(&s, Method::POST, "/me/export", json!({})).await;
+    assert_eq!(st, 202, "{e}");
+    let export_id = e["data"]["id"].as_str().unwrap().to_string();
+    let mut ready = false;
+    for _ in 0..100 {
+        let (_, e) = member.get(&s, &format!("/me/exports/{export_id}")).await;
+        ready = e["data"]["status"] == "ready";
+        if ready {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready);
+    // Export reads a snapshot beside a serving Haven.
+    let serving = s.dir.path().join("hilltop.havenorg");
+    let (ok, out) = haven(
+        &s.dir.path().join("data"),
+        &[
+            "org",
+            "export",
+            &staying,
+            "--output",
+            serving.to_str().unwrap(),
+        ],
+    );
+    assert!(ok && serving.is_file(), "{out}");
     let source_dir = s.stop().await;
     let source = source_dir.path().join("data");
 
@@ -191,6 +228,11 @@ async fn an_org_moves_whole_to_another_haven() {
     assert_eq!(key.len(), 43, "{out}");
     // Only the moving org's rows are in it.
     let mut zip = zip::ZipArchive::new(std::fs::File::open(&archive).unwrap()).unwrap();
+    let names: Vec<String> = zip.file_names().map(str::to_string).collect();
+    assert!(
+        names.contains(&format!("data/exports/{export_id}.zip")),
+        "{names:?}"
+    );
     let unpacked = source_dir.path().join("org.db");
     std::io::copy(
         &mut zip.by_name("org.db").unwrap(),
@@ -226,7 +268,12 @@ async fn an_org_moves_whole_to_another_haven() {
     let users: i64 = c
         .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(users, 2);
+    assert_eq!(users, 2, "the admin and the member, not the superadmin");
+    let moods: i64 = c
+        .query_row("SELECT count(*) FROM mood_entries", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(moods, 0, "the superadmin's own rows stay");
+    assert!(out.contains("mood_entries: 1"), "{out}");
     let sessions: i64 = c
         .query_row("SELECT count(*) FROM auth_sessions", [], |r| r.get(0))
         .unwrap();
@@ -290,6 +337,10 @@ async fn an_org_moves_whole_to_another_haven() {
         "the scheduled notification is still due"
     );
 
+    assert!(
+        target.join(format!("exports/{export_id}.zip")).is_file(),
+        "a refused import takes nothing back that the first one placed"
+    );
     // On the target: the admin signs in with the same password and authenticator.
     let t = TestServer::in_dir(target_dir, |_| {}).await;
     let token = sign_in(&t, &admin.email, &secret).await;
@@ -346,8 +397,19 @@ async fn an_org_moves_whole_to_another_haven() {
     )
     .await;
     assert_eq!(st, 201, "{b}");
-    let (_, r) = get("/journal/entries?search=estuary".into(), mtoken).await;
+    let (_, r) = get("/journal/entries?search=estuary".into(), mtoken.clone()).await;
     assert_eq!(r["data"].as_array().unwrap().len(), 2, "{r}");
+    let r = t
+        .req(
+            Method::GET,
+            &format!("/api/v1/me/exports/{export_id}/download"),
+        )
+        .bearer_auth(&mtoken)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the personal export came along");
+    assert!(zip::ZipArchive::new(std::io::Cursor::new(r.bytes().await.unwrap().to_vec())).is_ok());
     // The other org never came.
     assert_eq!(
         count(

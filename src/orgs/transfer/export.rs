@@ -39,17 +39,35 @@ pub async fn export(config: &Config, org: &str, output: &Path) -> anyhow::Result
     .await??;
     manifest.key_check = super::key_check(&key, &manifest.org_id);
 
-    let blobs = crate::files::blobs::open(&config.files, &config.data.dir)?;
     let partial = output.with_extension("partial");
-    let file = std::fs::File::create(&partial)?;
+    let written = write_zip(config, &manifest, &arc, &partial).await;
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e);
+    }
+    std::fs::rename(&partial, output)?;
+    Ok(Exported {
+        manifest,
+        key: key_text,
+    })
+}
+
+async fn write_zip(
+    config: &Config,
+    manifest: &Manifest,
+    arc: &Path,
+    partial: &Path,
+) -> anyhow::Result<()> {
+    let blobs = crate::files::blobs::open(&config.files, &config.data.dir)?;
+    let file = std::fs::File::create(partial)?;
     let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
     let packed = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
         .large_file(true);
     zip.start_file("manifest.json", packed)?;
-    zip.write_all(&serde_json::to_vec_pretty(&manifest)?)?;
+    zip.write_all(&serde_json::to_vec_pretty(manifest)?)?;
     zip.start_file("org.db", packed)?;
-    std::io::copy(&mut std::fs::File::open(&arc)?, &mut zip)?;
+    std::io::copy(&mut std::fs::File::open(arc)?, &mut zip)?;
     for (sha, _) in &manifest.files {
         let mut stream = blobs
             .get(sha)
@@ -70,11 +88,7 @@ pub async fn export(config: &Config, org: &str, output: &Path) -> anyhow::Result
     let mut inner = zip.finish()?.into_inner()?;
     inner.flush()?;
     inner.sync_all()?;
-    std::fs::rename(&partial, output)?;
-    Ok(Exported {
-        manifest,
-        key: key_text,
-    })
+    Ok(())
 }
 
 /// Writes the org's rows from `source` into a new database at `arc`.

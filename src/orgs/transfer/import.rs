@@ -40,6 +40,36 @@ pub async fn import(config: &Config, archive: &Path, key: &str) -> anyhow::Resul
     if super::key_check(&key, &manifest.org_id) != manifest.key_check {
         anyhow::bail!("--key is not this archive's key");
     }
+    // Names from the archive become paths: only a SHA-256, and only reports and exports.
+    for (sha, _) in &manifest.files {
+        if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+            anyhow::bail!("the archive names a file `{sha}` that is not a SHA-256");
+        }
+    }
+    for rel in &manifest.data {
+        let mut parts = rel.split('/');
+        let safe = matches!(parts.next(), Some("reports" | "exports"))
+            && parts
+                .next()
+                .is_some_and(|name| !name.is_empty() && !name.starts_with('.'))
+            && parts.next().is_none();
+        if !safe {
+            anyhow::bail!("the archive names a data file outside reports/ and exports/: {rel}");
+        }
+    }
+    let db = crate::setup::database_path(config);
+    {
+        // Checked again inside the transaction; here, before any file is placed.
+        let c = crate::db::open_connection(&db, config.database.durability, true)?;
+        if c.prepare("SELECT 1 FROM orgs WHERE id = ?1")?
+            .exists([&manifest.org_id])?
+        {
+            anyhow::bail!(
+                "the org {} is already here; nothing was imported",
+                manifest.org_id
+            );
+        }
+    }
     let work = super::WorkDir::new(&config.data.dir, "import")?;
     let arc = work.path().join("org.db");
     std::io::copy(
@@ -63,27 +93,42 @@ pub async fn import(config: &Config, archive: &Path, key: &str) -> anyhow::Resul
         std::fs::remove_file(&tmp)?;
     }
 
-    let db = crate::setup::database_path(config);
+    // Reports and exports are named by their row's id, which no row here has yet; they go in
+    // place first and are taken back if the rows do not land.
+    let mut placed = Vec::new();
+    for rel in &manifest.data {
+        let dest = config.data.dir.join(rel);
+        if let Some(dir) = dest.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let outcome = match dest.exists() {
+            true => Err(anyhow::anyhow!(
+                "{} is already here; nothing was imported",
+                dest.display()
+            )),
+            false => {
+                placed.push(dest.clone());
+                extract(&mut zip, &format!("data/{rel}"), &dest)
+            }
+        };
+        if let Err(e) = outcome {
+            placed.iter().for_each(|p| drop(std::fs::remove_file(p)));
+            return Err(e);
+        }
+    }
+
     let (arc2, org, durability) = (
         arc.clone(),
         manifest.org_id.clone(),
         config.database.durability,
     );
     let target_key = secrets.data_encryption.clone();
-    let (rows, audit_entries) =
+    let merged =
         tokio::task::spawn_blocking(move || merge(&db, durability, &arc2, &org, &key, &target_key))
-            .await??;
-
-    for rel in &manifest.data {
-        if rel.contains("..") || rel.starts_with('/') {
-            anyhow::bail!("the archive names a file outside the data directory: {rel}");
-        }
-        let dest = config.data.dir.join(rel);
-        if let Some(dir) = dest.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        extract(&mut zip, &format!("data/{rel}"), &dest)?;
-    }
+            .await?;
+    let (rows, audit_entries) = merged.inspect_err(|_| {
+        placed.iter().for_each(|p| drop(std::fs::remove_file(p)));
+    })?;
     Ok(Imported {
         manifest,
         rows,
