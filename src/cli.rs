@@ -153,6 +153,15 @@ enum OrgCommand {
         #[arg(long)]
         key: String,
     },
+    /// Remove an org that moved away (Haven must be stopped): its rows go in one transaction,
+    /// its audit entries stay, its pending work is cancelled.
+    Remove {
+        /// The org's id, or its name when no other org has it.
+        org: String,
+        /// The org's name, exactly, to say you mean it.
+        #[arg(long)]
+        confirm: String,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -353,6 +362,16 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 done.rows,
                 done.manifest.files.len(),
                 done.audit_entries
+            );
+            Ok(())
+        }
+        Command::Org {
+            command: OrgCommand::Remove { org, confirm },
+        } => {
+            let done = crate::orgs::transfer::remove::remove(&config, &org, &confirm)?;
+            println!(
+                "removed org {} ({}): {} rows, {} pending jobs cancelled; its audit entries stay",
+                done.org_name, done.org_id, done.rows, done.cancelled
             );
             Ok(())
         }

@@ -418,4 +418,67 @@ async fn an_org_moves_whole_to_another_haven() {
         ),
         0
     );
+
+    // The source lets the org go: only with its name, and only the org.
+    let (ok, out) = haven(
+        &source,
+        &["org", "remove", &moving, "--confirm", "Riverside"],
+    );
+    assert!(!ok && out.contains("--confirm"), "{out}");
+    let org_rows = |sql_table: &str| {
+        count(
+            &source,
+            &format!("SELECT count(*) FROM \"{sql_table}\" WHERE org_id = '{moving}'"),
+        )
+    };
+    assert_eq!(org_rows("users"), 3, "nothing removed yet");
+    let audit_before = org_rows("audit_log");
+    let (ok, out) = haven(
+        &source,
+        &["org", "remove", &moving, "--confirm", "Riverside Practice"],
+    );
+    assert!(ok, "{out}");
+    for t in &tables {
+        let left = if t == "audit_log" {
+            audit_before + 1
+        } else {
+            0
+        };
+        assert_eq!(org_rows(t), left, "{t}");
+    }
+    assert_eq!(
+        count(&source, "SELECT count(*) FROM pragma_foreign_key_check"),
+        0
+    );
+    assert_eq!(
+        count(
+            &source,
+            &format!("SELECT count(*) FROM users WHERE id = '{}'", platform.id)
+        ),
+        1,
+        "the superadmin stays, in the default org"
+    );
+    assert_eq!(
+        count(
+            &source,
+            "SELECT count(*) FROM outbox WHERE status = 'pending' AND kind = 'notify.scheduled'"
+        ),
+        0,
+        "its pending work is cancelled"
+    );
+    assert!(!source.join(format!("exports/{export_id}.zip")).exists());
+    let (ok, out) = haven(&source, &["audit", "verify"]);
+    assert!(ok && out.contains("intact"), "{out}");
+    // The org that stayed is whole, its search included.
+    let s = TestServer::in_dir(source_dir, |_| {}).await;
+    let (_, r) = other.get(&s, "/journal/entries?search=estuary").await;
+    let titles: Vec<&str> = r["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["Hilltop notes"], "{r}");
+    let (st, _) = admin.get(&s, "/orgs/current").await;
+    assert_eq!(st, 401, "the moved org's people are gone from here");
 }

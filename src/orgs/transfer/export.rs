@@ -197,11 +197,7 @@ fn pending_work(c: &Connection, plan: &[scope::Table]) -> anyhow::Result<u64> {
         .collect();
     let mut moved = 0;
     for (id, payload) in items {
-        let mut ids = Vec::new();
-        uuids(
-            &serde_json::from_str(&payload).unwrap_or_default(),
-            &mut ids,
-        );
+        let ids = super::payload_ids(&payload);
         let mut ours = false;
         'found: for candidate in &ids {
             for sql in &with_id {
@@ -220,15 +216,6 @@ fn pending_work(c: &Connection, plan: &[scope::Table]) -> anyhow::Result<u64> {
         }
     }
     Ok(moved)
-}
-
-fn uuids(v: &serde_json::Value, out: &mut Vec<String>) {
-    match v {
-        serde_json::Value::String(s) if uuid::Uuid::try_parse(s).is_ok() => out.push(s.clone()),
-        serde_json::Value::Array(a) => a.iter().for_each(|x| uuids(x, out)),
-        serde_json::Value::Object(o) => o.values().for_each(|x| uuids(x, out)),
-        _ => {}
-    }
 }
 
 /// Ready reports and exports of the org that exist on disk, relative to the data directory.

@@ -17,7 +17,9 @@
 
 pub mod export;
 pub mod import;
+pub mod remove;
 pub mod scope;
+pub mod search;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -106,6 +108,22 @@ pub fn reseal(conn: &rusqlite::Connection, from: &Key, to: &Key) -> anyhow::Resu
         }
     }
     Ok(n)
+}
+
+/// The ids an outbox item's payload names (every UUID in it, at any depth): how an item is
+/// known to be an org's.
+pub fn payload_ids(payload: &str) -> Vec<String> {
+    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::String(s) if uuid::Uuid::try_parse(s).is_ok() => out.push(s.clone()),
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            serde_json::Value::Object(o) => o.values().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(&serde_json::from_str(payload).unwrap_or_default(), &mut out);
+    out
 }
 
 /// A working directory beside where the result goes, removed when dropped.

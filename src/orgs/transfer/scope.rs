@@ -112,6 +112,31 @@ impl Table {
         }
     }
 
+    /// The condition picking the org's rows of `main.<name>` itself, each parent chased up to
+    /// the org (`?1`): what `remove` deletes.
+    pub fn owned_filter(&self, plan: &[Table]) -> String {
+        match &self.rule {
+            Rule::Org => "id = ?1".into(),
+            Rule::OrgId | Rule::People => "org_id = ?1".into(),
+            Rule::Parent {
+                column,
+                parent,
+                parent_column,
+            } => {
+                let of_parent = plan
+                    .iter()
+                    .find(|t| t.name == *parent)
+                    .map_or_else(|| "0".into(), |p| p.owned_filter(plan));
+                format!(
+                    "{} IN (SELECT {} FROM main.{} WHERE {of_parent})",
+                    q(column),
+                    q(parent_column),
+                    q(parent)
+                )
+            }
+        }
+    }
+
     pub fn column_list(&self) -> String {
         self.columns
             .iter()
@@ -186,6 +211,14 @@ pub fn plan(conn: &Connection) -> anyhow::Result<Vec<Table>> {
         );
     }
     Ok(out)
+}
+
+/// The plan for the schema this build makes (a database may hold tables of its own beside it).
+pub fn plan_of_this_build() -> anyhow::Result<Vec<Table>> {
+    crate::db::configure_sqlite();
+    let mut c = Connection::open_in_memory()?;
+    crate::db::migrate::run(&mut c)?;
+    plan(&c)
 }
 
 /// Real tables of `main` (not views, virtual tables or their shadow tables).
