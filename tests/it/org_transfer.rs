@@ -305,6 +305,33 @@ async fn an_org_moves_whole_to_another_haven() {
     assert!(!ok && out.contains("not this archive's key"), "{out}");
     assert_eq!(count(&target, "SELECT count(*) FROM users"), rows_before);
 
+    // An archive whose rows were changed (the admin made a superadmin) is refused.
+    let c = rusqlite::Connection::open(&unpacked).unwrap();
+    c.execute("UPDATE users SET role = 'superadmin'", [])
+        .unwrap();
+    drop(c);
+    let altered = source_dir.path().join("altered.havenorg");
+    let mut z = zip::ZipWriter::new(std::fs::File::create(&altered).unwrap());
+    let mut original = zip::ZipArchive::new(std::fs::File::open(&archive).unwrap()).unwrap();
+    for i in 0..original.len() {
+        let mut entry = original.by_index(i).unwrap();
+        let name = entry.name().to_string();
+        z.start_file(name.as_str(), zip::write::SimpleFileOptions::default())
+            .unwrap();
+        if name == "org.db" {
+            std::io::copy(&mut std::fs::File::open(&unpacked).unwrap(), &mut z).unwrap();
+        } else {
+            std::io::copy(&mut entry, &mut z).unwrap();
+        }
+    }
+    z.finish().unwrap();
+    let (ok, out) = haven(
+        &target,
+        &["org", "import", altered.to_str().unwrap(), "--key", &key],
+    );
+    assert!(!ok && out.contains("damaged or altered"), "{out}");
+    assert_eq!(count(&target, "SELECT count(*) FROM users"), rows_before);
+
     let (ok, out) = haven(
         &target,
         &["org", "import", archive.to_str().unwrap(), "--key", &key],

@@ -37,7 +37,8 @@ pub async fn export(config: &Config, org: &str, output: &Path) -> anyhow::Result
         build(&source, &arc2, &org, &secrets.data_encryption, &key2)
     })
     .await??;
-    manifest.key_check = super::key_check(&key, &manifest.org_id);
+    manifest.database_sha256 = super::sha256_of(&arc)?;
+    manifest.key_check = super::key_check(&key, &manifest.org_id, &manifest.database_sha256);
 
     let partial = output.with_extension("partial");
     let written = write_zip(config, &manifest, &arc, &partial).await;
@@ -157,6 +158,7 @@ fn build(source: &Path, arc: &Path, org: &str, from: &Key, to: &Key) -> anyhow::
         left_out,
         files,
         data,
+        database_sha256: String::new(),
         key_check: String::new(),
     })
 }

@@ -37,7 +37,7 @@ pub async fn import(config: &Config, archive: &Path, key: &str) -> anyhow::Resul
             manifest.format
         );
     }
-    if super::key_check(&key, &manifest.org_id) != manifest.key_check {
+    if super::key_check(&key, &manifest.org_id, &manifest.database_sha256) != manifest.key_check {
         anyhow::bail!("--key is not this archive's key");
     }
     // Names from the archive become paths: only a SHA-256, and only reports and exports.
@@ -72,10 +72,10 @@ pub async fn import(config: &Config, archive: &Path, key: &str) -> anyhow::Resul
     }
     let work = super::WorkDir::new(&config.data.dir, "import")?;
     let arc = work.path().join("org.db");
-    std::io::copy(
-        &mut zip.by_name("org.db")?,
-        &mut std::fs::File::create(&arc)?,
-    )?;
+    let got = extract(&mut zip, "org.db", &arc)?;
+    if got != manifest.database_sha256 {
+        anyhow::bail!("the archive's org.db is damaged or altered (its bytes hash to {got})");
+    }
 
     // The bytes first, each checked against its name: a failure below leaves them unnamed,
     // and `files.cleanup` takes them after the grace period.

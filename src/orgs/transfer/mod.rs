@@ -50,7 +50,10 @@ pub struct Manifest {
     pub files: Vec<(String, String)>,
     /// Other files under the data directory (ready reports and exports), by relative path.
     pub data: Vec<String>,
-    /// Proves a key is the archive's before anything is opened with it.
+    /// SHA-256 of `org.db`.
+    pub database_sha256: String,
+    /// A MAC with the archive's key over the org's id and `database_sha256`: proves a key is
+    /// the archive's, and the rows the ones exported with it, before anything is opened.
     pub key_check: String,
 }
 
@@ -71,8 +74,30 @@ pub fn parse_key(text: &str) -> anyhow::Result<Key> {
     Ok(Key(k))
 }
 
-pub fn key_check(key: &Key, org_id: &str) -> String {
-    hex::encode(crypto::mac(key, &[b"haven-org-archive", org_id.as_bytes()]))
+pub fn key_check(key: &Key, org_id: &str, database_sha256: &str) -> String {
+    hex::encode(crypto::mac(
+        key,
+        &[
+            b"haven-org-archive",
+            org_id.as_bytes(),
+            database_sha256.as_bytes(),
+        ],
+    ))
+}
+
+/// SHA-256 of a file, read in 64 KiB pieces.
+pub fn sha256_of(path: &std::path::Path) -> std::io::Result<String> {
+    use sha2::Digest;
+    let mut file = std::fs::File::open(path)?;
+    let mut hash = sha2::Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = std::io::Read::read(&mut file, &mut buf)?;
+        if n == 0 {
+            return Ok(hex::encode(hash.finalize()));
+        }
+        hash.update(&buf[..n]);
+    }
 }
 
 /// Opens every sealed value of `conn`'s `main` with `from` and seals it for `to`.
