@@ -54,6 +54,8 @@ pub trait BlobStore: Send + Sync {
     async fn signed_url(&self, _sha: &str) -> io::Result<Option<String>> {
         Ok(None)
     }
+    /// Whether the store answers now (for `/health` and `haven_storage_up`).
+    async fn probe(&self) -> io::Result<()>;
 }
 
 /// The store `cfg` asks for.
@@ -97,6 +99,19 @@ impl LocalBlobs {
 impl BlobStore for LocalBlobs {
     fn kind(&self) -> &'static str {
         "local"
+    }
+
+    async fn probe(&self) -> io::Result<()> {
+        let meta = tokio::fs::metadata(&self.root).await;
+        match meta {
+            Ok(m) if m.permissions().readonly() => {
+                Err(io::Error::other("the files directory is read-only"))
+            }
+            Ok(_) => Ok(()),
+            // Nothing stored yet: the directory is made at the first upload.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     async fn put(&self, sha: &str, path: &Path, _content_type: &str) -> io::Result<()> {
@@ -167,6 +182,8 @@ pub struct S3Blobs {
     store: Arc<AmazonS3>,
     prefix: String,
     signed_for: Duration,
+    /// The last probe: when, and whether the bucket answered.
+    probed: std::sync::Mutex<Option<(std::time::Instant, bool)>>,
 }
 
 impl S3Blobs {
@@ -202,6 +219,7 @@ impl S3Blobs {
             store: Arc::new(b.build()?),
             prefix: s3.prefix.clone(),
             signed_for: s3.signed_downloads,
+            probed: std::sync::Mutex::new(None),
         })
     }
 
@@ -221,6 +239,36 @@ fn io_error(e: object_store::Error) -> io::Error {
 impl BlobStore for S3Blobs {
     fn kind(&self) -> &'static str {
         "s3"
+    }
+
+    /// A HEAD of a key no blob has: "not found" is the bucket answering. The answer is kept for
+    /// a few seconds, so a load balancer polling `/health` does not turn into S3 traffic.
+    async fn probe(&self) -> io::Result<()> {
+        const KEEP: Duration = Duration::from_secs(5);
+        if let Ok(last) = self.probed.lock()
+            && let Some((at, ok)) = *last
+            && at.elapsed() < KEEP
+        {
+            return if ok {
+                Ok(())
+            } else {
+                Err(io::Error::other("the bucket did not answer"))
+            };
+        }
+        let key = Key::from(format!("{}.haven-probe", self.prefix));
+        let outcome =
+            match tokio::time::timeout(Duration::from_secs(3), self.store.head(&key)).await {
+                Ok(Ok(_) | Err(object_store::Error::NotFound { .. })) => Ok(()),
+                Ok(Err(e)) => Err(io_error(e)),
+                Err(_) => Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the bucket did not answer in 3 s",
+                )),
+            };
+        if let Ok(mut last) = self.probed.lock() {
+            *last = Some((std::time::Instant::now(), outcome.is_ok()));
+        }
+        outcome
     }
 
     async fn put(&self, sha: &str, path: &Path, content_type: &str) -> io::Result<()> {

@@ -32,12 +32,13 @@ pub struct HealthReport {
     /// `ok` when every required check passes, else `unavailable`.
     pub status: &'static str,
     /// Per check: `ok`, `failing`, or for mail `unconfigured` while e-mail goes to files.
+    /// `storage` is where files are kept (the data directory, or the S3 bucket).
     #[schema(value_type = Object)]
     pub checks: BTreeMap<&'static str, &'static str>,
 }
 
-/// Liveness and readiness. 503 when the database or the scheduler fails; mail is reported but
-/// does not make the server unready.
+/// Liveness and readiness. 503 when the database or the scheduler fails; mail and file storage
+/// are reported but do not make the server unready (everything but files still works).
 #[utoipa::path(get, path = "/health", tag = "operations", responses(
     (status = 200, description = "Ready", body = HealthReport),
     (status = 503, description = "A required check fails", body = HealthReport)))]
@@ -56,6 +57,14 @@ async fn health(State(state): State<AppState>) -> Response {
     checks.insert("database", if db_ok { "ok" } else { "failing" });
     checks.insert("scheduler", if scheduler_ok { "ok" } else { "failing" });
     checks.insert("mail", state.mailer.health());
+    checks.insert(
+        "storage",
+        if storage_up(&state).await {
+            "ok"
+        } else {
+            "failing"
+        },
+    );
     let ready = db_ok && scheduler_ok;
     let status = if ready {
         StatusCode::OK
@@ -74,6 +83,19 @@ async fn health(State(state): State<AppState>) -> Response {
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
+}
+
+/// Probes the file store and sets `haven_storage_up` (1 answering, 0 not).
+async fn storage_up(state: &AppState) -> bool {
+    let up = match state.blobs.probe().await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(store = state.blobs.kind(), error = %e, "file storage does not answer");
+            false
+        }
+    };
+    metrics::gauge!("haven_storage_up").set(if up { 1.0 } else { 0.0 });
+    up
 }
 
 /// The process-wide Prometheus recorder (installed once, shared by every app in the process).
@@ -127,6 +149,7 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
         MetricsMode::Open => {}
     }
     metrics::gauge!("haven_db_writer_queue_depth").set(state.db.writer_queue_depth() as f64);
+    storage_up(&state).await;
     // One reader for everything read at scrape time.
     let (dir, recurring) = (state.config.data.dir.clone(), state.recurring.clone());
     let read = state

@@ -15,6 +15,7 @@ async fn health_names_its_checks() {
     assert_eq!(body["checks"]["database"], "ok");
     assert_eq!(body["checks"]["scheduler"], "ok");
     assert_eq!(body["checks"]["mail"], "unconfigured");
+    assert_eq!(body["checks"]["storage"], "ok");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

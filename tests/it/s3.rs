@@ -245,9 +245,23 @@ async fn files_live_in_the_bucket_on_every_path() {
     assert_eq!(keys.len(), 2);
     assert_eq!(download(&s, &member, &signed_id).await, (200, picture));
 
-    // The service down: uploads are refused with 503 and leave nothing behind.
+    // The service down: uploads are refused with 503 and leave nothing behind, and /health
+    // says so while staying ready.
+    let (_, health) = crate::support::json(s.get("/health").await).await;
+    assert_eq!(health["checks"]["storage"], "ok", "{health}");
     let rows = files_rows(&s).await;
     moto.stop().await;
+    let mut said = serde_json::Value::Null;
+    for _ in 0..40 {
+        let (st, h) = crate::support::json(s.get("/health").await).await;
+        assert_eq!(st, 200, "still ready: {h}");
+        said = h["checks"]["storage"].clone();
+        if said == "failing" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(said, "failing");
     let (st, b) = member
         .upload(
             &s,
