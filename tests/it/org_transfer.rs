@@ -226,6 +226,9 @@ async fn an_org_moves_whole_to_another_haven() {
         .trim()
         .to_string();
     assert_eq!(key.len(), 43, "{out}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&archive).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the archive is its owner's only");
     // Only the moving org's rows are in it.
     let mut zip = zip::ZipArchive::new(std::fs::File::open(&archive).unwrap()).unwrap();
     let names: Vec<String> = zip.file_names().map(str::to_string).collect();

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use futures_util::StreamExt;
@@ -60,7 +61,13 @@ async fn write_zip(
     partial: &Path,
 ) -> anyhow::Result<()> {
     let blobs = crate::files::blobs::open(&config.files, &config.data.dir)?;
-    let file = std::fs::File::create(partial)?;
+    // The org's data: readable by its owner only, as backups are.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(partial)?;
     let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
     let packed = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)

@@ -160,7 +160,9 @@ impl WorkDir {
             ".haven-org-{what}-{}",
             uuid::Uuid::now_v7().simple()
         ));
-        std::fs::create_dir_all(&dir)?;
+        // It holds the org's rows for a while: its owner's only.
+        std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+            .create(&dir)?;
         Ok(WorkDir(dir))
     }
 
