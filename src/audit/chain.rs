@@ -77,32 +77,41 @@ impl Verification {
     }
 }
 
+/// The columns `read` takes, in its order.
+pub const COLUMNS: &str = "id, at, org_id, actor_id, user_id, action, entity, entity_id, before, after, ip, prev_hash, hash";
+
+/// A row selected with `COLUMNS` first: its content, its `prev_hash` and its `hash`.
+pub fn read(r: &rusqlite::Row) -> rusqlite::Result<(Row, String, String)> {
+    Ok((
+        Row {
+            id: r.get(0)?,
+            at: r.get(1)?,
+            org_id: r.get(2)?,
+            actor_id: r.get(3)?,
+            user_id: r.get(4)?,
+            action: r.get(5)?,
+            entity: r.get(6)?,
+            entity_id: r.get(7)?,
+            before: r.get(8)?,
+            after: r.get(9)?,
+            ip: r.get(10)?,
+        },
+        r.get(11)?,
+        r.get(12)?,
+    ))
+}
+
 /// Walks the whole log in order, recomputing every hash.
 pub fn verify(conn: &Connection) -> rusqlite::Result<Verification> {
-    let mut st = conn.prepare(
-        "SELECT seq, id, at, org_id, actor_id, user_id, action, entity, entity_id, before, after, ip, prev_hash, hash
-         FROM audit_log ORDER BY seq",
-    )?;
+    let mut st = conn.prepare(&format!(
+        "SELECT {COLUMNS}, seq FROM audit_log ORDER BY seq"
+    ))?;
     let mut rows = st.query([])?;
     let mut expected_prev = GENESIS.to_string();
     let mut count = 0u64;
     while let Some(r) = rows.next()? {
-        let seq: i64 = r.get(0)?;
-        let row = Row {
-            id: r.get(1)?,
-            at: r.get(2)?,
-            org_id: r.get(3)?,
-            actor_id: r.get(4)?,
-            user_id: r.get(5)?,
-            action: r.get(6)?,
-            entity: r.get(7)?,
-            entity_id: r.get(8)?,
-            before: r.get(9)?,
-            after: r.get(10)?,
-            ip: r.get(11)?,
-        };
-        let prev: String = r.get(12)?;
-        let hash: String = r.get(13)?;
+        let seq: i64 = r.get(13)?;
+        let (row, prev, hash) = read(r)?;
         if prev != expected_prev {
             return Ok(Verification::Broken {
                 seq,

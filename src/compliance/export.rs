@@ -72,7 +72,7 @@ fn exports_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("exports")
 }
 
-pub fn zip_path(data_dir: &Path, id: &str) -> PathBuf {
+fn zip_path(data_dir: &Path, id: &str) -> PathBuf {
     exports_dir(data_dir).join(format!("{id}.zip"))
 }
 

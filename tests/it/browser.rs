@@ -15,7 +15,7 @@ use haven::db::DbError;
 use haven::users::model::Role;
 use serde_json::json;
 
-use crate::fixtures::{Person, TestUser, mailed_text};
+use crate::fixtures::{Person, TestUser, mailed_text, totp};
 use crate::portal::{PASSWORD, with_password};
 use crate::support::TestServer;
 
@@ -244,25 +244,6 @@ impl Browser {
         self.click("form[action='/login'] button[type=submit]")
             .await
     }
-}
-
-/// The current TOTP code for a base32 secret, one step ahead when `ahead` (the step just
-/// used to turn MFA on cannot be used again).
-fn totp(secret: &str, ahead: bool) -> String {
-    let totp = totp_rs::Builder::new()
-        .with_algorithm(totp_rs::Algorithm::SHA1)
-        .with_digits(6)
-        .with_skew(1)
-        .with_step_duration(30)
-        .with_secret(totp_rs::Secret::try_from_base32(secret).unwrap())
-        .build()
-        .unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    totp.generate(if ahead { now + 30 } else { now })
-        .to_string()
 }
 
 async fn setting(s: &TestServer, org: &str, key: &str) -> serde_json::Value {

@@ -161,6 +161,25 @@ impl Person {
     }
 }
 
+/// The current TOTP code for a base32 secret, one step ahead when `ahead` (the step just
+/// used to turn MFA on cannot be used again).
+pub fn totp(secret: &str, ahead: bool) -> String {
+    let totp = totp_rs::Builder::new()
+        .with_algorithm(totp_rs::Algorithm::SHA1)
+        .with_digits(6)
+        .with_skew(1)
+        .with_step_duration(30)
+        .with_secret(totp_rs::Secret::try_from_base32(secret).unwrap())
+        .build()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    totp.generate(if ahead { now + 30 } else { now })
+        .to_string()
+}
+
 /// A valid PNG of `w` × `h` red pixels, made by the image crate.
 pub fn png(w: u32, h: u32) -> Vec<u8> {
     let img = image::RgbImage::from_pixel(w, h, image::Rgb([255, 0, 0]));

@@ -20,7 +20,12 @@ pub(crate) fn browser() -> reqwest::Client {
 }
 
 pub(crate) async fn with_password(s: &TestServer, role: Role) -> Person {
-    let p = TestUser::new(role).create(s).await;
+    with_password_as(s, TestUser::new(role)).await
+}
+
+/// `user`, made with `PASSWORD`.
+pub(crate) async fn with_password_as(s: &TestServer, user: TestUser) -> Person {
+    let p = user.create(s).await;
     let (id, hash) = (p.id.clone(), haven::auth::password::hash(PASSWORD).unwrap());
     s.state
         .db
@@ -252,17 +257,7 @@ async fn the_mfa_step() {
         .as_str()
         .expect("a TOTP secret")
         .to_string();
-    let key = totp_rs::Secret::try_from_base32(&secret).unwrap();
-    let code = totp_rs::Builder::new()
-        .with_algorithm(totp_rs::Algorithm::SHA1)
-        .with_digits(6)
-        .with_skew(1)
-        .with_step_duration(30)
-        .with_secret(key)
-        .build()
-        .unwrap()
-        .generate_current()
-        .to_string();
+    let code = crate::fixtures::totp(&secret, false);
     let (st, b) = admin
         .send(
             &s,

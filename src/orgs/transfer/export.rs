@@ -6,7 +6,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use futures_util::StreamExt;
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 
 use super::scope::{self, q};
 use super::{FORMAT, Manifest};
@@ -38,11 +38,9 @@ pub async fn export(config: &Config, org: &str, output: &Path) -> anyhow::Result
         build(&source, &arc2, &org, &secrets.data_encryption, &key2)
     })
     .await??;
-    manifest.database_sha256 = super::sha256_of(&arc)?;
-    manifest.key_check = super::key_check(&key, &manifest.org_id, &manifest.database_sha256);
 
     let partial = output.with_extension("partial");
-    let written = write_zip(config, &manifest, &arc, &partial).await;
+    let written = write_zip(config, &mut manifest, &key, &arc, &partial).await;
     if let Err(e) = written {
         let _ = std::fs::remove_file(&partial);
         return Err(e);
@@ -54,9 +52,12 @@ pub async fn export(config: &Config, org: &str, output: &Path) -> anyhow::Result
     })
 }
 
+/// Writes the archive; the manifest goes last, when org.db's hash (taken as it is written) is
+/// known and the key check can cover it.
 async fn write_zip(
     config: &Config,
-    manifest: &Manifest,
+    manifest: &mut Manifest,
+    key: &Key,
     arc: &Path,
     partial: &Path,
 ) -> anyhow::Result<()> {
@@ -72,10 +73,9 @@ async fn write_zip(
     let packed = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
         .large_file(true);
-    zip.start_file("manifest.json", packed)?;
-    zip.write_all(&serde_json::to_vec_pretty(manifest)?)?;
     zip.start_file("org.db", packed)?;
-    std::io::copy(&mut std::fs::File::open(arc)?, &mut zip)?;
+    manifest.database_sha256 = super::copy_hashing(&mut std::fs::File::open(arc)?, &mut zip)?;
+    manifest.key_check = super::key_check(key, &manifest.org_id, &manifest.database_sha256);
     for (sha, _) in &manifest.files {
         let mut stream = blobs
             .get(sha)
@@ -93,6 +93,8 @@ async fn write_zip(
             &mut zip,
         )?;
     }
+    zip.start_file("manifest.json", packed)?;
+    zip.write_all(&serde_json::to_vec_pretty(manifest)?)?;
     let mut inner = zip.finish()?.into_inner()?;
     inner.flush()?;
     inner.sync_all()?;
@@ -111,7 +113,7 @@ fn build(source: &Path, arc: &Path, org: &str, from: &Key, to: &Key) -> anyhow::
     if super::schema_version(&tx, "src")? != version {
         anyhow::bail!("the database is not at this Haven's schema: run `haven migrate` first");
     }
-    let (org_id, org_name) = find_org(&tx, org)?;
+    let (org_id, org_name, _) = super::find_org(&tx, "src", org)?;
     let plan = scope::plan(&tx)?;
     let triggers = scope::drop_triggers(&tx)?;
     let mut rows = BTreeMap::new();
@@ -129,7 +131,7 @@ fn build(source: &Path, arc: &Path, org: &str, from: &Key, to: &Key) -> anyhow::
     }
     let left_out = scope::settle(&tx, &plan)?;
     super::reseal(&tx, from, to)?;
-    let work = pending_work(&tx, &plan)?;
+    let work = pending_work(&tx, &plan)? as u64;
     for t in &plan {
         let n: i64 = tx.query_row(
             &format!("SELECT count(*) FROM main.{}", q(&t.name)),
@@ -150,7 +152,12 @@ fn build(source: &Path, arc: &Path, org: &str, from: &Key, to: &Key) -> anyhow::
         )?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    let data = data_files(&tx, source.parent().unwrap_or(Path::new(".")))?;
+    let data = super::data_files(
+        &tx,
+        "main",
+        &org_id,
+        source.parent().unwrap_or(Path::new(".")),
+    )?;
     scope::make_triggers(&tx, &triggers)?;
     tx.commit()?;
     out.execute_batch("DETACH DATABASE src")?;
@@ -170,74 +177,30 @@ fn build(source: &Path, arc: &Path, org: &str, from: &Key, to: &Key) -> anyhow::
     })
 }
 
-/// The org named by id, or by its exact name when only one org has it.
-fn find_org(c: &Connection, org: &str) -> anyhow::Result<(String, String)> {
-    if let Some(found) = c
-        .query_row("SELECT id, name FROM src.orgs WHERE id = ?1", [org], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()?
-    {
-        return Ok(found);
-    }
-    let named: Vec<(String, String)> = c
-        .prepare("SELECT id, name FROM src.orgs WHERE name = ?1")?
-        .query_map([org], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    match named.len() {
-        1 => Ok(named.into_iter().next().unwrap_or_default()),
-        0 => anyhow::bail!("no org has the id or name `{org}`"),
-        _ => anyhow::bail!("{} orgs are named `{org}`: give its id", named.len()),
-    }
-}
-
 /// Copies the org's pending outbox items (a scheduled notification, an appointment reminder, a
 /// message held for quiet hours): those whose payload names a row the archive holds. Recurring
 /// jobs name none and stay with the instance.
-fn pending_work(c: &Connection, plan: &[scope::Table]) -> anyhow::Result<u64> {
-    let items: Vec<(String, String)> = c
-        .prepare("SELECT id, payload FROM src.outbox WHERE status = 'pending'")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+fn pending_work(c: &Connection, plan: &[scope::Table]) -> rusqlite::Result<usize> {
     let with_id: Vec<String> = plan
         .iter()
         .filter(|t| t.columns.iter().any(|c| c == "id"))
         .map(|t| format!("SELECT 1 FROM main.{} WHERE id = ?1", q(&t.name)))
         .collect();
-    let mut moved = 0;
-    for (id, payload) in items {
-        let ids = super::payload_ids(&payload);
-        let mut ours = false;
-        'found: for candidate in &ids {
-            for sql in &with_id {
-                if c.prepare_cached(sql)?.exists([candidate])? {
-                    ours = true;
-                    break 'found;
-                }
+    let items = super::pending_naming(c, "src", |candidate| {
+        for sql in &with_id {
+            if c.prepare_cached(sql)?.exists([candidate])? {
+                return Ok(true);
             }
         }
-        if ours {
-            c.execute(
-                "INSERT INTO main.outbox SELECT * FROM src.outbox WHERE id = ?1",
-                [&id],
-            )?;
-            moved += 1;
-        }
+        Ok(false)
+    })?;
+    for id in &items {
+        c.execute(
+            "INSERT INTO main.outbox SELECT * FROM src.outbox WHERE id = ?1",
+            [id],
+        )?;
     }
-    Ok(moved)
-}
-
-/// Ready reports and exports of the org that exist on disk, relative to the data directory.
-fn data_files(c: &Connection, data_dir: &Path) -> rusqlite::Result<Vec<String>> {
-    let mut rel: Vec<String> = c
-        .prepare(
-            "SELECT 'reports/' || id || '.' || format FROM main.wp_reports WHERE status = 'ready'
-             UNION ALL SELECT 'exports/' || id || '.zip' FROM main.exports WHERE status = 'ready'",
-        )?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    rel.retain(|r| data_dir.join(r).is_file());
-    Ok(rel)
+    Ok(items.len())
 }
 
 fn read_only_uri(path: &Path) -> String {

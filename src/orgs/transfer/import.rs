@@ -1,11 +1,10 @@
 //! `haven org import FILE --key KEY`: an exported org added to this Haven, whole or not at all.
 
 use std::collections::BTreeMap;
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 use rusqlite::{Connection, TransactionBehavior};
-use sha2::{Digest, Sha256};
 
 use super::scope::{self, q};
 use super::{FORMAT, Manifest};
@@ -146,18 +145,9 @@ fn extract<R: Read + std::io::Seek>(
         .by_name(name)
         .map_err(|e| anyhow::anyhow!("the archive lacks {name}: {e}"))?;
     let mut out = std::fs::File::create(dest)?;
-    let mut hash = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = entry.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hash.update(&buf[..n]);
-        out.write_all(&buf[..n])?;
-    }
+    let sha = super::copy_hashing(&mut entry, &mut out)?;
     out.sync_all()?;
-    Ok(hex::encode(hash.finalize()))
+    Ok(sha)
 }
 
 /// Adds the archive's rows to the database in one transaction.
@@ -304,27 +294,14 @@ fn refuse_conflicts(c: &Connection, org: &str) -> anyhow::Result<()> {
 /// hash (their links ran through other orgs' entries on the source), then an `org.imported`
 /// entry naming how many came and the last one's hash there.
 fn chain_audit(c: &Connection, org: &str) -> anyhow::Result<u64> {
-    let mut st = c.prepare(
-        "SELECT id, at, org_id, actor_id, user_id, action, entity, entity_id, before, after, ip, prev_hash, hash
-         FROM arc.audit_log ORDER BY seq",
-    )?;
+    let mut st = c.prepare(&format!(
+        "SELECT {} FROM arc.audit_log ORDER BY seq",
+        chain::COLUMNS
+    ))?;
     let mut rows = st.query([])?;
     let (mut n, mut last) = (0u64, None::<String>);
     while let Some(r) = rows.next()? {
-        let row = chain::Row {
-            id: r.get(0)?,
-            at: r.get(1)?,
-            org_id: r.get(2)?,
-            actor_id: r.get(3)?,
-            user_id: r.get(4)?,
-            action: r.get(5)?,
-            entity: r.get(6)?,
-            entity_id: r.get(7)?,
-            before: r.get(8)?,
-            after: r.get(9)?,
-            ip: r.get(10)?,
-        };
-        let (prev, hash): (String, String) = (r.get(11)?, r.get(12)?);
+        let (row, prev, hash) = chain::read(r)?;
         if row.hash(&prev) != hash {
             anyhow::bail!(
                 "the archive's audit entry {} does not match its hash: the archive was altered; nothing was imported",

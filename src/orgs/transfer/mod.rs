@@ -85,19 +85,94 @@ pub fn key_check(key: &Key, org_id: &str, database_sha256: &str) -> String {
     ))
 }
 
-/// SHA-256 of a file, read in 64 KiB pieces.
-pub fn sha256_of(path: &std::path::Path) -> std::io::Result<String> {
+/// Copies `from` to `to` in 64 KiB pieces, returning the SHA-256 of what passed: an archive's
+/// entries are hashed on their one way in or out.
+pub fn copy_hashing(
+    from: &mut impl std::io::Read,
+    to: &mut impl std::io::Write,
+) -> std::io::Result<String> {
     use sha2::Digest;
-    let mut file = std::fs::File::open(path)?;
     let mut hash = sha2::Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = std::io::Read::read(&mut file, &mut buf)?;
+        let n = from.read(&mut buf)?;
         if n == 0 {
             return Ok(hex::encode(hash.finalize()));
         }
         hash.update(&buf[..n]);
+        to.write_all(&buf[..n])?;
     }
+}
+
+/// The org named by id, or by its exact name when only one org has it, in `schema`:
+/// (id, name, is_default).
+pub fn find_org(
+    c: &rusqlite::Connection,
+    schema: &str,
+    org: &str,
+) -> anyhow::Result<(String, String, bool)> {
+    let by = |column: &str| -> rusqlite::Result<Vec<(String, String, bool)>> {
+        c.prepare(&format!(
+            "SELECT id, name, is_default FROM {schema}.orgs WHERE {column} = ?1"
+        ))?
+        .query_map([org], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect()
+    };
+    if let Some(found) = by("id")?.pop() {
+        return Ok(found);
+    }
+    let mut named = by("name")?;
+    match named.len() {
+        1 => Ok(named.remove(0)),
+        0 => anyhow::bail!("no org has the id or name `{org}`"),
+        n => anyhow::bail!("{n} orgs are named `{org}`: give its id"),
+    }
+}
+
+/// The pending outbox items in `schema` whose payload names (any UUID at any depth) a row for
+/// which `ours` holds: how a scheduled notification, a reminder or a held message is known to be
+/// an org's. Recurring jobs name none.
+pub fn pending_naming(
+    c: &rusqlite::Connection,
+    schema: &str,
+    mut ours: impl FnMut(&str) -> rusqlite::Result<bool>,
+) -> rusqlite::Result<Vec<String>> {
+    let items: Vec<(String, String)> = c
+        .prepare(&format!(
+            "SELECT id, payload FROM {schema}.outbox WHERE status = 'pending'"
+        ))?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut found = Vec::new();
+    for (id, payload) in items {
+        for candidate in payload_ids(&payload) {
+            if ours(&candidate)? {
+                found.push(id);
+                break;
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The org's report and export files that exist under `data_dir`, relative to it (the paths
+/// `workplace::reports::file_path` and `compliance::export` use); `schema` holds the rows.
+pub fn data_files(
+    c: &rusqlite::Connection,
+    schema: &str,
+    org: &str,
+    data_dir: &std::path::Path,
+) -> rusqlite::Result<Vec<String>> {
+    let mut rel: Vec<String> = c
+        .prepare(&format!(
+            "SELECT 'reports/' || id || '.' || format FROM {schema}.wp_reports WHERE org_id = ?1
+             UNION ALL SELECT 'exports/' || e.id || '.zip' FROM {schema}.exports e
+             JOIN {schema}.users u ON u.id = e.user_id WHERE u.org_id = ?1"
+        ))?
+        .query_map([org], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    rel.retain(|r| data_dir.join(r).is_file());
+    Ok(rel)
 }
 
 /// Opens every sealed value of `conn`'s `main` with `from` and seals it for `to`.
@@ -135,9 +210,8 @@ pub fn reseal(conn: &rusqlite::Connection, from: &Key, to: &Key) -> anyhow::Resu
     Ok(n)
 }
 
-/// The ids an outbox item's payload names (every UUID in it, at any depth): how an item is
-/// known to be an org's.
-pub fn payload_ids(payload: &str) -> Vec<String> {
+/// The ids an outbox item's payload names (every UUID in it, at any depth).
+fn payload_ids(payload: &str) -> Vec<String> {
     fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
         match v {
             serde_json::Value::String(s) if uuid::Uuid::try_parse(s).is_ok() => out.push(s.clone()),

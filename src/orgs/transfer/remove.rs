@@ -4,7 +4,7 @@
 //! `files.cleanup` unless another org's file has the same bytes; superadmins filed under it move
 //! to the default org. Haven must be stopped.
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
 
 use super::scope::{self, q};
 use crate::audit;
@@ -30,7 +30,7 @@ pub fn remove(config: &Config, org: &str, confirm: &str) -> anyhow::Result<Remov
         false,
     )?;
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let (org_id, org_name, is_default) = find(&tx, org)?;
+    let (org_id, org_name, is_default) = super::find_org(&tx, "main", org)?;
     if is_default {
         anyhow::bail!(
             "{org_name} is this Haven's default org (where sign-ups land); it cannot be removed"
@@ -48,7 +48,7 @@ pub fn remove(config: &Config, org: &str, confirm: &str) -> anyhow::Result<Remov
         [&org_id],
     )?;
     let cancelled = cancel_pending_work(&tx, &plan, &org_id)?;
-    let files = data_files(&tx, &org_id)?;
+    let files = super::data_files(&tx, "main", &org_id, &config.data.dir)?;
     let triggers = scope::drop_triggers(&tx)?;
     super::search::unindex(&tx, &plan, &org_id)?;
     let mut rows = 0u64;
@@ -67,7 +67,7 @@ pub fn remove(config: &Config, org: &str, confirm: &str) -> anyhow::Result<Remov
         let has_org: bool = tx
             .prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = 'org_id'")?
             .exists([&name])?;
-        if has_org && name != "audit_log" && !plan.iter().any(|t| t.name == name) {
+        if has_org && !plan.iter().any(|t| t.name == name) {
             rows += tx.execute(
                 &format!("DELETE FROM main.{} WHERE org_id = ?1", q(&name)),
                 [&org_id],
@@ -109,32 +109,8 @@ pub fn remove(config: &Config, org: &str, confirm: &str) -> anyhow::Result<Remov
     })
 }
 
-fn find(c: &Connection, org: &str) -> anyhow::Result<(String, String, bool)> {
-    let by = |sql: &str| -> rusqlite::Result<Vec<(String, String, bool)>> {
-        c.prepare(sql)?
-            .query_map([org], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect()
-    };
-    if let Some(found) = by("SELECT id, name, is_default FROM orgs WHERE id = ?1")?
-        .into_iter()
-        .next()
-    {
-        return Ok(found);
-    }
-    let mut named = by("SELECT id, name, is_default FROM orgs WHERE name = ?1")?;
-    match named.len() {
-        1 => Ok(named.remove(0)),
-        0 => anyhow::bail!("no org has the id or name `{org}`"),
-        n => anyhow::bail!("{n} orgs are named `{org}`: give its id"),
-    }
-}
-
 /// Cancels the pending outbox items that name one of the org's rows.
-fn cancel_pending_work(c: &Connection, plan: &[scope::Table], org: &str) -> anyhow::Result<u64> {
-    let items: Vec<(String, String)> = c
-        .prepare("SELECT id, payload FROM outbox WHERE status = 'pending'")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+fn cancel_pending_work(c: &Connection, plan: &[scope::Table], org: &str) -> rusqlite::Result<u64> {
     let checks: Vec<String> = plan
         .iter()
         .filter(|t| t.columns.iter().any(|c| c == "id"))
@@ -146,38 +122,19 @@ fn cancel_pending_work(c: &Connection, plan: &[scope::Table], org: &str) -> anyh
             )
         })
         .collect();
-    let mut n = 0;
-    for (id, payload) in items {
-        let mut ours = false;
-        'found: for candidate in super::payload_ids(&payload) {
-            for sql in &checks {
-                if c.prepare_cached(sql)?
-                    .query_row([org, candidate.as_str()], |_| Ok(()))
-                    .optional()?
-                    .is_some()
-                {
-                    ours = true;
-                    break 'found;
-                }
+    let items = super::pending_naming(c, "main", |candidate| {
+        for sql in &checks {
+            if c.prepare_cached(sql)?.exists([org, candidate])? {
+                return Ok(true);
             }
         }
-        if ours {
-            n += c.execute(
-                "UPDATE outbox SET status = 'cancelled', updated_at = ?2 WHERE id = ?1",
-                rusqlite::params![id, crate::clock::now()],
-            )? as u64;
-        }
+        Ok(false)
+    })?;
+    for id in &items {
+        c.execute(
+            "UPDATE outbox SET status = 'cancelled', updated_at = ?2 WHERE id = ?1",
+            rusqlite::params![id, crate::clock::now()],
+        )?;
     }
-    Ok(n)
-}
-
-/// The org's report and export files under the data directory.
-fn data_files(c: &Connection, org: &str) -> rusqlite::Result<Vec<String>> {
-    c.prepare(
-        "SELECT 'reports/' || id || '.' || format FROM wp_reports WHERE org_id = ?1
-         UNION ALL SELECT 'exports/' || e.id || '.zip' FROM exports e JOIN users u ON u.id = e.user_id
-         WHERE u.org_id = ?1 AND u.role <> 'superadmin'",
-    )?
-    .query_map([org], |r| r.get(0))?
-    .collect()
+    Ok(items.len() as u64)
 }
