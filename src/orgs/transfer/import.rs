@@ -26,7 +26,9 @@ pub async fn import(config: &Config, archive: &Path, key: &str) -> anyhow::Resul
         .map_err(|e| anyhow::anyhow!("refusing to import while Haven runs: {e}"))?;
     crate::setup::prepare(config, true)?;
     let secrets = Secrets::load_or_generate(config)?;
-    let mut zip = zip::ZipArchive::new(BufReader::new(std::fs::File::open(archive)?))
+    let file =
+        std::fs::File::open(archive).map_err(|e| anyhow::anyhow!("{}: {e}", archive.display()))?;
+    let mut zip = zip::ZipArchive::new(BufReader::new(file))
         .map_err(|e| anyhow::anyhow!("{} is not an org archive: {e}", archive.display()))?;
     let manifest: Manifest = serde_json::from_reader(zip.by_name("manifest.json")?)
         .map_err(|e| anyhow::anyhow!("the archive's manifest.json: {e}"))?;

@@ -229,14 +229,15 @@ fn payload_ids(payload: &str) -> Vec<String> {
 pub struct WorkDir(std::path::PathBuf);
 
 impl WorkDir {
-    pub fn new(beside: &std::path::Path, what: &str) -> std::io::Result<WorkDir> {
+    pub fn new(beside: &std::path::Path, what: &str) -> anyhow::Result<WorkDir> {
         let dir = beside.join(format!(
             ".haven-org-{what}-{}",
             uuid::Uuid::now_v7().simple()
         ));
         // It holds the org's rows for a while: its owner's only.
         std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
-            .create(&dir)?;
+            .create(&dir)
+            .map_err(|e| anyhow::anyhow!("cannot work in {}: {e}", beside.display()))?;
         Ok(WorkDir(dir))
     }
 
