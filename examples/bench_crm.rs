@@ -143,6 +143,14 @@ fn seed(dir: PathBuf, clients: usize, notes: usize, activity: usize) -> anyhow::
             "INSERT INTO crm_client_tags (org_id, tag, client_id) VALUES (?1, ?2, ?3)",
         )?
         .execute(params![org, tag, id])?;
+        if n % 100 == 0 {
+            // Staff assigned the officer: the record is in their care.
+            tx.prepare_cached(
+                "INSERT INTO care_relationships (id, org_id, practitioner_id, crm_client_id, role, origin, origin_ref, since, granted_by)
+                 VALUES (?1, ?2, ?3, ?4, 'primary', 'crm', ?4, ?5, ?6)",
+            )?
+            .execute(params![uuid::Uuid::now_v7().to_string(), org, officer, id, created, admin])?;
+        }
         client_ids.push(id);
     }
     eprintln!("clients in {:.1} s", started.elapsed().as_secs_f64());
@@ -414,7 +422,7 @@ async fn run(base: String, dir: PathBuf, requests: usize) -> anyhow::Result<()> 
 }
 
 fn queries(dir: PathBuf) -> anyhow::Result<()> {
-    use haven::crm::scope::Reach;
+    use haven::care::Reach;
     let c = haven::db::open_connection(
         &dir.join("haven.db"),
         haven::config::Durability::Normal,
@@ -440,7 +448,7 @@ fn queries(dir: PathBuf) -> anyhow::Result<()> {
         println!("{label}: p50 {p50:.2} ms, p99 {p99:.2} ms ({n} rows)");
     };
     let admin = Reach::org(&org);
-    let cso = Reach::AssignedTo {
+    let cso = Reach::Care {
         org: org.clone(),
         user: officer,
     };

@@ -36,9 +36,9 @@ use crate::notify::mail::Mailer;
 use crate::notify::push;
 use crate::state::{AppState, Services};
 use crate::{
-    admin, apidocs, appointments, assets, audit, auth, backups, business, community, compliance,
-    crm, files, health, invitations, jobs, notify, orgs, settings, setup, users, wellbeing,
-    workplace,
+    admin, apidocs, appointments, assets, audit, auth, backups, business, care, community,
+    compliance, crm, files, health, invitations, jobs, notify, orgs, settings, setup, users,
+    wellbeing, workplace,
 };
 
 /// Every feature, in the order their pages appear in the navigation. A new feature is one
@@ -59,6 +59,7 @@ pub fn features() -> Registry {
         backups::feature(),
         auth::feature(),
         appointments::feature(),
+        care::feature(),
         crm::feature(),
         workplace::feature(),
         community::feature(),

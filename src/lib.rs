@@ -11,6 +11,7 @@ pub mod auth;
 pub mod backups;
 pub mod bench;
 pub mod business;
+pub mod care;
 pub mod cli;
 pub mod clock;
 pub mod community;

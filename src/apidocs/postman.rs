@@ -53,6 +53,7 @@ const FOLDERS: &[(&str, &[&str])] = &[
     ("E-Store", &["products", "cart", "checkout", "orders"]),
     ("Reports", &["reports"]),
     ("Partner Invites", &["partners"]),
+    ("Care Team", &["care-relationships"]),
     ("Admin & Audits", &["admin", "audits"]),
     ("Personal Wellbeing", &["mood", "journal", "progress"]),
     (

@@ -166,10 +166,7 @@ fn add_components(doc: &mut Value, features: &Registry) {
 }
 
 fn describe_operation(path: &str, op: &mut Map<String, Value>) {
-    let perm = op
-        .get(PERMISSION_EXTENSION)
-        .and_then(Value::as_str)
-        .and_then(|p| p.parse::<Perm>().ok());
+    let perm = op.get(PERMISSION_EXTENSION).and_then(policy::permission_of);
     let params: Vec<(String, String)> = op
         .get("parameters")
         .and_then(Value::as_array)

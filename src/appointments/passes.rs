@@ -16,7 +16,9 @@ use super::sessions::{self, Booking, Session, SessionType};
 use super::{FREE_SESSION_MINUTES, PREP_GUIDE};
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, Scope, allow};
+use crate::care::Reach;
 use crate::clock;
+use crate::config::Config;
 use crate::db::filter::{Filter, text};
 use crate::http::{
     ApiError, ApiResult, Data, ErrorCode, FieldError, Page, Paged, ValidJson, ValidQuery, Validate,
@@ -31,8 +33,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(allow(Perm::PassesManage, routes!(list)))
         .routes(allow(Perm::Sessions, routes!(redeem)))
         .routes(allow(Perm::Sessions, routes!(free_session)))
-        .routes(allow(Perm::Sessions, routes!(prep_guide)))
-        .routes(allow(Perm::Sessions, routes!(tick)))
+        .routes(allow(Perm::PrepGuide, routes!(prep_guide)))
+        .routes(allow(Perm::PrepGuide, routes!(tick)))
 }
 
 /// Letters and digits nobody misreads (no I, L, O, 0, 1).
@@ -546,9 +548,11 @@ async fn free_session(
     Ok(created(out))
 }
 
-/// Whose guide `user` may see: their own; a practitioner's clients'; staff any in the org.
+/// Whose guide `user` may see: their own; a client in their reach (a person, or the person a
+/// CRM record is linked to) — 404 otherwise.
 fn guide_owner(
     c: &Connection,
+    config: &Config,
     user: &CurrentUser,
     client_id: Option<String>,
 ) -> Result<String, ApiError> {
@@ -556,17 +560,13 @@ fn guide_owner(
     if id == user.id {
         return Ok(id);
     }
-    let allowed = match user.scope {
-        Scope::Own => c
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM appointments WHERE practitioner_id = ?1 AND client_id = ?2)")?
-            .query_row(params![user.id, id], |r| r.get::<_, bool>(0))?,
-        _ => super::store::member_of(c, &user.org_id, &id).is_ok(),
-    };
-    if allowed {
-        Ok(id)
-    } else {
-        Err(ApiError::not_found())
-    }
+    let person = Reach::of(c, config, user)?
+        .resolve(c, &id)?
+        .person()
+        .map(str::to_string)
+        .ok_or_else(ApiError::not_found)?;
+    super::store::member_of(c, &user.org_id, &person)?;
+    Ok(person)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -590,7 +590,7 @@ async fn prep_guide(
     let g = state
         .db
         .read(move |c| {
-            let id = guide_owner(c, &user, q.client_id)?;
+            let id = guide_owner(c, &st.config, &user, q.client_id)?;
             guide(c, &st, &user.org_id, &id)
         })
         .await?;
@@ -628,7 +628,7 @@ async fn tick(
     let g = state
         .db
         .write(move |tx| {
-            let id = guide_owner(tx, &user, b.client_id.clone())?;
+            let id = guide_owner(tx, &st.config, &user, b.client_id.clone())?;
             if !items(tx, &st, &user.org_id)?.contains(&b.item) {
                 return Err(ApiError::refused("item", "is not on the checklist"));
             }

@@ -17,6 +17,7 @@ use super::sessions::{self, Party};
 use super::store;
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, Scope, allow};
+use crate::care::Reach;
 use crate::clock;
 use crate::db::filter::{Filter, text};
 use crate::http::formats::Money;
@@ -319,26 +320,26 @@ fn log_row(r: &rusqlite::Row) -> rusqlite::Result<ProgressLog> {
     })
 }
 
-/// Clients assigned to a practitioner: those they have had or have a session with.
-const ASSIGNED: &str = "EXISTS (SELECT 1 FROM appointments x WHERE x.practitioner_id = ? AND x.client_id = l.client_id)";
-
-fn is_assigned(c: &Connection, practitioner: &str, client: &str) -> rusqlite::Result<bool> {
-    c.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM appointments WHERE practitioner_id = ?1 AND client_id = ?2)",
-    )?
-    .query_row(params![practitioner, client], |r| r.get(0))
+/// The person a progress log is about: `client_id` names them or a CRM record linked to them,
+/// within the caller's reach (404 outside it).
+fn log_subject(c: &Connection, reach: &Reach, client_id: &str) -> Result<String, ApiError> {
+    reach
+        .resolve(c, client_id)?
+        .person()
+        .map(str::to_string)
+        .ok_or_else(|| ApiError::refused("clientId", "this client has no account yet"))
 }
 
-/// Writes a progress log in the caller's transaction (the API and the session page).
+/// Writes a progress log in the caller's transaction (the API and the session page): on a
+/// client in the caller's care (staff: of the org).
 pub fn add_log(
     tx: &Connection,
+    reach: &Reach,
     user: &CurrentUser,
     b: NewProgressLog,
 ) -> Result<ProgressLog, ApiError> {
-    let client = store::member_of(tx, &user.org_id, &b.client_id)?;
-    if user.scope < Scope::Org && !is_assigned(tx, &user.id, &client.id)? {
-        return Err(ApiError::not_found());
-    }
+    let person = log_subject(tx, reach, &b.client_id)?;
+    let client = store::member_of(tx, &user.org_id, &person)?;
     if let Some(sid) = &b.session_id {
         let s = sessions::visible(tx, user, sid)?;
         if s.client_id != client.id {
@@ -368,7 +369,10 @@ async fn write_log(
     user: CurrentUser,
     ValidJson(b): ValidJson<NewProgressLog>,
 ) -> ApiResult<Data<ProgressLog>> {
-    let l = state.db.write(move |tx| add_log(tx, &user, b)).await?;
+    let l = Reach::write(&state, user, move |tx, reach, user| {
+        add_log(tx, reach, user, b)
+    })
+    .await?;
     Ok(created(l))
 }
 
@@ -393,21 +397,19 @@ async fn list_logs(
         &[("createdAt", "l.created_at")],
         "l.created_at DESC, l.id DESC",
     )?;
-    let mut w = Filter::new();
-    w.and("l.org_id = ?", [text(user.org_id.clone())]);
-    if user.scope < Scope::Org {
-        w.and(ASSIGNED, [text(user.id.clone())]);
-    }
-    w.and_some("l.client_id = ?", q.filters.client_id.clone());
-    w.and_some("l.appointment_id = ?", q.filters.session_id.clone());
-    let page = q.page.clone();
-    let (items, total) = state
-        .db
-        .read(move |c| {
-            Ok::<_, ApiError>(w.page(c, LOG_COLUMNS, LOG_FROM, &order, &page, log_row)?)
-        })
-        .await?;
-    Ok(Page::new(items, total, &q.page))
+    let (page, params) = (q.page.clone(), q.page.clone());
+    let (items, total) = Reach::read(&state, user, move |c, reach, user| {
+        let mut w = Filter::new();
+        w.and("l.org_id = ?", [text(user.org_id.clone())]);
+        reach.narrow_person("l.client_id", &mut w);
+        if let Some(id) = &q.filters.client_id {
+            w.and("l.client_id = ?", [text(log_subject(c, reach, id)?)]);
+        }
+        w.and_some("l.appointment_id = ?", q.filters.session_id.clone());
+        Ok(w.page(c, LOG_COLUMNS, LOG_FROM, &order, &page, log_row)?)
+    })
+    .await?;
+    Ok(Page::new(items, total, &params))
 }
 
 // Reports

@@ -15,6 +15,7 @@ use super::hours::{Refusal, plus};
 use super::{google, notices, reminders, store};
 use crate::auth::CurrentUser;
 use crate::auth::policy::{self, Perm, Scope, allow};
+use crate::care::relationships as care;
 use crate::clock;
 use crate::db::Tx;
 use crate::db::filter::{Filter, text};
@@ -522,6 +523,16 @@ pub fn create(tx: &Tx, reach: &Reach, user: &CurrentUser, b: Booking) -> Result<
         now
     ])?;
     let s = by_id(tx, &id)?.ok_or_else(ApiError::not_found)?;
+    let by_manager = policy::held(user, Perm::CareManage).is_some_and(|s| s >= Scope::Org);
+    care::session_booked(
+        tx,
+        &user.org_id,
+        &s.id,
+        &s.practitioner_id,
+        &s.client_id,
+        &user.id,
+        by_manager,
+    )?;
     reminders::schedule(tx, &s)?;
     google::enqueue_push(tx, &s)?;
     notices::tell(tx, reach, &s, &user.id, notices::Change::Booked)?;
@@ -845,6 +856,7 @@ pub fn change(
             )?
             .execute(params![s.id, p.reason.as_deref().map(str::trim), user.id, now])?;
             reminders::cancel(tx, &s.id)?;
+            care::session_cancelled(tx, &user.org_id, &s.id, Some(&user.id))?;
             let cancelled = by_id(tx, &s.id)?.ok_or_else(ApiError::not_found)?;
             google::enqueue_push(tx, &cancelled)?;
             notices::tell(tx, reach, &cancelled, &user.id, notices::Change::Cancelled)?;

@@ -32,7 +32,9 @@ pub enum Scope {
     Granted,
     /// The caller's own rows.
     Own,
-    /// Rows assigned to the caller (clients of a coach, a partner's listed clients).
+    /// The clients in the caller's care (`care_relationships`), and what is theirs.
+    Care,
+    /// The clients listed to the caller (a partner's invitation).
     Assigned,
     /// Everything in the caller's org.
     Org,
@@ -100,9 +102,12 @@ permissions! {
     PractitionersView = "practitioners.view",
     /// Edit a practitioner's profile and hours (one's own; admins any in the org).
     PractitionersManage = "practitioners.manage",
-    /// Book, see, move and cancel sessions, calendars, passes to redeem and the prep guide:
-    /// one's own as client or practitioner; staff for the org.
+    /// Book, see, move and cancel sessions, calendars and passes to redeem: one's own as client
+    /// or practitioner; staff for the org.
     Sessions = "sessions.book",
+    /// A client's prep guide before their first session: one's own; practitioners their care
+    /// clients'; staff the org's.
+    PrepGuide = "prep_guide.use",
     /// Confirm sessions and mark them completed or no-show.
     SessionsRecord = "sessions.record",
     /// Generate and list free passes.
@@ -169,9 +174,10 @@ permissions! {
     MilestonesView = "milestones.view",
     /// Evaluate milestones now and dispatch the gifts they earned.
     GiftsDispatch = "gifts.dispatch",
-    /// Take quizzes, use the BMI tool and see one's results (staff: the org's; practitioners:
-    /// their clients').
+    /// Take quizzes and use the BMI tool.
     Quizzes = "quizzes.take",
+    /// Quiz results: one's own; staff the org's; practitioners their care clients'.
+    QuizResults = "quizzes.results",
     /// Add and edit the org's quizzes.
     QuizzesManage = "quizzes.manage",
     /// Read the resource centre and testimonials.
@@ -186,6 +192,12 @@ permissions! {
     KpiReports = "reports.kpi",
     /// Keep a KPI report now.
     KpiGenerate = "reports.kpi.generate",
+    /// A client's care team: who cares and cared for them.
+    CareView = "care.view",
+    /// Begin (assign, refer) and end care relationships.
+    CareManage = "care.manage",
+    /// One's own care team.
+    CareOwn = "care.own",
 }
 
 use Perm::*;
@@ -271,6 +283,16 @@ const TABLE: &[(Perm, &[(Role, Scope)])] = &[
         ],
     ),
     (
+        PrepGuide,
+        &[
+            (Superadmin, Org),
+            (Admin, Org),
+            (Team, Org),
+            (Practitioner, Care),
+            (Member, Own),
+        ],
+    ),
+    (
         SessionsRecord,
         &[
             (Superadmin, Org),
@@ -308,7 +330,7 @@ const TABLE: &[(Perm, &[(Role, Scope)])] = &[
             (Superadmin, Org),
             (Admin, Org),
             (Team, Org),
-            (Practitioner, Assigned),
+            (Practitioner, Care),
         ],
     ),
     (
@@ -344,7 +366,7 @@ const TABLE: &[(Perm, &[(Role, Scope)])] = &[
             (Superadmin, Org),
             (Admin, Org),
             (Team, Org),
-            (Practitioner, Assigned),
+            (Practitioner, Care),
         ],
     ),
     (
@@ -358,7 +380,7 @@ const TABLE: &[(Perm, &[(Role, Scope)])] = &[
             (Superadmin, Org),
             (Admin, Org),
             (Team, Org),
-            (Practitioner, Assigned),
+            (Practitioner, Care),
         ],
     ),
     (
@@ -400,7 +422,7 @@ const TABLE: &[(Perm, &[(Role, Scope)])] = &[
             (Superadmin, Org),
             (Admin, Org),
             (Team, Org),
-            (Practitioner, Assigned),
+            (Practitioner, Care),
             (Member, Own),
         ],
     ),
@@ -415,7 +437,7 @@ const TABLE: &[(Perm, &[(Role, Scope)])] = &[
             (Superadmin, Org),
             (Admin, Org),
             (Team, Org),
-            (Practitioner, Assigned),
+            (Practitioner, Care),
             (Member, Own),
         ],
     ),
@@ -429,7 +451,18 @@ const TABLE: &[(Perm, &[(Role, Scope)])] = &[
             (Superadmin, Org),
             (Admin, Org),
             (Team, Org),
-            (Practitioner, Assigned),
+            (Practitioner, Own),
+            (Member, Own),
+            (Partner, Own),
+        ],
+    ),
+    (
+        QuizResults,
+        &[
+            (Superadmin, Org),
+            (Admin, Org),
+            (Team, Org),
+            (Practitioner, Care),
             (Member, Own),
             (Partner, Own),
         ],
@@ -462,15 +495,34 @@ const TABLE: &[(Perm, &[(Role, Scope)])] = &[
         ],
     ),
     (KpiGenerate, &[(Superadmin, Org), (Admin, Org)]),
+    (
+        CareView,
+        &[
+            (Superadmin, Org),
+            (Admin, Org),
+            (Team, Org),
+            (Practitioner, Care),
+        ],
+    ),
+    (
+        CareManage,
+        &[
+            (Superadmin, Org),
+            (Admin, Org),
+            (Team, Org),
+            (Practitioner, Granted),
+        ],
+    ),
+    (CareOwn, EVERYONE_OWN),
 ];
 
 /// Who reads the CRM: staff over the org (team members narrowed by `crm.teamScope`),
-/// practitioners and partners over the clients assigned or listed to them.
+/// practitioners over the clients in their care, partners over those listed to them.
 const CRM_READERS: &[(Role, Scope)] = &[
     (Superadmin, Org),
     (Admin, Org),
     (Team, Org),
-    (Practitioner, Assigned),
+    (Practitioner, Care),
     (Partner, Assigned),
 ];
 
@@ -534,14 +586,7 @@ pub fn markdown_table() -> String {
     for (perm, _) in table() {
         out.push_str(&format!("\n| `{perm}` |"));
         for r in Role::ALL {
-            let cell = match scope(r, perm) {
-                Some(Granted) => "org, if given",
-                Some(Own) => "own",
-                Some(Assigned) => "assigned",
-                Some(Org) => "org",
-                Some(Platform) => "platform",
-                None => "",
-            };
+            let cell = scope(r, perm).map(scope_name).unwrap_or("");
             out.push_str(&format!(" {cell} |"));
         }
     }
@@ -555,10 +600,11 @@ pub fn allow(
     perm: Perm,
     (schemas, mut paths, router): UtoipaMethodRouter<AppState>,
 ) -> UtoipaMethodRouter<AppState> {
+    let described = described(perm);
     for item in paths.paths.values_mut() {
         for op in operations_mut(item) {
             let ext = ExtensionsBuilder::new()
-                .add(PERMISSION_EXTENSION, perm.as_str())
+                .add(PERMISSION_EXTENSION, described.clone())
                 .build();
             match &mut op.extensions {
                 Some(e) => e.merge(ext),
@@ -569,8 +615,35 @@ pub fn allow(
     (schemas, paths, router)
 }
 
-/// The OpenAPI extension that carries an operation's permission.
+/// The OpenAPI extension that carries an operation's permission: `{name, scopes: {role:
+/// scope}}` — the policy table's row, so a reader sees who reaches what (`care`: the clients
+/// in one's care).
 pub const PERMISSION_EXTENSION: &str = "x-permission";
+
+/// A scope's name in the document and the README.
+pub fn scope_name(s: Scope) -> &'static str {
+    match s {
+        Granted => "org, if given",
+        Own => "own",
+        Care => "care",
+        Assigned => "assigned",
+        Org => "org",
+        Platform => "platform",
+    }
+}
+
+fn described(perm: Perm) -> serde_json::Value {
+    let scopes: serde_json::Map<String, serde_json::Value> = Role::ALL
+        .iter()
+        .filter_map(|r| scope(*r, perm).map(|s| (r.to_string(), scope_name(s).into())))
+        .collect();
+    serde_json::json!({"name": perm.as_str(), "scopes": scopes})
+}
+
+/// The permission named by an operation's `x-permission`.
+pub fn permission_of(ext: &serde_json::Value) -> Option<Perm> {
+    ext.get("name")?.as_str()?.parse().ok()
+}
 
 fn operations_mut(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
     [
@@ -628,8 +701,7 @@ impl RoutePolicy {
                     .extensions
                     .as_ref()
                     .and_then(|e| e.get(PERMISSION_EXTENSION))
-                    .and_then(|v| v.as_str())
-                    .and_then(|s| s.parse::<Perm>().ok());
+                    .and_then(permission_of);
                 let method = method_of(&method);
                 match perm {
                     Some(p) => {
@@ -719,7 +791,7 @@ mod tests {
             match p {
                 Account | Wellbeing | Notifications | Files | Sessions | FeedbackGive
                 | WellnessOwn | Community | GroupsManage | InvoicesView | MilestonesView
-                | Quizzes | Store => {
+                | Quizzes | QuizResults | Store | CareOwn | PrepGuide => {
                     assert_eq!(s, Some(Own), "{p}")
                 }
                 OrgView | PractitionersView | ContentView => assert_eq!(s, Some(Org), "{p}"),

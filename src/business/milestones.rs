@@ -20,10 +20,10 @@ use utoipa_axum::routes;
 use super::AUTOMATION;
 use crate::audit::{self, Event};
 use crate::auth::CurrentUser;
-use crate::auth::policy::{Perm, Scope, allow};
+use crate::auth::policy::{Perm, allow};
+use crate::care::Reach as CareReach;
 use crate::clock;
 use crate::config::Config;
-use crate::crm::scope::Reach as CrmReach;
 use crate::db::Tx;
 use crate::db::filter::{Filter, text};
 use crate::http::{
@@ -503,8 +503,9 @@ pub fn evaluate_user(
     Ok(reached)
 }
 
-/// Who `client_id` names for the caller: a CRM client within their reach (its linked account),
-/// or — for staff over the org — a person's user id; a member may name only themselves.
+/// Who `client_id` names for the caller: a person or a CRM record (its linked account) within
+/// their reach — staff the org's, practitioners those in their care, a member themselves; 404
+/// outside it.
 fn person(
     c: &Connection,
     config: &Config,
@@ -517,27 +518,14 @@ fn person(
     if id == user.id {
         return Ok(user.id.clone());
     }
-    let reach = CrmReach::of(c, config, user)?;
-    if let Ok(client) = crate::crm::clients::by_id(c, &reach, id) {
-        return client.user_id.ok_or_else(|| {
-            ApiError::domain(
-                ErrorCode::Unprocessable,
-                "CLIENT_HAS_NO_ACCOUNT",
-                "The client has no account yet: milestones count what a person does in the app",
-            )
-        });
-    }
-    if user.scope >= Scope::Org {
-        let found = c
-            .prepare_cached(
-                "SELECT 1 FROM users WHERE id = ?1 AND org_id = ?2 AND deleted_at IS NULL",
-            )?
-            .exists(params![id, user.org_id])?;
-        if found {
-            return Ok(id.to_string());
-        }
-    }
-    Err(ApiError::not_found())
+    let client = CareReach::of(c, config, user)?.resolve(c, id)?;
+    client.person().map(str::to_string).ok_or_else(|| {
+        ApiError::domain(
+            ErrorCode::Unprocessable,
+            "CLIENT_HAS_NO_ACCOUNT",
+            "The client has no account yet: milestones count what a person does in the app",
+        )
+    })
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]

@@ -18,8 +18,8 @@ use super::{invoices, store};
 use crate::audit::{self, Event};
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
+use crate::care::Reach;
 use crate::clock;
-use crate::crm::scope::Reach;
 use crate::db::Tx;
 use crate::http::extract::parse_json;
 use crate::http::{

@@ -16,9 +16,9 @@ use utoipa_axum::routes;
 
 use crate::audit::{self, Event};
 use crate::auth::CurrentUser;
-use crate::auth::policy::{Perm, Scope, allow};
+use crate::auth::policy::{Perm, allow};
+use crate::care::Reach;
 use crate::clock;
-use crate::crm::scope::Reach;
 use crate::db::filter::{Filter, text};
 use crate::http::formats::Money;
 use crate::http::{
@@ -31,7 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(allow(Perm::Quizzes, routes!(list)))
         .routes(allow(Perm::QuizzesManage, routes!(add)))
-        .routes(allow(Perm::Quizzes, routes!(results)))
+        .routes(allow(Perm::QuizResults, routes!(results)))
         .routes(allow(Perm::Quizzes, routes!(get_one)))
         .routes(allow(Perm::QuizzesManage, routes!(replace)))
         .routes(allow(Perm::QuizzesManage, routes!(remove)))
@@ -714,22 +714,23 @@ pub fn result_page(
     )?;
     let mut w = Filter::new();
     w.and("r.org_id = ?", [text(&user.org_id)]);
-    match user.scope {
-        Scope::Own => {
-            w.and("r.user_id = ?", [text(&user.id)]);
-        }
-        Scope::Assigned => {
-            let reach = Reach::of(c, config, user)?;
-            let (cond, values) = reach.condition("c");
-            w.and(
-                &format!("r.user_id IN (SELECT c.user_id FROM crm_clients c WHERE {cond})"),
-                values,
-            );
-        }
-        _ => {}
+    let reach = Reach::of(c, config, user)?;
+    // One's own results, and those of the people in one's reach.
+    let (cond, mut values) = reach.person_condition("r.user_id");
+    values.insert(0, text(&user.id));
+    w.and(&format!("r.user_id = ? OR {cond}"), values);
+    if let Some(id) = &f.user_id {
+        let person = if *id == user.id {
+            Some(id.clone())
+        } else {
+            reach.resolve(c, id)?.person().map(str::to_string)
+        };
+        w.and(
+            "r.user_id = ?",
+            [text(person.ok_or_else(ApiError::not_found)?)],
+        );
     }
     w.and_some("r.quiz_slug = ?", f.quiz.clone());
-    w.and_some("r.user_id = ?", f.user_id.clone());
     let quizzes = quizzes_of(c, &user.org_id)?;
     Ok(w.page(
         c,

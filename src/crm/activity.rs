@@ -10,9 +10,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::scope::Reach;
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
+use crate::care::Reach;
 use crate::clock;
 use crate::db::filter::{Filter, text};
 use crate::http::{ApiError, ApiResult, Feed, FeedQuery, ValidPath, ValidQuery};

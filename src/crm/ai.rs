@@ -18,10 +18,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::scope::Reach;
 use super::{clients, notes, projects};
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
+use crate::care::Reach;
 use crate::clock;
 use crate::config::{AiProviderKind, Config};
 use crate::http::{ApiError, ApiResult, Data, ErrorCode, ValidPath, ok};

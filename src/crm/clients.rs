@@ -12,19 +12,21 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::activity::{self, Change};
-use super::scope::Reach;
 use crate::appointments::handover::{self, NextSession};
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, Scope, allow};
+use crate::care::Reach;
+use crate::care::relationships as care;
 use crate::clock;
 use crate::db::Tx;
 use crate::db::filter::{Filter, text};
 use crate::http::formats::EmailAddress;
 use crate::http::{
-    ApiError, ApiResult, Data, FieldError, Page, Paged, Patch, ValidJson, ValidPath, Validate,
-    created, no_content, ok,
+    ApiError, ApiResult, Data, ErrorCode, FieldError, Page, Paged, Patch, ValidJson, ValidPath,
+    Validate, created, no_content, ok,
 };
 use crate::state::AppState;
+use crate::users::model::Role;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -355,6 +357,40 @@ fn staff_of(c: &Connection, org: &str, id: &str, field: &str) -> Result<(), ApiE
     found.ok_or_else(|| ApiError::refused(field, "must be an active staff member of the org"))
 }
 
+/// A client as the care relationships name it.
+fn record(c: &Client) -> crate::care::Client {
+    crate::care::Client::Record {
+        id: c.id.clone(),
+        user_id: c.user_id.clone(),
+    }
+}
+
+/// Who staff made the client's coach and assignee.
+fn carers(c: &Client) -> Vec<&str> {
+    let mut v: Vec<&str> = [&c.coach_id, &c.assigned_to]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    v.dedup();
+    v
+}
+
+/// 422 `OUT_OF_REACH` unless someone who sees only the clients in their care links the record
+/// to a person already in it: a record is not a way into a stranger's data.
+fn linkable(c: &Connection, reach: &Reach, person: &str) -> Result<(), ApiError> {
+    if reach.is_org() || reach.reaches_person(c, person)? {
+        Ok(())
+    } else {
+        Err(ApiError::domain(
+            ErrorCode::Unprocessable,
+            "OUT_OF_REACH",
+            "You can link a record only to a person in your care",
+        )
+        .naming("userId", "is not a person in your care"))
+    }
+}
+
 /// 422 unless `id` is an account of the org.
 fn account_of(c: &Connection, org: &str, id: &str) -> Result<(), ApiError> {
     let found = c
@@ -388,29 +424,29 @@ pub fn insert(
     n: NewClient,
 ) -> Result<Client, ApiError> {
     let org = reach.org_id().to_string();
-    // Someone who sees only their own clients would lose sight of a client assigned elsewhere.
+    // Someone who sees only the clients in their care would lose sight of one assigned
+    // elsewhere: they create their own (team members as assignee, practitioners as coach).
     let mut assigned = n.assigned_to.clone();
     let mut coach = None;
-    match reach {
-        Reach::AssignedTo { user: me, .. } => {
-            if assigned.as_deref().is_some_and(|a| a != me) {
-                return Err(ApiError::refused(
-                    "assignedTo",
-                    "you can only create clients assigned to yourself",
-                ));
-            }
+    if let Reach::Care { user: me, .. } = reach {
+        if assigned.as_deref().is_some_and(|a| a != me) {
+            return Err(ApiError::refused(
+                "assignedTo",
+                "you can only create clients assigned to yourself",
+            ));
+        }
+        if user.role == Role::Practitioner && assigned.is_none() {
+            coach = Some(me.clone());
+        } else {
             assigned = Some(me.clone());
         }
-        Reach::Coached { user: me, .. } if assigned.as_deref() != Some(me) => {
-            coach = Some(me.clone());
-        }
-        _ => {}
     }
     if let Some(a) = &assigned {
         staff_of(tx, &org, a, "assignedTo")?;
     }
     if let Some(u) = &n.user_id {
         account_of(tx, &org, u)?;
+        linkable(tx, reach, u)?;
     }
     let id = uuid::Uuid::now_v7().to_string();
     let now = clock::now();
@@ -439,6 +475,7 @@ pub fn insert(
     ])?;
     set_tags(tx, &org, &id, &tags)?;
     let client = by_id(tx, &Reach::org(&org), &id)?;
+    care::record_staffed(tx, &org, &record(&client), &[], &carers(&client), &user.id)?;
     activity::record(
         tx,
         Change {
@@ -641,9 +678,18 @@ pub fn change(
     let org = reach.org_id();
     if let Some(a) = p.assigned_to.as_set() {
         staff_of(tx, org, a, "assignedTo")?;
+        if !reach.is_org() && *a != user.id {
+            return Err(ApiError::refused(
+                "assignedTo",
+                "only staff assign clients to someone else",
+            ));
+        }
     }
-    if let Some(u) = p.user_id.as_set() {
+    if let Some(u) = p.user_id.as_set()
+        && before.user_id.as_deref() != Some(u)
+    {
         account_of(tx, org, u)?;
+        linkable(tx, reach, u)?;
     }
     let kind = p.kind.unwrap_or(before.kind);
     let first = trimmed(p.first_name.apply(before.first_name.clone()));
@@ -687,6 +733,14 @@ pub fn change(
         set_tags(tx, org, id, &tags)?;
     }
     let after = by_id(tx, &Reach::org(org), id)?;
+    care::record_staffed(
+        tx,
+        org,
+        &record(&after),
+        &carers(&before),
+        &carers(&after),
+        &user.id,
+    )?;
     let changes = activity::diff(&json!(before), &json!(after), &AUDITED);
     if let Some(changes) = changes {
         let fields: Vec<&str> = changes
@@ -911,6 +965,14 @@ pub async fn assign_coach(
             )?
             .execute(params![client.id, a.coach_id, clock::now()])?;
             let after = by_id(tx, &Reach::org(reach.org_id()), &client.id)?;
+            care::record_staffed(
+                tx,
+                reach.org_id(),
+                &record(&after),
+                &carers(&client),
+                &carers(&after),
+                &user.id,
+            )?;
             activity::record(
                 tx,
                 Change {

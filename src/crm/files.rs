@@ -8,9 +8,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::projects;
-use super::scope::Reach;
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
+use crate::care::Reach;
 use crate::feature::{AttachedFile, Attachment};
 use crate::files::store::{self, FileInfo};
 use crate::http::extract::NoFilters;

@@ -10,9 +10,9 @@ use jiff::civil::{Date, Weekday};
 use jiff::tz::TimeZone;
 use rusqlite::{Connection, params};
 
-use super::scope::Reach;
 use crate::auth::CurrentUser;
 use crate::auth::policy::{self, Perm};
+use crate::care::Reach;
 use crate::clock;
 use crate::config::Config;
 use crate::db::Tx;

@@ -1,7 +1,7 @@
 //! The CRM (seeds 002 EchoHub, 003 GROW §2 and §7, 004 Customer Nexus Hub): clients and
 //! customers, their projects, milestones, notes and files, the activity feed, the CRM timeline
 //! and internal logs, replies that a supervisor approves, search and AI summaries — each read
-//! through one scope (`scope::Reach`) decided in SQL.
+//! through one reach (`care::Reach`) decided in SQL.
 
 pub mod activity;
 pub mod ai;
@@ -12,14 +12,12 @@ pub mod notes;
 pub mod portal;
 pub mod projects;
 pub mod responses;
-pub mod scope;
 pub mod search;
 pub mod timeline;
 
-use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::feature::{Exporter, Feature, Kind, Part, Setting};
+use crate::feature::{Exporter, Feature, Part};
 use crate::state::AppState;
 
 /// Clients, projects, notes, activity, timeline, responses, search and summaries.
@@ -36,7 +34,6 @@ pub fn feature() -> Feature {
             search::register(h, &s.db);
         },
         exporters: EXPORTERS,
-        settings: &[TEAM_SCOPE],
         purge: &[|tx, grace| clients::purge(tx, i64::from(grace))],
         messages: &[
             responses::CUSTOMER_REPLY,
@@ -60,15 +57,6 @@ fn router() -> OpenApiRouter<AppState> {
         .merge(search::router())
         .merge(ai::router())
 }
-
-pub const TEAM_SCOPE: Setting = Setting {
-    key: "crm.teamScope",
-    kind: Kind::Choice {
-        options: &["all", "assigned"],
-    },
-    default: |_| json!("all"),
-    description: "Which clients team members see: `all` of the org's, or only those `assigned` to them (customer-service officers).",
-};
 
 /// What a person owns here: the client records that are theirs (linked to their account),
 /// and what they wrote as staff.

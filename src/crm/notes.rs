@@ -11,10 +11,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::activity::{self, Change};
-use super::scope::Reach;
 use super::{clients, projects};
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
+use crate::care::Reach;
 use crate::clock;
 use crate::db::Tx;
 use crate::db::filter::text;

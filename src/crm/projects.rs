@@ -11,9 +11,9 @@ use utoipa_axum::routes;
 
 use super::activity::{self, Change};
 use super::clients;
-use super::scope::Reach;
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
+use crate::care::Reach;
 use crate::clock;
 use crate::http::formats::Money;
 use crate::http::{

@@ -13,10 +13,10 @@ use utoipa_axum::routes;
 
 use super::activity::{self, Change};
 use super::clients;
-use super::scope::Reach;
 use crate::audit::{self, Event};
 use crate::auth::CurrentUser;
 use crate::auth::policy::{self, Perm, allow};
+use crate::care::Reach;
 use crate::clock;
 use crate::db::Tx;
 use crate::db::filter::{Filter, text};

@@ -12,9 +12,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::scope::Reach;
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
+use crate::care::Reach;
 use crate::http::{ApiError, ApiResult, Data, FieldError, ValidQuery, Validate, ok};
 use crate::state::AppState;
 

@@ -13,9 +13,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::activity::{self, Change};
-use super::scope::Reach;
 use crate::auth::CurrentUser;
 use crate::auth::policy::{self, Perm, allow};
+use crate::care::Reach;
 use crate::clock;
 use crate::db::Tx;
 use crate::db::filter::{Filter, text};

@@ -46,7 +46,13 @@ pub async fn session(
                  VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, 'video', ?7, ?8, ?6)",
                 rusqlite::params![i, o, p, c, start, end, status, booked],
             )
-            .map_err(DbError::from)
+            .map_err(DbError::from)?;
+            // The client booked it: the practitioner is in their care, as a live booking makes.
+            if status != "cancelled" {
+                crate::care::relationships::session_booked(tx, &o, &i, &p, &c, &c, false)
+                    .map_err(DbError::from)?;
+            }
+            Ok::<_, DbError>(())
         })
         .await?;
     Ok(id)

@@ -260,27 +260,46 @@ async fn upload(
     Ok(created(info?))
 }
 
-/// Whether `user` may open `f`: its owner, the org's staff, or whoever the feature that owns
-/// what it is attached to lets in (a coach, the file of their client).
+/// Whether `user` may open `f` (with `manage`, delete it): its owner; for a file attached to a
+/// client or project, whoever the feature that owns it lets in — its reach (`crm.teamScope`,
+/// care relationships), the same as for the client itself; for any other file, the org's staff.
 fn may_open(
     c: &rusqlite::Connection,
     state: &AppState,
     user: &CurrentUser,
     f: &store::FileRow,
+    manage: bool,
 ) -> Result<bool, ApiError> {
-    if store::may_access(user, f) {
+    if f.owner_id == user.id {
         return Ok(true);
     }
     if f.org_id != user.org_id {
         return Ok(false);
     }
-    for (field, target) in [
+    let targets: Vec<(&str, &String)> = [
         ("clientId", &f.info.client_id),
         ("projectId", &f.info.project_id),
-    ] {
-        if let (Some(a), Some(t)) = (state.features.attachment(field), target)
-            && (a.opens)(c, &state.config, user, t)?
-        {
+    ]
+    .into_iter()
+    .filter_map(|(field, t)| t.as_ref().map(|t| (field, t)))
+    .collect();
+    if targets.is_empty() {
+        return Ok(store::may_access(user, f));
+    }
+    for (field, t) in targets {
+        let Some(a) = state.features.attachment(field) else {
+            continue;
+        };
+        let allowed = if manage {
+            match (a.check)(c, &state.config, user, t) {
+                Ok(()) => true,
+                Err(e) if e.code == ErrorCode::Unprocessable => false,
+                Err(e) => return Err(e),
+            }
+        } else {
+            (a.opens)(c, &state.config, user, t)?
+        };
+        if allowed {
             return Ok(true);
         }
     }
@@ -298,7 +317,7 @@ async fn visible(
         .lookup(move |c| {
             let f = store::get(c, &id)?.filter(|f| f.status == "ready");
             match f {
-                Some(f) if may_open(c, &st, &u, &f)? => Ok(Some(f)),
+                Some(f) if may_open(c, &st, &u, &f, false)? => Ok(Some(f)),
                 _ => Ok::<_, ApiError>(None),
             }
         })
@@ -412,13 +431,15 @@ async fn remove(
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<StatusCode> {
+    let st = state.clone();
     let features = state.features.clone();
     state
         .db
         .write(move |tx| {
-            let f = store::get(tx, &id)?
-                .filter(|f| store::may_access(&user, f))
-                .ok_or_else(ApiError::not_found)?;
+            let f = match store::get(tx, &id)? {
+                Some(f) if may_open(tx, &st, &user, &f, true)? => f,
+                _ => return Err(ApiError::not_found()),
+            };
             tx.execute("DELETE FROM files WHERE id = ?1", [&id])?;
             let file = crate::feature::AttachedFile { id: &id, filename: &f.info.filename };
             for (field, target) in [("clientId", &f.info.client_id), ("projectId", &f.info.project_id)] {

@@ -84,7 +84,8 @@ pub fn infos(c: &Connection, ids: &[String]) -> rusqlite::Result<Vec<FileInfo>> 
     Ok(out)
 }
 
-/// Whether `user` may open (and delete) `f`: its owner, or staff of its org.
+/// Whether `user` may open (and delete) `f`, a file attached to nothing: its owner, or staff of
+/// its org.
 pub fn may_access(user: &CurrentUser, f: &FileRow) -> bool {
     if f.owner_id == user.id {
         return true;

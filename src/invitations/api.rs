@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 use super::store::{self, Acceptance, COLUMNS, Invitation, NewInvitation};
 use crate::auth::policy::{Perm, allow};
 use crate::auth::{CurrentUser, password, password_rules};
+use crate::care::Reach;
 use crate::db::filter::{Filter, contains_pattern, text};
 use crate::http::Data;
 use crate::http::formats;
@@ -41,6 +42,10 @@ pub struct InvitationScope {
     #[serde(default)]
     #[schema(max_items = 1000, value_type = Vec<ClientIdDoc>)]
     pub client_ids: Vec<String>,
+    /// When the partner's access ends (a future instant); never when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<String>,
 }
 
 /// A client's id in an invitation's scope: 1 to 64 characters, not only spaces.
@@ -90,6 +95,15 @@ fn check_invitee(
         {
             errors.push(FieldError::new("scope.clientIds", "must be client ids"));
         }
+        if s.expires_at
+            .as_deref()
+            .is_some_and(|v| super::partners::expiry(v).is_none())
+        {
+            errors.push(FieldError::new(
+                "scope.expiresAt",
+                "must be a future RFC 3339 instant",
+            ));
+        }
     }
 }
 
@@ -127,9 +141,17 @@ pub async fn invite(
         ));
     }
     let st = state.clone();
+    let mut scope = body.scope.unwrap_or_default();
+    scope.expires_at = scope
+        .expires_at
+        .as_deref()
+        .and_then(super::partners::expiry);
     let inv = state
         .db
         .write(move |tx| {
+            // A partner sees no more than the person who invites them.
+            let reach = Reach::of(tx, &st.config, &user)?;
+            super::partners::within_reach(tx, &reach, "scope.clientIds", &scope.client_ids)?;
             store::create_and_send(
                 tx,
                 &st,
@@ -138,7 +160,7 @@ pub async fn invite(
                     email: normalize_email(&body.email),
                     role: body.role,
                     department_id: body.department_id,
-                    scope: json!(body.scope.unwrap_or_default()),
+                    scope: json!(scope),
                     invited_by: Some(user.id.clone()),
                     first_name: body.first_name.map(|s| s.trim().to_string()),
                     last_name: body.last_name.map(|s| s.trim().to_string()),

@@ -4,6 +4,7 @@
 //! `/partners/*` are the same invitations with role `partner` (seed 003's names).
 
 pub mod api;
+pub mod partners;
 pub mod portal;
 pub mod store;
 
@@ -12,7 +13,7 @@ use crate::feature::Feature;
 /// Invitations and partners, and the invitations pages of both portals.
 pub fn feature() -> Feature {
     Feature {
-        api: api::router,
+        api: || api::router().merge(partners::router()),
         pages: portal::pages,
         nav: portal::NAV,
         recurring: &[store::EXPIRE],

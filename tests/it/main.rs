@@ -15,6 +15,7 @@ mod traces;
 mod appointments;
 mod browser;
 mod business;
+mod care;
 mod clamav;
 mod cli;
 mod community;

@@ -21,12 +21,8 @@ async fn operations(s: &TestServer) -> Vec<(Method, String, Perm)> {
             continue;
         }
         for (method, op) in item.as_object().unwrap() {
-            let perm = op[PERMISSION_EXTENSION]
-                .as_str()
+            let perm: Perm = policy::permission_of(&op[PERMISSION_EXTENSION])
                 .unwrap_or_else(|| panic!("{method} {path} has no {PERMISSION_EXTENSION}"));
-            let perm: Perm = perm
-                .parse()
-                .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
             ops.push((
                 Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
                 path.clone(),

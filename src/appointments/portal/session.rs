@@ -14,6 +14,7 @@ use super::{SESSIONS, midnight, when, zone_of};
 use crate::appointments::practice::{self, NewProgressLog};
 use crate::appointments::sessions::{self, Session, SessionPatch};
 use crate::auth::policy::Perm;
+use crate::care::Reach;
 use crate::clock as instants;
 use crate::http::{ApiError, ValidPath};
 use crate::portal::forms::{self, Problems};
@@ -71,13 +72,23 @@ async fn render(
     problems: Problems,
 ) -> Response {
     let me = u.acting(Perm::Sessions);
+    let reader = u
+        .may(&[Perm::ProgressLogs])
+        .then(|| u.acting(Perm::ProgressLogs));
     let may_record = u.may(&[Perm::SessionsRecord]);
+    let config = state.config.clone();
     let found = state
         .db
         .read(move |c| {
             let s = sessions::visible(c, &me, &id)?;
             let tz = zone_of(c, &me.id)?;
-            let logs = c
+            // A session one holds is always one's own to see; the notes on the client are read
+            // only while they are in one's care.
+            let in_care = match &reader {
+                Some(r) => Reach::of(c, &config, r)?.reaches_person(c, &s.client_id)?,
+                None => false,
+            };
+            let logs = if !in_care { Vec::new() } else { c
                 .prepare_cached(
                     "SELECT trim(u.first_name || ' ' || u.last_name), l.created_at, l.text FROM progress_logs l
                      JOIN users u ON u.id = l.author_id WHERE l.appointment_id = ?1 ORDER BY l.created_at DESC",
@@ -85,7 +96,7 @@ async fn render(
                 .query_map(params![s.id], |r| {
                     Ok(Log { author: r.get(0)?, at: r.get::<_, String>(1)?.chars().take(16).collect::<String>().replace('T', " "), text: r.get(2)? })
                 })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+                .collect::<rusqlite::Result<Vec<_>>>()? };
             let local = s.start().to_zoned_datetime(tz.clone());
             Ok::<_, ApiError>((
                 when(s.start(), &tz),
@@ -282,14 +293,16 @@ pub async fn log(
     }
     let me = u.acting(Perm::ProgressLogs);
     let (sid, text) = (id.clone(), f.text.clone());
+    let config = state.config.clone();
     let done = state
         .db
         .write(move |tx| {
+            let reach = Reach::of(tx, &config, &me)?;
             let s = sessions::visible(tx, &me, &sid)?;
             let b = forms::body::<NewProgressLog>(
                 json!({ "clientId": s.client_id, "sessionId": s.id, "text": text }),
             )?;
-            practice::add_log(tx, &me, b.0)
+            practice::add_log(tx, &reach, &me, b.0)
         })
         .await;
     match done {

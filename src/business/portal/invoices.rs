@@ -14,7 +14,7 @@ use super::{INVOICES, renamed};
 use crate::auth::policy::Perm;
 use crate::business::invoices::{self, Invoice, InvoiceFilters};
 use crate::business::payments;
-use crate::crm::scope::Reach;
+use crate::care::Reach;
 use crate::http::formats::parse_major;
 use crate::http::{ApiError, Paged, ValidJson, ValidPath};
 use crate::portal::forms::{self, Problems};

@@ -9,8 +9,8 @@ use serde_json::json;
 
 use super::{APPROVALS, REPLIES, short};
 use crate::auth::policy::Perm;
+use crate::care::Reach;
 use crate::crm::responses::{self as api, Response as Reply, ResponseFilters, ResponseStatus};
-use crate::crm::scope::Reach;
 use crate::http::{ApiError, PageParams, ValidPath};
 use crate::portal::forms::{self, Problems};
 use crate::portal::nav::Chrome;

@@ -6,7 +6,7 @@ use axum::response::Response;
 
 use super::CLIENTS;
 use crate::auth::policy::Perm;
-use crate::crm::scope::Reach;
+use crate::care::Reach;
 use crate::crm::search::{self, Hit, HitKind};
 use crate::http::ApiError;
 use crate::portal::nav::Chrome;

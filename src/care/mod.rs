@@ -1,0 +1,48 @@
+//! Who may see a client (API.md "Care relationships and sharing"): the care relationships that
+//! say who cares for whom, the one reach every feature narrows its SQL by (`reach::Reach`), and
+//! the care team that staff manage and people see.
+
+pub mod api;
+pub mod reach;
+pub mod relationships;
+
+use serde_json::json;
+
+pub use reach::{Client, Reach};
+
+use crate::feature::{Exporter, Feature, Kind, Part, Setting};
+
+/// Care relationships: the API, the setting that narrows team members, the person's datasets.
+pub fn feature() -> Feature {
+    Feature {
+        api: api::router,
+        exporters: EXPORTERS,
+        settings: &[TEAM_SCOPE],
+        ..Feature::named("care")
+    }
+}
+
+pub const TEAM_SCOPE: Setting = Setting {
+    key: "crm.teamScope",
+    kind: Kind::Choice {
+        options: &["all", "assigned"],
+    },
+    default: |_| json!("all"),
+    description: "Which clients team members see: `all` of the org's, or only those in their care — assigned to them (customer-service officers).",
+};
+
+/// A person's care team, as they see it: who cares or cared for them, since when and why.
+const EXPORTERS: &[Exporter] = &[Exporter {
+    name: "care_team",
+    collect: |c, u, _| {
+        Part::rows(
+            c,
+            "SELECT r.id, r.practitioner_id, trim(p.first_name || ' ' || p.last_name) AS practitioner, r.role, r.origin, r.since, r.until, r.end_reason
+             FROM care_relationships r JOIN users p ON p.id = r.practitioner_id
+             WHERE r.client_user_id = ?1
+                OR r.crm_client_id IN (SELECT id FROM crm_clients WHERE user_id = ?1 AND deleted_at IS NULL)
+             ORDER BY r.since",
+            u,
+        )
+    },
+}];
