@@ -10,6 +10,7 @@ use super::hours::plus;
 use super::sessions::by_id;
 use super::{google, notices, reminders, store};
 use crate::auth::CurrentUser;
+use crate::care::relationships as care;
 use crate::clock;
 use crate::db::Tx;
 use crate::http::{ApiError, ErrorCode};
@@ -101,6 +102,14 @@ pub fn hand_over(
         )?
         .execute(params![s.id, to.id, now])?;
         let moved = by_id(tx, &s.id)?.ok_or_else(ApiError::not_found)?;
+        // The previous coach's care stood on this session only if nothing else of theirs does.
+        care::session_gone(
+            tx,
+            &actor.org_id,
+            &s.id,
+            Some(&actor.id),
+            "the session that began it moved to another practitioner",
+        )?;
         reminders::cancel(tx, &s.id)?;
         reminders::schedule(tx, &moved)?;
         google::enqueue_push(tx, &moved)?;

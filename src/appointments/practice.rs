@@ -20,6 +20,7 @@ use crate::auth::policy::{Perm, Scope, allow};
 use crate::care::Reach;
 use crate::clock;
 use crate::db::filter::{Filter, text};
+use crate::http::csv::Csv;
 use crate::http::formats::Money;
 use crate::http::{
     ApiError, ApiResult, Data, FieldError, Page, Paged, ValidJson, ValidQuery, Validate, created,
@@ -638,7 +639,7 @@ pub fn build_report(
 }
 
 pub fn csv_of(r: &Report) -> Result<String, ApiError> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = Csv::new(false);
     let header = [
         "coach_id",
         "coach_name",
@@ -653,10 +654,10 @@ pub fn csv_of(r: &Report) -> Result<String, ApiError> {
         "currency",
         "rating",
     ];
-    w.write_record(header).map_err(ApiError::internal)?;
+    w.row(header).map_err(ApiError::internal)?;
     for c in &r.coaches {
         for f in &c.periods {
-            w.write_record([
+            w.row([
                 c.coach_id.clone(),
                 c.coach_name.clone(),
                 f.start.clone(),
@@ -679,8 +680,7 @@ pub fn csv_of(r: &Report) -> Result<String, ApiError> {
             .map_err(ApiError::internal)?;
         }
     }
-    let bytes = w.into_inner().map_err(ApiError::internal)?;
-    String::from_utf8(bytes).map_err(ApiError::internal)
+    w.into_string().map_err(ApiError::internal)
 }
 
 /// Sessions, hours, no-shows and earnings per practitioner over the last 12 weeks or months,

@@ -856,7 +856,13 @@ pub fn change(
             )?
             .execute(params![s.id, p.reason.as_deref().map(str::trim), user.id, now])?;
             reminders::cancel(tx, &s.id)?;
-            care::session_cancelled(tx, &user.org_id, &s.id, Some(&user.id))?;
+            care::session_gone(
+                tx,
+                &user.org_id,
+                &s.id,
+                Some(&user.id),
+                "the session that began it was cancelled",
+            )?;
             let cancelled = by_id(tx, &s.id)?.ok_or_else(ApiError::not_found)?;
             google::enqueue_push(tx, &cancelled)?;
             notices::tell(tx, reach, &cancelled, &user.id, notices::Change::Cancelled)?;

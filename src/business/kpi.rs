@@ -22,6 +22,7 @@ use crate::auth::policy::{Perm, Scope, allow};
 use crate::clock;
 use crate::db::Tx;
 use crate::db::filter::{Filter, text};
+use crate::http::csv::Csv;
 use crate::http::formats::Money;
 use crate::http::{
     ApiError, ApiResult, Data, FieldError, Page, Paged, ValidJson, ValidQuery, Validate, created,
@@ -384,8 +385,8 @@ fn revenue_cells(m: &[Money]) -> String {
 
 /// The report as CSV: the org's (or the coach's) totals first, then one row per coach.
 pub fn csv_of(r: &KpiReport) -> Result<String, ApiError> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
+    let mut w = Csv::new(false);
+    w.row([
         "scope",
         "coach_id",
         "coach_name",
@@ -408,7 +409,7 @@ pub fn csv_of(r: &KpiReport) -> Result<String, ApiError> {
     ])
     .map_err(ApiError::internal)?;
     let mut row = |scope: &str, id: &str, name: &str, k: &Kpi| {
-        w.write_record([
+        w.row([
             scope.to_string(),
             id.to_string(),
             name.to_string(),
@@ -440,8 +441,7 @@ pub fn csv_of(r: &KpiReport) -> Result<String, ApiError> {
             row("coach", &c.coach_id, &c.coach_name, &c.figures).map_err(ApiError::internal)?;
         }
     }
-    let bytes = w.into_inner().map_err(ApiError::internal)?;
-    String::from_utf8(bytes).map_err(ApiError::internal)
+    w.into_string().map_err(ApiError::internal)
 }
 
 /// Whom `user` may ask about: a practitioner only themselves (403 for another).

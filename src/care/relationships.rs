@@ -313,13 +313,15 @@ pub fn session_booked(
     Ok(())
 }
 
-/// A cancelled session takes back the relationship it began, unless another session between
-/// the two that would have begun one is still on (it then stands for the relationship).
-pub fn session_cancelled(
+/// A session that was cancelled (or moved to another practitioner) takes back the relationship
+/// it began, unless another session between the two that would have begun one is still on (it
+/// then stands for the relationship).
+pub fn session_gone(
     tx: &Connection,
     org: &str,
     session: &str,
     by: Option<&str>,
+    reason: &str,
 ) -> rusqlite::Result<()> {
     let begun: Vec<Relationship> = tx
         .prepare_cached(&format!(
@@ -344,7 +346,7 @@ pub fn session_cancelled(
                     .execute(params![r.id, id])?;
             }
             None => {
-                end(tx, &r, org, by, "the session that began it was cancelled")?;
+                end(tx, &r, org, by, reason)?;
             }
         }
     }

@@ -23,6 +23,7 @@ use crate::clock;
 use crate::db::{Db, DbError};
 use crate::feature::{ExportFile, Exporter};
 use crate::files::blobs::BlobStore;
+use crate::http::csv::Csv;
 use crate::http::{ApiError, ApiResult, Data, ErrorCode, ValidPath, accepted, ok};
 use crate::jobs::{Handlers, NewItem, outbox};
 use crate::notify::wording::{Message, word};
@@ -254,35 +255,18 @@ pub fn to_csv(v: &serde_json::Value) -> Option<String> {
         }
     }
     let cell = |v: Option<&serde_json::Value>| -> String {
-        let raw = match v {
+        match v {
             None | Some(serde_json::Value::Null) => String::new(),
             Some(serde_json::Value::String(s)) => s.clone(),
             Some(other) => other.to_string(),
-        };
-        let raw =
-            if raw.starts_with(['=', '+', '-', '@', '\t', '\r']) && raw.parse::<f64>().is_err() {
-                format!("'{raw}")
-            } else {
-                raw
-            };
-        if raw.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", raw.replace('"', "\"\""))
-        } else {
-            raw
         }
     };
-    let mut out = cols
-        .iter()
-        .map(|c| cell(Some(&serde_json::Value::String(c.to_string()))))
-        .collect::<Vec<_>>()
-        .join(",");
-    out.push_str("\r\n");
+    let mut out = Csv::new(false);
+    out.row(&cols).ok()?;
     for r in rows {
-        let line: Vec<String> = cols.iter().map(|c| cell(r.get(*c))).collect();
-        out.push_str(&line.join(","));
-        out.push_str("\r\n");
+        out.row(cols.iter().map(|c| cell(r.get(*c)))).ok()?;
     }
-    Some(out)
+    out.into_string().ok()
 }
 
 /// "Your data export is ready", with a link to where the app downloads it.

@@ -2,6 +2,7 @@
 //! idempotency and the response layers.
 
 pub mod client;
+pub mod csv;
 pub mod envelope;
 pub mod error;
 pub mod extract;

@@ -497,3 +497,327 @@ async fn care_routes_answer_a_practitioner_only_while_the_client_is_in_their_car
         w.end(&id).await;
     }
 }
+
+async fn practice() -> (TestServer, Person, Person, Person) {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000_000).await;
+    let o = org(&s, "Practice").await;
+    let admin = TestUser::admin().in_org(&o).create(&s).await;
+    let probe = TestUser::new(Role::Practitioner)
+        .in_org(&o)
+        .create(&s)
+        .await;
+    let member = TestUser::member().in_org(&o).create(&s).await;
+    (s, admin, probe, member)
+}
+
+/// Finding 1: a practitioner who books someone with themselves (and cancels at once) gains no
+/// care; a session staff book does, and cancelling it takes it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn booking_someone_yourself_makes_no_care_and_a_cancelled_session_takes_it_back() {
+    let (s, admin, probe, member) = practice().await;
+    let other = TestUser::new(Role::Practitioner)
+        .in_org(&member.org_id)
+        .create(&s)
+        .await;
+    crate::fixtures::session(&s, &member, &other, &weekday_at(4, 10)).await;
+    created(
+        &other,
+        &s,
+        "/progress-logs",
+        json!({"clientId": member.id, "text": "another's note"}),
+    )
+    .await;
+    let book = |by: &Person, days: i64| {
+        let (by, s, m, p) = (by.clone(), &s, member.id.clone(), probe.id.clone());
+        async move {
+            created(
+                &by,
+                s,
+                "/sessions",
+                json!({"therapistId": p, "clientId": m, "scheduledAt": weekday_at(days, 11), "duration": 50}),
+            )
+            .await
+        }
+    };
+    let own = book(&probe, 5).await;
+    let (st, _) = probe.get(&s, &format!("/sessions/{own}")).await;
+    assert_eq!(st, 200, "a practitioner sees the sessions they hold");
+    let (st, b) = probe
+        .send(
+            &s,
+            Method::PATCH,
+            &format!("/sessions/{own}"),
+            json!({"status": "cancelled", "reason": "changed my mind"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    for path in [
+        format!("/progress-logs?clientId={}", member.id),
+        format!("/prep-guide?clientId={}", member.id),
+        format!("/clients/{}/care-team", member.id),
+    ] {
+        let (st, b) = probe.get(&s, &path).await;
+        assert_eq!(st, 404, "{path}: {b}");
+    }
+    let (_, logs) = probe.get(&s, "/progress-logs").await;
+    assert_eq!(logs["data"], json!([]), "{logs}");
+    // Staff book the member with the probe: the probe is in the care team, as `assigned`.
+    let assigned = book(&admin, 6).await;
+    let (_, team) = member.get(&s, "/me/care-team").await;
+    let mine: Vec<&Value> = team["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["practitionerId"] == probe.id.as_str())
+        .collect();
+    assert_eq!(mine.len(), 1, "{team}");
+    assert_eq!(mine[0]["origin"], "assigned");
+    assert!(mine[0]["until"].is_null());
+    let (st, logs) = probe
+        .get(&s, &format!("/progress-logs?clientId={}", member.id))
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(logs["data"][0]["text"], "another's note", "{logs}");
+    // Cancelling the session that began it ends it: reads are refused again, history kept.
+    let (st, _) = admin
+        .send(
+            &s,
+            Method::PATCH,
+            &format!("/sessions/{assigned}"),
+            json!({"status": "cancelled", "reason": "clinic closed"}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (st, _) = probe
+        .get(&s, &format!("/progress-logs?clientId={}", member.id))
+        .await;
+    assert_eq!(st, 404);
+    let (_, team) = member.get(&s, "/me/care-team").await;
+    let ended = team["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["practitionerId"] == probe.id.as_str())
+        .unwrap();
+    assert!(ended["until"].is_string(), "{team}");
+    // Who granted and ended it is audited.
+    let (_, audit) = admin.get(&s, "/audits?entity=care_relationship").await;
+    let actions: Vec<&str> = audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"care.granted") && actions.contains(&"care.ended"),
+        "{audit}"
+    );
+}
+
+/// Finding 2: a CRM record is no way into a stranger's data — linking one to a person outside
+/// one's care is refused, and the person's results stay out of reach.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_links_only_to_a_person_already_in_care() {
+    let (s, admin, probe, member) = practice().await;
+    let (st, b) = probe
+        .send(
+            &s,
+            Method::POST,
+            "/clients",
+            json!({"kind": "person", "firstName": "Mine", "status": "active", "tags": [], "userId": member.id}),
+        )
+        .await;
+    assert_eq!(st, 422, "{b}");
+    assert_eq!(b["error"]["code"], "OUT_OF_REACH");
+    let mine = created(
+        &probe,
+        &s,
+        "/clients",
+        json!({"kind": "person", "firstName": "Mine", "status": "active", "tags": []}),
+    )
+    .await;
+    let (st, b) = probe
+        .send(
+            &s,
+            Method::PATCH,
+            &format!("/clients/{mine}"),
+            json!({"userId": member.id}),
+        )
+        .await;
+    assert_eq!(st, 422, "{b}");
+    assert_eq!(b["error"]["code"], "OUT_OF_REACH");
+    for path in [
+        format!("/quizzes/results?userId={}", member.id),
+        format!("/milestones?clientId={}", member.id),
+    ] {
+        let (st, b) = probe.get(&s, &path).await;
+        assert_eq!(st, 404, "{path}: {b}");
+    }
+    // Once staff put the member in the probe's care, the link is theirs to make.
+    created(
+        &admin,
+        &s,
+        "/care-relationships",
+        json!({"clientId": member.id, "practitionerId": probe.id}),
+    )
+    .await;
+    let (st, b) = probe
+        .send(
+            &s,
+            Method::PATCH,
+            &format!("/clients/{mine}"),
+            json!({"userId": member.id}),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    let (st, _) = probe
+        .get(&s, &format!("/milestones?clientId={}", member.id))
+        .await;
+    assert_eq!(st, 200);
+    // A second relationship for the same pair is a conflict.
+    let (st, b) = admin
+        .send(
+            &s,
+            Method::POST,
+            "/care-relationships",
+            json!({"clientId": member.id, "practitionerId": probe.id}),
+        )
+        .await;
+    assert_eq!(st, 409, "{b}");
+    assert_eq!(b["error"]["code"], "CARE_EXISTS");
+}
+
+async fn upload_to(s: &TestServer, p: &Person, client: &str) -> (u16, Value) {
+    let form = reqwest::multipart::Form::new()
+        .text("clientId", client.to_string())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"notes\n".to_vec())
+                .file_name("brief.txt")
+                .mime_str("text/plain")
+                .unwrap(),
+        );
+    json(
+        p.req(s, Method::POST, "/files/upload")
+            .multipart(form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+/// Finding 3: under `crm.teamScope = assigned` an officer shares with a partner only their own
+/// customers and opens only their files; a partner's access can end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn officers_share_and_open_only_what_is_assigned_to_them() {
+    let (s, admin, _, _) = practice().await;
+    let o = admin.org_id.clone();
+    let officer = TestUser::new(Role::Team).in_org(&o).create(&s).await;
+    let (st, b) = admin
+        .send(
+            &s,
+            Method::PATCH,
+            "/admin/settings",
+            json!({"crm.teamScope": "assigned"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    let customer = |name: &'static str, to: Option<String>| {
+        let (a, s) = (admin.clone(), &s);
+        async move {
+            created(
+                &a,
+                s,
+                "/clients",
+                json!({"kind": "person", "firstName": name, "status": "active", "tags": [], "assignedTo": to}),
+            )
+            .await
+        }
+    };
+    let theirs = customer("Assigned", Some(officer.id.clone())).await;
+    let others = customer("Elsewhere", None).await;
+    let (st, b) = officer
+        .send(
+            &s,
+            Method::POST,
+            "/partners/invite",
+            json!({"email": "partner-one@haven.test", "scope": {"clientIds": [theirs, others]}}),
+        )
+        .await;
+    assert_eq!(st, 422, "{b}");
+    assert_eq!(b["error"]["code"], "OUT_OF_REACH");
+    assert!(b.to_string().contains(&others) && !b.to_string().contains(&format!("{theirs},")));
+    let (st, b) = officer
+        .send(
+            &s,
+            Method::POST,
+            "/partners/invite",
+            json!({"email": "partner-two@haven.test", "scope": {"clientIds": [theirs]}}),
+        )
+        .await;
+    assert_eq!(st, 201, "{b}");
+    // Files attached to a customer follow the customer's reach.
+    let (st, f) = upload_to(&s, &admin, &others).await;
+    assert_eq!(st, 201, "{f}");
+    let elsewhere_file = f["data"]["id"].as_str().unwrap().to_string();
+    let (_, f) = upload_to(&s, &admin, &theirs).await;
+    let their_file = f["data"]["id"].as_str().unwrap().to_string();
+    let (st, _) = officer.get(&s, &format!("/files/{elsewhere_file}")).await;
+    assert_eq!(st, 404);
+    let (st, _) = officer
+        .send(
+            &s,
+            Method::DELETE,
+            &format!("/files/{elsewhere_file}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, 404);
+    let (st, _) = officer.get(&s, &format!("/files/{their_file}")).await;
+    assert_eq!(st, 200);
+    let (st, _) = admin.get(&s, &format!("/files/{elsewhere_file}")).await;
+    assert_eq!(st, 200, "the file is still there");
+    // A partner listed on the customer, until staff end it.
+    let partner = TestUser::new(Role::Partner).in_org(&o).create(&s).await;
+    let (st, b) = admin
+        .send(
+            &s,
+            Method::PATCH,
+            &format!("/partners/{}", partner.id),
+            json!({"clientIds": [theirs]}),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    let (st, b) = officer
+        .send(
+            &s,
+            Method::PATCH,
+            &format!("/partners/{}", partner.id),
+            json!({"clientIds": [theirs, others]}),
+        )
+        .await;
+    assert_eq!(
+        st, 422,
+        "an officer widens no partner past their own reach: {b}"
+    );
+    let (st, _) = partner.get(&s, &format!("/clients/{theirs}")).await;
+    assert_eq!(st, 200);
+    let (st, _) = partner.get(&s, &format!("/clients/{others}")).await;
+    assert_eq!(st, 404);
+    let soon = jiff::Timestamp::now() + jiff::SignedDuration::from_millis(1500);
+    let (st, b) = admin
+        .send(
+            &s,
+            Method::PATCH,
+            &format!("/partners/{}", partner.id),
+            json!({"expiresAt": soon.to_string()}),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    tokio::time::sleep(std::time::Duration::from_millis(1700)).await;
+    let (st, _) = partner.get(&s, &format!("/clients/{theirs}")).await;
+    assert_eq!(st, 404, "the partner's access has ended");
+    let (_, list) = partner.get(&s, "/clients").await;
+    assert_eq!(list["data"], json!([]));
+}

@@ -212,12 +212,36 @@ async fn partners_and_sign_up_with_an_invite_token() {
     let s = server().await;
     let o = org(&s, "Coaching").await;
     let admin = TestUser::admin().in_org(&o).create(&s).await;
+    let mut ids = Vec::new();
+    for name in ["One", "Two"] {
+        let (st, c) = admin
+            .send(
+                &s,
+                Method::POST,
+                "/clients",
+                json!({"kind": "person", "firstName": name, "status": "active", "tags": []}),
+            )
+            .await;
+        assert_eq!(st, 201, "{c}");
+        ids.push(c["data"]["id"].as_str().unwrap().to_string());
+    }
+    // A client the inviter cannot see (here: none such exists) is refused, naming it.
+    let (st, b) = admin
+        .send(
+            &s,
+            Method::POST,
+            "/partners/invite",
+            json!({"email": "co@coach.test", "scope": {"clientIds": [ids[0], "c-nowhere"]}}),
+        )
+        .await;
+    assert_eq!(st, 422, "{b}");
+    assert!(b.to_string().contains("c-nowhere"), "{b}");
     let (st, inv) = admin
         .send(
             &s,
             Method::POST,
             "/partners/invite",
-            json!({"email": "co@coach.test", "scope": {"clientIds": ["c-1", "c-2"]}}),
+            json!({"email": "co@coach.test", "scope": {"clientIds": ids}}),
         )
         .await;
     assert_eq!(st, 201, "{inv}");
@@ -259,7 +283,7 @@ async fn partners_and_sign_up_with_an_invite_token() {
         .unwrap();
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&scope).unwrap(),
-        json!({"clientIds": ["c-1", "c-2"]})
+        json!({"clientIds": ids})
     );
     let (_, partners) = admin.get(&s, "/partners").await;
     assert_eq!(partners["data"][0]["status"], "accepted");

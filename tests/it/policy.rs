@@ -258,6 +258,10 @@ async fn orgs_never_reach_each_others_rows() {
         .await;
     let at = crate::fixtures::weekday_at(3, 10);
     let session_id = crate::fixtures::session(&s, &a_member, &a_coach, &at).await;
+    // The booking put the member in the coach's care; a partner of A's.
+    let (_, team) = a_member.get(&s, "/me/care-team").await;
+    let care_id = team["data"][0]["id"].as_str().unwrap().to_string();
+    let a_partner = TestUser::new(Role::Partner).in_org(&a_org).create(&s).await;
 
     // A's CRM: a client with a project, a milestone, a note and a reply awaiting approval.
     let crm = |path: String, body: Value| {
@@ -507,6 +511,18 @@ async fn orgs_never_reach_each_others_rows() {
         (
             "/api/v1/clients/{id}",
             (client_id.clone(), json!({"status": "paused"})),
+        ),
+        (
+            "/api/v1/clients/{id}/care-team",
+            (a_member.id.clone(), json!({})),
+        ),
+        (
+            "/api/v1/care-relationships/{id}",
+            (care_id.clone(), json!({})),
+        ),
+        (
+            "/api/v1/partners/{id}",
+            (a_partner.id.clone(), json!({"clientIds": []})),
         ),
         (
             "/api/v1/clients/{id}/archive",
@@ -858,6 +874,11 @@ async fn orgs_never_reach_each_others_rows() {
             booked["data"]["rating"].is_null()
         ),
         (Some("scheduled"), true)
+    );
+    let (_, team) = a_member.get(&s, "/me/care-team").await;
+    assert!(
+        team["data"][0]["until"].is_null(),
+        "A's care goes on: {team}"
     );
     let (_, coach) = a_member.get(&s, &format!("/coaches/{}", a_coach.id)).await;
     assert_eq!(coach["data"]["bio"], "");

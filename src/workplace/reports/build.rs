@@ -13,6 +13,7 @@ use super::{BUILD_KIND, Format, KEEP_DAYS, ReportType, file_path};
 use crate::clock;
 use crate::config::Config;
 use crate::db::{Db, DbError, Tx};
+use crate::http::csv::Csv;
 use crate::jobs::Handlers;
 use crate::notify::deliver::{self, Outgoing, Reach};
 use crate::notify::wording::{Message, word};
@@ -69,25 +70,15 @@ pub fn row(c: &Connection, id: &str) -> rusqlite::Result<Option<Row>> {
     .optional()
 }
 
-/// The cells of a CSV row as text, with formula starters defused (a spreadsheet would run
-/// `=…`, `+…`, `-…`, `@…` as a formula); numbers are written as numbers.
-fn cell(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) && s.parse::<f64>().is_err() {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    }
-}
-
+/// The report's table as CSV through the one writer (formulas defused), with a BOM so a
+/// spreadsheet reads it as UTF-8.
 fn csv_bytes(header: &[String], rows: &[Vec<String>]) -> anyhow::Result<Vec<u8>> {
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(b"\xEF\xBB\xBF".to_vec());
-    w.write_record(header.iter().map(|h| cell(h)))?;
+    let mut w = Csv::new(true);
+    w.row(header)?;
     for r in rows {
-        w.write_record(r.iter().map(|c| cell(c)))?;
+        w.row(r)?;
     }
-    w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
+    Ok(w.into_bytes()?)
 }
 
 fn num(v: Option<f64>) -> String {
