@@ -739,75 +739,106 @@ fn landing(status: StatusCode, text: &str) -> Response {
         .into_response()
 }
 
-/// Where Google sends the browser back: the code is exchanged (with the PKCE verifier) and the
-/// tokens sealed. Answers a short page for the person.
+/// The portal page that finishes a connection in the browser of the person who started it.
+pub const FINISH: &str = "/team/availability/google/done";
+
+/// Where Google sends the browser back. Nothing is connected here: the browser goes on to the
+/// team portal's [`FINISH`] page, which connects the calendar only for a signed-in person who
+/// started this flow — so a consent link someone else started cannot put the clicker's calendar
+/// on their account.
 #[utoipa::path(get, path = "/calendar/callback", tag = "appointments", params(CallbackQuery),
     responses(
+        (status = 303, description = "On to the team portal, where the person who started the connection finishes it"),
         (status = 200, content_type = "text/html", body = String),
         (status = 400, body = crate::http::error::ErrorBody),
-        (status = 404, content_type = "text/html", body = String),
-        (status = 500, content_type = "text/html", body = String),
-        (status = 502, content_type = "text/html", body = String)))]
+        (status = 404, content_type = "text/html", body = String)))]
 async fn callback(
     State(state): State<AppState>,
     ValidQuery(q): ValidQuery<CallbackQuery>,
 ) -> Response {
-    let Some(provider) = from_config(&state.config) else {
+    if from_config(&state.config).is_none() {
         return landing(
             StatusCode::NOT_FOUND,
             "Google Calendar is not set up on this server.",
         );
-    };
+    }
     let flow = q.state.clone().unwrap_or_default();
     let pending = state
         .db
         .read(move |c| {
             Ok::<_, DbError>(
                 c.prepare_cached(
-                    "SELECT user_id, verifier FROM calendar_connections WHERE state = ?1",
+                    "SELECT 1 FROM calendar_connections WHERE state = ?1 AND verifier IS NOT NULL",
                 )?
-                .query_row([&flow], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
-                })
-                .optional()?,
+                .exists([&flow])?,
             )
         })
         .await;
-    let Ok(Some((user_id, Some(verifier)))) = pending else {
+    if !matches!(pending, Ok(true)) {
         return landing(
             StatusCode::NOT_FOUND,
             "This link is not a calendar connection in progress. Start again from Haven.",
         );
-    };
+    }
     let Some(code) = q.code.filter(|_| q.error.is_none()) else {
         return landing(
             StatusCode::OK,
             "Haven was not given access to your calendar. You can close this window.",
         );
     };
+    let next: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("state", q.state.as_deref().unwrap_or_default())
+        .append_pair("code", &code)
+        .finish();
+    axum::response::Redirect::to(&format!("{FINISH}?{next}")).into_response()
+}
+
+/// How finishing a connection went, for the person in front of the browser.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Finished {
+    Connected,
+    /// No such flow, or it was started by someone else: nothing changed.
+    NotYours,
+    /// Google refused the code, or the tokens could not be kept.
+    Failed(&'static str),
+}
+
+/// Connects `user_id`'s calendar with the code Google sent back for `flow` — only when
+/// `user_id` started that flow.
+pub async fn finish(state: &AppState, user_id: &str, flow: &str, code: &str) -> Finished {
+    let Some(provider) = from_config(&state.config) else {
+        return Finished::NotYours;
+    };
+    let (uid, flow) = (user_id.to_string(), flow.to_string());
+    let pending = state
+        .db
+        .read(move |c| {
+            Ok::<_, DbError>(
+                c.prepare_cached(
+                    "SELECT verifier FROM calendar_connections WHERE state = ?1 AND user_id = ?2",
+                )?
+                .query_row(params![flow, uid], |r| r.get::<_, Option<String>>(0))
+                .optional()?,
+            )
+        })
+        .await;
+    let Ok(Some(Some(verifier))) = pending else {
+        return Finished::NotYours;
+    };
     let tokens = match provider
-        .exchange(&code, &verifier, &redirect_uri(&state.config))
+        .exchange(code, &verifier, &redirect_uri(&state.config))
         .await
     {
         Ok(t) => t,
         Err(e) => {
             tracing::warn!(error = %e, "the calendar code exchange failed");
-            return landing(
-                StatusCode::BAD_GATEWAY,
-                "Google did not accept the connection; please try again.",
-            );
+            return Finished::Failed("Google did not accept the connection; please try again.");
         }
     };
-    let sealed = match seal(&state.secrets.data_encryption, &user_id, &tokens) {
-        Ok(s) => s,
-        Err(e) => {
-            return landing(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &format!("Could not keep the connection: {e}"),
-            );
-        }
+    let Ok(sealed) = seal(&state.secrets.data_encryption, user_id, &tokens) else {
+        return Finished::Failed("Could not keep the connection; please try again.");
     };
-    let uid = user_id.clone();
+    let uid = user_id.to_string();
     let saved = state
         .db
         .write(move |tx| {
@@ -832,19 +863,13 @@ async fn callback(
         })
         .await;
     if saved.is_err() {
-        return landing(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Could not keep the connection; please try again.",
-        );
+        return Finished::Failed("Could not keep the connection; please try again.");
     }
     let link = Link::new(&state.db, &state.secrets, provider);
-    if let Err(e) = link.refresh_busy(&user_id).await {
+    if let Err(e) = link.refresh_busy(user_id).await {
         tracing::warn!(error = %e, "reading the new calendar's busy times failed; the job will retry");
     }
-    landing(
-        StatusCode::OK,
-        "Your Google Calendar is connected: sessions appear in it, and its events keep those times free of bookings. You can close this window.",
-    )
+    Finished::Connected
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -49,7 +49,7 @@ pub async fn start(
         state: random_token(),
         nonce: random_token(),
         verifier: random_token(),
-        next: safe_next(q.next.as_deref()),
+        next: safe_next(&state.config.public_url(), q.next.as_deref()),
         at: jiff::Timestamp::now().as_second(),
     };
     let url = state.google.authorization_url(

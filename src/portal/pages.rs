@@ -180,11 +180,37 @@ pub struct LoginQuery {
 
 impl Validate for LoginQuery {}
 
-/// Only paths on this site: never an open redirect.
-pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
-        _ => "/".into(),
+/// Where to go after signing in: `next` resolved against Haven's public origin as a browser
+/// resolves it (WHATWG URL parsing), kept only when it is a path that stays on that origin.
+/// Anything with a control character (browsers drop tabs and newlines, so `/\t/evil.example`
+/// lands on `//evil.example`), a backslash, or another origin goes home: never an open redirect.
+pub fn safe_next(origin: &str, next: Option<&str>) -> String {
+    let home = || "/".to_string();
+    let Some(n) = next else { return home() };
+    if !n.starts_with('/')
+        || n.starts_with("//")
+        || n.contains('\\')
+        || n.chars().any(char::is_control)
+    {
+        return home();
+    }
+    let Ok(base) = url::Url::parse(origin) else {
+        return home();
+    };
+    match base.join(n) {
+        Ok(u) if u.origin() == base.origin() => {
+            let mut out = u.path().to_string();
+            if let Some(q) = u.query() {
+                out.push('?');
+                out.push_str(q);
+            }
+            if let Some(f) = u.fragment() {
+                out.push('#');
+                out.push_str(f);
+            }
+            out
+        }
+        _ => home(),
     }
 }
 
@@ -199,7 +225,7 @@ pub async fn login_page(
         &LoginPage {
             csrf,
             email: String::new(),
-            next: safe_next(q.next.as_deref()),
+            next: safe_next(&state.config.public_url(), q.next.as_deref()),
             error: None,
             message: q.signed_out.map(|_| "You are signed out.".to_string()),
             mfa: false,
@@ -345,7 +371,7 @@ pub async fn login_submit(
     if let Some(r) = over_limit(&state, &client, &session, &f.email, false).await {
         return r;
     }
-    let next = safe_next(f.next.as_deref());
+    let next = safe_next(&state.config.public_url(), f.next.as_deref());
     if f.email.trim().is_empty() || f.password.is_empty() {
         let csrf = session::csrf_token(&session).await;
         return page(
@@ -430,4 +456,39 @@ pub async fn logout(
     }
     let _ = session.flush().await;
     Redirect::to("/login?signed_out=1").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_the_site_whatever_a_browser_would_drop() {
+        let o = "https://care.example";
+        for (given, kept) in [
+            (
+                "/team/clients?status=active#top",
+                "/team/clients?status=active#top",
+            ),
+            ("/admin", "/admin"),
+            ("/a/../b", "/b"),
+            ("/%09/evil.example", "/%09/evil.example"),
+        ] {
+            assert_eq!(safe_next(o, Some(given)), kept, "{given}");
+        }
+        for attack in [
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example/",
+            "javascript:alert(1)",
+            "evil.example",
+            "",
+        ] {
+            assert_eq!(safe_next(o, Some(attack)), "/", "{attack:?}");
+        }
+        assert_eq!(safe_next(o, None), "/");
+    }
 }

@@ -201,14 +201,63 @@ async fn a_connected_calendar_follows_sessions_and_blocks_its_busy_times() {
         c.calendar.google.api_base = format!("{base}/calendar/v3");
     })
     .await;
+    use crate::portal::{PASSWORD, browser, get, sign_in, with_password_as};
     let o = org(&s, "Synced practice").await;
-    let coach = TestUser::new(haven::users::model::Role::Practitioner)
-        .in_org(&o)
-        .create(&s)
-        .await;
+    let practitioner = || TestUser::new(haven::users::model::Role::Practitioner).in_org(&o);
+    let coach = with_password_as(&s, practitioner()).await;
+    let intruder = practitioner().create(&s).await;
     let client = TestUser::member().in_org(&o).create(&s).await;
     let admin = TestUser::admin().in_org(&o).create(&s).await;
     let day = weekday_at(3, 0)[..10].to_string();
+    let coach_browser = browser();
+    sign_in(&coach_browser, &s, &coach.email, PASSWORD).await;
+    let connected = || async {
+        s.state
+            .db
+            .read(|c| {
+                Ok::<Vec<String>, haven::db::DbError>(
+                    c.prepare(
+                        "SELECT user_id FROM calendar_connections WHERE status = 'connected'",
+                    )?
+                    .query_map([], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?,
+                )
+            })
+            .await
+            .unwrap()
+    };
+    // Google's answer comes back to the browser; the team portal finishes the connection in it.
+    let come_back = |state: String| {
+        let (s, b) = (&s, coach_browser.clone());
+        async move {
+            let (st, _, to) = get(
+                &b,
+                s,
+                &format!("/api/v1/calendar/callback?code=the-code&state={state}"),
+            )
+            .await;
+            assert_eq!(st, 303);
+            let to = to.unwrap();
+            assert!(to.starts_with("/team/availability/google/done?"), "{to}");
+            let (st, body, back) = get(&b, s, &to).await;
+            assert_eq!(st, 303, "{body}");
+            assert_eq!(back.as_deref(), Some("/team/availability"));
+            get(&b, s, "/team/availability").await.1
+        }
+    };
+    // An intruder's consent link opened in the coach's browser connects nothing to anyone.
+    let (_, b) = intruder
+        .send(&s, Method::POST, "/calendar/connect", json!({}))
+        .await;
+    let url = reqwest::Url::parse(b["data"]["authorizationUrl"].as_str().unwrap()).unwrap();
+    let theirs: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    g.lock()
+        .await
+        .codes
+        .insert("the-code".into(), theirs["code_challenge"].clone());
+    let page = come_back(theirs["state"].clone()).await;
+    assert!(page.contains("was not started by you"), "{page}");
+    assert!(connected().await.is_empty(), "nothing was connected");
     g.lock().await.events.insert(
         "dentist".into(),
         (
@@ -236,20 +285,15 @@ async fn a_connected_calendar_follows_sessions_and_blocks_its_busy_times() {
         .await
         .codes
         .insert("the-code".into(), q["code_challenge"].clone());
-    let r = s
-        .get(&format!(
-            "/api/v1/calendar/callback?code=the-code&state={}",
-            q["state"]
-        ))
-        .await;
-    assert_eq!(r.status(), 200);
-    assert!(r.text().await.unwrap().contains("is connected"));
+    let page = come_back(q["state"].clone()).await;
+    assert!(page.contains("is connected"), "{page}");
+    assert_eq!(connected().await, [coach.id.clone()]);
     let sealed: String = s
         .state
         .db
         .read(|c| {
             Ok::<String, haven::db::DbError>(c.query_row(
-                "SELECT sealed_tokens FROM calendar_connections",
+                "SELECT sealed_tokens FROM calendar_connections WHERE status = 'connected'",
                 [],
                 |r| r.get(0),
             )?)

@@ -378,6 +378,37 @@ pub async fn connect_google(
     }
 }
 
+#[derive(Debug, Deserialize)]
+pub struct GoogleDone {
+    pub state: Option<String>,
+    pub code: Option<String>,
+}
+impl crate::http::Validate for GoogleDone {}
+
+/// Finishes connecting a Google Calendar in the browser that is signed in as the person who
+/// started it (Google's callback sends the browser here; signing in first if need be).
+pub async fn google_done(
+    State(state): State<AppState>,
+    Staff(u): Staff,
+    crate::http::ValidQuery(q): crate::http::ValidQuery<GoogleDone>,
+) -> Response {
+    if !u.may(&[Perm::CalendarConnect]) {
+        return refused::forbidden(&u);
+    }
+    let (flow, code) = (q.state.unwrap_or_default(), q.code.unwrap_or_default());
+    let text = match google::finish(&state, &u.user.id, &flow, &code).await {
+        google::Finished::Connected => {
+            "Your Google Calendar is connected: sessions appear in it, and its events keep those times free of bookings."
+        }
+        google::Finished::NotYours => {
+            "This calendar connection was not started by you, or it is finished: nothing was connected. Start again from this page."
+        }
+        google::Finished::Failed(why) => why,
+    };
+    flash(&u.session, text).await;
+    Redirect::to(HOURS).into_response()
+}
+
 pub async fn disconnect_google(
     State(state): State<AppState>,
     Staff(u): Staff,

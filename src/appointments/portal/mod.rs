@@ -43,6 +43,7 @@ pub fn pages() -> Router<AppState> {
         .route("/team/sessions/{id}/log", post(session::log))
         .route(HOURS, get(hours::show).post(hours::save))
         .route("/team/availability/google", post(hours::connect_google))
+        .route(crate::appointments::google::FINISH, get(hours::google_done))
         .route(
             "/team/availability/google/disconnect",
             post(hours::disconnect_google),
