@@ -40,8 +40,18 @@ enum Claim {
     Mismatch,
 }
 
+/// Routes whose answers are credentials — a token pair, an MFA secret, recovery codes — are never
+/// kept: the store would hold them in plain text for a day, and a replay would hand a spent
+/// refresh token's successor back without the reuse check that revokes the session. A retry of
+/// one of them simply runs again.
+fn keeps(path: &str) -> bool {
+    !(path.starts_with("/api/v1/auth/")
+        || path == "/api/v1/invitations/accept"
+        || path == "/api/v1/partners/accept")
+}
+
 pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if req.method() != Method::POST {
+    if req.method() != Method::POST || !keeps(req.uri().path()) {
         return next.run(req).await;
     }
     let Some(raw_key) = req.headers().get(HEADER) else {

@@ -128,32 +128,47 @@ pub fn release_orphans(tx: &Tx) -> rusqlite::Result<usize> {
         .execute([clock::now()])
 }
 
-/// Marks an item done. Its payload is dropped: delivered e-mails carry links with tokens, and
-/// finished work needs only its record.
-pub fn mark_done(tx: &Tx, id: &str) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "UPDATE outbox SET status = 'done', done_at = ?2, updated_at = ?2, lease_until = NULL, last_error = NULL, payload = '{}'
-         WHERE id = ?1",
-    )?
-    .execute(params![id, clock::now()])?;
-    Ok(())
+/// Marks an item done — only while the claim that ran it (`attempt`, the claim's count) still
+/// holds it: a worker whose lease ran out, or whose outcome arrives after another outcome was
+/// recorded, changes nothing. `false` then. Its payload is dropped: delivered e-mails carry
+/// links with tokens, and finished work needs only its record.
+pub fn mark_done(tx: &Tx, id: &str, attempt: u32) -> rusqlite::Result<bool> {
+    Ok(tx
+        .prepare_cached(
+            "UPDATE outbox SET status = 'done', done_at = ?2, updated_at = ?2, lease_until = NULL, last_error = NULL, payload = '{}'
+             WHERE id = ?1 AND status = 'running' AND attempts = ?3",
+        )?
+        .execute(params![id, clock::now(), attempt])?
+        == 1)
 }
 
-/// Records a failure: back to `pending` at `retry_at`, or `dead` when `retry_at` is `None`.
-pub fn mark_failed(tx: &Tx, id: &str, error: &str, retry_at: Option<&str>) -> rusqlite::Result<()> {
+/// Records a failure of the claim `attempt`: back to `pending` at `retry_at`, or `dead` when
+/// `retry_at` is `None` — only while that claim still holds the item (a late failure never
+/// turns a finished item back into work). `false` when it no longer does.
+pub fn mark_failed(
+    tx: &Tx,
+    id: &str,
+    attempt: u32,
+    error: &str,
+    retry_at: Option<&str>,
+) -> rusqlite::Result<bool> {
     let now = clock::now();
     let error: String = error.chars().take(2000).collect();
-    match retry_at {
+    let n = match retry_at {
         Some(at) => tx
             .prepare_cached(
-                "UPDATE outbox SET status = 'pending', run_at = ?3, last_error = ?2, lease_until = NULL, updated_at = ?4 WHERE id = ?1",
+                "UPDATE outbox SET status = 'pending', run_at = ?3, last_error = ?2, lease_until = NULL, updated_at = ?4
+                 WHERE id = ?1 AND status = 'running' AND attempts = ?5",
             )?
-            .execute(params![id, error, at, now])?,
+            .execute(params![id, error, at, now, attempt])?,
         None => tx
-            .prepare_cached("UPDATE outbox SET status = 'dead', last_error = ?2, lease_until = NULL, updated_at = ?3 WHERE id = ?1")?
-            .execute(params![id, error, now])?,
+            .prepare_cached(
+                "UPDATE outbox SET status = 'dead', last_error = ?2, lease_until = NULL, updated_at = ?3
+                 WHERE id = ?1 AND status = 'running' AND attempts = ?4",
+            )?
+            .execute(params![id, error, now, attempt])?,
     };
-    Ok(())
+    Ok(n == 1)
 }
 
 /// Puts a dead item back in the queue with a fresh set of attempts. False when it is not dead.

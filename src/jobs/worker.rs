@@ -179,7 +179,12 @@ impl Worker {
                     .write(move |tx| {
                         // On error the handler's changes roll back with this savepoint.
                         f(tx, &it).map_err(InternalError::Handler)?;
-                        outbox::mark_done(tx, &it.id)?;
+                        if !outbox::mark_done(tx, &it.id, it.attempts)? {
+                            // Another claim holds it now: its work must not land twice.
+                            return Err(InternalError::Handler(
+                                "the item was claimed again before it finished".into(),
+                            ));
+                        }
                         recurring::record_run(tx, &it.kind, "ok")?;
                         Ok(())
                     })
@@ -198,15 +203,17 @@ impl Worker {
         metrics::counter!("haven_outbox_processed_total", "kind" => kind.clone(), "outcome" => outcome).increment(1);
         metrics::histogram!("haven_outbox_handler_seconds", "kind" => kind)
             .record(started.elapsed().as_secs_f64());
-        let id = item.id.clone();
+        let (id, attempt) = (item.id.clone(), item.attempts);
         let job = item.kind.clone();
         let write = match result {
             Ok(true) => return,
             Ok(false) => {
                 self.db
                     .write(move |tx| {
-                        outbox::mark_done(tx, &id)?;
-                        recurring::record_run(tx, &job, "ok")
+                        if outbox::mark_done(tx, &id, attempt)? {
+                            recurring::record_run(tx, &job, "ok")?;
+                        }
+                        Ok::<_, DbError>(())
                     })
                     .await
             }
@@ -221,8 +228,10 @@ impl Worker {
                 }
                 self.db
                     .write(move |tx| {
-                        outbox::mark_failed(tx, &id, &error, retry_at.as_deref())?;
-                        recurring::record_run(tx, &job, &format!("error: {error}"))
+                        if outbox::mark_failed(tx, &id, attempt, &error, retry_at.as_deref())? {
+                            recurring::record_run(tx, &job, &format!("error: {error}"))?;
+                        }
+                        Ok::<_, DbError>(())
                     })
                     .await
             }

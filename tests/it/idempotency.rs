@@ -179,3 +179,50 @@ async fn a_retry_after_a_token_refresh_is_still_the_same_caller() {
     let (_, b) = json(replay).await;
     assert_eq!(a["data"]["id"], b["data"]["id"]);
 }
+
+/// Finding 9: answers that are credentials are never kept — no token pair sits in the store, and
+/// a spent refresh token retried with its key meets the reuse check (the session is revoked).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_are_never_kept_or_replayed() {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000_000).await;
+    let body = json!({"email": "keys@haven.test", "password": "Correct-Horse-42", "firstName": "K", "lastName": "Eys"});
+    let (status, auth) = json(
+        s.req(Method::POST, "/api/v1/auth/signup")
+            .header("idempotency-key", "signup-1")
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{auth}");
+    let refresh = json!({"refreshToken": auth["data"]["refreshToken"]});
+    let send = || {
+        s.req(Method::POST, "/api/v1/auth/refresh")
+            .header("idempotency-key", "refresh-1")
+            .json(&refresh)
+            .send()
+    };
+    let (status, renewed) = json(send().await.unwrap()).await;
+    assert_eq!(status, 200, "{renewed}");
+    let (status, replay) = json(send().await.unwrap()).await;
+    assert_eq!(status, 401, "{replay}");
+    assert_eq!(replay["error"]["code"], "AUTH_TOKEN_REVOKED");
+    // The reuse revoked the session: the pair the first refresh gave is spent too.
+    let next = json!({"refreshToken": renewed["data"]["refreshToken"]});
+    let (status, _) = json(s.post_json("/api/v1/auth/refresh", next).await).await;
+    assert_eq!(status, 401);
+    let kept: i64 = s
+        .state
+        .db
+        .read(|c| {
+            Ok::<i64, haven::db::DbError>(c.query_row(
+                "SELECT count(*) FROM idempotency_keys",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(kept, 0, "no credential answer is stored");
+}

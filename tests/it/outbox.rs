@@ -286,3 +286,49 @@ fn recurring_config_is_checked() {
     let err = Recurring::new(&defs, &cfg).err().unwrap().to_string();
     assert!(err.contains("jobs.schedule.no_such_job"), "{err}");
 }
+
+/// Finding 9: an outcome arriving late — after another outcome was recorded, or after the lease
+/// ran out and the item was claimed again — changes nothing; a finished item never becomes work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outcomes_land_only_for_the_claim_that_still_holds_the_item() {
+    let (_dir, _config, db) = setup();
+    enqueue(&db, "test.late", "late-1").await.unwrap();
+    let claim = |lease: &'static str| {
+        db.write(move |tx| outbox::claim_due(tx, 10, lease).map_err(DbError::from))
+    };
+    let first = claim("2000-01-01T00:00:00.000Z").await.unwrap();
+    assert_eq!(first.len(), 1);
+    let (id, one) = (first[0].id.clone(), first[0].attempts);
+    // Its lease has run out: another claim takes it.
+    let second = claim("2999-01-01T00:00:00.000Z").await.unwrap();
+    assert_eq!(second.len(), 1);
+    let two = second[0].attempts;
+    assert_eq!(two, one + 1);
+    let (i, done) = (id.clone(), db.clone());
+    let stale = done
+        .write(move |tx| outbox::mark_done(tx, &i, one).map_err(DbError::from))
+        .await
+        .unwrap();
+    assert!(!stale, "the first claim no longer holds the item");
+    assert_eq!(status_of(&db, "late-1").await.0, "running");
+    let i = id.clone();
+    assert!(
+        db.write(move |tx| outbox::mark_done(tx, &i, two).map_err(DbError::from))
+            .await
+            .unwrap()
+    );
+    // A failure recorded after the item finished (a writer timeout reported late) is a no-op.
+    let i = id.clone();
+    let late = db
+        .write(move |tx| {
+            outbox::mark_failed(tx, &i, two, "timed out", Some("2000-01-01T00:00:00.000Z"))
+                .map_err(DbError::from)
+        })
+        .await
+        .unwrap();
+    assert!(!late);
+    let (status, attempts, error) = status_of(&db, "late-1").await;
+    assert_eq!((status.as_str(), attempts, error), ("done", two, None));
+    let again = claim("2999-01-01T00:00:00.000Z").await.unwrap();
+    assert!(again.is_empty(), "a done item is not claimed again");
+}
