@@ -102,11 +102,13 @@ impl Validate for NewFeedback {
     }
 }
 
-/// Feedback as staff and practitioners read it; anonymous feedback names nobody.
+/// Feedback as staff and practitioners read it. Anonymous feedback carries nothing that links
+/// it to its author: no author, no session, a day without a time, an id without a timestamp.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Feedback {
     pub id: String,
+    /// `null` when anonymous.
     pub session_id: Option<String>,
     pub coach_id: Option<String>,
     pub rating: u8,
@@ -115,8 +117,12 @@ pub struct Feedback {
     pub anonymous: bool,
     /// `null` when anonymous.
     pub author: Option<Party>,
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: String,
+    /// The day it was given (UTC).
+    #[schema(value_type = String, format = Date)]
+    pub date: String,
+    /// `null` when anonymous: the day is all it says.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub created_at: Option<String>,
 }
 
 const FEEDBACK_COLUMNS: &str =
@@ -136,16 +142,18 @@ fn feedback_row(r: &rusqlite::Row) -> rusqlite::Result<Feedback> {
                 .to_string(),
         })
     };
+    let at: String = r.get(10)?;
     Ok(Feedback {
         id: r.get(0)?,
-        session_id: r.get(1)?,
+        session_id: if anonymous { None } else { r.get(1)? },
         coach_id: r.get(2)?,
         rating: r.get(3)?,
         comments: r.get(4)?,
         category: r.get(5)?,
         anonymous,
         author,
-        created_at: r.get(10)?,
+        date: at.chars().take(10).collect(),
+        created_at: (!anonymous).then_some(at),
     })
 }
 
@@ -170,13 +178,20 @@ async fn give_feedback(
                     None => (None, None),
                 },
             };
-            let id = uuid::Uuid::now_v7().to_string();
             let comments = b.comments.as_deref().map(str::trim).filter(|c| !c.is_empty());
+            // Anonymous feedback keeps no session (the practitioner is all it needs), a day
+            // without a time, and a random id (a v7 id carries the instant).
+            let (id, session, at) = if b.anonymous {
+                let day: String = clock::now().chars().take(10).collect();
+                (uuid::Uuid::new_v4().to_string(), None, format!("{day}T00:00:00.000Z"))
+            } else {
+                (uuid::Uuid::now_v7().to_string(), session, clock::now())
+            };
             tx.prepare_cached(
                 "INSERT INTO feedback (id, org_id, author_id, appointment_id, practitioner_id, rating, comments, category, anonymous, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?
-            .execute(params![id, user.org_id, user.id, session, coach, b.rating, comments, b.category.as_str(), b.anonymous, clock::now()])?;
+            .execute(params![id, user.org_id, user.id, session, coach, b.rating, comments, b.category.as_str(), b.anonymous, at])?;
             Ok::<_, ApiError>(
                 tx.prepare_cached(&format!("SELECT {FEEDBACK_COLUMNS} FROM {FEEDBACK_FROM} WHERE f.id = ?1"))?
                     .query_row([&id], feedback_row)?,

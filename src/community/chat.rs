@@ -121,6 +121,11 @@ fn side(r: &Row, at: usize) -> rusqlite::Result<Side> {
 }
 
 impl Side {
+    /// Whether the other side knows this one only by a pseudonym.
+    fn hidden(&self) -> bool {
+        self.anonymous || self.name.is_none()
+    }
+
     /// How the other side sees this one (an alias when anonymous or in anonymous mode).
     fn shown(&self) -> Sender {
         Shown {
@@ -159,8 +164,9 @@ fn pair(c: &Connection, user: &CurrentUser, conversation_id: &str) -> Result<Pai
         side_columns!(p, u),
         ", ",
         side_columns!(q, v),
-        ", EXISTS (SELECT 1 FROM cm_blocks b WHERE (b.user_id = p.user_id AND b.blocked_id = q.user_id)
+        ", EXISTS (SELECT 1 FROM cm_blocks b WHERE ((b.user_id = p.user_id AND b.blocked_id = q.user_id)
                    OR (b.user_id = q.user_id AND b.blocked_id = p.user_id))
+                   AND (b.conversation_id IS NULL OR b.conversation_id = c.id))
          FROM cm_conversations c
          JOIN cm_participants p ON p.conversation_id = c.id AND p.user_id = ?2
          JOIN cm_participants q ON q.conversation_id = c.id AND q.rowid <> p.rowid
@@ -180,11 +186,23 @@ fn pair(c: &Connection, user: &CurrentUser, conversation_id: &str) -> Result<Pai
     .ok_or_else(ApiError::not_found)
 }
 
+/// Whether either of two people blocked the other by name (blocks made in an anonymous
+/// conversation bind only that conversation).
 fn blocked_between(c: &Connection, a: &str, b: &str) -> rusqlite::Result<bool> {
     c.prepare_cached(
-        "SELECT 1 FROM cm_blocks WHERE (user_id = ?1 AND blocked_id = ?2) OR (user_id = ?2 AND blocked_id = ?1)",
+        "SELECT 1 FROM cm_blocks WHERE ((user_id = ?1 AND blocked_id = ?2) OR (user_id = ?2 AND blocked_id = ?1))
+           AND conversation_id IS NULL",
     )?
     .exists(params![a, b])
+}
+
+/// The one answer to every refused message, whatever the reason (the recipient's settings, a
+/// block, a partner who left): which of them it was is theirs to keep.
+fn refused() -> ApiError {
+    ApiError::new(
+        ErrorCode::Forbidden,
+        "This person does not take messages from you",
+    )
 }
 
 /// Adds a person to a conversation under an alias that differs from the other side's.
@@ -363,8 +381,9 @@ async fn conversations(
                     side_columns!(q, v),
                     ", (SELECT count(*) FROM cm_messages m WHERE m.conversation_id = c.id AND m.seq > p.read_seq
                         AND m.sender_id IS NOT p.user_id),
-                     EXISTS (SELECT 1 FROM cm_blocks b WHERE (b.user_id = p.user_id AND b.blocked_id = q.user_id)
-                             OR (b.user_id = q.user_id AND b.blocked_id = p.user_id))"
+                     EXISTS (SELECT 1 FROM cm_blocks b WHERE ((b.user_id = p.user_id AND b.blocked_id = q.user_id)
+                             OR (b.user_id = q.user_id AND b.blocked_id = p.user_id))
+                             AND (b.conversation_id IS NULL OR b.conversation_id = c.id))"
                 ),
                 "cm_participants p JOIN cm_conversations c ON c.id = p.conversation_id
                  JOIN cm_participants q ON q.conversation_id = c.id AND q.rowid <> p.rowid
@@ -540,13 +559,10 @@ pub async fn send(
                 (None, None) => return Err(ApiError::field("conversationId", "is required")),
             };
             let Some(partner) = pair.them.user_id.clone() else {
-                return Err(ApiError::forbidden().with_cause("the other person has left"));
+                return Err(refused().with_cause("the other person has left"));
             };
             if pair.blocked {
-                return Err(ApiError::new(
-                    ErrorCode::Forbidden,
-                    "This conversation is blocked; no more messages can be sent in it",
-                ));
+                return Err(refused().with_cause("blocked"));
             }
             let id = uuid::Uuid::now_v7().to_string();
             let now = clock::now();
@@ -633,10 +649,7 @@ fn conversation_with(
         return Err(ApiError::field("recipientId", "cannot be yourself"));
     }
     if blocked_between(tx, &user.id, to)? {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "You cannot send messages to this person",
-        ));
+        return Err(refused().with_cause("blocked"));
     }
     let existing: Option<String> = tx
         .prepare_cached(
@@ -651,10 +664,7 @@ fn conversation_with(
         Some(id) => id,
         None => {
             if !allows {
-                return Err(ApiError::new(
-                    ErrorCode::Forbidden,
-                    "This person does not accept messages",
-                ));
+                return Err(refused().with_cause("messages are off"));
             }
             open(
                 tx,
@@ -704,10 +714,15 @@ async fn block(
         .db
         .write(move |tx| {
             let pair = pair(tx, &user, &id)?;
+            // Where either is a pseudonym, the block binds the pseudonyms: this conversation.
+            let paired: bool = tx
+                .prepare_cached("SELECT paired FROM cm_conversations WHERE id = ?1")?
+                .query_row([&id], |r| r.get(0))?;
+            let scope = (paired || pair.me.hidden() || pair.them.hidden()).then_some(&id);
             if let Some(them) = pair.them.user_id {
                 tx.execute(
-                    "INSERT OR IGNORE INTO cm_blocks (user_id, blocked_id, created_at) VALUES (?1, ?2, ?3)",
-                    params![user.id, them, clock::now()],
+                    "INSERT OR IGNORE INTO cm_blocks (user_id, blocked_id, conversation_id, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![user.id, them, scope, clock::now()],
                 )?;
             }
             Ok::<_, ApiError>(())
@@ -729,8 +744,9 @@ async fn unblock(
         .write(move |tx| {
             let pair = pair(tx, &user, &id)?;
             tx.execute(
-                "DELETE FROM cm_blocks WHERE user_id = ?1 AND blocked_id = ?2",
-                params![user.id, pair.them.user_id],
+                "DELETE FROM cm_blocks WHERE user_id = ?1 AND blocked_id = ?2
+                   AND (conversation_id IS NULL OR conversation_id = ?3)",
+                params![user.id, pair.them.user_id, id],
             )?;
             Ok::<_, ApiError>(())
         })
@@ -749,8 +765,9 @@ pub fn partners(c: &Connection, user_id: &str) -> rusqlite::Result<Vec<(String, 
          JOIN cm_participants q ON q.conversation_id = p.conversation_id AND q.rowid <> p.rowid
          JOIN users u ON u.id = p.user_id
          WHERE p.user_id = ?1 AND q.user_id IS NOT NULL
-           AND NOT EXISTS (SELECT 1 FROM cm_blocks b WHERE (b.user_id = p.user_id AND b.blocked_id = q.user_id)
+           AND NOT EXISTS (SELECT 1 FROM cm_blocks b WHERE ((b.user_id = p.user_id AND b.blocked_id = q.user_id)
                            OR (b.user_id = q.user_id AND b.blocked_id = p.user_id))
+                           AND (b.conversation_id IS NULL OR b.conversation_id = p.conversation_id))
          ORDER BY p.conversation_id DESC LIMIT 1000",
     )?
     .query_map([user_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?

@@ -26,6 +26,7 @@ pub struct TestUser {
     role: Role,
     org: Option<String>,
     email: Option<String>,
+    name: Option<(String, String)>,
 }
 
 impl TestUser {
@@ -34,6 +35,7 @@ impl TestUser {
             role,
             org: None,
             email: None,
+            name: None,
         }
     }
     pub fn member() -> Self {
@@ -51,12 +53,20 @@ impl TestUser {
         self.email = Some(email.to_string());
         self
     }
+    /// With this first and last name ("Test" and the role otherwise).
+    pub fn named(mut self, first: &str, last: &str) -> Self {
+        self.name = Some((first.to_string(), last.to_string()));
+        self
+    }
 
     pub async fn create(self, s: &TestServer) -> Person {
         let email = self.email.unwrap_or_else(|| {
             format!("{}-{}@haven.test", self.role, uuid::Uuid::now_v7().simple())
         });
         let (role, org) = (self.role, self.org);
+        let (first, last) = self
+            .name
+            .unwrap_or_else(|| ("Test".to_string(), role.as_str().to_string()));
         let e = email.clone();
         let (id, org_id) = s
             .state
@@ -73,8 +83,8 @@ impl TestUser {
                         email: &e,
                         password_hash: None,
                         role,
-                        first_name: "Test",
-                        last_name: role.as_str(),
+                        first_name: &first,
+                        last_name: &last,
                         email_verified: true,
                     },
                 )?;

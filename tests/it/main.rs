@@ -12,6 +12,7 @@ mod sockets;
 mod support;
 mod traces;
 
+mod anonymity;
 mod appointments;
 mod browser;
 mod business;
