@@ -287,7 +287,7 @@ async fn a_connected_calendar_follows_sessions_and_blocks_its_busy_times() {
         .insert("the-code".into(), q["code_challenge"].clone());
     let page = come_back(q["state"].clone()).await;
     assert!(page.contains("is connected"), "{page}");
-    assert_eq!(connected().await, [coach.id.clone()]);
+    assert_eq!(connected().await, vec![coach.id.clone()]);
     let sealed: String = s
         .state
         .db
