@@ -821,3 +821,41 @@ async fn officers_share_and_open_only_what_is_assigned_to_them() {
     let (_, list) = partner.get(&s, "/clients").await;
     assert_eq!(list["data"], json!([]));
 }
+
+/// Finding 6: a practitioner named like a formula arrives in the admin's spreadsheet as text,
+/// in the coach report and the KPI report alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_csvs_defuse_formulas_in_names() {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000_000).await;
+    let o = org(&s, "Spreadsheets").await;
+    let admin = TestUser::admin().in_org(&o).create(&s).await;
+    let coach = TestUser::new(Role::Practitioner)
+        .in_org(&o)
+        .named("=HYPERLINK(\"http://evil.example\",\"x\")", "@SUM(A1)")
+        .create(&s)
+        .await;
+    let member = TestUser::member().in_org(&o).create(&s).await;
+    crate::fixtures::session(&s, &member, &coach, &weekday_at(2, 10)).await;
+    for path in [
+        "/coach/reports?period=monthly&format=csv".to_string(),
+        format!("/reports/kpi?period=monthly&format=csv&coachId={}", coach.id),
+        "/reports/kpi?period=monthly&format=csv".to_string(),
+    ] {
+        let r = admin.req(&s, Method::GET, &path).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let text = r.text().await.unwrap();
+        let mut rows = csv::Reader::from_reader(text.as_bytes());
+        for row in rows.records() {
+            for cell in row.unwrap().iter() {
+                assert!(
+                    !cell.starts_with(['=', '@', '+']) && !cell.starts_with("-H"),
+                    "{path}: a live formula cell {cell:?} in {text}"
+                );
+            }
+        }
+        // The one-coach KPI report names no one (its row is the coach's totals).
+        if !path.contains("coachId") {
+            assert!(text.contains("'=HYPERLINK"), "{path}: {text}");
+        }
+    }
+}
