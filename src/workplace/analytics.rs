@@ -237,20 +237,46 @@ pub(super) fn org_loggers_sql() -> String {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Participation {
     /// People who logged at least once in the period.
-    pub active: i64,
+    /// `null` when fewer people than the minimum (but some) were active: it would describe them.
+    pub active: Option<i64>,
     /// People in the cohort.
     pub total: i64,
-    /// `active / total`, 0..1.
-    pub rate: f64,
+    /// `active / total`, 0..1; `null` with `active`.
+    pub rate: Option<f64>,
 }
 
+impl Participation {
+    /// "12 (40%)", or `fewer` when the count was withheld.
+    pub fn logged_text(&self, fewer: &str) -> String {
+        match (self.active, self.rate) {
+            (Some(a), Some(r)) => format!("{a} ({:.0}%)", r * 100.0),
+            _ => fewer.to_string(),
+        }
+    }
+}
+
+/// A count as a page shows it: the number, or `fewer` when it was withheld.
+pub fn count_text(n: Option<i64>, fewer: &str) -> String {
+    n.map(|n| n.to_string())
+        .unwrap_or_else(|| fewer.to_string())
+}
+
+/// How many people's latest WEMWBS fell in each category. A category counting fewer people
+/// than the minimum (other than none) is `null`: it would describe them.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct WemwbsDistribution {
-    pub low: i64,
-    pub moderate: i64,
-    pub high: i64,
+    pub low: Option<i64>,
+    pub moderate: Option<i64>,
+    pub high: Option<i64>,
     /// People whose latest WEMWBS in the period is counted.
     pub respondents: i64,
+}
+
+impl WemwbsDistribution {
+    /// Whether a category was withheld.
+    pub fn withheld(&self) -> bool {
+        self.low.is_none() || self.moderate.is_none() || self.high.is_none()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -272,7 +298,8 @@ pub struct Cohort {
     pub department_id: Option<String>,
     /// The department's name, `No department`, or the org's name.
     pub name: String,
-    /// Fewer people than the minimum cohort size: no figure is given.
+    /// Fewer people than the minimum cohort size (no figure is given), or some figure of the
+    /// row was withheld because it would describe fewer.
     pub suppressed: bool,
     pub participation: Option<Participation>,
     /// Each domain's average score (by key); `null` when fewer people than the minimum
@@ -463,8 +490,11 @@ fn wemwbs(
                  WHERE a.org_id = :org AND a.next_taken_at > :to_at AND a.taken_at BETWEEN :from_at AND :to_at{narrow}
                  {group})
              WHERE k IN (SELECT value FROM json_each(:shown)) GROUP BY k)
-         SELECT k, n >= :min, CASE WHEN n >= :min THEN low END, CASE WHEN n >= :min THEN moderate END,
-                CASE WHEN n >= :min THEN high END, CASE WHEN n >= :min THEN n END FROM counts",
+         SELECT k, n >= :min,
+                CASE WHEN n >= :min AND (low = 0 OR low >= :min) THEN low END,
+                CASE WHEN n >= :min AND (moderate = 0 OR moderate >= :min) THEN moderate END,
+                CASE WHEN n >= :min AND (high = 0 OR high >= :min) THEN high END,
+                CASE WHEN n >= :min THEN n END FROM counts",
         key = split.key("coalesce(a.department_id, '')"),
         narrow = split.narrow("coalesce(a.department_id, '')"),
         lkey = split.key("l.department_id"),
@@ -483,10 +513,13 @@ fn wemwbs(
                 r.get(0)?,
                 enough
                     .then(|| -> rusqlite::Result<WemwbsDistribution> {
+                        let count = |i| -> rusqlite::Result<Option<i64>> {
+                            Ok(r.get::<_, Option<f64>>(i)?.map(|v| v as i64))
+                        };
                         Ok(WemwbsDistribution {
-                            low: r.get::<_, f64>(2)? as i64,
-                            moderate: r.get::<_, f64>(3)? as i64,
-                            high: r.get::<_, f64>(4)? as i64,
+                            low: count(2)?,
+                            moderate: count(3)?,
+                            high: count(4)?,
                             respondents: r.get(5)?,
                         })
                     })
@@ -505,7 +538,7 @@ fn trend(
     span: Span,
     shown: &[String],
     min: i64,
-) -> rusqlite::Result<(Vec<WeekSum>, Vec<String>)> {
+) -> rusqlite::Result<(Vec<WeekSum>, Vec<String>, Vec<String>)> {
     let (first, last) = (week_start(span.from), week_start(span.to));
     let mut starts = Vec::new();
     let mut w = first;
@@ -539,7 +572,22 @@ fn trend(
         .run(c, &sql, |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })?;
-    Ok((rows, starts))
+    // The cohorts with a week some, but too few, people logged: its point was withheld.
+    let withheld_sql = format!(
+        "SELECT DISTINCT k FROM (
+             SELECT {wkey} AS k, week AS w, sum(loggers) AS n FROM wp_dept_weeks dw
+             WHERE dw.org_id = :org AND dw.week BETWEEN :wfrom AND :wlast{wnarrow}
+             GROUP BY 1, 2)
+         WHERE n > 0 AND n < :min",
+        wkey = split.key("dw.department_id"),
+        wnarrow = split.narrow("dw.department_id"),
+    );
+    let withheld = Args::new(org_id, split, span)
+        .with(":min", min)
+        .with(":wfrom", first.to_string())
+        .with(":wlast", last.to_string())
+        .run(c, &withheld_sql, |r| r.get(0))?;
+    Ok((rows, starts, withheld))
 }
 
 fn round2(v: f64) -> f64 {
@@ -575,7 +623,7 @@ pub fn cohorts(
     let logged_enough: Vec<String> = gates.iter().filter(|g| g.4).map(|g| g.0.clone()).collect();
     let avgs = averages(c, org_id, split, span, &logged_enough)?;
     let dist = wemwbs(c, org_id, split, span, &shown, min)?;
-    let (weeks, starts) = trend(c, org_id, split, span, &shown, min)?;
+    let (weeks, starts, thin_weeks) = trend(c, org_id, split, span, &shown, min)?;
     // Each cohort's week sums, found by key and week rather than by scanning all of them.
     let mut by_week: BTreeMap<(&str, &str), Vec<DomainSum>> = BTreeMap::new();
     for r in &weeks {
@@ -640,21 +688,31 @@ pub fn cohorts(
                     }
                 })
                 .collect();
+            // Each figure stands only when it describes none or at least `min` people; the
+            // row says when one was withheld.
+            let active_shown = active == 0 || active >= min;
+            let answered = dist.iter().find(|d| d.0 == k);
+            let wemwbs = answered.and_then(|d| d.1.clone());
+            let withheld = !active_shown
+                || (answered.is_some() && wemwbs.as_ref().is_none_or(WemwbsDistribution::withheld))
+                || thin_weeks.contains(&k);
             Cohort {
                 department_id,
                 name,
-                suppressed: false,
+                suppressed: withheld,
                 participation: Some(Participation {
-                    active,
+                    active: active_shown.then_some(active),
                     total: people,
-                    rate: if people > 0 {
-                        (active as f64 / people as f64 * 1000.0).round() / 1000.0
-                    } else {
-                        0.0
-                    },
+                    rate: active_shown.then(|| {
+                        if people > 0 {
+                            (active as f64 / people as f64 * 1000.0).round() / 1000.0
+                        } else {
+                            0.0
+                        }
+                    }),
                 }),
                 domain_averages,
-                wemwbs: dist.iter().find(|d| d.0 == k).and_then(|d| d.1.clone()),
+                wemwbs,
                 trend: Some(trend),
             }
         })

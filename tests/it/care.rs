@@ -838,7 +838,10 @@ async fn report_csvs_defuse_formulas_in_names() {
     crate::fixtures::session(&s, &member, &coach, &weekday_at(2, 10)).await;
     for path in [
         "/coach/reports?period=monthly&format=csv".to_string(),
-        format!("/reports/kpi?period=monthly&format=csv&coachId={}", coach.id),
+        format!(
+            "/reports/kpi?period=monthly&format=csv&coachId={}",
+            coach.id
+        ),
         "/reports/kpi?period=monthly&format=csv".to_string(),
     ] {
         let r = admin.req(&s, Method::GET, &path).send().await.unwrap();

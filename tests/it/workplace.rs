@@ -262,7 +262,8 @@ async fn narrowing_the_dates_hides_averages_that_too_few_people_make() {
         )
         .await;
     let m = &month["data"];
-    assert_eq!(m["suppressed"], false);
+    // This week's point (two people) is withheld, so the row says a figure was.
+    assert_eq!(m["suppressed"], true);
     assert_eq!(m["participation"]["active"], 5);
     assert!(
         (m["domainAverages"]["sleep"].as_f64().unwrap() - 34.0 / 7.0).abs() < 0.01,
@@ -284,8 +285,11 @@ async fn narrowing_the_dates_hides_averages_that_too_few_people_make() {
         )
         .await;
     let w = &week["data"];
-    assert_eq!(w["suppressed"], false, "the org has 6 people");
-    assert_eq!(w["participation"]["active"], 2);
+    // The org has 6 people, but the two active this week are too few to count.
+    assert_eq!(w["suppressed"], true, "{w}");
+    assert_eq!(w["participation"]["total"], 6);
+    assert!(w["participation"]["active"].is_null(), "{w}");
+    assert!(w["participation"]["rate"].is_null(), "{w}");
     assert!(
         w["domainAverages"].is_null(),
         "two people's average is not shown: {w}"
@@ -530,4 +534,84 @@ async fn a_requested_report_is_built_and_announced_by_email() {
         )
         .await;
     assert_eq!(st, 403);
+}
+
+/// Finding 8: every cell of a shown row describing fewer people than the minimum is `null`
+/// (zero may stay), in the API and the CSV report alike, and the row says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_wemwbs_cell_under_the_minimum_is_withheld() {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000_000).await;
+    let o = org(&s, "Cells").await;
+    let admin = TestUser::admin().in_org(&o).create(&s).await;
+    let (_, dep) = admin
+        .send(&s, Method::POST, "/departments", json!({"name": "Six"}))
+        .await;
+    let dep = dep["data"]["id"].as_str().unwrap().to_string();
+    for n in 0..6 {
+        let p = TestUser::member().in_org(&o).create(&s).await;
+        let (st, _) = admin
+            .send(
+                &s,
+                Method::PATCH,
+                &format!("/users/{}", p.id),
+                json!({"departmentId": dep}),
+            )
+            .await;
+        assert_eq!(st, 200);
+        // Three low (14), three moderate (56).
+        let answer = if n < 3 { 1 } else { 4 };
+        let (st, b) = p
+            .send(
+                &s,
+                Method::POST,
+                "/assessments/wemwbs",
+                json!({"answers": vec![answer; 14]}),
+            )
+            .await;
+        assert_eq!(st, 201, "{b}");
+    }
+    let (_, d) = admin.get(&s, "/analytics/departments").await;
+    let row = d["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["departmentId"] == dep.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(row["wemwbs"]["respondents"], 6, "{row}");
+    assert!(row["wemwbs"]["low"].is_null(), "three people: {row}");
+    assert!(row["wemwbs"]["moderate"].is_null(), "three people: {row}");
+    assert_eq!(row["wemwbs"]["high"], 0, "none may be said");
+    assert_eq!(row["suppressed"], true);
+    let (st, rep) = admin
+        .send(
+            &s,
+            Method::POST,
+            "/reports",
+            json!({"type": "org-departments", "format": "csv"}),
+        )
+        .await;
+    assert_eq!(st, 202, "{rep}");
+    let id = rep["data"]["id"].as_str().unwrap().to_string();
+    let mut csv = String::new();
+    for _ in 0..100 {
+        let r = admin
+            .req(&s, Method::GET, &format!("/reports/{id}/download"))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            csv = r.text().await.unwrap();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let line = csv
+        .lines()
+        .find(|l| l.starts_with("Six,"))
+        .unwrap_or_else(|| panic!("{csv}"));
+    assert!(
+        line.ends_with(",,,0,6"),
+        "low and moderate withheld: {line}"
+    );
 }

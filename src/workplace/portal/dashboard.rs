@@ -16,7 +16,7 @@ use crate::portal::pages::{page, refused};
 use crate::portal::session::PortalUser;
 use crate::state::AppState;
 use crate::wellbeing::parse_date;
-use crate::workplace::analytics::{self, Cohort, Span, Split};
+use crate::workplace::analytics::{self, Cohort, Span, Split, count_text};
 use crate::workplace::domains::{self, Domain};
 use crate::workplace::platform::{self, PlatformAnalytics};
 
@@ -78,7 +78,7 @@ fn row(doms: &[Domain], c: &Cohort, fewer: &str) -> Row {
             name: c.name.clone(),
             suppressed: false,
             people: p.total.to_string(),
-            logged: format!("{} ({:.0}%)", p.active, p.rate * 100.0),
+            logged: p.logged_text(fewer),
             averages: doms
                 .iter()
                 .map(|d| {
@@ -92,7 +92,14 @@ fn row(doms: &[Domain], c: &Cohort, fewer: &str) -> Row {
             wemwbs: c
                 .wemwbs
                 .as_ref()
-                .map(|w| format!("{} low · {} moderate · {} high", w.low, w.moderate, w.high))
+                .map(|w| {
+                    format!(
+                        "{} low · {} moderate · {} high",
+                        count_text(w.low, fewer),
+                        count_text(w.moderate, fewer),
+                        count_text(w.high, fewer)
+                    )
+                })
                 .unwrap_or_else(|| format!("{fewer} answered")),
         },
     }
@@ -157,7 +164,7 @@ pub async fn show(
     );
     let wemwbs_chart = match &whole.wemwbs {
         Some(w) => {
-            let share = |n: i64| Some(n as f64 / w.respondents.max(1) as f64 * 100.0);
+            let share = |n: Option<i64>| n.map(|n| n as f64 / w.respondents.max(1) as f64 * 100.0);
             charts::percent_bars(
                 "WEMWBS: share of people in each category",
                 &[

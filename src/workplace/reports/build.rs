@@ -18,7 +18,7 @@ use crate::jobs::Handlers;
 use crate::notify::deliver::{self, Outgoing, Reach};
 use crate::notify::wording::{Message, word};
 use crate::pdf::{self, Doc, Rgb};
-use crate::workplace::analytics::{self, Cohort, Span, Split};
+use crate::workplace::analytics::{self, Cohort, Span, Split, count_text};
 use crate::workplace::domains::{self, Band, Domain};
 
 /// "Your report is ready".
@@ -351,8 +351,10 @@ fn org_report(f: &OrgFigures, r: &Row) -> anyhow::Result<Vec<u8>> {
                     c.department_id.clone().unwrap_or_default(),
                     c.suppressed.to_string(),
                     p.map(|p| p.total.to_string()).unwrap_or_default(),
-                    p.map(|p| p.active.to_string()).unwrap_or_default(),
-                    num(p.map(|p| p.rate)),
+                    p.and_then(|p| p.active)
+                        .map(|a| a.to_string())
+                        .unwrap_or_default(),
+                    num(p.and_then(|p| p.rate)),
                 ];
                 row.extend(active.iter().map(|d| {
                     num(c
@@ -361,9 +363,9 @@ fn org_report(f: &OrgFigures, r: &Row) -> anyhow::Result<Vec<u8>> {
                         .and_then(|a| a.get(&d.key).copied()))
                 }));
                 row.extend([
-                    w.map(|w| w.low.to_string()).unwrap_or_default(),
-                    w.map(|w| w.moderate.to_string()).unwrap_or_default(),
-                    w.map(|w| w.high.to_string()).unwrap_or_default(),
+                    count_text(w.and_then(|w| w.low), ""),
+                    count_text(w.and_then(|w| w.moderate), ""),
+                    count_text(w.and_then(|w| w.high), ""),
                     w.map(|w| w.respondents.to_string()).unwrap_or_default(),
                 ]);
                 row
@@ -412,7 +414,7 @@ fn org_report(f: &OrgFigures, r: &Row) -> anyhow::Result<Vec<u8>> {
                     Some(p) => vec![
                         c.name.clone(),
                         p.total.to_string(),
-                        format!("{} ({:.0}%)", p.active, p.rate * 100.0),
+                        p.logged_text(&fewer),
                         overall(c)
                             .map(|o| format!("{o:.0}%"))
                             .unwrap_or_else(|| format!("{fewer} logged")),
@@ -437,16 +439,18 @@ fn org_report(f: &OrgFigures, r: &Row) -> anyhow::Result<Vec<u8>> {
                 return Ok(doc.finish());
             };
             doc.heading("Participation");
-            match &c.participation {
-                Some(p) => doc.paragraph(
+            match c
+                .participation
+                .as_ref()
+                .and_then(|p| Some((p.active?, p.total, p.rate?)))
+            {
+                Some((active, total, rate)) => doc.paragraph(
                     11.0,
                     false,
                     pdf::INK,
                     &format!(
-                        "{} of {} people logged at least once ({:.0}%).",
-                        p.active,
-                        p.total,
-                        p.rate * 100.0
+                        "{active} of {total} people logged at least once ({:.0}%).",
+                        rate * 100.0
                     ),
                 ),
                 None => doc.paragraph(
@@ -485,18 +489,17 @@ fn org_report(f: &OrgFigures, r: &Row) -> anyhow::Result<Vec<u8>> {
             doc.heading("Warwick-Edinburgh Mental Wellbeing Scale (latest result per person)");
             match &c.wemwbs {
                 Some(w) => {
-                    let share = |n: i64| Some(n as f64 / w.respondents.max(1) as f64 * 100.0);
+                    let share =
+                        |n: Option<i64>| n.map(|n| n as f64 / w.respondents.max(1) as f64 * 100.0);
+                    let label =
+                        |name: &str, n: Option<i64>| format!("{name} ({})", count_text(n, &fewer));
                     doc.bars(
                         &[
-                            (format!("Low ({})", w.low), share(w.low), pdf::RED),
-                            (
-                                format!("Moderate ({})", w.moderate),
-                                share(w.moderate),
-                                pdf::AMBER,
-                            ),
-                            (format!("High ({})", w.high), share(w.high), pdf::GREEN),
+                            (label("Low", w.low), share(w.low), pdf::RED),
+                            (label("Moderate", w.moderate), share(w.moderate), pdf::AMBER),
+                            (label("High", w.high), share(w.high), pdf::GREEN),
                         ],
-                        "",
+                        &fewer,
                     );
                 }
                 None => doc.paragraph(
