@@ -196,8 +196,10 @@ permissions! {
     CareView = "care.view",
     /// Begin (assign, refer) and end care relationships.
     CareManage = "care.manage",
-    /// One's own care team.
+    /// One's own care team, what one shares with it, and who read one's data.
     CareOwn = "care.own",
+    /// What a client in one's care shares with their care team (and nothing else).
+    CareShared = "care.shared",
 }
 
 use Perm::*;
@@ -514,6 +516,15 @@ const TABLE: &[(Perm, &[(Role, Scope)])] = &[
         ],
     ),
     (CareOwn, EVERYONE_OWN),
+    (
+        CareShared,
+        &[
+            (Superadmin, Care),
+            (Admin, Care),
+            (Team, Care),
+            (Practitioner, Care),
+        ],
+    ),
 ];
 
 /// Who reads the CRM: staff over the org (team members narrowed by `crm.teamScope`),

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod reach;
 pub mod relationships;
+pub mod sharing;
 
 use serde_json::json;
 
@@ -15,7 +16,7 @@ use crate::feature::{Exporter, Feature, Kind, Part, Setting};
 /// Care relationships: the API, the setting that narrows team members, the person's datasets.
 pub fn feature() -> Feature {
     Feature {
-        api: api::router,
+        api: || api::router().merge(sharing::router()),
         exporters: EXPORTERS,
         settings: &[TEAM_SCOPE],
         ..Feature::named("care")
@@ -31,11 +32,38 @@ pub const TEAM_SCOPE: Setting = Setting {
     description: "Which clients team members see: `all` of the org's, or only those in their care — assigned to them (customer-service officers).",
 };
 
-/// A person's care team, as they see it: who cares or cared for them, since when and why.
-const EXPORTERS: &[Exporter] = &[Exporter {
-    name: "care_team",
-    collect: |c, u, _| {
-        Part::rows(
+/// A person's care team, as they see it: who cares or cared for them, since when and why; what
+/// they share with it; and who read their data.
+const EXPORTERS: &[Exporter] = &[
+    Exporter {
+        name: "care_sharing",
+        collect: |c, u, _| {
+            Part::rows(
+                c,
+                "SELECT mood, journal, goals, assessments, updated_at FROM care_sharing WHERE user_id = ?1",
+                u,
+            )
+        },
+    },
+    Exporter {
+        name: "care_access_log",
+        collect: |c, u, _| {
+            Part::rows(
+                c,
+                "SELECT a.at, a.actor_id, trim(coalesce(p.first_name, '') || ' ' || coalesce(p.last_name, '')) AS who,
+                        a.entity AS what, json_extract(a.after, '$.reason') AS reason
+                 FROM audit_log a LEFT JOIN users p ON p.id = a.actor_id
+                 WHERE a.user_id = ?1 AND a.actor_id IS NOT ?1
+                   AND a.action IN ('care.shared_read', 'community.conversation.review')
+                 ORDER BY a.seq",
+                u,
+            )
+        },
+    },
+    Exporter {
+        name: "care_team",
+        collect: |c, u, _| {
+            Part::rows(
             c,
             "SELECT r.id, r.practitioner_id, trim(p.first_name || ' ' || p.last_name) AS practitioner, r.role, r.origin, r.since, r.until, r.end_reason
              FROM care_relationships r JOIN users p ON p.id = r.practitioner_id
@@ -44,5 +72,6 @@ const EXPORTERS: &[Exporter] = &[Exporter {
              ORDER BY r.since",
             u,
         )
+        },
     },
-}];
+];

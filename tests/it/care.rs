@@ -188,6 +188,22 @@ async fn world() -> World {
         )
         .await;
     assert!(st == 200 || st == 201, "{r}");
+    let (st, _) = member
+        .send(
+            &s,
+            Method::PATCH,
+            "/me/sharing",
+            json!({"mood": true, "journal": true, "goals": true, "assessments": true}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    created(
+        &member,
+        &s,
+        "/mood/entries",
+        json!({"mood": 4, "note": "calmer"}),
+    )
+    .await;
     let (_, guide) = admin
         .get(&s, &format!("/prep-guide?clientId={}", member.id))
         .await;
@@ -310,6 +326,10 @@ async fn world() -> World {
     f.insert(
         (M::GET, "/clients/{id}/care-team"),
         by_id(format!("/clients/{m}/care-team"), json!({})),
+    );
+    f.insert(
+        (M::GET, "/clients/{id}/shared/{category}"),
+        by_id(format!("/clients/{m}/shared/mood"), json!({})),
     );
     // Routes that name the client in the query or the body.
     f.insert(
@@ -861,4 +881,66 @@ async fn report_csvs_defuse_formulas_in_names() {
             assert!(text.contains("'=HYPERLINK"), "{path}: {text}");
         }
     }
+}
+
+/// Clients share with their care team per category, off by default and revocable at once; every
+/// read is in the client's access log, and nobody outside the care team reads anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_share_by_category_and_see_who_read_it() {
+    let (s, admin, probe, member) = practice().await;
+    let outsider = TestUser::new(Role::Practitioner)
+        .in_org(&member.org_id)
+        .create(&s)
+        .await;
+    created(
+        &member,
+        &s,
+        "/mood/entries",
+        json!({"mood": 2, "note": "rough day"}),
+    )
+    .await;
+    created(
+        &admin,
+        &s,
+        "/care-relationships",
+        json!({"clientId": member.id, "practitionerId": probe.id}),
+    )
+    .await;
+    let (_, sharing) = member.get(&s, "/me/sharing").await;
+    assert_eq!(
+        sharing["data"],
+        json!({"mood": false, "journal": false, "goals": false, "assessments": false})
+    );
+    let mood = format!("/clients/{}/shared/mood", member.id);
+    let (st, b) = probe.get(&s, &mood).await;
+    assert_eq!(
+        (st, b["error"]["code"].as_str()),
+        (403, Some("NOT_SHARED")),
+        "{b}"
+    );
+    let (st, _) = member
+        .send(&s, Method::PATCH, "/me/sharing", json!({"mood": true}))
+        .await;
+    assert_eq!(st, 200);
+    let (st, b) = probe.get(&s, &mood).await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["data"][0]["note"], "rough day");
+    let (st, _) = probe
+        .get(&s, &format!("/clients/{}/shared/journal", member.id))
+        .await;
+    assert_eq!(st, 403, "only what is shared");
+    let (st, _) = outsider.get(&s, &mood).await;
+    assert_eq!(st, 404, "outside the care team the client does not exist");
+    let (_, log) = member.get(&s, "/me/access-log").await;
+    let entries = log["data"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{log}");
+    assert_eq!(entries[0]["who"]["id"], probe.id.as_str());
+    assert_eq!(entries[0]["what"], "mood");
+    // Revoked: at once.
+    let (st, _) = member
+        .send(&s, Method::PATCH, "/me/sharing", json!({"mood": false}))
+        .await;
+    assert_eq!(st, 200);
+    let (st, _) = probe.get(&s, &mood).await;
+    assert_eq!(st, 403);
 }

@@ -517,6 +517,10 @@ async fn orgs_never_reach_each_others_rows() {
             (a_member.id.clone(), json!({})),
         ),
         (
+            "/api/v1/clients/{id}/shared/{category}",
+            (format!("{}|mood", a_member.id), json!({})),
+        ),
+        (
             "/api/v1/care-relationships/{id}",
             (care_id.clone(), json!({})),
         ),
