@@ -101,7 +101,7 @@ fn carer(c: &Connection, org: &str, id: &str) -> Result<(), ApiError> {
 /// `CARE_EXISTS` when they already care for the client.
 #[utoipa::path(post, path = "/care-relationships", tag = "care", request_body = NewRelationship,
     responses((status = 201, body = Relationship), (status = 404), (status = 409), (status = 422)), security(("bearer" = [])))]
-async fn begin(
+pub async fn begin(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidJson(b): ValidJson<NewRelationship>,
@@ -151,7 +151,7 @@ fn exists() -> ApiError {
 /// notes) stays, unread. Ending one that has ended changes nothing.
 #[utoipa::path(delete, path = "/care-relationships/{id}", tag = "care", params(("id" = String, Path)),
     responses((status = 204), (status = 404)), security(("bearer" = [])))]
-async fn finish(
+pub async fn finish(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,

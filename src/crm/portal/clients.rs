@@ -11,6 +11,7 @@ use super::{CLIENTS, REPLIES, short, staff};
 use crate::auth::CurrentUser;
 use crate::auth::policy::Perm;
 use crate::care::Reach;
+use crate::care::relationships::{self as care, Relationship as CareRelationship};
 use crate::crm::clients::{self as api, Client, ClientFilters, ClientStatus, ClientSummary};
 use crate::crm::projects::Project;
 use crate::crm::{activity, ai, notes, projects, responses, timeline};
@@ -214,6 +215,9 @@ pub struct ClientPage {
     pub may_internal: bool,
     pub may_reply: bool,
     pub typed: Typed,
+    /// Who cares and cared for the client (the record and the person it is linked to).
+    pub care_team: Vec<CareRelationship>,
+    pub may_manage_care: bool,
 }
 
 /// What a form on the client page sent, shown again when it comes back with problems.
@@ -239,6 +243,12 @@ pub struct Typed {
     pub assigned_to: String,
     #[serde(default)]
     pub archived: String,
+    #[serde(default)]
+    pub practitioner_id: String,
+    #[serde(default)]
+    pub care_role: String,
+    #[serde(default)]
+    pub origin: String,
 }
 
 fn timeline_of(
@@ -373,10 +383,25 @@ async fn render(
                 .iter()
                 .map(|p| projects::reachable(c, &reach, p))
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok::<_, ApiError>((client, summary, timeline, projects, staff(c, &me.org_id)?))
+            let team = care::team(
+                c,
+                &me.org_id,
+                &crate::care::Client::Record {
+                    id: client.id.clone(),
+                    user_id: client.user_id.clone(),
+                },
+            )?;
+            Ok::<_, ApiError>((
+                client,
+                summary,
+                timeline,
+                projects,
+                staff(c, &me.org_id)?,
+                team,
+            ))
         })
         .await;
-    let (c, summary, timeline, projects, staff) = match found {
+    let (c, summary, timeline, projects, staff, care_team) = match found {
         Ok(f) => f,
         Err(e) if e.code == ErrorCode::NotFound => {
             return refused::not_found(&u, "There is no such client.");
@@ -398,8 +423,55 @@ async fn render(
             may_internal: internal,
             may_reply: u.may(&[Perm::Responses]),
             typed,
+            care_team,
+            may_manage_care: u.may(&[Perm::CareManage]),
         },
     )
+}
+
+/// Adds someone to the client's care team (staff): assigned or referred.
+pub async fn add_carer(
+    State(state): State<AppState>,
+    u: PortalUser,
+    ValidPath(id): ValidPath<String>,
+    CsrfForm(f, session): CsrfForm<Typed>,
+) -> Response {
+    let Some(me) = acting(&u, Perm::CareManage) else {
+        return refused::forbidden(&u);
+    };
+    let body = json!({"clientId": id, "practitionerId": f.practitioner_id,
+                      "role": opt(&f.care_role), "origin": opt(&f.origin)});
+    let done = match forms::body(body) {
+        Ok(b) => crate::care::api::begin(State(state.clone()), me, b).await,
+        Err(e) => Err(e),
+    };
+    act(state, u, id, f, session, done, |_| {
+        (
+            "Added to the care team: their access begins now.".into(),
+            None,
+        )
+    })
+    .await
+}
+
+/// Ends a care relationship (staff): the practitioner's access ends at once.
+pub async fn end_carer(
+    State(state): State<AppState>,
+    u: PortalUser,
+    ValidPath((id, relationship)): ValidPath<(String, String)>,
+    CsrfForm(f, session): CsrfForm<Typed>,
+) -> Response {
+    let Some(me) = acting(&u, Perm::CareManage) else {
+        return refused::forbidden(&u);
+    };
+    let done = crate::care::api::finish(State(state.clone()), me, ValidPath(relationship)).await;
+    act(state, u, id, f, session, done, |_| {
+        (
+            "The care relationship has ended; its history is kept.".into(),
+            None,
+        )
+    })
+    .await
 }
 
 pub async fn show(

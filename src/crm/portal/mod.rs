@@ -35,6 +35,11 @@ pub fn pages() -> Router<AppState> {
         .route("/team/clients/{id}/summary", post(clients::summarize))
         .route("/team/clients/{id}/replies", post(clients::draft_reply))
         .route("/team/clients/{id}/projects", post(clients::add_project))
+        .route("/team/clients/{id}/care", post(clients::add_carer))
+        .route(
+            "/team/clients/{id}/care/{relationship}/end",
+            post(clients::end_carer),
+        )
         .route("/team/projects/{id}", get(projects::show))
         .route("/team/projects/{id}/status", post(projects::status))
         .route(
