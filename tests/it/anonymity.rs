@@ -196,6 +196,19 @@ async fn anonymous_chat_reveals_nobody_and_a_block_names_nobody() {
     listener_sock
         .wait("newMessage", 0, |m| m["content"] == "I had a hard week")
         .await;
+    // Words of crisis reach the moderators at once — by e-mail, in the app and in the queue —
+    // without the writer's name: only the audited moderation view shows who wrote them.
+    let (st, flagged) = say(&seeker, "some nights I want to end my life").await;
+    assert_eq!(st, 201, "{flagged}");
+    let mail = crate::fixtures::mailed_text(&s, &admin.email).await;
+    seeker_secrets.scan("the crisis e-mail to moderators", &json!(mail));
+    seeker_secrets
+        .scan_gets(
+            &s,
+            &admin,
+            &["/notifications".into(), "/moderation/reports".into()],
+        )
+        .await;
     // The listener blocks the pseudonym, then tries ids: every person answers alike.
     let (st, _) = listener
         .send(

@@ -640,7 +640,7 @@ async fn approval_flow(
     email: &str,
 ) -> anyhow::Result<()> {
     for width in [1280, 375] {
-        b.client.set_window_size(width, 2400).await?;
+        b.client.set_window_size(width, 3200).await?;
         let subject = format!("Your refund ({width})");
         b.step(&format!("the officer drafts at {width} px"));
         b.client.delete_all_cookies().await?;
