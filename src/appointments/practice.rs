@@ -379,7 +379,7 @@ pub fn add_log(
 
 /// Writes a progress log on a client (their practitioner, or staff).
 #[utoipa::path(post, path = "/progress-logs", tag = "appointments", request_body = NewProgressLog,
-    responses((status = 201, body = ProgressLog), (status = 404)), security(("bearer" = [])))]
+    responses((status = 201, body = ProgressLog), (status = 404), (status = 422)), security(("bearer" = [])))]
 async fn write_log(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -403,7 +403,7 @@ impl Validate for LogFilters {}
 
 /// Progress logs, newest first: the org's (staff) or those on the practitioner's clients.
 #[utoipa::path(get, path = "/progress-logs", tag = "appointments", params(crate::http::PageQuery, LogFilters),
-    responses((status = 200, body = [ProgressLog])), security(("bearer" = [])))]
+    responses((status = 200, body = [ProgressLog]), (status = 404), (status = 422)), security(("bearer" = [])))]
 async fn list_logs(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -761,7 +761,7 @@ pub fn result_page(
 /// Quiz results (`?quiz=&userId=`): the caller's own; staff the org's; practitioners their
 /// clients'.
 #[utoipa::path(get, path = "/quizzes/results", tag = "business", params(crate::http::PageQuery, ResultFilters),
-    responses((status = 200, body = [QuizResult])), security(("bearer" = [])))]
+    responses((status = 200, body = [QuizResult]), (status = 404)), security(("bearer" = [])))]
 pub async fn results(
     State(state): State<AppState>,
     user: CurrentUser,
