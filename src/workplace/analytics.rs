@@ -474,7 +474,7 @@ fn wemwbs(
     span: Span,
     shown: &[String],
     min: i64,
-) -> rusqlite::Result<Vec<(String, Option<WemwbsDistribution>)>> {
+) -> rusqlite::Result<Vec<(String, Option<WemwbsDistribution>, i64)>> {
     let sql = format!(
         "WITH counts AS (
              SELECT k, sum(n) AS n, sum(low) AS low, sum(moderate) AS moderate, sum(high) AS high FROM (
@@ -494,7 +494,7 @@ fn wemwbs(
                 CASE WHEN n >= :min AND (low = 0 OR low >= :min) THEN low END,
                 CASE WHEN n >= :min AND (moderate = 0 OR moderate >= :min) THEN moderate END,
                 CASE WHEN n >= :min AND (high = 0 OR high >= :min) THEN high END,
-                CASE WHEN n >= :min THEN n END FROM counts",
+                CASE WHEN n >= :min THEN n END, coalesce(n, 0) FROM counts",
         key = split.key("coalesce(a.department_id, '')"),
         narrow = split.narrow("coalesce(a.department_id, '')"),
         lkey = split.key("l.department_id"),
@@ -524,6 +524,7 @@ fn wemwbs(
                         })
                     })
                     .transpose()?,
+                r.get(6)?,
             ))
         })
 }
@@ -691,7 +692,8 @@ pub fn cohorts(
             // Each figure stands only when it describes none or at least `min` people; the
             // row says when one was withheld.
             let active_shown = active == 0 || active >= min;
-            let answered = dist.iter().find(|d| d.0 == k);
+            // (The whole org's count is one row even when nobody answered.)
+            let answered = dist.iter().find(|d| d.0 == k && d.2 > 0);
             let wemwbs = answered.and_then(|d| d.1.clone());
             let withheld = !active_shown
                 || (answered.is_some() && wemwbs.as_ref().is_none_or(WemwbsDistribution::withheld))

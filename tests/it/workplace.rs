@@ -295,6 +295,17 @@ async fn narrowing_the_dates_hides_averages_that_too_few_people_make() {
         "two people's average is not shown: {w}"
     );
     assert!(!w.to_string().contains("2.0"), "{w}");
+    // Three weeks ago everyone logged and nobody took the WEMWBS: nothing is withheld.
+    let (_, then) = admin
+        .get(
+            &s,
+            &format!("/analytics/org?from={}&to={}", day(-24), day(-18)),
+        )
+        .await;
+    let t = &then["data"];
+    assert_eq!(t["suppressed"], false, "{t}");
+    assert_eq!(t["participation"]["active"], 5);
+    assert!(t["wemwbs"].is_null(), "{t}");
     let (st, _) = admin.get(&s, "/analytics/org?departmentId=nope").await;
     assert_eq!(st, 404);
 }
