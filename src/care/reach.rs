@@ -151,8 +151,15 @@ impl Reach {
         let base = format!("{a}.org_id = ? AND {a}.deleted_at IS NULL");
         match self {
             Reach::Org { org } => (base, vec![text(org)]),
+            // The records in care, found through the care set (by id, and by the person they
+            // are linked to) and joined back by rowid: SQLite then drives the query from the
+            // few rows in care instead of scanning the org's clients for an OR.
             Reach::Care { org, user } => (
-                format!("{base} AND ({a}.id IN ({CARED_FOR}) OR {a}.user_id IN ({CARED_FOR}))"),
+                format!(
+                    "{base} AND {a}.rowid IN (
+                       SELECT k.rowid FROM crm_clients k WHERE k.id IN ({CARED_FOR})
+                       UNION SELECT k.rowid FROM crm_clients k WHERE k.user_id IN ({CARED_FOR}))"
+                ),
                 vec![text(org), text(user), text(user)],
             ),
             Reach::Own { org, user } => (
