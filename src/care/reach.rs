@@ -84,8 +84,9 @@ impl Reach {
                 }
             }
             (_, Scope::Org | Scope::Platform) => Reach::Org { org },
-            (Role::Partner, _) => Reach::Listed { org, user: me },
+            // "Own" is the caller alone, whoever they are (a partner's own quiz results).
             (_, Scope::Own | Scope::Granted) => Reach::Own { org, user: me },
+            (Role::Partner, _) => Reach::Listed { org, user: me },
             (_, Scope::Care | Scope::Assigned) => Reach::Care { org, user: me },
         })
     }
