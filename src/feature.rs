@@ -408,6 +408,9 @@ pub struct Attachment {
     pub detached: fn(&Connection, &CurrentUser, &str, &AttachedFile) -> rusqlite::Result<()>,
     /// Whether `user` (beyond the file's owner and the org's staff) may open a file attached to `id`.
     pub opens: fn(&Connection, &Config, &CurrentUser, &str) -> rusqlite::Result<bool>,
+    /// The person whose record `id` is, if any: opening the file is a read of their data,
+    /// written to their access log.
+    pub person: fn(&Connection, &str) -> rusqlite::Result<Option<String>>,
 }
 
 /// The file an [`Attachment`] hears about.

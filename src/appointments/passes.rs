@@ -17,6 +17,7 @@ use super::{FREE_SESSION_MINUTES, PREP_GUIDE};
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, Scope, allow};
 use crate::care::Reach;
+use crate::care::access::{self, Record};
 use crate::clock;
 use crate::config::Config;
 use crate::db::filter::{Filter, text};
@@ -586,14 +587,15 @@ async fn prep_guide(
     user: CurrentUser,
     ValidQuery(q): ValidQuery<GuideQuery>,
 ) -> ApiResult<Data<PrepGuide>> {
-    let st = state.clone();
-    let g = state
+    let (st, reader) = (state.clone(), user.clone());
+    let (owner, g) = state
         .db
         .read(move |c| {
             let id = guide_owner(c, &st.config, &user, q.client_id)?;
-            guide(c, &st, &user.org_id, &id)
+            Ok::<_, ApiError>((id.clone(), guide(c, &st, &user.org_id, &id)?))
         })
         .await?;
+    access::log(&state, &reader, vec![owner], Record::PrepGuide).await?;
     Ok(ok(g))
 }
 

@@ -18,6 +18,7 @@ use super::store;
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, Scope, allow};
 use crate::care::Reach;
+use crate::care::access::{self, Record};
 use crate::clock;
 use crate::db::filter::{Filter, text};
 use crate::http::csv::Csv;
@@ -414,6 +415,7 @@ async fn list_logs(
         "l.created_at DESC, l.id DESC",
     )?;
     let (page, params) = (q.page.clone(), q.page.clone());
+    let reader = user.clone();
     let (items, total) = Reach::read(&state, user, move |c, reach, user| {
         let mut w = Filter::new();
         w.and("l.org_id = ?", [text(user.org_id.clone())]);
@@ -425,6 +427,8 @@ async fn list_logs(
         Ok(w.page(c, LOG_COLUMNS, LOG_FROM, &order, &page, log_row)?)
     })
     .await?;
+    let people = items.iter().map(|l| l.client_id.clone()).collect();
+    access::log(&state, &reader, people, Record::ProgressLogs).await?;
     Ok(Page::new(items, total, &params))
 }
 

@@ -22,6 +22,7 @@ use crate::audit::{self, Event};
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
 use crate::care::Reach as CareReach;
+use crate::care::access::{self, Record};
 use crate::clock;
 use crate::config::Config;
 use crate::db::Tx;
@@ -557,14 +558,16 @@ pub async fn list(
     user: CurrentUser,
     ValidQuery(q): ValidQuery<MilestoneQuery>,
 ) -> ApiResult<Data<Vec<Milestone>>> {
-    let config = state.config.clone();
-    let out = state
+    let (config, reader) = (state.config.clone(), user.clone());
+    let (who, out) = state
         .db
         .read(move |c| {
             let who = person(c, &config, &user, q.client_id.as_deref())?;
-            milestones_of(c, &user.org_id, &who)
+            let out = milestones_of(c, &user.org_id, &who)?;
+            Ok::<_, ApiError>((who, out))
         })
         .await?;
+    access::log(&state, &reader, vec![who], Record::Milestones).await?;
     Ok(ok(out))
 }
 

@@ -18,6 +18,7 @@ use crate::audit::{self, Event};
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
 use crate::care::Reach;
+use crate::care::access::{self, Record};
 use crate::clock;
 use crate::db::filter::{Filter, text};
 use crate::http::formats::Money;
@@ -768,11 +769,13 @@ pub async fn results(
     q: Paged<ResultFilters>,
 ) -> ApiResult<Page<QuizResult>> {
     let params = q.page.clone();
-    let config = state.config.clone();
+    let (config, reader) = (state.config.clone(), user.clone());
     let (items, total) = state
         .db
         .read(move |c| result_page(c, &config, &user, &q.filters, &q.page))
         .await?;
+    let people = items.iter().map(|r| r.user_id.clone()).collect();
+    access::log(&state, &reader, people, Record::QuizResults).await?;
     Ok(Page::new(items, total, &params))
 }
 

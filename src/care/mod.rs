@@ -2,6 +2,7 @@
 //! say who cares for whom, the one reach every feature narrows its SQL by (`reach::Reach`), and
 //! the care team that staff manage and people see.
 
+pub mod access;
 pub mod api;
 pub mod reach;
 pub mod relationships;
@@ -50,12 +51,14 @@ const EXPORTERS: &[Exporter] = &[
         collect: |c, u, _| {
             Part::rows(
                 c,
-                "SELECT a.at, a.actor_id, trim(coalesce(p.first_name, '') || ' ' || coalesce(p.last_name, '')) AS who,
-                        a.entity AS what, json_extract(a.after, '$.reason') AS reason
-                 FROM audit_log a LEFT JOIN users p ON p.id = a.actor_id
-                 WHERE a.user_id = ?1 AND a.actor_id IS NOT ?1
-                   AND a.action IN ('care.shared_read', 'community.conversation.review')
-                 ORDER BY a.seq",
+                &format!(
+                    "SELECT a.at, a.actor_id, trim(coalesce(p.first_name, '') || ' ' || coalesce(p.last_name, '')) AS who,
+                            a.entity AS what, json_extract(a.after, '$.reason') AS reason
+                     FROM audit_log a LEFT JOIN users p ON p.id = a.actor_id
+                     WHERE a.user_id = ?1 AND a.actor_id IS NOT ?1 AND a.action IN {}
+                     ORDER BY a.seq",
+                    access::READS
+                ),
                 u,
             )
         },

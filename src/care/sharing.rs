@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::access::READS;
 use super::reach::Reach;
 use crate::audit::{self, Event};
 use crate::auth::CurrentUser;
@@ -226,9 +227,6 @@ pub struct AccessEntry {
     #[serde(skip)]
     seq: i64,
 }
-
-/// The audit actions that are someone else reading a person's data.
-const READS: &str = "('care.shared_read', 'community.conversation.review')";
 
 /// Each read of the caller's clinical or shared data by someone else, newest first, by cursor.
 #[utoipa::path(get, path = "/me/access-log", tag = "care", params(FeedQuery),

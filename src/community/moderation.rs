@@ -580,14 +580,22 @@ pub async fn review(
             } else {
                 None
             };
-            audit::record(
-                tx,
-                Event::new("community.conversation.review", "conversation")
+            // One entry about each participant: each finds the review in their access log.
+            let reason = json!({ "reason": q.reason.trim() });
+            let mut people: Vec<Option<&str>> =
+                participants.iter().map(|p| p.user_id.as_deref()).filter(Option::is_some).collect();
+            if people.is_empty() {
+                people.push(None);
+            }
+            for person in people {
+                let mut e = Event::new("community.conversation.review", "conversation")
                     .org(&user.org_id)
                     .actor(&user.id)
                     .entity_id(&id)
-                    .after(json!({ "reason": q.reason.trim() })),
-            )?;
+                    .after(reason.clone());
+                e.user_id = person;
+                audit::record(tx, e)?;
+            }
             Ok::<_, ApiError>(Review {
                 id,
                 anonymous,

@@ -16,6 +16,7 @@ use crate::appointments::handover::{self, NextSession};
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, Scope, allow};
 use crate::care::Reach;
+use crate::care::access::{self, Record};
 use crate::care::relationships as care;
 use crate::clock;
 use crate::db::Tx;
@@ -635,6 +636,14 @@ pub async fn list_customers(
     listing(state, user, q).await
 }
 
+/// The account a CRM record is linked to.
+pub fn person_of(c: &Connection, client: &str) -> rusqlite::Result<Option<String>> {
+    c.prepare_cached("SELECT user_id FROM crm_clients WHERE id = ?1")?
+        .query_row([client], |r| r.get::<_, Option<String>>(0))
+        .optional()
+        .map(Option::flatten)
+}
+
 /// A client with its summary (next session, open invoices, last contact, counts).
 #[utoipa::path(get, path = "/clients/{id}", tag = "crm", params(("id" = String, Path)),
     responses((status = 200, body = Client), (status = 404)), security(("bearer" = [])))]
@@ -643,12 +652,15 @@ pub async fn get_one(
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<Data<Client>> {
+    let reader = user.clone();
     let client = Reach::read(&state, user, move |c, reach, _| {
         let mut client = by_id(c, reach, &id)?;
         client.summary = Some(summary(c, &client)?);
         Ok::<_, ApiError>(client)
     })
     .await?;
+    let people = client.user_id.iter().cloned().collect();
+    access::log(&state, &reader, people, Record::ClientRecord).await?;
     Ok(ok(client))
 }
 

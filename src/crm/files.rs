@@ -166,6 +166,7 @@ pub const ATTACHMENTS: &[Attachment] = &[
             Some(r) => r.reaches(c, id),
             None => Ok(false),
         },
+        person: super::clients::person_of,
     },
     Attachment {
         field: "projectId",
@@ -187,6 +188,10 @@ pub const ATTACHMENTS: &[Attachment] = &[
         opens: |c, config, user, id| match reach_under(c, config, user, Perm::ClientsView)? {
             Some(r) => Ok(projects::reachable(c, &r, id).is_ok()),
             None => Ok(false),
+        },
+        person: |c, id| match project_client(c, id)? {
+            Some(client) => super::clients::person_of(c, &client),
+            None => Ok(None),
         },
     },
 ];

@@ -15,6 +15,7 @@ use super::{clients, projects};
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
 use crate::care::Reach;
+use crate::care::access::{self, Record};
 use crate::clock;
 use crate::db::Tx;
 use crate::db::filter::text;
@@ -226,7 +227,20 @@ pub async fn get_one(
     user: CurrentUser,
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<Data<Note>> {
-    let n = Reach::read(&state, user, move |c, reach, _| reachable(c, reach, &id)).await?;
+    let reader = user.clone();
+    let (n, person) = Reach::read(&state, user, move |c, reach, _| {
+        let n = reachable(c, reach, &id)?;
+        let person = super::clients::person_of(c, &n.client_id)?;
+        Ok((n, person))
+    })
+    .await?;
+    access::log(
+        &state,
+        &reader,
+        person.into_iter().collect(),
+        Record::ClientNotes,
+    )
+    .await?;
     Ok(ok(n))
 }
 

@@ -16,6 +16,7 @@ use super::store::{self, FileInfo, Incoming, NewFile, Received, Refused};
 use super::{blobs, scan};
 use crate::auth::policy::{Perm, allow};
 use crate::auth::{CurrentUser, crypto};
+use crate::care::access::{self, Record};
 use crate::clock;
 use crate::http::{
     ApiError, ApiResult, Data, ErrorCode, FieldError, ValidJson, ValidPath, ValidQuery, Validate,
@@ -326,6 +327,30 @@ async fn visible(
     Ok(f)
 }
 
+/// The people whose records a file is attached to.
+async fn about(state: &AppState, f: &store::FileRow) -> Result<Vec<String>, ApiError> {
+    let st = state.clone();
+    let targets: Vec<(&'static str, String)> = [
+        ("clientId", f.info.client_id.clone()),
+        ("projectId", f.info.project_id.clone()),
+    ]
+    .into_iter()
+    .filter_map(|(field, t)| t.map(|t| (field, t)))
+    .collect();
+    state
+        .db
+        .lookup(move |c| {
+            let mut people = Vec::new();
+            for (field, t) in targets {
+                if let Some(a) = st.features.attachment(field) {
+                    people.extend((a.person)(c, &t)?);
+                }
+            }
+            Ok::<_, ApiError>(people)
+        })
+        .await
+}
+
 /// A file's details (its owner, or staff of its org).
 #[utoipa::path(get, path = "/files/{id}", tag = "files", params(("id" = String, Path)),
     responses((status = 200, body = FileInfo), (status = 404)), security(("bearer" = [])))]
@@ -401,6 +426,10 @@ async fn download(
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<Response> {
     let f = visible(&state, &user, id).await?;
+    if f.owner_id != user.id {
+        let people = about(&state, &f).await?;
+        access::log(&state, &user, people, Record::ClientFile).await?;
+    }
     // With `files.s3.signed_downloads` the bytes come straight from the bucket.
     if let Some(sha) = &f.sha256 {
         let signed = state

@@ -944,3 +944,103 @@ async fn clients_share_by_category_and_see_who_read_it() {
     let (st, _) = probe.get(&s, &mood).await;
     assert_eq!(st, 403);
 }
+
+/// Each read of a person's clinical records by someone else lands in their access log, once per
+/// read, naming who and what; their own reads do not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clinical_reads_by_the_care_team_are_in_the_clients_access_log() {
+    let (s, admin, probe, member) = practice().await;
+    created(
+        &admin,
+        &s,
+        "/care-relationships",
+        json!({"clientId": member.id, "practitionerId": probe.id}),
+    )
+    .await;
+    let record = created(
+        &admin,
+        &s,
+        "/clients",
+        json!({"kind": "person", "firstName": "Rae", "lastName": "Logged", "status": "active",
+               "tags": [], "userId": member.id}),
+    )
+    .await;
+    let note = created(
+        &admin,
+        &s,
+        &format!("/clients/{record}/notes"),
+        json!({"content": "<p>seen</p>"}),
+    )
+    .await;
+    created(
+        &probe,
+        &s,
+        "/progress-logs",
+        json!({"clientId": member.id, "text": "slept better"}),
+    )
+    .await;
+    let (_, quiz) = member.get(&s, "/quizzes/activity").await;
+    let answers: Vec<Value> = quiz["data"]["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["options"][0]["value"].clone())
+        .collect();
+    let (st, _) = member
+        .send(
+            &s,
+            Method::POST,
+            "/quizzes/activity/submit",
+            json!({"answers": answers}),
+        )
+        .await;
+    assert!(st == 200 || st == 201);
+    let (st, file) = upload_to(&s, &admin, &record).await;
+    assert_eq!(st, 201, "{file}");
+    let file = file["data"]["id"].as_str().unwrap().to_string();
+
+    // The member's own reads are not someone else's.
+    for path in ["/prep-guide", "/quizzes/results", "/milestones"] {
+        let (st, b) = member.get(&s, path).await;
+        assert_eq!(st, 200, "{path}: {b}");
+    }
+    let (_, log) = member.get(&s, "/me/access-log").await;
+    assert_eq!(log["data"], json!([]), "{log}");
+
+    let m = &member.id;
+    for path in [
+        format!("/progress-logs?clientId={m}"),
+        format!("/prep-guide?clientId={m}"),
+        format!("/quizzes/results?userId={m}"),
+        format!("/milestones?clientId={record}"),
+        format!("/clients/{record}"),
+        format!("/notes/{note}"),
+        format!("/files/{file}/download"),
+    ] {
+        let (st, b) = probe.get(&s, &path).await;
+        assert_eq!(st, 200, "{path}: {b}");
+    }
+    let (_, log) = member.get(&s, "/me/access-log?limit=50").await;
+    let mut read: Vec<&str> = log["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert_eq!(e["who"]["id"], probe.id.as_str(), "{e}");
+            e["what"].as_str().unwrap()
+        })
+        .collect();
+    read.sort_unstable();
+    assert_eq!(
+        read,
+        [
+            "client_file",
+            "client_notes",
+            "client_record",
+            "milestones",
+            "prep_guide",
+            "progress_logs",
+            "quiz_results"
+        ]
+    );
+}

@@ -1747,7 +1747,11 @@ async fn community_pages_run_groups_moderation_and_the_audited_reveal() {
         admin.id.clone(),
     )
     .await;
-    assert_eq!(looked, 1);
+    assert_eq!(looked, 2, "one entry about each participant");
+    let (_, log) = member.get(&s, "/me/access-log").await;
+    assert_eq!(log["data"][0]["what"], "conversation", "{log}");
+    assert_eq!(log["data"][0]["reason"], "checking a report");
+    assert_eq!(log["data"][0]["who"]["id"], admin.id.as_str());
 
     // Members get the portal's friendly refusal.
     let mut m = Visitor::signed_in(&s, &member).await;

@@ -15,6 +15,7 @@ use crate::appointments::practice::{self, NewProgressLog};
 use crate::appointments::sessions::{self, Session, SessionPatch};
 use crate::auth::policy::Perm;
 use crate::care::Reach;
+use crate::care::access::{self, Record};
 use crate::clock as instants;
 use crate::http::{ApiError, ValidPath};
 use crate::portal::forms::{self, Problems};
@@ -115,6 +116,12 @@ async fn render(
         }
         Err(e) => return refused::failed("the session", &e),
     };
+    if !logs.is_empty() {
+        let people = vec![s.client_id.clone()];
+        if let Err(e) = access::log(&state, &u.user, people, Record::ProgressLogs).await {
+            return refused::failed("the session", &e);
+        }
+    }
     let status = if problems.is_empty() {
         StatusCode::OK
     } else {

@@ -11,6 +11,7 @@ use super::{CLIENTS, REPLIES, short, staff};
 use crate::auth::CurrentUser;
 use crate::auth::policy::Perm;
 use crate::care::Reach;
+use crate::care::access::{self, Record};
 use crate::care::relationships::{self as care, Relationship as CareRelationship};
 use crate::crm::clients::{self as api, Client, ClientFilters, ClientStatus, ClientSummary};
 use crate::crm::projects::Project;
@@ -408,6 +409,10 @@ async fn render(
         }
         Err(e) => return refused::failed("the client", &e),
     };
+    let people = c.user_id.iter().cloned().collect();
+    if let Err(e) = access::log(&state, &u.user, people, Record::ClientRecord).await {
+        return refused::failed("the client", &e);
+    }
     page(
         problems.status(),
         &ClientPage {
