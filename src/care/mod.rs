@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod api;
+pub mod portal;
 pub mod reach;
 pub mod relationships;
 pub mod sharing;
@@ -18,6 +19,7 @@ use crate::feature::{Exporter, Feature, Kind, Part, Setting};
 pub fn feature() -> Feature {
     Feature {
         api: || api::router().merge(sharing::router()),
+        pages: portal::pages,
         exporters: EXPORTERS,
         settings: &[TEAM_SCOPE],
         ..Feature::named("care")

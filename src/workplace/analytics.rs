@@ -464,6 +464,37 @@ fn averages(
         })
 }
 
+/// Per shown cohort and domain, how many people logged that domain in the span: whole weeks
+/// from `wp_user_weeks` and `wp_user_periods`, a week at the span's edge only for the people
+/// with a log of the domain on one of its days inside the span (by the logs' unique index).
+fn contributors(
+    c: &Connection,
+    org_id: &str,
+    split: &Split,
+    span: Span,
+    shown: &[String],
+) -> rusqlite::Result<Vec<(String, String, i64)>> {
+    // Distinct people: a person logging a domain in several weeks counts once.
+    let sql = format!(
+        "SELECT k, domain_id, count(*) FROM (
+             SELECT DISTINCT {key} AS k, p.domain_id, u.user_id FROM wp_user_weeks u
+             JOIN wp_user_periods p ON p.user_id = u.user_id AND p.kind = 'w' AND p.start = u.week
+             WHERE u.org_id = :org AND u.week BETWEEN :wfrom AND :wlast{narrow}
+               AND {key} IN (SELECT value FROM json_each(:shown))
+               AND (u.week >= :from AND date(u.week, '+6 days') <= :to
+                    OR EXISTS (SELECT 1 FROM wp_logs l WHERE l.user_id = u.user_id AND l.domain_id = p.domain_id
+                               AND l.date BETWEEN max(u.week, :from) AND min(date(u.week, '+6 days'), :to))))
+         GROUP BY 1, 2",
+        key = split.key("u.department_id"),
+        narrow = split.narrow("u.department_id"),
+    );
+    Args::new(org_id, split, span)
+        .shown(shown)
+        .with(":wfrom", week_start(span.from).to_string())
+        .with(":wlast", week_start(span.to).to_string())
+        .run(c, &sql, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+}
+
 /// The latest WEMWBS per person in the period (the one taken in it whose person's next was
 /// taken after it, or never), counted per cohort and category; figures only where at least
 /// `min` people answered.
@@ -623,6 +654,13 @@ pub fn cohorts(
     let shown: Vec<String> = gates.iter().filter(|g| g.3).map(|g| g.0.clone()).collect();
     let logged_enough: Vec<String> = gates.iter().filter(|g| g.4).map(|g| g.0.clone()).collect();
     let avgs = averages(c, org_id, split, span, &logged_enough)?;
+    let counts = contributors(c, org_id, split, span, &logged_enough)?;
+    // A domain's average stands when as many people as the minimum logged that domain.
+    let enough = |k: &str, domain: &str| {
+        counts
+            .iter()
+            .any(|n| n.0 == k && n.1 == domain && n.2 >= min)
+    };
     let dist = wemwbs(c, org_id, split, span, &shown, min)?;
     let (weeks, starts, thin_weeks) = trend(c, org_id, split, span, &shown, min)?;
     // Each cohort's week sums, found by key and week rather than by scanning all of them.
@@ -666,9 +704,12 @@ pub fn cohorts(
                 };
             }
             let (people, active) = g.map(|g| (g.1, g.2)).unwrap_or_default();
+            let logged: Vec<_> = avgs.iter().filter(|a| a.0 == k && a.3 > 0).collect();
+            let thin_domain = logged.iter().any(|a| !enough(&k, &a.1));
             let domain_averages = logged_enough.contains(&k).then(|| {
-                avgs.iter()
-                    .filter(|a| a.0 == k && a.3 > 0)
+                logged
+                    .iter()
+                    .filter(|a| enough(&k, &a.1))
                     .filter_map(|a| {
                         doms.iter()
                             .find(|d| d.id == a.1)
@@ -697,7 +738,8 @@ pub fn cohorts(
             let wemwbs = answered.and_then(|d| d.1.clone());
             let withheld = !active_shown
                 || (answered.is_some() && wemwbs.as_ref().is_none_or(WemwbsDistribution::withheld))
-                || thin_weeks.contains(&k);
+                || thin_weeks.contains(&k)
+                || (logged_enough.contains(&k) && thin_domain);
             Cohort {
                 department_id,
                 name,

@@ -1291,7 +1291,24 @@ async fn staff_assign_and_end_care_on_the_client_page() {
     assert_eq!(st, 201, "{c}");
     let client = c["data"]["id"].as_str().unwrap().to_string();
     let mut b = Browser::start("care-team").await;
-    let outcome = care_team_flow(&s, &mut b, &admin, &coach, &member, &client).await;
+    let page = format!("/team/clients/{client}");
+    let outcome = care_team_flow(&s, &mut b, &admin, &coach, &member, &page).await;
+    b.finish(outcome).await;
+}
+
+/// The same for a person with no CRM record, on their page among the org's people.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_assign_and_end_care_on_a_persons_page() {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000).await;
+    let admin = with_password(&s, Role::Admin).await;
+    let coach = TestUser::new(Role::Practitioner)
+        .named("Clara", "Carewell")
+        .create(&s)
+        .await;
+    let member = TestUser::member().create(&s).await;
+    let mut b = Browser::start("care-team-person").await;
+    let page = format!("/admin/users/{}", member.id);
+    let outcome = care_team_flow(&s, &mut b, &admin, &coach, &member, &page).await;
     b.finish(outcome).await;
 }
 
@@ -1301,39 +1318,42 @@ async fn care_team_flow(
     admin: &Person,
     coach: &Person,
     member: &Person,
-    client: &str,
+    page: &str,
 ) -> anyhow::Result<()> {
     let logs = format!("/progress-logs?clientId={}", member.id);
+    let tag = if page.starts_with("/admin") {
+        "person-"
+    } else {
+        ""
+    };
     b.step("sign in");
     b.sign_in_at(&s.base, &admin.email, PASSWORD).await?;
     for width in [1280, 375] {
         b.client.set_window_size(width, 2400).await?;
         b.step(&format!("the care team at {width} px"));
-        b.goto(s, &format!("/team/clients/{client}")).await?;
+        b.goto(s, page).await?;
         b.see("Care team").await?;
         let (st, _) = coach.get(s, &logs).await;
         anyhow::ensure!(st == 404, "not yet in the care: {st}");
         b.click(&format!("#care-who option[value='{}']", coach.id))
             .await?;
         b.click("#care-role option[value='primary']").await?;
-        b.shot(&format!("care-add-{width}")).await;
-        b.click(&format!(
-            "form[action='/team/clients/{client}/care'] button[type=submit]"
-        ))
-        .await?;
+        b.shot(&format!("{tag}care-add-{width}")).await;
+        b.click(&format!("form[action='{page}/care'] button[type=submit]"))
+            .await?;
         b.see("Added to the care team").await?;
         b.see("Clara Carewell").await?;
         b.see("assigned by staff").await?;
         let (st, _) = coach.get(s, &logs).await;
         anyhow::ensure!(st == 200, "in the care: {st}");
-        b.shot(&format!("care-team-{width}")).await;
+        b.shot(&format!("{tag}care-team-{width}")).await;
         b.click(".care-team li:not(.ended) form button[type=submit]")
             .await?;
         b.see("The care relationship has ended").await?;
         b.see("ended").await?;
         let (st, _) = coach.get(s, &logs).await;
         anyhow::ensure!(st == 404, "the care ended: {st}");
-        b.shot(&format!("care-ended-{width}")).await;
+        b.shot(&format!("{tag}care-ended-{width}")).await;
     }
     // Both relationships are kept as history, and the member sees them.
     let (_, team) = member.get(s, "/me/care-team").await;

@@ -626,3 +626,61 @@ async fn each_wemwbs_cell_under_the_minimum_is_withheld() {
         "low and moderate withheld: {line}"
     );
 }
+
+/// A domain's average describes the people who logged that domain: fewer than the minimum and
+/// it is withheld (the row says so), even when enough people logged other domains — and a log
+/// in the same week but outside the period does not count as one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_domain_average_needs_enough_people_of_its_own() {
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000_000).await;
+    let o = org(&s, "Domains").await;
+    let admin = TestUser::admin().in_org(&o).create(&s).await;
+    let mut people = Vec::new();
+    for _ in 0..5 {
+        people.push(TestUser::member().in_org(&o).create(&s).await);
+    }
+    let today: jiff::civil::Date = today().parse().unwrap();
+    let monday = today
+        .checked_sub(
+            jiff::Span::new().days(i64::from(today.weekday().to_monday_zero_offset()) + 21),
+        )
+        .unwrap();
+    let on = |n: i64| {
+        monday
+            .checked_add(jiff::Span::new().days(n))
+            .unwrap()
+            .to_string()
+    };
+    for (i, p) in people.iter().enumerate() {
+        log(p, &s, &on(3), "sleep", 6).await;
+        // Three log nutrition on Thursday, two on the Monday before the period starts.
+        log(p, &s, &on(if i < 3 { 3 } else { 0 }), "nutrition", 4).await;
+    }
+    let (_, b) = admin
+        .get(&s, &format!("/analytics/org?from={}&to={}", on(2), on(6)))
+        .await;
+    let d = &b["data"];
+    assert_eq!(d["domainAverages"]["sleep"], 6.0, "{d}");
+    assert!(
+        d["domainAverages"].get("nutrition").is_none(),
+        "three people's nutrition is not shown: {d}"
+    );
+    assert_eq!(d["suppressed"], true, "{d}");
+    let (_, departments) = admin
+        .get(
+            &s,
+            &format!("/analytics/departments?from={}&to={}", on(2), on(6)),
+        )
+        .await;
+    assert!(
+        !departments.to_string().contains("nutrition"),
+        "{departments}"
+    );
+    // The whole week: five people logged nutrition.
+    let (_, b) = admin
+        .get(&s, &format!("/analytics/org?from={}&to={}", on(0), on(6)))
+        .await;
+    let d = &b["data"];
+    assert_eq!(d["domainAverages"]["nutrition"], 4.0, "{d}");
+    assert_eq!(d["suppressed"], false, "{d}");
+}

@@ -12,7 +12,7 @@ use crate::auth::CurrentUser;
 use crate::auth::policy::Perm;
 use crate::care::Reach;
 use crate::care::access::{self, Record};
-use crate::care::relationships::{self as care, Relationship as CareRelationship};
+use crate::care::portal::{CareForm, Panel};
 use crate::crm::clients::{self as api, Client, ClientFilters, ClientStatus, ClientSummary};
 use crate::crm::projects::Project;
 use crate::crm::{activity, ai, notes, projects, responses, timeline};
@@ -217,8 +217,7 @@ pub struct ClientPage {
     pub may_reply: bool,
     pub typed: Typed,
     /// Who cares and cared for the client (the record and the person it is linked to).
-    pub care_team: Vec<CareRelationship>,
-    pub may_manage_care: bool,
+    pub care: Panel,
 }
 
 /// What a form on the client page sent, shown again when it comes back with problems.
@@ -367,6 +366,7 @@ async fn render(
     let me = u.acting(Perm::ClientsView);
     let internal = u.may(&[Perm::CrmInternal]);
     let config = state.config.clone();
+    let may_manage_care = u.may(&[Perm::CareManage]);
     let found = state
         .db
         .read(move |c| {
@@ -384,13 +384,15 @@ async fn render(
                 .iter()
                 .map(|p| projects::reachable(c, &reach, p))
                 .collect::<Result<Vec<_>, _>>()?;
-            let team = care::team(
+            let care = Panel::of(
                 c,
                 &me.org_id,
                 &crate::care::Client::Record {
                     id: client.id.clone(),
                     user_id: client.user_id.clone(),
                 },
+                format!("/team/clients/{}/care", client.id),
+                may_manage_care,
             )?;
             Ok::<_, ApiError>((
                 client,
@@ -398,11 +400,11 @@ async fn render(
                 timeline,
                 projects,
                 staff(c, &me.org_id)?,
-                team,
+                care,
             ))
         })
         .await;
-    let (c, summary, timeline, projects, staff, care_team) = match found {
+    let (c, summary, timeline, projects, staff, care) = match found {
         Ok(f) => f,
         Err(e) if e.code == ErrorCode::NotFound => {
             return refused::not_found(&u, "There is no such client.");
@@ -413,6 +415,7 @@ async fn render(
     if let Err(e) = access::log(&state, &u.user, people, Record::ClientRecord).await {
         return refused::failed("the client", &e);
     }
+    let care = care.typed(&typed.practitioner_id, &problems);
     page(
         problems.status(),
         &ClientPage {
@@ -427,9 +430,8 @@ async fn render(
             may_manage: u.may(&[Perm::ClientsManage]),
             may_internal: internal,
             may_reply: u.may(&[Perm::Responses]),
+            care,
             typed,
-            care_team,
-            may_manage_care: u.may(&[Perm::CareManage]),
         },
     )
 }
@@ -444,9 +446,12 @@ pub async fn add_carer(
     let Some(me) = acting(&u, Perm::CareManage) else {
         return refused::forbidden(&u);
     };
-    let body = json!({"clientId": id, "practitionerId": f.practitioner_id,
-                      "role": opt(&f.care_role), "origin": opt(&f.origin)});
-    let done = match forms::body(body) {
+    let form = CareForm {
+        practitioner_id: f.practitioner_id.clone(),
+        care_role: f.care_role.clone(),
+        origin: f.origin.clone(),
+    };
+    let done = match form.body(&id) {
         Ok(b) => crate::care::api::begin(State(state.clone()), me, b).await,
         Err(e) => Err(e),
     };

@@ -8,6 +8,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::policy::Perm;
+use crate::care::Client;
+use crate::care::portal::Panel;
+use crate::http::ApiError;
 use crate::http::{ClientInfo, ValidPath};
 use crate::portal::forms::{self, Problems};
 use crate::portal::nav::Chrome;
@@ -38,6 +41,8 @@ pub struct PersonPage {
     pub statuses: &'static [&'static str],
     pub departments: Vec<Choice>,
     pub can_manage: bool,
+    /// A member's care team (people who are someone's clients).
+    pub care: Option<crate::care::portal::Panel>,
 }
 
 /// The departments of `org_id`, by name.
@@ -81,15 +86,18 @@ pub async fn show(
     if !allowed(&u) {
         return refused::forbidden(&u);
     }
-    render(state, u, id, None, Problems::none()).await
+    render(state, u, id, None, Problems::none(), "").await
 }
 
-async fn render(
+/// The page, with the person form (`typed`) or the care team form (`chosen`) as typed when
+/// either comes back with `problems`.
+pub async fn render(
     state: AppState,
     u: PortalUser,
     id: String,
     typed: Option<PersonForm>,
     problems: Problems,
+    chosen: &str,
 ) -> Response {
     let found = directory::get_one(
         State(state.clone()),
@@ -105,6 +113,26 @@ async fn render(
         Err(e) => return refused::failed("this person", &e),
     };
     let departments = departments_of(&state, person.org_id.clone()).await;
+    let care = if person.role == Role::Member {
+        let (org, who, may) = (
+            person.org_id.clone(),
+            person.id.clone(),
+            u.may(&[Perm::CareManage]),
+        );
+        let panel = state
+            .db
+            .read(move |c| {
+                let action = format!("/admin/users/{who}/care");
+                Panel::of(c, &org, &Client::Person(who), action, may).map_err(ApiError::from)
+            })
+            .await;
+        match panel {
+            Ok(p) => Some(p.typed(chosen, &problems)),
+            Err(e) => return refused::failed("this person", &e),
+        }
+    } else {
+        None
+    };
     let department_name = departments
         .iter()
         .find(|d| Some(&d.id) == person.department_id.as_ref())
@@ -131,6 +159,7 @@ async fn render(
             statuses: super::list::STATUSES,
             departments,
             can_manage: u.may(&[Perm::UsersManage]) && person.role.rank() <= u.role().rank(),
+            care,
             person,
         },
     )
@@ -170,6 +199,6 @@ pub async fn save(
             flash(&session, "The changes are saved.").await;
             Redirect::to(&format!("/admin/users/{id}")).into_response()
         }
-        Err(e) => render(state, u, id, Some(f), Problems::from_api(&e)).await,
+        Err(e) => render(state, u, id, Some(f), Problems::from_api(&e), "").await,
     }
 }
