@@ -221,7 +221,9 @@ pub struct AccessEntry {
     #[schema(value_type = String, format = DateTime)]
     pub at: String,
     pub who: Reader,
-    /// What was read: `mood`, `journal`, `goals`, `assessments`, `conversation`, …
+    /// What was read: a shared category (`mood`, `journal`, `goals`, `assessments`), a record
+    /// (`progress_logs`, `prep_guide`, `quiz_results`, `milestones`, `client_record`,
+    /// `client_notes`, `client_file`) or a moderator's review (`conversation`).
     pub what: String,
     pub reason: Option<String>,
     #[serde(skip)]

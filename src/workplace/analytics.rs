@@ -464,18 +464,39 @@ fn averages(
         })
 }
 
-/// Per shown cohort and domain, how many people logged that domain in the span: whole weeks
-/// from `wp_user_weeks` and `wp_user_periods`, a week at the span's edge only for the people
-/// with a log of the domain on one of its days inside the span (by the logs' unique index).
-fn contributors(
+/// The shown cohorts' domains logged by fewer than `min` people in the span. A day on which
+/// `min` people of the cohort logged the domain settles it from `wp_dept_days` (one log per
+/// person, day and domain, so its count is people); only the rest are counted person by person:
+/// whole weeks from `wp_user_weeks` and `wp_user_periods`, a week at the span's edge only for
+/// those with a log of the domain on one of its days inside the span (the logs' unique index).
+fn thin_domains(
     c: &Connection,
     org_id: &str,
     split: &Split,
     span: Span,
     shown: &[String],
-) -> rusqlite::Result<Vec<(String, String, i64)>> {
+    min: i64,
+) -> rusqlite::Result<Vec<(String, String)>> {
+    let busiest_day = format!(
+        "SELECT k, domain_id, max(n) FROM (
+             SELECT {key} AS k, d.domain_id, d.date, sum(d.n) AS n FROM wp_dept_days d
+             WHERE d.org_id = :org AND d.date BETWEEN :from AND :to{narrow}
+               AND {key} IN (SELECT value FROM json_each(:shown))
+             GROUP BY 1, 2, 3)
+         GROUP BY 1, 2 HAVING max(n) < :min",
+        key = split.key("d.department_id"),
+        narrow = split.narrow("d.department_id"),
+    );
+    let unsettled: Vec<(String, String, i64)> = Args::new(org_id, split, span)
+        .shown(shown)
+        .with(":min", min)
+        .run(c, &busiest_day, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    if unsettled.is_empty() {
+        return Ok(Vec::new());
+    }
+    let cohorts: Vec<String> = unsettled.iter().map(|u| u.0.clone()).collect();
     // Distinct people: a person logging a domain in several weeks counts once.
-    let sql = format!(
+    let people = format!(
         "SELECT k, domain_id, count(*) FROM (
              SELECT DISTINCT {key} AS k, p.domain_id, u.user_id FROM wp_user_weeks u
              JOIN wp_user_periods p ON p.user_id = u.user_id AND p.kind = 'w' AND p.start = u.week
@@ -488,11 +509,20 @@ fn contributors(
         key = split.key("u.department_id"),
         narrow = split.narrow("u.department_id"),
     );
-    Args::new(org_id, split, span)
-        .shown(shown)
+    let counted: Vec<(String, String, i64)> = Args::new(org_id, split, span)
+        .shown(&cohorts)
         .with(":wfrom", week_start(span.from).to_string())
         .with(":wlast", week_start(span.to).to_string())
-        .run(c, &sql, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .run(c, &people, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(unsettled
+        .into_iter()
+        .filter(|u| {
+            !counted
+                .iter()
+                .any(|n| n.0 == u.0 && n.1 == u.1 && n.2 >= min)
+        })
+        .map(|u| (u.0, u.1))
+        .collect())
 }
 
 /// The latest WEMWBS per person in the period (the one taken in it whose person's next was
@@ -654,13 +684,9 @@ pub fn cohorts(
     let shown: Vec<String> = gates.iter().filter(|g| g.3).map(|g| g.0.clone()).collect();
     let logged_enough: Vec<String> = gates.iter().filter(|g| g.4).map(|g| g.0.clone()).collect();
     let avgs = averages(c, org_id, split, span, &logged_enough)?;
-    let counts = contributors(c, org_id, split, span, &logged_enough)?;
+    let thin = thin_domains(c, org_id, split, span, &logged_enough, min)?;
     // A domain's average stands when as many people as the minimum logged that domain.
-    let enough = |k: &str, domain: &str| {
-        counts
-            .iter()
-            .any(|n| n.0 == k && n.1 == domain && n.2 >= min)
-    };
+    let enough = |k: &str, domain: &str| !thin.iter().any(|t| t.0 == k && t.1 == domain);
     let dist = wemwbs(c, org_id, split, span, &shown, min)?;
     let (weeks, starts, thin_weeks) = trend(c, org_id, split, span, &shown, min)?;
     // Each cohort's week sums, found by key and week rather than by scanning all of them.
