@@ -87,6 +87,7 @@ impl CareForm {
     }
 }
 
+#[allow(clippy::disallowed_methods)] // HTML pages, deliberately outside the OpenAPI router.
 pub fn pages() -> Router<AppState> {
     Router::new()
         .route("/admin/users/{id}/care", post(add_to_person))
