@@ -207,7 +207,12 @@ impl App {
         (name = "compliance", description = "Data export, account deletion and consents"),
         (name = "workplace", description = "Wellness domains, daily logs and offline sync, scores, WEMWBS, onboarding, analytics and reports"),
         (name = "community", description = "Support groups, anonymous one-to-one chat and moderation (live over Socket.IO at /socket.io/)"),
+        (name = "appointments", description = "Practitioners, availability, sessions, feedback, progress logs, passes and the prep guide"),
+        (name = "care", description = "Care relationships, what clients share with their care team, and their access log"),
+        (name = "crm", description = "Clients, projects, notes, files, the timeline, replies, search and AI summaries"),
+        (name = "business", description = "Invoices and payments, the store, quizzes, milestones, gifts, testimonials and KPI reports"),
     ),
+    servers((url = "/", description = "This Haven server (paths carry the /api/v1 prefix)")),
     modifiers(&BearerAuth),
     components(schemas(crate::http::error::ErrorBody, crate::http::error::ErrorCode, crate::http::FieldError, crate::http::Meta))
 )]

@@ -1,6 +1,7 @@
 //! The API's own description: the OpenAPI 3.1 document generated from the routes, then made
 //! to describe the wire (`wire`).
 
+pub mod operations;
 pub mod postman;
 pub mod wire;
 

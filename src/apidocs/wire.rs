@@ -10,6 +10,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::operations;
 use crate::auth::policy::{self, PERMISSION_EXTENSION, Perm};
 use crate::feature::{Kind, Registry, Sender};
 use crate::users::model::Role;
@@ -34,6 +35,7 @@ pub fn describe(doc: &mut Value, features: &Registry) {
         };
         for method in METHODS {
             if let Some(op) = item.get_mut(*method).and_then(Value::as_object_mut) {
+                name_operation(method, path, op);
                 describe_operation(path, op);
             }
         }
@@ -163,6 +165,49 @@ fn add_components(doc: &mut Value, features: &Registry) {
             }
         }),
     );
+}
+
+/// Its id (`operations`), a one-line summary and the whole text as its description, and for
+/// an alias, that it is deprecated and what it stands for.
+fn name_operation(method: &str, path: &str, op: &mut Map<String, Value>) {
+    let lists = op
+        .get("parameters")
+        .and_then(Value::as_array)
+        .is_some_and(|ps| {
+            ps.iter()
+                .any(|p| p["in"] == "query" && (p["name"] == "page" || p["name"] == "before"))
+        })
+        || op["responses"]["200"]["content"]["application/json"]["schema"]["type"] == "array";
+    op.insert(
+        "operationId".into(),
+        json!(operations::operation_id(method, path, lists)),
+    );
+    let text = [op.get("summary"), op.get("description")]
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    let mut description = text.clone();
+    if let Some(of) = operations::alias_of(method, path) {
+        op.insert("deprecated".into(), json!(true));
+        description.push_str(&format!(
+            "\n\nDeprecated: an alias kept for existing apps; use `{of}`. Answers carry `Deprecation` and `Sunset` headers."
+        ));
+    }
+    op.insert("summary".into(), json!(summary_of(&text)));
+    op.insert("description".into(), json!(description));
+}
+
+/// The first sentence of the first paragraph, on one line.
+fn summary_of(text: &str) -> String {
+    let paragraph = text.split("\n\n").next().unwrap_or_default();
+    let line = paragraph.split_whitespace().collect::<Vec<_>>().join(" ");
+    match line.find(". ") {
+        Some(end) => line[..=end].to_string(),
+        None => line,
+    }
 }
 
 fn describe_operation(path: &str, op: &mut Map<String, Value>) {

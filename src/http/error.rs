@@ -167,10 +167,30 @@ pub struct ErrorBody {
 #[derive(Serialize, ToSchema)]
 pub struct ErrorObject {
     /// A stable code from the table in API.md, or a domain code.
+    #[schema(schema_with = code_schema)]
     pub code: String,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<Vec<FieldError>>,
+}
+
+/// One of the stable codes, or a domain's own (`CARE_EXISTS`, `NOT_SHARED`, …): a union a
+/// generated client reads as the known codes plus any string.
+fn code_schema() -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, Type};
+    Schema::AnyOf(
+        AnyOfBuilder::new()
+            .item(utoipa::openapi::Ref::from_schema_name("ErrorCode"))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^[A-Z][A-Z0-9_]*$")),
+            )
+            .description(Some(
+                "A stable code from the table in API.md, or a domain code.",
+            ))
+            .build(),
+    )
 }
 
 impl ApiError {

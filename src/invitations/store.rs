@@ -45,8 +45,8 @@ pub struct Invitation {
     /// `pending`, `accepted`, `revoked` or `expired`.
     pub status: String,
     pub department_id: Option<String>,
-    /// A partner's reach, e.g. `{"clientIds": [...]}`.
-    #[schema(value_type = Object)]
+    /// A partner's reach (`{}` for other invitations).
+    #[schema(value_type = super::api::InvitationScope)]
     pub scope: Value,
     pub invited_by: Option<String>,
     pub created_at: String,

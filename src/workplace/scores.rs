@@ -225,6 +225,7 @@ pub enum Period {
 #[into_params(parameter_in = Query)]
 pub struct SeriesQuery {
     /// `daily` (the default), `weekly` (weeks from Monday) or `quarterly`.
+    #[param(inline)]
     pub period: Option<Period>,
     /// `YYYY-MM-DD`, inclusive; by default 30 days, 12 weeks or 4 quarters back.
     #[param(value_type = Option<formats::Day>)]

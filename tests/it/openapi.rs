@@ -142,3 +142,53 @@ fn the_document_lists_exactly_the_api_events_and_their_schemas_exist() {
         );
     }
 }
+
+/// What generators need of the document: every operation has its own id, a one-line summary,
+/// a description and declared tags; every `$ref` points at a schema that exists.
+#[test]
+fn generators_find_unique_ids_summaries_declared_tags_and_every_ref() {
+    let doc = haven::app::openapi().unwrap();
+    let declared: Vec<&str> = doc["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            assert!(
+                t["description"].as_str().is_some_and(|d| !d.is_empty()),
+                "{t}"
+            );
+            t["name"].as_str().unwrap()
+        })
+        .collect();
+    let mut ids = std::collections::HashMap::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap_or_default().to_string();
+            assert!(!id.is_empty(), "{method} {path} has no id");
+            if let Some(other) = ids.insert(id.clone(), format!("{method} {path}")) {
+                panic!("{method} {path} and {other} share the id {id}");
+            }
+            let summary = op["summary"].as_str().unwrap_or_default();
+            assert!(
+                !summary.is_empty() && !summary.contains('\n'),
+                "{method} {path}: {summary:?}"
+            );
+            assert!(op["description"].as_str().is_some_and(|d| !d.is_empty()));
+            for tag in op["tags"].as_array().unwrap() {
+                assert!(
+                    declared.contains(&tag.as_str().unwrap()),
+                    "{method} {path}: {tag}"
+                );
+            }
+        }
+    }
+    let mut found = Vec::new();
+    refs(&doc, &mut found);
+    for r in found {
+        let name = r.strip_prefix("#/components/schemas/").unwrap_or(&r);
+        assert!(
+            doc["components"]["schemas"].get(name).is_some(),
+            "{r} does not resolve"
+        );
+    }
+}
