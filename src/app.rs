@@ -250,7 +250,9 @@ pub fn build(state: AppState) -> anyhow::Result<Router> {
 pub fn build_with(state: AppState, extra: OpenApiRouter<AppState>) -> anyhow::Result<Router> {
     let (documented, doc) = documented_routes(&state.features, extra);
     let policy = RoutePolicy::from_openapi(&doc).map_err(anyhow::Error::msg)?;
-    let json = serde_json::to_vec(&on_the_wire(&doc, &state.features)?)?;
+    let wire = on_the_wire(&doc, &state.features)?;
+    crate::http::body_rules::install(&wire);
+    let json = serde_json::to_vec(&wire)?;
     let _ = state.openapi.set(axum::body::Bytes::from(json));
     // The policy gate runs after routing (it needs the matched route) and before the handler.
     let documented = documented.route_layer(from_fn_with_state(

@@ -95,6 +95,10 @@ impl<S: Send + Sync, T: DeserializeOwned + Validate> FromRequest<S> for ValidJso
                 "Send the body as application/json",
             ));
         }
+        let route = req
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .map(|m| (req.method().as_str().to_string(), m.as_str().to_string()));
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::of(ErrorCode::PayloadTooLarge)
@@ -102,7 +106,11 @@ impl<S: Send + Sync, T: DeserializeOwned + Validate> FromRequest<S> for ValidJso
                 ApiError::field("body", "the request body could not be read")
             }
         })?;
-        parse_json(&bytes).map(ValidJson)
+        parse_json_at(
+            &bytes,
+            route.as_ref().map(|(m, r)| (m.as_str(), r.as_str())),
+        )
+        .map(ValidJson)
     }
 }
 
@@ -140,6 +148,15 @@ impl<S: Send + Sync, T: DeserializeOwned + Validate> axum::extract::OptionalFrom
 /// Parses and checks a JSON document into `T` (the core of [`ValidJson`], reusable for bodies
 /// read some other way).
 pub fn parse_json<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, ApiError> {
+    parse_json_at(bytes, None)
+}
+
+/// [`parse_json`] for the body of `(method, route)`: what passes the handler's type and rules
+/// is then held to the body's schema in the OpenAPI document (`body_rules`).
+pub fn parse_json_at<T: DeserializeOwned + Validate>(
+    bytes: &[u8],
+    route: Option<(&str, &str)>,
+) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::field("body", "a JSON body is required"));
     }
@@ -149,6 +166,7 @@ pub fn parse_json<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, Api
         return Err(ApiError::field("body", "must be a JSON object"));
     }
     let value = whole_numbers(value);
+    let declared = route.map(|(method, route)| (method, route, value.clone()));
     let (t, mut errors) = deserialize_collecting::<T>(value);
     let Some(t) = t else {
         return Err(ApiError::validation(errors));
@@ -158,6 +176,11 @@ pub fn parse_json<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, Api
     t.validate(&mut more);
     more.retain(|f| !errors.iter().any(|e| e.field == f.field));
     errors.extend(more);
+    if errors.is_empty()
+        && let Some((method, route, value)) = declared
+    {
+        errors = super::body_rules::check(method, route, &value);
+    }
     if errors.is_empty() {
         Ok(t)
     } else {

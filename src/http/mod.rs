@@ -1,6 +1,7 @@
 //! The HTTP contract of API.md: envelopes, errors, extractors, paging, request ids,
 //! idempotency and the response layers.
 
+pub mod body_rules;
 pub mod client;
 pub mod csv;
 pub mod envelope;

@@ -174,7 +174,7 @@ pub async fn invite(
 }
 
 /// Invites someone to the caller's org by e-mail; a role above the inviter's is refused.
-#[utoipa::path(post, path = "/invitations", params(crate::http::PageQuery), tag = "invitations", request_body = NewInvitationBody,
+#[utoipa::path(post, path = "/invitations", tag = "invitations", request_body = NewInvitationBody,
     responses((status = 422), (status = 201, body = Invitation), (status = 400), (status = 403), (status = 409)), security(("bearer" = [])))]
 async fn create(
     State(state): State<AppState>,
