@@ -255,13 +255,15 @@ pub fn build_with(state: AppState, extra: OpenApiRouter<AppState>) -> anyhow::Re
     let json = serde_json::to_vec(&wire)?;
     let _ = state.openapi.set(axum::body::Bytes::from(json));
     // The policy gate runs after routing (it needs the matched route) and before the handler.
-    let documented = documented.route_layer(from_fn_with_state(
-        Gate {
-            app: state.clone(),
-            policy: Arc::new(policy),
-        },
-        policy::gate,
-    ));
+    let documented = documented
+        .route_layer(from_fn_with_state(
+            Gate {
+                app: state.clone(),
+                policy: Arc::new(policy),
+            },
+            policy::gate,
+        ))
+        .route_layer(from_fn(crate::apidocs::operations::mark_deprecated));
 
     crate::realtime::serve(&state);
     let cfg = &state.config.server;

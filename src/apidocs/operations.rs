@@ -147,6 +147,54 @@ pub const ALIASES: &[(&str, &str, &str)] = &[
     ("post", "/api/v1/partners/accept", "acceptInvitation"),
 ];
 
+/// When the aliases were deprecated (RFC 9745's `Deprecation`: `@` and a Unix time,
+/// 2026-12-07T00:00:00Z) and when they may stop answering (RFC 8594's `Sunset`, an HTTP date):
+/// a year's notice.
+pub const DEPRECATION: &str = "@1796601600";
+pub const SUNSET: &str = "Tue, 07 Dec 2027 00:00:00 GMT";
+
+/// Answers of an alias say it is deprecated, since when, until when, and what replaces it.
+pub async fn mark_deprecated(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::HeaderValue;
+    let alias = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .and_then(|m| alias_of(&req.method().as_str().to_ascii_lowercase(), m.as_str()))
+        .and_then(successor);
+    let mut res = next.run(req).await;
+    if let Some((method, path)) = alias {
+        let h = res.headers_mut();
+        h.insert("deprecation", HeaderValue::from_static(DEPRECATION));
+        h.insert("sunset", HeaderValue::from_static(SUNSET));
+        if let Ok(link) = HeaderValue::from_str(&format!(
+            "<{path}>; rel=\"successor-version\"; title=\"{} {path}\"",
+            method.to_ascii_uppercase()
+        )) {
+            h.append(axum::http::header::LINK, link);
+        }
+    }
+    res
+}
+
+/// The route an operation id names (the successor of an alias).
+fn successor(id: &str) -> Option<(&'static str, &'static str)> {
+    NAMED
+        .iter()
+        .find(|n| n.2 == id)
+        .map(|n| (n.0, n.1))
+        .or(SUCCESSORS.iter().find(|s| s.2 == id).map(|s| (s.0, s.1)))
+}
+
+/// Successors whose ids the rule derives (not in `NAMED`).
+const SUCCESSORS: &[(&str, &str, &str)] = &[
+    ("get", "/api/v1/auth/me", "getAuthMe"),
+    ("get", "/api/v1/clients", "listClients"),
+    ("post", "/api/v1/invitations/accept", "acceptInvitation"),
+];
+
 /// The alias `method path` stands for, if it is one.
 pub fn alias_of(method: &str, path: &str) -> Option<&'static str> {
     ALIASES
@@ -327,5 +375,16 @@ mod tests {
         ] {
             assert_eq!(operation_id(m, p, lists), id, "{m} {p}");
         }
+    }
+
+    #[test]
+    fn every_alias_names_a_successor_and_the_dates_agree() {
+        for (m, p, of) in ALIASES {
+            assert!(successor(of).is_some(), "{m} {p} stands for {of}");
+        }
+        let since = jiff::Timestamp::from_second(DEPRECATION[1..].parse().unwrap()).unwrap();
+        assert_eq!(since.to_string(), "2026-12-07T00:00:00Z");
+        let sunset = jiff::fmt::rfc2822::parse(SUNSET).unwrap().timestamp();
+        assert_eq!(sunset.to_string(), "2027-12-07T00:00:00Z");
     }
 }

@@ -192,8 +192,22 @@ fn name_operation(method: &str, path: &str, op: &mut Map<String, Value>) {
     let mut description = text.clone();
     if let Some(of) = operations::alias_of(method, path) {
         op.insert("deprecated".into(), json!(true));
+        let headers = json!({
+            "Deprecation": {"description": "Since when the operation is deprecated (RFC 9745).", "schema": {"type": "string", "example": operations::DEPRECATION}},
+            "Sunset": {"description": "When it may stop answering (RFC 8594).", "schema": {"type": "string", "example": operations::SUNSET}},
+            "Link": {"description": "The operation that replaces it (`rel=\"successor-version\"`).", "schema": {"type": "string"}},
+        });
+        if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
+            for (_, r) in responses.iter_mut() {
+                if let Some(r) = r.as_object_mut() {
+                    r.insert("headers".into(), headers.clone());
+                }
+            }
+        }
         description.push_str(&format!(
-            "\n\nDeprecated: an alias kept for existing apps; use `{of}`. Answers carry `Deprecation` and `Sunset` headers."
+            "\n\nDeprecated: an alias kept for existing apps; use `{of}`. Answers carry `Deprecation: {}` and `Sunset: {}` (RFC 9745, RFC 8594) and a `Link` to the successor.",
+            operations::DEPRECATION,
+            operations::SUNSET
         ));
     }
     op.insert("summary".into(), json!(summary_of(&text)));

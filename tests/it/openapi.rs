@@ -232,3 +232,34 @@ async fn declared_body_limits_hold_for_every_route() {
         "nothing was invited"
     );
 }
+
+/// An alias answers as its successor does, and says it is deprecated, until when, and what
+/// replaces it; the successor says nothing of the kind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aliases_answer_with_deprecation_sunset_and_their_successor() {
+    use crate::fixtures::TestUser;
+    let s = TestServer::start().await;
+    let member = TestUser::member().create(&s).await;
+    let alias = member.req(&s, Method::GET, "/me").send().await.unwrap();
+    assert_eq!(alias.status(), 200);
+    let h = alias.headers();
+    assert_eq!(h["deprecation"], "@1796601600");
+    assert_eq!(h["sunset"], "Tue, 07 Dec 2027 00:00:00 GMT");
+    assert!(
+        h["link"]
+            .to_str()
+            .unwrap()
+            .contains("</api/v1/auth/me>; rel=\"successor-version\"")
+    );
+    let current = member
+        .req(&s, Method::GET, "/auth/me")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(current.status(), 200);
+    assert!(current.headers().get("deprecation").is_none());
+    let doc = haven::app::openapi().unwrap();
+    let op = &doc["paths"]["/api/v1/me"]["get"];
+    assert_eq!(op["deprecated"], true);
+    assert!(op["responses"]["200"]["headers"]["Sunset"].is_object());
+}
