@@ -13,6 +13,7 @@ mod support;
 mod traces;
 
 mod anonymity;
+mod api_changes;
 mod appointments;
 mod browser;
 mod business;
