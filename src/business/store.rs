@@ -352,7 +352,7 @@ fn sku_taken() -> ApiError {
 
 /// Adds a product to the store.
 #[utoipa::path(post, path = "/products", tag = "business", request_body = NewProduct,
-    responses((status = 201, body = Product), (status = 409)), security(("bearer" = [])))]
+    responses((status = 201, body = Product), (status = 409), (status = 422, description = "`fileId` is not a finished upload of the org")), security(("bearer" = [])))]
 pub async fn add_product(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -461,7 +461,7 @@ impl Validate for ProductPatch {
 
 /// Changes a product: price, stock (a count, not a delta), discount, taking it off sale.
 #[utoipa::path(patch, path = "/products/{id}", tag = "business", params(("id" = String, Path)), request_body = ProductPatch,
-    responses((status = 200, body = Product), (status = 404), (status = 409)), security(("bearer" = [])))]
+    responses((status = 200, body = Product), (status = 404), (status = 409), (status = 422, description = "`fileId` is not a finished upload of the org")), security(("bearer" = [])))]
 pub async fn edit_product(
     State(state): State<AppState>,
     user: CurrentUser,
