@@ -26,7 +26,6 @@ const METHODS: &[&str] = &["get", "put", "post", "delete", "patch"];
 pub fn describe(doc: &mut Value, features: &Registry) {
     add_components(doc, features);
     add_socketio(doc, features);
-    let unknowable = holding(doc, UNKNOWABLE);
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };
@@ -37,53 +36,9 @@ pub fn describe(doc: &mut Value, features: &Registry) {
         for method in METHODS {
             if let Some(op) = item.get_mut(*method).and_then(Value::as_object_mut) {
                 name_operation(method, path, op);
-                // A body carrying a value the server may not know can be refused with 422.
-                if op
-                    .get("requestBody")
-                    .is_some_and(|b| refers_to(b, &unknowable))
-                    && let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut)
-                {
-                    responses.entry("422").or_insert_with(|| json!({}));
-                }
                 describe_operation(path, op);
             }
         }
-    }
-}
-
-/// Schemas whose well-formed values the server may not know (`FieldError::unknown`).
-const UNKNOWABLE: &[&str] = &["TimeZone"];
-
-/// The component schemas that hold any of `names`, directly or through other components.
-fn holding(doc: &Value, names: &[&str]) -> Vec<String> {
-    let mut found: Vec<String> = names.iter().map(|n| (*n).to_string()).collect();
-    let Some(schemas) = doc["components"]["schemas"].as_object() else {
-        return found;
-    };
-    loop {
-        let more: Vec<String> = schemas
-            .iter()
-            .filter(|(name, s)| !found.contains(name) && refers_to(s, &found))
-            .map(|(name, _)| name.clone())
-            .collect();
-        if more.is_empty() {
-            return found;
-        }
-        found.extend(more);
-    }
-}
-
-/// Whether `v` has a `$ref` to one of `names`.
-fn refers_to(v: &Value, names: &[String]) -> bool {
-    match v {
-        Value::Object(m) => m.iter().any(|(k, x)| match (k.as_str(), x) {
-            ("$ref", Value::String(r)) => names
-                .iter()
-                .any(|n| r.strip_prefix("#/components/schemas/") == Some(n.as_str())),
-            _ => refers_to(x, names),
-        }),
-        Value::Array(a) => a.iter().any(|x| refers_to(x, names)),
-        _ => false,
     }
 }
 

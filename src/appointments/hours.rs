@@ -174,7 +174,7 @@ fn overlapping(mut ranges: Vec<(u32, u32)>) -> bool {
 impl Validate for Availability {
     fn validate(&self, errors: &mut Vec<FieldError>) {
         if TimeZone::get(&self.timezone).is_err() {
-            errors.push(FieldError::unknown(
+            errors.push(FieldError::new(
                 "timezone",
                 "must be an IANA time zone name",
             ));

@@ -112,10 +112,6 @@ impl ErrorCode {
 pub struct FieldError {
     pub field: String,
     pub message: String,
-    /// Well-formed, but naming something this server does not know (a time zone its database
-    /// lacks): what the document cannot rule out, so the answer is 422 rather than 400.
-    #[serde(skip)]
-    pub unknown: bool,
 }
 
 impl FieldError {
@@ -123,15 +119,6 @@ impl FieldError {
         FieldError {
             field: field.into(),
             message: message.into(),
-            unknown: false,
-        }
-    }
-
-    /// A well-formed value the server does not know (422 when it is the only problem).
-    pub fn unknown(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError {
-            unknown: true,
-            ..FieldError::new(field, message)
         }
     }
 }
@@ -220,15 +207,7 @@ impl ApiError {
         Self::new(code, code.default_message())
     }
 
-    /// Bad input: 400 naming each field, or 422 when every problem is a well-formed value the
-    /// server does not know (`FieldError::unknown`).
     pub fn validation(details: Vec<FieldError>) -> Self {
-        if !details.is_empty() && details.iter().all(|d| d.unknown) {
-            return ApiError {
-                details,
-                ..Self::new(ErrorCode::Unprocessable, "Refused")
-            };
-        }
         ApiError {
             details,
             ..Self::of(ErrorCode::ValidationError)

@@ -176,14 +176,10 @@ pub fn parse_json_at<T: DeserializeOwned + Validate>(
     t.validate(&mut more);
     more.retain(|f| !errors.iter().any(|e| e.field == f.field));
     errors.extend(more);
-    // The declared rules decide whenever nothing but unknown values was found: a value the
-    // document rules out (an empty time zone) is 400 before it is an unknown one (422).
-    if errors.iter().all(|e| e.unknown)
+    if errors.is_empty()
         && let Some((method, route, value)) = declared
     {
-        let broken = super::body_rules::check(method, route, &value);
-        errors.retain(|e| !broken.iter().any(|b| b.field == e.field));
-        errors.extend(broken);
+        errors = super::body_rules::check(method, route, &value);
     }
     if errors.is_empty() {
         Ok(t)

@@ -166,7 +166,7 @@ impl PartialSchema for TimeZone {
             ObjectBuilder::new()
                 .schema_type(Type::String)
                 .description(Some(
-                    "An IANA time zone name (the tz database), such as `Europe/Berlin` or `America/New_York`; a name this server does not know is refused with 422.",
+                    "An IANA time zone name (the tz database), such as `Europe/Berlin` or `America/New_York`; a name this server does not know is refused (400, naming the field).",
                 ))
                 .min_length(Some(1))
                 .max_length(Some(64))

@@ -69,7 +69,7 @@ fn check_timezone(tz: Option<&str>, errors: &mut Vec<FieldError>) {
     if let Some(tz) = tz
         && !super::is_valid_timezone(tz)
     {
-        errors.push(FieldError::unknown(
+        errors.push(FieldError::new(
             "timezone",
             "must be an IANA time zone such as Europe/Berlin",
         ));

@@ -292,7 +292,7 @@ impl Validate for SettingsPatch {
             .as_deref()
             .is_some_and(|t| !crate::orgs::is_valid_timezone(t))
         {
-            errors.push(FieldError::unknown(
+            errors.push(FieldError::new(
                 "timezone",
                 "must be an IANA time zone such as Europe/Berlin",
             ));
