@@ -40,10 +40,11 @@ fn compile(doc: &Value) -> HashMap<(String, String), jsonschema::Validator> {
             if schema.is_null() {
                 continue;
             }
+            // Only the components this body refers to, not the whole document's, per rule.
             let root = json!({
                 "$schema": "https://json-schema.org/draft/2020-12/schema",
                 "allOf": [schema],
-                "components": doc["components"],
+                "components": {"schemas": referred(doc, schema)},
             });
             match jsonschema::draft202012::new(&root) {
                 Ok(v) => {
@@ -56,6 +57,41 @@ fn compile(doc: &Value) -> HashMap<(String, String), jsonschema::Validator> {
         }
     }
     out
+}
+
+/// The component schemas `schema` refers to, directly or through each other.
+fn referred(doc: &Value, schema: &Value) -> serde_json::Map<String, Value> {
+    let mut out = serde_json::Map::new();
+    let mut todo = vec![schema];
+    while let Some(s) = todo.pop() {
+        let mut refs = Vec::new();
+        refs_in(s, &mut refs);
+        for name in refs {
+            let found = &doc["components"]["schemas"][name];
+            if !found.is_null() && !out.contains_key(name) {
+                out.insert(name.to_string(), found.clone());
+                todo.push(found);
+            }
+        }
+    }
+    out
+}
+
+fn refs_in<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                match (k.as_str(), x) {
+                    ("$ref", Value::String(r)) => {
+                        out.extend(r.strip_prefix("#/components/schemas/"));
+                    }
+                    _ => refs_in(x, out),
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| refs_in(x, out)),
+        _ => {}
+    }
 }
 
 /// What `body` breaks of the rules of `method route` (none when the route has none).
