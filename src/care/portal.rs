@@ -97,6 +97,12 @@ pub fn pages() -> Router<AppState> {
         )
 }
 
+/// Staff who may both open the person's page and manage care: the page is shown again when a
+/// form comes back, so nobody reaches it through these routes who could not open it.
+fn may_manage(u: &PortalUser) -> bool {
+    crate::users::portal::person::allowed(u) && u.may(&[Perm::CareManage])
+}
+
 /// Adds someone to a person's care team from their admin page.
 async fn add_to_person(
     State(state): State<AppState>,
@@ -104,7 +110,7 @@ async fn add_to_person(
     ValidPath(id): ValidPath<String>,
     CsrfForm(f, session): CsrfForm<CareForm>,
 ) -> Response {
-    if !u.may(&[Perm::CareManage]) {
+    if !may_manage(&u) {
         return refused::forbidden(&u);
     }
     let done = match f.body(&id) {
@@ -131,7 +137,7 @@ async fn end_for_person(
     ValidPath((id, relationship)): ValidPath<(String, String)>,
     CsrfForm(_, session): CsrfForm<CareForm>,
 ) -> Response {
-    if !u.may(&[Perm::CareManage]) {
+    if !may_manage(&u) {
         return refused::forbidden(&u);
     }
     let me = u.acting(Perm::CareManage);

@@ -1999,3 +1999,25 @@ async fn business_pages_issue_invoices_run_the_store_and_show_kpis() {
     );
     assert!(csv.text().await.unwrap().starts_with("scope,coach_id"));
 }
+
+/// The care forms on a person's page are for those who may open the page: a team member who
+/// manages care but not people gets the refusal, never the person's page (their e-mail, role)
+/// through a form that came back with a problem.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn care_forms_on_a_persons_page_do_not_open_it_to_those_who_cannot() {
+    let s = TestServer::start().await;
+    let team = with_password(&s, Role::Team).await;
+    let member = crate::fixtures::TestUser::member().create(&s).await;
+    let mut t = Visitor::signed_in(&s, &team).await;
+    let (st, _) = t.page(&format!("/admin/users/{}", member.id)).await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "the page itself");
+    t.page("/team").await;
+    for path in [
+        format!("/admin/users/{}/care", member.id),
+        format!("/admin/users/{}/care/nope/end", member.id),
+    ] {
+        let (st, body) = t.submit(&path, &[("practitioner_id", "")]).await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{path}");
+        assert!(!body.contains(&member.email), "{path}");
+    }
+}

@@ -74,7 +74,8 @@ pub struct PersonForm {
     pub department: String,
 }
 
-fn allowed(u: &PortalUser) -> bool {
+/// Who may open a person's page (and so act on it).
+pub fn allowed(u: &PortalUser) -> bool {
     u.may(&[Perm::DashboardView, Perm::UsersView])
 }
 
