@@ -177,7 +177,9 @@ fn name_operation(method: &str, path: &str, op: &mut Map<String, Value>) {
             ps.iter()
                 .any(|p| p["in"] == "query" && (p["name"] == "page" || p["name"] == "before"))
         })
-        || op["responses"]["200"]["content"]["application/json"]["schema"]["type"] == "array";
+        || op
+            .get("responses")
+            .is_some_and(|r| r["200"]["content"]["application/json"]["schema"]["type"] == "array");
     op.insert(
         "operationId".into(),
         json!(operations::operation_id(method, path, lists)),
@@ -190,7 +192,7 @@ fn name_operation(method: &str, path: &str, op: &mut Map<String, Value>) {
         .collect::<Vec<_>>()
         .join("\n\n");
     let mut description = text.clone();
-    if let Some(of) = operations::alias_of(method, path) {
+    if let Some((of_method, of_path)) = operations::alias_of(method, path) {
         op.insert("deprecated".into(), json!(true));
         let headers = json!({
             "Deprecation": {"description": "Since when the operation is deprecated (RFC 9745).", "schema": {"type": "string", "example": operations::DEPRECATION}},
@@ -205,7 +207,8 @@ fn name_operation(method: &str, path: &str, op: &mut Map<String, Value>) {
             }
         }
         description.push_str(&format!(
-            "\n\nDeprecated: an alias kept for existing apps; use `{of}`. Answers carry `Deprecation: {}` and `Sunset: {}` (RFC 9745, RFC 8594) and a `Link` to the successor.",
+            "\n\nDeprecated: an alias kept for existing apps; use `{} {of_path}`. Answers carry `Deprecation: {}` and `Sunset: {}` (RFC 9745, RFC 8594) and a `Link` to the successor.",
+            of_method.to_ascii_uppercase(),
             operations::DEPRECATION,
             operations::SUNSET
         ));
