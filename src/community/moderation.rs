@@ -580,14 +580,15 @@ pub async fn review(
             } else {
                 None
             };
-            // One entry about each participant: each finds the review in their access log.
+            // One entry about each participant: each finds the review in their access log (one
+            // about nobody when no account is left).
             let reason = json!({ "reason": q.reason.trim() });
-            let mut people: Vec<Option<&str>> =
-                participants.iter().map(|p| p.user_id.as_deref()).filter(Option::is_some).collect();
-            if people.is_empty() {
-                people.push(None);
+            let mut about: Vec<Option<&str>> =
+                participants.iter().filter_map(|p| p.user_id.as_deref()).map(Some).collect();
+            if about.is_empty() {
+                about.push(None);
             }
-            for person in people {
+            for person in about {
                 let mut e = Event::new("community.conversation.review", "conversation")
                     .org(&user.org_id)
                     .actor(&user.id)

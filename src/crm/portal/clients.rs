@@ -243,12 +243,9 @@ pub struct Typed {
     pub assigned_to: String,
     #[serde(default)]
     pub archived: String,
-    #[serde(default)]
-    pub practitioner_id: String,
-    #[serde(default)]
-    pub care_role: String,
-    #[serde(default)]
-    pub origin: String,
+    /// The care team form's fields.
+    #[serde(flatten)]
+    pub care: CareForm,
 }
 
 fn timeline_of(
@@ -415,7 +412,7 @@ async fn render(
     if let Err(e) = access::log(&state, &u.user, people, Record::ClientRecord).await {
         return refused::failed("the client", &e);
     }
-    let care = care.typed(&typed.practitioner_id, &problems);
+    let care = care.typed(&typed.care.practitioner_id, &problems);
     page(
         problems.status(),
         &ClientPage {
@@ -446,12 +443,8 @@ pub async fn add_carer(
     let Some(me) = acting(&u, Perm::CareManage) else {
         return refused::forbidden(&u);
     };
-    let form = CareForm {
-        practitioner_id: f.practitioner_id.clone(),
-        care_role: f.care_role.clone(),
-        origin: f.origin.clone(),
-    };
-    let done = match form.body(&id) {
+
+    let done = match f.care.body(&id) {
         Ok(b) => crate::care::api::begin(State(state.clone()), me, b).await,
         Err(e) => Err(e),
     };
