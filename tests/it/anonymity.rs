@@ -6,6 +6,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::fixtures::succeeded;
 use crate::fixtures::{Person, TestUser, org, weekday_at};
 use crate::sockets::Sock;
 use crate::support::TestServer;
@@ -264,14 +265,16 @@ async fn anonymous_chat_reveals_nobody_and_a_block_names_nobody() {
         .await;
     assert_eq!(st, 403, "{off}");
     let direct = {
-        let (_, b) = others[0]
-            .send(
-                &s,
-                Method::POST,
-                "/chat/messages",
-                json!({"recipientId": listener.id, "content": "hi", "isAnonymous": false}),
-            )
-            .await;
+        let b = succeeded(
+            others[0]
+                .send(
+                    &s,
+                    Method::POST,
+                    "/chat/messages",
+                    json!({"recipientId": listener.id, "content": "hi", "isAnonymous": false}),
+                )
+                .await,
+        );
         b["data"]["conversationId"].as_str().unwrap().to_string()
     };
     let (st, _) = others[0]

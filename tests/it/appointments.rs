@@ -4,9 +4,12 @@
 
 use haven::db::DbError;
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::fixtures::{Person, TestUser, mailed_text, notifications, org, session, weekday_at};
+use crate::fixtures::succeeded;
+use crate::fixtures::{
+    Person, TestUser, eventually, mailed_text, notifications, org, session, weekday_at,
+};
 use crate::support::TestServer;
 
 async fn practice(s: &TestServer) -> (String, Person, Person, Person) {
@@ -52,21 +55,6 @@ async fn pending_reminders(s: &TestServer, session_id: &str) -> Vec<String> {
         })
         .await
         .unwrap()
-}
-
-async fn eventually<F, Fut>(mut f: F) -> Vec<Value>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Vec<Value>>,
-{
-    for _ in 0..100 {
-        let v = f().await;
-        if !v.is_empty() {
-            return v;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("never happened");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,8 +123,12 @@ async fn reminders_reach_both_in_their_own_zone_with_the_ics_and_stop_when_turne
     );
 
     bring_reminders_forward(&s, &id).await;
-    let to_client = eventually(|| notifications(&s, &client, "session_reminder")).await;
-    let to_coach = eventually(|| notifications(&s, &coach, "session_reminder")).await;
+    let reminders = async |p: &Person| {
+        let v = notifications(&s, p, "session_reminder").await;
+        (!v.is_empty()).then_some(v)
+    };
+    let to_client = eventually("the client's reminder", async || reminders(&client).await).await;
+    let to_coach = eventually("the coach's reminder", async || reminders(&coach).await).await;
     let local = haven::clock::parse(&at)
         .unwrap()
         .to_zoned_datetime(jiff::tz::TimeZone::get("Asia/Tokyo").unwrap())
@@ -230,9 +222,11 @@ async fn moves_and_cancellations_tell_the_other_party_and_bump_the_sequence() {
             .is_empty()
     );
 
-    let (_, feed) = client
-        .send(&s, Method::POST, "/calendar/feed/rotate", json!({}))
-        .await;
+    let feed = succeeded(
+        client
+            .send(&s, Method::POST, "/calendar/feed/rotate", json!({}))
+            .await,
+    );
     let token = feed["data"]["token"].as_str().unwrap();
     let r = s
         .get(&format!("/api/v1/calendar/feed.ics?token={token}"))

@@ -15,6 +15,7 @@ use haven::db::DbError;
 use haven::users::model::Role;
 use serde_json::json;
 
+use crate::fixtures::succeeded;
 use crate::fixtures::{Person, TestUser, mailed_text, totp};
 use crate::portal::{PASSWORD, with_password};
 use crate::support::TestServer;
@@ -923,14 +924,16 @@ async fn community_pages(
 
         b.step(&format!("hide a reported message at {width} px"));
         let text = format!("nasty words {width}");
-        let (_, sent) = writer
-            .send(
-                s,
-                Method::POST,
-                "/chat/messages",
-                json!({"recipientId": member.id, "content": text, "isAnonymous": true}),
-            )
-            .await;
+        let sent = succeeded(
+            writer
+                .send(
+                    s,
+                    Method::POST,
+                    "/chat/messages",
+                    json!({"recipientId": member.id, "content": text, "isAnonymous": true}),
+                )
+                .await,
+        );
         let mid = sent["data"]["id"].as_str().unwrap_or_default().to_string();
         let (st, rep) = member
             .send(

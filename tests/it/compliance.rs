@@ -11,22 +11,9 @@ use haven::users::model::Role;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::fixtures::TestUser;
+use crate::fixtures::succeeded;
+use crate::fixtures::{TestUser, eventually};
 use crate::support::TestServer;
-
-async fn eventually<F, Fut>(mut f: F) -> Value
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<Value>>,
-{
-    for _ in 0..100 {
-        if let Some(v) = f().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("never happened");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_export_holds_everything_but_secrets_and_is_announced() {
@@ -77,12 +64,9 @@ async fn the_export_holds_everything_but_secrets_and_is_announced() {
     assert_eq!(st, 202, "{e}");
     assert_eq!(e["data"]["status"], "pending");
     let id = e["data"]["id"].as_str().unwrap().to_string();
-    let ready = eventually(|| {
-        let (m, s, id) = (member.clone(), &s, id.clone());
-        async move {
-            let (_, e) = m.get(s, &format!("/me/exports/{id}")).await;
-            (e["data"]["status"] == "ready").then(|| e["data"].clone())
-        }
+    let ready = eventually("the export being ready", async || {
+        let (_, e) = member.get(&s, &format!("/me/exports/{id}")).await;
+        (e["data"]["status"] == "ready").then(|| e["data"].clone())
     })
     .await;
     assert!(ready["expiresAt"].as_str().unwrap() > ready["readyAt"].as_str().unwrap());
@@ -297,7 +281,7 @@ async fn backups_are_verified_rotated_and_failures_alert_operators() {
         // Wait for this run to finish, rotation included: from the third run on the count of
         // kept backups stays 2, so it cannot tell the runs apart.
         let want = i.min(2);
-        eventually(|| async {
+        eventually("the backup run finishing", async || {
             let done: i64 = s
                 .state
                 .db
@@ -344,20 +328,19 @@ async fn backups_are_verified_rotated_and_failures_alert_operators() {
     std::fs::write(&file, b"x").unwrap();
     let s2 = TestServer::with(move |c| c.backup.dir = Some(file.join("backups"))).await;
     let root2 = TestUser::new(Role::Superadmin).create(&s2).await;
-    root2
-        .send(&s2, Method::POST, "/admin/backups", json!({}))
-        .await;
-    let n = eventually(|| {
-        let (r, s2) = (root2.clone(), &s2);
-        async move {
-            let (_, n) = r.get(s2, "/notifications").await;
-            n["data"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|x| x["type"] == "backup_failed")
-                .cloned()
-        }
+    succeeded(
+        root2
+            .send(&s2, Method::POST, "/admin/backups", json!({}))
+            .await,
+    );
+    let n = eventually("the backup_failed notification", async || {
+        let (_, n) = root2.get(&s2, "/notifications").await;
+        n["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["type"] == "backup_failed")
+            .cloned()
     })
     .await;
     assert_eq!(n["title"], "Backup failed");

@@ -1,4 +1,4 @@
-//! The HTTP conventions of API.md, each through real HTTP and every layer.
+//! The HTTP conventions of docs/api.md, each through real HTTP and every layer.
 
 use std::time::Duration;
 

@@ -8,6 +8,7 @@ use std::io::Write;
 use reqwest::Method;
 use serde_json::json;
 
+use crate::fixtures::succeeded;
 use crate::fixtures::{Person, TestUser, png};
 use crate::support::TestServer;
 
@@ -167,8 +168,10 @@ async fn types_limits_names_access_and_shared_bytes() {
         .await
         .unwrap();
     assert_eq!(r.bytes().await.unwrap().as_ref(), b"walk daily\n");
-    peer.send(&s, Method::DELETE, &format!("/files/{copy}"), json!({}))
-        .await;
+    succeeded(
+        peer.send(&s, Method::DELETE, &format!("/files/{copy}"), json!({}))
+            .await,
+    );
     assert_eq!(blobs(&s), before, "kept until files.cleanup");
     sweep(&s).await;
     assert_eq!(blobs(&s), before - 1, "gone with the last file");
@@ -322,15 +325,17 @@ async fn profile_pictures_are_reencoded_and_bounded() {
         .await;
     assert_eq!(st, 415);
     // A new picture replaces the old one.
-    let (_, d2) = member
-        .upload(
-            &s,
-            "/upload/profile-picture",
-            "new.png",
-            png(8, 8),
-            "image/png",
-        )
-        .await;
+    let d2 = succeeded(
+        member
+            .upload(
+                &s,
+                "/upload/profile-picture",
+                "new.png",
+                png(8, 8),
+                "image/png",
+            )
+            .await,
+    );
     assert_ne!(d2["data"]["url"], url.as_str());
     let avatars = s
         .state

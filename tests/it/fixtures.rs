@@ -1,4 +1,4 @@
-//! Builders for people and orgs (STYLE.md §20). Users are written straight to the database and
+//! Builders for people and orgs (docs/conventions.md, "Tests"). Users are written straight to the database and
 //! given sessions without a password round trip, so tests stay fast; the sign-in flows have
 //! their own tests.
 
@@ -275,6 +275,49 @@ pub async fn session(s: &TestServer, client: &Person, practitioner: &Person, at:
         .await;
     assert_eq!(st, 201, "{b}");
     b["data"]["id"].as_str().unwrap().to_string()
+}
+
+/// `data` of a call that must answer `status`.
+pub async fn ok(
+    p: &Person,
+    s: &TestServer,
+    method: Method,
+    path: &str,
+    body: serde_json::Value,
+    status: u16,
+) -> serde_json::Value {
+    let (st, v) = if method == Method::GET {
+        p.get(s, path).await
+    } else {
+        p.send(s, method.clone(), path, body).await
+    };
+    assert_eq!(st, status, "{method} {path}: {v}");
+    v["data"].clone()
+}
+
+/// The body of an answer that must be a success (a set-up step whose exact status another test
+/// holds): a 4xx or 5xx fails here, not three steps later.
+pub fn succeeded((st, v): (u16, serde_json::Value)) -> serde_json::Value {
+    assert!(
+        (200..300).contains(&st),
+        "expected a success, got {st}: {v}"
+    );
+    v
+}
+
+/// Polls `probe` (every 50 ms, at most 20 s) until it yields a value; panics naming `what`.
+pub async fn eventually<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(t) = probe().await {
+            return t;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not happen within 20 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// `p`'s in-app notifications of type `kind`, newest first.

@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -18,6 +17,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
+use crate::fixtures::succeeded;
 use crate::fixtures::{TestUser, org, weekday_at};
 use crate::support::TestServer;
 
@@ -178,16 +178,10 @@ async fn until(
     what: &str,
     check: impl Fn(&HashMap<String, (String, String, String)>) -> bool,
 ) {
-    for _ in 0..100 {
-        if check(&g.lock().await.events) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "the calendar never showed {what}: {:?}",
-        g.lock().await.events
-    );
+    crate::fixtures::eventually(&format!("the calendar showing {what}"), async || {
+        check(&g.lock().await.events).then_some(())
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -246,9 +240,11 @@ async fn a_connected_calendar_follows_sessions_and_blocks_its_busy_times() {
         }
     };
     // An intruder's consent link opened in the coach's browser connects nothing to anyone.
-    let (_, b) = intruder
-        .send(&s, Method::POST, "/calendar/connect", json!({}))
-        .await;
+    let b = succeeded(
+        intruder
+            .send(&s, Method::POST, "/calendar/connect", json!({}))
+            .await,
+    );
     let url = reqwest::Url::parse(b["data"]["authorizationUrl"].as_str().unwrap()).unwrap();
     let theirs: HashMap<String, String> = url.query_pairs().into_owned().collect();
     g.lock()

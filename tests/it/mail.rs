@@ -3,7 +3,7 @@
 use std::io;
 use std::net::{IpAddr, TcpListener};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use haven::config::{MailTransport, SmtpTls};
 use haven::db::DbError;
@@ -11,6 +11,7 @@ use haven::notify::{emails, queue_email};
 use mailin_embedded::response::{OK, Response};
 use mailin_embedded::{Handler, Server, SslConfig};
 
+use crate::fixtures::eventually;
 use crate::support::TestServer;
 
 /// Collects every message it receives.
@@ -62,17 +63,6 @@ fn start_smtp() -> (u16, Arc<Mutex<Vec<String>>>) {
     (port, messages)
 }
 
-async fn wait_for<T>(mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(t) = f() {
-            return t;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outbox_email_reaches_a_real_smtp_server_once_with_a_stable_message_id() {
     let (port, messages) = start_smtp();
@@ -100,7 +90,10 @@ async fn an_outbox_email_reaches_a_real_smtp_server_once_with_a_stable_message_i
         .unwrap();
     assert!(first && !second, "the same key is queued once");
 
-    let msg = wait_for(|| messages.lock().unwrap().first().cloned()).await;
+    let msg = eventually("a message at the SMTP server", async || {
+        messages.lock().unwrap().first().cloned()
+    })
+    .await;
     assert!(msg.contains("Subject: Haven test message"), "{msg}");
     assert!(msg.contains("To: ada@example.org"), "{msg}");
     assert!(
@@ -213,7 +206,7 @@ async fn the_file_transport_writes_one_eml_per_message() {
             .unwrap();
     }
     let dir = s.dir.path().join("data/outbox");
-    let files = wait_for(|| {
+    let files = eventually("three files in the outbox folder", async || {
         let files: Vec<_> = std::fs::read_dir(&dir)
             .ok()?
             .filter_map(|e| e.ok())

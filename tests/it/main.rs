@@ -1,5 +1,5 @@
 //! Integration tests: each test starts its own server on 127.0.0.1:0 with a fresh data dir and
-//! talks to it over real HTTP (STYLE.md §18-19).
+//! talks to it over real HTTP (docs/conventions.md, "Tests").
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

@@ -89,7 +89,7 @@ async fn routes_outside_the_document_are_not_json_api_routes() {
     assert_eq!(ours, served);
 }
 
-/// The Socket.IO events (`x-socketio`) are exactly API.md's, and every schema they name exists.
+/// The Socket.IO events (`x-socketio`) are exactly the ones the apps listen for, and every schema they name exists.
 fn refs(v: &Value, out: &mut Vec<String>) {
     match v {
         Value::Object(m) => {

@@ -8,6 +8,7 @@ use haven::users::model::Role;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::fixtures::succeeded;
 use crate::fixtures::{Person, TestUser, new_session, org};
 use crate::support::{TestServer, json};
 
@@ -148,14 +149,16 @@ async fn orgs_never_reach_each_others_rows() {
         TestUser::member().in_org(&b_org).create(&s).await,
     ];
     // A's rows of every kind a by-id route can name.
-    let (_, dep) = a_admin
-        .send(
-            &s,
-            Method::POST,
-            "/departments",
-            json!({"name": "Alpha only"}),
-        )
-        .await;
+    let dep = succeeded(
+        a_admin
+            .send(
+                &s,
+                Method::POST,
+                "/departments",
+                json!({"name": "Alpha only"}),
+            )
+            .await,
+    );
     let dep_id = dep["data"]["id"].as_str().unwrap().to_string();
     let (st, inv) = a_admin
         .send(

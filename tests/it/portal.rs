@@ -6,6 +6,7 @@ use haven::db::DbError;
 use haven::users::model::Role;
 use reqwest::StatusCode;
 
+use crate::fixtures::succeeded;
 use crate::fixtures::{Person, TestUser};
 use crate::support::TestServer;
 
@@ -245,14 +246,16 @@ async fn the_mfa_step() {
     let s = TestServer::start().await;
     let admin = with_password(&s, Role::Admin).await;
     // Turn MFA on through the API with a known secret.
-    let (_, setup) = admin
-        .send(
-            &s,
-            reqwest::Method::POST,
-            "/auth/mfa/setup",
-            serde_json::json!({}),
-        )
-        .await;
+    let setup = succeeded(
+        admin
+            .send(
+                &s,
+                reqwest::Method::POST,
+                "/auth/mfa/setup",
+                serde_json::json!({}),
+            )
+            .await,
+    );
     let secret = setup["data"]["secret"]
         .as_str()
         .expect("a TOTP secret")

@@ -6,6 +6,7 @@ use haven::db::DbError;
 use haven::users::model::Role;
 use reqwest::StatusCode;
 
+use crate::fixtures::succeeded;
 use crate::fixtures::{Person, mailed_text};
 use crate::portal::{PASSWORD, browser, csrf_of, get, post, sign_in, with_password};
 use crate::support::TestServer;
@@ -1696,14 +1697,16 @@ async fn community_pages_run_groups_moderation_and_the_audited_reveal() {
         sent["data"]["id"].as_str().unwrap().to_string(),
         sent["data"]["conversationId"].as_str().unwrap().to_string(),
     );
-    let (_, rep) = member
-        .send(
-            &s,
-            Method::POST,
-            &format!("/messages/{mid}/report"),
-            json!({"reason": "unkind"}),
-        )
-        .await;
+    let rep = succeeded(
+        member
+            .send(
+                &s,
+                Method::POST,
+                &format!("/messages/{mid}/report"),
+                json!({"reason": "unkind"}),
+            )
+            .await,
+    );
     let rid = rep["data"]["id"].as_str().unwrap().to_string();
     let (st, body) = a.page("/team/moderation").await;
     assert_eq!(st, 200);

@@ -132,16 +132,10 @@ async fn fcm_double() -> (Arc<Double>, String) {
 }
 
 async fn wait_for(d: &Double, sends: usize) {
-    for _ in 0..100 {
-        if d.seen.lock().await.sends.len() >= sends {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "expected {sends} sends, saw {}",
-        d.seen.lock().await.sends.len()
-    );
+    crate::fixtures::eventually(&format!("{sends} sends"), async || {
+        (d.seen.lock().await.sends.len() >= sends).then_some(())
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

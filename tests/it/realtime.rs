@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::fixtures::{self, TestUser};
+use crate::fixtures::{self, TestUser, eventually};
 use crate::sockets::Sock;
 use crate::support::TestServer;
 
@@ -14,7 +14,10 @@ async fn a_socket_needs_a_live_token_and_ends_with_its_session() {
     let m = TestUser::member().create(&s).await;
     let live = Sock::connect(&s, &m.token).await;
     // The server counts a socket just after it answers the connect.
-    eventually(|| s.state.realtime.connections() == 1).await;
+    eventually("s.state.realtime.connections() == 1", async || {
+        (s.state.realtime.connections() == 1).then_some(())
+    })
+    .await;
     assert!(s.state.realtime.is_online(&m.id));
 
     // No token, a malformed one, a forged signature: refused before the socket exists.
@@ -59,7 +62,10 @@ async fn a_socket_needs_a_live_token_and_ends_with_its_session() {
         .await
         .unwrap();
     sock.closed(mark).await;
-    eventually(|| !s.state.realtime.is_online(&other.id)).await;
+    eventually("!s.state.realtime.is_online(&other.id)", async || {
+        (!s.state.realtime.is_online(&other.id)).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -71,7 +77,10 @@ async fn signing_out_everywhere_ends_every_socket_of_the_person_at_once() {
     let phone = Sock::connect(&s, &phone_token).await;
     let bystander = TestUser::member().create(&s).await;
     let _theirs = Sock::connect(&s, &bystander.token).await;
-    eventually(|| s.state.realtime.connections() == 3).await;
+    eventually("s.state.realtime.connections() == 3", async || {
+        (s.state.realtime.connections() == 3).then_some(())
+    })
+    .await;
 
     let (laptop_mark, phone_mark) = (laptop.mark(), phone.mark());
     let (st, _) = m
@@ -91,7 +100,10 @@ async fn signing_out_everywhere_ends_every_socket_of_the_person_at_once() {
     tokio::time::timeout(quickly, phone.closed(phone_mark))
         .await
         .expect("the phone's socket was not closed by the logout");
-    eventually(|| !s.state.realtime.is_online(&m.id)).await;
+    eventually("!s.state.realtime.is_online(&m.id)", async || {
+        (!s.state.realtime.is_online(&m.id)).then_some(())
+    })
+    .await;
     // Someone else's connection is untouched.
     assert!(s.state.realtime.is_online(&bystander.id));
     assert_eq!(s.state.realtime.connections(), 1);
@@ -100,16 +112,4 @@ async fn signing_out_everywhere_ends_every_socket_of_the_person_at_once() {
             .await
             .contains("session")
     );
-}
-
-/// Waits (up to 5 s) until `cond` holds.
-async fn eventually(cond: impl Fn() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while !cond() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the condition never held"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
 }

@@ -17,6 +17,7 @@ use reqwest::Method;
 use serde_json::json;
 use tokio::sync::Mutex;
 
+use crate::fixtures::succeeded;
 use crate::fixtures::{TestUser, org, session, weekday_at};
 use crate::support::TestServer;
 
@@ -270,13 +271,13 @@ async fn without_a_provider_sms_is_unconfigured_never_faked() {
         .await;
     assert_eq!(st, 422, "{b}");
     assert_eq!(b["error"]["details"][0]["field"], "phone");
-    let (_, b) = admin
+    let b = succeeded(admin
         .send(
             &s,
             Method::POST,
             "/notifications/send",
             json!({"userId": member.id, "title": "Hi", "body": "there", "type": "info", "channels": ["sms"]}),
         )
-        .await;
+        .await);
     assert_eq!(b["data"]["deliveries"]["sms"], "unconfigured", "{b}");
 }

@@ -5,6 +5,7 @@ use haven::db::DbError;
 use reqwest::Method;
 use serde_json::json;
 
+use crate::fixtures::succeeded;
 use crate::fixtures::{Person, TestUser};
 use crate::support::{TestServer, error_fields, json};
 
@@ -218,14 +219,15 @@ async fn journal_filters_combine_and_search_only_finds_the_callers_words() {
     assert_eq!(st, 400);
     assert_eq!(error_fields(&body).len(), 2);
     // An edit is searchable at once; a PATCH keeps what it does not name.
-    let (_, e) = a
-        .send(
+    let e = succeeded(
+        a.send(
             &s,
             Method::PATCH,
             &format!("/journal/entries/{work}"),
             json!({"content": "Resolved with a swim."}),
         )
-        .await;
+        .await,
+    );
     assert_eq!(
         (e["data"]["title"].as_str(), e["data"]["tags"].clone()),
         (Some("Deadline"), json!(["work"]))
@@ -263,14 +265,15 @@ async fn goals_achievements_timeline_and_idempotent_creates() {
         .await;
     assert_eq!(st, 201, "{g}");
     let id = g["data"]["id"].as_str().unwrap();
-    let (_, g) = m
-        .send(
+    let g = succeeded(
+        m.send(
             &s,
             Method::PATCH,
             &format!("/progress/goals/{id}"),
             json!({"current": 5.25}),
         )
-        .await;
+        .await,
+    );
     assert_eq!(
         (
             g["data"]["progress"].as_u64(),
@@ -297,28 +300,30 @@ async fn goals_achievements_timeline_and_idempotent_creates() {
         })
         .await
         .unwrap();
-    let (_, g) = m
-        .send(
+    let g = succeeded(
+        m.send(
             &s,
             Method::PUT,
             &format!("/progress/goals/{id}"),
             json!({"current": 10.5}),
         )
-        .await;
+        .await,
+    );
     assert_eq!(
         (g["data"]["progress"].as_u64(), g["data"]["streak"].as_u64()),
         (Some(100), Some(2))
     );
     assert!(g["data"]["completedAt"].is_string());
     // Raising the target reopens it.
-    let (_, g) = m
-        .send(
+    let g = succeeded(
+        m.send(
             &s,
             Method::PATCH,
             &format!("/progress/goals/{id}"),
             json!({"target": 21}),
         )
-        .await;
+        .await,
+    );
     assert!(g["data"]["completedAt"].is_null());
     let (st, body) = m
         .send(

@@ -6,6 +6,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::fixtures::succeeded;
 use crate::fixtures::{Person, TestUser, mailed_text, org, today};
 use crate::support::TestServer;
 use haven::users::model::Role;
@@ -431,14 +432,16 @@ async fn each_org_words_its_own_messages() {
         .find(|t| t["key"] == "invitation")
         .unwrap();
     assert_eq!(inv["customized"], false, "Alpha's wording is its own");
-    let (_, p) = b_admin
-        .send(
-            &s,
-            Method::POST,
-            "/notification-templates/wellness-reminder/preview",
-            json!({"values": {"firstName": "Robin"}}),
-        )
-        .await;
+    let p = succeeded(
+        b_admin
+            .send(
+                &s,
+                Method::POST,
+                "/notification-templates/wellness-reminder/preview",
+                json!({"values": {"firstName": "Robin"}}),
+            )
+            .await,
+    );
     assert!(
         p["data"]["subject"].as_str().unwrap().contains("Robin"),
         "{p}"
@@ -554,9 +557,11 @@ async fn each_wemwbs_cell_under_the_minimum_is_withheld() {
     let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000_000).await;
     let o = org(&s, "Cells").await;
     let admin = TestUser::admin().in_org(&o).create(&s).await;
-    let (_, dep) = admin
-        .send(&s, Method::POST, "/departments", json!({"name": "Six"}))
-        .await;
+    let dep = succeeded(
+        admin
+            .send(&s, Method::POST, "/departments", json!({"name": "Six"}))
+            .await,
+    );
     let dep = dep["data"]["id"].as_str().unwrap().to_string();
     for n in 0..6 {
         let p = TestUser::member().in_org(&o).create(&s).await;

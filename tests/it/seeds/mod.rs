@@ -9,56 +9,20 @@ mod seed_002_echohub;
 mod seed_003_grow;
 mod seed_004_nexus;
 
-use std::time::Duration;
-
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::fixtures::Person;
+use crate::fixtures::{Person, ok};
 use crate::support::TestServer;
 
-/// `data` of a call that must succeed with `status`.
-pub(crate) async fn ok(
-    p: &Person,
-    s: &TestServer,
-    method: Method,
-    path: &str,
-    body: Value,
-    status: u16,
-) -> Value {
-    let (st, v) = if method == Method::GET {
-        p.get(s, path).await
-    } else {
-        p.send(s, method, path, body).await
-    };
-    assert_eq!(st, status, "{path}: {v}");
-    v["data"].clone()
-}
-
-/// Polls `path` until its `status` is `done` (background work), at most 20 s.
+/// Polls `path` until its `status` is `done` (background work).
 pub(crate) async fn until_status(p: &Person, s: &TestServer, path: &str, done: &str) -> Value {
-    for _ in 0..100 {
+    crate::fixtures::eventually(&format!("{path} becoming {done}"), async || {
         let (st, v) = p.get(s, path).await;
         assert_eq!(st, 200, "{path}: {v}");
-        if v["data"]["status"] == done {
-            return v["data"].clone();
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("{path} never became {done}");
-}
-
-/// A weekday at `hour`:00 UTC, two to four days from now (inside any practitioner's notice
-/// and horizon).
-pub(crate) fn weekday_at(hour: i64, extra_days: i64) -> String {
-    let mut day = jiff::Timestamp::now().as_second() / 86_400 + 2 + extra_days;
-    // 1970-01-01 was a Thursday: (day + 3) % 7 is 0 on Mondays.
-    while (day + 3) % 7 >= 5 {
-        day += 1;
-    }
-    jiff::Timestamp::from_second(day * 86_400 + hour * 3600)
-        .unwrap()
-        .to_string()
+        (v["data"]["status"] == done).then(|| v["data"].clone())
+    })
+    .await
 }
 
 /// An org with an admin, a practitioner (profile and weekday hours 09:00–17:00 UTC) and a

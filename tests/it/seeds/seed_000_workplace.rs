@@ -6,8 +6,8 @@ use haven::users::model::Role;
 use reqwest::Method;
 use serde_json::json;
 
-use super::{ok, until_status};
-use crate::fixtures::{TestUser, org};
+use super::until_status;
+use crate::fixtures::{TestUser, ok, org};
 use crate::portal::{PASSWORD, with_password};
 use crate::support::{TestServer, json};
 

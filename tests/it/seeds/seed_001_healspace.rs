@@ -5,8 +5,8 @@
 use reqwest::Method;
 use serde_json::json;
 
-use super::{ok, practice, weekday_at};
-use crate::fixtures::TestUser;
+use super::practice;
+use crate::fixtures::{TestUser, ok, weekday_at};
 use crate::support::{TestServer, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,7 +117,7 @@ async fn therapy_sessions_are_booked_held_and_rated() {
     let (_, therapist, client) = practice(&s, "HealSpace").await;
     let listed = ok(&client, &s, Method::GET, "/therapists", json!(null), 200).await;
     assert_eq!(listed[0]["id"], therapist.id.as_str());
-    let at = weekday_at(10, 0);
+    let at = weekday_at(2, 10);
     let session = ok(
         &client,
         &s,

@@ -6,8 +6,7 @@ use haven::users::model::Role;
 use reqwest::Method;
 use serde_json::json;
 
-use super::ok;
-use crate::fixtures::{TestUser, org};
+use crate::fixtures::{TestUser, ok, org};
 use crate::support::TestServer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

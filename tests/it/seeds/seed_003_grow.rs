@@ -7,8 +7,8 @@ use haven::users::model::Role;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{ok, practice, weekday_at};
-use crate::fixtures::{TestUser, mailed_text};
+use super::practice;
+use crate::fixtures::{TestUser, mailed_text, ok, weekday_at};
 use crate::support::{TestServer, json};
 
 const SECRET: &str = "whsec_grow_seed";
@@ -69,7 +69,7 @@ async fn sections_4_and_9_generate_redeem_book_session_flow() {
         &s,
         Method::POST,
         "/bookings/free-session",
-        json!({"coachId": coach.id, "startsAt": weekday_at(10, 0)}),
+        json!({"coachId": coach.id, "startsAt": weekday_at(2, 10)}),
         201,
     )
     .await;
@@ -85,7 +85,7 @@ async fn sections_4_and_9_generate_redeem_book_session_flow() {
             &s,
             Method::POST,
             "/bookings/free-session",
-            json!({"coachId": coach.id, "startsAt": weekday_at(10, 7)}),
+            json!({"coachId": coach.id, "startsAt": weekday_at(9, 10)}),
         )
         .await;
     assert!(
@@ -97,7 +97,7 @@ async fn sections_4_and_9_generate_redeem_book_session_flow() {
         &s,
         Method::POST,
         "/bookings/free-session",
-        json!({"coachId": coach.id, "startsAt": weekday_at(10, 7), "passCode": code(0)}),
+        json!({"coachId": coach.id, "startsAt": weekday_at(9, 10), "passCode": code(0)}),
         201,
     )
     .await;
@@ -191,7 +191,7 @@ async fn section_5_milestones_and_gifts_automation() {
     )
     .await;
     let session = ok(&client, &s, Method::POST, "/sessions",
-        json!({"coachId": coach.id, "startsAt": weekday_at(11, 0), "duration": 60, "type": "video"}), 201).await;
+        json!({"coachId": coach.id, "startsAt": weekday_at(2, 11), "duration": 60, "type": "video"}), 201).await;
     ok(
         &coach,
         &s,
@@ -263,7 +263,7 @@ async fn section_14_kpi_report_and_csv() {
     let (admin, coach, client) = practice(&s, "GROW").await;
     for hour in [9, 12] {
         let session = ok(&client, &s, Method::POST, "/sessions",
-            json!({"coachId": coach.id, "startsAt": weekday_at(hour, 0), "duration": 60, "type": "video"}), 201).await;
+            json!({"coachId": coach.id, "startsAt": weekday_at(2, hour), "duration": 60, "type": "video"}), 201).await;
         ok(
             &coach,
             &s,
@@ -274,7 +274,7 @@ async fn section_14_kpi_report_and_csv() {
         )
         .await;
     }
-    let date = &weekday_at(9, 0)[..10];
+    let date = &weekday_at(2, 9)[..10];
     let kpi = ok(
         &admin,
         &s,

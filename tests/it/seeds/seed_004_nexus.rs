@@ -7,8 +7,7 @@ use haven::users::model::Role;
 use reqwest::Method;
 use serde_json::json;
 
-use super::ok;
-use crate::fixtures::{TestUser, mailed_text, org};
+use crate::fixtures::{TestUser, mailed_text, ok, org};
 use crate::support::TestServer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
