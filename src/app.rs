@@ -444,6 +444,26 @@ mod tests {
         }
     }
 
+    /// ARCHITECTURE.md's inventory is the registry's own (`haven features --markdown`).
+    #[test]
+    fn architecture_md_carries_the_inventory() {
+        let doc = include_str!("../ARCHITECTURE.md");
+        let table = super::features().inventory_markdown();
+        assert!(
+            doc.contains(&table),
+            "ARCHITECTURE.md's feature inventory is out of date; paste `haven features --markdown`:\n{table}"
+        );
+    }
+
+    /// Every feature says what it is for.
+    #[test]
+    fn every_feature_says_what_it_is_for() {
+        let text = super::features().inventory_text();
+        for line in text.lines() {
+            assert!(line.split_whitespace().count() > 3, "{line}");
+        }
+    }
+
     /// Features depend on `state` and the shared services below them, never on this file
     /// that assembles them; only the entry points (CLI, server, benches) start an `App`.
     #[test]

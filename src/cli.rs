@@ -67,6 +67,12 @@ enum Command {
         #[arg(long, requires = "mermaid")]
         markdown: bool,
     },
+    /// List the features and what each is for; with --markdown, the inventory table
+    /// ARCHITECTURE.md holds (API paths, pages, jobs, exports, settings of each).
+    Features {
+        #[arg(long)]
+        markdown: bool,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]
@@ -286,6 +292,14 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 _ => diagram::sql()?,
             };
             print_out(&out)
+        }
+        Command::Features { markdown } => {
+            let features = crate::app::features();
+            print_out(&if markdown {
+                features.inventory_markdown()
+            } else {
+                features.inventory_text()
+            })
         }
         Command::Audit {
             command: AuditCommand::Verify,

@@ -33,6 +33,8 @@ pub type PresenceHook = fn(AppState, CurrentUser, bool) -> BoxFuture<'static, ()
 /// One feature's contributions. Start from [`Feature::named`] and fill in what it has.
 pub struct Feature {
     pub name: &'static str,
+    /// One line on what the feature is for (`haven features`, ARCHITECTURE.md's inventory).
+    pub about: &'static str,
     /// JSON routes, nested under `/api/v1` and documented in OpenAPI.
     pub api: fn() -> OpenApiRouter<AppState>,
     /// Portal pages (HTML), behind the portal's cookie session.
@@ -92,6 +94,7 @@ impl Feature {
     pub fn named(name: &'static str) -> Feature {
         Feature {
             name,
+            about: "",
             api: OpenApiRouter::new,
             pages: Router::new,
             nav: &[],
@@ -228,6 +231,64 @@ impl Registry {
     /// The setting named `key`, if a feature declares it.
     pub fn setting(&self, key: &str) -> Option<&'static Setting> {
         self.settings().find(|s| s.key == key)
+    }
+
+    /// The inventory of features as a Markdown table: what each is for, the first segments of
+    /// its API paths, its pages, recurring jobs, export datasets and settings — read from what
+    /// the features register, so it cannot drift (`haven features --markdown`;
+    /// ARCHITECTURE.md holds it and a test keeps the two the same).
+    pub fn inventory_markdown(&self) -> String {
+        let mut out = String::from(
+            "| feature | what it is | API | pages (navigation group) | recurring jobs | exports | settings |\n\
+             |---|---|---|---|---|---|---|\n",
+        );
+        let code = |items: Vec<String>| -> String {
+            items
+                .iter()
+                .map(|i| format!("`{i}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        for f in &self.features {
+            let (_, doc) = (f.api)().split_for_parts();
+            let mut roots: Vec<String> = doc
+                .paths
+                .paths
+                .keys()
+                .filter_map(|p| p.split('/').nth(1).map(|s| format!("/{s}")))
+                .collect();
+            roots.dedup();
+            roots.sort();
+            roots.dedup();
+            let pages = f
+                .nav
+                .iter()
+                .map(|n| match n.group.heading() {
+                    Some(g) => format!("`{}` ({g})", n.href),
+                    None => format!("`{}`", n.href),
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} | {} | {} | {} |\n",
+                f.name,
+                f.about,
+                code(roots),
+                pages,
+                code(f.recurring.iter().map(|j| j.name.to_string()).collect()),
+                code(f.exporters.iter().map(|e| e.name.to_string()).collect()),
+                code(f.settings.iter().map(|s| s.key.to_string()).collect()),
+            ));
+        }
+        out
+    }
+
+    /// Each feature's name and what it is for, one per line (`haven features`).
+    pub fn inventory_text(&self) -> String {
+        self.features
+            .iter()
+            .map(|f| format!("{:<14} {}\n", f.name, f.about))
+            .collect()
     }
 }
 

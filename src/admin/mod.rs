@@ -27,6 +27,7 @@ pub fn feature() -> Feature {
                 watch::watch(tx, &dir, &alerts, &link).map_err(|e| e.to_string())
             });
         },
+        about: "The admin home: the dashboard summary and \"Needs attention\" from `health::watch`; e-mails operators once per episode of low disk, dead or late work",
         ..Feature::named("admin")
     }
 }

@@ -46,6 +46,7 @@ pub fn feature() -> Feature {
             notices::CANCELLED,
             notices::REMINDER,
         ],
+        about: "Practitioners, hours, slots and sessions (therapy and coaching), calendars (ICS and Google Calendar), passes, the prep guide, feedback, progress logs, coach reports and training",
         ..Feature::named("appointments")
     }
 }

@@ -23,6 +23,7 @@ pub fn feature() -> Feature {
         nav: portal::NAV,
         recurring: &[checks::VERIFY],
         jobs: |h, s| checks::register(h, &s.db, s.config.public_url()),
+        about: "The audit log: a hash chain of every change and sign-in, its check and its pages",
         ..Feature::named("audit")
     }
 }

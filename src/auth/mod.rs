@@ -52,6 +52,7 @@ pub fn feature() -> Feature {
         }],
         settings: &[signup::SIGNUP_MODE],
         messages: &[recovery::VERIFY_EMAIL, recovery::RESET_PASSWORD],
+        about: "Sign-up, sign-in (password, MFA, Google, GitHub), tokens, recovery and sessions; the portal's own account page",
         ..Feature::named("auth")
     }
 }

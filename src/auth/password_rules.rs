@@ -1,4 +1,4 @@
-//! The password rules of API.md: 10 to 128 characters, not a well-known common password, not
+//! The password rules (docs/api.md): 10 to 128 characters, not a well-known common password, not
 //! the e-mail address.
 
 use std::collections::HashSet;

@@ -579,12 +579,12 @@ pub fn grantable() -> impl Iterator<Item = Perm> {
         .map(|(p, _)| p)
 }
 
-/// The rows of the table, for the README, the portal and the tests.
+/// The rows of the table, for docs/permissions.md, the portal and the tests.
 pub fn table() -> impl Iterator<Item = (Perm, &'static [(Role, Scope)])> {
     TABLE.iter().map(|(p, g)| (*p, *g))
 }
 
-/// The table as Markdown (the README carries it; a test keeps the two the same).
+/// The table as Markdown (docs/permissions.md carries it; a test keeps the two the same).
 pub fn markdown_table() -> String {
     let mut out = String::from("| permission |");
     for r in Role::ALL {
@@ -631,7 +631,7 @@ pub fn allow(
 /// in one's care).
 pub const PERMISSION_EXTENSION: &str = "x-permission";
 
-/// A scope's name in the document and the README.
+/// A scope's name in the OpenAPI document and docs/permissions.md.
 pub fn scope_name(s: Scope) -> &'static str {
     match s {
         Granted => "org, if given",
@@ -812,11 +812,11 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_carries_the_table() {
-        let readme = include_str!("../../README.md");
+    fn the_permission_table_is_documented() {
+        let doc = include_str!("../../docs/permissions.md");
         assert!(
-            readme.contains(&markdown_table()),
-            "README.md's permission table is out of date; paste:\n{}",
+            doc.contains(&markdown_table()),
+            "docs/permissions.md's table is out of date; paste:\n{}",
             markdown_table()
         );
     }

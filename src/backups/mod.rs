@@ -31,6 +31,7 @@ pub fn feature() -> Feature {
                 s.config.public_url(),
             )
         },
+        about: "Nightly online backups with verification and rotation, `/admin/backups`, and Litestream's configuration",
         ..Feature::named("backups")
     }
 }

@@ -33,6 +33,7 @@ pub fn feature() -> Feature {
         exporters: EXPORTERS,
         settings: &[NUMBER_PREFIX, AUTOMATION, HOLD_HOURS],
         messages: &[invoices::REMINDER],
+        about: "Invoices and payments (the signed webhook, hosted checkout through a gateway trait), milestone rules and gifts, quizzes and BMI, resources and testimonials, the e-store, KPI reports",
         ..Feature::named("business")
     }
 }

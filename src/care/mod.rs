@@ -1,4 +1,4 @@
-//! Who may see a client (API.md "Care relationships and sharing"): the care relationships that
+//! Who may see a client (docs/features.md, "Care relationships"): the care relationships that
 //! say who cares for whom, the one reach every feature narrows its SQL by (`reach::Reach`), and
 //! the care team that staff manage and people see.
 
@@ -22,6 +22,7 @@ pub fn feature() -> Feature {
         pages: portal::pages,
         exporters: EXPORTERS,
         settings: &[TEAM_SCOPE],
+        about: "Who may see a client: care relationships, the one reach every feature narrows by (`reach.rs`), what members share with their care team, and the access log of reads of their records",
         ..Feature::named("care")
     }
 }

@@ -1,5 +1,5 @@
 //! Which clients a caller reaches — the one decision every feature asks, always as a condition
-//! in the SQL that reads the rows (never a filter over loaded rows). API.md: admins (and team
+//! in the SQL that reads the rows (never a filter over loaded rows). Admins (and team
 //! members, unless `crm.teamScope` is `assigned`) reach the org's clients; practitioners — and
 //! team members under `assigned` — the clients in their care (`care_relationships`, live);
 //! partners exactly the clients their invitation lists, until it expires; members themselves.

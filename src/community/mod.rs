@@ -31,6 +31,7 @@ pub fn feature() -> Feature {
         socket: live::attach,
         presence: Some(live::presence),
         events: live::EVENTS,
+        about: "Support groups and join requests, anonymous one-to-one chat, reports, moderation with the audited conversation view, crisis flags; Socket.IO events",
         ..Feature::named("community")
     }
 }

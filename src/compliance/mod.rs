@@ -42,6 +42,7 @@ pub fn feature() -> Feature {
             },
         }],
         messages: &[export::EXPORT_READY, deletion::DELETION_SCHEDULED],
+        about: "GDPR: a person's export and erasure, consents, and an admin's removal and reactivation of people",
         ..Feature::named("compliance")
     }
 }

@@ -41,6 +41,7 @@ pub fn feature() -> Feature {
             jobs::MILESTONE_DUE,
             jobs::WEEKLY_SUMMARY,
         ],
+        about: "Clients and customers, assignment, projects and milestones, notes with versions, files, activity and the timeline, the chatbot webhook, replies and their approval, search, AI summaries",
         ..Feature::named("crm")
     }
 }

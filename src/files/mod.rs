@@ -46,6 +46,7 @@ pub fn feature() -> Feature {
             name: "files",
             collect: store::export,
         }],
+        about: "Uploads (scanned by clamd when configured), downloads and profile pictures; bytes in a `BlobStore` on disk or S3, deleted only by `files.cleanup`",
         ..Feature::named("files")
     }
 }

@@ -10,8 +10,9 @@ use utoipa::ToSchema;
 
 use crate::db::DbError;
 
-/// The stable error codes of API.md, one place.
+/// The stable error codes, one place (docs/api.md holds their table; a test keeps it so).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
     ValidationError,
@@ -166,7 +167,7 @@ pub struct ErrorBody {
 
 #[derive(Serialize, ToSchema)]
 pub struct ErrorObject {
-    /// A stable code from the table in API.md, or a domain code.
+    /// A stable code from the table in docs/api.md, or a domain code.
     #[schema(schema_with = code_schema)]
     pub code: String,
     pub message: String,
@@ -187,7 +188,7 @@ fn code_schema() -> utoipa::openapi::Schema {
                     .pattern(Some("^[A-Z][A-Z0-9_]*$")),
             )
             .description(Some(
-                "A stable code from the table in API.md, or a domain code.",
+                "A stable code from the table in docs/api.md, or a domain code.",
             ))
             .build(),
     )
@@ -364,5 +365,29 @@ impl From<rusqlite::Error> for ApiError {
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
         ApiError::internal(format!("{e:#}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/api.md's table names every code with its status: the document apps are written
+    /// against cannot fall behind the enum.
+    #[test]
+    fn docs_api_md_lists_every_code_with_its_status() {
+        let doc = include_str!("../../docs/api.md");
+        let schema = serde_json::to_value(<ErrorCode as utoipa::PartialSchema>::schema()).unwrap();
+        let codes = schema["enum"]
+            .as_array()
+            .expect("ErrorCode's schema lists its values");
+        assert!(codes.len() > 10);
+        for code in codes {
+            let code = code.as_str().unwrap();
+            let parsed: ErrorCode = serde_json::from_value(serde_json::json!(code))
+                .unwrap_or_else(|_| panic!("{code} reads back"));
+            let row = format!("| {} | `{code}` |", parsed.status().as_u16());
+            assert!(doc.contains(&row), "docs/api.md lacks the row {row}");
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! The HTTP contract of API.md: envelopes, errors, extractors, paging, request ids,
+//! The HTTP contract (docs/api.md): envelopes, errors, extractors, paging, request ids,
 //! idempotency and the response layers.
 
 pub mod body_rules;

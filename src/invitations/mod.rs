@@ -20,6 +20,7 @@ pub fn feature() -> Feature {
         jobs: |h, _| store::register_jobs(h),
         settings: &[store::EXPIRY_DAYS],
         messages: &[store::INVITATION],
+        about: "Invitations to an org (staff, members, partners with the clients they may see) and their expiry",
         ..Feature::named("invitations")
     }
 }

@@ -29,6 +29,7 @@ pub fn feature() -> Feature {
         nav: portal::NAV,
         recurring: housekeeping::RECURRING,
         jobs: |h, s| housekeeping::register(h, &s.db, s.config.litestream.enabled),
+        about: "The outbox's operator view (`/admin/jobs`): each recurring job, run now, retry dead items; the upkeep jobs",
         ..Feature::named("jobs")
     }
 }

@@ -60,6 +60,7 @@ pub fn feature() -> Feature {
             },
         ],
         settings: &[REMINDERS_ENABLED],
+        about: "In-app notifications, preferences, devices and push, e-mail through the outbox, scheduled sends, and each org's wording of the built-in messages",
         ..Feature::named("notify")
     }
 }

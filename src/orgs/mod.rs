@@ -30,6 +30,7 @@ pub fn feature() -> Feature {
         },
         pages: portal::pages,
         nav: portal::NAV,
+        about: "Orgs, departments and subscriptions (seats checked at invitation); moving an org between Havens (`haven org export/import/remove`, transfer/)",
         ..Feature::named("orgs")
     }
 }

@@ -195,6 +195,7 @@ pub fn feature() -> Feature {
         api: api::router,
         pages: portal::pages,
         nav: portal::NAV,
+        about: "The org settings registry (`/admin/settings`): every feature's settings, typed, with defaults from the config",
         ..Feature::named("settings")
     }
 }

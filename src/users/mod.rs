@@ -25,6 +25,7 @@ pub fn feature() -> Feature {
             name: "profile",
             collect: |c, u, _| store::export_profile(c, u).map(Part::from),
         }],
+        about: "People: profiles, privacy, personal settings, the directory and the admin's people pages",
         ..Feature::named("users")
     }
 }

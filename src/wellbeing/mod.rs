@@ -152,6 +152,7 @@ pub fn feature() -> Feature {
                 },
             },
         ],
+        about: "Personal wellbeing for the mobile app: mood, journal with search, goals, achievements and the progress timeline",
         ..Feature::named("wellbeing")
     }
 }

@@ -92,7 +92,7 @@ fn entry_date(conn: &Connection, user_id: &str, raw: Option<&str>) -> Result<Str
         None => Ok(today.to_string()),
         Some(d) => match parse_date(d) {
             Some(d) if d <= today => Ok(d.to_string()),
-            // API.md's acceptance asks a 400 here: a day ahead of the person is bad input.
+            // The acceptance suite asks a 400 here: a day ahead of the person is bad input.
             Some(_) => Err(ApiError::field("date", "cannot be in the future")),
             None => Err(ApiError::field("date", "must be a date as YYYY-MM-DD")),
         },

@@ -68,6 +68,7 @@ pub fn feature() -> Feature {
             reminders::NUDGE,
             reports::build::REPORT_READY,
         ],
+        about: "Workplace wellbeing: wellness domains, daily logs and offline sync, scores, WEMWBS, the onboarding questionnaire, org and department analytics (minimum cohort in SQL), reports as PDF and CSV",
         ..Feature::named("workplace")
     }
 }

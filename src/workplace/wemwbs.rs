@@ -1,7 +1,7 @@
 //! The Warwick-Edinburgh Mental Wellbeing Scale (WEMWBS): its 14 statements, answers 1..5,
 //! total 14..70 and category (low ≤ 42, moderate 43–59, high ≥ 60), and the person's history
 //! (`GET /assessments`). The scale is © NHS Health Scotland, University of Warwick and University
-//! of Edinburgh, 2006; it is shipped with its attribution, and the README says how to license it.
+//! of Edinburgh, 2006; it is shipped with its attribution, and docs/features.md says how to license it.
 
 use axum::extract::State;
 use axum::response::IntoResponse;
