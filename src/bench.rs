@@ -263,7 +263,7 @@ fn raw_point_reads(path: &std::path::Path, threads: usize, span: Duration) -> f6
                 while started.elapsed() < span {
                     let ok = c
                         .prepare_cached(SELECT)
-                        .and_then(|mut st| st.query_row([id], |r| r.get::<_, String>(1)))
+                        .and_then(|mut st| st.query_row([id], |r| r.get::<_, String>("body")))
                         .is_ok();
                     if ok {
                         raw_count.fetch_add(1, Ordering::Relaxed);
@@ -289,7 +289,7 @@ async fn db_reads(db: &Db, n: usize, span: Duration, in_place: bool) -> f64 {
                 let key = id;
                 let query = move |c: &Connection| {
                     c.prepare_cached(SELECT)?
-                        .query_row([key], |r| r.get::<_, String>(1))
+                        .query_row([key], |r| r.get::<_, String>("body"))
                         .map_err(DbError::from)
                 };
                 let r = if in_place {

@@ -57,7 +57,8 @@ pub struct Feature {
     /// has ended; `accounts.purge` runs them all, in its transaction. Each returns the rows erased.
     pub purge: &'static [fn(&Connection, u32) -> rusqlite::Result<usize>],
     /// What the feature adds to a member's progress timeline: each a query of one person's
-    /// (`?1`) milestones as `kind, id, title, description, at` (the timeline unions them).
+    /// (`?1`) milestones with the columns `kind, id, title, description, at`, each named so (the timeline
+    /// unions them and reads them by name).
     pub timeline: &'static [&'static str],
     /// The built-in messages whose wording each org may change (`/notification-templates`).
     pub messages: &'static [Message],

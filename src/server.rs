@@ -136,7 +136,7 @@ fn spawn_watchdog(db: crate::db::Db) -> tokio::task::JoinHandle<()> {
             tokio::time::sleep(every).await;
             let alive = db
                 .read(|c| {
-                    c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                    c.query_row("SELECT 1 AS found", [], |r| r.get::<_, i64>("found"))
                         .map_err(DbError::from)
                 })
                 .await

@@ -85,9 +85,9 @@ pub async fn for_user(state: &AppState, u: &PortalUser) -> Result<Vec<Item>, DbE
             let backing_up = status.iter().any(|j| j.name == backups::JOB && j.enabled);
             if backups && backing_up {
                 let newest: Option<String> = c.query_row(
-                    "SELECT max(created_at) FROM backups WHERE verified = 1",
+                    "SELECT max(created_at) AS newest FROM backups WHERE verified = 1",
                     [],
-                    |r| r.get(0),
+                    |r| r.get("newest"),
                 )?;
                 match newest {
                     None => items.push(Item {

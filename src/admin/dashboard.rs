@@ -112,7 +112,9 @@ fn compute_with(
     mut weeks: Option<&mut Weeks>,
 ) -> rusqlite::Result<Summary> {
     let tz: String = match &org {
-        Some(o) => conn.query_row("SELECT timezone FROM orgs WHERE id = ?1", [o], |r| r.get(0))?,
+        Some(o) => conn.query_row("SELECT timezone FROM orgs WHERE id = ?1", [o], |r| {
+            r.get("timezone")
+        })?,
         None => "UTC".into(),
     };
     let month = month_start(&tz);
@@ -147,21 +149,21 @@ fn compute_with(
         ))?;
         let mut rows = st.query([&org_param])?;
         while let Some(r) = rows.next()? {
-            let created = r.get_ref(2)?.as_str().unwrap_or("");
+            let created = r.get_ref("created_at")?.as_str().unwrap_or("");
             signups.last7_days += i64::from(created >= d7.as_str());
             signups.last30_days += i64::from(created >= d30.as_str());
             signups.this_month += i64::from(created >= month.as_str());
             if let Some(w) = weeks.as_deref_mut() {
                 w.add(created);
             }
-            let role = r.get_ref(0)?.as_str().unwrap_or("");
+            let role = r.get_ref("role")?.as_str().unwrap_or("");
             match users_by_role.get_mut(role) {
                 Some(n) => *n += 1,
                 None => {
                     users_by_role.insert(role.to_string(), 1);
                 }
             }
-            let status = r.get_ref(1)?.as_str().unwrap_or("");
+            let status = r.get_ref("status")?.as_str().unwrap_or("");
             match users_by_status.get_mut(status) {
                 Some(n) => *n += 1,
                 None => {
@@ -176,26 +178,26 @@ fn compute_with(
     let earliest = a7.clone().min(a30.clone()).min(am.clone());
     let active_users = conn
         .prepare_cached(&scoped(
-            "SELECT total(last_active_day >= ?2), total(last_active_day >= ?3), total(last_active_day >= ?4)
+            "SELECT total(last_active_day >= ?2) AS last7_days, total(last_active_day >= ?3) AS last30_days, total(last_active_day >= ?4) AS this_month
              FROM users WHERE deleted_at IS NULL AND last_active_day >= ?5 {org}",
         ))?
         .query_row(rusqlite::params![org_param, a7, a30, am, earliest], |r| {
             Ok(Window {
-                last7_days: r.get::<_, f64>(0)? as i64,
-                last30_days: r.get::<_, f64>(1)? as i64,
-                this_month: r.get::<_, f64>(2)? as i64,
+                last7_days: r.get::<_, f64>("last7_days")? as i64,
+                last30_days: r.get::<_, f64>("last30_days")? as i64,
+                this_month: r.get::<_, f64>("this_month")? as i64,
             })
         })?;
     // One range of (org_id, created_at), or of created_at for every org.
     let sign_ins_this_month: i64 = conn
         .prepare_cached(&scoped(
-            "SELECT count(*) FROM auth_sessions WHERE created_at >= ?2 {org}",
+            "SELECT count(*) AS sign_ins_this_month FROM auth_sessions WHERE created_at >= ?2 {org}",
         ))?
-        .query_row(rusqlite::params![org_param, month], |r| r.get(0))?;
+        .query_row(rusqlite::params![org_param, month], |r| r.get("sign_ins_this_month"))?;
     let pending_invitations = conn.prepare_cached(
-        "SELECT count(*) FROM invitations WHERE status = 'pending' AND expires_at >= ?2 AND (?1 IS NULL OR org_id = ?1)",
+        "SELECT count(*) AS pending_invitations FROM invitations WHERE status = 'pending' AND expires_at >= ?2 AND (?1 IS NULL OR org_id = ?1)",
     )?
-    .query_row(rusqlite::params![org_param, clock::now()], |r| r.get(0))?;
+    .query_row(rusqlite::params![org_param, clock::now()], |r| r.get("pending_invitations"))?;
     let q = outbox::counts(conn)?;
     Ok(Summary {
         scope: if org.is_some() { "org" } else { "platform" },

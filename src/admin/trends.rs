@@ -74,12 +74,12 @@ pub fn active_per_day(conn: &Connection, org: Option<&str>) -> rusqlite::Result<
     let sql = match org {
         Some(_) => "SELECT day, people FROM activity_counts WHERE org_id = ?2 AND day >= ?1",
         None => {
-            "SELECT day, sum(people) FROM activity_counts WHERE day >= ?1 AND ?2 IS NULL GROUP BY day"
+            "SELECT day, sum(people) AS people FROM activity_counts WHERE day >= ?1 AND ?2 IS NULL GROUP BY day"
         }
     };
     let mut st = conn.prepare_cached(sql)?;
     let rows = st.query_map(rusqlite::params![first.to_string(), org], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        Ok((r.get::<_, String>("day")?, r.get::<_, i64>("people")?))
     })?;
     for row in rows {
         let (d, n) = row?;

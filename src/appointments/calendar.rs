@@ -184,7 +184,7 @@ async fn feed(
                     "SELECT f.user_id FROM calendar_feeds f JOIN users u ON u.id = f.user_id
                      WHERE f.token_hash = ?1 AND u.status = 'active' AND u.deleted_at IS NULL",
                 )?
-                .query_row([hash_token(&q.token)], |r| r.get(0))
+                .query_row([hash_token(&q.token)], |r| r.get("user_id"))
                 .optional()?
                 .ok_or_else(ApiError::not_found)?;
             let since = clock::before(std::time::Duration::from_secs(FEED_DAYS_BACK as u64 * 86_400));

@@ -408,8 +408,8 @@ fn redirect_uri(config: &Config) -> String {
 /// Queues the session for its practitioner's connected calendar (in the caller's transaction).
 pub fn enqueue_push(tx: &Tx, s: &Session) -> rusqlite::Result<()> {
     let connected: bool = tx
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM calendar_connections WHERE user_id = ?1 AND status = 'connected')")?
-        .query_row([&s.practitioner_id], |r| r.get(0))?;
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM calendar_connections WHERE user_id = ?1 AND status = 'connected') AS connected")?
+        .query_row([&s.practitioner_id], |r| r.get("connected"))?;
     if connected {
         outbox::enqueue(
             tx,
@@ -449,7 +449,7 @@ impl Link {
             .read(move |c| {
                 Ok::<_, DbError>(
                     c.prepare_cached("SELECT sealed_tokens, calendar_id FROM calendar_connections WHERE user_id = ?1 AND status = 'connected'")?
-                        .query_row([&u], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .query_row([&u], |r| Ok((r.get("sealed_tokens")?, r.get("calendar_id")?)))
                         .optional()?,
                 )
             })
@@ -495,7 +495,7 @@ impl Link {
             .write(move |tx| {
                 let own: std::collections::HashSet<String> = tx
                     .prepare_cached("SELECT event_id FROM calendar_events WHERE user_id = ?1")?
-                    .query_map([&u], |r| r.get(0))?
+                    .query_map([&u], |r| r.get("event_id"))?
                     .collect::<rusqlite::Result<_>>()?;
                 tx.execute("DELETE FROM calendar_busy WHERE user_id = ?1", [&u])?;
                 let mut n = 0;
@@ -523,7 +523,7 @@ impl Link {
                 let s = sessions::by_id(c, &sid)?;
                 let event: Option<String> = c
                     .prepare_cached("SELECT event_id FROM calendar_events WHERE appointment_id = ?1 AND user_id = ?2")?
-                    .query_row(params![sid, uid], |r| r.get(0))
+                    .query_row(params![sid, uid], |r| r.get("event_id"))
                     .optional()?;
                 Ok::<_, DbError>((s, event))
             })
@@ -581,7 +581,7 @@ impl Link {
                     c.prepare_cached(
                         "SELECT user_id FROM calendar_connections WHERE status = 'connected' AND (?1 IS NULL OR org_id = ?1)",
                     )?
-                    .query_map([org_id], |r| r.get(0))?
+                    .query_map([org_id], |r| r.get("user_id"))?
                     .collect::<rusqlite::Result<Vec<String>>>()?,
                 )
             })
@@ -638,7 +638,9 @@ pub fn status(c: &rusqlite::Connection, user_id: &str) -> rusqlite::Result<Optio
     c.prepare_cached(
         "SELECT status, synced_at, last_error FROM calendar_connections WHERE user_id = ?1",
     )?
-    .query_row([user_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    .query_row([user_id], |r| {
+        Ok((r.get("status")?, r.get("synced_at")?, r.get("last_error")?))
+    })
     .optional()
 }
 
@@ -810,18 +812,19 @@ pub async fn finish(state: &AppState, user_id: &str, flow: &str, code: &str) -> 
         return Finished::NotYours;
     };
     let (uid, flow) = (user_id.to_string(), flow.to_string());
-    let pending = state
-        .db
-        .read(move |c| {
-            Ok::<_, DbError>(
+    let pending =
+        state
+            .db
+            .read(move |c| {
+                Ok::<_, DbError>(
                 c.prepare_cached(
                     "SELECT verifier FROM calendar_connections WHERE state = ?1 AND user_id = ?2",
                 )?
-                .query_row(params![flow, uid], |r| r.get::<_, Option<String>>(0))
+                .query_row(params![flow, uid], |r| r.get::<_, Option<String>>("verifier"))
                 .optional()?,
             )
-        })
-        .await;
+            })
+            .await;
     let Ok(Some(Some(verifier))) = pending else {
         return Finished::NotYours;
     };

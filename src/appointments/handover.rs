@@ -37,10 +37,10 @@ pub fn next_session(c: &Connection, client_user: &str) -> rusqlite::Result<Optio
     )?
     .query_row(params![client_user, clock::now()], |r| {
         Ok(NextSession {
-            id: r.get(0)?,
-            practitioner_id: r.get(1)?,
-            starts_at: r.get(2)?,
-            ends_at: r.get(3)?,
+            id: r.get("id")?,
+            practitioner_id: r.get("practitioner_id")?,
+            starts_at: r.get("starts_at")?,
+            ends_at: r.get("ends_at")?,
         })
     })
     .optional()
@@ -64,7 +64,7 @@ pub fn hand_over(
             "SELECT id FROM appointments WHERE client_id = ?1 AND practitioner_id = ?2
                AND status IN ('scheduled', 'confirmed') AND starts_at > ?3 ORDER BY starts_at",
         )?
-        .query_map(params![client_user, from, clock::now()], |r| r.get(0))?
+        .query_map(params![client_user, from, clock::now()], |r| r.get("id"))?
         .collect::<rusqlite::Result<_>>()?;
     let hours = store::hours(tx, &to)?;
     let mut conflicts = Vec::new();
@@ -129,15 +129,15 @@ pub struct Listed {
 /// The person's latest and next sessions (newest first), at most `limit`.
 pub fn sessions_of(c: &Connection, client_user: &str, limit: u32) -> rusqlite::Result<Vec<Listed>> {
     c.prepare_cached(
-        "SELECT a.id, a.starts_at, a.status, trim(u.first_name || ' ' || u.last_name) FROM appointments a
+        "SELECT a.id, a.starts_at, a.status, trim(u.first_name || ' ' || u.last_name) AS practitioner FROM appointments a
          JOIN users u ON u.id = a.practitioner_id WHERE a.client_id = ?1 ORDER BY a.starts_at DESC LIMIT ?2",
     )?
     .query_map(params![client_user, limit], |r| {
         Ok(Listed {
-            id: r.get(0)?,
-            starts_at: r.get(1)?,
-            status: r.get(2)?,
-            practitioner: r.get(3)?,
+            id: r.get("id")?,
+            starts_at: r.get("starts_at")?,
+            status: r.get("status")?,
+            practitioner: r.get("practitioner")?,
         })
     })?
     .collect()

@@ -36,8 +36,9 @@ pub fn feature() -> Feature {
         exporters: EXPORTERS,
         settings: &[FREE_SESSION_MINUTES, PREP_GUIDE, TRAINING_STEPS],
         timeline: &[
-            "SELECT 'session', a.id, 'Session with ' || trim(u.first_name || ' ' || u.last_name),
-                    replace(a.type, '_', ' ') || ' session completed', coalesce(a.completed_at, a.ends_at)
+            "SELECT 'session' AS kind, a.id, 'Session with ' || trim(u.first_name || ' ' || u.last_name) AS title,
+                    replace(a.type, '_', ' ') || ' session completed' AS description,
+                    coalesce(a.completed_at, a.ends_at) AS at
              FROM appointments a JOIN users u ON u.id = a.practitioner_id WHERE a.client_id = ?1 AND a.status = 'completed'",
         ],
         messages: &[

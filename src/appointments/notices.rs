@@ -31,7 +31,7 @@ pub fn local_time(ts: jiff::Timestamp, tz: &str) -> String {
 fn timezone(tx: &Tx, user_id: &str) -> rusqlite::Result<String> {
     Ok(tx
         .prepare_cached("SELECT timezone FROM users WHERE id = ?1")?
-        .query_row([user_id], |r| r.get(0))
+        .query_row([user_id], |r| r.get("timezone"))
         .optional()?
         .unwrap_or_else(|| "UTC".into()))
 }
@@ -140,7 +140,7 @@ fn worded(
     let (org_id, org_name) = crate::orgs::store::name_of_user(tx, to)?;
     let first: String = tx
         .prepare_cached("SELECT first_name FROM users WHERE id = ?1")?
-        .query_row([to], |r| r.get(0))?;
+        .query_row([to], |r| r.get("first_name"))?;
     let with = other(s, to);
     let mut values = vec![
         ("firstName", first.as_str()),

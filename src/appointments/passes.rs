@@ -88,7 +88,8 @@ pub struct Pass {
 const COLUMNS: &str = "id, code, uses, used, expires_at, created_by, created_at";
 
 fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Pass> {
-    let (uses, used, expires_at): (u32, u32, String) = (r.get(2)?, r.get(3)?, r.get(4)?);
+    let (uses, used, expires_at): (u32, u32, String) =
+        (r.get("uses")?, r.get("used")?, r.get("expires_at")?);
     let status = if used >= uses {
         "redeemed"
     } else if expires_at <= clock::now() {
@@ -97,14 +98,14 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Pass> {
         "active"
     };
     Ok(Pass {
-        id: r.get(0)?,
-        code: r.get(1)?,
+        id: r.get("id")?,
+        code: r.get("code")?,
         status: status.into(),
         uses,
         used,
         expires_at,
-        created_by: r.get(5)?,
-        created_at: r.get(6)?,
+        created_by: r.get("created_by")?,
+        created_at: r.get("created_at")?,
     })
 }
 
@@ -268,10 +269,10 @@ fn redemption(
     )?
     .query_row(params![pass_id, user_id], |r| {
         Ok(Redemption {
-            code: r.get(0)?,
-            redeemed_at: r.get(1)?,
-            expires_at: r.get(2)?,
-            session_id: r.get(3)?,
+            code: r.get("code")?,
+            redeemed_at: r.get("redeemed_at")?,
+            expires_at: r.get("expires_at")?,
+            session_id: r.get("appointment_id")?,
         })
     })
     .optional()
@@ -300,7 +301,12 @@ fn take(
             "SELECT id, uses, used, expires_at FROM passes WHERE code = ?1 AND org_id = ?2",
         )?
         .query_row(params![normalize(code), org_id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            Ok((
+                r.get("id")?,
+                r.get("uses")?,
+                r.get("used")?,
+                r.get("expires_at")?,
+            ))
         })
         .optional()?
         .ok_or_else(ApiError::not_found)?;
@@ -441,7 +447,7 @@ fn guide(
 ) -> Result<PrepGuide, ApiError> {
     let done: std::collections::HashMap<String, String> = c
         .prepare_cached("SELECT item, done_at FROM prep_checklist WHERE user_id = ?1")?
-        .query_map([client_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([client_id], |r| Ok((r.get("item")?, r.get("done_at")?)))?
         .collect::<rusqlite::Result<_>>()?;
     let checklist: Vec<ChecklistItem> = items(c, state, org_id)?
         .into_iter()
@@ -505,15 +511,15 @@ async fn free_session(
                          WHERE r.user_id = ?1 AND r.appointment_id IS NULL AND p.expires_at > ?2 AND p.org_id = ?3
                          ORDER BY p.expires_at LIMIT 1",
                     )?
-                    .query_row(params![client_id, clock::now(), user.org_id], |r| r.get::<_, String>(0))
+                    .query_row(params![client_id, clock::now(), user.org_id], |r| r.get::<_, String>("pass_id"))
                     .optional()?,
             };
             if pass.is_none() {
                 let had: bool = tx
                     .prepare_cached(
-                        "SELECT EXISTS (SELECT 1 FROM appointments WHERE client_id = ?1 AND org_id = ?2 AND status <> 'cancelled')",
+                        "SELECT EXISTS (SELECT 1 FROM appointments WHERE client_id = ?1 AND org_id = ?2 AND status <> 'cancelled') AS had",
                     )?
-                    .query_row(params![client_id, user.org_id], |r| r.get(0))?;
+                    .query_row(params![client_id, user.org_id], |r| r.get("had"))?;
                 if had {
                     return Err(ApiError::refused(
                         "passCode",

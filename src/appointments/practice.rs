@@ -128,29 +128,37 @@ pub struct Feedback {
 
 const FEEDBACK_COLUMNS: &str =
     "f.id, f.appointment_id, f.practitioner_id, f.rating, f.comments, f.category, f.anonymous,
-    u.id, u.first_name, u.last_name, f.created_at";
+    u.id AS author_id, u.first_name, u.last_name, f.created_at";
 const FEEDBACK_FROM: &str = "feedback f JOIN users u ON u.id = f.author_id";
 
 fn feedback_row(r: &rusqlite::Row) -> rusqlite::Result<Feedback> {
-    let anonymous: bool = r.get(6)?;
+    let anonymous: bool = r.get("anonymous")?;
     let author = if anonymous {
         None
     } else {
         Some(Party {
-            id: r.get(7)?,
-            name: format!("{} {}", r.get::<_, String>(8)?, r.get::<_, String>(9)?)
-                .trim()
-                .to_string(),
+            id: r.get("author_id")?,
+            name: format!(
+                "{} {}",
+                r.get::<_, String>("first_name")?,
+                r.get::<_, String>("last_name")?
+            )
+            .trim()
+            .to_string(),
         })
     };
-    let at: String = r.get(10)?;
+    let at: String = r.get("created_at")?;
     Ok(Feedback {
-        id: r.get(0)?,
-        session_id: if anonymous { None } else { r.get(1)? },
-        coach_id: r.get(2)?,
-        rating: r.get(3)?,
-        comments: r.get(4)?,
-        category: r.get(5)?,
+        id: r.get("id")?,
+        session_id: if anonymous {
+            None
+        } else {
+            r.get("appointment_id")?
+        },
+        coach_id: r.get("practitioner_id")?,
+        rating: r.get("rating")?,
+        comments: r.get("comments")?,
+        category: r.get("category")?,
         anonymous,
         author,
         date: at.chars().take(10).collect(),
@@ -317,23 +325,26 @@ pub struct ProgressLog {
     pub created_at: String,
 }
 
-const LOG_COLUMNS: &str =
-    "l.id, l.client_id, l.appointment_id, u.id, u.first_name, u.last_name, l.text, l.created_at";
+const LOG_COLUMNS: &str = "l.id, l.client_id, l.appointment_id, u.id AS author_id, u.first_name, u.last_name, l.text, l.created_at";
 const LOG_FROM: &str = "progress_logs l JOIN users u ON u.id = l.author_id";
 
 fn log_row(r: &rusqlite::Row) -> rusqlite::Result<ProgressLog> {
     Ok(ProgressLog {
-        id: r.get(0)?,
-        client_id: r.get(1)?,
-        session_id: r.get(2)?,
+        id: r.get("id")?,
+        client_id: r.get("client_id")?,
+        session_id: r.get("appointment_id")?,
         author: Party {
-            id: r.get(3)?,
-            name: format!("{} {}", r.get::<_, String>(4)?, r.get::<_, String>(5)?)
-                .trim()
-                .to_string(),
+            id: r.get("author_id")?,
+            name: format!(
+                "{} {}",
+                r.get::<_, String>("first_name")?,
+                r.get::<_, String>("last_name")?
+            )
+            .trim()
+            .to_string(),
         },
-        text: r.get(6)?,
-        created_at: r.get(7)?,
+        text: r.get("text")?,
+        created_at: r.get("created_at")?,
     })
 }
 
@@ -558,16 +569,23 @@ fn figures(
 ) -> rusqlite::Result<Figures> {
     let (sessions, completed, no_shows, cancelled, minutes, rating): (u32, u32, u32, u32, i64, Option<f64>) = c
         .prepare_cached(
-            "SELECT count(*) FILTER (WHERE status <> 'cancelled'),
-                    count(*) FILTER (WHERE status = 'completed'),
-                    count(*) FILTER (WHERE status = 'no_show'),
-                    count(*) FILTER (WHERE status = 'cancelled'),
-                    coalesce(sum((unixepoch(ends_at) - unixepoch(starts_at)) / 60) FILTER (WHERE status = 'completed'), 0),
-                    avg(rating)
+            "SELECT count(*) FILTER (WHERE status <> 'cancelled') AS sessions,
+                    count(*) FILTER (WHERE status = 'completed') AS completed,
+                    count(*) FILTER (WHERE status = 'no_show') AS no_shows,
+                    count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
+                    coalesce(sum((unixepoch(ends_at) - unixepoch(starts_at)) / 60) FILTER (WHERE status = 'completed'), 0) AS minutes,
+                    avg(rating) AS rating
              FROM appointments WHERE practitioner_id = ?1 AND starts_at >= ?2 AND starts_at < ?3",
         )?
         .query_row(params![coach, start_of(from, tz), start_of(to, tz)], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+            Ok((
+                r.get("sessions")?,
+                r.get("completed")?,
+                r.get("no_shows")?,
+                r.get("cancelled")?,
+                r.get("minutes")?,
+                r.get("rating")?,
+            ))
         })?;
     Ok(Figures {
         start: from.to_string(),
@@ -590,7 +608,10 @@ pub fn rate_of(c: &Connection, coach: &str) -> rusqlite::Result<Option<Money>> {
         "SELECT rate_amount, rate_currency FROM practitioner_profiles WHERE user_id = ?1",
     )?
     .query_row([coach], |r| {
-        Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<String>>(1)?))
+        Ok((
+            r.get::<_, Option<i64>>("rate_amount")?,
+            r.get::<_, Option<String>>("rate_currency")?,
+        ))
     })
     .optional()?
     .and_then(|(a, c)| {
@@ -617,7 +638,7 @@ pub fn build_report(
                     "SELECT id FROM users WHERE org_id = ?1 AND role = 'practitioner' AND status = 'active' AND deleted_at IS NULL
                      ORDER BY last_name, first_name, id",
                 )?
-                .query_map([&user.org_id], |r| r.get(0))?
+                .query_map([&user.org_id], |r| r.get("id"))?
                 .collect::<rusqlite::Result<_>>()?;
             ids.iter()
                 .map(|id| store::practitioner(c, &user.org_id, id))
@@ -627,7 +648,7 @@ pub fn build_report(
     // Weeks and months as the org lives them.
     let zone: String = c
         .prepare_cached("SELECT timezone FROM orgs WHERE id = ?1")?
-        .query_row([&user.org_id], |r| r.get(0))
+        .query_row([&user.org_id], |r| r.get("timezone"))
         .optional()?
         .unwrap_or_else(|| "UTC".into());
     let tz = jiff::tz::TimeZone::get(&zone).unwrap_or(jiff::tz::TimeZone::UTC);
@@ -775,7 +796,7 @@ fn training_of(
 ) -> Result<Training, ApiError> {
     let done: std::collections::HashMap<String, String> = c
         .prepare_cached("SELECT step, done_at FROM training_steps WHERE user_id = ?1")?
-        .query_map([coach], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([coach], |r| Ok((r.get("step")?, r.get("done_at")?)))?
         .collect::<rusqlite::Result<_>>()?;
     let steps: Vec<TrainingStep> = settings::get(c, &state.config, org_id, &TRAINING_STEPS)?
         .as_array()

@@ -62,39 +62,42 @@ pub struct Practitioner {
 
 const SELECT: &str = "SELECT u.id, u.first_name, u.last_name, u.timezone,
         p.bio, p.specialties, p.certifications, p.experience_years, p.rate_amount, p.rate_currency,
-        (SELECT avg(a.rating) FROM appointments a WHERE a.practitioner_id = u.id AND a.rating IS NOT NULL),
-        (SELECT count(*) FROM appointments a WHERE a.practitioner_id = u.id AND a.rating IS NOT NULL)
+        (SELECT avg(a.rating) FROM appointments a WHERE a.practitioner_id = u.id AND a.rating IS NOT NULL) AS rating,
+        (SELECT count(*) FROM appointments a WHERE a.practitioner_id = u.id AND a.rating IS NOT NULL) AS rating_count
     FROM users u LEFT JOIN practitioner_profiles p ON p.user_id = u.id
     WHERE u.role = 'practitioner' AND u.status = 'active' AND u.deleted_at IS NULL";
 
 fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Practitioner> {
-    let list = |i: usize| -> rusqlite::Result<Vec<String>> {
-        Ok(r.get::<_, Option<String>>(i)?
+    let list = |column: &str| -> rusqlite::Result<Vec<String>> {
+        Ok(r.get::<_, Option<String>>(column)?
             .and_then(|s| serde_json::from_str(&s).ok())
             .unwrap_or_default())
     };
-    let (first, last): (String, String) = (r.get(1)?, r.get(2)?);
-    let specialties = list(5)?;
-    let experience: Option<u32> = r.get(7)?;
-    let rate = match (r.get::<_, Option<i64>>(8)?, r.get::<_, Option<String>>(9)?) {
+    let (first, last): (String, String) = (r.get("first_name")?, r.get("last_name")?);
+    let specialties = list("specialties")?;
+    let experience: Option<u32> = r.get("experience_years")?;
+    let rate = match (
+        r.get::<_, Option<i64>>("rate_amount")?,
+        r.get::<_, Option<String>>("rate_currency")?,
+    ) {
         (Some(amount), Some(currency)) => Some(Money { amount, currency }),
         _ => None,
     };
     Ok(Practitioner {
-        id: r.get(0)?,
+        id: r.get("id")?,
         name: format!("{first} {last}").trim().to_string(),
         specialty: specialties.first().cloned(),
         specialties,
-        certifications: list(6)?,
-        bio: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+        certifications: list("certifications")?,
+        bio: r.get::<_, Option<String>>("bio")?.unwrap_or_default(),
         experience,
         experience_years: experience,
         rating: r
-            .get::<_, Option<f64>>(10)?
+            .get::<_, Option<f64>>("rating")?
             .map(|v| (v * 10.0).round() / 10.0),
-        rating_count: r.get(11)?,
+        rating_count: r.get("rating_count")?,
         hourly_rate: rate,
-        timezone: r.get(3)?,
+        timezone: r.get("timezone")?,
         next_available: None,
     })
 }

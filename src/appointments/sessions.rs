@@ -170,20 +170,20 @@ pub fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Session> {
                 .to_string(),
         )
     };
-    let (pid, cid): (String, String) = (r.get(1)?, r.get(4)?);
-    let (starts, ends): (String, String) = (r.get(7)?, r.get(8)?);
+    let (pid, cid): (String, String) = (r.get("practitioner_id")?, r.get("client_id")?);
+    let (starts, ends): (String, String) = (r.get("starts_at")?, r.get("ends_at")?);
     let duration = match (clock::parse(&starts), clock::parse(&ends)) {
         (Some(s), Some(e)) => e.duration_since(s).as_secs() / 60,
         _ => 0,
     };
-    let kind = match r.get::<_, String>(9)?.as_str() {
+    let kind = match r.get::<_, String>("type")?.as_str() {
         "phone" => SessionType::Phone,
         "chat" => SessionType::Chat,
         "in_person" => SessionType::InPerson,
         _ => SessionType::Video,
     };
     Ok(Session {
-        id: r.get(0)?,
+        id: r.get("id")?,
         practitioner_id: pid.clone(),
         therapist_id: pid.clone(),
         coach_id: pid.clone(),
@@ -201,19 +201,19 @@ pub fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Session> {
         ends_at: ends,
         duration,
         kind,
-        status: Status::parse(&r.get::<_, String>(10)?),
-        notes: r.get(11)?,
-        location: r.get(12)?,
-        free: r.get(13)?,
-        cancel_reason: r.get(14)?,
-        cancelled_at: r.get(15)?,
-        completed_at: r.get(16)?,
-        rating: r.get(17)?,
-        rating_feedback: r.get(18)?,
-        sequence: r.get(19)?,
-        created_at: r.get(20)?,
-        updated_at: r.get(21)?,
-        org_id: r.get(22)?,
+        status: Status::parse(&r.get::<_, String>("status")?),
+        notes: r.get("notes")?,
+        location: r.get("location")?,
+        free: r.get("free")?,
+        cancel_reason: r.get("cancel_reason")?,
+        cancelled_at: r.get("cancelled_at")?,
+        completed_at: r.get("completed_at")?,
+        rating: r.get("rating")?,
+        rating_feedback: r.get("rating_feedback")?,
+        sequence: r.get("sequence")?,
+        created_at: r.get("created_at")?,
+        updated_at: r.get("updated_at")?,
+        org_id: r.get("org_id")?,
     })
 }
 

@@ -20,11 +20,11 @@ pub struct Person {
 }
 
 fn person(r: &rusqlite::Row) -> rusqlite::Result<Person> {
-    let (first, last): (String, String) = (r.get(1)?, r.get(2)?);
+    let (first, last): (String, String) = (r.get("first_name")?, r.get("last_name")?);
     Ok(Person {
-        id: r.get(0)?,
+        id: r.get("id")?,
         name: format!("{first} {last}").trim().to_string(),
-        timezone: r.get(3)?,
+        timezone: r.get("timezone")?,
     })
 }
 
@@ -59,14 +59,14 @@ pub fn availability(c: &Connection, p: &Person) -> rusqlite::Result<Availability
         )?
         .query_row([&p.id], |r| {
             Ok(Availability {
-                timezone: r.get(0)?,
-                weekly: serde_json::from_str(&r.get::<_, String>(1)?).unwrap_or_default(),
-                overrides: serde_json::from_str(&r.get::<_, String>(2)?).unwrap_or_default(),
-                buffer_minutes: r.get(3)?,
-                min_notice_minutes: r.get(4)?,
-                max_advance_days: r.get(5)?,
-                slot_minutes: r.get(6)?,
-                daily_limit: r.get(7)?,
+                timezone: r.get("timezone")?,
+                weekly: serde_json::from_str(&r.get::<_, String>("weekly")?).unwrap_or_default(),
+                overrides: serde_json::from_str(&r.get::<_, String>("overrides")?).unwrap_or_default(),
+                buffer_minutes: r.get("buffer_minutes")?,
+                min_notice_minutes: r.get("min_notice_minutes")?,
+                max_advance_days: r.get("max_advance_days")?,
+                slot_minutes: r.get("slot_minutes")?,
+                daily_limit: r.get("daily_limit")?,
             })
         })
         .optional()?;
@@ -107,7 +107,7 @@ pub fn hours(c: &Connection, p: &Person) -> rusqlite::Result<Hours> {
     Ok(Hours::new(&availability(c, p)?))
 }
 
-/// `(starts_at, ends_at)` rows of `sql` as busy times.
+/// The `starts_at` and `ends_at` of each row of `sql` as busy times.
 fn busy_rows(
     c: &Connection,
     sql: &str,
@@ -115,7 +115,10 @@ fn busy_rows(
 ) -> rusqlite::Result<Vec<Busy>> {
     c.prepare_cached(sql)?
         .query_map(values, |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            Ok((
+                r.get::<_, String>("starts_at")?,
+                r.get::<_, String>("ends_at")?,
+            ))
         })?
         .filter_map(|row| match row {
             Ok((s, e)) => Some(Ok(Busy {
@@ -191,15 +194,15 @@ pub fn external_busy(
 /// Sessions `user` completed as a client in `org` (the business's milestones count them).
 pub fn completed_as_client(c: &Connection, org_id: &str, user: &str) -> rusqlite::Result<i64> {
     c.prepare_cached(
-        "SELECT count(*) FROM appointments WHERE client_id = ?1 AND org_id = ?2 AND status = 'completed'",
+        "SELECT count(*) AS n FROM appointments WHERE client_id = ?1 AND org_id = ?2 AND status = 'completed'",
     )?
-    .query_row(params![user, org_id], |r| r.get(0))
+    .query_row(params![user, org_id], |r| r.get("n"))
 }
 
 /// Feedback `user` gave in `org` (the business's milestones count it).
 pub fn feedback_given(c: &Connection, org_id: &str, user: &str) -> rusqlite::Result<i64> {
-    c.prepare_cached("SELECT count(*) FROM feedback WHERE author_id = ?1 AND org_id = ?2")?
-        .query_row(params![user, org_id], |r| r.get(0))
+    c.prepare_cached("SELECT count(*) AS n FROM feedback WHERE author_id = ?1 AND org_id = ?2")?
+        .query_row(params![user, org_id], |r| r.get("n"))
 }
 
 /// One practitioner's sessions starting in a period.
@@ -232,20 +235,20 @@ pub fn counts_by_practitioner(
 ) -> rusqlite::Result<std::collections::HashMap<String, Counts>> {
     let (cond, key) = who(org_id, coach);
     c.prepare_cached(&format!(
-        "SELECT practitioner_id, count(*) FILTER (WHERE status <> 'cancelled'), count(*) FILTER (WHERE status = 'completed'),
-                count(*) FILTER (WHERE status = 'no_show'), count(*) FILTER (WHERE status = 'cancelled'),
-                coalesce(sum((unixepoch(ends_at) - unixepoch(starts_at)) / 60) FILTER (WHERE status = 'completed'), 0)
+        "SELECT practitioner_id, count(*) FILTER (WHERE status <> 'cancelled') AS sessions, count(*) FILTER (WHERE status = 'completed') AS completed,
+                count(*) FILTER (WHERE status = 'no_show') AS no_shows, count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
+                coalesce(sum((unixepoch(ends_at) - unixepoch(starts_at)) / 60) FILTER (WHERE status = 'completed'), 0) AS minutes
          FROM appointments WHERE {cond} AND starts_at >= ?2 AND starts_at < ?3 GROUP BY practitioner_id"
     ))?
     .query_map(params![key, from, to], |r| {
         Ok((
-            r.get(0)?,
+            r.get("practitioner_id")?,
             Counts {
-                sessions: r.get(1)?,
-                completed: r.get(2)?,
-                no_shows: r.get(3)?,
-                cancelled: r.get(4)?,
-                minutes: r.get(5)?,
+                sessions: r.get("sessions")?,
+                completed: r.get("completed")?,
+                no_shows: r.get("no_shows")?,
+                cancelled: r.get("cancelled")?,
+                minutes: r.get("minutes")?,
             },
         ))
     })?
@@ -261,11 +264,15 @@ pub fn feedback_by_practitioner(
 ) -> rusqlite::Result<Vec<(Option<String>, i64, i64)>> {
     let (cond, key) = who(org_id, coach);
     c.prepare_cached(&format!(
-        "SELECT practitioner_id, sum(rating), count(*) FROM feedback
+        "SELECT practitioner_id, sum(rating) AS rating_sum, count(*) AS ratings FROM feedback
          WHERE {cond} AND created_at >= ?2 AND created_at < ?3 GROUP BY practitioner_id"
     ))?
     .query_map(params![key, from, to], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        Ok((
+            r.get("practitioner_id")?,
+            r.get("rating_sum")?,
+            r.get("ratings")?,
+        ))
     })?
     .collect()
 }
@@ -282,14 +289,16 @@ pub fn client_pairs(
         "SELECT DISTINCT practitioner_id, client_id FROM appointments
          WHERE {cond} AND starts_at >= ?2 AND starts_at < ?3 AND status <> 'cancelled'"
     ))?
-    .query_map(params![key, from, to], |r| Ok((r.get(0)?, r.get(1)?)))?
+    .query_map(params![key, from, to], |r| {
+        Ok((r.get("practitioner_id")?, r.get("client_id")?))
+    })?
     .collect()
 }
 
 /// Sessions (not cancelled) starting since `from`: one org's, or every org's (`None`).
 pub fn sessions_since(c: &Connection, org_id: Option<&str>, from: &str) -> rusqlite::Result<i64> {
     c.prepare_cached(
-        "SELECT count(*) FROM appointments WHERE starts_at >= ?2 AND status <> 'cancelled' AND (?1 IS NULL OR org_id = ?1)",
+        "SELECT count(*) AS n FROM appointments WHERE starts_at >= ?2 AND status <> 'cancelled' AND (?1 IS NULL OR org_id = ?1)",
     )?
-    .query_row(params![org_id, from], |r| r.get(0))
+    .query_row(params![org_id, from], |r| r.get("n"))
 }

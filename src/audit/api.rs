@@ -104,22 +104,22 @@ pub async fn list(
                 &order,
                 &page,
                 |r| {
-                    let json = |i: usize| -> rusqlite::Result<Option<serde_json::Value>> {
-                        Ok(r.get::<_, Option<String>>(i)?
+                    let json = |column: &str| -> rusqlite::Result<Option<serde_json::Value>> {
+                        Ok(r.get::<_, Option<String>>(column)?
                             .and_then(|s| serde_json::from_str(&s).ok()))
                     };
                     Ok(AuditEntry {
-                        id: r.get(0)?,
-                        at: r.get(1)?,
-                        actor_id: r.get(2)?,
-                        action: r.get(3)?,
-                        entity: r.get(4)?,
-                        entity_id: r.get(5)?,
-                        user_id: r.get(6)?,
-                        before: json(7)?,
-                        after: json(8)?,
-                        ip: r.get(9)?,
-                        hash: r.get(10)?,
+                        id: r.get("id")?,
+                        at: r.get("at")?,
+                        actor_id: r.get("actor_id")?,
+                        action: r.get("action")?,
+                        entity: r.get("entity")?,
+                        entity_id: r.get("entity_id")?,
+                        user_id: r.get("user_id")?,
+                        before: json("before")?,
+                        after: json("after")?,
+                        ip: r.get("ip")?,
+                        hash: r.get("hash")?,
                     })
                 },
             )

@@ -84,20 +84,20 @@ pub const COLUMNS: &str = "id, at, org_id, actor_id, user_id, action, entity, en
 pub fn read(r: &rusqlite::Row) -> rusqlite::Result<(Row, String, String)> {
     Ok((
         Row {
-            id: r.get(0)?,
-            at: r.get(1)?,
-            org_id: r.get(2)?,
-            actor_id: r.get(3)?,
-            user_id: r.get(4)?,
-            action: r.get(5)?,
-            entity: r.get(6)?,
-            entity_id: r.get(7)?,
-            before: r.get(8)?,
-            after: r.get(9)?,
-            ip: r.get(10)?,
+            id: r.get("id")?,
+            at: r.get("at")?,
+            org_id: r.get("org_id")?,
+            actor_id: r.get("actor_id")?,
+            user_id: r.get("user_id")?,
+            action: r.get("action")?,
+            entity: r.get("entity")?,
+            entity_id: r.get("entity_id")?,
+            before: r.get("before")?,
+            after: r.get("after")?,
+            ip: r.get("ip")?,
         },
-        r.get(11)?,
-        r.get(12)?,
+        r.get("prev_hash")?,
+        r.get("hash")?,
     ))
 }
 
@@ -110,7 +110,7 @@ pub fn verify(conn: &Connection) -> rusqlite::Result<Verification> {
     let mut expected_prev = GENESIS.to_string();
     let mut count = 0u64;
     while let Some(r) = rows.next()? {
-        let seq: i64 = r.get(13)?;
+        let seq: i64 = r.get("seq")?;
         let (row, prev, hash) = read(r)?;
         if prev != expected_prev {
             return Ok(Verification::Broken {

@@ -37,21 +37,21 @@ pub fn latest(c: &Connection) -> rusqlite::Result<Option<Check>> {
         "SELECT at, by_user, entries, broken_seq, reason FROM audit_checks ORDER BY id DESC LIMIT 1",
     )?
     .query_row([], |r| {
-        let entries: i64 = r.get(2)?;
-        let result = match r.get::<_, Option<i64>>(3)? {
+        let entries: i64 = r.get("entries")?;
+        let result = match r.get::<_, Option<i64>>("broken_seq")? {
             None => Verification::Intact {
                 rows: entries as u64,
             },
             Some(seq) => Verification::Broken {
                 seq,
                 id: String::new(),
-                reason: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+                reason: r.get::<_, Option<String>>("reason")?.unwrap_or_default(),
                 sound: entries as u64,
             },
         };
         Ok(Check {
-            at: r.get(0)?,
-            by_user: r.get(1)?,
+            at: r.get("at")?,
+            by_user: r.get("by_user")?,
             result,
         })
     })
@@ -74,7 +74,7 @@ fn record(
     let id: i64 = tx.query_row(
         "INSERT INTO audit_checks (at, entries, broken_seq, reason, by_user) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
         params![clock::now(), entries as i64, seq, reason, by_user],
-        |r| r.get(0),
+        |r| r.get("id"),
     )?;
     tx.execute(
         "DELETE FROM audit_checks WHERE id <= (SELECT max(id) FROM audit_checks) - ?1",
@@ -176,7 +176,9 @@ mod tests {
             record(&c, &Verification::Intact { rows: 1 }, None).unwrap();
         }
         let kept: i64 = c
-            .query_row("SELECT count(*) FROM audit_checks", [], |r| r.get(0))
+            .query_row("SELECT count(*) AS kept FROM audit_checks", [], |r| {
+                r.get("kept")
+            })
             .unwrap();
         assert_eq!(kept, KEEP);
     }

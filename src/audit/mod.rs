@@ -115,7 +115,7 @@ pub fn record(tx: &Connection, e: Event) -> rusqlite::Result<String> {
 pub fn append(tx: &Connection, row: &chain::Row) -> rusqlite::Result<()> {
     let prev: String = tx
         .prepare_cached("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1")?
-        .query_row([], |r| r.get(0))
+        .query_row([], |r| r.get("hash"))
         .optional()?
         .unwrap_or_else(|| chain::GENESIS.to_string());
     let hash = row.hash(&prev);

@@ -84,7 +84,7 @@ impl CurrentUser {
                      WHERE s.id = ?1 AND s.revoked_at IS NULL AND s.expires_at > ?2 AND u.status = 'active' AND u.deleted_at IS NULL",
                 )?
                 .query_row(params![sid, clock::now()], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?))
+                    Ok((r.get::<_, String>("user_id")?, r.get::<_, String>("last_used_at")?, r.get::<_, String>("role")?, r.get::<_, String>("org_id")?, r.get::<_, String>("grants")?))
                 })
                 .optional()
                 .map_err(ApiError::from)

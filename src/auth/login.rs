@@ -260,7 +260,7 @@ pub async fn mfa_login(
             let (locked, org_id): (Option<String>, String) = tx.query_row(
                 "SELECT locked_until, org_id FROM users WHERE id = ?1",
                 [&user_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get("locked_until")?, r.get("org_id")?)),
             )?;
             if let Some(l) = locked.filter(|l| *l > clock::now()) {
                 return Ok(LoginOutcome::Locked(l));
@@ -344,7 +344,7 @@ fn record_failure(tx: &Tx, state: &AppState, user_id: &str) -> Result<Option<Str
     let failures: u32 = tx.query_row(
         "SELECT failed_logins FROM users WHERE id = ?1",
         [user_id],
-        |r| r.get(0),
+        |r| r.get("failed_logins"),
     )?;
     if failures >= state.config.auth.lockout_threshold {
         let until = clock::after(window);

@@ -88,9 +88,9 @@ fn secret_of(
         )?
         .query_row([user_id], |r| {
             Ok((
-                r.get::<_, Option<Vec<u8>>>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, Option<i64>>(2)?,
+                r.get::<_, Option<Vec<u8>>>("mfa_secret")?,
+                r.get::<_, Option<String>>("mfa_enabled_at")?,
+                r.get::<_, Option<i64>>("mfa_last_step")?,
             ))
         })
         .optional()?;
@@ -132,7 +132,7 @@ pub fn pending_setup(
     }
     let email: String =
         conn.query_row("SELECT email FROM users WHERE id = ?1", [user_id], |r| {
-            r.get(0)
+            r.get("email")
         })?;
     Ok(Some(setup_of(&email, &stored.secret)))
 }
@@ -189,7 +189,7 @@ pub async fn setup(State(state): State<AppState>, user: CurrentUser) -> ApiResul
             let (email, enabled): (String, Option<String>) = tx.query_row(
                 "SELECT email, mfa_enabled_at FROM users WHERE id = ?1",
                 [&user.id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get("email")?, r.get("mfa_enabled_at")?)),
             )?;
             if enabled.is_some() {
                 return Err(ApiError::new(
@@ -322,7 +322,7 @@ pub async fn disable(
             c.query_row(
                 "SELECT password_hash FROM users WHERE id = ?1",
                 [&id],
-                |r| r.get(0),
+                |r| r.get("password_hash"),
             )
             .map_err(ApiError::from)
         })

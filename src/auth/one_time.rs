@@ -52,7 +52,7 @@ pub enum Consumed {
 pub fn peek(tx: &Connection, token: &str, purpose: Purpose) -> rusqlite::Result<Consumed> {
     let row: Option<(String, String, Option<String>)> = tx
         .prepare_cached("SELECT user_id, expires_at, used_at FROM one_time_tokens WHERE token_hash = ?1 AND purpose = ?2")?
-        .query_row(params![hash_token(token), purpose.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row(params![hash_token(token), purpose.as_str()], |r| Ok((r.get("user_id")?, r.get("expires_at")?, r.get("used_at")?)))
         .optional()?;
     Ok(match row {
         None | Some((_, _, Some(_))) => Consumed::Invalid,
@@ -65,7 +65,7 @@ pub fn peek(tx: &Connection, token: &str, purpose: Purpose) -> rusqlite::Result<
 pub fn consume(tx: &Connection, token: &str, purpose: Purpose) -> rusqlite::Result<Consumed> {
     let row: Option<(String, String, Option<String>)> = tx
         .prepare_cached("SELECT user_id, expires_at, used_at FROM one_time_tokens WHERE token_hash = ?1 AND purpose = ?2")?
-        .query_row(params![hash_token(token), purpose.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row(params![hash_token(token), purpose.as_str()], |r| Ok((r.get("user_id")?, r.get("expires_at")?, r.get("used_at")?)))
         .optional()?;
     let Some((user_id, expires_at, used_at)) = row else {
         return Ok(Consumed::Invalid);

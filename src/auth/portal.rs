@@ -70,9 +70,15 @@ async fn render(
         .db
         .read(move |c| {
             c.query_row(
-                "SELECT first_name || ' ' || last_name, email, mfa_enabled_at IS NOT NULL FROM users WHERE id = ?1",
+                "SELECT first_name || ' ' || last_name AS name, email, mfa_enabled_at IS NOT NULL AS mfa FROM users WHERE id = ?1",
                 [&id],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, String>("name")?,
+                        r.get::<_, String>("email")?,
+                        r.get::<_, bool>("mfa")?,
+                    ))
+                },
             )
             .map_err(crate::db::DbError::from)
         })

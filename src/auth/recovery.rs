@@ -80,7 +80,7 @@ pub async fn confirm_email(state: &AppState, token: String) -> Result<(), ApiErr
             Consumed::Ok(user_id) => {
                 tx.prepare_cached("UPDATE users SET email_verified_at = coalesce(email_verified_at, ?2), updated_at = ?2 WHERE id = ?1")?
                     .execute(params![user_id, clock::now()])?;
-                let org_id: String = tx.query_row("SELECT org_id FROM users WHERE id = ?1", [&user_id], |r| r.get(0))?;
+                let org_id: String = tx.query_row("SELECT org_id FROM users WHERE id = ?1", [&user_id], |r| r.get("org_id"))?;
                 audit::record(tx, Event::own_account("auth.email_verify", &org_id, &user_id))?;
                 Ok(())
             }
@@ -194,7 +194,7 @@ pub async fn forgot_password(
             let found: Option<(String, String)> = rusqlite::OptionalExtension::optional(tx.query_row(
                 "SELECT id, first_name FROM users WHERE email = ?1 AND status = 'active' AND deleted_at IS NULL",
                 [&email],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get("id")?, r.get("first_name")?)),
             ))?;
             if let Some((id, first_name)) = found {
                 let token = one_time::issue(tx, &id, Purpose::ResetPassword, RESET_TTL)?;
@@ -269,7 +269,7 @@ pub async fn reset_with_token(
             };
             let email: String =
                 tx.query_row("SELECT email FROM users WHERE id = ?1", [&user_id], |r| {
-                    r.get(0)
+                    r.get("email")
                 })?;
             if let Some(p) = password_rules::problem(&new_password, &email) {
                 return Err(ApiError::field("password", p));
@@ -278,7 +278,7 @@ pub async fn reset_with_token(
             sessions::revoke_all(tx, &user_id, "password reset")?;
             let org_id: String =
                 tx.query_row("SELECT org_id FROM users WHERE id = ?1", [&user_id], |r| {
-                    r.get(0)
+                    r.get("org_id")
                 })?;
             audit::record(
                 tx,
@@ -329,7 +329,7 @@ pub async fn change_password(
             c.query_row(
                 "SELECT password_hash, email FROM users WHERE id = ?1",
                 [&id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get("password_hash")?, r.get("email")?)),
             )
             .map_err(ApiError::from)
         })

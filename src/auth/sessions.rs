@@ -77,17 +77,17 @@ pub fn rotate(tx: &Connection, token: &str, ttl: Duration) -> rusqlite::Result<R
     let now = clock::now();
     let row = tx
         .prepare_cached(
-            "SELECT r.session_id, r.spent_at, r.expires_at, s.user_id, s.revoked_at, s.expires_at
+            "SELECT r.session_id, r.spent_at, r.expires_at, s.user_id, s.revoked_at, s.expires_at AS session_expires
              FROM refresh_tokens r JOIN auth_sessions s ON s.id = r.session_id WHERE r.token_hash = ?1",
         )?
         .query_row([hash_token(token)], |r| {
             Ok(TokenRow {
-                session_id: r.get(0)?,
-                spent_at: r.get(1)?,
-                expires_at: r.get(2)?,
-                user_id: r.get(3)?,
-                revoked_at: r.get(4)?,
-                session_expires: r.get(5)?,
+                session_id: r.get("session_id")?,
+                spent_at: r.get("spent_at")?,
+                expires_at: r.get("expires_at")?,
+                user_id: r.get("user_id")?,
+                revoked_at: r.get("revoked_at")?,
+                session_expires: r.get("session_expires")?,
             })
         })
         .optional()?;
@@ -147,7 +147,7 @@ pub struct LiveSession {
 /// The session if it is live (not revoked, not expired).
 pub fn live(conn: &Connection, session_id: &str) -> rusqlite::Result<Option<LiveSession>> {
     conn.prepare_cached("SELECT user_id, last_used_at FROM auth_sessions WHERE id = ?1 AND revoked_at IS NULL AND expires_at > ?2")?
-        .query_row(params![session_id, clock::now()], |r| Ok(LiveSession { user_id: r.get(0)?, last_used_at: r.get(1)? }))
+        .query_row(params![session_id, clock::now()], |r| Ok(LiveSession { user_id: r.get("user_id")?, last_used_at: r.get("last_used_at")? }))
         .optional()
 }
 
@@ -244,14 +244,14 @@ pub fn list(conn: &Connection, user_id: &str, current: &str) -> rusqlite::Result
          WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2 ORDER BY last_used_at DESC",
     )?;
     let rows = st.query_map(params![user_id, clock::now()], |r| {
-        let id: String = r.get(0)?;
+        let id: String = r.get("id")?;
         Ok(SessionView {
             current: id == current,
             id,
-            created_at: r.get(1)?,
-            last_used_at: r.get(2)?,
-            user_agent: r.get(3)?,
-            ip: r.get(4)?,
+            created_at: r.get("created_at")?,
+            last_used_at: r.get("last_used_at")?,
+            user_agent: r.get("user_agent")?,
+            ip: r.get("ip")?,
         })
     })?;
     rows.collect()

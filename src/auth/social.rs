@@ -140,18 +140,28 @@ pub fn account_for(
     let column = id.provider.column();
     let linked: Option<(String, String, String, bool)> = tx
         .prepare_cached(&format!(
-            "SELECT id, org_id, status, mfa_enabled_at IS NOT NULL FROM users WHERE {column} = ?1 AND deleted_at IS NULL"
+            "SELECT id, org_id, status, mfa_enabled_at IS NOT NULL AS mfa FROM users WHERE {column} = ?1 AND deleted_at IS NULL"
         ))?
-        .query_row([&id.subject], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .query_row([&id.subject], |r| {
+            Ok((r.get("id")?, r.get("org_id")?, r.get("status")?, r.get("mfa")?))
+        })
         .optional()?;
     let (user_id, org_id, status, mfa) = match linked {
         Some(found) => found,
         None => {
             let by_email: Option<(String, String, String, bool, Option<String>)> = tx
                 .prepare_cached(&format!(
-                    "SELECT id, org_id, status, mfa_enabled_at IS NOT NULL, {column} FROM users WHERE email = ?1 AND deleted_at IS NULL"
+                    "SELECT id, org_id, status, mfa_enabled_at IS NOT NULL AS mfa, {column} AS provider_id FROM users WHERE email = ?1 AND deleted_at IS NULL"
                 ))?
-                .query_row([&email], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+                .query_row([&email], |r| {
+                    Ok((
+                        r.get("id")?,
+                        r.get("org_id")?,
+                        r.get("status")?,
+                        r.get("mfa")?,
+                        r.get("provider_id")?,
+                    ))
+                })
                 .optional()?;
             match by_email {
                 Some((_, _, _, _, Some(_))) => {
@@ -202,7 +212,7 @@ pub fn account_for(
                         .execute(params![uid, id.subject])?;
                     let org: String =
                         tx.query_row("SELECT org_id FROM users WHERE id = ?1", [&uid], |r| {
-                            r.get(0)
+                            r.get("org_id")
                         })?;
                     (uid, org, "active".to_string(), false)
                 }

@@ -35,10 +35,10 @@ pub async fn list(State(state): State<AppState>) -> ApiResult<Data<Vec<Backup>>>
             c.prepare_cached("SELECT name, size_bytes, created_at, verified FROM backups ORDER BY created_at DESC, name DESC")?
                 .query_map([], |r| {
                     Ok(Backup {
-                        name: r.get(0)?,
-                        size_bytes: r.get(1)?,
-                        created_at: r.get(2)?,
-                        verified: r.get(3)?,
+                        name: r.get("name")?,
+                        size_bytes: r.get("size_bytes")?,
+                        created_at: r.get("created_at")?,
+                        verified: r.get("verified")?,
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()

@@ -77,7 +77,7 @@ pub fn register(handlers: &mut Handlers, db: &Db, dir: PathBuf, keep: u32, publi
                             )?;
                             let old: Vec<String> = tx
                                 .prepare("SELECT name FROM backups ORDER BY created_at DESC, name DESC LIMIT -1 OFFSET ?1")?
-                                .query_map([keep], |r| r.get(0))?
+                                .query_map([keep], |r| r.get("name"))?
                                 .collect::<rusqlite::Result<_>>()?;
                             for o in &old {
                                 tx.execute("DELETE FROM backups WHERE name = ?1", [o])?;

@@ -198,12 +198,12 @@ pub async fn history(
             )?
             .query_map([&user.id], |r| {
                 Ok(BmiReading {
-                    id: r.get(0)?,
-                    height_cm: r.get(1)?,
-                    weight_kg: r.get(2)?,
-                    bmi: r.get::<_, i64>(3)? as f64 / 10.0,
-                    category: r.get(4)?,
-                    created_at: r.get(5)?,
+                    id: r.get("id")?,
+                    height_cm: r.get("height_cm")?,
+                    weight_kg: r.get("weight_kg")?,
+                    bmi: r.get::<_, i64>("bmi_tenths")? as f64 / 10.0,
+                    category: r.get("category")?,
+                    created_at: r.get("created_at")?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()

@@ -103,17 +103,17 @@ const COLUMNS: &str = "c.id, c.type, c.title, c.summary, c.body, c.tags, c.visib
 
 fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Content> {
     Ok(Content {
-        id: r.get(0)?,
-        kind: parse(&r.get::<_, String>(1)?).unwrap_or(ContentType::Article),
-        title: r.get(2)?,
-        summary: r.get(3)?,
-        body: r.get(4)?,
-        tags: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default(),
-        visibility: parse(&r.get::<_, String>(6)?).unwrap_or(Visibility::Draft),
-        media_url: r.get(7)?,
-        author_id: r.get(8)?,
-        created_at: r.get(9)?,
-        updated_at: r.get(10)?,
+        id: r.get("id")?,
+        kind: parse(&r.get::<_, String>("type")?).unwrap_or(ContentType::Article),
+        title: r.get("title")?,
+        summary: r.get("summary")?,
+        body: r.get("body")?,
+        tags: serde_json::from_str(&r.get::<_, String>("tags")?).unwrap_or_default(),
+        visibility: parse(&r.get::<_, String>("visibility")?).unwrap_or(Visibility::Draft),
+        media_url: r.get("media_url")?,
+        author_id: r.get("author_id")?,
+        created_at: r.get("created_at")?,
+        updated_at: r.get("updated_at")?,
     })
 }
 
@@ -533,13 +533,13 @@ const T_COLUMNS: &str = "id, author_name, text, rating, category, media_url, cre
 
 fn testimonial_row(r: &rusqlite::Row) -> rusqlite::Result<Testimonial> {
     Ok(Testimonial {
-        id: r.get(0)?,
-        author_name: r.get(1)?,
-        text: r.get(2)?,
-        rating: r.get(3)?,
-        category: r.get(4)?,
-        media_url: r.get(5)?,
-        created_at: r.get(6)?,
+        id: r.get("id")?,
+        author_name: r.get("author_name")?,
+        text: r.get("text")?,
+        rating: r.get("rating")?,
+        category: r.get("category")?,
+        media_url: r.get("media_url")?,
+        created_at: r.get("created_at")?,
     })
 }
 

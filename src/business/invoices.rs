@@ -155,21 +155,21 @@ const COLUMNS: &str = "i.id, i.number, i.client_id, c.name, i.currency, i.items,
 const FROM: &str = "invoices i JOIN crm_clients c ON c.id = i.client_id";
 
 fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Invoice> {
-    let status = InvoiceStatus::parse(&r.get::<_, String>(11)?);
+    let status = InvoiceStatus::parse(&r.get::<_, String>("status")?);
     let totals = Totals {
-        subtotal: r.get(7)?,
-        tax: r.get(8)?,
-        total: r.get(9)?,
+        subtotal: r.get("subtotal")?,
+        tax: r.get("tax")?,
+        total: r.get("total")?,
     };
-    let paid: i64 = r.get(10)?;
+    let paid: i64 = r.get("amount_paid")?;
     Ok(Invoice {
-        id: r.get(0)?,
-        number: r.get(1)?,
-        client_id: r.get(2)?,
-        client_name: r.get(3)?,
-        currency: r.get(4)?,
-        items: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default(),
-        tax_rate_bps: r.get(6)?,
+        id: r.get("id")?,
+        number: r.get("number")?,
+        client_id: r.get("client_id")?,
+        client_name: r.get("name")?,
+        currency: r.get("currency")?,
+        items: serde_json::from_str(&r.get::<_, String>("items")?).unwrap_or_default(),
+        tax_rate_bps: r.get("tax_rate_bps")?,
         amount_due: if status.open() {
             (totals.total - paid).max(0)
         } else {
@@ -178,16 +178,16 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Invoice> {
         totals,
         amount_paid: paid,
         status,
-        notes: r.get(12)?,
-        issued_at: r.get(13)?,
-        due_at: r.get(14)?,
-        paid_at: r.get(15)?,
-        voided_at: r.get(16)?,
-        void_reason: r.get(17)?,
-        reminded_at: r.get(18)?,
-        reminders: r.get(19)?,
-        created_at: r.get(20)?,
-        updated_at: r.get(21)?,
+        notes: r.get("notes")?,
+        issued_at: r.get("issued_at")?,
+        due_at: r.get("due_at")?,
+        paid_at: r.get("paid_at")?,
+        voided_at: r.get("voided_at")?,
+        void_reason: r.get("void_reason")?,
+        reminded_at: r.get("reminded_at")?,
+        reminders: r.get("reminders")?,
+        created_at: r.get("created_at")?,
+        updated_at: r.get("updated_at")?,
     })
 }
 
@@ -341,7 +341,7 @@ pub fn by_id(c: &Connection, id: &str) -> rusqlite::Result<Option<Invoice>> {
 fn next_number(tx: &Connection, org: &str, prefix: &str) -> rusqlite::Result<String> {
     let mut n: i64 = tx
         .prepare_cached("SELECT next FROM invoice_counters WHERE org_id = ?1")?
-        .query_row([org], |r| r.get(0))
+        .query_row([org], |r| r.get("next"))
         .optional()?
         .unwrap_or(1);
     let mut taken =
@@ -556,7 +556,7 @@ pub async fn get_one(
 
 fn org_name(c: &Connection, org: &str) -> rusqlite::Result<String> {
     c.prepare_cached("SELECT name FROM orgs WHERE id = ?1")?
-        .query_row([org], |r| r.get(0))
+        .query_row([org], |r| r.get("name"))
 }
 
 /// The invoice as an A4 PDF: the org, the client, each line, the totals and the due date.
@@ -675,7 +675,9 @@ pub fn queue_reminder(
 ) -> Result<(), ApiError> {
     let (email, first): (Option<String>, Option<String>) = tx
         .prepare_cached("SELECT email, first_name FROM crm_clients WHERE id = ?1")?
-        .query_row([&inv.client_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        .query_row([&inv.client_id], |r| {
+            Ok((r.get("email")?, r.get("first_name")?))
+        })?;
     let Some(email) = email.filter(|e| !e.is_empty()) else {
         return Err(ApiError::domain(
             ErrorCode::Unprocessable,
@@ -804,7 +806,7 @@ pub fn mark_overdue(tx: &Tx, public_url: &str) -> Result<usize, ApiError> {
         .prepare_cached(
             "SELECT id, org_id FROM invoices WHERE status = 'pending' AND due_at < ?1 ORDER BY due_at LIMIT 5000",
         )?
-        .query_map([&now], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([&now], |r| Ok((r.get("id")?, r.get("org_id")?)))?
         .collect::<rusqlite::Result<_>>()?;
     for (id, org) in &due {
         tx.prepare_cached("UPDATE invoices SET status = 'overdue', updated_at = ?2 WHERE id = ?1")?
@@ -829,10 +831,10 @@ pub fn revenue_since(
     from: &str,
 ) -> rusqlite::Result<std::collections::BTreeMap<String, i64>> {
     c.prepare_cached(
-        "SELECT currency, sum(amount) FROM payments
+        "SELECT currency, sum(amount) AS amount FROM payments
          WHERE status = 'captured' AND created_at >= ?2 AND (?1 IS NULL OR org_id = ?1) GROUP BY currency",
     )?
-    .query_map(params![org, from], |r| Ok((r.get(0)?, r.get(1)?)))?
+    .query_map(params![org, from], |r| Ok((r.get("currency")?, r.get("amount")?)))?
     .collect()
 }
 
@@ -840,10 +842,10 @@ pub fn revenue_since(
 pub fn open_of_client(c: &Connection, client_id: &str) -> rusqlite::Result<serde_json::Value> {
     let rows: Vec<(String, i64, i64)> = c
         .prepare_cached(
-            "SELECT currency, count(*), sum(max(total - amount_paid, 0)) FROM invoices
+            "SELECT currency, count(*) AS n, sum(max(total - amount_paid, 0)) AS due FROM invoices
              WHERE client_id = ?1 AND status IN ('pending', 'overdue') GROUP BY currency ORDER BY currency",
         )?
-        .query_map([client_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .query_map([client_id], |r| Ok((r.get("currency")?, r.get("n")?, r.get("due")?)))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(json!({
         "count": rows.iter().map(|r| r.1).sum::<i64>(),

@@ -232,7 +232,7 @@ pub fn build(
 ) -> Result<KpiReport, ApiError> {
     let zone: String = c
         .prepare_cached("SELECT timezone FROM orgs WHERE id = ?1")?
-        .query_row([org], |r| r.get(0))
+        .query_row([org], |r| r.get("timezone"))
         .optional()?
         .unwrap_or_else(|| "UTC".into());
     let tz = clock::zone(&zone);
@@ -248,7 +248,7 @@ pub fn build(
                     "SELECT id FROM users WHERE org_id = ?1 AND role = 'practitioner' AND deleted_at IS NULL
                      ORDER BY last_name, first_name, id",
                 )?
-                .query_map([org], |r| r.get(0))?
+                .query_map([org], |r| r.get("id"))?
                 .collect::<rusqlite::Result<_>>()?;
             ids.iter()
                 .map(|id| sessions::practitioner(c, org, id))
@@ -264,12 +264,14 @@ pub fn build(
     let mut by_coach: HashMap<String, BTreeMap<String, i64>> = HashMap::new();
     let rows: Vec<(Option<String>, String, i64)> = c
         .prepare_cached(
-            "SELECT coalesce(cl.coach_id, cl.assigned_to), p.currency, sum(p.amount)
+            "SELECT coalesce(cl.coach_id, cl.assigned_to) AS coach, p.currency, sum(p.amount) AS amount
              FROM payments p JOIN invoices i ON i.id = p.invoice_id JOIN crm_clients cl ON cl.id = i.client_id
              WHERE p.org_id = ?1 AND p.status = 'captured' AND p.created_at >= ?2 AND p.created_at < ?3
              GROUP BY 1, 2",
         )?
-        .query_map(params![org, from, to], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .query_map(params![org, from, to], |r| {
+            Ok((r.get("coach")?, r.get("currency")?, r.get("amount")?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     for (who, cur, amount) in rows {
         if let Some(w) = who {
@@ -278,10 +280,10 @@ pub fn build(
     }
     let org_revenue: BTreeMap<String, i64> = c
         .prepare_cached(
-            "SELECT currency, sum(amount) FROM payments
+            "SELECT currency, sum(amount) AS amount FROM payments
              WHERE org_id = ?1 AND status = 'captured' AND created_at >= ?2 AND created_at < ?3 GROUP BY currency",
         )?
-        .query_map(params![org, from, to], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map(params![org, from, to], |r| Ok((r.get("currency")?, r.get("amount")?)))?
         .collect::<rusqlite::Result<_>>()?;
 
     let churn_of = |coach: Option<&str>| {
@@ -515,17 +517,18 @@ pub struct StoredReport {
 }
 
 fn stored_row(r: &rusqlite::Row) -> rusqlite::Result<StoredReport> {
-    let report: KpiReport = serde_json::from_str(&r.get::<_, String>(6)?).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, Box::new(e))
+    let data = r.as_ref().column_index("data")?;
+    let report: KpiReport = serde_json::from_str(&r.get::<_, String>(data)?).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(data, rusqlite::types::Type::Text, Box::new(e))
     })?;
     Ok(StoredReport {
-        id: r.get(0)?,
+        id: r.get("id")?,
         period: report.period,
-        from: r.get(1)?,
-        to: r.get(2)?,
-        coach_id: r.get(3)?,
-        generated_by: r.get(4)?,
-        generated_at: r.get(5)?,
+        from: r.get("period_start")?,
+        to: r.get("period_end")?,
+        coach_id: r.get("coach_id")?,
+        generated_by: r.get("generated_by")?,
+        generated_at: r.get("generated_at")?,
         report,
     })
 }
@@ -621,7 +624,7 @@ pub fn monthly(tx: &Tx, public_url: &str) -> Result<usize, ApiError> {
             "SELECT o.id, o.timezone FROM orgs o WHERE EXISTS (
                  SELECT 1 FROM users u WHERE u.org_id = o.id AND u.role = 'practitioner' AND u.deleted_at IS NULL)",
         )?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([], |r| Ok((r.get("id")?, r.get("timezone")?)))?
         .collect::<rusqlite::Result<_>>()?;
     for (org, zone) in &orgs {
         let last_month = clock::today_in(zone).first_of_month().yesterday().ok();
@@ -632,7 +635,7 @@ pub fn monthly(tx: &Tx, public_url: &str) -> Result<usize, ApiError> {
             .prepare_cached(
                 "SELECT email, first_name FROM users WHERE org_id = ?1 AND role = 'admin' AND status = 'active' AND deleted_at IS NULL",
             )?
-            .query_map([org], |x| Ok((x.get(0)?, x.get(1)?)))?
+            .query_map([org], |x| Ok((x.get("email")?, x.get("first_name")?)))?
             .collect::<rusqlite::Result<_>>()?;
         let t = &r.totals;
         let body = format!(

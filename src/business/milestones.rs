@@ -97,9 +97,9 @@ fn progress(c: &Connection, org: &str, user: &str, kind: RuleType) -> rusqlite::
         RuleType::FeedbackGiven => crate::appointments::store::feedback_given(c, org, user),
         RuleType::OrdersPaid => c
             .prepare_cached(
-                "SELECT count(*) FROM orders WHERE org_id = ?1 AND user_id = ?2 AND status IN ('paid', 'shipped', 'fulfilled')",
+                "SELECT count(*) AS n FROM orders WHERE org_id = ?1 AND user_id = ?2 AND status IN ('paid', 'shipped', 'fulfilled')",
             )?
-            .query_row(params![org, user], |r| r.get(0)),
+            .query_row(params![org, user], |r| r.get("n")),
     }
 }
 
@@ -121,17 +121,17 @@ pub struct Rule {
 }
 
 const RULE_COLUMNS: &str = "r.id, r.type, r.threshold, r.gift, r.active,
-    (SELECT count(*) FROM milestones m WHERE m.rule_id = r.id), r.created_at";
+    (SELECT count(*) FROM milestones m WHERE m.rule_id = r.id) AS reached, r.created_at";
 
 fn rule_row(r: &rusqlite::Row) -> rusqlite::Result<Rule> {
     Ok(Rule {
-        id: r.get(0)?,
-        kind: RuleType::parse(&r.get::<_, String>(1)?),
-        threshold: r.get(2)?,
-        gift: r.get(3)?,
-        active: r.get(4)?,
-        reached: r.get(5)?,
-        created_at: r.get(6)?,
+        id: r.get("id")?,
+        kind: RuleType::parse(&r.get::<_, String>("type")?),
+        threshold: r.get("threshold")?,
+        gift: r.get("gift")?,
+        active: r.get("active")?,
+        reached: r.get("reached")?,
+        created_at: r.get("created_at")?,
     })
 }
 
@@ -316,23 +316,23 @@ pub struct Gift {
 }
 
 const GIFT_COLUMNS: &str =
-    "g.id, g.milestone_id, g.user_id, trim(u.first_name || ' ' || u.last_name), g.description,
+    "g.id, g.milestone_id, g.user_id, trim(u.first_name || ' ' || u.last_name) AS person_name, g.description,
     g.status, g.channel, g.dispatched_at, g.delivered_at, g.created_at";
 
 fn gift_row(r: &rusqlite::Row) -> rusqlite::Result<Gift> {
     Ok(Gift {
-        id: r.get(0)?,
-        milestone_id: r.get(1)?,
-        user_id: r.get(2)?,
-        person_name: r.get(3)?,
-        description: r.get(4)?,
-        status: r.get(5)?,
+        id: r.get("id")?,
+        milestone_id: r.get("milestone_id")?,
+        user_id: r.get("user_id")?,
+        person_name: r.get("person_name")?,
+        description: r.get("description")?,
+        status: r.get("status")?,
         channel: r
-            .get::<_, Option<String>>(6)?
+            .get::<_, Option<String>>("channel")?
             .and_then(|c| serde_json::from_value(json!(c)).ok()),
-        dispatched_at: r.get(7)?,
-        delivered_at: r.get(8)?,
-        created_at: r.get(9)?,
+        dispatched_at: r.get("dispatched_at")?,
+        delivered_at: r.get("delivered_at")?,
+        created_at: r.get("created_at")?,
     })
 }
 
@@ -373,13 +373,19 @@ pub fn milestones_of(c: &Connection, org: &str, user: &str) -> Result<Vec<Milest
     type Row = (String, String, i64, Option<String>, Option<String>);
     let rows: Vec<Row> = c
         .prepare_cached(
-            "SELECT r.id, r.type, r.threshold, m.id, m.achieved_at FROM milestone_rules r
+            "SELECT r.id AS rule_id, r.type, r.threshold, m.id AS milestone_id, m.achieved_at FROM milestone_rules r
              LEFT JOIN milestones m ON m.rule_id = r.id AND m.user_id = ?2
              WHERE r.org_id = ?1 AND (r.active = 1 OR m.id IS NOT NULL)
              ORDER BY r.type, r.threshold",
         )?
         .query_map(params![org, user], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            Ok((
+                r.get("rule_id")?,
+                r.get("type")?,
+                r.get("threshold")?,
+                r.get("milestone_id")?,
+                r.get("achieved_at")?,
+            ))
         })?
         .collect::<rusqlite::Result<_>>()?;
     let mut out = Vec::new();
@@ -450,7 +456,7 @@ pub fn evaluate_user(
         }
         let Some(rule) = tx
             .prepare_cached("SELECT gift FROM milestone_rules WHERE id = ?1 AND active = 1")?
-            .query_row([&m.rule_id], |r| r.get::<_, String>(0))
+            .query_row([&m.rule_id], |r| r.get::<_, String>("gift"))
             .optional()?
         else {
             continue;
@@ -619,7 +625,7 @@ pub async fn evaluate(
                     .prepare_cached(
                         "SELECT id FROM users WHERE org_id = ?1 AND status = 'active' AND deleted_at IS NULL LIMIT 10000",
                     )?
-                    .query_map([&user.org_id], |r| r.get(0))?
+                    .query_map([&user.org_id], |r| r.get("id"))?
                     .collect::<rusqlite::Result<_>>()?,
             };
             let mut reached = Vec::new();
@@ -820,23 +826,23 @@ pub async fn dispatch(
 /// The signed JSON a gift webhook carries.
 pub fn webhook_body(c: &Connection, gift_id: &str) -> rusqlite::Result<Option<serde_json::Value>> {
     c.prepare_cached(
-        "SELECT g.id, g.description, g.user_id, u.email, trim(u.first_name || ' ' || u.last_name), r.type, r.threshold,
-                m.achieved_at, g.org_id
+        "SELECT g.id, g.description, g.user_id, u.email, trim(u.first_name || ' ' || u.last_name) AS name, r.type,
+                r.threshold, m.achieved_at, g.org_id
          FROM gifts g JOIN users u ON u.id = g.user_id JOIN milestones m ON m.id = g.milestone_id
          JOIN milestone_rules r ON r.id = m.rule_id WHERE g.id = ?1",
     )?
     .query_row([gift_id], |r| {
         Ok(json!({
-            "id": format!("gift_{}", r.get::<_, String>(0)?),
+            "id": format!("gift_{}", r.get::<_, String>("id")?),
             "type": "gift.dispatched",
             "data": {
-                "giftId": r.get::<_, String>(0)?,
-                "description": r.get::<_, String>(1)?,
-                "userId": r.get::<_, String>(2)?,
-                "email": r.get::<_, String>(3)?,
-                "name": r.get::<_, String>(4)?,
-                "milestone": {"type": r.get::<_, String>(5)?, "threshold": r.get::<_, i64>(6)?, "achievedAt": r.get::<_, String>(7)?},
-                "orgId": r.get::<_, String>(8)?,
+                "giftId": r.get::<_, String>("id")?,
+                "description": r.get::<_, String>("description")?,
+                "userId": r.get::<_, String>("user_id")?,
+                "email": r.get::<_, String>("email")?,
+                "name": r.get::<_, String>("name")?,
+                "milestone": {"type": r.get::<_, String>("type")?, "threshold": r.get::<_, i64>("threshold")?, "achievedAt": r.get::<_, String>("achieved_at")?},
+                "orgId": r.get::<_, String>("org_id")?,
             }
         }))
     })

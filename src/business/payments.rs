@@ -157,7 +157,7 @@ pub fn apply(
             };
             let org: String = tx
                 .prepare_cached("SELECT org_id FROM invoices WHERE id = ?1")?
-                .query_row([id], |r| r.get(0))?;
+                .query_row([id], |r| r.get("org_id"))?;
             if inv.currency != currency {
                 return Ok((Some(org), "currency_mismatch"));
             }
@@ -248,14 +248,14 @@ fn org_of(
     if let Some(i) = &d.invoice_id {
         return Ok(tx
             .prepare_cached("SELECT org_id FROM invoices WHERE id = ?1")?
-            .query_row([i], |r| r.get::<_, String>(0))
+            .query_row([i], |r| r.get::<_, String>("org_id"))
             .optional()?
             .map(|o| (o, "invoice", i.clone())));
     }
     if let Some(o) = &d.order_id {
         return Ok(tx
             .prepare_cached("SELECT org_id FROM orders WHERE id = ?1")?
-            .query_row([o], |r| r.get::<_, String>(0))
+            .query_row([o], |r| r.get::<_, String>("org_id"))
             .optional()?
             .map(|org| (org, "order", o.clone())));
     }
@@ -289,7 +289,7 @@ pub fn receive(tx: &Tx, ev: &PaymentEvent, raw: &str) -> Result<WebhookReceipt, 
     if !fresh {
         let outcome: String = tx
             .prepare_cached("SELECT outcome FROM payment_events WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))?;
+            .query_row([id], |r| r.get("outcome"))?;
         return Ok(WebhookReceipt {
             event_id: id.to_string(),
             duplicate: true,

@@ -129,16 +129,16 @@ fn is_built_in(slug: &str) -> bool {
 }
 
 fn quiz_row(r: &rusqlite::Row) -> rusqlite::Result<Quiz> {
-    let slug: String = r.get(0)?;
+    let slug: String = r.get("slug")?;
     Ok(Quiz {
         built_in: is_built_in(&slug),
         slug,
-        title: r.get(1)?,
-        description: r.get(2)?,
-        questions: serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or_default(),
-        bands: serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or_default(),
+        title: r.get("title")?,
+        description: r.get("description")?,
+        questions: serde_json::from_str(&r.get::<_, String>("questions")?).unwrap_or_default(),
+        bands: serde_json::from_str(&r.get::<_, String>("bands")?).unwrap_or_default(),
         customized: true,
-        active: r.get(5)?,
+        active: r.get("active")?,
     })
 }
 
@@ -517,9 +517,9 @@ pub fn recommend(c: &Connection, org: &str, band: &Band) -> rusqlite::Result<Vec
         .query_map(params![org, tags], |r| {
             Ok(Recommendation {
                 kind: "content".into(),
-                id: Some(r.get(0)?),
-                title: r.get(1)?,
-                text: r.get(2)?,
+                id: Some(r.get("id")?),
+                title: r.get("title")?,
+                text: r.get("summary")?,
                 price: None,
             })
         })?
@@ -527,7 +527,7 @@ pub fn recommend(c: &Connection, org: &str, band: &Band) -> rusqlite::Result<Vec
     out.extend(contents);
     let products = c
         .prepare_cached(
-            "SELECT p.id, p.title, p.description, p.price - (p.price * p.discount_bps + 5000) / 10000, p.currency FROM products p
+            "SELECT p.id, p.title, p.description, p.price - (p.price * p.discount_bps + 5000) / 10000 AS amount, p.currency FROM products p
              WHERE p.org_id = ?1 AND p.active = 1 AND p.stock > 0
                AND EXISTS (SELECT 1 FROM json_each(p.tags) t WHERE t.value IN (SELECT value FROM json_each(?2)))
              ORDER BY p.created_at DESC LIMIT 3",
@@ -535,12 +535,12 @@ pub fn recommend(c: &Connection, org: &str, band: &Band) -> rusqlite::Result<Vec
         .query_map(params![org, tags], |r| {
             Ok(Recommendation {
                 kind: "product".into(),
-                id: Some(r.get(0)?),
-                title: r.get(1)?,
-                text: r.get(2)?,
+                id: Some(r.get("id")?),
+                title: r.get("title")?,
+                text: r.get("description")?,
                 price: Some(Money {
-                    amount: r.get(3)?,
-                    currency: r.get(4)?,
+                    amount: r.get("amount")?,
+                    currency: r.get("currency")?,
                 }),
             })
         })?
@@ -740,20 +740,21 @@ pub fn result_page(
         &order,
         page,
         |r| {
-            let slug: String = r.get(1)?;
+            let slug: String = r.get("quiz_slug")?;
             Ok(QuizResult {
-                id: r.get(0)?,
+                id: r.get("id")?,
                 max_score: quizzes
                     .iter()
                     .find(|q| q.slug == slug)
                     .map(Quiz::max_score)
                     .unwrap_or(0),
                 quiz: slug,
-                user_id: r.get(2)?,
-                score: r.get(3)?,
-                band: r.get(4)?,
-                recommendations: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default(),
-                created_at: r.get(6)?,
+                user_id: r.get("user_id")?,
+                score: r.get("score")?,
+                band: r.get("band")?,
+                recommendations: serde_json::from_str(&r.get::<_, String>("recommendations")?)
+                    .unwrap_or_default(),
+                created_at: r.get("created_at")?,
             })
         },
     )?)

@@ -101,13 +101,14 @@ pub fn discounted(price: i64, discount_bps: i64) -> i64 {
 const PRODUCT_COLUMNS: &str = "id, type, title, description, sku, price, currency, discount_bps, stock, active, tags, created_at, updated_at, file_id";
 
 fn product_row(r: &rusqlite::Row) -> rusqlite::Result<Product> {
-    let (price, currency, bps): (i64, String, i64) = (r.get(5)?, r.get(6)?, r.get(7)?);
+    let (price, currency, bps): (i64, String, i64) =
+        (r.get("price")?, r.get("currency")?, r.get("discount_bps")?);
     Ok(Product {
-        id: r.get(0)?,
-        kind: ProductType::parse(&r.get::<_, String>(1)?),
-        title: r.get(2)?,
-        description: r.get(3)?,
-        sku: r.get(4)?,
+        id: r.get("id")?,
+        kind: ProductType::parse(&r.get::<_, String>("type")?),
+        title: r.get("title")?,
+        description: r.get("description")?,
+        sku: r.get("sku")?,
         final_price: Money {
             amount: discounted(price, bps),
             currency: currency.clone(),
@@ -117,12 +118,12 @@ fn product_row(r: &rusqlite::Row) -> rusqlite::Result<Product> {
             currency,
         },
         discount: bps / 100,
-        stock: r.get(8)?,
-        active: r.get(9)?,
-        tags: serde_json::from_str(&r.get::<_, String>(10)?).unwrap_or_default(),
-        created_at: r.get(11)?,
-        updated_at: r.get(12)?,
-        file_id: r.get(13)?,
+        stock: r.get("stock")?,
+        active: r.get("active")?,
+        tags: serde_json::from_str(&r.get::<_, String>("tags")?).unwrap_or_default(),
+        created_at: r.get("created_at")?,
+        updated_at: r.get("updated_at")?,
+        file_id: r.get("file_id")?,
     })
 }
 
@@ -547,22 +548,23 @@ pub struct Cart {
 fn cart_of(c: &Connection, user: &str) -> rusqlite::Result<Cart> {
     let items: Vec<CartItem> = c
         .prepare_cached(
-            "SELECT ci.id, p.id, p.title, p.type, ci.quantity, p.price, p.currency, p.discount_bps, p.active, p.stock
+            "SELECT ci.id, p.id AS product_id, p.title, p.type, ci.quantity, p.price, p.currency, p.discount_bps,
+                    p.active, p.stock
              FROM cart_items ci JOIN products p ON p.id = ci.product_id
              WHERE ci.user_id = ?1 ORDER BY ci.added_at, ci.id",
         )?
         .query_map([user], |r| {
-            let (q, price, cur, bps): (i64, i64, String, i64) = (r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?);
+            let (q, price, cur, bps): (i64, i64, String, i64) = (r.get("quantity")?, r.get("price")?, r.get("currency")?, r.get("discount_bps")?);
             let unit = discounted(price, bps);
             Ok(CartItem {
-                id: r.get(0)?,
-                product_id: r.get(1)?,
-                title: r.get(2)?,
-                kind: ProductType::parse(&r.get::<_, String>(3)?),
+                id: r.get("id")?,
+                product_id: r.get("product_id")?,
+                title: r.get("title")?,
+                kind: ProductType::parse(&r.get::<_, String>("type")?),
                 quantity: q,
                 unit_price: Money { amount: unit, currency: cur.clone() },
                 amount: Money { amount: unit * q, currency: cur },
-                available: r.get::<_, bool>(8)? && r.get::<_, i64>(9)? >= q,
+                available: r.get::<_, bool>("active")? && r.get::<_, i64>("stock")? >= q,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
@@ -643,7 +645,7 @@ pub async fn add_to_cart(
             }
             let held: i64 = tx
                 .prepare_cached("SELECT quantity FROM cart_items WHERE user_id = ?1 AND product_id = ?2")?
-                .query_row(params![user.id, p.id], |r| r.get(0))
+                .query_row(params![user.id, p.id], |r| r.get("quantity"))
                 .optional()?
                 .unwrap_or(0);
             let want = held + n.quantity;
@@ -762,52 +764,52 @@ pub struct Order {
     pub cancelled_at: Option<String>,
 }
 
-const ORDER_COLUMNS: &str = "o.id, o.user_id, trim(u.first_name || ' ' || u.last_name), o.status, o.currency, o.subtotal,
+const ORDER_COLUMNS: &str = "o.id, o.user_id, trim(u.first_name || ' ' || u.last_name) AS buyer_name, o.status, o.currency, o.subtotal,
     o.discount, o.total, o.tracking, o.placed_at, o.paid_at, o.shipped_at, o.fulfilled_at, o.cancelled_at,
-    CASE WHEN o.status = 'placed' THEN o.checkout_url END";
+    CASE WHEN o.status = 'placed' THEN o.checkout_url END AS checkout_url";
 const ORDER_FROM: &str = "orders o JOIN users u ON u.id = o.user_id";
 
 fn order_row(r: &rusqlite::Row) -> rusqlite::Result<Order> {
     Ok(Order {
-        id: r.get(0)?,
-        user_id: r.get(1)?,
-        buyer_name: r.get(2)?,
-        status: OrderStatus::parse(&r.get::<_, String>(3)?),
-        currency: r.get(4)?,
+        id: r.get("id")?,
+        user_id: r.get("user_id")?,
+        buyer_name: r.get("buyer_name")?,
+        status: OrderStatus::parse(&r.get::<_, String>("status")?),
+        currency: r.get("currency")?,
         items: Vec::new(),
-        subtotal: r.get(5)?,
-        discount: r.get(6)?,
-        total: r.get(7)?,
-        tracking: r.get(8)?,
-        placed_at: r.get(9)?,
-        paid_at: r.get(10)?,
-        shipped_at: r.get(11)?,
-        fulfilled_at: r.get(12)?,
-        cancelled_at: r.get(13)?,
-        checkout_url: r.get(14)?,
+        subtotal: r.get("subtotal")?,
+        discount: r.get("discount")?,
+        total: r.get("total")?,
+        tracking: r.get("tracking")?,
+        placed_at: r.get("placed_at")?,
+        paid_at: r.get("paid_at")?,
+        shipped_at: r.get("shipped_at")?,
+        fulfilled_at: r.get("fulfilled_at")?,
+        cancelled_at: r.get("cancelled_at")?,
+        checkout_url: r.get("checkout_url")?,
     })
 }
 
 fn items_of(c: &Connection, order: &str) -> rusqlite::Result<Vec<OrderItem>> {
     c.prepare_cached(
         "SELECT i.product_id, i.title, i.type, i.sku, i.quantity, i.unit_price, i.amount,
-                o.status = 'fulfilled' AND i.type = 'digital' AND p.file_id IS NOT NULL
+                o.status = 'fulfilled' AND i.type = 'digital' AND p.file_id IS NOT NULL AS downloadable
          FROM order_items i JOIN orders o ON o.id = i.order_id JOIN products p ON p.id = i.product_id
          WHERE i.order_id = ?1 ORDER BY i.title",
     )?
     .query_map([order], |r| {
-        let product_id: String = r.get(0)?;
+        let product_id: String = r.get("product_id")?;
         Ok(OrderItem {
             download_url: r
-                .get::<_, bool>(7)?
+                .get::<_, bool>("downloadable")?
                 .then(|| format!("/api/v1/orders/{order}/downloads/{product_id}")),
             product_id,
-            title: r.get(1)?,
-            kind: ProductType::parse(&r.get::<_, String>(2)?),
-            sku: r.get(3)?,
-            quantity: r.get(4)?,
-            unit_price: r.get(5)?,
-            amount: r.get(6)?,
+            title: r.get("title")?,
+            kind: ProductType::parse(&r.get::<_, String>("type")?),
+            sku: r.get("sku")?,
+            quantity: r.get("quantity")?,
+            unit_price: r.get("unit_price")?,
+            amount: r.get("amount")?,
         })
     })?
     .collect()
@@ -851,7 +853,7 @@ pub fn place(tx: &Tx, user: &CurrentUser) -> Result<Order, ApiError> {
         let (price, active, stock): (i64, bool, i64) = tx
             .prepare_cached("SELECT price, active, stock FROM products WHERE id = ?1")?
             .query_row([&item.product_id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                Ok((r.get("price")?, r.get("active")?, r.get("stock")?))
             })?;
         if !active {
             return Err(ApiError::domain(
@@ -877,7 +879,7 @@ pub fn place(tx: &Tx, user: &CurrentUser) -> Result<Order, ApiError> {
     for item in &cart.items {
         let sku: String = tx
             .prepare_cached("SELECT sku FROM products WHERE id = ?1")?
-            .query_row([&item.product_id], |r| r.get(0))?;
+            .query_row([&item.product_id], |r| r.get("sku"))?;
         tx.prepare_cached(
             "INSERT INTO order_items (order_id, product_id, title, type, sku, quantity, unit_price, discount, amount)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8)",
@@ -1003,9 +1005,9 @@ pub async fn pay_order(
 fn settle(tx: &Connection, id: &str, now: &str) -> rusqlite::Result<OrderStatus> {
     let merch: bool = tx
         .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM order_items WHERE order_id = ?1 AND type = 'merch')",
+            "SELECT EXISTS (SELECT 1 FROM order_items WHERE order_id = ?1 AND type = 'merch') AS merch",
         )?
-        .query_row([id], |r| r.get(0))?;
+        .query_row([id], |r| r.get("merch"))?;
     let status = if merch {
         OrderStatus::Paid
     } else {
@@ -1035,11 +1037,11 @@ pub fn pay(
         )?
         .query_row([id], |r| {
             Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, String>(4)?,
+                r.get::<_, String>("org_id")?,
+                r.get::<_, String>("user_id")?,
+                r.get::<_, String>("status")?,
+                r.get::<_, i64>("total")?,
+                r.get::<_, String>("currency")?,
             ))
         })
         .optional()?
@@ -1274,7 +1276,7 @@ pub async fn ship(
 pub fn expire_unpaid(tx: &Tx, config: &crate::config::Config) -> Result<usize, ApiError> {
     let orgs: Vec<String> = tx
         .prepare_cached("SELECT DISTINCT org_id FROM orders WHERE status = 'placed'")?
-        .query_map([], |r| r.get(0))?
+        .query_map([], |r| r.get("org_id"))?
         .collect::<rusqlite::Result<_>>()?;
     let now = clock::now();
     let mut n = 0;
@@ -1287,7 +1289,7 @@ pub fn expire_unpaid(tx: &Tx, config: &crate::config::Config) -> Result<usize, A
             .prepare_cached(
                 "SELECT id FROM orders WHERE org_id = ?1 AND status = 'placed' AND placed_at < ?2",
             )?
-            .query_map(params![org, before], |r| r.get(0))?
+            .query_map(params![org, before], |r| r.get("id"))?
             .collect::<rusqlite::Result<_>>()?;
         for id in stale {
             release(tx, &id, &now)?;
@@ -1344,7 +1346,7 @@ pub async fn download(
             }
             let file_id: String = c
                 .prepare_cached("SELECT file_id FROM products WHERE id = ?1")?
-                .query_row([&product], |r| r.get(0))?;
+                .query_row([&product], |r| r.get("file_id"))?;
             crate::files::store::get(c, &file_id)?.ok_or_else(ApiError::not_found)
         })
         .await?;

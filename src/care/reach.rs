@@ -226,7 +226,7 @@ impl Reach {
                         "SELECT c.id FROM crm_clients c WHERE {cond} LIMIT ?"
                     ))?
                     .query_map(rusqlite::params_from_iter(values.iter()), |r| {
-                        r.get::<_, String>(0)
+                        r.get::<_, String>("id")
                     })?
                     .collect::<rusqlite::Result<_>>()?;
                 if ids.is_empty() {
@@ -294,7 +294,7 @@ impl Reach {
         if self.reaches(c, id)? {
             let user_id = c
                 .prepare_cached("SELECT user_id FROM crm_clients WHERE id = ?1")?
-                .query_row([id], |r| r.get::<_, Option<String>>(0))?;
+                .query_row([id], |r| r.get::<_, Option<String>>("user_id"))?;
             return Ok(Client::Record {
                 id: id.to_string(),
                 user_id,
@@ -348,7 +348,7 @@ mod tests {
             "SELECT id FROM crm_clients c WHERE {sql} ORDER BY id"
         ))
         .unwrap()
-        .query_map(rusqlite::params_from_iter(values.iter()), |r| r.get(0))
+        .query_map(rusqlite::params_from_iter(values.iter()), |r| r.get("id"))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap()
@@ -358,7 +358,7 @@ mod tests {
         let (sql, values) = r.person_condition("p.id");
         c.prepare(&format!("SELECT id FROM users p WHERE {sql} ORDER BY id"))
             .unwrap()
-            .query_map(rusqlite::params_from_iter(values.iter()), |r| r.get(0))
+            .query_map(rusqlite::params_from_iter(values.iter()), |r| r.get("id"))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap()

@@ -85,28 +85,29 @@ pub struct Relationship {
 }
 
 const COLUMNS: &str =
-    "r.id, r.practitioner_id, trim(p.first_name || ' ' || p.last_name), p.role, r.role, r.origin,
+    "r.id, r.practitioner_id, trim(p.first_name || ' ' || p.last_name) AS name, p.role AS practitioner_role,
+     r.role, r.origin,
      r.client_id, r.since, r.until, r.granted_by, r.ended_by, r.end_reason";
 const FROM: &str = "care_relationships r JOIN users p ON p.id = r.practitioner_id";
 
 fn row(r: &rusqlite::Row) -> rusqlite::Result<Relationship> {
     Ok(Relationship {
-        id: r.get(0)?,
-        practitioner_id: r.get(1)?,
-        name: r.get(2)?,
-        practitioner_role: r.get(3)?,
-        role: if r.get::<_, String>(4)? == "primary" {
+        id: r.get("id")?,
+        practitioner_id: r.get("practitioner_id")?,
+        name: r.get("name")?,
+        practitioner_role: r.get("practitioner_role")?,
+        role: if r.get::<_, String>("role")? == "primary" {
             CareRole::Primary
         } else {
             CareRole::Secondary
         },
-        origin: Origin::parse(&r.get::<_, String>(5)?),
-        client_id: r.get(6)?,
-        since: r.get(7)?,
-        until: r.get(8)?,
-        granted_by: r.get(9)?,
-        ended_by: r.get(10)?,
-        end_reason: r.get(11)?,
+        origin: Origin::parse(&r.get::<_, String>("origin")?),
+        client_id: r.get("client_id")?,
+        since: r.get("since")?,
+        until: r.get("until")?,
+        granted_by: r.get("granted_by")?,
+        ended_by: r.get("ended_by")?,
+        end_reason: r.get("end_reason")?,
     })
 }
 
@@ -159,9 +160,9 @@ pub fn grant(tx: &Connection, g: Grant) -> rusqlite::Result<Option<String>> {
     };
     let exists: bool = tx
         .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM care_relationships WHERE practitioner_id = ?1 AND client_id = ?2 AND until IS NULL)",
+            "SELECT EXISTS (SELECT 1 FROM care_relationships WHERE practitioner_id = ?1 AND client_id = ?2 AND until IS NULL) AS found",
         )?
-        .query_row(params![g.practitioner, g.client.id()], |r| r.get(0))?;
+        .query_row(params![g.practitioner, g.client.id()], |r| r.get("found"))?;
     if exists {
         return Ok(None);
     }
@@ -170,9 +171,9 @@ pub fn grant(tx: &Connection, g: Grant) -> rusqlite::Result<Option<String>> {
         None => {
             let has_primary: bool = tx
                 .prepare_cached(
-                    "SELECT EXISTS (SELECT 1 FROM care_relationships WHERE client_id = ?1 AND role = 'primary' AND until IS NULL)",
+                    "SELECT EXISTS (SELECT 1 FROM care_relationships WHERE client_id = ?1 AND role = 'primary' AND until IS NULL) AS has_primary",
                 )?
-                .query_row([g.client.id()], |r| r.get(0))?;
+                .query_row([g.client.id()], |r| r.get("has_primary"))?;
             if has_primary {
                 CareRole::Secondary
             } else {
@@ -233,10 +234,10 @@ pub fn end(
     }
     let person: Option<String> = tx
         .prepare_cached(
-            "SELECT coalesce(r.client_user_id, k.user_id) FROM care_relationships r
+            "SELECT coalesce(r.client_user_id, k.user_id) AS person FROM care_relationships r
              LEFT JOIN crm_clients k ON k.id = r.crm_client_id WHERE r.id = ?1",
         )?
-        .query_row([&r.id], |x| x.get(0))?;
+        .query_row([&r.id], |x| x.get("person"))?;
     let mut e = Event::new("care.ended", "care_relationship")
         .org(org)
         .entity_id(&r.id)
@@ -338,7 +339,7 @@ pub fn session_gone(
                    AND (a.booked_by = a.client_id OR b.role IN ('superadmin', 'admin', 'team'))
                  ORDER BY a.created_at, a.id LIMIT 1",
             )?
-            .query_row(params![r.practitioner_id, r.client_id, session], |x| x.get(0))
+            .query_row(params![r.practitioner_id, r.client_id, session], |x| x.get("id"))
             .optional()?;
         match other {
             Some(id) => {

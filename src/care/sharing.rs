@@ -55,10 +55,10 @@ pub fn of(c: &Connection, user_id: &str) -> rusqlite::Result<Sharing> {
     )?
     .query_row([user_id], |r| {
         Ok(Sharing {
-            mood: r.get(0)?,
-            journal: r.get(1)?,
-            goals: r.get(2)?,
-            assessments: r.get(3)?,
+            mood: r.get("mood")?,
+            journal: r.get("journal")?,
+            goals: r.get("goals")?,
+            assessments: r.get("assessments")?,
         })
     })
     .optional()?
@@ -243,23 +243,23 @@ async fn access_log(
         .db
         .read(move |c| {
             c.prepare_cached(&format!(
-                "SELECT a.seq, a.at, a.actor_id, trim(coalesce(u.first_name, '') || ' ' || coalesce(u.last_name, '')), u.role,
-                        a.entity, json_extract(a.after, '$.reason')
+                "SELECT a.seq, a.at, a.actor_id, trim(coalesce(u.first_name, '') || ' ' || coalesce(u.last_name, '')) AS name, u.role,
+                        a.entity, json_extract(a.after, '$.reason') AS reason
                  FROM audit_log a LEFT JOIN users u ON u.id = a.actor_id
                  WHERE a.user_id = ?1 AND a.actor_id IS NOT ?1 AND a.action IN {READS} AND a.seq < ?2
                  ORDER BY a.seq DESC LIMIT ?3"
             ))?
             .query_map(params![user.id, before, limit + 1], |r| {
                 Ok(AccessEntry {
-                    seq: r.get(0)?,
-                    at: r.get(1)?,
+                    seq: r.get("seq")?,
+                    at: r.get("at")?,
                     who: Reader {
-                        id: r.get(2)?,
-                        name: r.get::<_, String>(3)?,
-                        role: r.get(4)?,
+                        id: r.get("actor_id")?,
+                        name: r.get::<_, String>("name")?,
+                        role: r.get("role")?,
                     },
-                    what: r.get(5)?,
-                    reason: r.get(6)?,
+                    what: r.get("entity")?,
+                    reason: r.get("reason")?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()

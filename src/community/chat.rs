@@ -93,30 +93,43 @@ struct Side {
     name: Option<String>,
 }
 
-/// `Side`'s columns for the participant row `$p` and its users row `$u`.
+/// `Side`'s columns for the participant row `$p` and its users row `$u`, named after `$p`
+/// (`p_user_id`, `p_alias_id`, …) so two sides can share a row.
 macro_rules! side_columns {
     ($p:ident, $u:ident) => {
         concat!(
             stringify!($p),
-            ".user_id, ",
+            ".user_id AS ",
             stringify!($p),
-            ".alias_id, ",
+            "_user_id, ",
             stringify!($p),
-            ".alias_n, ",
+            ".alias_id AS ",
             stringify!($p),
-            ".anonymous, ",
-            shown_name!($u)
+            "_alias_id, ",
+            stringify!($p),
+            ".alias_n AS ",
+            stringify!($p),
+            "_alias_n, ",
+            stringify!($p),
+            ".anonymous AS ",
+            stringify!($p),
+            "_anonymous, ",
+            shown_name!($u),
+            " AS ",
+            stringify!($p),
+            "_name"
         )
     };
 }
 
-fn side(r: &Row, at: usize) -> rusqlite::Result<Side> {
+/// The side whose columns `side_columns!` named after `p`.
+fn side(r: &Row, p: &str) -> rusqlite::Result<Side> {
     Ok(Side {
-        user_id: r.get(at)?,
-        alias_id: r.get(at + 1)?,
-        alias_n: r.get(at + 2)?,
-        anonymous: r.get(at + 3)?,
-        name: r.get(at + 4)?,
+        user_id: r.get(format!("{p}_user_id").as_str())?,
+        alias_id: r.get(format!("{p}_alias_id").as_str())?,
+        alias_n: r.get(format!("{p}_alias_n").as_str())?,
+        anonymous: r.get(format!("{p}_anonymous").as_str())?,
+        name: r.get(format!("{p}_name").as_str())?,
     })
 }
 
@@ -166,7 +179,7 @@ fn pair(c: &Connection, user: &CurrentUser, conversation_id: &str) -> Result<Pai
         side_columns!(q, v),
         ", EXISTS (SELECT 1 FROM cm_blocks b WHERE ((b.user_id = p.user_id AND b.blocked_id = q.user_id)
                    OR (b.user_id = q.user_id AND b.blocked_id = p.user_id))
-                   AND (b.conversation_id IS NULL OR b.conversation_id = c.id))
+                   AND (b.conversation_id IS NULL OR b.conversation_id = c.id)) AS blocked
          FROM cm_conversations c
          JOIN cm_participants p ON p.conversation_id = c.id AND p.user_id = ?2
          JOIN cm_participants q ON q.conversation_id = c.id AND q.rowid <> p.rowid
@@ -177,9 +190,9 @@ fn pair(c: &Connection, user: &CurrentUser, conversation_id: &str) -> Result<Pai
     .query_row(params![conversation_id, user.id, user.org_id], |r| {
         Ok(Pair {
             conversation_id: conversation_id.to_string(),
-            me: side(r, 0)?,
-            them: side(r, 5)?,
-            blocked: r.get(10)?,
+            me: side(r, "p")?,
+            them: side(r, "q")?,
+            blocked: r.get("blocked")?,
         })
     })
     .optional()?
@@ -239,7 +252,7 @@ fn open(
     let first: i64 = tx.query_row(
         "SELECT alias_n FROM cm_participants WHERE conversation_id = ?1",
         [&id],
-        |r| r.get(0),
+        |r| r.get("alias_n"),
     )?;
     add_side(tx, &id, b, b_anonymous, Some(first))?;
     Ok(id)
@@ -279,7 +292,7 @@ fn choose_listener(
             json!(online).to_string(),
             day_ago
         ],
-        |r| r.get(0),
+        |r| r.get("id"),
     )
     .optional()
 }
@@ -377,13 +390,14 @@ async fn conversations(
             w.page(
                 c,
                 concat!(
-                    "c.id, c.paired, coalesce(c.last_message_at, c.created_at), lm.seq, lm.content, lm.hidden, ",
+                    "c.id, c.paired, coalesce(c.last_message_at, c.created_at) AS active_at,
+                     lm.seq AS last_seq, lm.content AS last_content, lm.hidden AS last_hidden, ",
                     side_columns!(q, v),
                     ", (SELECT count(*) FROM cm_messages m WHERE m.conversation_id = c.id AND m.seq > p.read_seq
-                        AND m.sender_id IS NOT p.user_id),
+                        AND m.sender_id IS NOT p.user_id) AS unread,
                      EXISTS (SELECT 1 FROM cm_blocks b WHERE ((b.user_id = p.user_id AND b.blocked_id = q.user_id)
                              OR (b.user_id = q.user_id AND b.blocked_id = p.user_id))
-                             AND (b.conversation_id IS NULL OR b.conversation_id = c.id))"
+                             AND (b.conversation_id IS NULL OR b.conversation_id = c.id)) AS blocked"
                 ),
                 "cm_participants p JOIN cm_conversations c ON c.id = p.conversation_id
                  JOIN cm_participants q ON q.conversation_id = c.id AND q.rowid <> p.rowid
@@ -392,21 +406,21 @@ async fn conversations(
                 &order,
                 &page,
                 |r| {
-                    let last: Option<i64> = r.get(3)?;
-                    let content: Option<String> = r.get(4)?;
-                    let hidden: Option<String> = r.get(5)?;
+                    let last: Option<i64> = r.get("last_seq")?;
+                    let content: Option<String> = r.get("last_content")?;
+                    let hidden: Option<String> = r.get("last_hidden")?;
                     let last_message = last.map(|_| match (content, hidden) {
                         (Some(text), None) => text,
                         _ => REMOVED.to_string(),
                     });
                     Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, bool>(1)?,
-                        r.get::<_, String>(2)?,
+                        r.get::<_, String>("id")?,
+                        r.get::<_, bool>("paired")?,
+                        r.get::<_, String>("active_at")?,
                         last_message,
-                        side(r, 6)?,
-                        r.get::<_, i64>(11)?,
-                        r.get::<_, bool>(12)?,
+                        side(r, "q")?,
+                        r.get::<_, i64>("unread")?,
+                        r.get::<_, bool>("blocked")?,
                     ))
                 },
             )
@@ -438,10 +452,11 @@ fn conversation_messages(
     limit: u32,
 ) -> rusqlite::Result<Vec<(Message, i64)>> {
     c.prepare_cached(concat!(
-        "SELECT msg.id, msg.conversation_id, msg.sender_id, msg.content, coalesce(p.anonymous, msg.anonymous), msg.hidden,
-                msg.created_at, p.alias_id, p.alias_n, ",
+        "SELECT msg.id, msg.conversation_id AS place_id, msg.sender_id, msg.content,
+                coalesce(p.anonymous, msg.anonymous) AS anonymous, msg.hidden, msg.created_at,
+                p.alias_id, p.alias_n, ",
         shown_name!(u),
-        ", msg.seq
+        " AS sender_name, msg.seq
          FROM cm_messages msg
          LEFT JOIN cm_participants p ON p.conversation_id = msg.conversation_id AND p.user_id = msg.sender_id
          LEFT JOIN users u ON u.id = msg.sender_id
@@ -636,11 +651,13 @@ fn conversation_with(
 ) -> Result<Pair, ApiError> {
     let recipient: Option<(bool, bool)> = tx
         .prepare_cached(
-            "SELECT coalesce(json_extract(privacy_settings, '$.allowMessages'), 1),
-                    coalesce(json_extract(privacy_settings, '$.anonymousMode'), 0)
+            "SELECT coalesce(json_extract(privacy_settings, '$.allowMessages'), 1) AS allows,
+                    coalesce(json_extract(privacy_settings, '$.anonymousMode'), 0) AS anonymous
              FROM users WHERE id = ?1 AND org_id = ?2 AND status = 'active' AND deleted_at IS NULL",
         )?
-        .query_row(params![to, user.org_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(params![to, user.org_id], |r| {
+            Ok((r.get("allows")?, r.get("anonymous")?))
+        })
         .optional()?;
     let Some((allows, their_anonymity)) = recipient else {
         return Err(ApiError::not_found());
@@ -658,7 +675,7 @@ fn conversation_with(
              JOIN cm_conversations c ON c.id = a.conversation_id AND c.paired = 0
              WHERE a.user_id = ?1 ORDER BY c.created_at LIMIT 1",
         )?
-        .query_row(params![user.id, to], |r| r.get(0))
+        .query_row(params![user.id, to], |r| r.get("id"))
         .optional()?;
     let id = match existing {
         Some(id) => id,
@@ -717,7 +734,7 @@ async fn block(
             // Where either is a pseudonym, the block binds the pseudonyms: this conversation.
             let paired: bool = tx
                 .prepare_cached("SELECT paired FROM cm_conversations WHERE id = ?1")?
-                .query_row([&id], |r| r.get(0))?;
+                .query_row([&id], |r| r.get("paired"))?;
             let scope = (paired || pair.me.hidden() || pair.them.hidden()).then_some(&id);
             if let Some(them) = pair.them.user_id {
                 tx.execute(
@@ -760,7 +777,7 @@ pub fn partners(c: &Connection, user_id: &str) -> rusqlite::Result<Vec<(String, 
     c.prepare_cached(
         "SELECT q.user_id, p.conversation_id,
                 CASE WHEN p.anonymous OR coalesce(json_extract(u.privacy_settings, '$.anonymousMode'), 0)
-                     THEN p.alias_id ELSE p.user_id END
+                     THEN p.alias_id ELSE p.user_id END AS known_as
          FROM cm_participants p
          JOIN cm_participants q ON q.conversation_id = p.conversation_id AND q.rowid <> p.rowid
          JOIN users u ON u.id = p.user_id
@@ -770,7 +787,9 @@ pub fn partners(c: &Connection, user_id: &str) -> rusqlite::Result<Vec<(String, 
                            AND (b.conversation_id IS NULL OR b.conversation_id = p.conversation_id))
          ORDER BY p.conversation_id DESC LIMIT 1000",
     )?
-    .query_map([user_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+    .query_map([user_id], |r| {
+        Ok((r.get("user_id")?, r.get("conversation_id")?, r.get("known_as")?))
+    })?
     .collect()
 }
 

@@ -94,19 +94,19 @@ const COLUMNS: &str = "g.id, g.name, g.description, g.category, g.privacy, g.mem
 
 fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Group> {
     Ok(Group {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        description: r.get(2)?,
-        category: r.get(3)?,
-        privacy: if r.get::<_, String>(4)? == "private" {
+        id: r.get("id")?,
+        name: r.get("name")?,
+        description: r.get("description")?,
+        category: r.get("category")?,
+        privacy: if r.get::<_, String>("privacy")? == "private" {
             Privacy::Private
         } else {
             Privacy::Public
         },
-        member_count: r.get(5)?,
-        next_session: r.get(6)?,
-        created_at: r.get(7)?,
-        owner_id: r.get(8)?,
+        member_count: r.get("member_count")?,
+        next_session: r.get("next_session_at")?,
+        created_at: r.get("created_at")?,
+        owner_id: r.get("owner_id")?,
         online_count: 0,
         joined: false,
         requested: false,
@@ -133,7 +133,7 @@ fn places(
         "SELECT group_id, status FROM cm_group_members WHERE user_id = ?1 AND group_id IN (SELECT value FROM json_each(?2))",
     )?
     .query_map(params![user_id, json!(ids).to_string()], |r| {
-        Ok((r.get(0)?, r.get(1)?))
+        Ok((r.get("group_id")?, r.get("status")?))
     })?
     .collect()
 }
@@ -149,14 +149,14 @@ fn online_counts(
         return Ok(Default::default());
     }
     c.prepare_cached(
-        "SELECT group_id, count(*) FROM cm_group_members
+        "SELECT group_id, count(*) AS online FROM cm_group_members
          WHERE status = 'member' AND user_id IN (SELECT value FROM json_each(?1))
            AND group_id IN (SELECT value FROM json_each(?2))
          GROUP BY group_id",
     )?
     .query_map(
         params![json!(online).to_string(), json!(ids).to_string()],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        |r| Ok((r.get("group_id")?, r.get("online")?)),
     )?
     .collect()
 }
@@ -605,15 +605,15 @@ pub async fn requests(
             managed(c, &user, &id)?;
             let rows = c
                 .prepare_cached(
-                    "SELECT m.user_id, trim(u.first_name || ' ' || u.last_name), m.updated_at
+                    "SELECT m.user_id, trim(u.first_name || ' ' || u.last_name) AS name, m.updated_at
                      FROM cm_group_members m JOIN users u ON u.id = m.user_id
                      WHERE m.group_id = ?1 AND m.status = 'requested' ORDER BY m.updated_at",
                 )?
                 .query_map([&id], |r| {
                     Ok(JoinRequest {
-                        user_id: r.get(0)?,
-                        name: r.get(1)?,
-                        requested_at: r.get(2)?,
+                        user_id: r.get("user_id")?,
+                        name: r.get("name")?,
+                        requested_at: r.get("updated_at")?,
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -687,11 +687,13 @@ pub async fn decline(
 /// A group's members (not those waiting or gone), by name: who they are, for whoever runs it.
 pub fn members(c: &Connection, group_id: &str) -> rusqlite::Result<Vec<(String, String, String)>> {
     c.prepare_cached(
-        "SELECT m.user_id, trim(u.first_name || ' ' || u.last_name), m.updated_at
+        "SELECT m.user_id, trim(u.first_name || ' ' || u.last_name) AS name, m.updated_at
          FROM cm_group_members m JOIN users u ON u.id = m.user_id
          WHERE m.group_id = ?1 AND m.status = 'member' ORDER BY u.last_name, u.first_name, u.id",
     )?
-    .query_map([group_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+    .query_map([group_id], |r| {
+        Ok((r.get("user_id")?, r.get("name")?, r.get("updated_at")?))
+    })?
     .collect()
 }
 
@@ -720,7 +722,7 @@ pub fn online_in_groups_of(
         .prepare_cached(
             "SELECT group_id FROM cm_group_members WHERE user_id = ?1 AND status = 'member'",
         )?
-        .query_map([user_id], |r| r.get(0))?
+        .query_map([user_id], |r| r.get("group_id"))?
         .collect::<rusqlite::Result<_>>()?;
     let counts = online_counts(c, online, &ids)?;
     Ok(ids
@@ -744,9 +746,10 @@ fn as_member(c: &Connection, user: &CurrentUser, id: &str) -> Result<Group, ApiE
 /// A group message's columns for `messages::read_row`: anonymous mode counts as posting
 /// anonymously.
 const MESSAGE_COLUMNS: &str = concat!(
-    "msg.id, msg.group_id, msg.sender_id, msg.content, msg.anonymous, msg.hidden, msg.created_at, m.alias_id, m.alias_n, ",
+    "msg.id, msg.group_id AS place_id, msg.sender_id, msg.content, msg.anonymous, msg.hidden,
+    msg.created_at, m.alias_id, m.alias_n, ",
     shown_name!(u),
-    ", msg.seq"
+    " AS sender_name, msg.seq"
 );
 
 fn group_messages(

@@ -111,47 +111,48 @@ pub enum Place {
     Conversation,
 }
 
-/// A message as `reader` sees it, with its cursor, from the columns: id, group or
-/// conversation id, sender id, content, anonymous, hidden, created at, the sender's alias id
-/// and number there, the sender's shown name (`shown_name!`), seq.
+/// A message as `reader` sees it, with its cursor, from the columns `id`, `place_id` (the
+/// group's or conversation's id), `sender_id`, `content`, `anonymous`, `hidden`, `created_at`,
+/// `alias_id` and `alias_n` (the sender's there), `sender_name` (`shown_name!`) and `seq`.
 pub fn read_row(
     reader: &str,
     place: Place,
 ) -> impl Fn(&rusqlite::Row) -> rusqlite::Result<(Message, i64)> + '_ {
     move |r| {
-        let sender_id: Option<String> = r.get(2)?;
-        let hidden: Option<String> = r.get(5)?;
-        let name: Option<String> = r.get(9)?;
-        let anonymous: bool = r.get::<_, bool>(4)? || (sender_id.is_some() && name.is_none());
-        let alias_id: Option<String> = r.get(7)?;
+        let sender_id: Option<String> = r.get("sender_id")?;
+        let hidden: Option<String> = r.get("hidden")?;
+        let name: Option<String> = r.get("sender_name")?;
+        let anonymous: bool =
+            r.get::<_, bool>("anonymous")? || (sender_id.is_some() && name.is_none());
+        let alias_id: Option<String> = r.get("alias_id")?;
         let shown = Shown {
             sender_id: sender_id.as_deref(),
             anonymous,
             alias_id: alias_id.as_deref(),
-            alias_n: r.get(8)?,
+            alias_n: r.get("alias_n")?,
             name: name.as_deref(),
         };
-        let content: Option<String> = r.get(3)?;
-        let at: Option<String> = r.get(1)?;
+        let content: Option<String> = r.get("content")?;
+        let at: Option<String> = r.get("place_id")?;
         let (group_id, conversation_id) = match place {
             Place::Group => (at, None),
             Place::Conversation => (None, at),
         };
         Ok((
             Message {
-                id: r.get(0)?,
+                id: r.get("id")?,
                 group_id,
                 conversation_id,
                 sender: shown.sender(),
                 removed: hidden.is_some() || content.is_none(),
                 content: if hidden.is_some() { None } else { content }
                     .unwrap_or_else(|| REMOVED.to_string()),
-                timestamp: r.get(6)?,
+                timestamp: r.get("created_at")?,
                 is_anonymous: anonymous,
                 mine: sender_id.as_deref() == Some(reader),
                 crisis_resources: None,
             },
-            r.get(10)?,
+            r.get("seq")?,
         ))
     }
 }

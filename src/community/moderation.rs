@@ -93,7 +93,7 @@ async fn report(
                             OR EXISTS (SELECT 1 FROM cm_group_members m
                                        WHERE m.group_id = msg.group_id AND m.user_id = ?3 AND m.status = 'member'))",
                 )?
-                .query_row(params![id, user.org_id, user.id], |r| r.get(0))
+                .query_row(params![id, user.org_id, user.id], |r| r.get("sender_id"))
                 .optional()?;
             let Some(sender) = sender else {
                 return Err(ApiError::not_found());
@@ -108,7 +108,7 @@ async fn report(
                 .prepare_cached(
                     "SELECT id FROM cm_reports WHERE message_id = ?1 AND reporter_id = ?2 AND status = 'open'",
                 )?
-                .query_row(params![id, user.id], |r| r.get(0))
+                .query_row(params![id, user.id], |r| r.get("id"))
                 .optional()?;
             if let Some(existing) = open {
                 return Ok(existing);
@@ -203,10 +203,12 @@ pub struct ModerationReport {
 
 const REPORT_COLUMNS: &str = concat!(
     "r.id, r.kind, r.reason, r.status, r.message_id, r.action, r.notes, r.resolved_by,
-    r.resolved_at, r.created_at, msg.content, msg.conversation_id, msg.group_id, msg.hidden, msg.created_at,
-    msg.sender_id, msg.anonymous OR coalesce(p.anonymous, 0), coalesce(p.alias_id, m.alias_id),
-    coalesce(p.alias_n, m.alias_n), ",
-    shown_name!(u)
+    r.resolved_at, r.created_at, msg.content, msg.conversation_id, msg.group_id, msg.hidden,
+    msg.created_at AS sent_at, msg.sender_id,
+    msg.anonymous OR coalesce(p.anonymous, 0) AS anonymous,
+    coalesce(p.alias_id, m.alias_id) AS alias_id, coalesce(p.alias_n, m.alias_n) AS alias_n, ",
+    shown_name!(u),
+    " AS sender_name"
 );
 
 const REPORT_FROM: &str = "cm_reports r JOIN cm_messages msg ON msg.id = r.message_id
@@ -215,35 +217,35 @@ const REPORT_FROM: &str = "cm_reports r JOIN cm_messages msg ON msg.id = r.messa
     LEFT JOIN users u ON u.id = msg.sender_id";
 
 fn report_row(r: &rusqlite::Row) -> rusqlite::Result<ModerationReport> {
-    let action: Option<String> = r.get(5)?;
-    let sender_id: Option<String> = r.get(15)?;
-    let name: Option<String> = r.get(19)?;
-    let alias_id: Option<String> = r.get(17)?;
+    let action: Option<String> = r.get("action")?;
+    let sender_id: Option<String> = r.get("sender_id")?;
+    let name: Option<String> = r.get("sender_name")?;
+    let alias_id: Option<String> = r.get("alias_id")?;
     let sender = Shown {
         sender_id: sender_id.as_deref(),
-        anonymous: r.get::<_, bool>(16)? || name.is_none(),
+        anonymous: r.get::<_, bool>("anonymous")? || name.is_none(),
         alias_id: alias_id.as_deref(),
-        alias_n: r.get(18)?,
+        alias_n: r.get("alias_n")?,
         name: name.as_deref(),
     }
     .sender();
     Ok(ModerationReport {
-        id: r.get(0)?,
-        kind: r.get(1)?,
-        reason: r.get(2)?,
-        status: r.get(3)?,
-        message_id: r.get(4)?,
+        id: r.get("id")?,
+        kind: r.get("kind")?,
+        reason: r.get("reason")?,
+        status: r.get("status")?,
+        message_id: r.get("message_id")?,
         action: action.and_then(|a| serde_json::from_value(json!(a)).ok()),
-        notes: r.get(6)?,
-        resolved_by: r.get(7)?,
-        resolved_at: r.get(8)?,
-        created_at: r.get(9)?,
+        notes: r.get("notes")?,
+        resolved_by: r.get("resolved_by")?,
+        resolved_at: r.get("resolved_at")?,
+        created_at: r.get("created_at")?,
         message: Reported {
-            content: r.get(10)?,
-            conversation_id: r.get(11)?,
-            group_id: r.get(12)?,
-            hidden: r.get(13)?,
-            timestamp: r.get(14)?,
+            content: r.get("content")?,
+            conversation_id: r.get("conversation_id")?,
+            group_id: r.get("group_id")?,
+            hidden: r.get("hidden")?,
+            timestamp: r.get("sent_at")?,
             sender,
         },
         sender_id,
@@ -373,7 +375,7 @@ pub async fn resolve(
                 let role: String = tx.query_row(
                     "SELECT role FROM users WHERE id = ?1",
                     [&sender],
-                    |r| r.get(0),
+                    |r| r.get("role"),
                 )?;
                 let rank = role.parse::<Role>().map(Role::rank).unwrap_or(u8::MAX);
                 if rank >= user.role.rank() {
@@ -522,33 +524,33 @@ pub async fn review(
                 .prepare_cached(
                     "SELECT paired, created_at FROM cm_conversations WHERE id = ?1 AND org_id = ?2",
                 )?
-                .query_row(params![id, user.org_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row(params![id, user.org_id], |r| Ok((r.get("paired")?, r.get("created_at")?)))
                 .optional()?;
             let Some((anonymous, created_at)) = head else {
                 return Err(ApiError::not_found());
             };
             let participants = tx
                 .prepare_cached(
-                    "SELECT p.user_id, nullif(trim(u.first_name || ' ' || u.last_name), ''), u.email,
-                            p.anonymous OR coalesce(json_extract(u.privacy_settings, '$.anonymousMode'), 0),
+                    "SELECT p.user_id, nullif(trim(u.first_name || ' ' || u.last_name), '') AS name, u.email,
+                            p.anonymous OR coalesce(json_extract(u.privacy_settings, '$.anonymousMode'), 0) AS anonymous,
                             p.alias_id, p.alias_n
                      FROM cm_participants p LEFT JOIN users u ON u.id = p.user_id
                      WHERE p.conversation_id = ?1 ORDER BY p.joined_at, p.rowid",
                 )?
                 .query_map([&id], |r| {
-                    let user_id: Option<String> = r.get(0)?;
-                    let name: Option<String> = r.get(1)?;
-                    let alias_id: String = r.get(4)?;
+                    let user_id: Option<String> = r.get("user_id")?;
+                    let name: Option<String> = r.get("name")?;
+                    let alias_id: String = r.get("alias_id")?;
                     let shown_as = Shown {
                         sender_id: user_id.as_deref(),
-                        anonymous: r.get(3)?,
+                        anonymous: r.get("anonymous")?,
                         alias_id: Some(&alias_id),
-                        alias_n: r.get(5)?,
+                        alias_n: r.get("alias_n")?,
                         name: name.as_deref(),
                     }
                     .sender();
                     Ok(Participant {
-                        email: r.get(2)?,
+                        email: r.get("email")?,
                         user_id,
                         name,
                         shown_as,
@@ -563,14 +565,14 @@ pub async fn review(
                 .query_map(params![id, before, limit + 1], |r| {
                     Ok((
                         RevealedMessage {
-                            id: r.get(0)?,
-                            sender_id: r.get(1)?,
-                            content: r.get(2)?,
-                            hidden: r.get(3)?,
-                            flagged: r.get(4)?,
-                            timestamp: r.get(5)?,
+                            id: r.get("id")?,
+                            sender_id: r.get("sender_id")?,
+                            content: r.get("content")?,
+                            hidden: r.get("hidden")?,
+                            flagged: r.get("flagged")?,
+                            timestamp: r.get("created_at")?,
                         },
-                        r.get::<_, i64>(6)?,
+                        r.get::<_, i64>("seq")?,
                     ))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -104,7 +104,7 @@ pub fn tell_moderators(tx: &Tx, reach: &Reach, org_id: &str, n: Outgoing) -> Res
             "SELECT id FROM users WHERE org_id = ?1 AND role IN ('superadmin', 'admin', 'team')
              AND status = 'active' AND deleted_at IS NULL",
         )?
-        .query_map([org_id], |r| r.get(0))?
+        .query_map([org_id], |r| r.get("id"))?
         .collect::<rusqlite::Result<_>>()?;
     for id in &moderators {
         deliver::send(

@@ -32,10 +32,10 @@ pub struct Consent {
 
 fn from_row(r: &Row) -> rusqlite::Result<Consent> {
     Ok(Consent {
-        id: r.get(0)?,
-        kind: r.get(1)?,
-        granted: r.get(2)?,
-        created_at: r.get(3)?,
+        id: r.get("id")?,
+        kind: r.get("kind")?,
+        granted: r.get("granted")?,
+        created_at: r.get("created_at")?,
     })
 }
 

@@ -63,7 +63,7 @@ async fn schedule(state: AppState, user: CurrentUser) -> ApiResult<Data<Deletion
         .write(move |tx| {
             let (role, email, first_name): (String, String, String) = tx
                 .prepare_cached("SELECT role, email, first_name FROM users WHERE id = ?1 AND deleted_at IS NULL")?
-                .query_row([&user.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .query_row([&user.id], |r| Ok((r.get("role")?, r.get("email")?, r.get("first_name")?)))
                 .optional()?
                 .ok_or_else(ApiError::unauthorized)?;
             let role = role.parse::<Role>().ok();
@@ -74,8 +74,8 @@ async fn schedule(state: AppState, user: CurrentUser) -> ApiResult<Data<Deletion
                 ));
             }
             let other_operators: i64 = tx
-                .prepare_cached("SELECT count(*) FROM users WHERE role = 'superadmin' AND status = 'active' AND deleted_at IS NULL AND id != ?1")?
-                .query_row([&user.id], |r| r.get(0))?;
+                .prepare_cached("SELECT count(*) AS other_operators FROM users WHERE role = 'superadmin' AND status = 'active' AND deleted_at IS NULL AND id != ?1")?
+                .query_row([&user.id], |r| r.get("other_operators"))?;
             if role == Some(Role::Superadmin) && other_operators == 0 {
                 return Err(ApiError::new(
                     ErrorCode::Conflict,
@@ -155,7 +155,9 @@ pub fn purge_due(tx: &Connection, key: &Key) -> rusqlite::Result<usize> {
             "SELECT d.user_id, u.org_id FROM deletion_requests d JOIN users u ON u.id = d.user_id
              WHERE d.scheduled_for <= ?1",
         )?
-        .query_map([clock::now()], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([clock::now()], |r| {
+            Ok((r.get("user_id")?, r.get("org_id")?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     for (user_id, org_id) in &due {
         tx.execute(

@@ -58,12 +58,12 @@ fn own(c: &Connection, user_id: &str, id: &str) -> rusqlite::Result<Option<Expor
     )?
     .query_row(params![id, user_id], |r| {
         Ok(Export {
-            id: r.get(0)?,
-            status: r.get(1)?,
-            size_bytes: r.get(2)?,
-            created_at: r.get(3)?,
-            ready_at: r.get(4)?,
-            expires_at: r.get(5)?,
+            id: r.get("id")?,
+            status: r.get("status")?,
+            size_bytes: r.get("size_bytes")?,
+            created_at: r.get("created_at")?,
+            ready_at: r.get("ready_at")?,
+            expires_at: r.get("expires_at")?,
         })
     })
     .optional()
@@ -309,7 +309,7 @@ pub fn register(
                     tx.prepare_cached(
                         "SELECT e.user_id, u.email, u.first_name, e.status FROM exports e JOIN users u ON u.id = e.user_id WHERE e.id = ?1",
                     )?
-                    .query_row([&i], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                    .query_row([&i], |r| Ok((r.get("user_id")?, r.get("email")?, r.get("first_name")?, r.get("status")?)))
                     .optional()
                     .map_err(DbError::from)
                 })
@@ -380,7 +380,7 @@ pub async fn cleanup(db: Db, data_dir: PathBuf) -> Result<(), String> {
             .write(move |tx| {
                 let ids: Vec<String> = tx
                     .prepare_cached("SELECT id FROM exports WHERE (status = 'ready' AND expires_at < ?1) OR status = 'failed'")?
-                    .query_map([&now], |r| r.get(0))?
+                    .query_map([&now], |r| r.get("id"))?
                     .collect::<rusqlite::Result<_>>()?;
                 tx.execute("UPDATE exports SET status = 'expired' WHERE status = 'ready' AND expires_at < ?1", [&now])?;
                 Ok::<_, DbError>(ids)

@@ -37,15 +37,15 @@ struct Target {
 fn target(c: &Connection, user: &CurrentUser, id: &str) -> Result<Target, ApiError> {
     let t = c
         .prepare_cached(
-            "SELECT u.org_id, u.role, u.deleted_at IS NOT NULL, d.requested_by
+            "SELECT u.org_id, u.role, u.deleted_at IS NOT NULL AS deleted, d.requested_by
              FROM users u LEFT JOIN deletion_requests d ON d.user_id = u.id WHERE u.id = ?1",
         )?
         .query_row([id], |r| {
             Ok(Target {
-                org_id: r.get(0)?,
-                role: r.get::<_, String>(1)?.parse().unwrap_or(Role::Member),
-                deleted: r.get(2)?,
-                requested_by: r.get(3)?,
+                org_id: r.get("org_id")?,
+                role: r.get::<_, String>("role")?.parse().unwrap_or(Role::Member),
+                deleted: r.get("deleted")?,
+                requested_by: r.get("requested_by")?,
             })
         })
         .optional()?

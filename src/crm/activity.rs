@@ -99,25 +99,25 @@ pub fn diff(before: &Value, after: &Value, fields: &[&str]) -> Option<Value> {
 }
 
 const COLUMNS: &str = "a.seq, a.id, a.client_id, a.project_id, a.actor_id,
-    (SELECT nullif(trim(u.first_name || ' ' || u.last_name), '') FROM users u WHERE u.id = a.actor_id),
+    (SELECT nullif(trim(u.first_name || ' ' || u.last_name), '') FROM users u WHERE u.id = a.actor_id) AS actor_name,
     a.action, a.entity, a.entity_id, a.summary, a.changes, a.created_at";
 
 fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Activity> {
     Ok(Activity {
-        seq: r.get(0)?,
-        id: r.get(1)?,
-        client_id: r.get(2)?,
-        project_id: r.get(3)?,
-        actor_id: r.get(4)?,
-        actor_name: r.get(5)?,
-        action: r.get(6)?,
-        entity: r.get(7)?,
-        entity_id: r.get(8)?,
-        summary: r.get(9)?,
+        seq: r.get("seq")?,
+        id: r.get("id")?,
+        client_id: r.get("client_id")?,
+        project_id: r.get("project_id")?,
+        actor_id: r.get("actor_id")?,
+        actor_name: r.get("actor_name")?,
+        action: r.get("action")?,
+        entity: r.get("entity")?,
+        entity_id: r.get("entity_id")?,
+        summary: r.get("summary")?,
         changes: r
-            .get::<_, Option<String>>(10)?
+            .get::<_, Option<String>>("changes")?
             .and_then(|s| serde_json::from_str(&s).ok()),
-        created_at: r.get(11)?,
+        created_at: r.get("created_at")?,
     })
 }
 
@@ -138,9 +138,9 @@ fn reached(
     values: &[rusqlite::types::Value],
 ) -> rusqlite::Result<i64> {
     c.prepare_cached(&format!(
-        "SELECT count(*) FROM (SELECT 1 FROM crm_clients c WHERE {scope} LIMIT {WIDE})"
+        "SELECT count(*) AS n FROM (SELECT 1 FROM crm_clients c WHERE {scope} LIMIT {WIDE})"
     ))?
-    .query_row(rusqlite::params_from_iter(values.iter()), |r| r.get(0))
+    .query_row(rusqlite::params_from_iter(values.iter()), |r| r.get("n"))
 }
 
 /// A page of the feed within `reach`, newest first. For a narrow reach the client list drives

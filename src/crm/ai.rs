@@ -359,7 +359,7 @@ fn source(c: &Connection, reach: &Reach, subject: Subject, id: &str) -> Result<S
             }
             let ps: Vec<String> = c
                 .prepare_cached("SELECT id FROM crm_projects WHERE client_id = ?1 ORDER BY created_at DESC LIMIT 10")?
-                .query_map([id], |r| r.get(0))?
+                .query_map([id], |r| r.get("id"))?
                 .collect::<rusqlite::Result<_>>()?;
             for pid in ps {
                 let p = projects::reachable(c, reach, &pid)?;
@@ -395,7 +395,7 @@ fn period() -> String {
 fn used(c: &Connection, org: &str) -> rusqlite::Result<u32> {
     Ok(
         c.prepare_cached("SELECT used FROM ai_usage WHERE org_id = ?1 AND period = ?2")?
-            .query_row(params![org, period()], |r| r.get(0))
+            .query_row(params![org, period()], |r| r.get("used"))
             .optional()?
             .unwrap_or(0),
     )
@@ -430,7 +430,7 @@ async fn summarize(
                 .prepare_cached(
                     "SELECT summary, created_at FROM crm_summaries WHERE subject = ?1 AND subject_id = ?2 AND source_hash = ?3",
                 )?
-                .query_row(params![subject.as_str(), key, hash], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row(params![subject.as_str(), key, hash], |r| Ok((r.get("summary")?, r.get("created_at")?)))
                 .optional()?;
             if cached.is_none() && quota > 0 && used(c, &user.org_id)? >= quota {
                 return Err(over_quota(quota));

@@ -134,32 +134,32 @@ pub const COLUMNS: &str = "c.id, c.kind, c.first_name, c.last_name, c.company_na
     c.tags, c.assigned_to, c.coach_id, c.user_id, c.archived_at, c.last_contact_at, c.created_at, c.updated_at";
 
 pub fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Client> {
-    let kind: String = r.get(1)?;
-    let status: String = r.get(8)?;
-    let archived_at: Option<String> = r.get(13)?;
+    let kind: String = r.get("kind")?;
+    let status: String = r.get("status")?;
+    let archived_at: Option<String> = r.get("archived_at")?;
     Ok(Client {
-        id: r.get(0)?,
+        id: r.get("id")?,
         kind: if kind == "company" {
             ClientKind::Company
         } else {
             ClientKind::Person
         },
-        first_name: r.get(2)?,
-        last_name: r.get(3)?,
-        company_name: r.get(4)?,
-        name: r.get(5)?,
-        email: r.get(6)?,
-        phone: r.get(7)?,
+        first_name: r.get("first_name")?,
+        last_name: r.get("last_name")?,
+        company_name: r.get("company_name")?,
+        name: r.get("name")?,
+        email: r.get("email")?,
+        phone: r.get("phone")?,
         status: serde_json::from_value(Value::String(status)).unwrap_or(ClientStatus::Active),
-        tags: serde_json::from_str(&r.get::<_, String>(9)?).unwrap_or_default(),
-        assigned_to: r.get(10)?,
-        coach_id: r.get(11)?,
-        user_id: r.get(12)?,
+        tags: serde_json::from_str(&r.get::<_, String>("tags")?).unwrap_or_default(),
+        assigned_to: r.get("assigned_to")?,
+        coach_id: r.get("coach_id")?,
+        user_id: r.get("user_id")?,
         archived: archived_at.is_some(),
         archived_at,
-        last_contact_at: r.get(14)?,
-        created_at: r.get(15)?,
-        updated_at: r.get(16)?,
+        last_contact_at: r.get("last_contact_at")?,
+        created_at: r.get("created_at")?,
+        updated_at: r.get("updated_at")?,
         summary: None,
     })
 }
@@ -177,8 +177,10 @@ pub fn by_id(c: &Connection, reach: &Reach, id: &str) -> Result<Client, ApiError
 }
 
 pub fn summary(c: &Connection, client: &Client) -> rusqlite::Result<ClientSummary> {
+    // Each query counts `AS n`.
     let count = |sql: &str| -> rusqlite::Result<u32> {
-        c.prepare_cached(sql)?.query_row([&client.id], |r| r.get(0))
+        c.prepare_cached(sql)?
+            .query_row([&client.id], |r| r.get("n"))
     };
     Ok(ClientSummary {
         next_session: match &client.user_id {
@@ -188,13 +190,13 @@ pub fn summary(c: &Connection, client: &Client) -> rusqlite::Result<ClientSummar
         open_invoices: Some(crate::business::invoices::open_of_client(c, &client.id)?),
         last_contact_at: client.last_contact_at.clone(),
         open_projects: count(
-            "SELECT count(*) FROM crm_projects WHERE client_id = ?1 AND status IN ('planned', 'active', 'on_hold')",
+            "SELECT count(*) AS n FROM crm_projects WHERE client_id = ?1 AND status IN ('planned', 'active', 'on_hold')",
         )?,
-        projects: count("SELECT count(*) FROM crm_projects WHERE client_id = ?1")?,
-        notes: count("SELECT count(*) FROM crm_notes WHERE client_id = ?1")?,
-        files: count("SELECT count(*) FROM crm_docs WHERE client_id = ?1 AND kind = 'file'")?,
+        projects: count("SELECT count(*) AS n FROM crm_projects WHERE client_id = ?1")?,
+        notes: count("SELECT count(*) AS n FROM crm_notes WHERE client_id = ?1")?,
+        files: count("SELECT count(*) AS n FROM crm_docs WHERE client_id = ?1 AND kind = 'file'")?,
         pending_responses: count(
-            "SELECT count(*) FROM crm_responses WHERE client_id = ?1 AND status = 'pending_approval'",
+            "SELECT count(*) AS n FROM crm_responses WHERE client_id = ?1 AND status = 'pending_approval'",
         )?,
     })
 }
@@ -639,7 +641,7 @@ pub async fn list_customers(
 /// The account a CRM record is linked to.
 pub fn person_of(c: &Connection, client: &str) -> rusqlite::Result<Option<String>> {
     c.prepare_cached("SELECT user_id FROM crm_clients WHERE id = ?1")?
-        .query_row([client], |r| r.get::<_, Option<String>>(0))
+        .query_row([client], |r| r.get::<_, Option<String>>("user_id"))
         .optional()
         .map(Option::flatten)
 }

@@ -35,14 +35,14 @@ pub fn attached(
             "SELECT ref_id FROM crm_docs WHERE {column} = ?1 AND kind = 'file' ORDER BY seq DESC LIMIT ?2 OFFSET ?3"
         ))?
         .query_map(rusqlite::params![id, page.limit, page.offset()], |r| {
-            r.get(0)
+            r.get("ref_id")
         })?
         .collect::<rusqlite::Result<_>>()?;
     let total: i64 = c
         .prepare_cached(&format!(
-            "SELECT count(*) FROM crm_docs WHERE {column} = ?1 AND kind = 'file'"
+            "SELECT count(*) AS total FROM crm_docs WHERE {column} = ?1 AND kind = 'file'"
         ))?
-        .query_row([id], |r| r.get(0))?;
+        .query_row([id], |r| r.get("total"))?;
     Ok((store::infos(c, &ids)?, u64::try_from(total).unwrap_or(0)))
 }
 
@@ -145,7 +145,7 @@ fn record(
 fn project_client(c: &Connection, project: &str) -> rusqlite::Result<Option<String>> {
     rusqlite::OptionalExtension::optional(
         c.prepare_cached("SELECT client_id FROM crm_projects WHERE id = ?1")?
-            .query_row([project], |r| r.get(0)),
+            .query_row([project], |r| r.get("client_id")),
     )
 }
 

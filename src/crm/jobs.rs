@@ -86,18 +86,19 @@ fn due_items(tx: &Connection, from: &str, to: &str) -> rusqlite::Result<Vec<Due>
         };
     let mut out = Vec::new();
     let mut st = tx.prepare_cached(
-        "SELECT p.id, p.name, p.due_date, p.owner_id, p.assigned_to, c.assigned_to FROM crm_projects p
+        "SELECT p.id, p.name, p.due_date, p.owner_id, p.assigned_to, c.assigned_to AS client_assigned
+         FROM crm_projects p
          JOIN crm_clients c ON c.id = p.client_id
          WHERE p.due_date >= ?1 AND p.due_date <= ?2 AND p.status IN ('planned', 'active', 'on_hold') AND c.deleted_at IS NULL",
     )?;
     for row in st.query_map([from, to], |r| {
         Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(5)?,
+            r.get::<_, String>("id")?,
+            r.get::<_, String>("name")?,
+            r.get::<_, String>("due_date")?,
+            r.get("owner_id")?,
+            r.get("assigned_to")?,
+            r.get("client_assigned")?,
         ))
     })? {
         let (id, name, due, owner, assigned, client_assigned) = row?;
@@ -112,21 +113,23 @@ fn due_items(tx: &Connection, from: &str, to: &str) -> rusqlite::Result<Vec<Due>
         });
     }
     let mut st = tx.prepare_cached(
-        "SELECT m.id, m.title, m.due_date, p.id, p.name, p.owner_id, p.assigned_to, c.assigned_to FROM crm_milestones m
+        "SELECT m.id, m.title, m.due_date, p.id AS project_id, p.name, p.owner_id, p.assigned_to,
+                c.assigned_to AS client_assigned
+         FROM crm_milestones m
          JOIN crm_projects p ON p.id = m.project_id JOIN crm_clients c ON c.id = p.client_id
          WHERE m.due_date >= ?1 AND m.due_date <= ?2 AND m.done = 0
            AND p.status IN ('planned', 'active', 'on_hold') AND c.deleted_at IS NULL",
     )?;
     for row in st.query_map([from, to], |r| {
         Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, String>(4)?,
-            r.get(5)?,
-            r.get(6)?,
-            r.get(7)?,
+            r.get::<_, String>("id")?,
+            r.get::<_, String>("title")?,
+            r.get::<_, String>("due_date")?,
+            r.get::<_, String>("project_id")?,
+            r.get::<_, String>("name")?,
+            r.get("owner_id")?,
+            r.get("assigned_to")?,
+            r.get("client_assigned")?,
         ))
     })? {
         let (id, title, due, project_id, project, owner, assigned, client_assigned) = row?;
@@ -148,7 +151,7 @@ fn timezone_of(tx: &Connection, user: &str) -> rusqlite::Result<Option<String>> 
         tx.prepare_cached(
             "SELECT timezone FROM users WHERE id = ?1 AND status = 'active' AND deleted_at IS NULL",
         )?
-        .query_row([user], |r| r.get(0)),
+        .query_row([user], |r| r.get("timezone")),
     )
 }
 
@@ -287,7 +290,7 @@ pub fn weekly(
              WHERE u.role IN ('admin', 'team', 'practitioner') AND u.status = 'active' AND u.deleted_at IS NULL
                AND EXISTS (SELECT 1 FROM crm_clients c WHERE c.org_id = u.org_id AND c.deleted_at IS NULL)",
         )?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .query_map([], |r| Ok((r.get("id")?, r.get("org_id")?, r.get("role")?, r.get("timezone")?)))?
         .collect::<rusqlite::Result<_>>()?;
     let mut sent = 0;
     for (id, org, role, tz) in people {
@@ -319,7 +322,7 @@ pub fn weekly(
         }
         let org_name: String = tx
             .prepare_cached("SELECT name FROM orgs WHERE id = ?1")?
-            .query_row([&user.org_id], |r| r.get(0))?;
+            .query_row([&user.org_id], |r| r.get("name"))?;
         let w = word(
             tx,
             &user.org_id,
@@ -367,7 +370,7 @@ fn summary_text(
         let rows = tx
             .prepare_cached(&sql)?
             .query_map(rusqlite::params_from_iter(v.iter()), |r| {
-                r.get::<_, String>(0)
+                r.get::<_, String>("summary")
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         total += rows.len() as i64;
@@ -389,8 +392,8 @@ fn summary_text(
         .query_map(rusqlite::params_from_iter(values.iter()), |r| {
             Ok(format!(
                 "{} (due {})",
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?
+                r.get::<_, String>("name")?,
+                r.get::<_, String>("due_date")?
             ))
         })?
         .collect::<rusqlite::Result<_>>()?;

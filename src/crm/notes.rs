@@ -92,20 +92,20 @@ pub fn sanitize(html: &str) -> Result<(String, String), ApiError> {
 pub use crate::http::html::plain_text;
 
 const COLUMNS: &str = "n.id, n.client_id, n.project_id, n.author_id,
-    (SELECT nullif(trim(u.first_name || ' ' || u.last_name), '') FROM users u WHERE u.id = n.author_id),
+    (SELECT nullif(trim(u.first_name || ' ' || u.last_name), '') FROM users u WHERE u.id = n.author_id) AS author_name,
     n.content, n.version, n.created_at, n.updated_at";
 
 fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Note> {
     Ok(Note {
-        id: r.get(0)?,
-        client_id: r.get(1)?,
-        project_id: r.get(2)?,
-        author_id: r.get(3)?,
-        author_name: r.get(4)?,
-        content: r.get(5)?,
-        version: r.get(6)?,
-        created_at: r.get(7)?,
-        updated_at: r.get(8)?,
+        id: r.get("id")?,
+        client_id: r.get("client_id")?,
+        project_id: r.get("project_id")?,
+        author_id: r.get("author_id")?,
+        author_name: r.get("author_name")?,
+        content: r.get("content")?,
+        version: r.get("version")?,
+        created_at: r.get("created_at")?,
+        updated_at: r.get("updated_at")?,
     })
 }
 
@@ -337,10 +337,10 @@ pub async fn versions(
                 )?
                 .query_map([&id], |r| {
                     Ok(NoteVersion {
-                        version: r.get(0)?,
-                        content: r.get(1)?,
-                        author_id: r.get(2)?,
-                        created_at: r.get(3)?,
+                        version: r.get("version")?,
+                        content: r.get("content")?,
+                        author_id: r.get("author_id")?,
+                        created_at: r.get("created_at")?,
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -104,24 +104,27 @@ const COLUMNS: &str =
     p.budget_amount, p.budget_currency, p.owner_id, p.assigned_to, p.created_at, p.updated_at";
 
 fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Project> {
-    let budget = match (r.get::<_, Option<i64>>(7)?, r.get::<_, Option<String>>(8)?) {
+    let budget = match (
+        r.get::<_, Option<i64>>("budget_amount")?,
+        r.get::<_, Option<String>>("budget_currency")?,
+    ) {
         (Some(amount), Some(currency)) => Some(Money { amount, currency }),
         _ => None,
     };
     Ok(Project {
-        id: r.get(0)?,
-        client_id: r.get(1)?,
-        name: r.get(2)?,
-        description: r.get(3)?,
-        status: ProjectStatus::parse(&r.get::<_, String>(4)?),
-        start_date: r.get(5)?,
-        due_date: r.get(6)?,
+        id: r.get("id")?,
+        client_id: r.get("client_id")?,
+        name: r.get("name")?,
+        description: r.get("description")?,
+        status: ProjectStatus::parse(&r.get::<_, String>("status")?),
+        start_date: r.get("start_date")?,
+        due_date: r.get("due_date")?,
         budget,
-        owner_id: r.get(9)?,
-        assigned_to: r.get(10)?,
+        owner_id: r.get("owner_id")?,
+        assigned_to: r.get("assigned_to")?,
         milestones: Vec::new(),
-        created_at: r.get(11)?,
-        updated_at: r.get(12)?,
+        created_at: r.get("created_at")?,
+        updated_at: r.get("updated_at")?,
     })
 }
 
@@ -136,13 +139,13 @@ fn milestones(c: &Connection, project: &str) -> rusqlite::Result<Vec<Milestone>>
 
 fn milestone_row(r: &rusqlite::Row) -> rusqlite::Result<Milestone> {
     Ok(Milestone {
-        id: r.get(0)?,
-        project_id: r.get(1)?,
-        title: r.get(2)?,
-        due_date: r.get(3)?,
-        done: r.get(4)?,
-        done_at: r.get(5)?,
-        created_at: r.get(6)?,
+        id: r.get("id")?,
+        project_id: r.get("project_id")?,
+        title: r.get("title")?,
+        due_date: r.get("due_date")?,
+        done: r.get("done")?,
+        done_at: r.get("done_at")?,
+        created_at: r.get("created_at")?,
     })
 }
 

@@ -94,32 +94,32 @@ pub struct Response {
 }
 
 const COLUMNS: &str = "r.id, r.client_id, c.name, r.author_id,
-    (SELECT nullif(trim(u.first_name || ' ' || u.last_name), '') FROM users u WHERE u.id = r.author_id),
+    (SELECT nullif(trim(u.first_name || ' ' || u.last_name), '') FROM users u WHERE u.id = r.author_id) AS author_name,
     r.subject, r.body, r.status, r.submitted_at, r.decided_by, r.decided_at, r.decision_notes, r.created_at, r.updated_at";
 
 fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Response> {
-    let status: String = r.get(7)?;
+    let status: String = r.get("status")?;
     let status: ResponseStatus =
         serde_json::from_value(serde_json::Value::String(status)).unwrap_or(ResponseStatus::Draft);
-    let decided_by: Option<String> = r.get(9)?;
+    let decided_by: Option<String> = r.get("decided_by")?;
     Ok(Response {
-        id: r.get(0)?,
-        customer_id: r.get(1)?,
-        customer_name: r.get(2)?,
-        author_id: r.get(3)?,
-        author_name: r.get(4)?,
-        subject: r.get(5)?,
-        body: r.get(6)?,
+        id: r.get("id")?,
+        customer_id: r.get("client_id")?,
+        customer_name: r.get("name")?,
+        author_id: r.get("author_id")?,
+        author_name: r.get("author_name")?,
+        subject: r.get("subject")?,
+        body: r.get("body")?,
         status,
-        submitted_at: r.get(8)?,
+        submitted_at: r.get("submitted_at")?,
         approved_by: decided_by
             .clone()
             .filter(|_| status == ResponseStatus::Approved),
         decided_by,
-        decided_at: r.get(10)?,
-        notes: r.get(11)?,
-        created_at: r.get(12)?,
-        updated_at: r.get(13)?,
+        decided_at: r.get("decided_at")?,
+        notes: r.get("decision_notes")?,
+        created_at: r.get("created_at")?,
+        updated_at: r.get("updated_at")?,
     })
 }
 
@@ -404,7 +404,7 @@ pub async fn edit(
 fn customer_email(c: &Connection, client_id: &str) -> Result<(String, String), ApiError> {
     let row: Option<(Option<String>, Option<String>)> = c
         .prepare_cached("SELECT email, first_name FROM crm_clients WHERE id = ?1")?
-        .query_row([client_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row([client_id], |r| Ok((r.get("email")?, r.get("first_name")?)))
         .optional()?;
     match row {
         Some((Some(email), first)) => Ok((email, first.unwrap_or_default())),
@@ -528,7 +528,9 @@ fn send(tx: &Tx, r: &Response) -> Result<(), ApiError> {
         .prepare_cached(
             "SELECT o.id, o.name FROM orgs o JOIN crm_clients c ON c.org_id = o.id WHERE c.id = ?1",
         )?
-        .query_row([&r.customer_id], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        .query_row([&r.customer_id], |row| {
+            Ok((row.get("id")?, row.get("name")?))
+        })?;
     let first = if first.trim().is_empty() {
         "there"
     } else {

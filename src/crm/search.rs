@@ -228,7 +228,7 @@ fn fuzzy_terms(c: &Connection, input: &str) -> rusqlite::Result<Option<(String, 
             let upper = format!("{head}\u{10ffff}");
             let max = if n >= 8 { 2 } else { 1 };
             let terms = st
-                .query_map([&head, &upper], |r| r.get::<_, String>(0))?
+                .query_map([&head, &upper], |r| r.get::<_, String>("term"))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             for t in terms {
                 let close = t.chars().count().abs_diff(n) <= max && distance(w, &t) <= max;
@@ -259,10 +259,10 @@ const WINDOW: u32 = 300;
 fn newest(c: &Connection, expr: &str, n: u32) -> rusqlite::Result<Vec<(i64, f64)>> {
     let mut rows: Vec<(i64, f64)> = c
         .prepare_cached(
-            "SELECT rowid, bm25(crm_fts, 0.0, 10.0, 1.0) FROM crm_fts WHERE crm_fts MATCH ?1
+            "SELECT rowid, bm25(crm_fts, 0.0, 10.0, 1.0) AS rank FROM crm_fts WHERE crm_fts MATCH ?1
              ORDER BY rowid DESC LIMIT ?2",
         )?
-        .query_map(params![expr, n], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map(params![expr, n], |r| Ok((r.get("rowid")?, r.get("rank")?)))?
         .collect::<rusqlite::Result<_>>()?;
     rows.sort_by(|a, b| a.1.total_cmp(&b.1));
     Ok(rows)
@@ -307,7 +307,7 @@ fn within(
             "SELECT d.seq FROM crm_docs d JOIN crm_clients c ON c.id = d.client_id
              WHERE d.seq IN ({marks}) AND {condition}"
         ))?
-        .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?
+        .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get("seq"))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(ranked
         .into_iter()
@@ -353,14 +353,14 @@ fn run(
     for (rowid, score) in chosen {
         let hit = st
             .query_row([rowid], |r| {
-                let kind = match r.get::<_, String>(0)?.as_str() {
+                let kind = match r.get::<_, String>("kind")?.as_str() {
                     "client" => HitKind::Client,
                     "project" => HitKind::Project,
                     "note" => HitKind::Note,
                     _ => HitKind::File,
                 };
                 let (title, body, client): (String, String, String) =
-                    (r.get(4)?, r.get(5)?, r.get(6)?);
+                    (r.get("title")?, r.get("body")?, r.get("name")?);
                 let (title, in_title) =
                     excerpt(if title.is_empty() { &client } else { &title }, needles, 40);
                 let (text, in_text) = excerpt(&body, needles, 14);
@@ -372,9 +372,9 @@ fn run(
                 };
                 Ok(Hit {
                     kind,
-                    id: r.get(1)?,
-                    client_id: r.get(2)?,
-                    project_id: r.get(3)?,
+                    id: r.get("ref_id")?,
+                    client_id: r.get("client_id")?,
+                    project_id: r.get("project_id")?,
                     title,
                     snippet,
                     score: -score,

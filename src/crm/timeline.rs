@@ -119,23 +119,23 @@ impl From<Entry> for InternalLog {
 }
 
 const COLUMNS: &str = "e.seq, e.id, e.client_id, e.type, e.body, e.tags, e.attachments, e.author_id,
-    (SELECT nullif(trim(u.first_name || ' ' || u.last_name), '') FROM users u WHERE u.id = e.author_id),
+    (SELECT nullif(trim(u.first_name || ' ' || u.last_name), '') FROM users u WHERE u.id = e.author_id) AS author_name,
     e.source, e.created_at";
 
 fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Entry> {
-    let kind: String = r.get(3)?;
+    let kind: String = r.get("type")?;
     Ok(Entry {
-        seq: r.get(0)?,
-        id: r.get(1)?,
-        client_id: r.get(2)?,
+        seq: r.get("seq")?,
+        id: r.get("id")?,
+        client_id: r.get("client_id")?,
         kind: serde_json::from_value(serde_json::Value::String(kind)).unwrap_or(EntryType::Note),
-        body: r.get(4)?,
-        tags: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default(),
-        attachments: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
-        author_id: r.get(7)?,
-        author_name: r.get(8)?,
-        source: r.get(9)?,
-        created_at: r.get(10)?,
+        body: r.get("body")?,
+        tags: serde_json::from_str(&r.get::<_, String>("tags")?).unwrap_or_default(),
+        attachments: serde_json::from_str(&r.get::<_, String>("attachments")?).unwrap_or_default(),
+        author_id: r.get("author_id")?,
+        author_name: r.get("author_name")?,
+        source: r.get("source")?,
+        created_at: r.get("created_at")?,
     })
 }
 
@@ -572,14 +572,14 @@ pub async fn chatbot(
         .write(move |tx| {
             let org: String = tx
                 .prepare_cached("SELECT org_id FROM crm_clients WHERE id = ?1 AND deleted_at IS NULL")?
-                .query_row([&m.client_id], |r| r.get(0))
+                .query_row([&m.client_id], |r| r.get("org_id"))
                 .optional()?
                 .ok_or_else(ApiError::not_found)?;
             let seen: Option<String> = tx
                 .prepare_cached(
                     "SELECT id FROM crm_entries WHERE org_id = ?1 AND source = 'chatbot' AND source_id = ?2",
                 )?
-                .query_row(params![org, m.message_id.trim()], |r| r.get(0))
+                .query_row(params![org, m.message_id.trim()], |r| r.get("id"))
                 .optional()?;
             if let Some(id) = seen {
                 let entry = by_id(tx, &id)?.ok_or_else(ApiError::not_found)?;

@@ -46,7 +46,7 @@ pub fn integrity_check(path: &Path) -> anyhow::Result<()> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let mut stmt = conn.prepare("PRAGMA integrity_check")?;
     let rows: Vec<String> = stmt
-        .query_map([], |r| r.get(0))?
+        .query_map([], |r| r.get("integrity_check"))?
         .collect::<Result<_, _>>()?;
     if rows.len() == 1 && rows[0] == "ok" {
         Ok(())

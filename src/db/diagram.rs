@@ -33,10 +33,10 @@ fn columns(c: &Connection, table: &str) -> Result<Vec<Column>, DbError> {
         c.prepare("SELECT name, type, \"notnull\", pk FROM pragma_table_info(?1) ORDER BY cid")?;
     let rows = stmt.query_map([table], |r| {
         Ok(Column {
-            name: r.get(0)?,
-            kind: r.get(1)?,
-            not_null: r.get(2)?,
-            pk: r.get::<_, i64>(3)? > 0,
+            name: r.get("name")?,
+            kind: r.get("type")?,
+            not_null: r.get("notnull")?,
+            pk: r.get::<_, i64>("pk")? > 0,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -47,8 +47,8 @@ fn foreign_keys(c: &Connection, table: &str) -> Result<Vec<ForeignKey>, DbError>
         c.prepare("SELECT \"table\", \"from\" FROM pragma_foreign_key_list(?1) ORDER BY id, seq")?;
     let rows = stmt.query_map([table], |r| {
         Ok(ForeignKey {
-            parent: r.get(0)?,
-            from: r.get(1)?,
+            parent: r.get("table")?,
+            from: r.get("from")?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -70,7 +70,7 @@ fn kind(declared: &str) -> String {
 pub fn mermaid(c: &Connection) -> Result<String, DbError> {
     let tables: Vec<String> = c
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?
-        .query_map([], |r| r.get(0))?
+        .query_map([], |r| r.get("name"))?
         .collect::<Result<_, _>>()?;
     let tables: Vec<String> = tables.into_iter().filter(|t| !is_machinery(t)).collect();
     let mut out = String::from("erDiagram\n");
@@ -117,7 +117,7 @@ pub fn sql() -> Result<String, DbError> {
     super::migrate::run(&mut c)?;
     let rows: Vec<(String, String)> = c
         .prepare("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([], |r| Ok((r.get("name")?, r.get("sql")?)))?
         .collect::<Result<_, _>>()?;
     Ok(rows
         .into_iter()

@@ -75,8 +75,10 @@ impl Filter {
             return Ok((items, total));
         }
         let total: i64 = conn
-            .prepare_cached(&format!("SELECT count(*) FROM {from}{where_}"))?
-            .query_row(rusqlite::params_from_iter(self.values.iter()), |r| r.get(0))?;
+            .prepare_cached(&format!("SELECT count(*) AS total FROM {from}{where_}"))?
+            .query_row(rusqlite::params_from_iter(self.values.iter()), |r| {
+                r.get("total")
+            })?;
         Ok((items, u64::try_from(total).unwrap_or(0)))
     }
 }
@@ -123,13 +125,13 @@ mod tests {
             sort: None,
         };
         let (ids, total) = f
-            .page(&c, "id", "t", "n DESC", &page, |r| r.get::<_, String>(0))
+            .page(&c, "id", "t", "n DESC", &page, |r| r.get::<_, String>("id"))
             .unwrap();
         assert_eq!((ids, total), (vec!["d".to_string(), "c".to_string()], 3));
         let mut f = Filter::new();
         f.and("id LIKE ? ESCAPE '\\'", [text(contains_pattern("%"))]);
         let (ids, total) = f
-            .page(&c, "id", "t", "id", &page, |r| r.get::<_, String>(0))
+            .page(&c, "id", "t", "id", &page, |r| r.get::<_, String>("id"))
             .unwrap();
         assert_eq!((ids.len(), total), (0, 0), "a % is literal");
     }
@@ -148,7 +150,7 @@ mod tests {
                 sort: None,
             };
             let (rows, total) = Filter::new()
-                .page(&c, "n", "t", "n", &p, |r| r.get::<_, i64>(0))
+                .page(&c, "n", "t", "n", &p, |r| r.get::<_, i64>("n"))
                 .unwrap();
             (rows.len(), total)
         };

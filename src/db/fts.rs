@@ -16,9 +16,9 @@ const PAGES_PER_STEP: i64 = 256;
 pub fn segments(conn: &Connection, table: &str) -> rusqlite::Result<i64> {
     // `<table>_idx` is FTS5's own table of segments (one row per segment and leaf range).
     conn.query_row(
-        &format!("SELECT count(DISTINCT segid) FROM {table}_idx"),
+        &format!("SELECT count(DISTINCT segid) AS n FROM {table}_idx"),
         [],
-        |r| r.get(0),
+        |r| r.get("n"),
     )
 }
 

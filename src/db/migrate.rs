@@ -12,9 +12,9 @@ mod embedded {
 pub fn pending(conn: &mut Connection) -> Result<Vec<String>, DbError> {
     let runner = embedded::migrations::runner();
     let has_history: bool = conn.query_row(
-        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'refinery_schema_history'",
+        "SELECT count(*) > 0 AS has_history FROM sqlite_master WHERE type = 'table' AND name = 'refinery_schema_history'",
         [],
-        |r| r.get(0),
+        |r| r.get("has_history"),
     )?;
     let applied = if has_history {
         runner
@@ -54,9 +54,9 @@ pub fn run(conn: &mut Connection) -> Result<Vec<String>, DbError> {
 /// True when the database holds any table at all (so a migration deserves a backup first).
 pub fn has_tables(conn: &Connection) -> Result<bool, DbError> {
     let n: i64 = conn.query_row(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+        "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'",
         [],
-        |r| r.get(0),
+        |r| r.get("n"),
     )?;
     Ok(n > 0)
 }

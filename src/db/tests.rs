@@ -25,7 +25,7 @@ async fn setup(db: &Db) {
 
 async fn count(db: &Db) -> i64 {
     db.read(|c| {
-        c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+        c.query_row("SELECT count(*) AS n FROM t", [], |r| r.get("n"))
             .map_err(DbError::from)
     })
     .await
@@ -130,11 +130,13 @@ fn pragmas_are_set() {
     let dir = tempfile::tempdir().unwrap();
     let c = open_connection(&dir.path().join("p.db"), Durability::Full, false).unwrap();
     let mode: String = c
-        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .query_row("PRAGMA journal_mode", [], |r| r.get("journal_mode"))
         .unwrap();
-    let sync: i64 = c.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+    let sync: i64 = c
+        .query_row("PRAGMA synchronous", [], |r| r.get("synchronous"))
+        .unwrap();
     let fk: i64 = c
-        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .query_row("PRAGMA foreign_keys", [], |r| r.get("foreign_keys"))
         .unwrap();
     assert_eq!((mode.as_str(), sync, fk), ("wal", 2, 1));
     c.execute_batch("CREATE VIRTUAL TABLE f USING fts5(body)")
@@ -154,7 +156,7 @@ async fn lookups_read_committed_rows_in_place_and_stop_at_close() {
     .unwrap();
     let v: String = db
         .lookup(|c| {
-            c.query_row("SELECT v FROM t WHERE id = 1", [], |r| r.get(0))
+            c.query_row("SELECT v FROM t WHERE id = 1", [], |r| r.get("v"))
                 .map_err(DbError::from)
         })
         .await
@@ -169,7 +171,7 @@ async fn lookups_read_committed_rows_in_place_and_stop_at_close() {
     .unwrap();
     let v: String = db
         .lookup(|c| {
-            c.query_row("SELECT v FROM t WHERE id = 1", [], |r| r.get(0))
+            c.query_row("SELECT v FROM t WHERE id = 1", [], |r| r.get("v"))
                 .map_err(DbError::from)
         })
         .await
@@ -182,7 +184,7 @@ async fn lookups_read_committed_rows_in_place_and_stop_at_close() {
     db.close().await;
     let r: Result<i64, DbError> = db
         .lookup(|c| {
-            c.query_row("SELECT 1", [], |r| r.get(0))
+            c.query_row("SELECT 1 AS found", [], |r| r.get("found"))
                 .map_err(DbError::from)
         })
         .await;

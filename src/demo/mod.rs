@@ -212,8 +212,10 @@ async fn has_people(state: &AppState) -> anyhow::Result<bool> {
     Ok(state
         .db
         .read(|c| {
-            c.query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))
-                .map_err(crate::db::DbError::from)
+            c.query_row("SELECT EXISTS (SELECT 1 FROM users) AS found", [], |r| {
+                r.get("found")
+            })
+            .map_err(crate::db::DbError::from)
         })
         .await?)
 }
@@ -277,7 +279,7 @@ async fn print_sign_ins(state: &AppState, base: &str) -> anyhow::Result<()> {
         .db
         .read(|c| {
             let mut stmt = c.prepare(
-                "SELECT o.name, u.role, min(u.email) FROM users u JOIN orgs o ON o.id = u.org_id
+                "SELECT o.name, u.role, min(u.email) AS email FROM users u JOIN orgs o ON o.id = u.org_id
                  WHERE u.email LIKE '%@%demo.haven.test' AND u.deleted_at IS NULL
                  GROUP BY o.id, u.role
                  ORDER BY o.is_default DESC, o.created_at,
@@ -285,7 +287,7 @@ async fn print_sign_ins(state: &AppState, base: &str) -> anyhow::Result<()> {
                      WHEN 'practitioner' THEN 3 WHEN 'partner' THEN 4 ELSE 5 END",
             )?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .query_map([], |r| Ok((r.get("name")?, r.get("role")?, r.get("email")?)))?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok::<_, crate::db::DbError>(rows)
         })

@@ -332,7 +332,7 @@ async fn listener_of(
             c.query_row(
                 "SELECT user_id FROM cm_participants WHERE conversation_id = ?1 AND user_id <> ?2",
                 [&conv, &seeker],
-                |r| r.get(0),
+                |r| r.get("user_id"),
             )
             .map_err(crate::db::DbError::from)
         })

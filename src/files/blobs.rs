@@ -336,12 +336,12 @@ impl BlobStore for S3Blobs {
 
 /// The blob's deletion round, and whether a deletion is under way.
 fn claim(c: &Connection, sha: &str) -> rusqlite::Result<(i64, bool)> {
-    Ok(
-        c.prepare_cached("SELECT round, finished = 0 FROM blob_deletions WHERE sha256 = ?1")?
-            .query_row([sha], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?
-            .unwrap_or((0, false)),
-    )
+    Ok(c.prepare_cached(
+        "SELECT round, finished = 0 AS under_way FROM blob_deletions WHERE sha256 = ?1",
+    )?
+    .query_row([sha], |r| Ok((r.get("round")?, r.get("under_way")?)))
+    .optional()?
+    .unwrap_or((0, false)))
 }
 
 pub fn unavailable(e: impl std::fmt::Display) -> ApiError {
@@ -437,7 +437,7 @@ pub async fn sweep(db: &Db, blobs: &dyn BlobStore, grace: Duration) -> anyhow::R
             // Claims a crash left unfinished are taken up again with the new ones.
             let mut claimed: Vec<String> = tx
                 .prepare_cached("SELECT sha256 FROM blob_deletions WHERE finished = 0")?
-                .query_map([], |r| r.get(0))?
+                .query_map([], |r| r.get("sha256"))?
                 .collect::<rusqlite::Result<_>>()?;
             let mut named = tx.prepare_cached("SELECT 1 FROM files WHERE sha256 = ?1 LIMIT 1")?;
             let mut take = tx.prepare_cached(

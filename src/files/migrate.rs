@@ -55,7 +55,7 @@ fn content_types(db: &Path) -> anyhow::Result<HashMap<String, String>> {
     }
     let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let mut st = c.prepare("SELECT sha256, content_type FROM files WHERE sha256 IS NOT NULL")?;
-    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let rows = st.query_map([], |r| Ok((r.get("sha256")?, r.get("content_type")?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 

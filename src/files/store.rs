@@ -47,19 +47,19 @@ pub const COLUMNS: &str = "id, filename, content_type, size_bytes, created_at, c
 pub fn from_row(r: &Row) -> rusqlite::Result<FileRow> {
     Ok(FileRow {
         info: FileInfo {
-            id: r.get(0)?,
-            filename: r.get(1)?,
-            content_type: r.get(2)?,
-            size_bytes: r.get(3)?,
-            created_at: r.get(4)?,
-            client_id: r.get(5)?,
-            project_id: r.get(6)?,
+            id: r.get("id")?,
+            filename: r.get("filename")?,
+            content_type: r.get("content_type")?,
+            size_bytes: r.get("size_bytes")?,
+            created_at: r.get("created_at")?,
+            client_id: r.get("client_id")?,
+            project_id: r.get("project_id")?,
         },
-        org_id: r.get(7)?,
-        owner_id: r.get(8)?,
-        status: r.get(9)?,
-        sha256: r.get(10)?,
-        expires_at: r.get(11)?,
+        org_id: r.get("org_id")?,
+        owner_id: r.get("owner_id")?,
+        status: r.get("status")?,
+        sha256: r.get("sha256")?,
+        expires_at: r.get("expires_at")?,
     })
 }
 

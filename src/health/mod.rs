@@ -46,7 +46,7 @@ async fn health(State(state): State<AppState>) -> Response {
     let db_ok = tokio::time::timeout(
         Duration::from_secs(2),
         state.db.read(|c| {
-            c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+            c.query_row("SELECT 1 AS found", [], |r| r.get::<_, i64>("found"))
                 .map_err(DbError::from)
         }),
     )

@@ -61,14 +61,14 @@ pub struct Conditions {
 pub fn read(c: &Connection, data_dir: &Path) -> rusqlite::Result<Conditions> {
     let now = clock::now();
     let dead: i64 = c
-        .prepare_cached("SELECT count(*) FROM outbox WHERE status = 'dead'")?
-        .query_row([], |r| r.get(0))?;
+        .prepare_cached("SELECT count(*) AS n FROM outbox WHERE status = 'dead'")?
+        .query_row([], |r| r.get("n"))?;
     let oldest_due: Option<String> = c
-        .prepare_cached("SELECT min(run_at) FROM outbox WHERE status = 'pending' AND run_at <= ?1")?
-        .query_row([&now], |r| r.get(0))?;
+        .prepare_cached("SELECT min(run_at) AS oldest_due FROM outbox WHERE status = 'pending' AND run_at <= ?1")?
+        .query_row([&now], |r| r.get("oldest_due"))?;
     let newest_backup: Option<String> = c
-        .prepare_cached("SELECT max(created_at) FROM backups WHERE verified = 1")?
-        .query_row([], |r| r.get(0))
+        .prepare_cached("SELECT max(created_at) AS newest_backup FROM backups WHERE verified = 1")?
+        .query_row([], |r| r.get("newest_backup"))
         .optional()?
         .flatten();
     let seconds = |at: &str| clock::parse(at).map(|t| t.as_second());
@@ -185,7 +185,7 @@ pub fn watch(tx: &Tx, data_dir: &Path, cfg: &AlertsConfig, link: &str) -> Result
             .prepare_cached(
                 "SELECT id FROM ops_alerts WHERE condition = ?1 AND cleared_at IS NULL",
             )?
-            .query_row([condition.key()], |r| r.get(0))
+            .query_row([condition.key()], |r| r.get("id"))
             .optional()?;
         let detail = active.iter().find(|(c, _)| *c == condition).map(|(_, d)| d);
         match (open, detail) {
@@ -193,7 +193,7 @@ pub fn watch(tx: &Tx, data_dir: &Path, cfg: &AlertsConfig, link: &str) -> Result
                 let id: i64 = tx.query_row(
                     "INSERT INTO ops_alerts (condition, detail, raised_at) VALUES (?1, ?2, ?3) RETURNING id",
                     params![condition.key(), detail, now],
-                    |r| r.get(0),
+                    |r| r.get("id"),
                 )?;
                 tracing::warn!(condition = condition.key(), %detail, "an operator condition began");
                 let key = format!("episode-{id}");

@@ -161,11 +161,11 @@ fn claim(
         )?
         .query_row(params![scope, key], |r| {
             Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Option<u16>>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, Option<Vec<u8>>>(3)?,
-                r.get::<_, String>(4)?,
+                r.get::<_, String>("request_hash")?,
+                r.get::<_, Option<u16>>("status")?,
+                r.get::<_, Option<String>>("content_type")?,
+                r.get::<_, Option<Vec<u8>>>("body")?,
+                r.get::<_, String>("created_at")?,
             ))
         })
         .optional()?;

@@ -117,7 +117,7 @@ async fn change(
             .prepare_cached(
                 "SELECT access_scope FROM users WHERE id = ?1 AND org_id = ?2 AND role = 'partner' AND deleted_at IS NULL",
             )?
-            .query_row(params![id, user.org_id], |r| r.get(0))
+            .query_row(params![id, user.org_id], |r| r.get("access_scope"))
             .optional()?
             .ok_or_else(ApiError::not_found)?;
         let before: serde_json::Value = serde_json::from_str(&scope).unwrap_or_else(|_| json!({}));

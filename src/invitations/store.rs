@@ -56,24 +56,24 @@ pub struct Invitation {
     pub user_id: Option<String>,
 }
 
-pub const COLUMNS: &str = "id, email, role, CASE WHEN status = 'pending' AND expires_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now') THEN 'expired' ELSE status END, \
+pub const COLUMNS: &str = "id, email, role, CASE WHEN status = 'pending' AND expires_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now') THEN 'expired' ELSE status END AS shown_status, \
      department_id, scope, invited_by, created_at, expires_at, accepted_at, accepted_user";
 
 pub fn from_row(r: &Row) -> rusqlite::Result<Invitation> {
-    let role: String = r.get(2)?;
-    let scope: String = r.get(5)?;
+    let role: String = r.get("role")?;
+    let scope: String = r.get("scope")?;
     Ok(Invitation {
-        id: r.get(0)?,
-        email: r.get(1)?,
+        id: r.get("id")?,
+        email: r.get("email")?,
         role: role.parse().unwrap_or(Role::Member),
-        status: r.get(3)?,
-        department_id: r.get(4)?,
+        status: r.get("shown_status")?,
+        department_id: r.get("department_id")?,
         scope: serde_json::from_str(&scope).unwrap_or_else(|_| json!({})),
-        invited_by: r.get(6)?,
-        created_at: r.get(7)?,
-        expires_at: r.get(8)?,
-        accepted_at: r.get(9)?,
-        user_id: r.get(10)?,
+        invited_by: r.get("invited_by")?,
+        created_at: r.get("created_at")?,
+        expires_at: r.get("expires_at")?,
+        accepted_at: r.get("accepted_at")?,
+        user_id: r.get("accepted_user")?,
     })
 }
 
@@ -148,7 +148,7 @@ pub fn create_and_send(
         .prepare_cached(
             "SELECT id FROM invitations WHERE org_id = ?1 AND email = ?2 AND status = 'pending'",
         )?
-        .query_map(params![inv.org_id, inv.email], |r| r.get(0))?
+        .query_map(params![inv.org_id, inv.email], |r| r.get("id"))?
         .collect::<rusqlite::Result<_>>()?;
     for old in &superseded {
         tx.prepare_cached("UPDATE invitations SET status = 'revoked' WHERE id = ?1")?
@@ -269,16 +269,16 @@ pub fn resend(
             Ok((
                 NewInvitation {
                     org_id: org_id.to_string(),
-                    email: r.get(0)?,
-                    role: r.get::<_, String>(1)?.parse().unwrap_or(Role::Member),
-                    department_id: r.get(2)?,
-                    scope: serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or(json!({})),
+                    email: r.get("email")?,
+                    role: r.get::<_, String>("role")?.parse().unwrap_or(Role::Member),
+                    department_id: r.get("department_id")?,
+                    scope: serde_json::from_str(&r.get::<_, String>("scope")?).unwrap_or(json!({})),
                     invited_by: Some(actor.to_string()),
-                    first_name: r.get(4)?,
-                    last_name: r.get(5)?,
+                    first_name: r.get("first_name")?,
+                    last_name: r.get("last_name")?,
                     expires_in_days: None,
                 },
-                r.get::<_, String>(6)?,
+                r.get::<_, String>("status")?,
             ))
         })
         .optional()?;
@@ -348,17 +348,17 @@ pub fn by_token(conn: &Connection, token: &str) -> Result<Live, ApiError> {
         .query_row([hash_token(token)], |r| {
             Ok((
                 Live {
-                    id: r.get(0)?,
-                    org_id: r.get(1)?,
-                    email: r.get(2)?,
-                    role: r.get::<_, String>(3)?.parse().unwrap_or(Role::Member),
-                    department_id: r.get(4)?,
-                    scope: r.get(5)?,
-                    first_name: r.get(8)?,
-                    last_name: r.get(9)?,
+                    id: r.get("id")?,
+                    org_id: r.get("org_id")?,
+                    email: r.get("email")?,
+                    role: r.get::<_, String>("role")?.parse().unwrap_or(Role::Member),
+                    department_id: r.get("department_id")?,
+                    scope: r.get("scope")?,
+                    first_name: r.get("first_name")?,
+                    last_name: r.get("last_name")?,
                 },
-                r.get::<_, String>(6)?,
-                r.get::<_, String>(7)?,
+                r.get::<_, String>("status")?,
+                r.get::<_, String>("expires_at")?,
             ))
         })
         .optional()?;

@@ -105,15 +105,15 @@ pub fn claim_due(tx: &Tx, limit: usize, lease_until: &str) -> rusqlite::Result<V
          RETURNING id, kind, payload, attempts, max_attempts, idempotency_key, created_at",
     )?;
     let rows = stmt.query_map(params![now, lease_until, limit as i64], |r| {
-        let payload: String = r.get(2)?;
+        let payload: String = r.get("payload")?;
         Ok(OutboxItem {
-            id: r.get(0)?,
-            kind: r.get(1)?,
+            id: r.get("id")?,
+            kind: r.get("kind")?,
             payload: serde_json::from_str(&payload).unwrap_or(Value::Null),
-            attempts: r.get(3)?,
-            max_attempts: r.get(4)?,
-            idempotency_key: r.get(5)?,
-            created_at: r.get(6)?,
+            attempts: r.get("attempts")?,
+            max_attempts: r.get("max_attempts")?,
+            idempotency_key: r.get("idempotency_key")?,
+            created_at: r.get("created_at")?,
         })
     })?;
     let mut items: Vec<OutboxItem> = rows.collect::<Result<_, _>>()?;
@@ -187,8 +187,11 @@ pub fn retry_dead(tx: &Tx, id: &str) -> rusqlite::Result<bool> {
 
 pub fn counts(conn: &Connection) -> rusqlite::Result<OutboxCounts> {
     let mut c = OutboxCounts::default();
-    let mut stmt = conn.prepare_cached("SELECT status, count(*) FROM outbox GROUP BY status")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    let mut stmt =
+        conn.prepare_cached("SELECT status, count(*) AS n FROM outbox GROUP BY status")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, String>("status")?, r.get::<_, i64>("n")?))
+    })?;
     for row in rows {
         let (status, n) = row?;
         let n = n.max(0) as u64;
@@ -209,11 +212,11 @@ pub fn dead_items(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<DeadIte
     )?;
     let rows = stmt.query_map([limit], |r| {
         Ok(DeadItem {
-            id: r.get(0)?,
-            kind: r.get(1)?,
-            attempts: r.get(2)?,
-            last_error: r.get(3)?,
-            created_at: r.get(4)?,
+            id: r.get("id")?,
+            kind: r.get("kind")?,
+            attempts: r.get("attempts")?,
+            last_error: r.get("last_error")?,
+            created_at: r.get("created_at")?,
         })
     })?;
     rows.collect()
@@ -223,10 +226,10 @@ pub fn dead_items(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<DeadIte
 /// running item's lease end).
 pub fn next_due(conn: &Connection) -> rusqlite::Result<Option<String>> {
     conn.prepare_cached(
-        "SELECT min(t) FROM (SELECT min(run_at) AS t FROM outbox WHERE status = 'pending'
+        "SELECT min(t) AS value FROM (SELECT min(run_at) AS t FROM outbox WHERE status = 'pending'
                              UNION ALL SELECT min(lease_until) FROM outbox WHERE status = 'running')",
     )?
-    .query_row([], |r| r.get(0))
+    .query_row([], |r| r.get("value"))
     .optional()
     .map(Option::flatten)
 }

@@ -125,7 +125,7 @@ impl Recurring {
             let slot = slot_string(prev);
             let last: Option<Option<String>> = tx
                 .prepare_cached("SELECT last_scheduled_for FROM job_runs WHERE name = ?1")?
-                .query_row([e.def.name], |r| r.get(0))
+                .query_row([e.def.name], |r| r.get("last_scheduled_for"))
                 .optional()?;
             match last {
                 None => {
@@ -198,7 +198,9 @@ impl Recurring {
         for e in &self.entries {
             let row: Option<(Option<String>, Option<String>)> = conn
                 .prepare_cached("SELECT last_run_at, last_outcome FROM job_runs WHERE name = ?1")?
-                .query_row([e.def.name], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row([e.def.name], |r| {
+                    Ok((r.get("last_run_at")?, r.get("last_outcome")?))
+                })
                 .optional()?;
             let (last_run_at, last_outcome) = row.unwrap_or((None, None));
             out.push(RecurringStatus {

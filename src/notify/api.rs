@@ -315,7 +315,7 @@ async fn register_device(
             )?
             .execute(params![token, user.id, platform.as_str(), now])?;
             tx.prepare_cached("SELECT created_at FROM devices WHERE token = ?1")?
-                .query_row([&token], |r| r.get::<_, String>(0))
+                .query_row([&token], |r| r.get::<_, String>("created_at"))
                 .map(|c| (token, c))
                 .map_err(ApiError::from)
         })
@@ -526,7 +526,7 @@ async fn test_send(
         .write(move |tx| {
             queue_email(tx, &key, &email)?;
             tx.prepare_cached("SELECT id FROM outbox WHERE idempotency_key = ?1")?
-                .query_row([&key], |r| r.get::<_, String>(0))
+                .query_row([&key], |r| r.get::<_, String>("id"))
                 .optional()
                 .map_err(ApiError::from)
         })
@@ -631,7 +631,7 @@ async fn schedule(
                 if !found {
                     return Err(ApiError::refused("departmentId", "no such department"));
                 }
-                for id in st.query_map(params![dept, user.org_filter()], |r| r.get::<_, String>(0))? {
+                for id in st.query_map(params![dept, user.org_filter()], |r| r.get::<_, String>("id"))? {
                     ids.push(id?);
                 }
             }

@@ -40,16 +40,16 @@ pub struct Notification {
 pub const COLUMNS: &str = "id, type, title, body, data, read_at, created_at";
 
 pub fn from_row(r: &Row) -> rusqlite::Result<Notification> {
-    let read_at: Option<String> = r.get(5)?;
+    let read_at: Option<String> = r.get("read_at")?;
     Ok(Notification {
-        id: r.get(0)?,
-        kind: r.get(1)?,
-        title: r.get(2)?,
-        body: r.get(3)?,
-        data: serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or(Value::Null),
+        id: r.get("id")?,
+        kind: r.get("type")?,
+        title: r.get("title")?,
+        body: r.get("body")?,
+        data: serde_json::from_str(&r.get::<_, String>("data")?).unwrap_or(Value::Null),
         read: read_at.is_some(),
         read_at,
-        created_at: r.get(6)?,
+        created_at: r.get("created_at")?,
     })
 }
 
@@ -111,18 +111,20 @@ struct Recipient {
 
 fn recipient(conn: &Connection, user_id: &str) -> rusqlite::Result<Option<Recipient>> {
     conn.prepare_cached(
-        "SELECT org_id, email, first_name, timezone, preferences, CASE WHEN phone_verified_at IS NOT NULL THEN phone END FROM users
+        "SELECT org_id, email, first_name, timezone, preferences,
+                CASE WHEN phone_verified_at IS NOT NULL THEN phone END AS verified_phone FROM users
          WHERE id = ?1 AND deleted_at IS NULL AND status = 'active'",
     )?
     .query_row([user_id], |r| {
         Ok(Recipient {
-            org_id: r.get(0)?,
-            email: r.get(1)?,
-            first_name: r.get(2)?,
-            timezone: r.get(3)?,
-            preferences: serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or_default(),
+            org_id: r.get("org_id")?,
+            email: r.get("email")?,
+            first_name: r.get("first_name")?,
+            timezone: r.get("timezone")?,
+            preferences: serde_json::from_str(&r.get::<_, String>("preferences")?)
+                .unwrap_or_default(),
             verified_phone: r
-                .get::<_, Option<String>>(5)?
+                .get::<_, Option<String>>("verified_phone")?
                 .and_then(|p| super::sms::e164(&p)),
         })
     })

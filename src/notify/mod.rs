@@ -85,8 +85,10 @@ pub fn register_scheduled(handlers: &mut Handlers, reach: deliver::Reach) {
             .prepare_cached("SELECT type, title, body FROM notification_schedules WHERE id = ?1")
             .and_then(|mut st| {
                 use rusqlite::OptionalExtension;
-                st.query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                    .optional()
+                st.query_row([id], |r| {
+                    Ok((r.get("type")?, r.get("title")?, r.get("body")?))
+                })
+                .optional()
             })
             .map_err(|e| e.to_string())?;
         let Some((kind, title, body)) = row else {

@@ -25,7 +25,9 @@ pub fn alert(
             "SELECT id, email, first_name FROM users
              WHERE role = 'superadmin' AND status = 'active' AND deleted_at IS NULL",
         )?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .query_map([], |r| {
+            Ok((r.get("id")?, r.get("email")?, r.get("first_name")?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     for (id, address, first_name) in ops {
         deliver::in_app(tx, &id, a.kind, a.title, a.detail, serde_json::json!({}))?;

@@ -65,7 +65,7 @@ async fn send_code(State(state): State<AppState>, user: CurrentUser) -> ApiResul
         .write(move |tx| {
             let phone: Option<String> = tx
                 .prepare_cached("SELECT phone FROM users WHERE id = ?1")?
-                .query_row([&user.id], |r| r.get(0))?;
+                .query_row([&user.id], |r| r.get("phone"))?;
             let Some(phone) = phone.as_deref().and_then(e164) else {
                 return Err(ApiError::refused(
                     "phone",
@@ -74,7 +74,7 @@ async fn send_code(State(state): State<AppState>, user: CurrentUser) -> ApiResul
             };
             let last: Option<String> = tx
                 .prepare_cached("SELECT created_at FROM phone_verifications WHERE user_id = ?1")?
-                .query_row([&user.id], |r| r.get(0))
+                .query_row([&user.id], |r| r.get("created_at"))
                 .optional()?;
             if last.is_some_and(|at| at > clock::before(std::time::Duration::from_secs(RESEND_SECONDS))) {
                 return Err(ApiError::new(ErrorCode::RateLimited, "A code was sent less than a minute ago"));
@@ -143,7 +143,7 @@ async fn confirm(
         .write(move |tx| {
             let row: Option<(String, String, i64, String)> = tx
                 .prepare_cached("SELECT phone, code_hash, attempts, expires_at FROM phone_verifications WHERE user_id = ?1")?
-                .query_row([&user.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .query_row([&user.id], |r| Ok((r.get("phone")?, r.get("code_hash")?, r.get("attempts")?, r.get("expires_at")?)))
                 .optional()?;
             let Some((phone, hash, attempts, expires)) = row else {
                 return Err(ApiError::refused("code", "ask for a code first"));
@@ -153,7 +153,7 @@ async fn confirm(
             }
             let current: Option<String> = tx
                 .prepare_cached("SELECT phone FROM users WHERE id = ?1")?
-                .query_row([&user.id], |r| r.get(0))?;
+                .query_row([&user.id], |r| r.get("phone"))?;
             if current.as_deref().and_then(e164).as_deref() != Some(phone.as_str()) {
                 return Err(ApiError::refused("code", "the number changed since the code was sent; ask for a new one"));
             }

@@ -65,7 +65,7 @@ pub async fn home(
         .db
         .read(move |c| {
             c.query_row("SELECT first_name FROM users WHERE id = ?1", [&uid], |r| {
-                r.get::<_, String>(0)
+                r.get::<_, String>("first_name")
             })
             .map_err(crate::db::DbError::from)
         })

@@ -273,7 +273,7 @@ pub fn register(handlers: &mut Handlers, db: &Db, provider: Option<Arc<dyn PushP
                 .read(move |c| {
                     let mut st =
                         c.prepare_cached("SELECT token FROM devices WHERE user_id = ?1")?;
-                    let rows = st.query_map([&u], |r| r.get(0))?;
+                    let rows = st.query_map([&u], |r| r.get("token"))?;
                     rows.collect::<rusqlite::Result<Vec<String>>>()
                         .map_err(DbError::from)
                 })

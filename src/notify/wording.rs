@@ -100,7 +100,9 @@ fn saved(c: &Connection, org_id: &str, key: &str) -> rusqlite::Result<Option<(St
     c.prepare_cached(
         "SELECT subject, body FROM notification_templates WHERE org_id = ?1 AND key = ?2",
     )?
-    .query_row(params![org_id, key], |r| Ok((r.get(0)?, r.get(1)?)))
+    .query_row(params![org_id, key], |r| {
+        Ok((r.get("subject")?, r.get("body")?))
+    })
     .optional()
 }
 
@@ -139,7 +141,7 @@ fn template(c: &Connection, org_id: &str, m: &Message) -> rusqlite::Result<Templ
         .prepare_cached(
             "SELECT subject, body, updated_at FROM notification_templates WHERE org_id = ?1 AND key = ?2",
         )?
-        .query_row(params![org_id, m.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row(params![org_id, m.key], |r| Ok((r.get("subject")?, r.get("body")?, r.get("updated_at")?)))
         .optional()?;
     let customized = row.is_some();
     let (subject, body, updated_at) = match row {
@@ -365,7 +367,7 @@ pub async fn preview(
                 .ok_or_else(ApiError::not_found)?;
             let org_name: String = c
                 .prepare_cached("SELECT name FROM orgs WHERE id = ?1")?
-                .query_row([&user.org_id], |r| r.get(0))?;
+                .query_row([&user.org_id], |r| r.get("name"))?;
             let t = template(c, &user.org_id, m)?;
             let given = b.values.unwrap_or_default();
             let link = format!("{public_url}/example");

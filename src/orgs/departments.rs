@@ -41,15 +41,15 @@ pub struct Department {
     pub updated_at: String,
 }
 
-const COLUMNS: &str = "d.id, d.name, (SELECT count(*) FROM users u WHERE u.department_id = d.id AND u.deleted_at IS NULL AND u.status = 'active'), d.created_at, d.updated_at";
+const COLUMNS: &str = "d.id, d.name, (SELECT count(*) FROM users u WHERE u.department_id = d.id AND u.deleted_at IS NULL AND u.status = 'active') AS member_count, d.created_at, d.updated_at";
 
 fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Department> {
     Ok(Department {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        member_count: r.get(2)?,
-        created_at: r.get(3)?,
-        updated_at: r.get(4)?,
+        id: r.get("id")?,
+        name: r.get("name")?,
+        member_count: r.get("member_count")?,
+        created_at: r.get("created_at")?,
+        updated_at: r.get("updated_at")?,
     })
 }
 

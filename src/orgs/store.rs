@@ -18,7 +18,7 @@ pub fn ensure_default(conn: &Connection) -> rusqlite::Result<String> {
 
 pub fn default_id(conn: &Connection) -> rusqlite::Result<Option<String>> {
     conn.prepare_cached("SELECT id FROM orgs WHERE is_default = 1")?
-        .query_row([], |r| r.get(0))
+        .query_row([], |r| r.get("id"))
         .optional()
 }
 
@@ -27,7 +27,7 @@ pub fn name_of_user(conn: &Connection, user_id: &str) -> rusqlite::Result<(Strin
     conn.prepare_cached(
         "SELECT o.id, o.name FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.id = ?1",
     )?
-    .query_row([user_id], |r| Ok((r.get(0)?, r.get(1)?)))
+    .query_row([user_id], |r| Ok((r.get("id")?, r.get("name")?)))
 }
 
 /// Creates an org (a new workspace) and returns its id.
@@ -57,12 +57,12 @@ pub const ORG_COLUMNS: &str = "id, name, timezone, is_default, created_at, updat
 
 pub fn org_from(r: &rusqlite::Row) -> rusqlite::Result<Org> {
     Ok(Org {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        timezone: r.get(2)?,
-        is_default: r.get(3)?,
-        created_at: r.get(4)?,
-        updated_at: r.get(5)?,
+        id: r.get("id")?,
+        name: r.get("name")?,
+        timezone: r.get("timezone")?,
+        is_default: r.get("is_default")?,
+        created_at: r.get("created_at")?,
+        updated_at: r.get("updated_at")?,
     })
 }
 

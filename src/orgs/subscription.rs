@@ -73,9 +73,9 @@ pub struct Subscription {
 fn seats_used(c: &Connection, org_id: &str) -> rusqlite::Result<i64> {
     c.prepare_cached(
         "SELECT (SELECT count(*) FROM users WHERE org_id = ?1 AND deleted_at IS NULL AND role <> 'superadmin')
-              + (SELECT count(*) FROM invitations WHERE org_id = ?1 AND status = 'pending' AND expires_at > ?2)",
+              + (SELECT count(*) FROM invitations WHERE org_id = ?1 AND status = 'pending' AND expires_at > ?2) AS value",
     )?
-    .query_row(params![org_id, clock::now()], |r| r.get(0))
+    .query_row(params![org_id, clock::now()], |r| r.get("value"))
 }
 
 /// The org's subscription (the self-hosted default when none was set); `None` for no such org.
@@ -94,12 +94,12 @@ pub fn of_org(c: &Connection, org_id: &str) -> rusqlite::Result<Option<Subscript
         .query_row([org_id], |r| {
             Ok(Subscription {
                 org_id: org_id.to_string(),
-                plan: r.get(0)?,
-                seats: r.get(1)?,
+                plan: r.get("plan")?,
+                seats: r.get("seats")?,
                 seats_used: used,
-                status: Status::parse(&r.get::<_, String>(2)?),
-                renews_at: r.get(3)?,
-                updated_at: r.get(4)?,
+                status: Status::parse(&r.get::<_, String>("status")?),
+                renews_at: r.get("renews_at")?,
+                updated_at: r.get("updated_at")?,
             })
         })
         .optional()?;

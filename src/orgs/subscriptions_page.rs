@@ -55,7 +55,7 @@ async fn render(
         .read(|c| {
             let orgs: Vec<(String, String)> = c
                 .prepare("SELECT id, name FROM orgs ORDER BY name")?
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .query_map([], |r| Ok((r.get("id")?, r.get("name")?)))?
                 .collect::<rusqlite::Result<_>>()?;
             let mut rows = Vec::new();
             for (id, name) in orgs {

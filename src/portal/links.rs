@@ -292,7 +292,7 @@ async fn invitation_intro(
         .db
         .read(move |c| {
             let live = crate::invitations::store::by_token(c, &t)?;
-            let org: String = c.query_row("SELECT name FROM orgs WHERE id = ?1", [&live.org_id], |r| r.get(0))?;
+            let org: String = c.query_row("SELECT name FROM orgs WHERE id = ?1", [&live.org_id], |r| r.get("name"))?;
             Ok::<_, ApiError>((
                 format!("You are invited to {org} as {} ({}). Choose your name and a password to finish.", live.role, live.email),
                 live.first_name.unwrap_or_default(),

@@ -35,9 +35,9 @@ pub const TTL: Duration = Duration::from_secs(3600);
 
 fn has_superadmin(c: &Connection) -> rusqlite::Result<bool> {
     c.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM users WHERE role = 'superadmin' AND deleted_at IS NULL)",
+        "SELECT EXISTS (SELECT 1 FROM users WHERE role = 'superadmin' AND deleted_at IS NULL) AS found",
     )?
-    .query_row([], |r| r.get(0))
+    .query_row([], |r| r.get("found"))
 }
 
 /// A fresh setup token when the appliance has no superadmin (earlier links stop working),
@@ -79,7 +79,9 @@ fn check(c: &Connection, token: &str) -> rusqlite::Result<Token> {
     }
     let row: Option<(String, Option<String>)> = c
         .prepare_cached("SELECT expires_at, used_at FROM setup_tokens WHERE token_hash = ?1")?
-        .query_row([hash_token(token)], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row([hash_token(token)], |r| {
+            Ok((r.get("expires_at")?, r.get("used_at")?))
+        })
         .optional()?;
     Ok(match row {
         None | Some((_, Some(_))) => Token::Invalid,

@@ -90,7 +90,7 @@ impl SessionStore for SqliteStore {
             .db
             .lookup(move |c| {
                 c.prepare_cached("SELECT data, expires_at FROM portal_sessions WHERE id = ?1 AND expires_at > ?2")?
-                    .query_row(params![key, crate::clock::now()], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .query_row(params![key, crate::clock::now()], |r| Ok((r.get("data")?, r.get("expires_at")?)))
                     .optional()
                     .map_err(DbError::from)
             })

@@ -359,7 +359,7 @@ fn live_sessions(
              WHERE s.id IN (SELECT value FROM json_each(?1)) AND s.revoked_at IS NULL AND s.expires_at > ?2
                AND u.status = 'active' AND u.deleted_at IS NULL",
         )?
-        .query_map(rusqlite::params![ids, crate::clock::now()], |r| r.get(0))?
+        .query_map(rusqlite::params![ids, crate::clock::now()], |r| r.get("id"))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(live)
 }

@@ -111,7 +111,7 @@ pub fn all(
         .collect();
     let mut st = conn.prepare_cached("SELECT key, value FROM org_settings WHERE org_id = ?1")?;
     let rows = st.query_map([org_id], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        Ok((r.get::<_, String>("key")?, r.get::<_, String>("value")?))
     })?;
     for row in rows {
         let (k, v) = row?;
@@ -134,7 +134,7 @@ pub fn get(
 ) -> rusqlite::Result<Value> {
     let stored: Option<String> = rusqlite::OptionalExtension::optional(
         conn.prepare_cached("SELECT value FROM org_settings WHERE org_id = ?1 AND key = ?2")?
-            .query_row(params![org_id, s.key], |r| r.get(0)),
+            .query_row(params![org_id, s.key], |r| r.get("value")),
     )?;
     Ok(stored
         .and_then(|v| serde_json::from_str::<Value>(&v).ok())
@@ -296,9 +296,9 @@ mod tests {
         );
         let audited: i64 = c
             .query_row(
-                "SELECT count(*) FROM audit_log WHERE action = 'settings.change'",
+                "SELECT count(*) AS audited FROM audit_log WHERE action = 'settings.change'",
                 [],
-                |r| r.get(0),
+                |r| r.get("audited"),
             )
             .unwrap();
         assert_eq!(audited, 1, "an unchanged value is not a change");

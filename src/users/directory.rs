@@ -279,7 +279,7 @@ pub async fn update(
 
 pub fn other_active_admins(conn: &Connection, org_id: &str, except: &str) -> rusqlite::Result<i64> {
     conn.prepare_cached(
-        "SELECT count(*) FROM users WHERE org_id = ?1 AND id <> ?2 AND role = 'admin' AND status = 'active' AND deleted_at IS NULL",
+        "SELECT count(*) AS n FROM users WHERE org_id = ?1 AND id <> ?2 AND role = 'admin' AND status = 'active' AND deleted_at IS NULL",
     )?
-    .query_row(params![org_id, except], |r| r.get(0))
+    .query_row(params![org_id, except], |r| r.get("n"))
 }

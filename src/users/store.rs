@@ -47,39 +47,39 @@ pub const COLUMNS: &str = "id, email, first_name, last_name, role, org_id, depar
      privacy_settings, preferences, created_at, updated_at, grants";
 
 pub fn user_from(r: &Row) -> rusqlite::Result<User> {
-    let role: String = r.get(4)?;
-    let interests: String = r.get(12)?;
-    let privacy: String = r.get(20)?;
-    let prefs: String = r.get(21)?;
+    let role: String = r.get("role")?;
+    let interests: String = r.get("interests")?;
+    let privacy: String = r.get("privacy_settings")?;
+    let prefs: String = r.get("preferences")?;
     Ok(User {
-        id: r.get(0)?,
-        email: r.get(1)?,
-        first_name: r.get(2)?,
-        last_name: r.get(3)?,
+        id: r.get("id")?,
+        email: r.get("email")?,
+        first_name: r.get("first_name")?,
+        last_name: r.get("last_name")?,
         role: role.parse().map_err(|e: String| {
             rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, e.into())
         })?,
-        org_id: r.get(5)?,
-        department_id: r.get(6)?,
-        phone: r.get(7)?,
-        date_of_birth: r.get(8)?,
-        location: r.get(9)?,
-        occupation: r.get(10)?,
-        bio: r.get(11)?,
+        org_id: r.get("org_id")?,
+        department_id: r.get("department_id")?,
+        phone: r.get("phone")?,
+        date_of_birth: r.get("date_of_birth")?,
+        location: r.get("location")?,
+        occupation: r.get("occupation")?,
+        bio: r.get("bio")?,
         interests: serde_json::from_str(&interests).unwrap_or_default(),
-        is_anonymous: r.get(13)?,
-        is_active: r.get::<_, String>(14)? == "active",
-        status: r.get(14)?,
-        email_verified: r.get::<_, Option<String>>(15)?.is_some(),
-        mfa_enabled: r.get::<_, Option<String>>(16)?.is_some(),
-        timezone: r.get(17)?,
-        locale: r.get(18)?,
-        avatar_url: r.get(19)?,
+        is_anonymous: r.get("is_anonymous")?,
+        is_active: r.get::<_, String>("status")? == "active",
+        status: r.get("status")?,
+        email_verified: r.get::<_, Option<String>>("email_verified_at")?.is_some(),
+        mfa_enabled: r.get::<_, Option<String>>("mfa_enabled_at")?.is_some(),
+        timezone: r.get("timezone")?,
+        locale: r.get("locale")?,
+        avatar_url: r.get("avatar_url")?,
         privacy_settings: serde_json::from_str(&privacy).unwrap_or_default(),
         preferences: serde_json::from_str(&prefs).unwrap_or_default(),
-        created_at: r.get(22)?,
-        grants: serde_json::from_str(&r.get::<_, String>(24)?).unwrap_or_default(),
-        updated_at: r.get(23)?,
+        created_at: r.get("created_at")?,
+        grants: serde_json::from_str(&r.get::<_, String>("grants")?).unwrap_or_default(),
+        updated_at: r.get("updated_at")?,
     })
 }
 
@@ -106,10 +106,10 @@ pub fn credentials_by_email(
     email: &str,
 ) -> rusqlite::Result<Option<Credentials>> {
     conn.prepare_cached(
-        "SELECT id, password_hash, status, locked_until, mfa_enabled_at IS NOT NULL, org_id FROM users WHERE email = ?1 AND deleted_at IS NULL",
+        "SELECT id, password_hash, status, locked_until, mfa_enabled_at IS NOT NULL AS mfa_enabled, org_id FROM users WHERE email = ?1 AND deleted_at IS NULL",
     )?
     .query_row([email], |r| {
-        Ok(Credentials { id: r.get(0)?, password_hash: r.get(1)?, status: r.get(2)?, locked_until: r.get(3)?, mfa_enabled: r.get(4)?, org_id: r.get(5)? })
+        Ok(Credentials { id: r.get("id")?, password_hash: r.get("password_hash")?, status: r.get("status")?, locked_until: r.get("locked_until")?, mfa_enabled: r.get("mfa_enabled")?, org_id: r.get("org_id")? })
     })
     .optional()
 }
@@ -120,8 +120,12 @@ pub fn status(conn: &Connection, id: &str) -> rusqlite::Result<Option<(String, R
         "SELECT status, role, org_id FROM users WHERE id = ?1 AND deleted_at IS NULL",
     )?
     .query_row([id], |r| {
-        let role: String = r.get(1)?;
-        Ok((r.get(0)?, role.parse().unwrap_or(Role::Member), r.get(2)?))
+        let role: String = r.get("role")?;
+        Ok((
+            r.get("status")?,
+            role.parse().unwrap_or(Role::Member),
+            r.get("org_id")?,
+        ))
     })
     .optional()
 }
@@ -130,7 +134,7 @@ pub fn status(conn: &Connection, id: &str) -> rusqlite::Result<Option<(String, R
 /// taken until the account is purged.
 pub fn id_by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<String>> {
     conn.prepare_cached("SELECT id FROM users WHERE email = ?1")?
-        .query_row([email], |r| r.get(0))
+        .query_row([email], |r| r.get("id"))
         .optional()
 }
 

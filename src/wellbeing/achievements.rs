@@ -90,7 +90,7 @@ pub fn evaluate(
     // active user, all of them), so a mood entry costs no count over the user's history.
     let unlocked: Vec<String> = tx
         .prepare_cached("SELECT key FROM achievements_unlocked WHERE user_id = ?1")?
-        .query_map([user_id], |r| r.get(0))?
+        .query_map([user_id], |r| r.get("key"))?
         .collect::<rusqlite::Result<_>>()?;
     let open = |key: &str| !unlocked.iter().any(|k| k == key);
     let mut earned: Vec<&'static str> = Vec::new();
@@ -98,8 +98,8 @@ pub fn evaluate(
         Cause::MoodLogged { date } => {
             if open("first_mood") || open("mood_entries_30") {
                 let n: i64 = tx
-                    .prepare_cached("SELECT count(*) FROM mood_entries WHERE user_id = ?1")?
-                    .query_row([user_id], |r| r.get(0))?;
+                    .prepare_cached("SELECT count(*) AS n FROM mood_entries WHERE user_id = ?1")?
+                    .query_row([user_id], |r| r.get("n"))?;
                 if n >= 1 {
                     earned.push("first_mood");
                 }
@@ -149,7 +149,7 @@ fn run_through(tx: &Connection, user_id: &str, d: jiff::civil::Date) -> rusqlite
     let to = d.checked_add(jiff::Span::new().days(6)).unwrap_or(d);
     let dates: Vec<jiff::civil::Date> = tx
         .prepare_cached("SELECT DISTINCT date FROM mood_entries WHERE user_id = ?1 AND date >= ?2 AND date <= ?3 ORDER BY date")?
-        .query_map(params![user_id, from.to_string(), to.to_string()], |r| r.get::<_, String>(0))?
+        .query_map(params![user_id, from.to_string(), to.to_string()], |r| r.get::<_, String>("date"))?
         .filter_map(|s| s.ok().and_then(|s| parse_date(&s)))
         .collect();
     let (mut best, mut run, mut prev): (u32, u32, Option<jiff::civil::Date>) = (0, 0, None);
@@ -197,7 +197,7 @@ async fn list(
             c.prepare_cached(
                 "SELECT key, unlocked_at FROM achievements_unlocked WHERE user_id = ?1",
             )?
-            .query_map([&user.id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map([&user.id], |r| Ok((r.get("key")?, r.get("unlocked_at")?)))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(ApiError::from)
         })
@@ -251,19 +251,20 @@ async fn timeline(
         .db
         .read(move |c| {
             let total: i64 = c
-                .prepare_cached(&format!("SELECT count(*) FROM ({events})"))?
-                .query_row([&user.id], |r| r.get(0))?;
+                .prepare_cached(&format!("SELECT count(*) AS total FROM ({events})"))?
+                .query_row([&user.id], |r| r.get("total"))?;
             let rows = c
                 .prepare_cached(&format!(
-                    "SELECT * FROM ({events}) ORDER BY 5 DESC, 2 DESC LIMIT ?2 OFFSET ?3"
+                    "SELECT kind, id, title, description, at FROM ({events})
+                     ORDER BY at DESC, id DESC LIMIT ?2 OFFSET ?3"
                 ))?
                 .query_map(params![user.id, page.limit, page.offset()], |r| {
                     Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                        r.get::<_, String>(4)?,
+                        r.get::<_, String>("kind")?,
+                        r.get::<_, String>("id")?,
+                        r.get::<_, Option<String>>("title")?,
+                        r.get::<_, Option<String>>("description")?,
+                        r.get::<_, String>("at")?,
                     ))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;

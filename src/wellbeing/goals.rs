@@ -64,19 +64,19 @@ const COLUMNS: &str =
     "id, title, description, category, target, current, unit, completed_at, created_at";
 
 fn from_row(r: &Row) -> rusqlite::Result<Goal> {
-    let (target, current): (f64, f64) = (r.get(4)?, r.get(5)?);
+    let (target, current): (f64, f64) = (r.get("target")?, r.get("current")?);
     Ok(Goal {
-        id: r.get(0)?,
-        title: r.get(1)?,
-        description: r.get(2)?,
-        category: r.get(3)?,
+        id: r.get("id")?,
+        title: r.get("title")?,
+        description: r.get("description")?,
+        category: r.get("category")?,
         target,
         current,
-        unit: r.get(6)?,
+        unit: r.get("unit")?,
         progress: progress(current, target),
         streak: 0,
-        completed_at: r.get(7)?,
-        created_at: r.get(8)?,
+        completed_at: r.get("completed_at")?,
+        created_at: r.get("created_at")?,
     })
 }
 
@@ -110,7 +110,7 @@ fn with_streak(conn: &Connection, user_id: &str, mut g: Goal) -> rusqlite::Resul
     let today = today_for(conn, user_id)?;
     let dates: Vec<jiff::civil::Date> = conn
         .prepare_cached("SELECT date FROM goal_checkins WHERE goal_id = ?1 AND date <= ?2 ORDER BY date DESC LIMIT 3660")?
-        .query_map(params![g.id, today.to_string()], |r| r.get::<_, String>(0))?
+        .query_map(params![g.id, today.to_string()], |r| r.get::<_, String>("date"))?
         .filter_map(|d| d.ok().and_then(|d| parse_date(&d)))
         .collect();
     g.streak = streak(today, &dates);
@@ -416,8 +416,10 @@ async fn remove(
 
 /// Goals `user` completed (the business's milestones count them).
 pub fn completed_count(c: &Connection, user: &str) -> rusqlite::Result<i64> {
-    c.prepare_cached("SELECT count(*) FROM goals WHERE user_id = ?1 AND completed_at IS NOT NULL")?
-        .query_row([user], |r| r.get(0))
+    c.prepare_cached(
+        "SELECT count(*) AS n FROM goals WHERE user_id = ?1 AND completed_at IS NOT NULL",
+    )?
+    .query_row([user], |r| r.get("n"))
 }
 
 #[cfg(test)]

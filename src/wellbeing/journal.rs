@@ -66,20 +66,20 @@ pub struct JournalEntry {
 const COLUMNS: &str = "id, title, content, mood, tags, is_favorite, created_at, updated_at";
 
 fn from_row(r: &Row) -> rusqlite::Result<JournalEntry> {
-    let mood: String = r.get(3)?;
+    let mood: String = r.get("mood")?;
     Ok(JournalEntry {
-        id: r.get(0)?,
-        title: r.get(1)?,
-        content: r.get(2)?,
+        id: r.get("id")?,
+        title: r.get("title")?,
+        content: r.get("content")?,
         mood: match mood.as_str() {
             "happy" => JournalMood::Happy,
             "sad" => JournalMood::Sad,
             _ => JournalMood::Neutral,
         },
-        tags: labels_from(&r.get::<_, String>(4)?),
-        is_favorite: r.get(5)?,
-        created_at: r.get(6)?,
-        updated_at: r.get(7)?,
+        tags: labels_from(&r.get::<_, String>("tags")?),
+        is_favorite: r.get("is_favorite")?,
+        created_at: r.get("created_at")?,
+        updated_at: r.get("updated_at")?,
     })
 }
 
@@ -430,9 +430,9 @@ mod tests {
                 None => 0,
                 Some(q) => c
                     .query_row(
-                        "SELECT count(*) FROM journal_fts WHERE journal_fts MATCH ?1",
+                        "SELECT count(*) AS n FROM journal_fts WHERE journal_fts MATCH ?1",
                         [q],
-                        |r| r.get(0),
+                        |r| r.get("n"),
                     )
                     .unwrap(),
             }
@@ -447,9 +447,9 @@ mod tests {
         let q = fts_query(&other, "breathing").unwrap();
         let n: i64 = c
             .query_row(
-                "SELECT count(*) FROM journal_fts WHERE journal_fts MATCH ?1",
+                "SELECT count(*) AS n FROM journal_fts WHERE journal_fts MATCH ?1",
                 [q],
-                |r| r.get(0),
+                |r| r.get("n"),
             )
             .unwrap();
         assert_eq!(n, 0, "another user's words are not found");

@@ -50,7 +50,7 @@ pub async fn delete_own(
 pub fn today_for(conn: &Connection, user_id: &str) -> rusqlite::Result<jiff::civil::Date> {
     let tz: String = conn
         .prepare_cached("SELECT timezone FROM users WHERE id = ?1")?
-        .query_row([user_id], |r| r.get(0))?;
+        .query_row([user_id], |r| r.get("timezone"))?;
     let zone = jiff::tz::TimeZone::get(&tz).unwrap_or(jiff::tz::TimeZone::UTC);
     Ok(jiff::Timestamp::now().to_zoned_datetime(zone).date())
 }
@@ -110,8 +110,10 @@ pub fn feature() -> Feature {
         recurring: &[search_index::MERGE],
         jobs: |h, s| search_index::register(h, &s.db),
         timeline: &[
-            "SELECT 'achievement', key, NULL, NULL, unlocked_at FROM achievements_unlocked WHERE user_id = ?1",
-            "SELECT 'goal', id, title, 'Goal completed', completed_at FROM goals WHERE user_id = ?1 AND completed_at IS NOT NULL",
+            "SELECT 'achievement' AS kind, key AS id, NULL AS title, NULL AS description, unlocked_at AS at
+             FROM achievements_unlocked WHERE user_id = ?1",
+            "SELECT 'goal' AS kind, id, title, 'Goal completed' AS description, completed_at AS at
+             FROM goals WHERE user_id = ?1 AND completed_at IS NOT NULL",
         ],
         exporters: &[
             Exporter {

@@ -52,12 +52,12 @@ const COLUMNS: &str = "id, mood, note, factors, date, created_at";
 
 fn from_row(r: &Row) -> rusqlite::Result<MoodEntry> {
     Ok(MoodEntry {
-        id: r.get(0)?,
-        mood: r.get(1)?,
-        note: r.get(2)?,
-        factors: labels_from(&r.get::<_, String>(3)?),
-        date: r.get(4)?,
-        created_at: r.get(5)?,
+        id: r.get("id")?,
+        mood: r.get("mood")?,
+        note: r.get("note")?,
+        factors: labels_from(&r.get::<_, String>("factors")?),
+        date: r.get("date")?,
+        created_at: r.get("created_at")?,
     })
 }
 
@@ -329,17 +329,26 @@ pub fn compute_stats(
     let opt = |s: Option<&str>| s.map_or(Value::Null, |v| Value::Text(v.to_string()));
     let (total, avg, d5, d4, d3, d2, d1) = conn
         .prepare_cached(
-            "SELECT count(*), avg(mood), coalesce(sum(mood = 5), 0), coalesce(sum(mood = 4), 0), coalesce(sum(mood = 3), 0),
-                    coalesce(sum(mood = 2), 0), coalesce(sum(mood = 1), 0)
+            "SELECT count(*) AS total, avg(mood) AS average, coalesce(sum(mood = 5), 0) AS fives,
+                    coalesce(sum(mood = 4), 0) AS fours, coalesce(sum(mood = 3), 0) AS threes,
+                    coalesce(sum(mood = 2), 0) AS twos, coalesce(sum(mood = 1), 0) AS ones
              FROM mood_entries WHERE user_id = ?1 AND (?2 IS NULL OR date >= ?2) AND (?3 IS NULL OR date <= ?3)",
         )?
         .query_row(params![user_id, opt(start), opt(end)], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, Option<f64>>(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+            Ok((
+                r.get::<_, i64>("total")?,
+                r.get::<_, Option<f64>>("average")?,
+                r.get("fives")?,
+                r.get("fours")?,
+                r.get("threes")?,
+                r.get("twos")?,
+                r.get("ones")?,
+            ))
         })?;
     let today = today_for(conn, user_id)?;
     let (week, month): (Option<f64>, Option<f64>) = conn
         .prepare_cached(
-            "SELECT avg(CASE WHEN date >= ?2 THEN mood END), avg(mood)
+            "SELECT avg(CASE WHEN date >= ?2 THEN mood END) AS week, avg(mood) AS month
              FROM mood_entries WHERE user_id = ?1 AND date >= ?3 AND date <= ?4",
         )?
         .query_row(
@@ -349,7 +358,7 @@ pub fn compute_stats(
                 days_before(today, 29).to_string(),
                 today.to_string()
             ],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get("week")?, r.get("month")?)),
         )?;
     let (last_week, last_month) = (round2(week), round2(month));
     Ok(MoodStats {

@@ -51,9 +51,9 @@ mod tests {
 
     fn found(c: &Connection, word: &str) -> i64 {
         c.query_row(
-            "SELECT count(*) FROM journal_fts WHERE journal_fts MATCH ?1",
+            "SELECT count(*) AS n FROM journal_fts WHERE journal_fts MATCH ?1",
             [format!("content : \"{word}\"")],
-            |r| r.get(0),
+            |r| r.get("n"),
         )
         .unwrap()
     }

@@ -101,7 +101,7 @@ impl Span {
     ) -> Result<Span, ApiError> {
         let tz: String = c
             .prepare_cached("SELECT timezone FROM orgs WHERE id = ?1")?
-            .query_row([org_id], |r| r.get(0))?;
+            .query_row([org_id], |r| r.get("timezone"))?;
         let to = to
             .and_then(parse_date)
             .unwrap_or_else(|| clock::today_in(&tz));
@@ -370,7 +370,8 @@ fn gate(
              WHERE p.org_id = :org AND p.people > 0{unarrow}
              GROUP BY 1),
          logged AS ({logged})
-         SELECT p.k, p.n, min(coalesce(l.n, 0), p.n), p.n >= :min, p.n >= :min AND min(coalesce(l.n, 0), p.n) >= :min
+         SELECT p.k, p.n, min(coalesce(l.n, 0), p.n) AS logged, p.n >= :min AS shown,
+                p.n >= :min AND min(coalesce(l.n, 0), p.n) >= :min AS logged_shown
          FROM people p LEFT JOIN logged l ON l.k = p.k",
         ukey = split.key("p.department_id"),
         unarrow = split.narrow("p.department_id"),
@@ -378,7 +379,13 @@ fn gate(
     );
     let a = span.with_years(Args::new(org_id, split, span).with(":min", min));
     a.run(c, &sql, |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        Ok((
+            r.get("k")?,
+            r.get("n")?,
+            r.get("logged")?,
+            r.get("shown")?,
+            r.get("logged_shown")?,
+        ))
     })
 }
 
@@ -439,7 +446,7 @@ fn averages(
     shown: &[String],
 ) -> rusqlite::Result<Vec<(String, String, i64, i64)>> {
     let sql = format!(
-        "SELECT k, domain_id, sum(t), sum(n) FROM (
+        "SELECT k, domain_id, sum(t) AS total, sum(n) AS n FROM (
              SELECT {wkey} AS k, w.domain_id, w.total AS t, w.n FROM wp_dept_week_sums w
              WHERE w.org_id = :org AND w.week BETWEEN :w1 AND :w2{wnarrow}
              UNION ALL
@@ -460,7 +467,12 @@ fn averages(
         .with(":e1", e1.to_string())
         .with(":e2", e2.to_string())
         .run(c, &sql, |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            Ok((
+                r.get("k")?,
+                r.get("domain_id")?,
+                r.get("total")?,
+                r.get("n")?,
+            ))
         })
 }
 
@@ -478,7 +490,7 @@ fn thin_domains(
     min: i64,
 ) -> rusqlite::Result<Vec<(String, String)>> {
     let busiest_day = format!(
-        "SELECT k, domain_id, max(n) FROM (
+        "SELECT k, domain_id, max(n) AS busiest FROM (
              SELECT {key} AS k, d.domain_id, d.date, sum(d.n) AS n FROM wp_dept_days d
              WHERE d.org_id = :org AND d.date BETWEEN :from AND :to{narrow}
                AND {key} IN (SELECT value FROM json_each(:shown))
@@ -490,14 +502,16 @@ fn thin_domains(
     let unsettled: Vec<(String, String, i64)> = Args::new(org_id, split, span)
         .shown(shown)
         .with(":min", min)
-        .run(c, &busiest_day, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        .run(c, &busiest_day, |r| {
+            Ok((r.get("k")?, r.get("domain_id")?, r.get("busiest")?))
+        })?;
     if unsettled.is_empty() {
         return Ok(Vec::new());
     }
     let cohorts: Vec<String> = unsettled.iter().map(|u| u.0.clone()).collect();
     // Distinct people: a person logging a domain in several weeks counts once.
     let people = format!(
-        "SELECT k, domain_id, count(*) FROM (
+        "SELECT k, domain_id, count(*) AS people FROM (
              SELECT DISTINCT {key} AS k, p.domain_id, u.user_id FROM wp_user_weeks u
              JOIN wp_user_periods p ON p.user_id = u.user_id AND p.kind = 'w' AND p.start = u.week
              WHERE u.org_id = :org AND u.week BETWEEN :wfrom AND :wlast{narrow}
@@ -513,7 +527,9 @@ fn thin_domains(
         .shown(&cohorts)
         .with(":wfrom", week_start(span.from).to_string())
         .with(":wlast", week_start(span.to).to_string())
-        .run(c, &people, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        .run(c, &people, |r| {
+            Ok((r.get("k")?, r.get("domain_id")?, r.get("people")?))
+        })?;
     Ok(unsettled
         .into_iter()
         .filter(|u| {
@@ -551,11 +567,11 @@ fn wemwbs(
                  WHERE a.org_id = :org AND a.next_taken_at > :to_at AND a.taken_at BETWEEN :from_at AND :to_at{narrow}
                  {group})
              WHERE k IN (SELECT value FROM json_each(:shown)) GROUP BY k)
-         SELECT k, n >= :min,
-                CASE WHEN n >= :min AND (low = 0 OR low >= :min) THEN low END,
-                CASE WHEN n >= :min AND (moderate = 0 OR moderate >= :min) THEN moderate END,
-                CASE WHEN n >= :min AND (high = 0 OR high >= :min) THEN high END,
-                CASE WHEN n >= :min THEN n END, coalesce(n, 0) FROM counts",
+         SELECT k, n >= :min AS enough,
+                CASE WHEN n >= :min AND (low = 0 OR low >= :min) THEN low END AS low,
+                CASE WHEN n >= :min AND (moderate = 0 OR moderate >= :min) THEN moderate END AS moderate,
+                CASE WHEN n >= :min AND (high = 0 OR high >= :min) THEN high END AS high,
+                CASE WHEN n >= :min THEN n END AS respondents, coalesce(n, 0) AS people FROM counts",
         key = split.key("coalesce(a.department_id, '')"),
         narrow = split.narrow("coalesce(a.department_id, '')"),
         lkey = split.key("l.department_id"),
@@ -569,23 +585,23 @@ fn wemwbs(
         .shown(shown)
         .with(":min", min)
         .run(c, &sql, |r| {
-            let enough: bool = r.get(1)?;
+            let enough: bool = r.get("enough")?;
             Ok((
-                r.get(0)?,
+                r.get("k")?,
                 enough
                     .then(|| -> rusqlite::Result<WemwbsDistribution> {
-                        let count = |i| -> rusqlite::Result<Option<i64>> {
-                            Ok(r.get::<_, Option<f64>>(i)?.map(|v| v as i64))
+                        let count = |column: &str| -> rusqlite::Result<Option<i64>> {
+                            Ok(r.get::<_, Option<f64>>(column)?.map(|v| v as i64))
                         };
                         Ok(WemwbsDistribution {
-                            low: count(2)?,
-                            moderate: count(3)?,
-                            high: count(4)?,
-                            respondents: r.get(5)?,
+                            low: count("low")?,
+                            moderate: count("moderate")?,
+                            high: count("high")?,
+                            respondents: r.get("respondents")?,
                         })
                     })
                     .transpose()?,
-                r.get(6)?,
+                r.get("people")?,
             ))
         })
 }
@@ -632,7 +648,13 @@ fn trend(
         .with(":wfrom", first.to_string())
         .with(":wlast", last.to_string())
         .run(c, &sql, |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            Ok((
+                r.get("k")?,
+                r.get("w")?,
+                r.get("domain_id")?,
+                r.get("t")?,
+                r.get("n")?,
+            ))
         })?;
     // The cohorts with a week some, but too few, people logged: its point was withheld.
     let withheld_sql = format!(
@@ -648,7 +670,7 @@ fn trend(
         .with(":min", min)
         .with(":wfrom", first.to_string())
         .with(":wlast", last.to_string())
-        .run(c, &withheld_sql, |r| r.get(0))?;
+        .run(c, &withheld_sql, |r| r.get("k"))?;
     Ok((rows, starts, withheld))
 }
 
@@ -798,16 +820,16 @@ fn names(
     match split {
         Split::Departments => c
             .prepare_cached("SELECT id, name FROM departments WHERE org_id = ?1 ORDER BY name")?
-            .query_map([org_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map([org_id], |r| Ok((r.get("id")?, r.get("name")?)))?
             .collect(),
         Split::Whole { department } => {
             let name: String = match department {
                 Some(d) => c
                     .prepare_cached("SELECT name FROM departments WHERE org_id = ?1 AND id = ?2")?
-                    .query_row(params![org_id, d], |r| r.get(0))?,
+                    .query_row(params![org_id, d], |r| r.get("name"))?,
                 None => c
                     .prepare_cached("SELECT name FROM orgs WHERE id = ?1")?
-                    .query_row([org_id], |r| r.get(0))?,
+                    .query_row([org_id], |r| r.get("name"))?,
             };
             Ok(BTreeMap::from([(String::new(), name)]))
         }
@@ -969,7 +991,7 @@ mod tests {
                         .query_row(
                             "SELECT id FROM wp_logs WHERE user_id = ?1 ORDER BY random() LIMIT 1",
                             [who],
-                            |r| r.get(0),
+                            |r| r.get("id"),
                         )
                         .ok();
                     if let Some(id) = id {
@@ -991,10 +1013,10 @@ mod tests {
                     &format!(
                         "SELECT (SELECT count(*) FROM (SELECT * FROM ({kept}) EXCEPT SELECT * FROM ({computed})))
                               + (SELECT count(*) FROM (SELECT * FROM ({computed}) EXCEPT SELECT * FROM ({kept})))
-                              + (SELECT count(*) = 0 FROM ({kept}))"
+                              + (SELECT count(*) = 0 FROM ({kept})) AS differ"
                     ),
                     [],
-                    |r| r.get(0),
+                    |r| r.get("differ"),
                 )
                 .unwrap();
             assert_eq!(diff, 0, "{kept}");
@@ -1133,11 +1155,11 @@ mod tests {
             }
             let wrong: i64 = c
                 .query_row(
-                    "SELECT count(*) FROM wp_assessments a WHERE a.next_taken_at IS NOT (
+                    "SELECT count(*) AS wrong FROM wp_assessments a WHERE a.next_taken_at IS NOT (
                          SELECT min(b.taken_at) FROM wp_assessments b WHERE b.user_id = a.user_id
                          AND (b.taken_at > a.taken_at OR (b.taken_at = a.taken_at AND b.id > a.id)))",
                     [],
-                    |r| r.get(0),
+                    |r| r.get("wrong"),
                 )
                 .unwrap();
             let kept =
@@ -1148,19 +1170,19 @@ mod tests {
                 .query_row(
                     &format!(
                         "SELECT (SELECT count(*) FROM (SELECT * FROM ({kept}) EXCEPT SELECT * FROM ({computed})))
-                              + (SELECT count(*) FROM (SELECT * FROM ({computed}) EXCEPT SELECT * FROM ({kept})))"
+                              + (SELECT count(*) FROM (SELECT * FROM ({computed}) EXCEPT SELECT * FROM ({kept}))) AS differ"
                     ),
                     [],
-                    |r| r.get(0),
+                    |r| r.get("differ"),
                 )
                 .unwrap();
             assert_eq!((wrong, differ), (0, 0), "after step {i}");
         }
         let latest: i64 = c
             .query_row(
-                "SELECT count(*) FROM wp_assessments WHERE next_taken_at IS NULL",
+                "SELECT count(*) AS latest FROM wp_assessments WHERE next_taken_at IS NULL",
                 [],
-                |r| r.get(0),
+                |r| r.get("latest"),
             )
             .unwrap();
         assert_eq!(latest, 2);

@@ -92,16 +92,16 @@ const COLUMNS: &str = "id, key, name, min_score, max_score, amber, green, active
 
 fn from_row(r: &Row) -> rusqlite::Result<Domain> {
     Ok(Domain {
-        id: r.get(0)?,
-        key: r.get(1)?,
-        name: r.get(2)?,
-        min_score: r.get(3)?,
-        max_score: r.get(4)?,
+        id: r.get("id")?,
+        key: r.get("key")?,
+        name: r.get("name")?,
+        min_score: r.get("min_score")?,
+        max_score: r.get("max_score")?,
         thresholds: Thresholds {
-            amber: r.get(5)?,
-            green: r.get(6)?,
+            amber: r.get("amber")?,
+            green: r.get("green")?,
         },
-        active: r.get(7)?,
+        active: r.get("active")?,
     })
 }
 
@@ -324,9 +324,9 @@ pub async fn update(
             if min > before.min_score || max < before.max_score {
                 let outside: i64 = tx
                     .prepare_cached(
-                        "SELECT count(*) FROM wp_logs WHERE domain_id = ?1 AND (score < ?2 OR score > ?3)",
+                        "SELECT count(*) AS outside FROM wp_logs WHERE domain_id = ?1 AND (score < ?2 OR score > ?3)",
                     )?
-                    .query_row(params![id, min, max], |r| r.get(0))?;
+                    .query_row(params![id, min, max], |r| r.get("outside"))?;
                 if outside > 0 {
                     return Err(ApiError::domain(
                         ErrorCode::Unprocessable,

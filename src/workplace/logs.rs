@@ -54,13 +54,13 @@ const COLUMNS: &str = "l.id, l.date, d.key, l.score, l.note, l.created_at, l.upd
 
 fn from_row(r: &Row) -> rusqlite::Result<WellnessLog> {
     Ok(WellnessLog {
-        id: r.get(0)?,
-        date: r.get(1)?,
-        domain: r.get(2)?,
-        score: r.get(3)?,
-        note: r.get(4)?,
-        created_at: r.get(5)?,
-        updated_at: r.get(6)?,
+        id: r.get("id")?,
+        date: r.get("date")?,
+        domain: r.get("key")?,
+        score: r.get("score")?,
+        note: r.get("note")?,
+        created_at: r.get("created_at")?,
+        updated_at: r.get("updated_at")?,
     })
 }
 
@@ -86,11 +86,11 @@ impl Person {
     pub fn load(c: &Connection, user_id: &str) -> rusqlite::Result<Person> {
         c.prepare_cached("SELECT org_id, department_id, timezone FROM users WHERE id = ?1")?
             .query_row([user_id], |r| {
-                let tz: String = r.get(2)?;
+                let tz: String = r.get("timezone")?;
                 Ok(Person {
                     id: user_id.to_string(),
-                    org_id: r.get(0)?,
-                    department_id: r.get(1)?,
+                    org_id: r.get("org_id")?,
+                    department_id: r.get("department_id")?,
                     today: clock::today_in(&tz),
                 })
             })
@@ -100,7 +100,7 @@ impl Person {
 /// The next version of the sync clock.
 pub fn tick(tx: &Connection) -> rusqlite::Result<i64> {
     tx.prepare_cached("UPDATE wp_sync_clock SET now = now + 1 RETURNING now")?
-        .query_row([], |r| r.get(0))
+        .query_row([], |r| r.get("now"))
 }
 
 /// A day a log may be for: a real date, from 2000 on, not after the person's today.
@@ -160,7 +160,7 @@ pub fn at(
         "SELECT id, score, note, updated_at FROM wp_logs WHERE user_id = ?1 AND date = ?2 AND domain_id = ?3",
     )?
     .query_row(params![user_id, date, domain_id], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        Ok((r.get("id")?, r.get("score")?, r.get("note")?, r.get("updated_at")?))
     })
     .optional()
 }
@@ -203,7 +203,7 @@ pub fn delete(tx: &Connection, user_id: &str, id: &str) -> rusqlite::Result<bool
         .prepare_cached(
             "SELECT l.date, d.key FROM wp_logs l JOIN wp_domains d ON d.id = l.domain_id WHERE l.id = ?1 AND l.user_id = ?2",
         )?
-        .query_row(params![id, user_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(params![id, user_id], |r| Ok((r.get("date")?, r.get("key")?)))
         .optional()?
     else {
         return Ok(false);

@@ -136,7 +136,7 @@ const EXPORTERS: &[Exporter] = &[
                 .prepare(
                     "SELECT id, format FROM wp_reports WHERE user_id = ?1 AND status = 'ready'",
                 )?
-                .query_map([u], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .query_map([u], |r| Ok((r.get("id")?, r.get("format")?)))?
                 .collect::<rusqlite::Result<_>>()?;
             for (id, format) in ready {
                 let path = reports::file_path(dir, &id, reports::Format::parse(&format));

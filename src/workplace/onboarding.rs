@@ -117,7 +117,7 @@ pub fn built_in() -> Vec<Question> {
 pub fn of_org(c: &Connection, org_id: &str) -> rusqlite::Result<Vec<Question>> {
     let saved: Option<String> = c
         .prepare_cached("SELECT questions FROM wp_questionnaires WHERE org_id = ?1")?
-        .query_row([org_id], |r| r.get(0))
+        .query_row([org_id], |r| r.get("questions"))
         .optional()?;
     Ok(saved
         .and_then(|s| serde_json::from_str(&s).ok())
@@ -378,8 +378,9 @@ async fn answers(
             )?
             .query_row([&user.id], |r| {
                 Ok(OnboardingAnswers {
-                    answers: serde_json::from_str(&r.get::<_, String>(0)?).unwrap_or_default(),
-                    submitted_at: r.get(1)?,
+                    answers: serde_json::from_str(&r.get::<_, String>("answers")?)
+                        .unwrap_or_default(),
+                    submitted_at: r.get("submitted_at")?,
                 })
             })
             .optional()

@@ -98,9 +98,9 @@ fn collect(c: &Connection) -> rusqlite::Result<(Vec<OrgAdoption>, PlatformTotals
     };
     let sql = format!(
         "SELECT o.id, o.name, o.created_at,
-                (SELECT count(*) FROM users u WHERE u.org_id = o.id AND u.deleted_at IS NULL AND u.role <> 'superadmin'),
-                (SELECT count(*) FROM users u WHERE u.org_id = o.id AND u.deleted_at IS NULL AND u.role <> 'superadmin' AND u.last_active_day >= :d30),
-                {}
+                (SELECT count(*) FROM users u WHERE u.org_id = o.id AND u.deleted_at IS NULL AND u.role <> 'superadmin') AS people,
+                (SELECT count(*) FROM users u WHERE u.org_id = o.id AND u.deleted_at IS NULL AND u.role <> 'superadmin' AND u.last_active_day >= :d30) AS active,
+                {} AS loggers
          FROM orgs o ORDER BY o.created_at",
         org_loggers_sql()
     );
@@ -108,12 +108,12 @@ fn collect(c: &Connection) -> rusqlite::Result<(Vec<OrgAdoption>, PlatformTotals
         .with_years(Args::default().with(":d30", d30.clone()))
         .run(c, &sql, |r| {
             Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
+                r.get("id")?,
+                r.get("name")?,
+                r.get("created_at")?,
+                r.get("people")?,
+                r.get("active")?,
+                r.get("loggers")?,
             ))
         })?;
     let mut orgs = Vec::with_capacity(base.len());
@@ -136,9 +136,9 @@ fn collect(c: &Connection) -> rusqlite::Result<(Vec<OrgAdoption>, PlatformTotals
     }
     let active7: i64 = c
         .prepare_cached(
-            "SELECT count(*) FROM users WHERE deleted_at IS NULL AND role <> 'superadmin' AND last_active_day >= ?1",
+            "SELECT count(*) AS active7 FROM users WHERE deleted_at IS NULL AND role <> 'superadmin' AND last_active_day >= ?1",
         )?
-        .query_row([&d7], |r| r.get(0))?;
+        .query_row([&d7], |r| r.get("active7"))?;
     let people = orgs.iter().map(|o| o.people).sum();
     let logging30 = orgs.iter().map(|o| o.logging30).sum();
     let totals = PlatformTotals {
@@ -174,14 +174,15 @@ pub async fn platform(State(state): State<AppState>) -> ApiResult<Data<PlatformA
                     .or_insert(0) += 1;
             }
             let (pending, dead): (i64, i64) = c.query_row(
-                "SELECT total(status IN ('pending', 'running')), total(status = 'dead') FROM outbox WHERE status IN ('pending', 'running', 'dead')",
+                "SELECT total(status IN ('pending', 'running')) AS pending, total(status = 'dead') AS dead
+                 FROM outbox WHERE status IN ('pending', 'running', 'dead')",
                 [],
-                |r| Ok((r.get::<_, f64>(0)? as i64, r.get::<_, f64>(1)? as i64)),
+                |r| Ok((r.get::<_, f64>("pending")? as i64, r.get::<_, f64>("dead")? as i64)),
             )?;
             let database_bytes: i64 = c.query_row(
-                "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+                "SELECT page_count * page_size AS database_bytes FROM pragma_page_count(), pragma_page_size()",
                 [],
-                |r| r.get(0),
+                |r| r.get("database_bytes"),
             )?;
             Ok::<_, ApiError>(PlatformAnalytics {
                 totals,
@@ -193,7 +194,7 @@ pub async fn platform(State(state): State<AppState>) -> ApiResult<Data<PlatformA
                     outbox_pending: pending,
                     outbox_dead: dead,
                     last_backup_at: c
-                        .query_row("SELECT max(created_at) FROM backups WHERE verified", [], |r| r.get(0))?,
+                        .query_row("SELECT max(created_at) AS value FROM backups WHERE verified", [], |r| r.get("value"))?,
                     database_bytes,
                 },
             })

@@ -87,19 +87,19 @@ struct Person {
 
 fn people(c: &Connection, after: &str, limit: i64) -> rusqlite::Result<Vec<Person>> {
     c.prepare_cached(
-        "SELECT u.id, u.org_id, u.timezone, json_extract(a.answers, '$.reminders'),
-                (SELECT max(l.date) FROM wp_logs l WHERE l.user_id = u.id)
+        "SELECT u.id, u.org_id, u.timezone, json_extract(a.answers, '$.reminders') AS wants,
+                (SELECT max(l.date) FROM wp_logs l WHERE l.user_id = u.id) AS last_log
          FROM users u LEFT JOIN wp_onboarding_answers a ON a.user_id = u.id
          WHERE u.id > ?1 AND u.deleted_at IS NULL AND u.status = 'active'
          ORDER BY u.id LIMIT ?2",
     )?
     .query_map(params![after, limit], |r| {
         Ok(Person {
-            id: r.get(0)?,
-            org_id: r.get(1)?,
-            timezone: r.get(2)?,
-            wants: r.get(3)?,
-            last_log: r.get(4)?,
+            id: r.get("id")?,
+            org_id: r.get("org_id")?,
+            timezone: r.get("timezone")?,
+            wants: r.get("wants")?,
+            last_log: r.get("last_log")?,
         })
     })?
     .filter(|p| {
@@ -168,7 +168,7 @@ fn send(tx: &Tx, reach: &Reach, p: &Person, d: &Due, now: Timestamp) -> Result<b
     }
     let (first, org_name): (String, String) = tx
         .prepare_cached("SELECT u.first_name, o.name FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.id = ?1")?
-        .query_row([&p.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        .query_row([&p.id], |r| Ok((r.get("first_name")?, r.get("name")?)))?;
     let (message, kind, days) = match d {
         Due::Reminder(_) => (&REMINDER, "wellness_reminder", String::new()),
         Due::Nudge(_, n) => (&NUDGE, "wellness_inactive", n.to_string()),
@@ -225,8 +225,8 @@ pub async fn run(
             .read(move |c| {
                 let page = people(c, &a, 1000)?;
                 let last: Option<String> = c
-                    .prepare_cached("SELECT max(id) FROM (SELECT id FROM users WHERE id > ?1 ORDER BY id LIMIT 1000)")?
-                    .query_row([&a], |r| r.get(0))?;
+                    .prepare_cached("SELECT max(id) AS last FROM (SELECT id FROM users WHERE id > ?1 ORDER BY id LIMIT 1000)")?
+                    .query_row([&a], |r| r.get("last"))?;
                 let mut orgs: std::collections::HashMap<String, (bool, i64)> = Default::default();
                 let mut due_now = Vec::new();
                 for p in page {
@@ -422,7 +422,7 @@ mod tests {
             .unwrap()
         );
         let n: i64 = c
-            .query_row("SELECT count(*) FROM notifications WHERE user_id = ?1 AND type = 'wellness_reminder'", [&user], |r| r.get(0))
+            .query_row("SELECT count(*) AS n FROM notifications WHERE user_id = ?1 AND type = 'wellness_reminder'", [&user], |r| r.get("n"))
             .unwrap();
         assert_eq!(n, 2);
     }

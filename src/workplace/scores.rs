@@ -59,7 +59,7 @@ pub fn added(
     let today = p.today.to_string();
     let as_of: Option<String> = tx
         .prepare_cached("SELECT as_of FROM wp_rolling_as_of WHERE user_id = ?1")?
-        .query_row([&p.id], |r| r.get(0))
+        .query_row([&p.id], |r| r.get("as_of"))
         .optional()?;
     if as_of.as_deref() != Some(today.as_str()) {
         return refresh(tx, p);
@@ -81,9 +81,9 @@ pub fn added(
 fn window(c: &Connection, user_id: &str, today: Date) -> rusqlite::Result<Vec<(String, i64, i64)>> {
     let as_of: Option<String> = c
         .prepare_cached("SELECT as_of FROM wp_rolling_as_of WHERE user_id = ?1")?
-        .query_row([user_id], |r| r.get(0))
+        .query_row([user_id], |r| r.get("as_of"))
         .optional()?;
-    let row = |r: &rusqlite::Row| Ok((r.get(0)?, r.get(1)?, r.get(2)?));
+    let row = |r: &rusqlite::Row| Ok((r.get("domain_id")?, r.get("total")?, r.get("n")?));
     if as_of.as_deref() == Some(today.to_string().as_str()) {
         return c
             .prepare_cached("SELECT domain_id, total, n FROM wp_rolling WHERE user_id = ?1")?
@@ -91,10 +91,15 @@ fn window(c: &Connection, user_id: &str, today: Date) -> rusqlite::Result<Vec<(S
             .collect();
     }
     c.prepare_cached(
-        "SELECT domain_id, sum(score), count(*) FROM wp_logs WHERE user_id = ?1 AND date BETWEEN ?2 AND ?3 GROUP BY domain_id",
+        "SELECT domain_id, sum(score) AS total, count(*) AS n FROM wp_logs
+         WHERE user_id = ?1 AND date BETWEEN ?2 AND ?3 GROUP BY domain_id",
     )?
     .query_map(
-        params![user_id, days_before(today, 6).to_string(), today.to_string()],
+        params![
+            user_id,
+            days_before(today, 6).to_string(),
+            today.to_string()
+        ],
         row,
     )?
     .collect()
@@ -278,11 +283,18 @@ fn sums(
     from: Date,
     to: Date,
 ) -> rusqlite::Result<Vec<(String, String, i64, i64)>> {
-    let row = |r: &rusqlite::Row| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?));
+    let row = |r: &rusqlite::Row| {
+        Ok((
+            r.get("start")?,
+            r.get("domain_id")?,
+            r.get("total")?,
+            r.get("n")?,
+        ))
+    };
     match period {
         Period::Daily => c
             .prepare_cached(
-                "SELECT date, domain_id, score, 1 FROM wp_logs WHERE user_id = ?1 AND date BETWEEN ?2 AND ?3",
+                "SELECT date AS start, domain_id, score AS total, 1 AS n FROM wp_logs WHERE user_id = ?1 AND date BETWEEN ?2 AND ?3",
             )?
             .query_map(params![user_id, from.to_string(), to.to_string()], row)?
             .collect(),
@@ -387,7 +399,7 @@ pub async fn nightly(
         .read(move |c| {
             let all: Vec<(String, String)> = c
                 .prepare_cached("SELECT id, timezone FROM orgs")?
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .query_map([], |r| Ok((r.get("id")?, r.get("timezone")?)))?
                 .collect::<rusqlite::Result<_>>()?;
             Ok::<_, crate::db::DbError>(
                 all.into_iter()
@@ -408,7 +420,7 @@ pub async fn nightly(
                         .prepare_cached(
                             "SELECT id FROM users WHERE org_id = ?1 AND id > ?2 AND deleted_at IS NULL ORDER BY id LIMIT 500",
                         )?
-                        .query_map(params![o, a], |r| r.get(0))?
+                        .query_map(params![o, a], |r| r.get("id"))?
                         .collect::<rusqlite::Result<_>>()?;
                     for id in &ids {
                         refresh(tx, &Person::load(tx, id)?)?;
@@ -446,22 +458,23 @@ mod tests {
         let doms: Vec<String> = c
             .prepare("SELECT id FROM wp_domains WHERE org_id = ?1")
             .unwrap()
-            .query_map([&org], |r| r.get(0))
+            .query_map([&org], |r| r.get("id"))
             .unwrap()
             .collect::<rusqlite::Result<_>>()
             .unwrap();
-        let window = |c: &Connection| -> Vec<(String, String, i64, i64)> {
-            c.prepare(
+        let window =
+            |c: &Connection| -> Vec<(String, String, i64, i64)> {
+                c.prepare(
                 "SELECT domain_id, as_of, total, n FROM wp_rolling WHERE user_id = ?1 ORDER BY 1",
             )
             .unwrap()
             .query_map([&user], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                Ok((r.get("domain_id")?, r.get("as_of")?, r.get("total")?, r.get("n")?))
             })
             .unwrap()
             .collect::<rusqlite::Result<_>>()
             .unwrap()
-        };
+            };
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
         for i in 0..120 {
             let date = days_before(today, rng.random_range(-2..12)).to_string();

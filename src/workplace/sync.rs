@@ -162,10 +162,10 @@ fn remembered(c: &Connection, user_id: &str, token: &str) -> rusqlite::Result<Op
     )?
     .query_row(params![user_id, token], |r| {
         Ok(Applied {
-            client_token: r.get(0)?,
-            id: r.get(1)?,
-            status: r.get(2)?,
-            error: r.get(3)?,
+            client_token: r.get("client_token")?,
+            id: r.get("log_id")?,
+            status: r.get("status")?,
+            error: r.get("error")?,
         })
     })
     .optional()
@@ -174,7 +174,7 @@ fn remembered(c: &Connection, user_id: &str, token: &str) -> rusqlite::Result<Op
 fn remember(tx: &Connection, user_id: &str, a: &Applied) -> rusqlite::Result<()> {
     let v: i64 = tx
         .prepare_cached("SELECT now FROM wp_sync_clock")?
-        .query_row([], |r| r.get(0))?;
+        .query_row([], |r| r.get("now"))?;
     tx.prepare_cached(
         "INSERT INTO wp_sync_tokens (user_id, client_token, log_id, status, error, version, applied_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -264,7 +264,7 @@ fn changed(
 ) -> rusqlite::Result<(Vec<SyncRow>, i64, bool)> {
     let (now, pruned): (i64, i64) = c
         .prepare_cached("SELECT now, pruned FROM wp_sync_clock")?
-        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        .query_row([], |r| Ok((r.get("now")?, r.get("pruned")?)))?;
     let reset = since.is_some_and(|s| s < pruned);
     let since = if reset { None } else { since };
     let after = since.unwrap_or(-1);
@@ -276,13 +276,13 @@ fn changed(
         )?
         .query_map(params![user_id, after], |r| {
             Ok(SyncRow {
-                id: r.get(0)?,
-                date: r.get(1)?,
-                domain: r.get(2)?,
-                score: r.get(3)?,
-                note: r.get(4)?,
-                created_at: r.get(5)?,
-                updated_at: r.get(6)?,
+                id: r.get("id")?,
+                date: r.get("date")?,
+                domain: r.get("key")?,
+                score: r.get("score")?,
+                note: r.get("note")?,
+                created_at: r.get("created_at")?,
+                updated_at: r.get("updated_at")?,
                 deleted: false,
             })
         })?
@@ -294,13 +294,13 @@ fn changed(
             )?
             .query_map(params![user_id, after], |r| {
                 Ok(SyncRow {
-                    id: r.get(0)?,
-                    date: r.get(1)?,
-                    domain: r.get(2)?,
+                    id: r.get("id")?,
+                    date: r.get("date")?,
+                    domain: r.get("domain_key")?,
                     score: None,
                     note: None,
                     created_at: None,
-                    updated_at: r.get(3)?,
+                    updated_at: r.get("deleted_at")?,
                     deleted: true,
                 })
             })?
@@ -366,8 +366,8 @@ pub fn prune(tx: &Connection, keep_days: u32) -> rusqlite::Result<usize> {
         u64::from(keep_days) * 86_400,
     ));
     let horizon: Option<i64> = tx
-        .prepare_cached("SELECT max(version) FROM wp_tombstones WHERE deleted_at < ?1")?
-        .query_row([&before], |r| r.get(0))?;
+        .prepare_cached("SELECT max(version) AS horizon FROM wp_tombstones WHERE deleted_at < ?1")?
+        .query_row([&before], |r| r.get("horizon"))?;
     let mut n = tx.execute("DELETE FROM wp_tombstones WHERE deleted_at < ?1", [&before])?;
     n += tx.execute(
         "DELETE FROM wp_sync_tokens WHERE applied_at < ?1",

@@ -170,12 +170,12 @@ const COLUMNS: &str = "id, kind, answers, total, category, taken_at";
 
 fn from_row(r: &Row) -> rusqlite::Result<Assessment> {
     Ok(Assessment {
-        id: r.get(0)?,
-        kind: r.get(1)?,
-        answers: serde_json::from_str(&r.get::<_, String>(2)?).unwrap_or_default(),
-        total: r.get(3)?,
-        category: r.get(4)?,
-        taken_at: r.get(5)?,
+        id: r.get("id")?,
+        kind: r.get("kind")?,
+        answers: serde_json::from_str(&r.get::<_, String>("answers")?).unwrap_or_default(),
+        total: r.get("total")?,
+        category: r.get("category")?,
+        taken_at: r.get("taken_at")?,
     })
 }
 

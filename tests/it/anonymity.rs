@@ -72,9 +72,9 @@ async fn queued_for(s: &TestServer, p: &Person) -> Value {
         .read(move |c| {
             Ok::<_, haven::db::DbError>(
                 c.prepare(
-                    "SELECT kind || ' ' || payload FROM outbox WHERE payload LIKE '%' || ?1 || '%'",
+                    "SELECT kind || ' ' || payload AS value FROM outbox WHERE payload LIKE '%' || ?1 || '%'",
                 )?
-                .query_map([id], |r| r.get(0))?
+                .query_map([id], |r| r.get("value"))?
                 .collect::<Result<_, _>>()?,
             )
         })

@@ -49,7 +49,7 @@ async fn pending_reminders(s: &TestServer, session_id: &str) -> Vec<String> {
                 "SELECT idempotency_key FROM outbox WHERE status = 'pending' AND substr(idempotency_key, 1, length(?1)) = ?1 ORDER BY run_at",
             )?;
             let keys = st
-                .query_map([prefix], |r| r.get(0))?
+                .query_map([prefix], |r| r.get("idempotency_key"))?
                 .collect::<rusqlite::Result<Vec<String>>>()?;
             Ok::<_, DbError>(keys)
         })
@@ -91,7 +91,9 @@ async fn clients_racing_for_one_slot_get_exactly_one_session() {
         .state
         .db
         .read(|c| {
-            Ok::<_, DbError>(c.query_row("SELECT count(*) FROM appointments", [], |r| r.get(0))?)
+            Ok::<_, DbError>(
+                c.query_row("SELECT count(*) AS n FROM appointments", [], |r| r.get("n"))?,
+            )
         })
         .await
         .unwrap();

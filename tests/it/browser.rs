@@ -1254,11 +1254,11 @@ async fn google_sign_in(s: &TestServer, b: &mut Browser, admin: &Person) -> anyh
             .db
             .read(move |c| {
                 c.query_row(
-                    "SELECT (SELECT count(*) FROM users WHERE id = ?1 AND google_sub = 'g-ada'),
+                    "SELECT (SELECT count(*) FROM users WHERE id = ?1 AND google_sub = 'g-ada') AS linked,
                             (SELECT count(*) FROM audit_log WHERE user_id = ?1 AND action = 'auth.login'
-                              AND after ->> '$.method' = 'google')",
+                              AND after ->> '$.method' = 'google') AS sign_ins",
                     [&id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| Ok((r.get("linked")?, r.get("sign_ins")?)),
                 )
                 .map_err(DbError::from)
             })

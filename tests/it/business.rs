@@ -623,9 +623,9 @@ async fn overdue_invoices_are_marked_and_the_client_reminded_once() {
         .db
         .read(|c| {
             c.query_row(
-                "SELECT count(*) FROM outbox WHERE idempotency_key LIKE 'invoice:%:overdue'",
+                "SELECT count(*) AS n FROM outbox WHERE idempotency_key LIKE 'invoice:%:overdue'",
                 [],
-                |r| r.get::<_, i64>(0),
+                |r| r.get::<_, i64>("n"),
             )
             .map_err(haven::db::DbError::from)
         })

@@ -110,9 +110,9 @@ async fn files_rows(s: &TestServer) -> i64 {
         .db
         .read(|c| {
             c.query_row(
-                "SELECT count(*) FROM files WHERE status <> 'signed'",
+                "SELECT count(*) AS n FROM files WHERE status <> 'signed'",
                 [],
-                |r| r.get(0),
+                |r| r.get("n"),
             )
             .map_err(haven::db::DbError::from)
         })

@@ -24,7 +24,7 @@ fn text(o: &Output) -> String {
 
 pub(crate) fn user_count(data: &Path) -> i64 {
     let c = rusqlite::Connection::open(data.join("haven.db")).unwrap();
-    c.query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+    c.query_row("SELECT count(*) AS n FROM users", [], |r| r.get("n"))
         .unwrap()
 }
 
@@ -84,7 +84,7 @@ fn user_create_on_a_fresh_data_dir_and_its_errors() {
     let c = rusqlite::Connection::open(data.join("haven.db")).unwrap();
     let (email, hash): (String, String) = c
         .query_row("SELECT email, password_hash FROM users", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
+            Ok((r.get("email")?, r.get("password_hash")?))
         })
         .unwrap();
     assert_eq!(email, "root@haven.test");
@@ -272,7 +272,7 @@ fn a_database_with_data_is_backed_up_before_migrating() {
     );
     let c = rusqlite::Connection::open(&backups[0]).unwrap();
     let note: String = c
-        .query_row("SELECT note FROM legacy", [], |r| r.get(0))
+        .query_row("SELECT note FROM legacy", [], |r| r.get("note"))
         .unwrap();
     assert_eq!(note, "keep me");
     // Nothing pending: no second backup.
@@ -314,7 +314,9 @@ fn audit_verify_names_the_first_tampered_entry() {
     c.execute_batch("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET after = '{\"role\":\"superadmin\"}' WHERE seq = 2;")
         .unwrap();
     let id: String = c
-        .query_row("SELECT id FROM audit_log WHERE seq = 2", [], |r| r.get(0))
+        .query_row("SELECT id FROM audit_log WHERE seq = 2", [], |r| {
+            r.get("id")
+        })
         .unwrap();
     drop(c);
     let o = haven(&data, &["audit", "verify"]);

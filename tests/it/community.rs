@@ -345,9 +345,9 @@ async fn the_export_holds_ones_own_words_and_erasure_leaves_message_removed() {
         .db
         .read(|c| {
             c.query_row(
-                "SELECT count(*) FROM cm_messages WHERE content = 'my own words'",
+                "SELECT count(*) AS n FROM cm_messages WHERE content = 'my own words'",
                 [],
-                |r| r.get::<_, i64>(0),
+                |r| r.get::<_, i64>("n"),
             )
             .map_err(haven::db::DbError::from)
         })

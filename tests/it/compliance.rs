@@ -188,7 +188,7 @@ async fn deletion_blocks_at_once_then_erases_leaving_a_pseudonym() {
         .state
         .db
         .read(move |c| {
-            let n = |sql: &str| c.query_row(sql, [&uid], |r| r.get::<_, i64>(0));
+            let n = |sql: &str| c.query_row(sql, [&uid], crate::fixtures::only::<i64>);
             Ok::<_, DbError>((
                 n("SELECT count(*) FROM users WHERE id = ?1")?,
                 n("SELECT count(*) FROM journal_entries WHERE user_id = ?1")?,
@@ -287,9 +287,9 @@ async fn backups_are_verified_rotated_and_failures_alert_operators() {
                 .db
                 .read(|c| {
                     c.query_row(
-                        "SELECT count(*) FROM outbox WHERE kind = 'job:backup.daily' AND status = 'done'",
+                        "SELECT count(*) AS n FROM outbox WHERE kind = 'job:backup.daily' AND status = 'done'",
                         [],
-                        |r| r.get(0),
+                        |r| r.get("n"),
                     )
                     .map_err(haven::db::DbError::from)
                 })

@@ -195,9 +195,9 @@ fn killed_twice_while_draining_nothing_is_lost_and_nothing_happens_twice() {
     let c = rusqlite::Connection::open(data.join("haven.db")).unwrap();
     let (rows, people): (i64, i64) = c
         .query_row(
-            "SELECT count(*), count(DISTINCT user_id) FROM notifications WHERE title = 'Crash drill'",
+            "SELECT count(*) AS n, count(DISTINCT user_id) AS people FROM notifications WHERE title = 'Crash drill'",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get("n")?, r.get("people")?)),
         )
         .unwrap();
     assert_eq!((rows, people), (PEOPLE as i64, PEOPLE as i64));

@@ -613,7 +613,7 @@ async fn deleted_clients_are_erased_with_everything_after_the_grace_period() {
         let (db, id) = (s.state.db.clone(), cid.clone());
         async move {
             db.read(move |c| {
-                c.query_row(sql, [&id], |r| r.get::<_, i64>(0))
+                c.query_row(sql, [&id], crate::fixtures::only::<i64>)
                     .map_err(haven::db::DbError::from)
             })
             .await

@@ -138,7 +138,7 @@ fn fingerprint(dir: &std::path::Path) -> Vec<(String, i64)> {
     .map(|(name, sql)| {
         (
             name.to_string(),
-            c.query_row(sql, [], |r| r.get(0)).unwrap(),
+            c.query_row(sql, [], crate::fixtures::only::<i64>).unwrap(),
         )
     })
     .collect()
@@ -265,7 +265,9 @@ async fn the_demo_prints_working_sign_ins_and_serves_every_seed_systems_data() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("not a demo"));
     let c = rusqlite::Connection::open(real.join("haven.db")).unwrap();
     let people: i64 = c
-        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+        .query_row("SELECT count(*) AS people FROM users", [], |r| {
+            r.get("people")
+        })
         .unwrap();
     assert_eq!(people, 1, "nothing was added");
 

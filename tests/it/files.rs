@@ -342,9 +342,9 @@ async fn profile_pictures_are_reencoded_and_bounded() {
         .db
         .read(move |c| {
             c.query_row(
-                "SELECT count(*) FROM files WHERE purpose = 'avatar'",
+                "SELECT count(*) AS n FROM files WHERE purpose = 'avatar'",
                 [],
-                |r| r.get::<_, i64>(0),
+                |r| r.get::<_, i64>("n"),
             )
             .map_err(haven::db::DbError::from)
         })

@@ -55,7 +55,7 @@ fn setup_link(rx: &std::sync::mpsc::Receiver<serde_json::Value>) -> Option<Strin
 fn setup_tokens(data: &Path) -> Vec<String> {
     let c = rusqlite::Connection::open(data.join("haven.db")).unwrap();
     let mut st = c.prepare("SELECT token_hash FROM setup_tokens").unwrap();
-    st.query_map([], |r| r.get(0))
+    st.query_map([], |r| r.get("token_hash"))
         .unwrap()
         .map(Result::unwrap)
         .collect()
@@ -146,7 +146,7 @@ fn a_fresh_serve_prints_a_setup_link_that_creates_the_first_superadmin() {
     let c = rusqlite::Connection::open(data.join("haven.db")).unwrap();
     let (email, role): (String, String) = c
         .query_row("SELECT email, role FROM users", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
+            Ok((r.get("email")?, r.get("role")?))
         })
         .unwrap();
     assert_eq!(
@@ -155,9 +155,9 @@ fn a_fresh_serve_prints_a_setup_link_that_creates_the_first_superadmin() {
     );
     let via: String = c
         .query_row(
-            "SELECT json_extract(after, '$.via') FROM audit_log WHERE action = 'user.create'",
+            "SELECT json_extract(after, '$.via') AS via FROM audit_log WHERE action = 'user.create'",
             [],
-            |r| r.get(0),
+            |r| r.get("via"),
         )
         .unwrap();
     assert_eq!(via, "setup");

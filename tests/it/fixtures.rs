@@ -277,6 +277,13 @@ pub async fn session(s: &TestServer, client: &Person, practitioner: &Person, at:
     b["data"]["id"].as_str().unwrap().to_string()
 }
 
+/// The value of a one-column row (a count, a flag) for helpers that run any such statement:
+/// with no other column to confuse it with, the column is read by checking it is the only one.
+pub fn only<T: rusqlite::types::FromSql>(r: &rusqlite::Row) -> rusqlite::Result<T> {
+    assert_eq!(r.as_ref().column_count(), 1, "a one-column statement");
+    r.get(0)
+}
+
 /// `data` of a call that must answer `status`.
 pub async fn ok(
     p: &Person,

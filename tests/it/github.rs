@@ -193,10 +193,10 @@ async fn a_github_token_of_this_app_signs_in_by_its_verified_primary_email() {
         .db
         .read(|c| {
             c.query_row(
-                "SELECT (SELECT count(*) FROM audit_log WHERE action = 'auth.github_link'),
-                        (SELECT count(*) FROM audit_log WHERE action = 'auth.login' AND after LIKE '%github%')",
+                "SELECT (SELECT count(*) FROM audit_log WHERE action = 'auth.github_link') AS links,
+                        (SELECT count(*) FROM audit_log WHERE action = 'auth.login' AND after LIKE '%github%') AS sign_ins",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get("links")?, r.get("sign_ins")?)),
             )
             .map_err(haven::db::DbError::from)
         })
@@ -271,9 +271,9 @@ async fn github_tokens_that_prove_nothing_are_refused_and_nothing_is_created() {
         .db
         .read(|c| {
             c.query_row(
-                "SELECT count(*) FROM users WHERE email = 'eve@example.org'",
+                "SELECT count(*) AS n FROM users WHERE email = 'eve@example.org'",
                 [],
-                |r| r.get(0),
+                |r| r.get("n"),
             )
             .map_err(haven::db::DbError::from)
         })

@@ -166,7 +166,7 @@ async fn a_google_token_creates_then_signs_into_the_same_account_and_links_by_em
     let n: i64 = s
         .state
         .db
-        .read(|c| c.query_row("SELECT count(*) FROM audit_log WHERE action = 'auth.login' AND after LIKE '%google%'", [], |r| r.get(0)).map_err(haven::db::DbError::from))
+        .read(|c| c.query_row("SELECT count(*) AS n FROM audit_log WHERE action = 'auth.login' AND after LIKE '%google%'", [], |r| r.get("n")).map_err(haven::db::DbError::from))
         .await
         .unwrap();
     assert_eq!(n, 3);
@@ -248,7 +248,7 @@ async fn bad_tokens_are_refused() {
         .state
         .db
         .read(|c| {
-            c.query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+            c.query_row("SELECT count(*) AS n FROM users", [], |r| r.get("n"))
                 .map_err(haven::db::DbError::from)
         })
         .await
@@ -646,10 +646,10 @@ async fn the_portal_signs_in_with_google_by_code_pkce_and_state() {
         .db
         .read(|c| {
             c.query_row(
-                "SELECT (SELECT count(*) FROM users WHERE google_sub = 'g-admin'),
-                        (SELECT count(*) FROM users WHERE email = 'nobody@example.org')",
+                "SELECT (SELECT count(*) FROM users WHERE google_sub = 'g-admin') AS linked,
+                        (SELECT count(*) FROM users WHERE email = 'nobody@example.org') AS created",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get("linked")?, r.get("created")?)),
             )
             .map_err(haven::db::DbError::from)
         })

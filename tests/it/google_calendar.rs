@@ -213,7 +213,7 @@ async fn a_connected_calendar_follows_sessions_and_blocks_its_busy_times() {
                     c.prepare(
                         "SELECT user_id FROM calendar_connections WHERE status = 'connected'",
                     )?
-                    .query_map([], |r| r.get(0))?
+                    .query_map([], |r| r.get("user_id"))?
                     .collect::<Result<_, _>>()?,
                 )
             })
@@ -291,7 +291,7 @@ async fn a_connected_calendar_follows_sessions_and_blocks_its_busy_times() {
             Ok::<String, haven::db::DbError>(c.query_row(
                 "SELECT sealed_tokens FROM calendar_connections WHERE status = 'connected'",
                 [],
-                |r| r.get(0),
+                |r| r.get("sealed_tokens"),
             )?)
         })
         .await

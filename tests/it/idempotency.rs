@@ -95,9 +95,9 @@ async fn a_conflict_is_kept_but_a_server_error_is_not() {
         .db
         .read(|c| {
             c.query_row(
-                "SELECT count(*) FROM idempotency_keys WHERE status IS NOT NULL",
+                "SELECT count(*) AS n FROM idempotency_keys WHERE status IS NOT NULL",
                 [],
-                |r| r.get(0),
+                |r| r.get("n"),
             )
             .map_err(haven::db::DbError::from)
         })
@@ -118,9 +118,9 @@ async fn a_conflict_is_kept_but_a_server_error_is_not() {
         .db
         .read(|c| {
             c.query_row(
-                "SELECT count(*) FROM idempotency_keys WHERE key = 'boom'",
+                "SELECT count(*) AS n FROM idempotency_keys WHERE key = 'boom'",
                 [],
-                |r| r.get(0),
+                |r| r.get("n"),
             )
             .map_err(haven::db::DbError::from)
         })
@@ -217,9 +217,9 @@ async fn credentials_are_never_kept_or_replayed() {
         .db
         .read(|c| {
             Ok::<i64, haven::db::DbError>(c.query_row(
-                "SELECT count(*) FROM idempotency_keys",
+                "SELECT count(*) AS n FROM idempotency_keys",
                 [],
-                |r| r.get(0),
+                |r| r.get("n"),
             )?)
         })
         .await

@@ -278,7 +278,7 @@ async fn partners_and_sign_up_with_an_invite_token() {
             c.query_row(
                 "SELECT access_scope FROM users WHERE id = ?1",
                 [&uid],
-                |r| r.get(0),
+                |r| r.get("access_scope"),
             )
             .map_err(haven::db::DbError::from)
         })

@@ -39,12 +39,12 @@ async fn restore(config: &Path, db: &Path, out: &Path) -> Option<Vec<String>> {
     }
     let c = rusqlite::Connection::open(out).unwrap();
     let ok: String = c
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .query_row("PRAGMA integrity_check", [], |r| r.get("integrity_check"))
         .unwrap();
     assert_eq!(ok, "ok", "the restored database is sound");
     let mut st = c.prepare("SELECT id FROM journal_entries").unwrap();
     let ids = st
-        .query_map([], |r| r.get(0))
+        .query_map([], |r| r.get("id"))
         .unwrap()
         .map(Result::unwrap)
         .collect();

@@ -113,7 +113,7 @@ async fn an_outbox_email_reaches_a_real_smtp_server_once_with_a_stable_message_i
                 c.query_row(
                     "SELECT id FROM outbox WHERE idempotency_key = 'email:test:1' AND status = 'done'",
                     [],
-                    |r| r.get::<_, String>(0),
+                    |r| r.get::<_, String>("id"),
                 )
                 .optional()
                 .map_err(DbError::from)
@@ -138,7 +138,7 @@ async fn an_outbox_email_reaches_a_real_smtp_server_once_with_a_stable_message_i
         .db
         .read(move |c| {
             c.query_row("SELECT payload FROM outbox WHERE id = ?1", [id], |r| {
-                r.get(0)
+                r.get("payload")
             })
             .map_err(DbError::from)
         })
@@ -175,7 +175,7 @@ async fn an_unreachable_smtp_server_means_retries_and_a_failing_mail_check() {
     let mut last = String::new();
     for _ in 0..150 {
         last = db
-            .read(|c| c.query_row("SELECT status || ':' || attempts FROM outbox WHERE idempotency_key = 'email:test:dead'", [], |r| r.get(0)).map_err(DbError::from))
+            .read(|c| c.query_row("SELECT status || ':' || attempts AS value FROM outbox WHERE idempotency_key = 'email:test:dead'", [], |r| r.get("value")).map_err(DbError::from))
             .await
             .unwrap();
         if last == "dead:2" {

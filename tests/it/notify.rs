@@ -20,7 +20,7 @@ async fn outbox_row(s: &TestServer, key: String) -> Option<(String, String)> {
             c.query_row(
                 "SELECT run_at, status FROM outbox WHERE idempotency_key = ?1",
                 [&key],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get("run_at")?, r.get("status")?)),
             )
             .optional()
             .map_err(DbError::from)

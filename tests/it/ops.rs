@@ -234,10 +234,12 @@ async fn operators_hear_of_each_condition_once_each_time_it_begins() {
         .state
         .db
         .read(|c| {
-            c.prepare("SELECT condition, cleared_at IS NOT NULL FROM ops_alerts ORDER BY id")?
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<_>>()
-                .map_err(haven::db::DbError::from)
+            c.prepare(
+                "SELECT condition, cleared_at IS NOT NULL AS cleared FROM ops_alerts ORDER BY id",
+            )?
+            .query_map([], |r| Ok((r.get("condition")?, r.get("cleared")?)))?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(haven::db::DbError::from)
         })
         .await
         .unwrap();

@@ -43,7 +43,7 @@ fn import(data: &Path, archive: &Path, key: &str) -> (bool, String) {
 fn column<T: rusqlite::types::FromSql>(db: &Path, sql: &str) -> Vec<T> {
     let c = rusqlite::Connection::open(db).unwrap();
     let mut st = c.prepare(sql).unwrap();
-    st.query_map([], |r| r.get(0))
+    st.query_map([], crate::fixtures::only)
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap()

@@ -36,7 +36,7 @@ async fn status_of(db: &Db, key: &str) -> (String, u32, Option<String>) {
         c.query_row(
             "SELECT status, attempts, last_error FROM outbox WHERE idempotency_key = ?1",
             [key],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get("status")?, r.get("attempts")?, r.get("last_error")?)),
         )
         .map_err(DbError::from)
     })
@@ -138,7 +138,7 @@ async fn internal_effects_happen_exactly_once_and_roll_back_on_failure() {
     drain(&worker, &db).await;
     let n: i64 = db
         .read(|c| {
-            c.query_row("SELECT count(*) FROM effects", [], |r| r.get(0))
+            c.query_row("SELECT count(*) AS n FROM effects", [], |r| r.get("n"))
                 .map_err(DbError::from)
         })
         .await
@@ -257,9 +257,9 @@ async fn missed_recurring_slots_run_once_after_downtime() {
     let n: i64 = db
         .read(|c| {
             c.query_row(
-                "SELECT count(*) FROM outbox WHERE kind = 'job:demo.every_minute'",
+                "SELECT count(*) AS n FROM outbox WHERE kind = 'job:demo.every_minute'",
                 [],
-                |r| r.get(0),
+                |r| r.get("n"),
             )
             .map_err(DbError::from)
         })

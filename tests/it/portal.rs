@@ -469,7 +469,7 @@ async fn emailed_links_work_in_a_browser_for_every_role() {
     let verified = || async {
         s.state
             .db
-            .read(|c| c.query_row("SELECT email_verified_at IS NOT NULL FROM users WHERE email = 'verify.me@haven.test'", [], |r| r.get::<_, bool>(0)).map_err(DbError::from))
+            .read(|c| c.query_row("SELECT email_verified_at IS NOT NULL AS value FROM users WHERE email = 'verify.me@haven.test'", [], |r| r.get::<_, bool>("value")).map_err(DbError::from))
             .await
             .unwrap()
     };

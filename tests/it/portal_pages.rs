@@ -76,7 +76,10 @@ fn person_form<'a>(
 async fn sql_i64(s: &TestServer, q: &'static str, p: String) -> i64 {
     s.state
         .db
-        .read(move |c| c.query_row(q, [p], |r| r.get(0)).map_err(DbError::from))
+        .read(move |c| {
+            c.query_row(q, [p], crate::fixtures::only)
+                .map_err(DbError::from)
+        })
         .await
         .unwrap()
 }
@@ -314,7 +317,7 @@ async fn invitations_are_sent_sent_again_and_withdrawn() {
             c.query_row(
                 "SELECT id FROM invitations WHERE email = 'ama@example.test'",
                 [],
-                |r| r.get(0),
+                |r| r.get("id"),
             )
             .map_err(DbError::from)
         })
@@ -337,7 +340,7 @@ async fn invitations_are_sent_sent_again_and_withdrawn() {
     let new_id: String = s
         .state
         .db
-        .read(|c| c.query_row("SELECT id FROM invitations WHERE email = 'ama@example.test' AND status = 'pending'", [], |r| r.get(0)).map_err(DbError::from))
+        .read(|c| c.query_row("SELECT id FROM invitations WHERE email = 'ama@example.test' AND status = 'pending'", [], |r| r.get("id")).map_err(DbError::from))
         .await
         .unwrap();
     // From the pending ones: each row's forms carry that view, and the answer returns to it.
@@ -450,7 +453,7 @@ async fn team_staff_invite_from_the_team_portal() {
             c.query_row(
                 "SELECT id FROM invitations WHERE email = 'pat@example.test'",
                 [],
-                |r| r.get(0),
+                |r| r.get("id"),
             )
             .map_err(DbError::from)
         })
@@ -521,7 +524,7 @@ async fn the_team_home_lists_and_marks_notifications() {
                 c.query_row(
                     "SELECT id FROM notifications WHERE user_id = ?1 AND title = 'Note 25'",
                     [id],
-                    |r| r.get(0),
+                    |r| r.get("id"),
                 )
                 .map_err(DbError::from)
             })
@@ -616,7 +619,7 @@ async fn settings_departments_and_orgs_forms() {
             c.query_row(
                 "SELECT id FROM departments WHERE name = 'Counselling'",
                 [],
-                |r| r.get(0),
+                |r| r.get("id"),
             )
             .map_err(DbError::from)
         })
@@ -772,7 +775,7 @@ async fn the_account_page_changes_the_password_and_ends_sessions() {
         let id = team.id.clone();
         s.state
             .db
-            .read(move |c| c.query_row("SELECT id FROM auth_sessions WHERE user_id = ?1 AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1", [id], |r| r.get(0)).map_err(DbError::from))
+            .read(move |c| c.query_row("SELECT id FROM auth_sessions WHERE user_id = ?1 AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1", [id], |r| r.get("id")).map_err(DbError::from))
             .await
             .unwrap()
     };
@@ -1425,7 +1428,10 @@ async fn crm_pages_add_clients_notes_projects_and_milestones() {
 async fn sql_text(s: &TestServer, q: &'static str, p: String) -> String {
     s.state
         .db
-        .read(move |c| c.query_row(q, [p], |r| r.get(0)).map_err(DbError::from))
+        .read(move |c| {
+            c.query_row(q, [p], crate::fixtures::only)
+                .map_err(DbError::from)
+        })
         .await
         .unwrap()
 }

@@ -154,7 +154,7 @@ async fn the_limit_counts_the_client_the_proxy_names_and_nothing_a_client_forges
         .db
         .read(move |c| {
             c.prepare("SELECT ip FROM auth_sessions WHERE user_id = ?1 AND ip IS NOT NULL")?
-                .query_map([&id], |r| r.get(0))?
+                .query_map([&id], |r| r.get("ip"))?
                 .collect::<rusqlite::Result<_>>()
                 .map_err(haven::db::DbError::from)
         })

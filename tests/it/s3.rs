@@ -284,7 +284,7 @@ async fn files_rows(s: &TestServer) -> i64 {
     s.state
         .db
         .read(|c| {
-            c.query_row("SELECT count(*) FROM files", [], |r| r.get(0))
+            c.query_row("SELECT count(*) AS n FROM files", [], |r| r.get("n"))
                 .map_err(haven::db::DbError::from)
         })
         .await

@@ -248,7 +248,7 @@ async fn a_verified_phone_gets_its_reminders_by_sms() {
                 Ok::<String, haven::db::DbError>(c.query_row(
                     "SELECT status FROM outbox WHERE kind = 'sms.send' ORDER BY created_at DESC LIMIT 1",
                     [],
-                    |r| r.get(0),
+                    |r| r.get("status"),
                 )?)
             })
             .await

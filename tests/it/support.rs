@@ -53,6 +53,13 @@ impl TestServer {
 
     /// A server on `dir` as a previous one left it (the data directory is `dir/data`).
     pub async fn in_dir(dir: tempfile::TempDir, edit: impl FnOnce(&mut Config)) -> TestServer {
+        // HAVEN_TEST_LOG=error (or any filter) shows the servers' logs: a 500's cause is there.
+        if let Ok(filter) = std::env::var("HAVEN_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .try_init();
+        }
         let mut config = test_config(dir.path());
         edit(&mut config);
         // Bound before the app starts, so links it makes (e-mails, OAuth redirects) reach it.
@@ -247,14 +254,14 @@ async fn list_widgets(
             let name = q.filters.name.clone().unwrap_or_default();
             let min = q.filters.min_size.unwrap_or(0);
             let total: i64 = c.query_row(
-                "SELECT count(*) FROM test_widgets WHERE (?1 = '' OR name = ?1) AND size >= ?2",
+                "SELECT count(*) AS total FROM test_widgets WHERE (?1 = '' OR name = ?1) AND size >= ?2",
                 rusqlite::params![name, min],
-                |r| r.get(0),
+                |r| r.get("total"),
             )?;
             let sql = format!("SELECT id, name, size, created_at FROM test_widgets WHERE (?1 = '' OR name = ?1) AND size >= ?2 ORDER BY {order} LIMIT ?3 OFFSET ?4");
             let mut st = c.prepare(&sql)?;
             let rows = st.query_map(rusqlite::params![name, min, q.page.limit, q.page.offset()], |r| {
-                Ok(Widget { id: r.get(0)?, name: r.get(1)?, size: r.get(2)?, created_at: r.get(3)? })
+                Ok(Widget { id: r.get("id")?, name: r.get("name")?, size: r.get("size")?, created_at: r.get("created_at")? })
             })?;
             Ok::<_, haven::http::ApiError>((rows.collect::<Result<Vec<_>, _>>()?, total.max(0) as u64))
         })
@@ -275,10 +282,10 @@ async fn get_widget(
                 [id.to_string()],
                 |r| {
                     Ok(Widget {
-                        id: r.get(0)?,
-                        name: r.get(1)?,
-                        size: r.get(2)?,
-                        created_at: r.get(3)?,
+                        id: r.get("id")?,
+                        name: r.get("name")?,
+                        size: r.get("size")?,
+                        created_at: r.get("created_at")?,
                     })
                 },
             )

@@ -99,11 +99,11 @@ async fn render(state: AppState, u: PortalUser, form: BookForm, problems: Proble
             }
             let clients: Vec<(String, String)> = c
                 .prepare_cached(
-                    "SELECT id, trim(first_name || ' ' || last_name) || ' (' || email || ')' FROM users
+                    "SELECT id, trim(first_name || ' ' || last_name) || ' (' || email || ')' AS label FROM users
                      WHERE org_id = ?1 AND role = 'member' AND status = 'active' AND deleted_at IS NULL
                      ORDER BY last_name, first_name, id LIMIT 1000",
                 )?
-                .query_map([&me.org_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .query_map([&me.org_id], |r| Ok((r.get("id")?, r.get("label")?)))?
                 .collect::<rusqlite::Result<_>>()?;
             Ok::<_, ApiError>((date, who, all, slots, clients, duration, tz.iana_name().unwrap_or("UTC").to_string()))
         })

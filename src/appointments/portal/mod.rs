@@ -67,7 +67,7 @@ pub const NAV: &[NavEntry] = &[
 pub fn zone_of(c: &Connection, user_id: &str) -> rusqlite::Result<jiff::tz::TimeZone> {
     let name: Option<String> = c
         .prepare_cached("SELECT timezone FROM users WHERE id = ?1")?
-        .query_row([user_id], |r| r.get(0))
+        .query_row([user_id], |r| r.get("timezone"))
         .optional()?;
     Ok(name
         .and_then(|n| jiff::tz::TimeZone::get(&n).ok())
@@ -113,11 +113,11 @@ pub fn practitioner_for(
 /// The org's active practitioners (id, name), by name.
 pub fn practitioners(c: &Connection, org_id: &str) -> rusqlite::Result<Vec<(String, String)>> {
     c.prepare_cached(
-        "SELECT id, trim(first_name || ' ' || last_name) FROM users
+        "SELECT id, trim(first_name || ' ' || last_name) AS name FROM users
          WHERE org_id = ?1 AND role = 'practitioner' AND status = 'active' AND deleted_at IS NULL
          ORDER BY last_name, first_name, id",
     )?
-    .query_map([org_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+    .query_map([org_id], |r| Ok((r.get("id")?, r.get("name")?)))?
     .collect()
 }
 

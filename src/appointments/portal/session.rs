@@ -91,11 +91,11 @@ async fn render(
             };
             let logs = if !in_care { Vec::new() } else { c
                 .prepare_cached(
-                    "SELECT trim(u.first_name || ' ' || u.last_name), l.created_at, l.text FROM progress_logs l
+                    "SELECT trim(u.first_name || ' ' || u.last_name) AS author, l.created_at, l.text FROM progress_logs l
                      JOIN users u ON u.id = l.author_id WHERE l.appointment_id = ?1 ORDER BY l.created_at DESC",
                 )?
                 .query_map(params![s.id], |r| {
-                    Ok(Log { author: r.get(0)?, at: r.get::<_, String>(1)?.chars().take(16).collect::<String>().replace('T', " "), text: r.get(2)? })
+                    Ok(Log { author: r.get("author")?, at: r.get::<_, String>("created_at")?.chars().take(16).collect::<String>().replace('T', " "), text: r.get("text")? })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()? };
             let local = s.start().to_zoned_datetime(tz.clone());

@@ -71,7 +71,7 @@ async fn clients(state: &AppState, u: &PortalUser) -> Vec<(String, String)> {
                 .prepare(&format!(
                     "SELECT c.id, c.name FROM crm_clients c WHERE {cond} AND c.archived_at IS NULL ORDER BY c.name COLLATE NOCASE LIMIT 500"
                 ))?
-                .query_map(rusqlite::params_from_iter(values.iter()), |r| Ok((r.get(0)?, r.get(1)?)))?
+                .query_map(rusqlite::params_from_iter(values.iter()), |r| Ok((r.get("id")?, r.get("name")?)))?
                 .collect::<rusqlite::Result<Vec<(String, String)>>>()?;
             Ok::<_, ApiError>(rows)
         })

@@ -202,8 +202,8 @@ pub async fn quiz_results(
             let mut names = HashMap::new();
             for id in ids {
                 let n: Option<String> = c
-                    .prepare_cached("SELECT trim(first_name || ' ' || last_name) FROM users WHERE id = ?1 AND org_id = ?2")?
-                    .query_row([&id, &org], |r| r.get(0))
+                    .prepare_cached("SELECT trim(first_name || ' ' || last_name) AS n FROM users WHERE id = ?1 AND org_id = ?2")?
+                    .query_row([&id, &org], |r| r.get("n"))
                     .ok();
                 names.insert(id, n.unwrap_or_else(|| "(removed)".into()));
             }

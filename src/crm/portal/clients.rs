@@ -375,7 +375,7 @@ async fn render(
                 .prepare_cached(
                     "SELECT id FROM crm_projects WHERE client_id = ?1 ORDER BY created_at DESC",
                 )?
-                .query_map([&client.id], |r| r.get(0))?
+                .query_map([&client.id], |r| r.get("id"))?
                 .collect::<rusqlite::Result<_>>()?;
             let projects = ps
                 .iter()

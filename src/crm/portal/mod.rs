@@ -81,11 +81,11 @@ pub const SEARCH_BOX: SearchBox = SearchBox {
 /// The org's active staff (id, name), by name: who a client can be assigned to.
 pub fn staff(c: &Connection, org_id: &str) -> rusqlite::Result<Vec<(String, String)>> {
     c.prepare_cached(
-        "SELECT id, trim(first_name || ' ' || last_name) || ' (' || role || ')' FROM users
+        "SELECT id, trim(first_name || ' ' || last_name) || ' (' || role || ')' AS label FROM users
          WHERE org_id = ?1 AND role IN ('admin', 'team', 'practitioner') AND status = 'active' AND deleted_at IS NULL
          ORDER BY last_name, first_name, id",
     )?
-    .query_map([org_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+    .query_map([org_id], |r| Ok((r.get("id")?, r.get("label")?)))?
     .collect()
 }
 

@@ -134,9 +134,9 @@ fn build(source: &Path, arc: &Path, org: &str, from: &Key, to: &Key) -> anyhow::
     let work = pending_work(&tx, &plan)? as u64;
     for t in &plan {
         let n: i64 = tx.query_row(
-            &format!("SELECT count(*) FROM main.{}", q(&t.name)),
+            &format!("SELECT count(*) AS n FROM main.{}", q(&t.name)),
             [],
-            |r| r.get(0),
+            |r| r.get("n"),
         )?;
         if n > 0 {
             rows.insert(t.name.clone(), n as u64);
@@ -147,10 +147,10 @@ fn build(source: &Path, arc: &Path, org: &str, from: &Key, to: &Key) -> anyhow::
     }
     let files = tx
         .prepare(
-            "SELECT sha256, max(content_type) FROM main.files WHERE sha256 IS NOT NULL
+            "SELECT sha256, max(content_type) AS content_type FROM main.files WHERE sha256 IS NOT NULL
              GROUP BY sha256 ORDER BY sha256",
         )?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([], |r| Ok((r.get("sha256")?, r.get("content_type")?)))?
         .collect::<rusqlite::Result<_>>()?;
     let data = super::data_files(
         &tx,

@@ -193,12 +193,12 @@ fn merge(
         if let Some(seq) = &t.seq {
             let max: i64 = tx.query_row(
                 &format!(
-                    "SELECT coalesce(max({}), 0) FROM main.{}",
+                    "SELECT coalesce(max({}), 0) AS top FROM main.{}",
                     q(seq),
                     q(&t.name)
                 ),
                 [],
-                |r| r.get(0),
+                |r| r.get("top"),
             )?;
             shift.insert(t.name.clone(), max);
         }
@@ -281,7 +281,7 @@ fn refuse_conflicts(c: &Connection, org: &str) -> anyhow::Result<()> {
     }
     let taken: Vec<String> = c
         .prepare("SELECT a.email FROM arc.users a JOIN main.users m ON m.email = a.email ORDER BY 1 LIMIT 6")?
-        .query_map([], |r| r.get(0))?
+        .query_map([], |r| r.get("email"))?
         .collect::<rusqlite::Result<_>>()?;
     if !taken.is_empty() {
         anyhow::bail!(

@@ -115,7 +115,9 @@ pub fn find_org(
         c.prepare(&format!(
             "SELECT id, name, is_default FROM {schema}.orgs WHERE {column} = ?1"
         ))?
-        .query_map([org], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .query_map([org], |r| {
+            Ok((r.get("id")?, r.get("name")?, r.get("is_default")?))
+        })?
         .collect()
     };
     if let Some(found) = by("id")?.pop() {
@@ -141,7 +143,7 @@ pub fn pending_naming(
         .prepare(&format!(
             "SELECT id, payload FROM {schema}.outbox WHERE status = 'pending'"
         ))?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([], |r| Ok((r.get("id")?, r.get("payload")?)))?
         .collect::<rusqlite::Result<_>>()?;
     let mut found = Vec::new();
     for (id, payload) in items {
@@ -165,11 +167,11 @@ pub fn data_files(
 ) -> rusqlite::Result<Vec<String>> {
     let mut rel: Vec<String> = c
         .prepare(&format!(
-            "SELECT 'reports/' || id || '.' || format FROM {schema}.wp_reports WHERE org_id = ?1
+            "SELECT 'reports/' || id || '.' || format AS rel FROM {schema}.wp_reports WHERE org_id = ?1
              UNION ALL SELECT 'exports/' || e.id || '.zip' FROM {schema}.exports e
              JOIN {schema}.users u ON u.id = e.user_id WHERE u.org_id = ?1"
         ))?
-        .query_map([org], |r| r.get(0))?
+        .query_map([org], |r| r.get("rel"))?
         .collect::<rusqlite::Result<_>>()?;
     rel.retain(|r| data_dir.join(r).is_file());
     Ok(rel)
@@ -183,9 +185,9 @@ pub fn reseal(conn: &rusqlite::Connection, from: &Key, to: &Key) -> anyhow::Resu
         let (t, c, ctx) = (scope::q(s.table), scope::q(s.column), scope::q(s.context));
         let rows: Vec<(String, rusqlite::types::Value)> = conn
             .prepare(&format!(
-                "SELECT {ctx}, {c} FROM main.{t} WHERE {c} IS NOT NULL"
+                "SELECT {ctx} AS context, {c} AS sealed FROM main.{t} WHERE {c} IS NOT NULL"
             ))?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map([], |r| Ok((r.get("context")?, r.get("sealed")?)))?
             .collect::<rusqlite::Result<_>>()?;
         for (context, value) in rows {
             let sealed = match (&value, s.base64) {
@@ -255,8 +257,8 @@ impl Drop for WorkDir {
 /// The highest migration a database has applied.
 pub fn schema_version(conn: &rusqlite::Connection, schema: &str) -> rusqlite::Result<i64> {
     conn.query_row(
-        &format!("SELECT coalesce(max(version), 0) FROM {schema}.refinery_schema_history"),
+        &format!("SELECT coalesce(max(version), 0) AS value FROM {schema}.refinery_schema_history"),
         [],
-        |r| r.get(0),
+        |r| r.get("value"),
     )
 }

@@ -77,7 +77,7 @@ pub fn remove(config: &Config, org: &str, confirm: &str) -> anyhow::Result<Remov
     scope::make_triggers(&tx, &triggers)?;
     let dangling: Vec<(String, String)> = tx
         .prepare("SELECT \"table\", parent FROM pragma_foreign_key_check LIMIT 5")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([], |r| Ok((r.get("table")?, r.get("parent")?)))?
         .collect::<rusqlite::Result<_>>()?;
     if !dangling.is_empty() {
         anyhow::bail!(

@@ -227,7 +227,7 @@ pub fn ordinary_tables(conn: &Connection) -> rusqlite::Result<Vec<String>> {
         "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table'
          AND name NOT LIKE 'sqlite_%' ORDER BY name",
     )?;
-    st.query_map([], |r| r.get(0))?.collect()
+    st.query_map([], |r| r.get("name"))?.collect()
 }
 
 /// Virtual tables (full-text indexes) of `main`.
@@ -235,14 +235,19 @@ pub fn virtual_tables(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     let mut st = conn.prepare(
         "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'virtual' ORDER BY name",
     )?;
-    st.query_map([], |r| r.get(0))?.collect()
+    st.query_map([], |r| r.get("name"))?.collect()
 }
 
 fn columns(conn: &Connection, table: &str) -> rusqlite::Result<(Vec<String>, Option<String>)> {
     let mut st = conn.prepare("SELECT name, type, pk, hidden FROM pragma_table_xinfo(?1)")?;
     let rows: Vec<(String, String, i64, i64)> = st
         .query_map([table], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            Ok((
+                r.get("name")?,
+                r.get("type")?,
+                r.get("pk")?,
+                r.get("hidden")?,
+            ))
         })?
         .collect::<rusqlite::Result<_>>()?;
     let pk_columns = rows.iter().filter(|r| r.2 > 0).count();
@@ -265,16 +270,16 @@ pub struct Fk {
 /// Single-column foreign keys of `table` (the schema has no other kind).
 pub fn foreign_keys(conn: &Connection, table: &str) -> rusqlite::Result<Vec<Fk>> {
     let mut st = conn.prepare(
-        "SELECT f.\"from\", f.\"table\", coalesce(f.\"to\", (SELECT name FROM pragma_table_info(f.\"table\") WHERE pk = 1)),
-                (SELECT \"notnull\" FROM pragma_table_info(?1) WHERE name = f.\"from\")
+        "SELECT f.\"from\", f.\"table\", coalesce(f.\"to\", (SELECT name FROM pragma_table_info(f.\"table\") WHERE pk = 1)) AS parent_column,
+                (SELECT \"notnull\" FROM pragma_table_info(?1) WHERE name = f.\"from\") AS not_null
          FROM pragma_foreign_key_list(?1) f",
     )?;
     st.query_map([table], |r| {
         Ok(Fk {
-            column: r.get(0)?,
-            parent: r.get(1)?,
-            parent_column: r.get(2)?,
-            not_null: r.get::<_, i64>(3)? == 1,
+            column: r.get("from")?,
+            parent: r.get("table")?,
+            parent_column: r.get("parent_column")?,
+            not_null: r.get::<_, i64>("not_null")? == 1,
         })
     })?
     .collect()
@@ -286,7 +291,7 @@ pub fn foreign_keys(conn: &Connection, table: &str) -> rusqlite::Result<Vec<Fk>>
 pub fn drop_triggers(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     let triggers: Vec<(String, String)> = conn
         .prepare("SELECT name, sql FROM main.sqlite_master WHERE type = 'trigger' ORDER BY name")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([], |r| Ok((r.get("name")?, r.get("sql")?)))?
         .collect::<rusqlite::Result<_>>()?;
     for (name, _) in &triggers {
         conn.execute_batch(&format!("DROP TRIGGER main.{}", q(name)))?;

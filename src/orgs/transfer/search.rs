@@ -74,7 +74,7 @@ mod tests {
         let fts: Vec<String> = c
             .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE % USING fts5 (%' ORDER BY name")
             .unwrap()
-            .query_map([], |r| r.get(0))
+            .query_map([], |r| r.get("name"))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();

@@ -53,8 +53,8 @@ pub async fn departments_of(state: &AppState, org_id: String) -> Vec<Choice> {
             c.prepare_cached("SELECT id, name FROM departments WHERE org_id = ?1 ORDER BY name")?
                 .query_map([&org_id], |r| {
                     Ok(Choice {
-                        id: r.get(0)?,
-                        name: r.get(1)?,
+                        id: r.get("id")?,
+                        name: r.get("name")?,
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()

@@ -56,15 +56,15 @@ pub fn row(c: &Connection, id: &str) -> rusqlite::Result<Option<Row>> {
     )?
     .query_row([id], |r| {
         Ok(Row {
-            id: r.get(0)?,
-            org_id: r.get(1)?,
-            kind: ReportType::parse(&r.get::<_, String>(2)?),
-            format: Format::parse(&r.get::<_, String>(3)?),
-            from: r.get(4)?,
-            to: r.get(5)?,
-            user_id: r.get(6)?,
-            requested_by: r.get(7)?,
-            status: r.get(8)?,
+            id: r.get("id")?,
+            org_id: r.get("org_id")?,
+            kind: ReportType::parse(&r.get::<_, String>("type")?),
+            format: Format::parse(&r.get::<_, String>("format")?),
+            from: r.get("from_date")?,
+            to: r.get("to_date")?,
+            user_id: r.get("user_id")?,
+            requested_by: r.get("requested_by")?,
+            status: r.get("status")?,
         })
     })
     .optional()
@@ -127,15 +127,15 @@ fn person_week(c: &Connection, r: &Row) -> rusqlite::Result<Option<PersonWeek>> 
     };
     let (name, org): (String, String) = c
         .prepare_cached(
-            "SELECT trim(u.first_name || ' ' || u.last_name), o.name FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.id = ?1",
+            "SELECT trim(u.first_name || ' ' || u.last_name) AS person, o.name FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.id = ?1",
         )?
-        .query_row([user_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        .query_row([user_id], |r| Ok((r.get("person")?, r.get("name")?)))?;
     let logs = c
         .prepare_cached(
             "SELECT date, domain_id, score, note FROM wp_logs WHERE user_id = ?1 AND date BETWEEN ?2 AND ?3 ORDER BY date",
         )?
         .query_map(params![user_id, r.from, r.to], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            Ok((r.get("date")?, r.get("domain_id")?, r.get("score")?, r.get("note")?))
         })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(Some(PersonWeek {
@@ -307,7 +307,7 @@ fn org_figures(c: &Connection, config: &Config, r: &Row) -> anyhow::Result<OrgFi
         _ => Split::Whole { department: None },
     };
     let org: String = c.query_row("SELECT name FROM orgs WHERE id = ?1", [&r.org_id], |r| {
-        r.get(0)
+        r.get("name")
     })?;
     Ok(OrgFigures {
         org,
@@ -609,7 +609,7 @@ fn readers(c: &Connection, r: &Row) -> rusqlite::Result<Vec<String>> {
     c.prepare_cached(
         "SELECT id FROM users WHERE org_id = ?1 AND role = 'admin' AND status = 'active' AND deleted_at IS NULL",
     )?
-    .query_map([&r.org_id], |r| r.get(0))?
+    .query_map([&r.org_id], |r| r.get("id"))?
     .collect()
 }
 
@@ -622,7 +622,7 @@ fn announce(tx: &Tx, reach: &Reach, r: &Row, size: usize) -> Result<(), DbError>
     )?;
     let org_name: String =
         tx.query_row("SELECT name FROM orgs WHERE id = ?1", [&r.org_id], |r| {
-            r.get(0)
+            r.get("name")
         })?;
     let period = format!("{} to {}", r.from, r.to);
     let link = match r.kind {
@@ -632,7 +632,7 @@ fn announce(tx: &Tx, reach: &Reach, r: &Row, size: usize) -> Result<(), DbError>
     for reader in readers(tx, r)? {
         let first: Option<String> = tx
             .prepare_cached("SELECT first_name FROM users WHERE id = ?1")?
-            .query_row([&reader], |r| r.get(0))
+            .query_row([&reader], |r| r.get("first_name"))
             .optional()?;
         let w = word(
             tx,
@@ -737,7 +737,7 @@ pub async fn cleanup(db: Db, data_dir: PathBuf) -> Result<(), String> {
         .write(move |tx| {
             let ids: Vec<(String, String)> = tx
                 .prepare_cached("SELECT id, format FROM wp_reports WHERE (status = 'ready' AND expires_at < ?1) OR status = 'failed'")?
-                .query_map([&now], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .query_map([&now], |r| Ok((r.get("id")?, r.get("format")?)))?
                 .collect::<rusqlite::Result<_>>()?;
             tx.execute("UPDATE wp_reports SET status = 'expired' WHERE status = 'ready' AND expires_at < ?1", [&now])?;
             Ok::<_, DbError>(ids)
@@ -904,7 +904,9 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tmp/reports");
         std::fs::create_dir_all(&dir).unwrap();
         let people: i64 = c
-            .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+            .query_row("SELECT count(*) AS people FROM users", [], |r| {
+                r.get("people")
+            })
             .unwrap();
         std::fs::write(
             dir.join(format!("{}-{people}.{}", kind.as_str(), format.as_str())),

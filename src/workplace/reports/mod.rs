@@ -150,17 +150,17 @@ const COLUMNS: &str = "id, type, format, from_date, to_date, status, scheduled, 
 
 fn from_row(r: &Row) -> rusqlite::Result<Report> {
     Ok(Report {
-        id: r.get(0)?,
-        kind: ReportType::parse(&r.get::<_, String>(1)?),
-        format: Format::parse(&r.get::<_, String>(2)?),
-        from: r.get(3)?,
-        to: r.get(4)?,
-        status: r.get(5)?,
-        scheduled: r.get(6)?,
-        size_bytes: r.get(7)?,
-        created_at: r.get(8)?,
-        ready_at: r.get(9)?,
-        expires_at: r.get(10)?,
+        id: r.get("id")?,
+        kind: ReportType::parse(&r.get::<_, String>("type")?),
+        format: Format::parse(&r.get::<_, String>("format")?),
+        from: r.get("from_date")?,
+        to: r.get("to_date")?,
+        status: r.get("status")?,
+        scheduled: r.get("scheduled")?,
+        size_bytes: r.get("size_bytes")?,
+        created_at: r.get("created_at")?,
+        ready_at: r.get("ready_at")?,
+        expires_at: r.get("expires_at")?,
     })
 }
 
@@ -288,7 +288,7 @@ pub async fn request(
         .write(move |tx| {
             let tz: String = tx
                 .prepare_cached("SELECT timezone FROM users WHERE id = ?1")?
-                .query_row([&user.id], |r| r.get(0))?;
+                .query_row([&user.id], |r| r.get("timezone"))?;
             let today = clock::today_in(&tz);
             let to = b.to.as_deref().and_then(parse_date).unwrap_or(today);
             if to > today {
@@ -306,9 +306,9 @@ pub async fn request(
             }
             let pending: i64 = tx
                 .prepare_cached(
-                    "SELECT count(*) FROM wp_reports WHERE requested_by = ?1 AND status = 'pending'",
+                    "SELECT count(*) AS n FROM wp_reports WHERE requested_by = ?1 AND status = 'pending'",
                 )?
-                .query_row([&user.id], |r| r.get(0))?;
+                .query_row([&user.id], |r| r.get("n"))?;
             if pending >= MAX_PENDING {
                 return Err(ApiError::new(
                     ErrorCode::RateLimited,

@@ -68,7 +68,7 @@ pub fn weekly_batch(tx: &Tx, after: &str, run: &str, now: Timestamp) -> rusqlite
             "SELECT id, org_id, timezone FROM users WHERE id > ?1 AND deleted_at IS NULL AND status = 'active'
              ORDER BY id LIMIT ?2",
         )?
-        .query_map(params![after, BATCH], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .query_map(params![after, BATCH], |r| Ok((r.get("id")?, r.get("org_id")?, r.get("timezone")?)))?
         .collect::<rusqlite::Result<_>>()?;
     let mut made = 0;
     for (id, org, tz) in &people {
@@ -127,7 +127,7 @@ fn logged(c: &Connection, user_id: &str, from: &str, to: &str) -> rusqlite::Resu
 pub fn monthly(tx: &Tx, now: Timestamp) -> rusqlite::Result<usize> {
     let orgs: Vec<(String, String)> = tx
         .prepare_cached("SELECT id, timezone FROM orgs")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([], |r| Ok((r.get("id")?, r.get("timezone")?)))?
         .collect::<rusqlite::Result<_>>()?;
     let mut made = 0;
     for (org, tz) in orgs {
@@ -268,7 +268,7 @@ mod tests {
             .query_row(
                 "SELECT user_id, from_date, to_date FROM wp_reports",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get("user_id")?, r.get("from_date")?, r.get("to_date")?)),
             )
             .unwrap();
         assert_eq!(
@@ -281,9 +281,9 @@ mod tests {
         assert_eq!(monthly(&tx, first).unwrap(), 0);
         let builds: i64 = c
             .query_row(
-                "SELECT count(*) FROM outbox WHERE kind = 'report.build'",
+                "SELECT count(*) AS builds FROM outbox WHERE kind = 'report.build'",
                 [],
-                |r| r.get(0),
+                |r| r.get("builds"),
             )
             .unwrap();
         assert_eq!(builds, 2);

@@ -207,7 +207,7 @@ async fn section_10_compliance_export_and_delete_are_audited() {
             let mut st =
                 c.prepare("SELECT action FROM audit_log WHERE org_id = ?1 ORDER BY seq")?;
             let rows = st
-                .query_map([&org], |r| r.get(0))?
+                .query_map([&org], |r| r.get("action"))?
                 .collect::<Result<Vec<String>, _>>()?;
             Ok::<_, haven::db::DbError>(rows)
         })
