@@ -18,13 +18,13 @@ use serde_json::Value;
 use socketioxide::extract::SocketRef;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::auth::CurrentUser;
+use crate::auth::identity::CurrentUser;
 use crate::auth::policy::Perm;
 use crate::config::Config;
 use crate::http::ApiError;
 use crate::jobs::Handlers;
 use crate::jobs::recurring::JobDef;
-use crate::notify::wording::Message;
+use crate::notify::message::Message;
 use crate::state::{AppState, Services};
 
 /// Told that a person came online (`true`) or went offline.

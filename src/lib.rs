@@ -26,6 +26,7 @@ pub mod health;
 pub mod http;
 pub mod invitations;
 pub mod jobs;
+mod layering;
 pub mod logging;
 pub mod memory;
 pub mod notify;

@@ -73,7 +73,7 @@ pub async fn run(
 /// While no superadmin exists, prints the one-time link that creates one (the token is only
 /// in this line; the database keeps its hash).
 async fn announce_setup(app: &App, addr: SocketAddr) -> anyhow::Result<()> {
-    let Some(token) = crate::portal::setup::issue_if_needed(&app.state.db).await? else {
+    let Some(token) = crate::admin::first_run::issue_if_needed(&app.state.db).await? else {
         return Ok(());
     };
     let config = &app.state.config;
@@ -83,7 +83,7 @@ async fn announce_setup(app: &App, addr: SocketAddr) -> anyhow::Result<()> {
     } else {
         config.public_url()
     };
-    let link = format!("{base}{}?token={token}", crate::portal::setup::PATH);
+    let link = format!("{base}{}?token={token}", crate::admin::first_run::PATH);
     tracing::warn!(
         setup_url = %link,
         "No administrator yet. Open {link} within the hour to create one (or run `haven user create --role superadmin`)."

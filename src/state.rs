@@ -18,11 +18,11 @@ use crate::feature::{Exporter, Registry};
 use crate::http::rate_limit::RateLimiter;
 use crate::jobs::recurring::Recurring;
 use crate::jobs::worker::Worker;
-use crate::notify::deliver::Reach;
 use crate::notify::mail::Mailer;
 use crate::notify::push::PushProvider;
+use crate::notify::reach::Reach;
 use crate::notify::sms::SmsProvider;
-use crate::realtime::Realtime;
+use crate::realtime::hub::Realtime;
 
 /// Cheap handles shared by every request.
 #[derive(Clone)]

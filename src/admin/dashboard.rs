@@ -13,12 +13,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::CurrentUser;
+use crate::auth::policy::Role;
 use crate::auth::policy::{Perm, allow};
 use crate::clock;
 use crate::http::{ApiError, ApiResult, Data, ok};
 use crate::jobs::outbox;
 use crate::state::AppState;
-use crate::users::model::Role;
 
 use super::trends::{self, Trends, Weeks};
 

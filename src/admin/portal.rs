@@ -86,7 +86,10 @@ pub async fn home(State(state): State<AppState>, u: PortalUser) -> Response {
 #[allow(clippy::disallowed_methods)] // HTML pages, deliberately outside the OpenAPI router.
 pub fn pages() -> Router<AppState> {
     use axum::routing::get;
-    Router::new().route(BASE, get(home))
+    Router::new().route(BASE, get(home)).route(
+        super::first_run::PATH,
+        get(super::first_run::show).post(super::first_run::submit),
+    )
 }
 
 pub const NAV: &[NavEntry] = &[NavEntry::new(

@@ -11,9 +11,9 @@
 use serde_json::{Map, Value, json};
 
 use super::operations;
+use crate::auth::policy::Role;
 use crate::auth::policy::{self, PERMISSION_EXTENSION, Perm};
 use crate::feature::{Kind, Registry, Sender};
-use crate::users::model::Role;
 
 /// Operations that answer other than the JSON envelopes and document every answer themselves
 /// (the OAuth callback is a page for a browser).

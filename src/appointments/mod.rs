@@ -15,42 +15,13 @@ pub mod practitioners;
 pub mod reminders;
 pub mod sessions;
 pub mod store;
+pub mod wiring;
 
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::feature::{Exporter, Feature, Kind, Part, Setting};
+use crate::feature::{Exporter, Kind, Part, Setting};
 use crate::state::AppState;
-
-/// Practitioners, sessions, calendars, passes and the practitioner's work.
-pub fn feature() -> Feature {
-    Feature {
-        api: router,
-        pages: portal::pages,
-        nav: portal::NAV,
-        recurring: &[google::BUSY],
-        jobs: |h, s| {
-            reminders::register(h, s.config.clone(), s.reach());
-            google::register(h, &s.db, &s.secrets, &s.config);
-        },
-        exporters: EXPORTERS,
-        settings: &[FREE_SESSION_MINUTES, PREP_GUIDE, TRAINING_STEPS],
-        timeline: &[
-            "SELECT 'session' AS kind, a.id, 'Session with ' || trim(u.first_name || ' ' || u.last_name) AS title,
-                    replace(a.type, '_', ' ') || ' session completed' AS description,
-                    coalesce(a.completed_at, a.ends_at) AS at
-             FROM appointments a JOIN users u ON u.id = a.practitioner_id WHERE a.client_id = ?1 AND a.status = 'completed'",
-        ],
-        messages: &[
-            notices::BOOKED,
-            notices::MOVED,
-            notices::CANCELLED,
-            notices::REMINDER,
-        ],
-        about: "Practitioners, hours, slots and sessions (therapy and coaching), calendars (ICS and Google Calendar), passes, the prep guide, feedback, progress logs, coach reports and training",
-        ..Feature::named("appointments")
-    }
-}
 
 fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

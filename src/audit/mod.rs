@@ -6,27 +6,14 @@ pub mod api;
 pub mod chain;
 pub mod checks;
 pub mod portal;
+pub mod wiring;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
 use crate::clock;
-use crate::feature::Feature;
 
 pub use chain::{Verification, verify};
-
-/// The audit log, its hash chain's checks and the audit page.
-pub fn feature() -> Feature {
-    Feature {
-        api: api::router,
-        pages: portal::pages,
-        nav: portal::NAV,
-        recurring: &[checks::VERIFY],
-        jobs: |h, s| checks::register(h, &s.db, s.config.public_url()),
-        about: "The audit log: a hash chain of every change and sign-in, its check and its pages",
-        ..Feature::named("audit")
-    }
-}
 
 /// One event to record. `user_id` is the account the event is about (the target of a failed
 /// login, the user whose role changed); `actor_id` who did it.

@@ -7,30 +7,11 @@ use axum::http::header;
 use axum::http::request::Parts;
 use rusqlite::{OptionalExtension, params};
 
+use super::identity::CurrentUser;
 use super::policy::Scope;
 use crate::clock;
 use crate::http::ApiError;
 use crate::state::AppState;
-use crate::users::model::Role;
-
-#[derive(Debug, Clone)]
-pub struct CurrentUser {
-    pub id: String,
-    pub org_id: String,
-    pub role: Role,
-    pub session_id: String,
-    /// The scope the caller's role holds the route's permission with (set by the policy gate).
-    pub scope: Scope,
-    /// Permissions given to this person beyond their role (`policy::held` reads them).
-    pub grants: Vec<super::policy::Perm>,
-}
-
-impl CurrentUser {
-    /// The org a query is limited to: `None` for the platform scope (every org).
-    pub fn org_filter(&self) -> Option<&str> {
-        (self.scope != Scope::Platform).then_some(self.org_id.as_str())
-    }
-}
 
 /// `last_used_at` is refreshed at most this often, so reads do not turn into writes.
 const TOUCH_EVERY: std::time::Duration = std::time::Duration::from_secs(60);

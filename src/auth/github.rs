@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::social::{ExternalIdentity, Provider, SocialError};
+use super::external::{ExternalIdentity, Provider, SocialError};
 use crate::config::GithubConfig;
 
 const GITHUB: Provider = Provider::Github;

@@ -12,7 +12,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
-use super::social::{ExternalIdentity, Provider, SocialError};
+use super::external::{ExternalIdentity, Provider, SocialError};
 use crate::config::GoogleConfig;
 
 /// What a verified Google ID token says about its person.

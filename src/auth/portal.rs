@@ -2,6 +2,7 @@
 //! as SVG on the server, then the recovery codes, shown once), turn it off, and see and end
 //! the account's signed-in sessions. Every action goes through the API's own handler.
 
+use super::{google_page, link_pages, login_pages};
 use crate::feature::{Group, NavEntry};
 use askama::Template;
 use axum::Router;
@@ -309,12 +310,32 @@ pub async fn end_session(
 pub fn pages() -> Router<AppState> {
     use axum::routing::{get, post};
     Router::new()
+        .route(
+            "/login",
+            get(login_pages::login_page).post(login_pages::login_submit),
+        )
+        .route("/login/mfa", post(login_pages::mfa_submit))
+        .route("/logout", post(login_pages::logout))
         .route(BASE, get(show))
         .route("/account/password", post(change_password))
         .route("/account/mfa/setup", post(mfa_setup))
         .route("/account/mfa/enable", post(mfa_enable))
         .route("/account/mfa/disable", post(mfa_disable))
         .route("/account/sessions/end", post(end_session))
+        .route(google_page::START, get(google_page::start))
+        .route(google_page::CALLBACK, get(google_page::callback))
+        .route(
+            "/verify-email",
+            get(link_pages::verify_page).post(link_pages::verify_submit),
+        )
+        .route(
+            "/forgot-password",
+            get(link_pages::forgot_page).post(link_pages::forgot_submit),
+        )
+        .route(
+            "/reset-password",
+            get(link_pages::reset_page).post(link_pages::reset_submit),
+        )
 }
 
 pub const NAV: &[NavEntry] = &[NavEntry::new(Group::Own, BASE, "Account", &[Perm::Account])];

@@ -18,106 +18,14 @@ use crate::audit::{self, Event};
 use crate::clock;
 use crate::http::{ApiError, ApiResult, ClientInfo, ErrorCode, FieldError, ValidJson, Validate};
 use crate::state::AppState;
+
+pub use super::external::{ExternalIdentity, Provider, SocialError};
 use crate::users::model::normalize_email;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(allow(Perm::Public, routes!(social_login)))
         .routes(allow(Perm::Public, routes!(google)))
-}
-
-/// Who vouches for an identity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Provider {
-    Google,
-    Github,
-}
-
-impl Provider {
-    /// The column of `users` holding this provider's id for the person.
-    fn column(self) -> &'static str {
-        match self {
-            Provider::Google => "google_sub",
-            Provider::Github => "github_id",
-        }
-    }
-
-    /// As sessions and the audit log name the sign-in method.
-    pub fn method(self) -> &'static str {
-        match self {
-            Provider::Google => "google",
-            Provider::Github => "github",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Provider::Google => "Google",
-            Provider::Github => "GitHub",
-        }
-    }
-}
-
-/// A person as a provider verified them: its stable id and an e-mail address it has verified.
-#[derive(Debug, Clone)]
-pub struct ExternalIdentity {
-    pub provider: Provider,
-    pub subject: String,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-}
-
-impl ExternalIdentity {
-    /// Names clipped to what a profile holds; the e-mail's local part when the provider has none.
-    pub fn named(
-        provider: Provider,
-        subject: String,
-        email: String,
-        first: &str,
-        last: &str,
-    ) -> Self {
-        let clip = |s: &str| s.trim().chars().take(100).collect::<String>();
-        let (first, last) = if first.trim().is_empty() {
-            (clip(email.split('@').next().unwrap_or("")), String::new())
-        } else {
-            (clip(first), clip(last))
-        };
-        ExternalIdentity {
-            provider,
-            subject,
-            email,
-            first_name: first,
-            last_name: last,
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SocialError {
-    #[error("{} sign-in is not enabled on this server", .0.label())]
-    NotConfigured(Provider),
-    #[error("the {} token is not valid: {why}", .0.label(), why = .1)]
-    Invalid(Provider, String),
-    #[error("{} could not be reached: {why}", .0.label(), why = .1)]
-    Upstream(Provider, String),
-}
-
-impl From<SocialError> for ApiError {
-    fn from(e: SocialError) -> Self {
-        match e {
-            SocialError::NotConfigured(_) => ApiError::new(ErrorCode::Unprocessable, e.to_string()),
-            SocialError::Invalid(..) => ApiError::new(ErrorCode::Unauthorized, e.to_string()),
-            SocialError::Upstream(p, _) => ApiError::new(
-                ErrorCode::UpstreamError,
-                format!(
-                    "{} could not be reached to check the token; try again",
-                    p.label()
-                ),
-            )
-            .with_cause(e),
-        }
-    }
 }
 
 /// Whether a sign-in may make an account for someone new (the API may, as open sign-up does;

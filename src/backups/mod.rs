@@ -5,36 +5,15 @@
 pub mod api;
 pub mod litestream;
 pub mod portal;
+pub mod wiring;
 
 use std::path::PathBuf;
 
 use crate::db::{Db, DbError};
-use crate::feature::Feature;
 use crate::jobs::recurring::JobDef;
 use crate::jobs::{Handlers, job_kind};
 use crate::notify::{emails, operators};
 use crate::{clock, db};
-
-/// Verified backups: the nightly job, the API and the backups page.
-pub fn feature() -> Feature {
-    Feature {
-        api: api::router,
-        pages: portal::pages,
-        nav: portal::NAV,
-        recurring: &[DAILY],
-        jobs: |h, s| {
-            register(
-                h,
-                &s.db,
-                s.config.backup_dir(),
-                s.config.backup.keep,
-                s.config.public_url(),
-            )
-        },
-        about: "Nightly online backups with verification and rotation, `/admin/backups`, and Litestream's configuration",
-        ..Feature::named("backups")
-    }
-}
 
 pub const JOB: &str = "backup.daily";
 

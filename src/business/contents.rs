@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 
 use crate::audit::{self, Event};
 use crate::auth::CurrentUser;
+use crate::auth::policy::Role;
 use crate::auth::policy::{self, Perm, allow};
 use crate::clock;
 use crate::db::Tx;
@@ -23,7 +24,6 @@ use crate::http::{
     no_content, ok,
 };
 use crate::state::AppState;
-use crate::users::model::Role;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

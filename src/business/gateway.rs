@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::store::Order;
+use super::shop::Order;
 use crate::config::{Config, GatewayKind};
 
 /// A hosted page where the buyer pays.

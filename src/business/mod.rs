@@ -11,32 +11,17 @@ pub mod milestones;
 pub mod payments;
 pub mod portal;
 pub mod quizzes;
-pub mod store;
+pub mod shop;
+pub mod wiring;
 
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::feature::{Exporter, Feature, Kind, Part, Setting};
+use crate::feature::{Exporter, Kind, Part, Setting};
 use crate::http::signature;
 use crate::jobs::recurring::JobDef;
 use crate::jobs::{Handlers, job_kind};
 use crate::state::{AppState, Services};
-
-/// Invoices, payments, milestones and gifts, quizzes, BMI, content, the store, KPI reports.
-pub fn feature() -> Feature {
-    Feature {
-        api: router,
-        pages: portal::pages,
-        nav: portal::NAV,
-        recurring: &[OVERDUE, EXPIRE_ORDERS, KPI_MONTHLY],
-        jobs: register,
-        exporters: EXPORTERS,
-        settings: &[NUMBER_PREFIX, AUTOMATION, HOLD_HOURS],
-        messages: &[invoices::REMINDER],
-        about: "Invoices and payments (the signed webhook, hosted checkout through a gateway trait), milestone rules and gifts, quizzes and BMI, resources and testimonials, the e-store, KPI reports",
-        ..Feature::named("business")
-    }
-}
 
 fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -46,7 +31,7 @@ fn router() -> OpenApiRouter<AppState> {
         .merge(quizzes::router())
         .merge(bmi::router())
         .merge(contents::router())
-        .merge(store::router())
+        .merge(shop::router())
         .merge(kpi::router())
 }
 
@@ -99,7 +84,7 @@ fn register(h: &mut Handlers, s: &Services) {
     });
     let config = s.config.clone();
     h.internal(&job_kind(EXPIRE_ORDERS.name), move |tx, _| {
-        store::expire_unpaid(tx, &config)
+        shop::expire_unpaid(tx, &config)
             .map(|_| ())
             .map_err(|e| e.to_string())
     });

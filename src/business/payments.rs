@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{invoices, store};
+use super::{invoices, shop};
 use crate::audit::{self, Event};
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
@@ -199,7 +199,7 @@ pub fn apply(
             )?;
             Ok((Some(org), if settled { "applied" } else { "partial" }))
         }
-        Target::Order(id) => store::pay(tx, id, amount, currency, method, event_id),
+        Target::Order(id) => shop::pay(tx, id, amount, currency, method, event_id),
     }
 }
 

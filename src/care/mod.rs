@@ -8,24 +8,13 @@ pub mod portal;
 pub mod reach;
 pub mod relationships;
 pub mod sharing;
+pub mod wiring;
 
 use serde_json::json;
 
 pub use reach::{Client, Reach};
 
-use crate::feature::{Exporter, Feature, Kind, Part, Setting};
-
-/// Care relationships: the API, the setting that narrows team members, the person's datasets.
-pub fn feature() -> Feature {
-    Feature {
-        api: || api::router().merge(sharing::router()),
-        pages: portal::pages,
-        exporters: EXPORTERS,
-        settings: &[TEAM_SCOPE],
-        about: "Who may see a client: care relationships, the one reach every feature narrows by (`reach.rs`), what members share with their care team, and the access log of reads of their records",
-        ..Feature::named("care")
-    }
-}
+use crate::feature::{Exporter, Kind, Part, Setting};
 
 pub const TEAM_SCOPE: Setting = Setting {
     key: "crm.teamScope",

@@ -13,13 +13,13 @@ use rusqlite::{Connection, OptionalExtension};
 
 use super::TEAM_SCOPE;
 use crate::auth::CurrentUser;
+use crate::auth::policy::Role;
 use crate::auth::policy::Scope;
 use crate::config::Config;
 use crate::db::Tx;
 use crate::db::filter::{Filter, text};
 use crate::http::ApiError;
 use crate::state::AppState;
-use crate::users::model::Role;
 
 /// The ids (people's and CRM records') that `?` cares for now.
 pub const CARED_FOR: &str =

@@ -16,6 +16,7 @@ use super::messages::{self, Message, NewMessage, Place, shown_name};
 use super::{MEMBERS_CREATE_GROUPS, aliases, safety};
 use crate::audit::{self, Event};
 use crate::auth::CurrentUser;
+use crate::auth::policy::Role;
 use crate::auth::policy::{Perm, Scope, allow};
 use crate::clock;
 use crate::db::filter::{Filter, contains_pattern, text};
@@ -26,7 +27,6 @@ use crate::http::{
 };
 use crate::settings;
 use crate::state::AppState;
-use crate::users::model::Role;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

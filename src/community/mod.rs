@@ -13,28 +13,13 @@ pub mod messages;
 pub mod moderation;
 pub mod portal;
 pub mod safety;
+pub mod wiring;
 
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::feature::{Exporter, Feature, Kind, Part, Setting};
+use crate::feature::{Exporter, Kind, Part, Setting};
 use crate::state::AppState;
-
-/// Groups, chat, moderation.
-pub fn feature() -> Feature {
-    Feature {
-        api: router,
-        pages: portal::pages,
-        nav: portal::NAV,
-        settings: &[MEMBERS_CREATE_GROUPS, CRISIS_RESOURCES, LISTENERS_ON_DUTY],
-        exporters: EXPORTERS,
-        socket: live::attach,
-        presence: Some(live::presence),
-        events: live::EVENTS,
-        about: "Support groups and join requests, anonymous one-to-one chat, reports, moderation with the audited conversation view, crisis flags; Socket.IO events",
-        ..Feature::named("community")
-    }
-}
 
 fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -17,6 +17,7 @@ use super::messages::{Sender, Shown, shown_name};
 use super::safety::{self, REPORT_KIND};
 use crate::audit::{self, Event};
 use crate::auth::CurrentUser;
+use crate::auth::policy::Role;
 use crate::auth::policy::{Perm, allow};
 use crate::auth::sessions;
 use crate::clock;
@@ -28,7 +29,6 @@ use crate::http::{
 use crate::notify::deliver::Outgoing;
 use crate::notify::prefs::Channel;
 use crate::state::AppState;
-use crate::users::model::Role;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -11,6 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::audit::{self, Event};
+use crate::auth::policy::Role;
 use crate::auth::policy::{Perm, allow};
 use crate::auth::{CurrentUser, crypto, sessions};
 use crate::clock;
@@ -19,7 +20,6 @@ use crate::http::{ApiError, ApiResult, Data, ErrorCode, accepted};
 use crate::notify::wording::{Message, word};
 use crate::notify::{emails, queue_email};
 use crate::state::AppState;
-use crate::users::model::Role;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

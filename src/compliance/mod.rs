@@ -6,46 +6,12 @@ pub mod consents;
 pub mod deletion;
 pub mod export;
 pub mod removal;
+pub mod wiring;
 
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::feature::{Exporter, Feature, Part};
-use crate::jobs::recurring::JobDef;
 use crate::jobs::{Handlers, job_kind};
 use crate::state::{AppState, Services};
-
-/// Data export, account deletion and consents.
-pub fn feature() -> Feature {
-    Feature {
-        api: router,
-        recurring: &[
-            JobDef {
-                name: "accounts.purge",
-                schedule: "0 10 3 * * *",
-                description: "Erases accounts, and what features soft-deleted (clients), whose deletion grace period has ended",
-            },
-            JobDef {
-                name: "exports.cleanup",
-                schedule: "0 40 * * * *",
-                description: "Deletes data exports past their download window",
-            },
-        ],
-        jobs: register_jobs,
-        exporters: &[Exporter {
-            name: "consents",
-            collect: |c, u, _| {
-                Part::rows(
-                    c,
-                    "SELECT id, kind, granted, ip, user_agent, created_at FROM consents WHERE user_id = ?1 ORDER BY created_at",
-                    u,
-                )
-            },
-        }],
-        messages: &[export::EXPORT_READY, deletion::DELETION_SCHEDULED],
-        about: "GDPR: a person's export and erasure, consents, and an admin's removal and reactivation of people",
-        ..Feature::named("compliance")
-    }
-}
 
 fn register_jobs(handlers: &mut Handlers, s: &Services) {
     export::register(

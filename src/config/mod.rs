@@ -1083,7 +1083,7 @@ impl Config {
                 "must be longer than auth.access_token_ttl",
             );
         }
-        if crate::notify::mail::parse_mailbox(&self.mail.from).is_none() {
+        if units::parse_mailbox(&self.mail.from).is_none() {
             return bad(
                 "mail.from",
                 "must be an address like `Haven <haven@example.org>`",
@@ -1182,7 +1182,7 @@ impl Config {
             );
         }
         for (name, spec) in &self.jobs.schedule {
-            if spec != "off" && crate::jobs::recurring::parse_cron(spec).is_err() {
+            if spec != "off" && units::parse_cron(spec).is_err() {
                 return Err(ConfigError::Invalid(
                     format!("jobs.schedule.{name}"),
                     format!(

@@ -1,7 +1,29 @@
-//! Human-friendly durations (`15m`, `30d`, `1h30m`, `250ms`) and byte sizes (`1MiB`, `10MB`,
-//! `512`) for configuration values.
+//! The units configuration values are written in: human-friendly durations (`15m`, `30d`,
+//! `1h30m`, `250ms`), byte sizes (`1MiB`, `10MB`, `512`), six-field cron specs and e-mail
+//! mailboxes. The features that use such a value parse it here, so the config checks it the
+//! same way at start.
 
 use std::time::Duration;
+
+use croner::Cron;
+use croner::parser::{CronParser, Seconds};
+use lettre::message::Mailbox;
+
+/// Parses a six-field cron spec (`sec min hour day month weekday`) the way
+/// tokio-cron-scheduler does.
+pub fn parse_cron(spec: &str) -> Result<Cron, String> {
+    CronParser::builder()
+        .seconds(Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+        .parse(spec)
+        .map_err(|e| e.to_string())
+}
+
+/// Parses `Name <addr@host>` or `addr@host`.
+pub fn parse_mailbox(s: &str) -> Option<Mailbox> {
+    s.trim().parse::<Mailbox>().ok()
+}
 
 /// Parses `<n><unit>` pairs, units `ms`, `s`, `m`, `h`, `d`; a bare `0` is zero.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 use super::activity::{self, Change};
 use crate::appointments::handover::{self, NextSession};
 use crate::auth::CurrentUser;
+use crate::auth::policy::Role;
 use crate::auth::policy::{Perm, Scope, allow};
 use crate::care::Reach;
 use crate::care::access::{self, Record};
@@ -27,7 +28,6 @@ use crate::http::{
     Validate, created, no_content, ok,
 };
 use crate::state::AppState;
-use crate::users::model::Role;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

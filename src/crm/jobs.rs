@@ -11,6 +11,7 @@ use jiff::tz::TimeZone;
 use rusqlite::{Connection, params};
 
 use crate::auth::CurrentUser;
+use crate::auth::policy::Role;
 use crate::auth::policy::{self, Perm};
 use crate::care::Reach;
 use crate::clock;
@@ -20,7 +21,6 @@ use crate::jobs::recurring::JobDef;
 use crate::jobs::{Handlers, job_kind};
 use crate::notify::deliver::{self, Outgoing, Reach as Delivery};
 use crate::notify::wording::{Message, word};
-use crate::users::model::Role;
 
 pub const DEADLINES: JobDef = JobDef {
     name: "crm.deadlines",

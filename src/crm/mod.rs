@@ -14,37 +14,12 @@ pub mod projects;
 pub mod responses;
 pub mod search;
 pub mod timeline;
+pub mod wiring;
 
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::feature::{Exporter, Feature, Part};
+use crate::feature::{Exporter, Part};
 use crate::state::AppState;
-
-/// Clients, projects, notes, activity, timeline, responses, search and summaries.
-pub fn feature() -> Feature {
-    Feature {
-        api: router,
-        pages: portal::pages,
-        nav: portal::NAV,
-        search: Some(portal::SEARCH_BOX),
-        attachments: files::ATTACHMENTS,
-        recurring: &[jobs::DEADLINES, jobs::WEEKLY, search::MERGE],
-        jobs: |h, s| {
-            jobs::register(h, s.config.clone(), s.reach());
-            search::register(h, &s.db);
-        },
-        exporters: EXPORTERS,
-        purge: &[|tx, grace| clients::purge(tx, i64::from(grace))],
-        messages: &[
-            responses::CUSTOMER_REPLY,
-            jobs::PROJECT_DUE,
-            jobs::MILESTONE_DUE,
-            jobs::WEEKLY_SUMMARY,
-        ],
-        about: "Clients and customers, assignment, projects and milestones, notes with versions, files, activity and the timeline, the chatbot webhook, replies and their approval, search, AI summaries",
-        ..Feature::named("crm")
-    }
-}
 
 fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -2,6 +2,7 @@
 //! off the async runtime, every wait bounded by `database.timeout`.
 
 pub mod backup;
+pub mod columns;
 pub mod diagram;
 pub mod filter;
 pub mod fts;

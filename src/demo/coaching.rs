@@ -9,7 +9,7 @@ use rand::Rng;
 use serde_json::{Value, json};
 
 use super::{Account, Demo, history};
-use crate::users::model::Role;
+use crate::auth::policy::Role;
 
 const CLIENTS: usize = 15;
 pub const STEPS: u64 = 3 + CLIENTS as u64 + 6;

@@ -7,7 +7,7 @@ use rand::Rng;
 use serde_json::json;
 
 use super::{Account, Demo};
-use crate::users::model::Role;
+use crate::auth::policy::Role;
 
 pub const STEPS: u64 = 2 + CLIENTS.len() as u64;
 

@@ -24,9 +24,9 @@ use rand::rngs::StdRng;
 use rusqlite::OptionalExtension;
 
 use crate::app::App;
+use crate::auth::policy::Role;
 use crate::config::{Config, MailTransport};
 use crate::state::AppState;
-use crate::users::model::Role;
 pub use api::Api;
 pub use people::{Account, PASSWORD, People};
 

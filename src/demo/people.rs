@@ -2,11 +2,11 @@
 //! argon2 hash for all of them, so seeding takes seconds), each with a session the seeding
 //! calls the API through. Names come from fixed lists, so every run makes the same people.
 
+use crate::auth::policy::Role;
 use crate::auth::sessions;
 use crate::db::DbError;
 use crate::http::ClientInfo;
 use crate::state::AppState;
-use crate::users::model::Role;
 
 /// Everyone in the demo signs in with this.
 pub const PASSWORD: &str = "haven-demo-2026";

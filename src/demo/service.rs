@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use super::{Account, Demo};
-use crate::users::model::Role;
+use crate::auth::policy::Role;
 
 const CUSTOMERS: usize = 30;
 pub const STEPS: u64 = 2 + (CUSTOMERS as u64) / 5;

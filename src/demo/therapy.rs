@@ -7,7 +7,7 @@ use rand::Rng;
 use serde_json::json;
 
 use super::{Account, Demo, history};
-use crate::users::model::Role;
+use crate::auth::policy::Role;
 
 const CLIENTS: usize = 12;
 pub const STEPS: u64 = 3 + CLIENTS as u64 + 3;

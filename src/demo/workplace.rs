@@ -7,7 +7,7 @@ use rand::Rng;
 use serde_json::{Value, json};
 
 use super::{Account, Demo};
-use crate::users::model::Role;
+use crate::auth::policy::Role;
 
 const EMPLOYEES: usize = 24;
 pub const STEPS: u64 = 4 + EMPLOYEES as u64;

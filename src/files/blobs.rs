@@ -86,7 +86,7 @@ pub struct LocalBlobs {
 impl LocalBlobs {
     pub fn new(data_dir: &Path) -> Self {
         LocalBlobs {
-            root: super::store::root(data_dir),
+            root: root(data_dir),
         }
     }
 
@@ -351,6 +351,11 @@ pub fn unavailable(e: impl std::fmt::Display) -> ApiError {
         "File storage cannot be reached right now; try again later",
     )
     .with_cause(e)
+}
+
+/// Where a data directory keeps its files' bytes.
+pub fn root(data_dir: &Path) -> PathBuf {
+    data_dir.join("files")
 }
 
 /// Stores the bytes of the file at `tmp` as `sha`, then runs `commit` in the writer, so the row

@@ -97,10 +97,6 @@ pub fn may_access(user: &CurrentUser, f: &FileRow) -> bool {
     }
 }
 
-pub fn root(data_dir: &Path) -> PathBuf {
-    data_dir.join("files")
-}
-
 /// Why bytes were refused while they arrived.
 #[derive(Debug)]
 pub enum Refused {
@@ -138,7 +134,7 @@ const HEAD: usize = 64;
 
 impl Incoming {
     pub async fn new(data_dir: &Path, limit: u64) -> std::io::Result<Incoming> {
-        let dir = root(data_dir).join("tmp");
+        let dir = super::blobs::root(data_dir).join("tmp");
         tokio::fs::create_dir_all(&dir).await?;
         let tmp = dir.join(uuid::Uuid::now_v7().to_string());
         let file = tokio::fs::File::create(&tmp).await?;
@@ -255,7 +251,7 @@ pub fn cleanup(conn: &Connection, data_dir: &Path) -> rusqlite::Result<usize> {
         .prepare_cached("DELETE FROM files WHERE status != 'ready' AND expires_at < ?1")?
         .execute([clock::now()])?;
     let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-    let Ok(entries) = std::fs::read_dir(root(data_dir).join("tmp")) else {
+    let Ok(entries) = std::fs::read_dir(super::blobs::root(data_dir).join("tmp")) else {
         return Ok(removed);
     };
     for e in entries.flatten() {

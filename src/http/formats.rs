@@ -355,7 +355,7 @@ mod tests {
         // Mail servers (and lettre) refuse more than 64 characters before the `@`.
         let long = format!("{}@b.de", "a".repeat(65));
         assert!(!is_plain_email(&long));
-        assert!(crate::notify::mail::parse_mailbox(&long).is_none());
+        assert!(crate::config::units::parse_mailbox(&long).is_none());
         for bad in [
             "a@b",
             "a..b@c.de",

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::policy::Perm;
+use crate::auth::policy::Role;
 use crate::http::{ApiError, ClientInfo, Paged};
 use crate::invitations::api::{self as invitations_api, InvitationFilters};
 use crate::invitations::store::{self, Invitation};
@@ -22,7 +23,6 @@ use crate::portal::pages::{page, refused};
 use crate::portal::session::{CsrfForm, PortalUser, flash};
 use crate::portal::table::{Column, ListQuery, Pager, back_to};
 use crate::state::AppState;
-use crate::users::model::Role;
 use crate::users::portal::person::{Choice, departments_of};
 
 /// Where the page is served, and who may open it there.
@@ -298,6 +298,10 @@ pub fn pages() -> Router<AppState> {
         .route(TEAM.base, get(show).post(create))
         .route("/team/invitations/resend", post(resend))
         .route("/team/invitations/revoke", post(revoke))
+        .route(
+            "/invite",
+            get(super::accept_page::invite_page).post(super::accept_page::invite_submit),
+        )
 }
 
 /// The admin portal's page, and the team portal's for staff who do not have the admin's.

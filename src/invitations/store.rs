@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::audit::{self, Event};
+use crate::auth::policy::Role;
 use crate::auth::tokens::{hash_token, random_token};
 use crate::clock;
 use crate::config::Config;
@@ -17,7 +18,6 @@ use crate::jobs::{Handlers, job_kind};
 use crate::notify::wording::{Message, word};
 use crate::notify::{emails, queue_email};
 use crate::state::AppState;
-use crate::users::model::Role;
 use crate::users::store as users;
 
 /// The org setting for how long an invitation link works when the inviter does not choose.

@@ -8,6 +8,7 @@ pub mod housekeeping;
 pub mod outbox;
 pub mod portal;
 pub mod recurring;
+pub mod wiring;
 pub mod worker;
 
 use std::collections::HashMap;
@@ -17,22 +18,8 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 
 use crate::db::Tx;
-use crate::feature::Feature;
 
 pub use outbox::{NewItem, OutboxItem};
-
-/// The outbox's own upkeep, the jobs API and the jobs page.
-pub fn feature() -> Feature {
-    Feature {
-        api: api::router,
-        pages: portal::pages,
-        nav: portal::NAV,
-        recurring: housekeeping::RECURRING,
-        jobs: |h, s| housekeeping::register(h, &s.db, s.config.litestream.enabled),
-        about: "The outbox's operator view (`/admin/jobs`): each recurring job, run now, retry dead items; the upkeep jobs",
-        ..Feature::named("jobs")
-    }
-}
 
 /// Work that talks to the outside world (SMTP, push providers). It may run again after a crash
 /// between doing it and recording it, so what it sends must be recognisable as a repeat.

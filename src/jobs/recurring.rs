@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Timelike, Utc};
 use croner::Cron;
-use croner::parser::{CronParser, Seconds};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
 use super::outbox::{self, NewItem};
 use crate::clock;
+pub use crate::config::units::parse_cron;
 use crate::config::{ConfigError, JobsConfig};
 use crate::db::{Db, DbError, Tx};
 
@@ -24,16 +24,6 @@ pub struct JobDef {
     pub name: &'static str,
     pub schedule: &'static str,
     pub description: &'static str,
-}
-
-/// Parses a six-field cron spec the way tokio-cron-scheduler does.
-pub fn parse_cron(spec: &str) -> Result<Cron, String> {
-    CronParser::builder()
-        .seconds(Seconds::Required)
-        .dom_and_dow(true)
-        .build()
-        .parse(spec)
-        .map_err(|e| e.to_string())
 }
 
 /// The config key of a job: `backup.daily` → `backup_daily`.

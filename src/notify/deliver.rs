@@ -10,14 +10,13 @@ use utoipa::ToSchema;
 
 use super::mail::EmailAttachment;
 use super::prefs::{self, Channel};
+use super::push::PUSH_KIND;
+pub use super::reach::Reach;
 use super::{EMAIL_KIND, emails};
 use crate::clock;
 use crate::db::{DbError, Tx};
 use crate::jobs::{NewItem, outbox};
 use crate::users::model::Preferences;
-
-/// The outbox kind that pushes one notification to a person's devices.
-pub const PUSH_KIND: &str = "push.send";
 
 /// An in-app notification as the app sees it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -78,17 +77,6 @@ pub struct Outgoing<'a> {
     pub channels: Option<&'a [Channel]>,
     /// A file for the e-mail (a session's `.ics`).
     pub attachment: Option<EmailAttachment>,
-}
-
-/// How the appliance can reach people beyond the app.
-#[derive(Debug, Clone)]
-pub struct Reach {
-    /// A push provider is configured.
-    pub push: bool,
-    /// An SMS provider is configured.
-    pub sms: bool,
-    /// Where links in e-mails point.
-    pub public_url: String,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

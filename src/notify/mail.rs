@@ -11,6 +11,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 
+pub use crate::config::units::parse_mailbox;
 use crate::config::{Config, MailTransport, SmtpTls};
 
 /// A rendered e-mail, ready to send (what the outbox keeps until delivery).
@@ -55,11 +56,6 @@ pub struct Mailer {
     /// The right-hand side of Message-IDs.
     id_domain: String,
     last_error: Mutex<Option<String>>,
-}
-
-/// Parses `Name <addr@host>` or `addr@host`.
-pub fn parse_mailbox(s: &str) -> Option<Mailbox> {
-    s.trim().parse::<Mailbox>().ok()
 }
 
 impl Mailer {

@@ -5,65 +5,24 @@ pub mod api;
 pub mod deliver;
 pub mod emails;
 pub mod mail;
+pub mod message;
 pub mod operators;
 pub mod phone;
 pub mod portal;
 pub mod prefs;
 pub mod push;
+pub mod reach;
 pub mod sms;
 pub mod templates_page;
+pub mod wiring;
 pub mod wording;
 
 use std::sync::Arc;
 
 use crate::db::Tx;
-use crate::feature::{Exporter, Feature, Kind, Part, Setting};
+use crate::feature::{Kind, Setting};
 use crate::jobs::{Handlers, NewItem, outbox};
 use mail::{Mailer, OutgoingEmail};
-
-/// In-app notifications, e-mail and push, preferences, and the team's home page.
-pub fn feature() -> Feature {
-    Feature {
-        api: || {
-            api::router()
-                .merge(phone::router())
-                .merge(wording::router())
-        },
-        pages: portal::pages,
-        nav: portal::NAV,
-        jobs: |h, s| {
-            register(h, &s.mailer);
-            register_scheduled(h, s.reach());
-            push::register(h, &s.db, s.push.clone());
-            sms::register(h, s.sms.clone());
-        },
-        exporters: &[
-            Exporter {
-                name: "notifications",
-                collect: |c, u, _| {
-                    Part::rows(
-                        c,
-                        "SELECT id, type, title, body, data, read_at, created_at FROM notifications WHERE user_id = ?1 ORDER BY created_at",
-                        u,
-                    )
-                },
-            },
-            Exporter {
-                name: "devices",
-                collect: |c, u, _| {
-                    Part::rows(
-                        c,
-                        "SELECT platform, created_at, updated_at FROM devices WHERE user_id = ?1",
-                        u,
-                    )
-                },
-            },
-        ],
-        settings: &[REMINDERS_ENABLED],
-        about: "In-app notifications, preferences, devices and push, e-mail through the outbox, scheduled sends, and each org's wording of the built-in messages",
-        ..Feature::named("notify")
-    }
-}
 
 /// The outbox kind that delivers one e-mail.
 /// The org setting that turns automatic reminders off.

@@ -243,10 +243,13 @@ impl PushProvider for Fcm {
     }
 }
 
+/// The outbox kind that pushes one notification to a person's devices.
+pub const PUSH_KIND: &str = "push.send";
+
 /// Registers the `push.send` handler: one notification to each of a person's devices.
 pub fn register(handlers: &mut Handlers, db: &Db, provider: Option<Arc<dyn PushProvider>>) {
     let db = db.clone();
-    handlers.external(super::deliver::PUSH_KIND, move |item| {
+    handlers.external(PUSH_KIND, move |item| {
         let (db, provider) = (db.clone(), provider.clone());
         async move {
             let Some(provider) = provider else {

@@ -23,23 +23,13 @@ use crate::clock;
 use crate::http::{ApiError, ApiResult, Data, FieldError, ValidJson, ValidPath, Validate, ok};
 use crate::state::AppState;
 
+pub use super::message::Message;
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(allow(Perm::TemplatesManage, routes!(list)))
         .routes(allow(Perm::TemplatesManage, routes!(save)))
         .routes(allow(Perm::TemplatesManage, routes!(preview)))
-}
-
-/// A built-in message whose wording an org may change.
-#[derive(Debug)]
-pub struct Message {
-    pub key: &'static str,
-    /// What it is and when it goes, for the admin.
-    pub description: &'static str,
-    pub subject: &'static str,
-    pub body: &'static str,
-    /// The variables subject and body may use, each with the sample value previews show.
-    pub variables: &'static [(&'static str, &'static str)],
 }
 
 /// A message's text for one org, with the values filled in.

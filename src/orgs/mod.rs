@@ -9,30 +9,11 @@ pub mod store;
 pub mod subscription;
 pub mod subscriptions_page;
 pub mod transfer;
-
-use utoipa_axum::router::OpenApiRouter;
-
-use crate::feature::Feature;
+pub mod wiring;
 
 /// `true` when `tz` is an IANA time zone name this build knows.
 pub fn is_valid_timezone(tz: &str) -> bool {
     !tz.is_empty() && tz.len() <= 64 && jiff::tz::TimeZone::get(tz).is_ok()
-}
-
-/// Organizations and departments, and their pages.
-pub fn feature() -> Feature {
-    Feature {
-        api: || {
-            OpenApiRouter::new()
-                .merge(api::router())
-                .merge(departments::router())
-                .merge(subscription::router())
-        },
-        pages: portal::pages,
-        nav: portal::NAV,
-        about: "Orgs, departments and subscriptions (seats checked at invitation); moving an org between Havens (`haven org export/import/remove`, transfer/)",
-        ..Feature::named("orgs")
-    }
 }
 
 #[cfg(test)]

@@ -16,10 +16,11 @@ use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 use super::pages::refused;
+use crate::auth::crypto;
+use crate::auth::identity::CurrentUser;
+use crate::auth::policy::Role;
 use crate::auth::policy::{self, Perm, Scope};
-use crate::auth::{CurrentUser, crypto};
 use crate::state::AppState;
-use crate::users::model::Role;
 
 /// Longest a portal sign-in lasts, active or not.
 pub const ABSOLUTE: std::time::Duration = std::time::Duration::from_secs(12 * 3600);

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod portal;
+pub mod wiring;
 
 use std::collections::BTreeMap;
 
@@ -13,7 +14,6 @@ use serde_json::{Value, json};
 use crate::audit::{self, Event};
 use crate::clock;
 use crate::config::Config;
-use crate::feature::Feature;
 use crate::feature::{Kind, Registry, Setting};
 use crate::http::FieldError;
 
@@ -189,24 +189,13 @@ pub fn apply(
     Ok(())
 }
 
-/// The org settings every feature declares: the API and the settings page.
-pub fn feature() -> Feature {
-    Feature {
-        api: api::router,
-        pages: portal::pages,
-        nav: portal::NAV,
-        about: "The org settings registry (`/admin/settings`): every feature's settings, typed, with defaults from the config",
-        ..Feature::named("settings")
-    }
-}
-
 /// The features that declare settings today, for unit tests that run without an app.
 #[cfg(test)]
 pub fn test_registry() -> Registry {
     Registry::new(vec![
-        crate::auth::feature(),
-        crate::invitations::feature(),
-        crate::notify::feature(),
+        crate::auth::wiring::feature(),
+        crate::invitations::wiring::feature(),
+        crate::notify::wiring::feature(),
     ])
 }
 

@@ -14,6 +14,7 @@ use super::{check_labels, labels_from, labels_json};
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
 use crate::clock;
+use crate::column;
 use crate::db::filter::{Filter, text};
 use crate::http::formats;
 use crate::http::{
@@ -65,21 +66,22 @@ pub struct JournalEntry {
 
 const COLUMNS: &str = "id, title, content, mood, tags, is_favorite, created_at, updated_at";
 
+/// The hottest read of the mobile app: names resolved at compile time (`db::columns`).
 fn from_row(r: &Row) -> rusqlite::Result<JournalEntry> {
-    let mood: String = r.get("mood")?;
+    let mood: String = r.get(column!(COLUMNS, "mood"))?;
     Ok(JournalEntry {
-        id: r.get("id")?,
-        title: r.get("title")?,
-        content: r.get("content")?,
+        id: r.get(column!(COLUMNS, "id"))?,
+        title: r.get(column!(COLUMNS, "title"))?,
+        content: r.get(column!(COLUMNS, "content"))?,
         mood: match mood.as_str() {
             "happy" => JournalMood::Happy,
             "sad" => JournalMood::Sad,
             _ => JournalMood::Neutral,
         },
-        tags: labels_from(&r.get::<_, String>("tags")?),
-        is_favorite: r.get("is_favorite")?,
-        created_at: r.get("created_at")?,
-        updated_at: r.get("updated_at")?,
+        tags: labels_from(&r.get::<_, String>(column!(COLUMNS, "tags"))?),
+        is_favorite: r.get(column!(COLUMNS, "is_favorite"))?,
+        created_at: r.get(column!(COLUMNS, "created_at"))?,
+        updated_at: r.get(column!(COLUMNS, "updated_at"))?,
     })
 }
 

@@ -7,11 +7,11 @@ pub mod goals;
 pub mod journal;
 pub mod mood;
 pub mod search_index;
+pub mod wiring;
 
 use rusqlite::Connection;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::feature::{Exporter, Feature, Part};
 use crate::http::FieldError;
 use crate::state::AppState;
 
@@ -103,62 +103,6 @@ pub fn days_before(d: jiff::civil::Date, n: i64) -> jiff::civil::Date {
     d.checked_sub(jiff::Span::new().days(n)).unwrap_or(d)
 }
 
-/// Mood, journal, goals and achievements: the person's own wellbeing.
-pub fn feature() -> Feature {
-    Feature {
-        api: router,
-        recurring: &[search_index::MERGE],
-        jobs: |h, s| search_index::register(h, &s.db),
-        timeline: &[
-            "SELECT 'achievement' AS kind, key AS id, NULL AS title, NULL AS description, unlocked_at AS at
-             FROM achievements_unlocked WHERE user_id = ?1",
-            "SELECT 'goal' AS kind, id, title, 'Goal completed' AS description, completed_at AS at
-             FROM goals WHERE user_id = ?1 AND completed_at IS NOT NULL",
-        ],
-        exporters: &[
-            Exporter {
-                name: "mood_entries",
-                collect: |c, u, _| {
-                    Part::rows(
-                        c,
-                        "SELECT id, date, mood, note, factors, created_at, updated_at FROM mood_entries WHERE user_id = ?1 ORDER BY date",
-                        u,
-                    )
-                },
-            },
-            Exporter {
-                name: "journal_entries",
-                collect: |c, u, _| {
-                    Part::rows(
-                        c,
-                        "SELECT id, title, content, mood, tags, is_favorite, created_at, updated_at FROM journal_entries WHERE user_id = ?1 ORDER BY created_at",
-                        u,
-                    )
-                },
-            },
-            Exporter {
-                name: "goals",
-                collect: |c, u, _| {
-                    Part::rows(c, "SELECT g.*, (SELECT json_group_array(json_object('date', k.date, 'value', k.value)) FROM goal_checkins k WHERE k.goal_id = g.id) AS checkins
-                     FROM goals g WHERE g.user_id = ?1 ORDER BY g.created_at", u)
-                },
-            },
-            Exporter {
-                name: "achievements",
-                collect: |c, u, _| {
-                    Part::rows(
-                        c,
-                        "SELECT key, unlocked_at FROM achievements_unlocked WHERE user_id = ?1 ORDER BY unlocked_at",
-                        u,
-                    )
-                },
-            },
-        ],
-        about: "Personal wellbeing for the mobile app: mood, journal with search, goals, achievements and the progress timeline",
-        ..Feature::named("wellbeing")
-    }
-}
-
 /// A migrated in-memory database with one member: (connection, org id, user id).
 #[cfg(test)]
 pub fn test_member() -> (Connection, String, String) {
@@ -169,7 +113,7 @@ pub fn test_member() -> (Connection, String, String) {
         org_id: &org,
         email: "a@b.c",
         password_hash: None,
-        role: crate::users::model::Role::Member,
+        role: crate::auth::policy::Role::Member,
         first_name: "A",
         last_name: "B",
         email_verified: true,

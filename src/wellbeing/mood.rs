@@ -17,6 +17,7 @@ use super::{
 use crate::auth::CurrentUser;
 use crate::auth::policy::{Perm, allow};
 use crate::clock;
+use crate::column;
 use crate::db::filter::{Filter, text};
 use crate::http::formats;
 use crate::http::{
@@ -50,14 +51,15 @@ pub struct MoodEntry {
 
 const COLUMNS: &str = "id, mood, note, factors, date, created_at";
 
+/// The hottest read of the mobile app: names resolved at compile time (`db::columns`).
 fn from_row(r: &Row) -> rusqlite::Result<MoodEntry> {
     Ok(MoodEntry {
-        id: r.get("id")?,
-        mood: r.get("mood")?,
-        note: r.get("note")?,
-        factors: labels_from(&r.get::<_, String>("factors")?),
-        date: r.get("date")?,
-        created_at: r.get("created_at")?,
+        id: r.get(column!(COLUMNS, "id"))?,
+        mood: r.get(column!(COLUMNS, "mood"))?,
+        note: r.get(column!(COLUMNS, "note"))?,
+        factors: labels_from(&r.get::<_, String>(column!(COLUMNS, "factors"))?),
+        date: r.get(column!(COLUMNS, "date"))?,
+        created_at: r.get(column!(COLUMNS, "created_at"))?,
     })
 }
 

@@ -14,64 +14,13 @@ pub mod reports;
 pub mod scores;
 pub mod sync;
 pub mod wemwbs;
+pub mod wiring;
 
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::feature::{ExportFile, Exporter, Feature, Part};
-use crate::jobs::job_kind;
+use crate::feature::{ExportFile, Exporter, Part};
 use crate::jobs::recurring::JobDef;
 use crate::state::AppState;
-
-/// Domains, logs, sync, scores, WEMWBS, onboarding, analytics, reports and reminders.
-pub fn feature() -> Feature {
-    Feature {
-        api: router,
-        pages: portal::pages,
-        nav: portal::NAV,
-        settings: &[analytics::MIN_COHORT, reminders::INACTIVE_DAYS],
-        recurring: &[
-            scores::NIGHTLY,
-            reminders::RUN,
-            RECONCILE,
-            reports::schedule::WEEKLY,
-            reports::schedule::MONTHLY,
-            reports::schedule::CLEANUP,
-        ],
-        jobs: |h, s| {
-            reports::build::register(h, &s.db, s.config.clone(), s.reach());
-            reports::schedule::register(h);
-            reminders::register(h, &s.db, s.config.clone(), s.reach());
-            let db = s.db.clone();
-            h.external(&job_kind(scores::NIGHTLY.name), move |_| {
-                let db = db.clone();
-                async move {
-                    scores::nightly(&db, jiff::Timestamp::now())
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
-                }
-            });
-            h.internal(&job_kind(RECONCILE.name), |tx, _| {
-                sync::prune(tx, SYNC_KEEP_DAYS)
-                    .and_then(|_| reminders::prune(tx))
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            });
-            let (db, dir) = (s.db.clone(), s.config.data.dir.clone());
-            h.external(&job_kind(reports::schedule::CLEANUP.name), move |_| {
-                reports::build::cleanup(db.clone(), dir.clone())
-            });
-        },
-        exporters: EXPORTERS,
-        messages: &[
-            reminders::REMINDER,
-            reminders::NUDGE,
-            reports::build::REPORT_READY,
-        ],
-        about: "Workplace wellbeing: wellness domains, daily logs and offline sync, scores, WEMWBS, the onboarding questionnaire, org and department analytics (minimum cohort in SQL), reports as PDF and CSV",
-        ..Feature::named("workplace")
-    }
-}
 
 /// What a person owns here: their logs, scores, assessments, onboarding answers and their
 /// own reports (with the files still kept).

@@ -507,7 +507,7 @@ async fn the_first_administrator_is_created_from_the_setup_link() {
     // Serving means the start's own link was printed; this newer one replaces it, as a
     // restart would.
     assert_eq!(s.get("/health").await.status(), 200);
-    let token = haven::portal::setup::issue_if_needed(&s.state.db)
+    let token = haven::admin::first_run::issue_if_needed(&s.state.db)
         .await
         .unwrap()
         .expect("a fresh server has no superadmin");

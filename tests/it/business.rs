@@ -1244,7 +1244,7 @@ async fn unpaid_orders_give_their_stock_back_and_the_monthly_kpi_goes_to_admins(
     let expired = s
         .state
         .db
-        .write(move |tx| haven::business::store::expire_unpaid(tx, &config))
+        .write(move |tx| haven::business::shop::expire_unpaid(tx, &config))
         .await
         .unwrap();
     assert_eq!(expired, 1);

@@ -84,6 +84,47 @@ async fn sql_i64(s: &TestServer, q: &'static str, p: String) -> i64 {
         .unwrap()
 }
 
+/// Every page in the registry's navigation, as every role: it opens (with the layout and the
+/// navigation marking it) for whoever holds every permission the entry needs, and refuses
+/// everyone else — so a new page is tested the day its `NavEntry` is added.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_navigation_page_answers_each_role_as_its_permissions_say() {
+    use haven::auth::policy::{Perm, Scope, scope};
+    let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000).await;
+    let nav: Vec<_> = haven::app::features().nav().collect();
+    assert!(nav.len() > 20, "the registry's navigation");
+    for role in Role::ALL {
+        let who = with_password(&s, role).await;
+        let mut v = Visitor::signed_in(&s, &who).await;
+        for entry in &nav {
+            let (st, body) = v.page(entry.href).await;
+            // A `Granted` permission is held only once granted, and nobody here has a grant.
+            let holds = |p: &Perm| scope(role, *p).is_some_and(|s| s != Scope::Granted);
+            // The portals are for staff: a member is refused every page.
+            if role != Role::Member && entry.needs.iter().all(holds) {
+                assert_eq!(st, 200, "{} for {role}", entry.href);
+                assert!(body.contains("htmx.min.js"), "{} layout", entry.href);
+                // Marked when the person's own portal lists it (an admin opening a team
+                // page sees the admin navigation, where it is not an entry).
+                let menu = body
+                    .split("<nav id=\"menu\"")
+                    .nth(1)
+                    .and_then(|m| m.split("</nav>").next())
+                    .unwrap_or_default();
+                let listed = menu.contains(&format!("href=\"{}\"", entry.href));
+                assert_eq!(
+                    menu.matches("aria-current=\"page\"").count(),
+                    usize::from(listed),
+                    "{} marked in the navigation for {role}",
+                    entry.href
+                );
+            } else {
+                assert_eq!(st, 403, "{} for {role}", entry.href);
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_renders_for_the_roles_it_is_for() {
     let s = TestServer::with(|c| c.auth.rate_limit_per_minute = 1_000).await;

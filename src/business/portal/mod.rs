@@ -8,7 +8,7 @@ mod content;
 mod invoices;
 mod kpi;
 mod milestones;
-mod store;
+mod shop;
 
 use axum::Router;
 
@@ -33,9 +33,9 @@ pub fn pages() -> Router<AppState> {
         .route("/team/invoices/{id}", get(invoices::show))
         .route("/team/invoices/{id}/pdf", get(invoices::pdf))
         .route("/team/invoices/{id}/{action}", post(invoices::act))
-        .route(STORE, get(store::show).post(store::add_product))
-        .route("/team/store/products/{id}", post(store::edit_product))
-        .route("/team/store/orders/{id}/{action}", post(store::act))
+        .route(STORE, get(shop::show).post(shop::add_product))
+        .route("/team/store/products/{id}", post(shop::edit_product))
+        .route("/team/store/orders/{id}/{action}", post(shop::act))
         .route(MILESTONES, get(milestones::show).post(milestones::define))
         .route("/team/milestones/rules/{id}", post(milestones::toggle))
         .route("/team/milestones/gifts/{id}", post(milestones::dispatch))

@@ -843,7 +843,7 @@ mod tests {
                 org_id: &org,
                 email: &format!("m{i}@b.c"),
                 password_hash: None,
-                role: crate::users::model::Role::Member,
+                role: crate::auth::policy::Role::Member,
                 first_name: "M",
                 last_name: "N",
                 email_verified: true,

@@ -240,7 +240,7 @@ mod tests {
                 org_id: &org,
                 email: "quiet@b.c",
                 password_hash: None,
-                role: crate::users::model::Role::Member,
+                role: crate::auth::policy::Role::Member,
                 first_name: "Q",
                 last_name: "R",
                 email_verified: true,

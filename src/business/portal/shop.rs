@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::{STORE, renamed};
 use crate::auth::policy::Perm;
-use crate::business::store::{self, Order, OrderFilters, Product, ProductFilters};
+use crate::business::shop::{self as store, Order, OrderFilters, Product, ProductFilters};
 use crate::http::formats::parse_major;
 use crate::http::{ApiError, Paged, ValidJson, ValidPath};
 use crate::portal::forms::{self, Problems};
@@ -22,7 +22,7 @@ use crate::portal::table::ListQuery;
 use crate::state::AppState;
 
 #[derive(Template)]
-#[template(path = "business/store.html")]
+#[template(path = "business/shop.html")]
 pub struct StorePage {
     pub chrome: Chrome,
     pub problems: Problems,

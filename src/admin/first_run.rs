@@ -14,9 +14,6 @@ use serde::Deserialize;
 use serde_json::json;
 use tower_sessions::Session;
 
-use super::links::{Field, InviteForm, LinkPage, TokenQuery, with_errors};
-use super::pages::page;
-use super::session::{self, CsrfForm, flash};
 use crate::audit::{self, Event};
 use crate::auth::tokens::{hash_token, random_token};
 use crate::auth::{password, password_rules, sessions};
@@ -24,6 +21,9 @@ use crate::clock;
 use crate::db::{Db, DbError, is_unique_violation};
 use crate::http::client::ClientInfo;
 use crate::http::{ApiError, ErrorCode, FieldError, ValidQuery};
+use crate::portal::links::{AccountForm, Field, LinkPage, TokenQuery, with_errors};
+use crate::portal::pages::page;
+use crate::portal::session::{self, CsrfForm, flash};
 use crate::state::AppState;
 use crate::users::model::{Role, is_valid_email, name_problem, normalize_email};
 use crate::users::store::{self as users, NewUser};
@@ -159,7 +159,7 @@ pub struct SetupForm {
     pub email: String,
     /// The token, names and password, as on the invitation page.
     #[serde(flatten)]
-    pub account: InviteForm,
+    pub account: AccountForm,
 }
 
 impl SetupForm {
@@ -199,7 +199,7 @@ async fn token_state(state: &AppState, token: String) -> Result<Token, Response>
         .db
         .read(move |c| check(c, &token).map_err(DbError::from))
         .await
-        .map_err(|e| super::pages::refused::failed("the setup link", &ApiError::from(e)))
+        .map_err(|e| crate::portal::pages::refused::failed("the setup link", &ApiError::from(e)))
 }
 
 /// `POST /setup`: a dead link says so before the form is judged or a password hashed; then
@@ -233,7 +233,7 @@ pub async fn submit(
     let hash = match password::hash_async(f.account.password.clone()).await {
         Ok(h) => h,
         Err(e) => {
-            return super::pages::refused::failed("the password", &ApiError::internal(e));
+            return crate::portal::pages::refused::failed("the password", &ApiError::internal(e));
         }
     };
     let (token, ttl) = (f.account.token.clone(), state.config.auth.refresh_token_ttl);
@@ -303,6 +303,6 @@ pub async fn submit(
         Err(e) if e.code == ErrorCode::ValidationError => {
             again(e, session::csrf_token(&session).await)
         }
-        Err(e) => super::pages::refused::failed("the administrator", &e),
+        Err(e) => crate::portal::pages::refused::failed("the administrator", &e),
     }
 }

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use super::pages::{LoginQuery, outcome, over_limit, safe_next};
+use super::login_pages::{LoginQuery, outcome, over_limit, safe_next};
 use crate::auth::crypto;
 use crate::auth::social::{self, NewPeople};
 use crate::auth::tokens::{pkce_challenge, random_token};
