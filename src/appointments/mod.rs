@@ -84,9 +84,12 @@ const EXPORTERS: &[Exporter] = &[
         collect: |c, u, _| {
             Part::rows(
                 c,
-                "SELECT id, practitioner_id, client_id, starts_at, ends_at, type, status, notes, location, free,
-                        cancel_reason, cancelled_at, completed_at, rating, rating_feedback, created_at
-                 FROM appointments WHERE client_id = ?1 OR practitioner_id = ?1 ORDER BY starts_at",
+                // The model's own columns, so a field added to a session is exported too.
+                &format!(
+                    "SELECT {} FROM {} WHERE a.client_id = ?1 OR a.practitioner_id = ?1 ORDER BY a.starts_at",
+                    sessions::COLUMNS,
+                    sessions::FROM
+                ),
                 u,
             )
         },

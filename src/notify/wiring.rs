@@ -35,7 +35,10 @@ pub fn feature() -> Feature {
                 collect: |c, u, _| {
                     Part::rows(
                         c,
-                        "SELECT id, type, title, body, data, read_at, created_at FROM notifications WHERE user_id = ?1 ORDER BY created_at",
+                        &format!(
+                            "SELECT {} FROM notifications WHERE user_id = ?1 ORDER BY created_at",
+                            super::deliver::COLUMNS
+                        ),
                         u,
                     )
                 },

@@ -64,7 +64,8 @@ pub struct JournalEntry {
     pub updated_at: String,
 }
 
-const COLUMNS: &str = "id, title, content, mood, tags, is_favorite, created_at, updated_at";
+pub(super) const COLUMNS: &str =
+    "id, title, content, mood, tags, is_favorite, created_at, updated_at";
 
 /// The hottest read of the mobile app: names resolved at compile time (`db::columns`).
 fn from_row(r: &Row) -> rusqlite::Result<JournalEntry> {

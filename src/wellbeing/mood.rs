@@ -49,7 +49,7 @@ pub struct MoodEntry {
     pub created_at: String,
 }
 
-const COLUMNS: &str = "id, mood, note, factors, date, created_at";
+pub(super) const COLUMNS: &str = "id, mood, note, factors, date, created_at";
 
 /// The hottest read of the mobile app: names resolved at compile time (`db::columns`).
 fn from_row(r: &Row) -> rusqlite::Result<MoodEntry> {

@@ -22,9 +22,10 @@ pub fn feature() -> Feature {
             Exporter {
                 name: "mood_entries",
                 collect: |c, u, _| {
+                    // The model's own columns, so a field added to a mood entry is exported too.
                     Part::rows(
                         c,
-                        "SELECT id, date, mood, note, factors, created_at, updated_at FROM mood_entries WHERE user_id = ?1 ORDER BY date",
+                        &format!("SELECT {}, updated_at FROM mood_entries WHERE user_id = ?1 ORDER BY date", super::mood::COLUMNS),
                         u,
                     )
                 },
@@ -34,7 +35,7 @@ pub fn feature() -> Feature {
                 collect: |c, u, _| {
                     Part::rows(
                         c,
-                        "SELECT id, title, content, mood, tags, is_favorite, created_at, updated_at FROM journal_entries WHERE user_id = ?1 ORDER BY created_at",
+                        &format!("SELECT {} FROM journal_entries WHERE user_id = ?1 ORDER BY created_at", super::journal::COLUMNS),
                         u,
                     )
                 },

@@ -57,7 +57,10 @@ const EXPORTERS: &[Exporter] = &[
         collect: |c, u, _| {
             Part::rows(
                 c,
-                "SELECT id, kind, answers, total, category, taken_at FROM wp_assessments WHERE user_id = ?1 ORDER BY taken_at",
+                &format!(
+                    "SELECT {} FROM wp_assessments WHERE user_id = ?1 ORDER BY taken_at",
+                    wemwbs::COLUMNS
+                ),
                 u,
             )
         },

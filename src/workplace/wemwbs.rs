@@ -166,7 +166,7 @@ pub struct Assessment {
     pub taken_at: String,
 }
 
-const COLUMNS: &str = "id, kind, answers, total, category, taken_at";
+pub(super) const COLUMNS: &str = "id, kind, answers, total, category, taken_at";
 
 fn from_row(r: &Row) -> rusqlite::Result<Assessment> {
     Ok(Assessment {
