@@ -2,7 +2,8 @@
 //! `http`, `db`, `config`, `clock`, `telemetry`, `feature`, `state`, the portal's frame and
 //! auth's gate — names no feature. It may name the floor's leaves: files inside a feature
 //! folder that hold a type the platform carries and import only the platform themselves
-//! ([`LEAVES`]). A test reads every `crate::…` path in those files.
+//! ([`LEAVES`]). A test reads every `crate::…` path in those files; another keeps every file
+//! under 800 lines.
 
 /// The platform: files and folders (ending in `/`) under `src/`.
 #[cfg(test)]
@@ -222,6 +223,22 @@ mod tests {
             gone.is_empty(),
             "untied — take these out of NOT_YET_UNTIED:\n{gone:#?}"
         );
+    }
+
+    /// One concern per file: a file that grows past this is split by concern (model, input,
+    /// rules, handlers — see ARCHITECTURE.md's recipe), not scrolled through.
+    #[test]
+    fn no_source_file_is_over_800_lines() {
+        let mut files = Vec::new();
+        rust_files(&src(), &mut files);
+        let long: Vec<_> = files
+            .iter()
+            .filter_map(|f| {
+                let n = std::fs::read_to_string(f).unwrap().lines().count();
+                (n > 800).then(|| format!("{} ({n} lines)", rel(f)))
+            })
+            .collect();
+        assert!(long.is_empty(), "split these by concern: {long:?}");
     }
 
     /// The leaves import only the platform (and each other).
