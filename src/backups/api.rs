@@ -29,26 +29,28 @@ pub struct Backup {
     responses((status = 200, body = [Backup])), security(("bearer" = [])))]
 pub async fn list(State(state): State<AppState>) -> ApiResult<Data<Vec<Backup>>> {
     let dir = state.config.backup_dir();
-    let all = state
-        .db
-        .read(move |c| {
-            c.prepare_cached("SELECT name, size_bytes, created_at, verified FROM backups ORDER BY created_at DESC, name DESC")?
-                .query_map([], |r| {
-                    Ok(Backup {
-                        name: r.get("name")?,
-                        size_bytes: r.get("size_bytes")?,
-                        created_at: r.get("created_at")?,
-                        verified: r.get("verified")?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(ApiError::from)
-        })
-        .await?;
-    Ok(ok(all
+    let all = state.db.read(move |c| kept(c, &dir)).await?;
+    Ok(ok(all))
+}
+
+/// The backups on record whose file is still in `dir`, newest first (the API's list and the
+/// portal's page).
+pub fn kept(c: &rusqlite::Connection, dir: &std::path::Path) -> Result<Vec<Backup>, ApiError> {
+    let all = c
+        .prepare_cached("SELECT name, size_bytes, created_at, verified FROM backups ORDER BY created_at DESC, name DESC")?
+        .query_map([], |r| {
+            Ok(Backup {
+                name: r.get("name")?,
+                size_bytes: r.get("size_bytes")?,
+                created_at: r.get("created_at")?,
+                verified: r.get("verified")?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(all
         .into_iter()
         .filter(|b| dir.join(&b.name).exists())
-        .collect()))
+        .collect())
 }
 
 #[derive(Debug, Serialize, ToSchema)]

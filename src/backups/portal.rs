@@ -27,7 +27,8 @@ pub async fn show(State(state): State<AppState>, u: PortalUser) -> Response {
     if !u.may(&[Perm::BackupsManage]) {
         return refused::forbidden(&u);
     }
-    let list = match backups_api::list(State(state)).await {
+    let dir = state.config.backup_dir();
+    let list = match state.db.read(move |c| backups_api::kept(c, &dir)).await {
         Ok(l) => l,
         Err(e) => return refused::failed("the backups", &e),
     };
@@ -35,7 +36,7 @@ pub async fn show(State(state): State<AppState>, u: PortalUser) -> Response {
         StatusCode::OK,
         &BackupsPage {
             chrome: Chrome::of(&u, BASE).await,
-            backups: list.into_inner(),
+            backups: list,
         },
     )
 }
@@ -48,7 +49,12 @@ pub async fn take(
     if !u.may(&[Perm::BackupsManage]) {
         return refused::forbidden(&u);
     }
-    let text = match backups_api::take(State(state)).await {
+    let recurring = state.recurring.clone();
+    let queued = state
+        .db
+        .write(move |tx| recurring.enqueue_now(tx, super::JOB))
+        .await;
+    let text = match queued {
         Ok(_) => "A backup is being taken; it appears here once verified (reload in a moment).",
         Err(_) => "The backup could not be started; try again.",
     };
