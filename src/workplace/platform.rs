@@ -156,6 +156,11 @@ fn collect(c: &Connection) -> rusqlite::Result<(Vec<OrgAdoption>, PlatformTotals
 #[utoipa::path(get, path = "/analytics/platform", tag = "workplace",
     responses((status = 200, body = PlatformAnalytics)), security(("bearer" = [])))]
 pub async fn platform(State(state): State<AppState>) -> ApiResult<Data<PlatformAnalytics>> {
+    Ok(ok(figures(&state).await?))
+}
+
+/// The platform's figures (the API's answer and the operator's page).
+pub async fn figures(state: &AppState) -> Result<PlatformAnalytics, ApiError> {
     let scheduler = if state.recurring.is_started() && state.worker.is_alive() {
         "ok"
     } else {
@@ -200,5 +205,5 @@ pub async fn platform(State(state): State<AppState>) -> ApiResult<Data<PlatformA
             })
         })
         .await?;
-    Ok(ok(out))
+    Ok(out)
 }

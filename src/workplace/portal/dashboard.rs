@@ -221,8 +221,8 @@ pub async fn platform(State(state): State<AppState>, u: PortalUser) -> Response 
     if !u.may(&[Perm::AnalyticsPlatform]) {
         return refused::forbidden(&u);
     }
-    let p = match platform::platform(State(state)).await {
-        Ok(p) => p.into_inner(),
+    let p = match platform::figures(&state).await {
+        Ok(p) => p,
         Err(e) => return refused::failed("the platform's figures", &e),
     };
     let adoption_chart = charts::percent_bars(
