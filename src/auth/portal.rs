@@ -13,8 +13,8 @@ use serde_json::json;
 
 use crate::auth::policy::Perm;
 use crate::auth::sessions::SessionView;
-use crate::auth::{api as auth_api, mfa, recovery};
-use crate::http::{ApiError, ClientInfo, ErrorCode, ValidPath};
+use crate::auth::{mfa, recovery};
+use crate::http::{ApiError, ClientInfo, ErrorCode};
 use crate::portal::forms::{self, Problems};
 use crate::portal::nav::Chrome;
 use crate::portal::pages::{page, refused};
@@ -88,10 +88,15 @@ async fn render(
         Ok(me) => me,
         Err(e) => return refused::failed("your account", &e),
     };
-    let sessions = auth_api::list_sessions(State(state.clone()), u.acting(Perm::Account))
+    let (me, this) = (u.user.id.clone(), u.user.session_id.clone());
+    let sessions = match state
+        .db
+        .read(move |c| crate::auth::sessions::list(c, &me, &this).map_err(ApiError::from))
         .await
-        .map(|d| d.into_inner())
-        .unwrap_or_default();
+    {
+        Ok(list) => list,
+        Err(e) => return refused::failed("your signed-in sessions", &e),
+    };
     let mfa = step.unwrap_or(if mfa_on { MfaStep::On } else { MfaStep::Off });
     page(
         problems.status(),
@@ -289,16 +294,21 @@ pub async fn end_session(
     CsrfForm(f, session): CsrfForm<SessionForm>,
 ) -> Response {
     let this_one = f.id == u.user.session_id;
-    match auth_api::revoke_session(State(state), u.acting(Perm::Account), ValidPath(f.id)).await {
-        Ok(_) if this_one => {
+    let me = u.user.id.clone();
+    let ended = state
+        .db
+        .write(move |tx| crate::auth::sessions::revoke_own(tx, &me, &f.id).map_err(ApiError::from))
+        .await;
+    match ended {
+        Ok(true) if this_one => {
             let _ = session.flush().await;
             Redirect::to("/login?signed_out=1").into_response()
         }
-        Ok(_) => {
+        Ok(true) => {
             flash(&session, "That session is signed out.").await;
             Redirect::to(BASE).into_response()
         }
-        Err(_) => {
+        Ok(false) | Err(_) => {
             flash(&session, "That session was already over.").await;
             Redirect::to(BASE).into_response()
         }
