@@ -308,8 +308,13 @@ pub async fn end_session(
             flash(&session, "That session is signed out.").await;
             Redirect::to(BASE).into_response()
         }
-        Ok(false) | Err(_) => {
+        Ok(false) => {
             flash(&session, "That session was already over.").await;
+            Redirect::to(BASE).into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "a portal session could not be ended");
+            flash(&session, "That session could not be signed out; try again.").await;
             Redirect::to(BASE).into_response()
         }
     }

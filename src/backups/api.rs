@@ -28,29 +28,42 @@ pub struct Backup {
 #[utoipa::path(get, path = "/admin/backups", tag = "admin",
     responses((status = 200, body = [Backup])), security(("bearer" = [])))]
 pub async fn list(State(state): State<AppState>) -> ApiResult<Data<Vec<Backup>>> {
-    let dir = state.config.backup_dir();
-    let all = state.db.read(move |c| kept(c, &dir)).await?;
-    Ok(ok(all))
+    Ok(ok(kept(&state).await?))
 }
 
-/// The backups on record whose file is still in `dir`, newest first (the API's list and the
-/// portal's page).
-pub fn kept(c: &rusqlite::Connection, dir: &std::path::Path) -> Result<Vec<Backup>, ApiError> {
-    let all = c
-        .prepare_cached("SELECT name, size_bytes, created_at, verified FROM backups ORDER BY created_at DESC, name DESC")?
-        .query_map([], |r| {
-            Ok(Backup {
-                name: r.get("name")?,
-                size_bytes: r.get("size_bytes")?,
-                created_at: r.get("created_at")?,
-                verified: r.get("verified")?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+/// The backups on record whose file is still there, newest first (the API's list and the
+/// portal's page). The files are looked for after the read, off the reader's thread.
+pub async fn kept(state: &AppState) -> Result<Vec<Backup>, ApiError> {
+    let dir = state.config.backup_dir();
+    let all = state
+        .db
+        .read(move |c| {
+            c.prepare_cached("SELECT name, size_bytes, created_at, verified FROM backups ORDER BY created_at DESC, name DESC")?
+                .query_map([], |r| {
+                    Ok(Backup {
+                        name: r.get("name")?,
+                        size_bytes: r.get("size_bytes")?,
+                        created_at: r.get("created_at")?,
+                        verified: r.get("verified")?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(ApiError::from)
+        })
+        .await?;
     Ok(all
         .into_iter()
         .filter(|b| dir.join(&b.name).exists())
         .collect())
+}
+
+/// Queues a backup now (false when one is already queued).
+pub async fn queue(state: &AppState) -> Result<bool, ApiError> {
+    let recurring = state.recurring.clone();
+    Ok(state
+        .db
+        .write(move |tx| recurring.enqueue_now(tx, super::JOB))
+        .await?)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -63,10 +76,6 @@ pub struct BackupQueued {
 #[utoipa::path(post, path = "/admin/backups", tag = "admin",
     responses((status = 202, body = BackupQueued)), security(("bearer" = [])))]
 pub async fn take(State(state): State<AppState>) -> ApiResult<Data<BackupQueued>> {
-    let recurring = state.recurring.clone();
-    let queued = state
-        .db
-        .write(move |tx| recurring.enqueue_now(tx, super::JOB))
-        .await?;
+    let queued = queue(&state).await?;
     Ok(accepted(BackupQueued { queued }))
 }

@@ -27,8 +27,7 @@ pub async fn show(State(state): State<AppState>, u: PortalUser) -> Response {
     if !u.may(&[Perm::BackupsManage]) {
         return refused::forbidden(&u);
     }
-    let dir = state.config.backup_dir();
-    let list = match state.db.read(move |c| backups_api::kept(c, &dir)).await {
+    let list = match backups_api::kept(&state).await {
         Ok(l) => l,
         Err(e) => return refused::failed("the backups", &e),
     };
@@ -49,12 +48,7 @@ pub async fn take(
     if !u.may(&[Perm::BackupsManage]) {
         return refused::forbidden(&u);
     }
-    let recurring = state.recurring.clone();
-    let queued = state
-        .db
-        .write(move |tx| recurring.enqueue_now(tx, super::JOB))
-        .await;
-    let text = match queued {
+    let text = match backups_api::queue(&state).await {
         Ok(_) => "A backup is being taken; it appears here once verified (reload in a moment).",
         Err(_) => "The backup could not be started; try again.",
     };
